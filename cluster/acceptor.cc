@@ -1,0 +1,79 @@
+#include "cluster/acceptor.h"
+
+namespace lockerd::cluster {
+
+Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
+  Promise reply;
+  reply.round_id = prepare.round_id;
+  reply.token_counter = token_counter_;
+  if (Quarantined(now_ms)) {
+    ++stats_.quarantine_refusals;
+    reply.vote = Vote::kQuarantined;
+    reply.quarantine_left_ms = quarantine_until_ms_ - now_ms;
+    return reply;
+  }
+  Register& reg = table_->FindOrCreate(prepare.key, now_ms);
+  if (prepare.ballot <= reg.promised) {
+    ++stats_.promises_refused;
+    reply.vote = Vote::kNo;
+    reply.highest = reg.promised;
+    return reply;
+  }
+  table_->SetPromised(reg, prepare.ballot);
+  ++stats_.promises_granted;
+  reply.vote = Vote::kYes;
+  reply.highest = reg.promised;
+  reply.accepted = reg.accepted;
+  if (reg.HeldAt(now_ms)) {
+    reply.lease.held = true;
+    reply.lease.owner = reg.owner;
+    reply.lease.token = reg.token;
+    reply.lease.remaining_ms = reg.RemainingMs(now_ms);
+  }
+  return reply;
+}
+
+Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
+  Accepted reply;
+  reply.round_id = accept.round_id;
+  if (Quarantined(now_ms)) {
+    ++stats_.quarantine_refusals;
+    reply.vote = Vote::kQuarantined;
+    reply.quarantine_left_ms = quarantine_until_ms_ - now_ms;
+    return reply;
+  }
+  if (accept.held && accept.ttl_ms <= 0) {
+    ++stats_.malformed;  // A peer's bug or forgery: answered no, never applied.
+    reply.vote = Vote::kNo;
+    return reply;
+  }
+  Register& reg = table_->FindOrCreate(accept.key, now_ms);
+  if (accept.ballot == reg.accepted && !accept.ballot.IsZero()) {
+    // A duplicate commit: already applied. Applying it again would restart
+    // the lease (or revive an expired one), so it changes nothing.
+    ++stats_.accepts_repeated;
+    reply.vote = Vote::kYes;
+    reply.highest = reg.promised;
+    return reply;
+  }
+  // Judged now, against what this member has promised since: a commit that
+  // waited in a queue while a higher ballot was promised is refused.
+  if (accept.ballot < reg.promised || accept.ballot <= reg.accepted) {
+    ++stats_.accepts_refused;
+    reply.vote = Vote::kNo;
+    reply.highest = reg.promised;
+    return reply;
+  }
+  if (accept.held) {
+    table_->Hold(reg, accept.ballot, accept.owner, accept.token, now_ms + accept.ttl_ms);
+    RaiseTokenCounter(accept.token);
+  } else {
+    table_->Free(reg, accept.ballot, now_ms);
+  }
+  ++stats_.accepts_applied;
+  reply.vote = Vote::kYes;
+  reply.highest = reg.promised;
+  return reply;
+}
+
+}  // namespace lockerd::cluster

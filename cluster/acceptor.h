@@ -1,0 +1,52 @@
+// The member's (acceptor's) rules of the single-key Paxos round: when to
+// promise, when to accept, and how an accepted state becomes a lease on this
+// member's clock. See CLUSTER-SAFETY.md, steps 1 and 3.
+//
+// It answers one message at a time and keeps no connection state; a message
+// may be stale or duplicated and is judged against the register when it is
+// processed. It never sends, sleeps or reads a clock: time is passed in.
+#pragma once
+
+#include <cstdint>
+
+#include "cluster/lease_table.h"
+#include "cluster/messages.h"
+
+namespace lockerd::cluster {
+
+struct AcceptorStats {
+  uint64_t promises_granted = 0;
+  uint64_t promises_refused = 0;
+  uint64_t accepts_applied = 0;
+  uint64_t accepts_repeated = 0;  // Duplicates of an accepted ballot.
+  uint64_t accepts_refused = 0;
+  uint64_t quarantine_refusals = 0;
+  uint64_t malformed = 0;
+};
+
+class Acceptor {
+ public:
+  explicit Acceptor(LeaseTable* table) : table_(table) {}
+
+  Promise OnPrepare(const Prepare& prepare, int64_t now_ms);
+  Accepted OnAccept(const Accept& accept, int64_t now_ms);
+
+  // After an unclean stop the member does not vote until `until_ms`.
+  void QuarantineUntil(int64_t until_ms) { quarantine_until_ms_ = until_ms; }
+  bool Quarantined(int64_t now_ms) const { return now_ms < quarantine_until_ms_; }
+  int64_t quarantine_until_ms() const { return quarantine_until_ms_; }
+
+  uint64_t token_counter() const { return token_counter_; }
+  void RaiseTokenCounter(uint64_t token) {
+    if (token > token_counter_) token_counter_ = token;
+  }
+  const AcceptorStats& stats() const { return stats_; }
+
+ private:
+  LeaseTable* table_;  // Not owned; outlives the acceptor.
+  uint64_t token_counter_ = 0;
+  int64_t quarantine_until_ms_ = 0;
+  AcceptorStats stats_;
+};
+
+}  // namespace lockerd::cluster

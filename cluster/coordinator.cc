@@ -1,0 +1,308 @@
+#include "cluster/coordinator.h"
+
+#include <algorithm>
+#include <string>
+#include <utility>
+
+#include "cluster/check.h"
+#include "cluster/fencing.h"
+#include "cluster/lease_math.h"
+#include "cluster/limits.h"
+
+namespace lockerd::cluster {
+namespace {
+
+// Backoff after a pre-empted round: uniform in [0, min(cap, 2^attempt)] ms,
+// so that two coordinators that keep colliding drift apart.
+constexpr int64_t kBackoffCapMs = 64;
+
+bool GrantsLease(WriteOp op) { return op == WriteOp::kLock || op == WriteOp::kExtend; }
+
+}  // namespace
+
+Coordinator::Coordinator(CoordinatorOptions options)
+    : options_(options), rng_(options.seed) {
+  CHECK(options_.members_count >= 1);
+  CHECK(options_.members_count <= kMembersMax);
+  CHECK(options_.self < options_.members_count);
+}
+
+void Coordinator::RaiseBallot(Ballot seen) { ballot_round_ = std::max(ballot_round_, seen.round); }
+
+void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* outbox) {
+  Round round;
+  round.request = std::move(request);
+  StartAttempt(next_round_id_++, std::move(round), now, outbox);
+}
+
+void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
+                               std::vector<Message>* outbox) {
+  ++stats_.rounds_started;
+  round.ballot = {++ballot_round_, options_.self};
+  round.phase = Phase::kPromise;
+  round.sent_ms = now.mono_ms;
+  round.deadline_ms = now.mono_ms + options_.round_timeout_ms;
+  round.tally = QuorumTally(options_.members_count);
+  round.quarantined = false;
+  round.quarantine_left_ms = 0;
+  round.chosen_set = false;
+  round.chosen_ballot = {};
+  round.chosen = {};
+  round.counter_max = 0;
+  auto [it, inserted] = rounds_.emplace(round_id, std::move(round));
+  CHECK(inserted);
+  Broadcast(it->second, round_id, outbox);
+}
+
+void Coordinator::Broadcast(const Round& round, uint64_t round_id,
+                            std::vector<Message>* outbox) const {
+  for (MemberId member = 0; member < options_.members_count; ++member) {
+    Message message{options_.self, member, {}};
+    if (round.phase == Phase::kPromise) {
+      message.body = Prepare{round_id, round.request.key, round.ballot};
+    } else {
+      message.body = round.accept;
+    }
+    outbox->push_back(std::move(message));
+  }
+}
+
+void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
+                            std::vector<Message>* outbox) {
+  const auto it = rounds_.find(promise.round_id);
+  if (it == rounds_.end() || it->second.phase != Phase::kPromise) {
+    ++stats_.stale_replies;
+    return;
+  }
+  Round& round = it->second;
+  bool counted = false;
+  if (promise.vote == Vote::kYes) {
+    counted = round.tally.RecordYes(from);
+    if (counted) {
+      const bool better = !round.chosen_set || promise.accepted > round.chosen_ballot ||
+                          (promise.accepted == round.chosen_ballot &&
+                           promise.lease.remaining_ms > round.chosen.remaining_ms);
+      if (better) {
+        round.chosen_set = true;
+        round.chosen_ballot = promise.accepted;
+        round.chosen = promise.lease;
+      }
+      round.counter_max = std::max(round.counter_max, promise.token_counter);
+    }
+  } else {
+    counted = round.tally.RecordNo(from);
+    RaiseBallot(promise.highest);
+    if (promise.vote == Vote::kQuarantined) {
+      round.quarantined = true;
+      round.quarantine_left_ms = std::max(round.quarantine_left_ms, promise.quarantine_left_ms);
+    }
+  }
+  if (!counted) {
+    ++stats_.stale_replies;
+    return;
+  }
+  if (round.tally.Reached()) {
+    Decide(promise.round_id, round, now, outbox);
+  } else if (round.tally.Impossible()) {
+    Retry(promise.round_id, round, now, outbox);
+  }
+}
+
+void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
+                         std::vector<Message>* outbox) {
+  const LeaseView& lease = round.chosen;
+  const WriteRequest& request = round.request;
+  const bool live = lease.held && lease.remaining_ms > 0;
+  const bool mine = live && lease.owner == request.owner;
+  Accept accept;
+  accept.round_id = round_id;
+  accept.key = request.key;
+  accept.ballot = round.ballot;
+  switch (request.op) {
+    case WriteOp::kLock:
+      if (live && !mine) return Finish(round_id, WriteOutcome::kRefused, lease.token, {});
+      accept.held = true;
+      accept.owner = request.owner;
+      accept.ttl_ms = request.ttl_ms;
+      if (mine) {
+        accept.token = lease.token;  // Idempotent acquire: same token.
+      } else {
+        accept.token = NextToken(round.counter_max, now.wall_ms);
+        CHECK(accept.token > round.counter_max);
+      }
+      break;
+    case WriteOp::kExtend:
+      if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
+      accept.held = true;
+      accept.owner = request.owner;
+      accept.token = lease.token;
+      accept.ttl_ms = request.ttl_ms;
+      break;
+    case WriteOp::kUpdate:
+      // The lease keeps its deadline: what was left, less the round so far.
+      accept.ttl_ms = lease.remaining_ms - (now.mono_ms - round.sent_ms);
+      if (!mine || accept.ttl_ms <= 0) return Finish(round_id, WriteOutcome::kRefused, 0, {});
+      accept.held = true;
+      accept.owner = request.new_owner;
+      accept.token = lease.token;
+      break;
+    case WriteOp::kRelease:
+      if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
+      break;
+    case WriteOp::kDelete:
+      if (!live) return Finish(round_id, WriteOutcome::kRefused, 0, {});
+      break;
+    case WriteOp::kReleaseToken:
+      if (!live || lease.token != request.token) {
+        return Finish(round_id, WriteOutcome::kDone, 0, {});  // Nothing to undo.
+      }
+      break;
+  }
+  if (accept.held) CHECK(accept.ttl_ms > 0);
+  round.accept = std::move(accept);
+  round.phase = Phase::kAccept;
+  round.tally = QuorumTally(options_.members_count);
+  Broadcast(round, round_id, outbox);
+}
+
+void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
+                             std::vector<Message>* outbox) {
+  const auto it = rounds_.find(accepted.round_id);
+  if (it == rounds_.end() || it->second.phase != Phase::kAccept) {
+    ++stats_.stale_replies;
+    return;
+  }
+  Round& round = it->second;
+  bool counted = false;
+  if (accepted.vote == Vote::kYes) {
+    counted = round.tally.RecordYes(from);
+  } else {
+    counted = round.tally.RecordNo(from);
+    RaiseBallot(accepted.highest);
+    if (accepted.vote == Vote::kQuarantined) {
+      round.quarantined = true;
+      round.quarantine_left_ms = std::max(round.quarantine_left_ms, accepted.quarantine_left_ms);
+    }
+  }
+  if (!counted) {
+    ++stats_.stale_replies;
+    return;
+  }
+  if (round.tally.Reached()) {
+    Completed(accepted.round_id, round, now, outbox);
+  } else if (round.tally.Impossible()) {
+    Retry(accepted.round_id, round, now, outbox);
+  }
+}
+
+void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
+                            std::vector<Message>* outbox) {
+  const Accept& accept = round.accept;
+  const bool fresh_grant = round.request.op == WriteOp::kLock && accept.token != round.chosen.token;
+  if (GrantsLease(round.request.op) &&
+      !LeaseStillValid(accept.ttl_ms, options_.drift, now.mono_ms - round.sent_ms)) {
+    ++stats_.grants_too_late;
+    WriteRequest undo;
+    undo.op = WriteOp::kReleaseToken;
+    undo.key = accept.key;
+    undo.token = accept.token;
+    Finish(round_id, WriteOutcome::kNoQuorum, 0,
+           "the lease ran out before a majority accepted it");
+    if (fresh_grant) Submit(std::move(undo), now, outbox);
+    return;
+  }
+  Finish(round_id, WriteOutcome::kDone, accept.token, {});
+}
+
+void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
+  if (round.quarantined) {
+    return Finish(round_id, WriteOutcome::kTryAgain, 0,
+                  "members are in restart quarantine for another " +
+                      std::to_string(round.quarantine_left_ms) + " ms");
+  }
+  if (round.attempt + 1 >= kRoundAttemptsMax) {
+    return Finish(round_id, WriteOutcome::kNoQuorum, 0,
+                  "pre-empted by other writes to the key " + std::to_string(kRoundAttemptsMax) +
+                      " times");
+  }
+  ++stats_.rounds_retried;
+  ++round.attempt;
+  const int64_t window_ms = std::min<int64_t>(kBackoffCapMs, int64_t{1} << round.attempt);
+  const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
+  if (delay_ms == 0 || options_.members_count == 1) {
+    Round moved = std::move(round);
+    rounds_.erase(round_id);
+    StartAttempt(next_round_id_++, std::move(moved), now, outbox);
+    return;
+  }
+  round.phase = Phase::kBackoff;
+  round.retry_at_ms = now.mono_ms + delay_ms;
+}
+
+void Coordinator::Tick(Time now, std::vector<Message>* outbox) {
+  std::vector<uint64_t> due;
+  for (const auto& [round_id, round] : rounds_) {
+    const int64_t at_ms = round.phase == Phase::kBackoff ? round.retry_at_ms : round.deadline_ms;
+    if (at_ms <= now.mono_ms) due.push_back(round_id);
+  }
+  std::sort(due.begin(), due.end());  // Deterministic order for the simulator.
+  for (const uint64_t round_id : due) {
+    auto it = rounds_.find(round_id);
+    if (it == rounds_.end()) continue;
+    Round& round = it->second;
+    if (round.phase == Phase::kBackoff) {
+      Round moved = std::move(round);
+      rounds_.erase(it);
+      StartAttempt(next_round_id_++, std::move(moved), now, outbox);
+      continue;
+    }
+    ++stats_.rounds_timed_out;
+    const bool fresh_grant = round.phase == Phase::kAccept && round.request.op == WriteOp::kLock &&
+                             round.accept.token != round.chosen.token;
+    WriteRequest undo;
+    undo.op = WriteOp::kReleaseToken;
+    undo.key = round.request.key;
+    undo.token = round.accept.token;
+    if (round.quarantined) {
+      Finish(round_id, WriteOutcome::kTryAgain, 0,
+             "members are in restart quarantine for another " +
+                 std::to_string(round.quarantine_left_ms) + " ms");
+    } else {
+      Finish(round_id, WriteOutcome::kNoQuorum, 0, DescribeAnswers(round));
+    }
+    // Roll back a grant that may have reached some members.
+    if (fresh_grant) Submit(std::move(undo), now, outbox);
+  }
+}
+
+std::optional<int64_t> Coordinator::NextWakeMs() const {
+  std::optional<int64_t> next;
+  for (const auto& [round_id, round] : rounds_) {
+    const int64_t at_ms = round.phase == Phase::kBackoff ? round.retry_at_ms : round.deadline_ms;
+    if (!next || at_ms < *next) next = at_ms;
+  }
+  return next;
+}
+
+std::string Coordinator::DescribeAnswers(const Round& round) const {
+  return std::to_string(round.tally.answered_count()) + " of " +
+         std::to_string(options_.members_count) + " members answered, " +
+         std::to_string(round.tally.yes_count()) + " agreed; a majority is " +
+         std::to_string(MajorityOf(options_.members_count));
+}
+
+void Coordinator::Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token,
+                         std::string detail) {
+  const auto it = rounds_.find(round_id);
+  CHECK(it != rounds_.end());
+  const uint64_t request_id = it->second.request.request_id;
+  rounds_.erase(it);
+  if (request_id != 0) results_.push_back({request_id, outcome, token, std::move(detail)});
+}
+
+void Coordinator::TakeResults(std::vector<WriteResult>* out) {
+  out->clear();
+  out->swap(results_);
+}
+
+}  // namespace lockerd::cluster

@@ -1,0 +1,108 @@
+// The coordinator's rules of the single-key Paxos round (CLUSTER-SAFETY.md,
+// steps 1-4): pick a ballot, gather promises from a majority, decide the new
+// state from the highest accepted register, gather accepts from a majority,
+// and answer only while the lease is still worth something.
+//
+// Any member coordinates the writes its clients send; there is no leader. It
+// never sends, sleeps or reads a clock: it appends messages to an outbox and
+// results to a list, and is told the time.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <random>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/ballot.h"
+#include "cluster/messages.h"
+#include "cluster/quorum.h"
+#include "cluster/write_request.h"
+
+namespace lockerd::cluster {
+
+// Time as the server reads it once per loop turn.
+struct Time {
+  int64_t mono_ms = 0;  // Monotonic: leases, timeouts.
+  int64_t wall_ms = 0;  // Wall clock: only the fencing-token floor.
+};
+
+struct CoordinatorOptions {
+  size_t members_count = 1;
+  MemberId self = 0;
+  double drift = 0.01;
+  int64_t round_timeout_ms = 500;
+  uint64_t seed = 1;  // Backoff jitter; the simulator fixes it.
+};
+
+struct CoordinatorStats {
+  uint64_t rounds_started = 0;
+  uint64_t rounds_retried = 0;
+  uint64_t rounds_timed_out = 0;
+  uint64_t grants_too_late = 0;  // Majority came after the lease's validity.
+  uint64_t stale_replies = 0;
+};
+
+class Coordinator {
+ public:
+  explicit Coordinator(CoordinatorOptions options);
+
+  // Starts a round; its messages go to `outbox`, its result (maybe at once,
+  // maybe after replies or a timeout) to the results list.
+  void Submit(WriteRequest request, Time now, std::vector<Message>* outbox);
+  void OnPromise(MemberId from, const Promise& promise, Time now, std::vector<Message>* outbox);
+  void OnAccepted(MemberId from, const Accepted& accepted, Time now,
+                  std::vector<Message>* outbox);
+  // Times out rounds and starts retries that are due.
+  void Tick(Time now, std::vector<Message>* outbox);
+  std::optional<int64_t> NextWakeMs() const;
+
+  void TakeResults(std::vector<WriteResult>* out);
+  size_t rounds_in_flight() const { return rounds_.size(); }
+  const CoordinatorStats& stats() const { return stats_; }
+
+  // Ballots only grow; after a restart the coordinator starts above the
+  // highest ballot its member saved.
+  void RaiseBallot(Ballot seen);
+  Ballot last_ballot() const { return {ballot_round_, options_.self}; }
+
+ private:
+  enum class Phase { kPromise, kAccept, kBackoff };
+
+  struct Round {
+    WriteRequest request;
+    Ballot ballot;
+    Phase phase = Phase::kPromise;
+    int attempt = 0;
+    int64_t sent_ms = 0;      // When this attempt's promises were sent.
+    int64_t deadline_ms = 0;  // When this attempt gives up.
+    int64_t retry_at_ms = 0;  // With kBackoff.
+    QuorumTally tally;
+    bool quarantined = false;  // Some member answered kQuarantined.
+    int64_t quarantine_left_ms = 0;
+    // The chosen register: the highest accepted ballot among the promises.
+    bool chosen_set = false;
+    Ballot chosen_ballot;
+    LeaseView chosen;
+    uint64_t counter_max = 0;
+    Accept accept;  // The decided state, once in kAccept.
+  };
+
+  void StartAttempt(uint64_t round_id, Round round, Time now, std::vector<Message>* outbox);
+  void Decide(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  void Completed(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  void Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  void Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token, std::string detail);
+  void Broadcast(const Round& round, uint64_t round_id, std::vector<Message>* outbox) const;
+  std::string DescribeAnswers(const Round& round) const;
+
+  CoordinatorOptions options_;
+  uint64_t ballot_round_ = 0;
+  uint64_t next_round_id_ = 1;
+  std::unordered_map<uint64_t, Round> rounds_;
+  std::vector<WriteResult> results_;
+  std::mt19937_64 rng_;
+  CoordinatorStats stats_;
+};
+
+}  // namespace lockerd::cluster

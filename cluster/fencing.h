@@ -1,0 +1,27 @@
+// Fencing tokens: every acquire of a key gets a token larger than any token
+// issued before it, across restarts of any member.
+//
+// Tokens come from a counter (the largest token a member has seen) and a
+// floor taken from the wall clock in microseconds. The counter keeps tokens
+// growing while a member runs; the floor keeps them growing across a restart
+// that lost the counter, provided the wall clock did not step back by more
+// than the restart quarantine (max-lease-ms) and fewer than a million tokens
+// a second are issued on average. Microseconds (not a larger shift) keep
+// tokens below 2^53 until the year 2255, so JavaScript and Lua clients, whose
+// numbers are doubles, read them exactly.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+namespace lockerd::cluster {
+
+inline uint64_t TokenFloor(int64_t wall_ms) {
+  return wall_ms > 0 ? static_cast<uint64_t>(wall_ms) * 1000 : 0;
+}
+
+inline uint64_t NextToken(uint64_t largest_seen, int64_t wall_ms) {
+  return std::max(largest_seen + 1, TokenFloor(wall_ms));
+}
+
+}  // namespace lockerd::cluster

@@ -1,0 +1,32 @@
+// Lease arithmetic shared by the coordinator and the docs: how long a lease is
+// still worth something to its holder.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+namespace lockerd::cluster {
+
+// The part of a ttl a holder may rely on: ttl * (1 - drift), rounded down.
+inline int64_t TrustedTtlMs(int64_t ttl_ms, double drift) {
+  return static_cast<int64_t>(std::floor(static_cast<double>(ttl_ms) * (1.0 - drift)));
+}
+
+// Validity V = ttl * (1 - drift) - elapsed: what is left of a lease when the
+// round that granted it completes, `elapsed_ms` after the promises were sent.
+// A write that grants or extends a lease succeeds only while V > 0. When the
+// round was answered within the same instant (a member alone), nothing has
+// elapsed and V is the trusted part of the ttl; a ttl of 1 ms is then still
+// worth 0.99 ms, so the test is on the unrounded value.
+inline bool LeaseStillValid(int64_t ttl_ms, double drift, int64_t elapsed_ms) {
+  return static_cast<double>(ttl_ms) * (1.0 - drift) - static_cast<double>(elapsed_ms) > 0.0;
+}
+
+// A member that restarted without its state must not vote until every lease
+// it may have granted has expired everywhere: max-lease-ms stretched by the
+// drift allowance.
+inline int64_t QuarantineMs(int64_t max_lease_ms, double drift) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(max_lease_ms) * (1.0 + drift)));
+}
+
+}  // namespace lockerd::cluster

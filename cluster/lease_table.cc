@@ -1,0 +1,143 @@
+#include "cluster/lease_table.h"
+
+#include <algorithm>
+#include "cluster/check.h"
+
+namespace lockerd::cluster {
+
+const Register* LeaseTable::Find(std::string_view key) const {
+  const auto it = index_.find(key);
+  return it == index_.end() ? nullptr : &SlotRef(it->second).reg;
+}
+
+const Register* LeaseTable::FindHeld(std::string_view key, int64_t now_ms) const {
+  const Register* reg = Find(key);
+  return reg != nullptr && reg->HeldAt(now_ms) ? reg : nullptr;
+}
+
+Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
+  if (const auto it = index_.find(key); it != index_.end()) {
+    Slot& slot = SlotRef(it->second);
+    if (slot.reg.held && slot.reg.deadline_ms <= now_ms) Expire(it->second, now_ms);
+    return slot.reg;
+  }
+  const uint32_t id = AllocateSlot();
+  Slot& slot = SlotRef(id);
+  slot.key.assign(key);
+  slot.used = true;
+  slot.reg = Register{};
+  slot.reg.promised = ballot_floor_;
+  slot.reg.slot = id;
+  index_.emplace(slot.key, id);
+  // A new register is free: it lives as long as a tombstone unless written.
+  slot.reg.erase_at_ms = now_ms + idle_ms_;
+  heap_.Set(id, slot.reg.erase_at_ms);
+  return slot.reg;
+}
+
+void LeaseTable::SetPromised(Register& reg, Ballot ballot) {
+  reg.promised = std::max(reg.promised, ballot);
+}
+
+void LeaseTable::Hold(Register& reg, Ballot accepted, std::string_view owner, uint64_t token,
+                      int64_t deadline_ms) {
+  if (!reg.held) ++held_count_;
+  reg.held = true;
+  reg.accepted = accepted;
+  reg.promised = std::max(reg.promised, accepted);
+  reg.owner.assign(owner);
+  reg.token = token;
+  reg.deadline_ms = deadline_ms;
+  heap_.Set(reg.slot, deadline_ms);
+}
+
+void LeaseTable::Free(Register& reg, Ballot accepted, int64_t now_ms) {
+  const bool was_held = reg.held;
+  if (was_held) --held_count_;
+  reg.held = false;
+  reg.accepted = accepted;
+  reg.promised = std::max(reg.promised, accepted);
+  reg.owner.clear();
+  reg.erase_at_ms = now_ms + idle_ms_;
+  heap_.Set(reg.slot, reg.erase_at_ms);
+  if (was_held) NoteFreed(SlotRef(reg.slot).key);
+}
+
+void LeaseTable::Expire(uint32_t id, int64_t now_ms) {
+  Register& reg = SlotRef(id).reg;
+  ++expired_count_;
+  // An expiry is not a write: the accepted ballot stays, the lease just ends.
+  Free(reg, reg.accepted, now_ms);
+}
+
+bool LeaseTable::ExpireDue(int64_t now_ms, size_t budget) {
+  for (size_t done = 0; done < budget; ++done) {
+    if (heap_.empty() || heap_.top_wake_ms() > now_ms) return false;
+    const uint32_t id = heap_.top_slot();
+    Register& reg = SlotRef(id).reg;
+    if (reg.held) {
+      Expire(id, now_ms);
+    } else {
+      Erase(id);
+    }
+  }
+  return !heap_.empty() && heap_.top_wake_ms() <= now_ms;
+}
+
+void LeaseTable::RaiseBallotFloor(Ballot ballot) { ballot_floor_ = std::max(ballot_floor_, ballot); }
+
+void LeaseTable::Unwatch(std::string_view key) {
+  if (const auto it = watched_.find(key); it != watched_.end()) watched_.erase(it);
+}
+
+std::vector<std::string> LeaseTable::TakeFreedKeys() {
+  std::vector<std::string> keys;
+  keys.swap(freed_keys_);
+  return keys;
+}
+
+void LeaseTable::NoteFreed(const std::string& key) {
+  if (!watched_.empty() && watched_.contains(key)) freed_keys_.push_back(key);
+}
+
+const std::string* LeaseTable::KeyAt(size_t slot) const {
+  if (slot >= slots_used_) return nullptr;
+  const Slot& s = SlotRef(static_cast<uint32_t>(slot));
+  return s.used ? &s.key : nullptr;
+}
+
+const Register* LeaseTable::RegisterAt(size_t slot) const {
+  if (slot >= slots_used_) return nullptr;
+  const Slot& s = SlotRef(static_cast<uint32_t>(slot));
+  return s.used ? &s.reg : nullptr;
+}
+
+uint32_t LeaseTable::AllocateSlot() {
+  if (free_head_ != UINT32_MAX) {
+    const uint32_t id = free_head_;
+    free_head_ = SlotRef(id).next_free;
+    return id;
+  }
+  if (slots_used_ == chunks_.size() * kSlotsPerChunk) {
+    chunks_.push_back(std::make_unique<Slot[]>(kSlotsPerChunk));
+  }
+  return static_cast<uint32_t>(slots_used_++);
+}
+
+void LeaseTable::Erase(uint32_t id) {
+  Slot& slot = SlotRef(id);
+  CHECK(slot.used);
+  CHECK(!slot.reg.held);
+  RaiseBallotFloor(slot.reg.promised);
+  heap_.Remove(id);
+  index_.erase(std::string_view(slot.key));
+  slot.used = false;
+  slot.reg = Register{};
+  // Keep small keys' storage; drop a big one's.
+  if (slot.key.capacity() > 64) std::string().swap(slot.key);
+  slot.key.clear();
+  slot.next_free = free_head_;
+  free_head_ = id;
+}
+
+}  // namespace lockerd::cluster

@@ -1,0 +1,118 @@
+// The member's registers: for each key, the highest ballot it promised, the
+// ballot and state it last accepted, and the lease (owner, token, deadline on
+// this member's monotonic clock). This is what a member knows; the rules for
+// changing it live in acceptor.cc.
+//
+// Expiry is lazy (a write finds an expired lease free) and active (an
+// ExpiryHeap says which register is due next, so expiring costs in proportion
+// to what expires). A free register is kept `idle_ms` (a tombstone, so that a
+// member still reports the release to a later round), then erased, and its
+// ballots are folded into a table-wide floor that no new register starts
+// below: a member's highest ballot for a key never goes down.
+//
+// Registers live in fixed slots that never move, so KEYS and SCAN can walk
+// them by slot number: a key present for a whole SCAN is returned once.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/ballot.h"
+#include "cluster/expiry_heap.h"
+#include "cluster/string_hash.h"
+
+namespace lockerd::cluster {
+
+struct Register {
+  Ballot promised;  // Highest ballot promised or accepted.
+  Ballot accepted;  // Ballot of the state below; zero when never written.
+  bool held = false;
+  std::string owner;
+  uint64_t token = 0;
+  int64_t deadline_ms = 0;  // While held: when the lease ends here.
+  int64_t erase_at_ms = 0;  // While free: when the tombstone goes.
+  uint32_t slot = 0;        // Where the table keeps it; the table's business.
+
+  bool HeldAt(int64_t now_ms) const { return held && deadline_ms > now_ms; }
+  int64_t RemainingMs(int64_t now_ms) const { return HeldAt(now_ms) ? deadline_ms - now_ms : 0; }
+};
+
+class LeaseTable {
+ public:
+  explicit LeaseTable(int64_t idle_ms) : idle_ms_(idle_ms) {}
+  LeaseTable(const LeaseTable&) = delete;
+  LeaseTable& operator=(const LeaseTable&) = delete;
+
+  // Reads: never change the table. A lease past its deadline reads as free.
+  const Register* Find(std::string_view key) const;
+  const Register* FindHeld(std::string_view key, int64_t now_ms) const;
+
+  // For writes: the register for `key`, created free at the ballot floor if
+  // absent. A lease past its deadline is expired first (lazy expiry).
+  Register& FindOrCreate(std::string_view key, int64_t now_ms);
+
+  // The only ways a register changes, so that the indexes stay right.
+  void SetPromised(Register& reg, Ballot ballot);
+  void Hold(Register& reg, Ballot accepted, std::string_view owner, uint64_t token,
+            int64_t deadline_ms);
+  void Free(Register& reg, Ballot accepted, int64_t now_ms);
+
+  // Active expiry: handles registers due at `now_ms`, at most `budget` of
+  // them. Returns true if more are due (call again on the next loop turn).
+  bool ExpireDue(int64_t now_ms, size_t budget);
+  std::optional<int64_t> NextWakeMs() const { return heap_.NextWakeMs(); }
+
+  // Keys someone waits on. When a watched key's lease ends (release, delete,
+  // expiry) its name is queued for TakeFreedKeys().
+  void Watch(std::string_view key) { watched_.emplace(key); }
+  void Unwatch(std::string_view key);
+  std::vector<std::string> TakeFreedKeys();
+
+  // Slot walk for KEYS and SCAN. Slots in [0, slot_limit()) are either empty
+  // (nullptr) or hold a key and its register.
+  size_t slot_limit() const { return slots_used_; }
+  const std::string* KeyAt(size_t slot) const;
+  const Register* RegisterAt(size_t slot) const;
+
+  size_t held_count() const { return held_count_; }
+  size_t registers_count() const { return index_.size(); }
+  uint64_t expired_count() const { return expired_count_; }
+  Ballot ballot_floor() const { return ballot_floor_; }
+  void RaiseBallotFloor(Ballot ballot);
+
+ private:
+  struct Slot {
+    std::string key;
+    Register reg;
+    uint32_t next_free = 0;
+    bool used = false;
+  };
+  static constexpr size_t kSlotsPerChunk = 4096;
+
+  Slot& SlotRef(uint32_t slot) const {
+    return chunks_[slot / kSlotsPerChunk][slot % kSlotsPerChunk];
+  }
+  uint32_t AllocateSlot();
+  void Erase(uint32_t slot);
+  void Expire(uint32_t slot, int64_t now_ms);
+  void NoteFreed(const std::string& key);
+
+  int64_t idle_ms_;
+  std::vector<std::unique_ptr<Slot[]>> chunks_;
+  std::unordered_map<std::string_view, uint32_t> index_;  // Views into Slot::key.
+  uint32_t free_head_ = UINT32_MAX;
+  size_t slots_used_ = 0;
+  ExpiryHeap heap_;
+  size_t held_count_ = 0;
+  uint64_t expired_count_ = 0;
+  Ballot ballot_floor_;
+  StringSet watched_;
+  std::vector<std::string> freed_keys_;
+};
+
+}  // namespace lockerd::cluster

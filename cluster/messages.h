@@ -1,0 +1,71 @@
+// The messages of the single-key Paxos round (see CLUSTER-SAFETY.md):
+// Prepare -> Promise, then Accept -> Accepted. They are plain values; the
+// server's peer transport encodes them, and a member alone delivers them to
+// itself without encoding. Any of them may arrive late, twice or never.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "cluster/ballot.h"
+
+namespace lockerd::cluster {
+
+// A register's lease as one member sees it, with time as a duration (never a
+// clock reading: clocks are not compared across members).
+struct LeaseView {
+  bool held = false;
+  std::string owner;
+  uint64_t token = 0;
+  int64_t remaining_ms = 0;
+};
+
+// Phase 1: the coordinator asks for a promise not to accept lower ballots.
+struct Prepare {
+  uint64_t round_id = 0;
+  std::string key;
+  Ballot ballot;
+};
+
+enum class Vote : uint8_t {
+  kYes,          // Granted.
+  kNo,           // A higher ballot was seen: `highest` says which.
+  kQuarantined,  // The member restarted without its state and may not vote.
+};
+
+struct Promise {
+  uint64_t round_id = 0;
+  Vote vote = Vote::kYes;
+  Ballot highest;          // With kNo: the ballot to beat.
+  Ballot accepted;         // The ballot of `lease` (zero: never written).
+  LeaseView lease;
+  uint64_t token_counter = 0;  // The largest token this member has seen.
+  int64_t quarantine_left_ms = 0;
+};
+
+// Phase 2: the coordinator asks members to accept the new state.
+struct Accept {
+  uint64_t round_id = 0;
+  std::string key;
+  Ballot ballot;
+  bool held = false;  // False: the key becomes free.
+  std::string owner;
+  uint64_t token = 0;
+  int64_t ttl_ms = 0;  // Counted by each member from when it applies it.
+};
+
+struct Accepted {
+  uint64_t round_id = 0;
+  Vote vote = Vote::kYes;
+  Ballot highest;
+  int64_t quarantine_left_ms = 0;
+};
+
+struct Message {
+  MemberId from = 0;
+  MemberId to = 0;
+  std::variant<Prepare, Promise, Accept, Accepted> body;
+};
+
+}  // namespace lockerd::cluster

@@ -1,0 +1,130 @@
+#include "cluster/node.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "cluster/check.h"
+#include "cluster/lease_math.h"
+
+namespace lockerd::cluster {
+namespace {
+
+// A free register of a member alone need not be kept: no other member can
+// hold an older state of it. In a cluster it is kept as a tombstone until
+// every lease at a lower ballot has ended everywhere.
+int64_t TombstoneMs(const NodeOptions& options) {
+  return options.members_count == 1 ? 0 : QuarantineMs(options.max_lease_ms, options.drift);
+}
+
+CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
+  CoordinatorOptions result;
+  result.members_count = options.members_count;
+  result.self = options.self;
+  result.drift = options.drift;
+  result.round_timeout_ms = options.round_timeout_ms;
+  result.seed = options.seed;
+  return result;
+}
+
+}  // namespace
+
+Node::Node(NodeOptions options)
+    : options_(options),
+      table_(TombstoneMs(options)),
+      acceptor_(&table_),
+      coordinator_(CoordinatorOptionsOf(options)) {}
+
+void Node::Submit(WriteRequest request, Time now) {
+  coordinator_.Submit(std::move(request), now, &pending_);
+  DeliverLocal(now);
+}
+
+void Node::Receive(const Message& message, Time now) {
+  Handle(message, now);
+  DeliverLocal(now);
+}
+
+void Node::Handle(const Message& message, Time now) {
+  if (message.to != options_.self || message.from >= options_.members_count) return;
+  if (const auto* prepare = std::get_if<Prepare>(&message.body)) {
+    pending_.push_back({options_.self, message.from, acceptor_.OnPrepare(*prepare, now.mono_ms)});
+  } else if (const auto* accept = std::get_if<Accept>(&message.body)) {
+    pending_.push_back({options_.self, message.from, acceptor_.OnAccept(*accept, now.mono_ms)});
+  } else if (const auto* promise = std::get_if<Promise>(&message.body)) {
+    coordinator_.OnPromise(message.from, *promise, now, &pending_);
+  } else if (const auto* accepted = std::get_if<Accepted>(&message.body)) {
+    coordinator_.OnAccepted(message.from, *accepted, now, &pending_);
+  }
+}
+
+void Node::DeliverLocal(Time now) {
+  // Handling one message may produce more (a promise leads to accepts), so
+  // work through a queue; messages for others are set aside.
+  while (!pending_.empty()) {
+    local_batch_.clear();
+    local_batch_.swap(pending_);
+    for (Message& message : local_batch_) {
+      if (message.to == options_.self) {
+        Handle(message, now);
+      } else {
+        outbox_.push_back(std::move(message));
+      }
+    }
+  }
+}
+
+void Node::Tick(Time now) {
+  expiry_pending_ = table_.ExpireDue(now.mono_ms, options_.expire_budget);
+  coordinator_.Tick(now, &pending_);
+  DeliverLocal(now);
+}
+
+std::optional<int64_t> Node::NextWakeMs() const {
+  std::optional<int64_t> next = table_.NextWakeMs();
+  if (const auto rounds = coordinator_.NextWakeMs(); rounds && (!next || *rounds < *next)) {
+    next = rounds;
+  }
+  return next;
+}
+
+void Node::TakeOutbox(std::vector<Message>* out) {
+  out->clear();
+  out->swap(outbox_);
+}
+
+void Node::TakeResults(std::vector<WriteResult>* out) { coordinator_.TakeResults(out); }
+
+void Node::StartQuarantine(Time now) {
+  acceptor_.QuarantineUntil(now.mono_ms + QuarantineMs(options_.max_lease_ms, options_.drift) +
+                            options_.round_timeout_ms);
+}
+
+NodeState Node::Save(Time now) const {
+  NodeState state;
+  state.token_counter = acceptor_.token_counter();
+  state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
+  for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
+    const Register* reg = table_.RegisterAt(slot);
+    if (reg == nullptr) continue;
+    state.ballot_floor = std::max(state.ballot_floor, reg->promised);
+    if (!reg->HeldAt(now.mono_ms)) continue;
+    state.leases.push_back(
+        {*table_.KeyAt(slot), reg->owner, reg->token, reg->RemainingMs(now.mono_ms), reg->accepted});
+  }
+  return state;
+}
+
+void Node::Restore(const NodeState& state, Time now, int64_t downtime_ms) {
+  acceptor_.RaiseTokenCounter(state.token_counter);
+  table_.RaiseBallotFloor(state.ballot_floor);
+  coordinator_.RaiseBallot(state.ballot_floor);
+  for (const SavedLease& lease : state.leases) {
+    acceptor_.RaiseTokenCounter(lease.token);
+    const int64_t remaining_ms = lease.remaining_ms - std::max<int64_t>(downtime_ms, 0);
+    if (remaining_ms <= 0) continue;
+    Register& reg = table_.FindOrCreate(lease.key, now.mono_ms);
+    table_.Hold(reg, lease.accepted, lease.owner, lease.token, now.mono_ms + remaining_ms);
+  }
+}
+
+}  // namespace lockerd::cluster

@@ -1,0 +1,102 @@
+// One member of the lock service as a pure state machine: its registers (the
+// lease table), its acceptor and its coordinator. The server feeds it
+// requests, peer messages and the time, and takes out messages for peers,
+// results for clients and the keys whose leases ended.
+//
+//   node.Submit(request, now);    // a client's write
+//   node.Receive(message, now);   // from a peer; may be stale or duplicated
+//   node.Tick(now);               // expiry, timeouts, retries
+//   node.TakeOutbox(&messages);   // for the peer transport
+//   node.TakeResults(&results);   // for the waiting clients
+//
+// Messages a member sends to itself are delivered at once, without encoding,
+// so a member alone answers within the call that submitted the write.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cluster/acceptor.h"
+#include "cluster/coordinator.h"
+#include "cluster/lease_table.h"
+#include "cluster/messages.h"
+#include "cluster/write_request.h"
+
+namespace lockerd::cluster {
+
+struct NodeOptions {
+  size_t members_count = 1;
+  MemberId self = 0;
+  int64_t max_lease_ms = 60'000;
+  double drift = 0.01;
+  int64_t round_timeout_ms = 500;
+  uint64_t seed = 1;
+  // Active expiry handles at most this many registers per Tick, so that a
+  // million leases ending at once do not stall the server's loop.
+  size_t expire_budget = 10'000;
+};
+
+// What a clean shutdown saves and a restart loads.
+struct SavedLease {
+  std::string key;
+  std::string owner;
+  uint64_t token = 0;
+  int64_t remaining_ms = 0;
+  Ballot accepted;
+};
+struct NodeState {
+  uint64_t token_counter = 0;
+  Ballot ballot_floor;  // At least every ballot the member promised or used.
+  std::vector<SavedLease> leases;
+};
+
+class Node {
+ public:
+  explicit Node(NodeOptions options);
+
+  void Submit(WriteRequest request, Time now);
+  void Receive(const Message& message, Time now);
+  void Tick(Time now);
+  // When Tick next has work: the earliest lease deadline, tombstone end,
+  // round timeout or retry. Equal to or before now when work is pending.
+  std::optional<int64_t> NextWakeMs() const;
+
+  void TakeOutbox(std::vector<Message>* out);
+  void TakeResults(std::vector<WriteResult>* out);
+  std::vector<std::string> TakeFreedKeys() { return table_.TakeFreedKeys(); }
+
+  // A member that stopped uncleanly must not vote until every lease it may
+  // have granted has expired: max-lease-ms * (1 + drift) + a round timeout.
+  void StartQuarantine(Time now);
+  bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
+  int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
+
+  NodeState Save(Time now) const;
+  // Loads a saved state; `downtime_ms` passes for every lease.
+  void Restore(const NodeState& state, Time now, int64_t downtime_ms);
+
+  LeaseTable& table() { return table_; }
+  const LeaseTable& table() const { return table_; }
+  const Acceptor& acceptor() const { return acceptor_; }
+  const Coordinator& coordinator() const { return coordinator_; }
+  const NodeOptions& options() const { return options_; }
+
+ private:
+  // Delivers messages addressed to this member until none are left; the
+  // rest stay in the outbox for the transport.
+  void DeliverLocal(Time now);
+  void Handle(const Message& message, Time now);
+
+  NodeOptions options_;
+  LeaseTable table_;
+  Acceptor acceptor_;
+  Coordinator coordinator_;
+  std::vector<Message> pending_;  // Produced, not yet routed.
+  std::vector<Message> local_batch_;  // Being delivered to this member.
+  std::vector<Message> outbox_;   // For other members.
+  bool expiry_pending_ = false;   // Tick stopped at its budget.
+};
+
+}  // namespace lockerd::cluster

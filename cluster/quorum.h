@@ -1,0 +1,49 @@
+// Majority arithmetic: how many members make a quorum, and a tally of one
+// round's answers that counts each member once however often it replies.
+#pragma once
+
+#include <bit>
+#include <cstddef>
+#include <cstdint>
+
+#include "cluster/ballot.h"
+#include "cluster/limits.h"
+
+namespace lockerd::cluster {
+
+inline constexpr size_t MajorityOf(size_t members_count) { return members_count / 2 + 1; }
+
+class QuorumTally {
+ public:
+  explicit QuorumTally(size_t members_count = 1) : members_count_(members_count) {}
+
+  // Returns false for a member that already answered (a duplicate).
+  bool RecordYes(MemberId member) { return Record(member, &yes_mask_); }
+  bool RecordNo(MemberId member) { return Record(member, &no_mask_); }
+
+  size_t yes_count() const { return static_cast<size_t>(std::popcount(yes_mask_)); }
+  size_t no_count() const { return static_cast<size_t>(std::popcount(no_mask_)); }
+  size_t answered_count() const { return yes_count() + no_count(); }
+  size_t members_count() const { return members_count_; }
+
+  bool Reached() const { return yes_count() >= MajorityOf(members_count_); }
+  // True once so many members said no that a majority of yes is impossible.
+  bool Impossible() const { return members_count_ - no_count() < MajorityOf(members_count_); }
+
+ private:
+  bool Record(MemberId member, uint32_t* mask) {
+    if (member >= members_count_) return false;
+    const uint32_t bit = uint32_t{1} << member;
+    if ((yes_mask_ | no_mask_) & bit) return false;
+    *mask |= bit;
+    return true;
+  }
+
+  size_t members_count_;
+  uint32_t yes_mask_ = 0;
+  uint32_t no_mask_ = 0;
+};
+
+static_assert(kMembersMax <= 32, "QuorumTally keeps one bit per member in a uint32_t");
+
+}  // namespace lockerd::cluster

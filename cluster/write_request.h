@@ -1,0 +1,44 @@
+// What the command layer asks the cluster to write, and what it hears back.
+// Every lock write (LOCK, EXTEND, RELEASE, UPDATE, DEL) is one of these, so
+// the command layer does not know how many members there are.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace lockerd::cluster {
+
+enum class WriteOp : uint8_t {
+  kLock,     // Acquire, or renew when `owner` already holds the key.
+  kExtend,   // Renew only if `owner` holds the key.
+  kRelease,  // Free only if `owner` holds the key.
+  kUpdate,   // Hand the lease to `new_owner`, keeping token and deadline.
+  kDelete,   // Free whoever holds the key (DEL).
+  kReleaseToken,  // Internal: undo a grant whose reply came too late.
+};
+
+struct WriteRequest {
+  uint64_t request_id = 0;  // Chosen by the caller; 0 means nobody waits.
+  WriteOp op = WriteOp::kLock;
+  std::string key;
+  std::string owner;
+  std::string new_owner;
+  int64_t ttl_ms = 0;
+  uint64_t token = 0;  // kReleaseToken only.
+};
+
+enum class WriteOutcome : uint8_t {
+  kDone,      // LOCK/EXTEND/UPDATE: `token`; RELEASE/DEL: freed.
+  kRefused,   // Held by another owner, or `owner` does not hold the key.
+  kNoQuorum,  // No majority answered in time; `detail` says what happened.
+  kTryAgain,  // Members are in restart quarantine; `detail` says how long.
+};
+
+struct WriteResult {
+  uint64_t request_id = 0;
+  WriteOutcome outcome = WriteOutcome::kRefused;
+  uint64_t token = 0;
+  std::string detail;
+};
+
+}  // namespace lockerd::cluster
