@@ -1,0 +1,73 @@
+// One client connection's state as the command layer sees it: identity,
+// protocol version, authentication, pending replies and whether it is blocked.
+// It holds no socket: the libuv connection (connection.h) owns a Client and
+// tests create Clients directly.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "protocol/resp_writer.h"
+
+namespace lockerd::server {
+
+enum class BlockKind : uint8_t {
+  kNone,
+  kWrite,  // Waiting for a majority to answer a write.
+  kWait,   // LOCK ... WAIT or WAIT: waiting for a key to be free.
+};
+
+class Client {
+ public:
+  Client(uint64_t id, std::string peer_address, std::string local_address, int64_t created_ms)
+      : id_(id),
+        peer_address_(std::move(peer_address)),
+        local_address_(std::move(local_address)),
+        created_ms_(created_ms),
+        writer_(&reply_) {}
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  uint64_t id() const { return id_; }
+  // Set once, when the socket is accepted.
+  void set_addresses(std::string peer, std::string local) {
+    peer_address_ = std::move(peer);
+    local_address_ = std::move(local);
+  }
+  const std::string& peer_address() const { return peer_address_; }
+  const std::string& local_address() const { return local_address_; }
+  int64_t created_ms() const { return created_ms_; }
+
+  // Replies not yet handed to the socket.
+  protocol::RespWriter& writer() { return writer_; }
+  std::string& reply() { return reply_; }
+  const std::string& reply() const { return reply_; }
+  // Bytes handed to the socket but not yet written (set by the connection).
+  size_t inflight_bytes = 0;
+  size_t pending_bytes() const { return reply_.size() + inflight_bytes; }
+  // Bytes received but not yet parsed into a command (set by the connection).
+  size_t query_bytes = 0;
+  protocol::RespVersion version() const { return writer_.version(); }
+
+  std::string name;
+  std::string lib_name;
+  std::string lib_version;
+  bool authenticated = false;
+  bool close_after_reply = false;  // QUIT, protocol errors, CLIENT KILL of self.
+  bool kill_requested = false;     // CLIENT KILL by another client.
+  BlockKind blocked = BlockKind::kNone;
+  int64_t last_interaction_ms = 0;
+  std::string last_command;
+  uint64_t commands_count = 0;
+  bool needs_attention = false;  // Queued in Engine's attention list.
+
+ private:
+  uint64_t id_;
+  std::string peer_address_;
+  std::string local_address_;
+  int64_t created_ms_;
+  std::string reply_;
+  protocol::RespWriter writer_;
+};
+
+}  // namespace lockerd::server

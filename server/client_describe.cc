@@ -1,0 +1,83 @@
+#include "server/client_describe.h"
+
+#include "protocol/numbers.h"
+#include "server/errors.h"
+#include "server/request_parse.h"
+
+namespace lockerd::server {
+
+std::string DescribeClient(const Client& client, cluster::Time now) {
+  const int64_t age_s = (now.mono_ms - client.created_ms()) / 1000;
+  const int64_t idle_s = (now.mono_ms - client.last_interaction_ms) / 1000;
+  std::string flags = client.blocked != BlockKind::kNone ? "b" : "N";
+  std::string line;
+  line.reserve(256);
+  line += "id=" + std::to_string(client.id());
+  line += " addr=" + client.peer_address();
+  line += " laddr=" + client.local_address();
+  line += " fd=-1";
+  line += " name=" + client.name;
+  line += " age=" + std::to_string(age_s);
+  line += " idle=" + std::to_string(idle_s);
+  line += " flags=" + flags;
+  line += " db=0 sub=0 psub=0 ssub=0 multi=-1";
+  line += " qbuf=" + std::to_string(client.query_bytes);
+  line += " omem=" + std::to_string(client.pending_bytes());
+  line += " tot-cmds=" + std::to_string(client.commands_count);
+  line += " cmd=" + (client.last_command.empty() ? std::string("NULL") : client.last_command);
+  line += " user=default";
+  line += " resp=" + std::to_string(static_cast<int>(client.version()));
+  line += " lib-name=" + client.lib_name;
+  line += " lib-ver=" + client.lib_version;
+  return line;
+}
+
+std::string KillFilter::Add(std::string_view name, std::string_view value) {
+  if (EqualsIgnoreCase(name, "ID")) {
+    const auto id = protocol::ParseInt64(value);
+    if (!id || *id <= 0) return "ERR client-id should be greater than 0";
+    id_ = static_cast<uint64_t>(*id);
+  } else if (EqualsIgnoreCase(name, "ADDR")) {
+    addr_ = std::string(value);
+  } else if (EqualsIgnoreCase(name, "LADDR")) {
+    laddr_ = std::string(value);
+  } else if (EqualsIgnoreCase(name, "USER")) {
+    user_ = std::string(value);
+  } else if (EqualsIgnoreCase(name, "MAXAGE")) {
+    const auto age = protocol::ParseInt64(value);
+    if (!age || *age < 0) return std::string(errors::kNotInteger);
+    max_age_s_ = *age;
+  } else if (EqualsIgnoreCase(name, "SKIPME")) {
+    if (EqualsIgnoreCase(value, "yes")) {
+      skip_me_ = true;
+    } else if (EqualsIgnoreCase(value, "no")) {
+      skip_me_ = false;
+    } else {
+      return std::string(errors::kSyntax);
+    }
+  } else if (EqualsIgnoreCase(name, "TYPE")) {
+    if (EqualsIgnoreCase(value, "normal")) return {};
+    if (EqualsIgnoreCase(value, "master") || EqualsIgnoreCase(value, "replica") ||
+        EqualsIgnoreCase(value, "slave") || EqualsIgnoreCase(value, "pubsub")) {
+      type_none_ = true;
+      return {};
+    }
+    return "ERR Unknown client type '" + errors::Echo(value) + "'";
+  } else {
+    return std::string(errors::kSyntax);
+  }
+  return {};
+}
+
+bool KillFilter::Matches(const Client& client, const Client& caller, cluster::Time now) const {
+  if (type_none_) return false;
+  if (skip_me_ && &client == &caller) return false;
+  if (id_ && client.id() != *id_) return false;
+  if (addr_ && client.peer_address() != *addr_) return false;
+  if (laddr_ && client.local_address() != *laddr_) return false;
+  if (user_ && *user_ != "default") return false;
+  if (max_age_s_ && (now.mono_ms - client.created_ms()) / 1000 < *max_age_s_) return false;
+  return true;
+}
+
+}  // namespace lockerd::server

@@ -1,0 +1,305 @@
+#include "server/command_table.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "server/client.h"
+#include "server/commands.h"
+#include "server/request_parse.h"
+
+namespace lockerd::server {
+namespace {
+
+constexpr uint32_t kW = kFlagWrite;
+constexpr uint32_t kR = kFlagReadonly;
+constexpr uint32_t kF = kFlagFast;
+constexpr uint32_t kN = kFlagNoAuth;
+constexpr uint32_t kB = kFlagBlocking;
+constexpr uint32_t kA = kFlagAdmin;
+constexpr uint32_t kL = kFlagLoading | kFlagStale;
+
+// Argument documentation, read by redis-cli for its hints.
+constexpr ArgDoc kKey{"key", "key"};
+constexpr ArgDoc kKeys[] = {{"key", "key", {}, false, true}};
+constexpr ArgDoc kOnlyKey[] = {kKey};
+constexpr ArgDoc kLockArgs[] = {kKey,
+                                {"owner", "string"},
+                                {"ttl", "integer"},
+                                {"timeout", "integer", "WAIT", true}};
+constexpr ArgDoc kExtendArgs[] = {kKey, {"owner", "string"}, {"ttl", "integer"}};
+constexpr ArgDoc kReleaseArgs[] = {kKey, {"owner", "string"}};
+constexpr ArgDoc kWaitArgs[] = {kKey, {"timeout", "integer"}};
+constexpr ArgDoc kUpdateArgs[] = {kKey, {"owner", "string"}, {"newowner", "string"}};
+constexpr ArgDoc kSetExpiration[] = {{"seconds", "integer", "EX"},
+                                     {"milliseconds", "integer", "PX"}};
+constexpr ArgDoc kSetArgs[] = {kKey,
+                               {"owner", "string"},
+                               {"nx", "pure-token", "NX"},
+                               {"expiration", "oneof", {}, false, false, kSetExpiration}};
+constexpr ArgDoc kPatternArgs[] = {{"pattern", "pattern"}};
+constexpr ArgDoc kScanArgs[] = {{"cursor", "integer"},
+                                {"pattern", "pattern", "MATCH", true},
+                                {"count", "integer", "COUNT", true},
+                                {"type", "string", "TYPE", true}};
+constexpr ArgDoc kMessageOptional[] = {{"message", "string", {}, true}};
+constexpr ArgDoc kMessage[] = {{"message", "string"}};
+constexpr ArgDoc kHelloAuth[] = {{"username", "string"}, {"password", "string"}};
+constexpr ArgDoc kHelloProto[] = {
+    {"protover", "integer"},
+    {"auth", "block", "AUTH", true, false, kHelloAuth},
+    {"clientname", "string", "SETNAME", true}};
+constexpr ArgDoc kHelloArgs[] = {{"arguments", "block", {}, true, false, kHelloProto}};
+constexpr ArgDoc kAuthArgs[] = {{"username", "string", {}, true}, {"password", "string"}};
+constexpr ArgDoc kSelectArgs[] = {{"index", "integer"}};
+constexpr ArgDoc kNameArgs[] = {{"connection-name", "string"}};
+constexpr ArgDoc kSetInfoAttr[] = {{"libname", "string", "LIB-NAME"},
+                                   {"libver", "string", "LIB-VER"}};
+constexpr ArgDoc kSetInfoArgs[] = {{"attr", "oneof", {}, false, false, kSetInfoAttr}};
+constexpr ArgDoc kClientListArgs[] = {{"client-type", "string", "TYPE", true},
+                                      {"client-id", "integer", "ID", true, true}};
+constexpr ArgDoc kKillFilters[] = {{"client-id", "integer", "ID", true},
+                                   {"ip:port", "string", "ADDR", true},
+                                   {"ip:port", "string", "LADDR", true},
+                                   {"username", "string", "USER", true},
+                                   {"maxage", "integer", "MAXAGE", true},
+                                   {"yes/no", "string", "SKIPME", true}};
+constexpr ArgDoc kKillArgs[] = {{"filter", "block", {}, false, true, kKillFilters}};
+constexpr ArgDoc kCommandNames[] = {{"command-name", "string", {}, true, true}};
+constexpr ArgDoc kSectionArgs[] = {{"section", "string", {}, true, true}};
+constexpr ArgDoc kConfigGetArgs[] = {{"parameter", "string", {}, false, true}};
+constexpr ArgDoc kConfigSetPair[] = {{"parameter", "string"}, {"value", "string"}};
+constexpr ArgDoc kConfigSetArgs[] = {{"data", "block", {}, false, true, kConfigSetPair}};
+
+constexpr CommandSpec kClientSubcommands[] = {
+    {"client|getname", 2, kF, 0, 0, 0, "connection", "Returns the name of the connection.",
+     "2.6.9", {}, CmdClientGetName},
+    {"client|help", 2, kL, 0, 0, 0, "connection", "Returns helpful text about the subcommands.",
+     "5.0.0", {}, CmdClientHelp},
+    {"client|id", 2, kF, 0, 0, 0, "connection", "Returns the unique client ID of the connection.",
+     "5.0.0", {}, CmdClientId},
+    {"client|info", 2, kF, 0, 0, 0, "connection",
+     "Returns information about the connection.", "6.2.0", {}, CmdClientInfo},
+    {"client|kill", -3, kA, 0, 0, 0, "connection", "Terminates open connections.", "2.4.0",
+     kKillArgs, CmdClientKill},
+    {"client|list", -2, kA, 0, 0, 0, "connection", "Lists open connections.", "2.4.0",
+     kClientListArgs, CmdClientList},
+    {"client|setinfo", 4, kF, 0, 0, 0, "connection", "Sets information specific to the client.",
+     "7.2.0", kSetInfoArgs, CmdClientSetInfo},
+    {"client|setname", 3, kF, 0, 0, 0, "connection", "Sets the connection name.", "2.6.9",
+     kNameArgs, CmdClientSetName},
+};
+
+constexpr CommandSpec kCommandSubcommands[] = {
+    {"command|count", 2, kL, 0, 0, 0, "server", "Returns a count of commands.", "2.8.13", {},
+     CmdCommandCount},
+    {"command|docs", -2, kL, 0, 0, 0, "server", "Returns documentary information about commands.",
+     "7.0.0", kCommandNames, CmdCommandDocs},
+    {"command|help", 2, kL, 0, 0, 0, "server", "Returns helpful text about the subcommands.",
+     "5.0.0", {}, CmdCommandHelp},
+    {"command|info", -2, kL, 0, 0, 0, "server", "Returns information about commands.", "2.8.13",
+     kCommandNames, CmdCommandInfo},
+    {"command|list", -2, kL, 0, 0, 0, "server", "Returns a list of command names.", "7.0.0", {},
+     CmdCommandList},
+};
+
+constexpr CommandSpec kConfigSubcommands[] = {
+    {"config|get", -3, kA | kL, 0, 0, 0, "server", "Returns the effective values of settings.",
+     "2.0.0", kConfigGetArgs, CmdConfigGet},
+    {"config|help", 2, kL, 0, 0, 0, "server", "Returns helpful text about the subcommands.",
+     "5.0.0", {}, CmdConfigHelp},
+    {"config|resetstat", 2, kA | kL, 0, 0, 0, "server", "Resets the server's statistics.",
+     "2.0.0", {}, CmdConfigResetStat},
+    {"config|set", -4, kA | kL, 0, 0, 0, "server",
+     "Not supported: settings are fixed at startup.", "2.0.0", kConfigSetArgs, CmdConfigSet},
+};
+
+// Sorted by name for binary search.
+constexpr CommandSpec kCommands[] = {
+    {"auth", -2, kN | kF | kL, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0",
+     kAuthArgs, CmdAuth},
+    {"client", -2, 0, 0, 0, 0, "connection", "A container for client connection commands.",
+     "2.4.0", {}, nullptr, kClientSubcommands},
+    {"command", -1, kL, 0, 0, 0, "server", "Returns detailed information about all commands.",
+     "2.8.13", {}, CmdCommand, kCommandSubcommands},
+    {"config", -2, 0, 0, 0, 0, "server", "A container for server configuration commands.",
+     "2.0.0", {}, nullptr, kConfigSubcommands},
+    {"dbsize", 1, kR | kF, 0, 0, 0, "server", "Returns the number of held leases.", "1.0.0", {},
+     CmdDbSize},
+    {"del", -2, kW, 1, -1, 1, "generic",
+     "Force-releases leases through the majority. Returns the number released.", "1.0.0", kKeys,
+     CmdDel},
+    {"echo", 2, kF, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", kMessage,
+     CmdEcho},
+    {"exists", -2, kR | kF, 1, -1, 1, "generic",
+     "Counts the given keys held here (a local read).", "1.0.0", kKeys, CmdExists},
+    {"extend", 4, kW | kF, 1, 1, 1, "lock",
+     "Renews a lease held by owner for ttl ms. Returns its token, or null.", "0.1.0",
+     kExtendArgs, CmdExtend},
+    {"get", 2, kR | kF, 1, 1, 1, "string", "Returns a lease's owner (a local read), or null.",
+     "1.0.0", kOnlyKey, CmdGet},
+    {"hello", -1, kN | kF | kL, 0, 0, 0, "connection", "Handshakes with the server.", "6.0.0",
+     kHelloArgs, CmdHello},
+    {"info", -1, kL, 0, 0, 0, "server", "Returns information and statistics about the server.",
+     "1.0.0", kSectionArgs, CmdInfo},
+    {"keys", 2, kR, 0, 0, 0, "generic", "Returns the held keys that match a pattern.", "1.0.0",
+     kPatternArgs, CmdKeys},
+    {"lock", -4, kW | kB, 1, 1, 1, "lock",
+     "Acquires a lease for owner for ttl ms; WAIT blocks up to timeout ms (0: forever). Returns "
+     "a fencing token, or null when held by another owner.",
+     "0.1.0", kLockArgs, CmdLock},
+    {"lockinfo", 2, kR | kF, 1, 1, 1, "lock",
+     "Returns a lease's owner, token and remaining ms (a local read), or null.", "0.1.0",
+     kOnlyKey, CmdLockInfo},
+    {"ping", -1, kF | kL, 0, 0, 0, "connection", "Returns the server's liveliness response.",
+     "1.0.0", kMessageOptional, CmdPing},
+    {"pttl", 2, kR | kF, 1, 1, 1, "generic",
+     "Returns a lease's remaining milliseconds (a local read), -2 if not held.", "2.6.0",
+     kOnlyKey, CmdPttl},
+    {"quit", -1, kN | kF | kL, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", {},
+     CmdQuit},
+    {"release", 3, kW | kF, 1, 1, 1, "lock",
+     "Releases a lease held by owner. Returns 1, or 0 if owner did not hold it.", "0.1.0",
+     kReleaseArgs, CmdRelease},
+    {"reset", 1, kN | kF | kL, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", {},
+     CmdReset},
+    {"scan", -2, kR, 0, 0, 0, "generic", "Iterates over the held keys.", "2.8.0", kScanArgs,
+     CmdScan},
+    {"select", 2, kF | kL, 0, 0, 0, "connection", "Selects database 0, the only one.", "1.0.0",
+     kSelectArgs, CmdSelect},
+    {"set", -3, kW, 1, 1, 1, "string",
+     "Acquires a lease like LOCK: only SET key owner NX PX ms or NX EX s.", "1.0.0", kSetArgs,
+     CmdSet},
+    {"time", 1, kF | kL, 0, 0, 0, "server", "Returns the server time.", "2.6.0", {}, CmdTime},
+    {"ttl", 2, kR | kF, 1, 1, 1, "generic",
+     "Returns a lease's remaining seconds (a local read), -2 if not held.", "1.0.0", kOnlyKey,
+     CmdTtl},
+    {"type", 2, kR | kF, 1, 1, 1, "generic", "Returns string for a held lease, none otherwise.",
+     "1.0.0", kOnlyKey, CmdType},
+    {"update", 4, kW | kF, 1, 1, 1, "lock",
+     "Hands a lease from owner to newowner, keeping token and deadline. Returns the token, or "
+     "null.",
+     "0.1.0", kUpdateArgs, CmdUpdate},
+    {"wait", 3, kR | kB, 1, 1, 1, "lock",
+     "Blocks until a held key is free: 1, 0 if not held, null on timeout (ms, 0: forever).",
+     "0.1.0", kWaitArgs, CmdWait},
+};
+
+bool NameLess(std::string_view a, std::string_view b) { return a < b; }
+
+const CommandSpec* FindIn(std::span<const CommandSpec> table, std::string_view prefix,
+                          std::string_view name) {
+  // Names are short: fold to lower case on the stack.
+  char folded[64];
+  if (prefix.size() + name.size() > sizeof folded) return nullptr;
+  size_t n = 0;
+  for (const char c : prefix) folded[n++] = c;
+  for (const char c : name) folded[n++] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  const std::string_view key(folded, n);
+  const auto it = std::lower_bound(table.begin(), table.end(), key,
+                                   [](const CommandSpec& spec, std::string_view k) {
+                                     return NameLess(spec.name, k);
+                                   });
+  return it != table.end() && it->name == key ? &*it : nullptr;
+}
+
+void WriteFlags(protocol::RespWriter& writer, uint32_t flags) {
+  static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
+      {kFlagWrite, "write"},   {kFlagReadonly, "readonly"}, {kFlagAdmin, "admin"},
+      {kFlagBlocking, "blocking"}, {kFlagLoading, "loading"}, {kFlagStale, "stale"},
+      {kFlagFast, "fast"},     {kFlagNoAuth, "no_auth"},
+  };
+  size_t count = 0;
+  for (const auto& [flag, name] : kNames) count += (flags & flag) != 0;
+  writer.WriteSetHeader(count);
+  for (const auto& [flag, name] : kNames) {
+    if (flags & flag) writer.WriteSimpleString(name);
+  }
+}
+
+void WriteArgDocs(protocol::RespWriter& writer, std::span<const ArgDoc> args) {
+  writer.WriteArrayHeader(args.size());
+  for (const ArgDoc& arg : args) {
+    const bool has_flags = arg.optional || arg.multiple;
+    writer.WriteMapHeader(2 + !arg.token.empty() + has_flags + !arg.children.empty());
+    writer.WriteBulk("name");
+    writer.WriteBulk(arg.name);
+    writer.WriteBulk("type");
+    writer.WriteBulk(arg.type);
+    if (!arg.token.empty()) {
+      writer.WriteBulk("token");
+      writer.WriteBulk(arg.token);
+    }
+    if (has_flags) {
+      writer.WriteBulk("flags");
+      writer.WriteSetHeader(static_cast<size_t>(arg.optional) + arg.multiple);
+      if (arg.optional) writer.WriteSimpleString("optional");
+      if (arg.multiple) writer.WriteSimpleString("multiple");
+    }
+    if (!arg.children.empty()) {
+      writer.WriteBulk("arguments");
+      WriteArgDocs(writer, arg.children);
+    }
+  }
+}
+
+}  // namespace
+
+std::span<const CommandSpec> AllCommands() { return kCommands; }
+
+const CommandSpec* FindCommand(std::string_view name) { return FindIn(kCommands, {}, name); }
+
+const CommandSpec* FindSubcommand(const CommandSpec& parent, std::string_view name) {
+  char prefix[32];
+  if (parent.name.size() + 1 > sizeof prefix) return nullptr;
+  std::copy(parent.name.begin(), parent.name.end(), prefix);
+  prefix[parent.name.size()] = '|';
+  return FindIn(parent.subcommands, std::string_view(prefix, parent.name.size() + 1), name);
+}
+
+void WriteCommandInfo(Client& client, const CommandSpec& spec) {
+  protocol::RespWriter& writer = client.writer();
+  writer.WriteArrayHeader(10);
+  writer.WriteBulk(spec.name);
+  writer.WriteInteger(spec.arity);
+  WriteFlags(writer, spec.flags);
+  writer.WriteInteger(spec.first_key);
+  writer.WriteInteger(spec.last_key);
+  writer.WriteInteger(spec.key_step);
+  // ACL categories: the command's group, and write/read/fast as Redis does.
+  const size_t categories = 1 + ((spec.flags & kFlagWrite) != 0) +
+                            ((spec.flags & kFlagReadonly) != 0) + ((spec.flags & kFlagFast) != 0);
+  writer.WriteSetHeader(categories);
+  writer.WriteSimpleString(std::string("@") + std::string(spec.group));
+  if (spec.flags & kFlagWrite) writer.WriteSimpleString("@write");
+  if (spec.flags & kFlagReadonly) writer.WriteSimpleString("@read");
+  if (spec.flags & kFlagFast) writer.WriteSimpleString("@fast");
+  writer.WriteArrayHeader(0);  // Tips.
+  writer.WriteArrayHeader(0);  // Key specs.
+  writer.WriteArrayHeader(spec.subcommands.size());
+  for (const CommandSpec& sub : spec.subcommands) WriteCommandInfo(client, sub);
+}
+
+void WriteCommandDocs(Client& client, const CommandSpec& spec) {
+  protocol::RespWriter& writer = client.writer();
+  writer.WriteMapHeader(3 + !spec.args.empty() + !spec.subcommands.empty());
+  writer.WriteBulk("summary");
+  writer.WriteBulk(spec.summary);
+  writer.WriteBulk("since");
+  writer.WriteBulk(spec.since);
+  writer.WriteBulk("group");
+  writer.WriteBulk(spec.group);
+  if (!spec.args.empty()) {
+    writer.WriteBulk("arguments");
+    WriteArgDocs(writer, spec.args);
+  }
+  if (!spec.subcommands.empty()) {
+    writer.WriteBulk("subcommands");
+    writer.WriteMapHeader(spec.subcommands.size());
+    for (const CommandSpec& sub : spec.subcommands) {
+      writer.WriteBulk(sub.name);
+      WriteCommandDocs(client, sub);
+    }
+  }
+}
+
+}  // namespace lockerd::server

@@ -1,0 +1,64 @@
+// Command handlers, grouped by file: lock commands (commands_lock.cc), key
+// reads (commands_keys.cc), connection commands (commands_connection.cc) and
+// server commands (commands_server.cc). Each parses its arguments fully
+// before it acts, and writes exactly one reply (now, or when its write or
+// wait completes).
+#pragma once
+
+#include "server/command_table.h"
+
+namespace lockerd::server {
+
+// Lock commands (SPEC section 1) and their Redis forms (SET NX, GET, DEL).
+void CmdLock(CommandContext& context);
+void CmdExtend(CommandContext& context);
+void CmdRelease(CommandContext& context);
+void CmdWait(CommandContext& context);
+void CmdUpdate(CommandContext& context);
+void CmdLockInfo(CommandContext& context);
+void CmdSet(CommandContext& context);
+void CmdGet(CommandContext& context);
+void CmdDel(CommandContext& context);
+
+// Key reads.
+void CmdExists(CommandContext& context);
+void CmdPttl(CommandContext& context);
+void CmdTtl(CommandContext& context);
+void CmdType(CommandContext& context);
+void CmdKeys(CommandContext& context);
+void CmdScan(CommandContext& context);
+void CmdDbSize(CommandContext& context);
+
+// Connection.
+void CmdPing(CommandContext& context);
+void CmdEcho(CommandContext& context);
+void CmdQuit(CommandContext& context);
+void CmdReset(CommandContext& context);
+void CmdHello(CommandContext& context);
+void CmdAuth(CommandContext& context);
+void CmdSelect(CommandContext& context);
+void CmdClientId(CommandContext& context);
+void CmdClientSetName(CommandContext& context);
+void CmdClientGetName(CommandContext& context);
+void CmdClientSetInfo(CommandContext& context);
+void CmdClientInfo(CommandContext& context);
+void CmdClientList(CommandContext& context);
+void CmdClientKill(CommandContext& context);
+void CmdClientHelp(CommandContext& context);
+void CmdClientNoop(CommandContext& context);
+
+// Server.
+void CmdCommand(CommandContext& context);
+void CmdCommandCount(CommandContext& context);
+void CmdCommandInfo(CommandContext& context);
+void CmdCommandDocs(CommandContext& context);
+void CmdCommandList(CommandContext& context);
+void CmdCommandHelp(CommandContext& context);
+void CmdInfo(CommandContext& context);
+void CmdConfigGet(CommandContext& context);
+void CmdConfigSet(CommandContext& context);
+void CmdConfigResetStat(CommandContext& context);
+void CmdConfigHelp(CommandContext& context);
+void CmdTime(CommandContext& context);
+
+}  // namespace lockerd::server

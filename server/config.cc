@@ -1,0 +1,391 @@
+#include "server/config.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string_view>
+
+#include "protocol/inline_split.h"
+#include "protocol/numbers.h"
+#include "server/glob.h"
+
+namespace lockerd::server {
+namespace {
+
+using Values = std::vector<std::string>;
+// A setter returns an error message, or an empty string when the value is good.
+using Setter = std::function<std::string(Config&, const Values&)>;
+using Getter = std::function<std::string(const Config&)>;
+
+struct Setting {
+  std::string_view name;
+  std::string_view args;  // For --help.
+  std::string_view help;
+  Setter set;
+  Getter get;
+};
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+std::string OneValue(const Values& values, std::string* error) {
+  if (values.size() != 1) {
+    *error = "expects one value, got " + std::to_string(values.size());
+    return {};
+  }
+  return values[0];
+}
+
+std::string ParseIntValue(const Values& values, int64_t min, int64_t max, int64_t* out) {
+  std::string error;
+  const std::string value = OneValue(values, &error);
+  if (!error.empty()) return error;
+  const auto parsed = protocol::ParseInt64(value);
+  if (!parsed || *parsed < min || *parsed > max) {
+    return "must be an integer between " + std::to_string(min) + " and " + std::to_string(max);
+  }
+  *out = *parsed;
+  return {};
+}
+
+// A count ("100") or, with `memory`, a size ("1mb").
+std::string ParseSizeValue(const Values& values, uint64_t min, uint64_t max, bool memory,
+                           size_t* out) {
+  std::string error;
+  const std::string value = OneValue(values, &error);
+  if (!error.empty()) return error;
+  std::optional<uint64_t> parsed;
+  if (memory) {
+    parsed = ParseMemory(value);
+  } else if (const auto n = protocol::ParseInt64(value); n && *n >= 0) {
+    parsed = static_cast<uint64_t>(*n);
+  }
+  if (!parsed || *parsed < min || *parsed > max) {
+    return "must be " + std::string(memory ? "a size (e.g. 1mb) " : "an integer ") + "between " +
+           std::to_string(min) + " and " + std::to_string(max);
+  }
+  *out = static_cast<size_t>(*parsed);
+  return {};
+}
+
+template <typename T>
+Setter IntSetting(T Config::*field, int64_t min, int64_t max) {
+  return [=](Config& config, const Values& values) {
+    int64_t value = 0;
+    std::string error = ParseIntValue(values, min, max, &value);
+    if (error.empty()) config.*field = static_cast<T>(value);
+    return error;
+  };
+}
+
+Setter SizeSetting(size_t Config::*field, uint64_t min, uint64_t max, bool memory) {
+  return [=](Config& config, const Values& values) {
+    return ParseSizeValue(values, min, max, memory, &(config.*field));
+  };
+}
+
+Setter ParserSetting(size_t protocol::ParserLimits::*field, uint64_t min, uint64_t max,
+                     bool memory) {
+  return [=](Config& config, const Values& values) {
+    return ParseSizeValue(values, min, max, memory, &(config.parser_limits.*field));
+  };
+}
+
+std::string SetYesNo(bool* field, const Values& values) {
+  std::string error;
+  const std::string value = Lower(OneValue(values, &error));
+  if (!error.empty()) return error;
+  if (value == "yes") {
+    *field = true;
+  } else if (value == "no") {
+    *field = false;
+  } else {
+    return "must be yes or no";
+  }
+  return {};
+}
+
+std::string SetOutputLimit(Config& config, const Values& values) {
+  // Redis's form: <class> <hard> <soft> <soft-seconds>; only "normal" here.
+  if (values.size() != 4 || Lower(values[0]) != "normal") {
+    return "expects: normal <hard> <soft> <soft-seconds>";
+  }
+  const auto hard = ParseMemory(values[1]);
+  const auto soft = ParseMemory(values[2]);
+  const auto seconds = protocol::ParseInt64(values[3]);
+  if (!hard || !soft || !seconds || *seconds < 0) {
+    return "expects sizes (e.g. 64mb) and a number of seconds";
+  }
+  if (*hard == 0 || *soft == 0) {
+    return "limits must be above 0: an unbounded output buffer lets one client exhaust memory";
+  }
+  config.output_limit = {static_cast<size_t>(*hard), static_cast<size_t>(*soft), *seconds};
+  return {};
+}
+
+std::string FormatDouble(double value) {
+  std::ostringstream out;
+  out << value;
+  return out.str();
+}
+
+const std::vector<Setting>& Settings() {
+  static const std::vector<Setting> settings = {
+      {"bind", "<addr> [<addr> ...]", "IPv4/IPv6 addresses to listen on (default 127.0.0.1)",
+       [](Config& c, const Values& v) -> std::string {
+         if (v.empty()) return "expects at least one address";
+         c.bind = v;
+         return {};
+       },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& a : c.bind) out += (out.empty() ? "" : " ") + a;
+         return out;
+       }},
+      {"port", "<port>", "TCP port for clients (default 6379)",
+       IntSetting(&Config::port, 1, 65535),
+       [](const Config& c) { return std::to_string(c.port); }},
+      {"maxclients", "<n>", "most client connections at once (default 10000)",
+       SizeSetting(&Config::maxclients, 1, 1'000'000, false),
+       [](const Config& c) { return std::to_string(c.maxclients); }},
+      {"requirepass", "<password>", "password clients must send with AUTH (default none)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         c.requirepass = OneValue(v, &error);
+         return error;
+       },
+       [](const Config& c) { return c.requirepass; }},
+      {"protected-mode", "yes|no",
+       "without requirepass, refuse clients not on loopback (default yes)",
+       [](Config& c, const Values& v) { return SetYesNo(&c.protected_mode, v); },
+       [](const Config& c) { return std::string(c.protected_mode ? "yes" : "no"); }},
+      {"max-lease-ms", "<ms>", "longest ttl a lease may have; also the restart quarantine (default 60000)",
+       IntSetting(&Config::max_lease_ms, 1, cluster::kMaxLeaseMsLimit),
+       [](const Config& c) { return std::to_string(c.max_lease_ms); }},
+      {"lease-drift", "<fraction>",
+       "clock drift allowance rho: holders count on ttl*(1-rho) (default 0.01)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         const std::string value = OneValue(v, &error);
+         if (!error.empty()) return error;
+         double drift = 0;
+         const auto [end, ec] = std::from_chars(value.data(), value.data() + value.size(), drift);
+         if (ec != std::errc() || end != value.data() + value.size() || !std::isfinite(drift) ||
+             drift < 0 || drift > 0.5) {
+           return "must be a number between 0 and 0.5";
+         }
+         c.lease_drift = drift;
+         return {};
+       },
+       [](const Config& c) { return FormatDouble(c.lease_drift); }},
+      {"round-timeout-ms", "<ms>", "how long a write waits for a majority (default 500)",
+       IntSetting(&Config::round_timeout_ms, 1, 60'000),
+       [](const Config& c) { return std::to_string(c.round_timeout_ms); }},
+      {"dir", "<path>", "where leases are saved on shutdown (default .)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         c.dir = OneValue(v, &error);
+         if (error.empty() && c.dir.empty()) error = "must not be empty";
+         return error;
+       },
+       [](const Config& c) { return c.dir; }},
+      {"loglevel", "debug|verbose|notice|warning", "least important log lines shown (default notice)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         const auto level = ParseLogLevel(Lower(OneValue(v, &error)));
+         if (!error.empty()) return error;
+         if (!level) return "must be debug, verbose, notice or warning";
+         c.loglevel = *level;
+         return {};
+       },
+       [](const Config& c) { return std::string(LogLevelName(c.loglevel)); }},
+      {"proto-max-bulk-len", "<size>", "largest bulk string a client may send (default 1mb)",
+       ParserSetting(&protocol::ParserLimits::bulk_bytes_max, 1024, 512ull << 20, true),
+       [](const Config& c) { return std::to_string(c.parser_limits.bulk_bytes_max); }},
+      {"proto-max-multibulk-len", "<n>", "most arguments in one command (default 65536)",
+       ParserSetting(&protocol::ParserLimits::args_count_max, 1, 1 << 24, false),
+       [](const Config& c) { return std::to_string(c.parser_limits.args_count_max); }},
+      {"client-query-buffer-limit", "<size>", "most bytes one command may hold (default 16mb)",
+       ParserSetting(&protocol::ParserLimits::command_bytes_max, 1024, 1ull << 32, true),
+       [](const Config& c) { return std::to_string(c.parser_limits.command_bytes_max); }},
+      {"client-output-buffer-limit", "normal <hard> <soft> <soft-seconds>",
+       "reply bytes a client may leave unread (default normal 256mb 8mb 60)", SetOutputLimit,
+       [](const Config& c) {
+         return "normal " + std::to_string(c.output_limit.hard_bytes) + " " +
+                std::to_string(c.output_limit.soft_bytes) + " " +
+                std::to_string(c.output_limit.soft_seconds);
+       }},
+      {"maxwaiters-per-key", "<n>", "most clients blocked on one key (default 10000)",
+       SizeSetting(&Config::maxwaiters_per_key, 1, 10'000'000, false),
+       [](const Config& c) { return std::to_string(c.maxwaiters_per_key); }},
+  };
+  return settings;
+}
+
+const Setting* FindSetting(std::string_view name) {
+  const std::string lower = Lower(name);
+  for (const Setting& setting : Settings()) {
+    if (setting.name == lower) return &setting;
+  }
+  return nullptr;
+}
+
+void Apply(Config& config, std::string_view name, const Values& values, std::string_view where,
+           std::vector<std::string>* errors) {
+  const Setting* setting = FindSetting(name);
+  if (setting == nullptr) {
+    errors->push_back(std::string(where) + ": unknown setting '" + std::string(name) +
+                      "' (see lockerd --help)");
+    return;
+  }
+  const std::string error = setting->set(config, values);
+  if (!error.empty()) {
+    errors->push_back(std::string(where) + ": " + std::string(setting->name) + " " + error);
+  }
+}
+
+void ReadConfigFile(Config& config, const std::string& path, std::vector<std::string>* errors) {
+  std::ifstream file(path);
+  if (!file) {
+    errors->push_back("cannot read config file '" + path + "'");
+    return;
+  }
+  std::string line;
+  std::vector<std::string> words;
+  int line_number = 0;
+  while (std::getline(file, line)) {
+    ++line_number;
+    const size_t start = line.find_first_not_of(" \t\r");
+    if (start == std::string::npos || line[start] == '#') continue;
+    size_t count = 0;
+    const std::string where = path + ":" + std::to_string(line_number);
+    if (protocol::SplitInlineArgs(line, 1024, &words, &count) != protocol::InlineSplit::kOk) {
+      errors->push_back(where + ": unbalanced quotes");
+      continue;
+    }
+    if (count == 0) continue;
+    Apply(config, words[0], Values(words.begin() + 1, words.begin() + static_cast<long>(count)),
+          where, errors);
+  }
+}
+
+void Validate(const Config& config, std::vector<std::string>* errors) {
+  if (config.parser_limits.command_bytes_max < config.parser_limits.bulk_bytes_max) {
+    errors->push_back("client-query-buffer-limit must be at least proto-max-bulk-len");
+  }
+  if (config.output_limit.soft_bytes > config.output_limit.hard_bytes) {
+    errors->push_back("client-output-buffer-limit: the soft limit must not exceed the hard limit");
+  }
+}
+
+}  // namespace
+
+std::optional<uint64_t> ParseMemory(std::string_view text) {
+  const std::string lower = Lower(text);
+  size_t digits = 0;
+  while (digits < lower.size() && std::isdigit(static_cast<unsigned char>(lower[digits]))) ++digits;
+  if (digits == 0) return std::nullopt;
+  const auto number = protocol::ParseInt64(std::string_view(lower).substr(0, digits));
+  if (!number || *number < 0) return std::nullopt;
+  const std::string_view unit = std::string_view(lower).substr(digits);
+  uint64_t multiplier = 1;
+  if (unit.empty() || unit == "b") {
+    multiplier = 1;
+  } else if (unit == "k") {
+    multiplier = 1000;
+  } else if (unit == "kb") {
+    multiplier = 1024;
+  } else if (unit == "m") {
+    multiplier = 1000 * 1000;
+  } else if (unit == "mb") {
+    multiplier = 1024 * 1024;
+  } else if (unit == "g") {
+    multiplier = 1000ull * 1000 * 1000;
+  } else if (unit == "gb") {
+    multiplier = 1024ull * 1024 * 1024;
+  } else {
+    return std::nullopt;
+  }
+  const auto value = static_cast<uint64_t>(*number);
+  if (value > UINT64_MAX / multiplier) return std::nullopt;
+  return value * multiplier;
+}
+
+ConfigLoad LoadConfig(int argc, const char* const* argv) {
+  ConfigLoad load;
+  Config config;
+  int i = 1;
+  if (i < argc && std::string_view(argv[i]).substr(0, 2) != "--") {
+    config.config_file = argv[i];
+    ReadConfigFile(config, config.config_file, &load.errors);
+    ++i;
+  }
+  while (i < argc) {
+    const std::string_view flag = argv[i];
+    if (flag == "--help" || flag == "-h") {
+      load.help = true;
+      return load;
+    }
+    if (flag == "--version" || flag == "-v") {
+      load.version = true;
+      return load;
+    }
+    if (flag.substr(0, 2) != "--" || flag.size() == 2) {
+      load.errors.push_back("unexpected argument '" + std::string(flag) +
+                            "': settings are given as --name value");
+      ++i;
+      continue;
+    }
+    Values values;
+    int j = i + 1;
+    // A value may itself start with "--" only if it is not a known setting.
+    while (j < argc && !(std::string_view(argv[j]).substr(0, 2) == "--" &&
+                         FindSetting(std::string_view(argv[j]).substr(2)) != nullptr)) {
+      values.emplace_back(argv[j]);
+      ++j;
+    }
+    Apply(config, flag.substr(2), values, "--" + std::string(flag.substr(2)), &load.errors);
+    i = j;
+  }
+  Validate(config, &load.errors);
+  if (load.errors.empty()) load.config = std::move(config);
+  return load;
+}
+
+std::string HelpText() {
+  std::string text =
+      "Usage: lockerd [/path/to/lockerd.conf] [--name value ...]\n"
+      "       lockerd --help | --version\n\n"
+      "A distributed lock and lease server that speaks the Redis protocol.\n"
+      "The config file holds `name value` lines; --name value flags override it.\n\n"
+      "Settings:\n";
+  for (const Setting& setting : Settings()) {
+    std::string left = "  --" + std::string(setting.name) + " " + std::string(setting.args);
+    if (left.size() < 46) left.resize(46, ' ');
+    text += left + " " + std::string(setting.help) + "\n";
+  }
+  text +=
+      "\nExample: lockerd --port 6379 --requirepass s3cret --dir /var/lib/lockerd\n";
+  return text;
+}
+
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
+                                                           std::string_view pattern) {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const Setting& setting : Settings()) {
+    if (GlobMatch(pattern, setting.name, /*ignore_case=*/true)) {
+      out.emplace_back(std::string(setting.name), setting.get(config));
+    }
+  }
+  return out;
+}
+
+}  // namespace lockerd::server

@@ -1,0 +1,62 @@
+// lockerd's settings: defaults, a Redis-style config file (`name value`
+// lines, the first argument) and `--name value` flags that override it. Every
+// setting is validated once, at startup, with one clear message per bad
+// value. CONFIG GET reads them back by name.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cluster/limits.h"
+#include "protocol/limits.h"
+#include "server/limits.h"
+#include "server/log.h"
+
+namespace lockerd::server {
+
+struct OutputBufferLimit {
+  size_t hard_bytes = kOutputHardBytesDefault;
+  size_t soft_bytes = kOutputSoftBytesDefault;
+  int64_t soft_seconds = kOutputSoftSecondsDefault;
+};
+
+struct Config {
+  std::vector<std::string> bind = {"127.0.0.1"};
+  int port = 6379;
+  size_t maxclients = kMaxClientsDefault;
+  std::string requirepass;
+  bool protected_mode = true;
+  int64_t max_lease_ms = cluster::kMaxLeaseMsDefault;
+  double lease_drift = cluster::kDriftDefault;
+  int64_t round_timeout_ms = cluster::kRoundTimeoutMsDefault;
+  std::string dir = ".";
+  LogLevel loglevel = LogLevel::kNotice;
+  protocol::ParserLimits parser_limits;
+  OutputBufferLimit output_limit;
+  size_t maxwaiters_per_key = kWaitersPerKeyDefault;
+  std::string config_file;  // Empty when none was given.
+};
+
+struct ConfigLoad {
+  std::optional<Config> config;      // Set when every value was valid.
+  std::vector<std::string> errors;   // One line each.
+  bool help = false;                 // --help: print HelpText() and exit.
+  bool version = false;              // --version.
+};
+
+// argv[1] may be a config file path; then `--name value...` flags.
+ConfigLoad LoadConfig(int argc, const char* const* argv);
+std::string HelpText();
+
+// (name, value) for every setting whose name matches `pattern` (a glob), in
+// the form CONFIG GET replies with.
+std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
+                                                           std::string_view pattern);
+
+// "1mb", "512kb", "1k", "100" -> bytes, as Redis reads memory sizes.
+std::optional<uint64_t> ParseMemory(std::string_view text);
+
+}  // namespace lockerd::server

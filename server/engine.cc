@@ -1,0 +1,327 @@
+#include "server/engine.h"
+
+#include <algorithm>
+#include <cctype>
+#include <utility>
+
+#include "cluster/check.h"
+#include "server/command_table.h"
+#include "server/errors.h"
+
+namespace lockerd::server {
+namespace {
+
+cluster::NodeOptions NodeOptionsOf(const Config& config) {
+  cluster::NodeOptions options;
+  options.members_count = 1;
+  options.self = 0;
+  options.max_lease_ms = config.max_lease_ms;
+  options.drift = config.lease_drift;
+  options.round_timeout_ms = config.round_timeout_ms;
+  return options;
+}
+
+bool ArityOk(int arity, size_t argc) {
+  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
+}
+
+std::string Upper(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  return out;
+}
+
+}  // namespace
+
+Engine::Engine(Config config, Time now) : config_(std::move(config)), node_(NodeOptionsOf(config_)) {
+  process_.started_mono_ms = now.mono_ms;
+  process_.started_wall_ms = now.wall_ms;
+  process_.tcp_port = config_.port;
+  process_.config_file = config_.config_file;
+}
+
+void Engine::AddClient(Client* client) {
+  clients_.emplace(client->id(), client);
+  ++stats_.connections_received;
+  if (config_.requirepass.empty()) client->authenticated = true;
+}
+
+void Engine::RemoveClient(Client* client) {
+  clients_.erase(client->id());
+  if (const auto waiter = waiters_.Remove(client->id())) ForgetWait(*waiter);
+  // Its writes in flight finish without it: their results find no client.
+}
+
+Client* Engine::FindClient(uint64_t id) const {
+  const auto it = clients_.find(id);
+  return it == clients_.end() ? nullptr : it->second;
+}
+
+size_t Engine::blocked_clients() const {
+  size_t count = 0;
+  for (const auto& [id, client] : clients_) count += client->blocked != BlockKind::kNone;
+  return count;
+}
+
+void Engine::ReplyError(Client& client, std::string_view text) {
+  ++stats_.error_replies;
+  client.writer().WriteError(text);
+}
+
+void Engine::Execute(Client& client, std::span<const std::string> args, Time now) {
+  CHECK(!args.empty());
+  CHECK(client.blocked == BlockKind::kNone);
+  ++stats_.commands_processed;
+  ++client.commands_count;
+  client.last_interaction_ms = now.mono_ms;
+  const CommandSpec* spec = FindCommand(args[0]);
+  if (spec == nullptr) {
+    client.last_command = "unknown";
+    return ReplyError(client, errors::UnknownCommand(args[0], args.subspan(1)));
+  }
+  if (!spec->subcommands.empty() && args.size() >= 2) {
+    const CommandSpec* sub = FindSubcommand(*spec, args[1]);
+    if (sub == nullptr) {
+      client.last_command = spec->name;
+      return ReplyError(client, errors::UnknownSubcommand(args[1], Upper(spec->name)));
+    }
+    spec = sub;
+  }
+  client.last_command = spec->name;
+  if (!ArityOk(spec->arity, args.size())) return ReplyError(client, errors::WrongArity(spec->name));
+  if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
+    return ReplyError(client, errors::kNoAuth);
+  }
+  executing_client_id_ = client.id();
+  CommandContext context{*this, client, args, now};
+  spec->handler(context);
+  executing_client_id_ = 0;
+}
+
+void Engine::SubmitWrite(Client& client, cluster::WriteRequest request, ReplyStyle style,
+                         Time now) {
+  PendingWrite pending;
+  pending.style = style;
+  pending.op = request.op;
+  Submit(client, std::move(request), std::move(pending), now);
+}
+
+void Engine::SubmitLockWait(Client& client, cluster::WriteRequest request, int64_t deadline_ms,
+                            bool front_of_line, Time now) {
+  PendingWrite pending;
+  pending.style = ReplyStyle::kToken;
+  pending.op = request.op;
+  pending.wait = true;
+  pending.front_of_line = front_of_line;
+  pending.deadline_ms = deadline_ms;
+  pending.request = request;  // Kept to run again when the key is freed.
+  Submit(client, std::move(request), std::move(pending), now);
+}
+
+void Engine::SubmitDelete(Client& client, std::span<const std::string> keys, Time now) {
+  const uint64_t batch_id = next_delete_batch_++;
+  delete_batches_.emplace(batch_id, DeleteBatch{client.id(), keys.size(), 0, {}});
+  client.blocked = BlockKind::kWrite;
+  for (const std::string& key : keys) {
+    cluster::WriteRequest request;
+    request.request_id = next_request_id_++;
+    request.op = cluster::WriteOp::kDelete;
+    request.key = key;
+    PendingWrite pending;
+    pending.client_id = client.id();
+    pending.style = ReplyStyle::kDelete;
+    pending.op = cluster::WriteOp::kDelete;
+    pending.delete_batch = batch_id;
+    pending_writes_.emplace(request.request_id, std::move(pending));
+    node_.Submit(std::move(request), now);
+  }
+  Drain(now);
+}
+
+void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite pending,
+                    Time now) {
+  request.request_id = next_request_id_++;
+  pending.client_id = client.id();
+  client.blocked = BlockKind::kWrite;
+  pending_writes_.emplace(request.request_id, std::move(pending));
+  node_.Submit(std::move(request), now);
+  Drain(now);
+}
+
+void Engine::Drain(Time now) {
+  std::vector<cluster::WriteResult> results;
+  results.swap(results_scratch_);
+  node_.TakeResults(&results);
+  for (const cluster::WriteResult& result : results) HandleResult(result, now);
+  results.clear();
+  results_scratch_.swap(results);
+  for (std::string& key : node_.TakeFreedKeys()) {
+    if (ready_keys_.insert(key).second) ready_order_.push_back(std::move(key));
+  }
+}
+
+void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
+  const auto it = pending_writes_.find(result.request_id);
+  if (it == pending_writes_.end()) return;
+  PendingWrite pending = std::move(it->second);
+  pending_writes_.erase(it);
+  if (pending.delete_batch != 0) return HandleDeleteResult(result, pending.delete_batch);
+  Client* client = FindClient(pending.client_id);
+  if (client == nullptr) return;  // Disconnected while the write was in flight.
+  client->blocked = BlockKind::kNone;
+  Attention(*client);
+  const bool acquire = pending.op == cluster::WriteOp::kLock;
+  protocol::RespWriter& writer = client->writer();
+  switch (result.outcome) {
+    case cluster::WriteOutcome::kDone:
+      if (acquire) ++stats_.locks_granted;
+      if (pending.op == cluster::WriteOp::kRelease) ++stats_.releases;
+      if (pending.op == cluster::WriteOp::kExtend) ++stats_.extends;
+      if (pending.style == ReplyStyle::kToken) {
+        writer.WriteInteger(static_cast<int64_t>(result.token));
+      } else if (pending.style == ReplyStyle::kOk) {
+        writer.WriteSimpleString("OK");
+      } else {
+        writer.WriteInteger(1);
+      }
+      return;
+    case cluster::WriteOutcome::kRefused:
+      if (pending.wait && now.mono_ms < pending.deadline_ms) {
+        Waiter waiter{client->id(), pending.request.key, WaiterKind::kAcquire, pending.deadline_ms,
+                      std::move(pending.request)};
+        if (StartWait(*client, std::move(waiter), pending.front_of_line)) return;
+        return ReplyError(*client, errors::kTooManyWaiters);
+      }
+      if (acquire) ++stats_.locks_denied;
+      if (pending.style == ReplyStyle::kOneZero) {
+        writer.WriteInteger(0);
+      } else {
+        writer.WriteNull();
+      }
+      return;
+    case cluster::WriteOutcome::kNoQuorum:
+      ++stats_.noquorum_replies;
+      return ReplyError(*client, "NOQUORUM " + result.detail);
+    case cluster::WriteOutcome::kTryAgain:
+      return ReplyError(*client, "TRYAGAIN " + result.detail);
+  }
+}
+
+void Engine::HandleDeleteResult(const cluster::WriteResult& result, uint64_t batch_id) {
+  const auto it = delete_batches_.find(batch_id);
+  CHECK(it != delete_batches_.end());
+  DeleteBatch& batch = it->second;
+  --batch.remaining;
+  if (result.outcome == cluster::WriteOutcome::kDone) {
+    ++batch.deleted;
+  } else if (result.outcome == cluster::WriteOutcome::kNoQuorum && batch.error.empty()) {
+    batch.error = "NOQUORUM " + result.detail;
+  } else if (result.outcome == cluster::WriteOutcome::kTryAgain && batch.error.empty()) {
+    batch.error = "TRYAGAIN " + result.detail;
+  }
+  if (batch.remaining > 0) return;
+  Client* client = FindClient(batch.client_id);
+  const DeleteBatch done = std::move(batch);
+  delete_batches_.erase(it);
+  if (client == nullptr) return;
+  client->blocked = BlockKind::kNone;
+  Attention(*client);
+  if (done.error.empty()) {
+    client->writer().WriteInteger(done.deleted);
+  } else {
+    ReplyError(*client, done.error);
+  }
+}
+
+bool Engine::StartWait(Client& client, Waiter waiter, bool front_of_line) {
+  const std::string key = waiter.key;
+  if (front_of_line) {
+    waiters_.AddFront(std::move(waiter));
+  } else {
+    if (!waiters_.Add(std::move(waiter), config_.maxwaiters_per_key)) return false;
+    ++stats_.waits_started;
+  }
+  node_.table().Watch(key);
+  client.blocked = BlockKind::kWait;
+  return true;
+}
+
+void Engine::StartObserve(Client& client, std::string_view key, int64_t deadline_ms) {
+  Waiter waiter{client.id(), std::string(key), WaiterKind::kObserve, deadline_ms, {}};
+  if (!StartWait(client, std::move(waiter), false)) ReplyError(client, errors::kTooManyWaiters);
+}
+
+void Engine::ForgetWait(const Waiter& waiter) {
+  if (!waiters_.HasWaiters(waiter.key)) node_.table().Unwatch(waiter.key);
+}
+
+void Engine::ServeReadyKeys(Time now) {
+  if (ready_order_.empty()) return;
+  std::vector<std::string> keys;
+  keys.swap(ready_order_);
+  ready_keys_.clear();
+  for (const std::string& key : keys) {
+    std::vector<Waiter> woken = waiters_.TakeWoken(key);
+    if (!waiters_.HasWaiters(key)) node_.table().Unwatch(key);
+    for (Waiter& waiter : woken) {
+      Client* client = FindClient(waiter.client_id);
+      if (client == nullptr) continue;
+      ++stats_.waits_woken;
+      client->blocked = BlockKind::kNone;
+      Attention(*client);
+      if (waiter.kind == WaiterKind::kObserve) {
+        client->writer().WriteInteger(1);
+      } else {
+        SubmitLockWait(*client, std::move(waiter.request), waiter.deadline_ms,
+                       /*front_of_line=*/true, now);
+      }
+    }
+  }
+}
+
+void Engine::Tick(Time now) {
+  node_.Tick(now);
+  Drain(now);
+  for (const Waiter& waiter : waiters_.TakeTimedOut(now.mono_ms)) {
+    ForgetWait(waiter);
+    Client* client = FindClient(waiter.client_id);
+    if (client == nullptr) continue;
+    ++stats_.waits_timed_out;
+    if (waiter.kind == WaiterKind::kAcquire) ++stats_.locks_denied;
+    client->blocked = BlockKind::kNone;
+    Attention(*client);
+    client->writer().WriteNull();
+  }
+}
+
+std::optional<int64_t> Engine::NextWakeMs() const {
+  std::optional<int64_t> next = node_.NextWakeMs();
+  if (const auto deadline = waiters_.NextDeadlineMs(); deadline && (!next || *deadline < *next)) {
+    next = deadline;
+  }
+  return next;
+}
+
+void Engine::Attention(Client& client) {
+  // The client running the current command is handled by its caller anyway.
+  if (client.id() == executing_client_id_ || client.needs_attention) return;
+  client.needs_attention = true;
+  attention_.push_back(client.id());
+}
+
+std::vector<uint64_t> Engine::TakeAttention() {
+  std::vector<uint64_t> ids;
+  ids.swap(attention_);
+  for (const uint64_t id : ids) {
+    if (Client* client = FindClient(id)) client->needs_attention = false;
+  }
+  return ids;
+}
+
+void Engine::RequestKill(Client& client) {
+  client.kill_requested = true;
+  Attention(client);
+}
+
+}  // namespace lockerd::server

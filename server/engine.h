@@ -1,0 +1,165 @@
+// The command layer without IO: it executes parsed commands for clients,
+// routes lock writes through the cluster node (a majority of one when alone),
+// keeps blocked clients and answers them when a key is freed or their
+// timeout passes. The libuv server (server.h) feeds it commands and the time
+// and flushes what it writes; tests drive it directly with a fake clock.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/node.h"
+#include "cluster/string_hash.h"
+#include "server/client.h"
+#include "server/config.h"
+#include "server/waiters.h"
+
+namespace lockerd::server {
+
+using cluster::Time;
+
+// How a write's outcome is answered.
+enum class ReplyStyle : uint8_t {
+  kToken,    // LOCK, EXTEND, UPDATE: the token, or null.
+  kOk,       // SET NX: +OK, or null.
+  kOneZero,  // RELEASE: :1 or :0.
+  kDelete,   // DEL: one of several keys; the batch replies with a count.
+};
+
+struct EngineStats {
+  uint64_t connections_received = 0;
+  uint64_t connections_rejected = 0;
+  uint64_t commands_processed = 0;
+  uint64_t error_replies = 0;
+  uint64_t locks_granted = 0;
+  uint64_t locks_denied = 0;  // LOCK/SET answered null: held by another owner.
+  uint64_t releases = 0;
+  uint64_t extends = 0;
+  uint64_t waits_started = 0;
+  uint64_t waits_timed_out = 0;
+  uint64_t waits_woken = 0;
+  uint64_t noquorum_replies = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t output_limit_disconnects = 0;
+};
+
+// Facts about the process that INFO reports and the engine cannot know.
+struct ProcessInfo {
+  int tcp_port = 0;
+  int pid = 0;
+  std::string os;
+  size_t leases_loaded = 0;
+  bool unclean_start = false;
+  int64_t started_wall_ms = 0;
+  int64_t started_mono_ms = 0;
+  std::string executable;
+  std::string config_file;
+  std::string run_id;
+};
+
+class Engine {
+ public:
+  Engine(Config config, Time now);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Clients are registered for their whole connection; the caller owns them.
+  uint64_t NextClientId() { return next_client_id_++; }
+  void AddClient(Client* client);
+  void RemoveClient(Client* client);
+  Client* FindClient(uint64_t id) const;
+  const std::map<uint64_t, Client*>& clients() const { return clients_; }
+
+  // Runs one command. Its reply (if it has one yet) is in client.reply();
+  // client.blocked says whether it waits for a majority or a key.
+  void Execute(Client& client, std::span<const std::string> args, Time now);
+
+  // Serves waiters of keys freed since the last call, first come first
+  // served; called once per loop turn, after the turn's commands.
+  void ServeReadyKeys(Time now);
+  // Timers: lease expiry, write timeouts, wait timeouts.
+  void Tick(Time now);
+  std::optional<int64_t> NextWakeMs() const;
+
+  // Clients that got a reply or a kill from outside their own command; the
+  // server flushes, resumes or closes them.
+  std::vector<uint64_t> TakeAttention();
+  // True while ready keys or attention wait to be handled.
+  bool HasPendingWork() const { return !ready_order_.empty() || !attention_.empty(); }
+
+  // The write path every lock command uses.
+  void SubmitWrite(Client& client, cluster::WriteRequest request, ReplyStyle style, Time now);
+  // LOCK ... WAIT: on refusal the client waits until `deadline_ms`.
+  void SubmitLockWait(Client& client, cluster::WriteRequest request, int64_t deadline_ms,
+                      bool front_of_line, Time now);
+  // DEL: one write per key; one reply with the count when all are done.
+  void SubmitDelete(Client& client, std::span<const std::string> keys, Time now);
+  // WAIT key timeout, for a held key: blocks until it is freed.
+  void StartObserve(Client& client, std::string_view key, int64_t deadline_ms);
+
+  void ReplyError(Client& client, std::string_view text);
+  // CLIENT KILL of another client: the server closes it on its next turn.
+  void RequestKill(Client& client);
+
+  cluster::Node& node() { return node_; }
+  const cluster::Node& node() const { return node_; }
+  const Config& config() const { return config_; }
+  EngineStats& stats() { return stats_; }
+  const EngineStats& stats() const { return stats_; }
+  const WaiterQueue& waiters() const { return waiters_; }
+  ProcessInfo& process() { return process_; }
+  const ProcessInfo& process() const { return process_; }
+  size_t blocked_clients() const;
+
+ private:
+  struct PendingWrite {
+    uint64_t client_id = 0;
+    ReplyStyle style = ReplyStyle::kToken;
+    cluster::WriteOp op = cluster::WriteOp::kLock;
+    bool wait = false;  // LOCK ... WAIT
+    bool front_of_line = false;
+    int64_t deadline_ms = kNoDeadline;
+    cluster::WriteRequest request;  // Kept only for LOCK ... WAIT.
+    uint64_t delete_batch = 0;
+  };
+  struct DeleteBatch {
+    uint64_t client_id = 0;
+    size_t remaining = 0;
+    int64_t deleted = 0;
+    std::string error;
+  };
+
+  void Submit(Client& client, cluster::WriteRequest request, PendingWrite pending, Time now);
+  // Takes results and freed keys out of the node and acts on them.
+  void Drain(Time now);
+  void HandleResult(const cluster::WriteResult& result, Time now);
+  void HandleDeleteResult(const cluster::WriteResult& result, uint64_t batch_id);
+  bool StartWait(Client& client, Waiter waiter, bool front_of_line);
+  void Unblock(Client& client);
+  void Attention(Client& client);
+  void ForgetWait(const Waiter& waiter);
+
+  Config config_;
+  cluster::Node node_;
+  std::map<uint64_t, Client*> clients_;
+  uint64_t next_client_id_ = 1;
+  uint64_t executing_client_id_ = 0;  // The client whose command is running.
+  uint64_t next_request_id_ = 1;
+  uint64_t next_delete_batch_ = 1;
+  std::unordered_map<uint64_t, PendingWrite> pending_writes_;
+  std::unordered_map<uint64_t, DeleteBatch> delete_batches_;
+  WaiterQueue waiters_;
+  cluster::StringSet ready_keys_;
+  std::vector<std::string> ready_order_;  // ready_keys_ in the order freed.
+  std::vector<uint64_t> attention_;
+  std::vector<cluster::WriteResult> results_scratch_;
+  EngineStats stats_;
+  ProcessInfo process_;
+};
+
+}  // namespace lockerd::server

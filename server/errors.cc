@@ -1,0 +1,50 @@
+#include "server/errors.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "server/limits.h"
+
+namespace lockerd::server::errors {
+
+std::string Echo(std::string_view client_bytes) {
+  std::string out;
+  const size_t n = std::min(client_bytes.size(), kEchoBytesMax);
+  out.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const char c = client_bytes[i];
+    if (c == '\r' || c == '\n') continue;
+    out.push_back(c);
+  }
+  return out;
+}
+
+std::string UnknownCommand(std::string_view name, std::span<const std::string> args) {
+  // Redis: "ERR unknown command 'foo', with args beginning with: 'a' 'b' ".
+  std::string text = "ERR unknown command '" + Echo(name) + "', with args beginning with: ";
+  size_t echoed = 0;
+  for (const std::string& arg : args) {
+    if (echoed + arg.size() > kEchoBytesMax) break;
+    text += "'" + Echo(arg) + "' ";
+    echoed += arg.size();
+  }
+  return text;
+}
+
+std::string WrongArity(std::string_view name) {
+  std::string lower(name);
+  std::transform(lower.begin(), lower.end(), lower.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return "ERR wrong number of arguments for '" + Echo(lower) + "' command";
+}
+
+std::string UnknownSubcommand(std::string_view subcommand, std::string_view command) {
+  return "ERR unknown subcommand '" + Echo(subcommand) + "'. Try " + std::string(command) +
+         " HELP.";
+}
+
+std::string TtlRange(int64_t max_lease_ms) {
+  return "ERR ttl must be between 1 and " + std::to_string(max_lease_ms);
+}
+
+}  // namespace lockerd::server::errors

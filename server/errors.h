@@ -1,0 +1,55 @@
+// Reply texts for errors, in one place so that tests, docs and handlers
+// agree. Texts that Redis also sends are Redis's, word for word, because
+// clients match on them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace lockerd::server::errors {
+
+inline constexpr std::string_view kSyntax = "ERR syntax error";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kTimeoutNegative = "ERR timeout is negative";
+inline constexpr std::string_view kTimeoutOutOfRange = "ERR timeout is out of range";
+inline constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
+inline constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+inline constexpr std::string_view kAuthNotConfigured =
+    "ERR AUTH <password> called without any password configured for the default user. Are you "
+    "sure your configuration is correct?";
+inline constexpr std::string_view kHelloNoAuth =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+    "RESP protocol version at the same time";
+inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
+inline constexpr std::string_view kDbIndex = "ERR DB index is out of range";
+inline constexpr std::string_view kClientName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+inline constexpr std::string_view kNoSuchClient = "ERR No such client";
+inline constexpr std::string_view kSetForm =
+    "ERR keys here are leases: SET needs NX with PX or EX (SET key owner NX PX ms), use LOCK for "
+    "more";
+inline constexpr std::string_view kMaxClients = "ERR max number of clients reached";
+inline constexpr std::string_view kTooManyWaiters =
+    "ERR too many clients waiting on this key (maxwaiters-per-key)";
+inline constexpr std::string_view kConfigSet =
+    "ERR CONFIG SET is not supported: restart lockerd with --name value or a config file";
+inline constexpr std::string_view kProtected =
+    "DENIED lockerd is running in protected mode because no password is set (requirepass) and "
+    "the client is not on a loopback address. To fix it: 1) set a password with --requirepass "
+    "<password> or `requirepass` in the config file and restart; or 2) bind only to loopback; or "
+    "3) if you trust this network, start with --protected-mode no.";
+
+// Bytes a client sent, made safe to echo: cut to kEchoBytesMax characters,
+// CR and LF removed.
+std::string Echo(std::string_view client_bytes);
+
+std::string UnknownCommand(std::string_view name, std::span<const std::string> args);
+std::string WrongArity(std::string_view name);
+std::string UnknownSubcommand(std::string_view subcommand, std::string_view command);
+std::string TtlRange(int64_t max_lease_ms);
+
+}  // namespace lockerd::server::errors

@@ -1,0 +1,161 @@
+#include "server/info.h"
+
+#include <algorithm>
+#include <cctype>
+#include <string_view>
+
+#include "server/engine.h"
+#include "server/version.h"
+
+namespace lockerd::server {
+namespace {
+
+class InfoText {
+ public:
+  void Section(std::string_view name) {
+    if (!text_.empty()) text_ += "\r\n";
+    text_ += "# ";
+    text_ += name;
+    text_ += "\r\n";
+  }
+  template <typename T>
+  void Field(std::string_view name, const T& value) {
+    text_ += name;
+    text_ += ':';
+    if constexpr (std::is_convertible_v<T, std::string_view>) {
+      text_ += std::string_view(value);
+    } else {
+      text_ += std::to_string(value);
+    }
+    text_ += "\r\n";
+  }
+  std::string Take() { return std::move(text_); }
+
+ private:
+  std::string text_;
+};
+
+void ServerSection(const Engine& engine, cluster::Time now, InfoText& info) {
+  const ProcessInfo& process = engine.process();
+  const int64_t uptime_s = (now.mono_ms - process.started_mono_ms) / 1000;
+  info.Section("Server");
+  info.Field("redis_version", kRedisCompatVersion);
+  info.Field("lockerd_version", kLockerdVersion);
+  info.Field("redis_mode", "standalone");
+  info.Field("os", process.os);
+  info.Field("arch_bits", static_cast<int>(sizeof(void*) * 8));
+  info.Field("multiplexing_api", "libuv");
+  info.Field("process_id", process.pid);
+  info.Field("run_id", process.run_id);
+  info.Field("tcp_port", process.tcp_port);
+  info.Field("server_time_usec", now.wall_ms * 1000);
+  info.Field("uptime_in_seconds", uptime_s);
+  info.Field("uptime_in_days", uptime_s / 86400);
+  info.Field("executable", process.executable);
+  info.Field("config_file", process.config_file);
+}
+
+void ClientsSection(const Engine& engine, InfoText& info) {
+  info.Section("Clients");
+  info.Field("connected_clients", engine.clients().size());
+  info.Field("blocked_clients", engine.blocked_clients());
+  info.Field("waiting_clients", engine.waiters().size());
+  info.Field("maxclients", engine.config().maxclients);
+}
+
+void PersistenceSection(const Engine& engine, InfoText& info) {
+  info.Section("Persistence");
+  info.Field("loading", 0);
+  info.Field("leases_loaded_at_start", engine.process().leases_loaded);
+  info.Field("unclean_previous_stop", engine.process().unclean_start ? 1 : 0);
+}
+
+void StatsSection(const Engine& engine, InfoText& info) {
+  const EngineStats& stats = engine.stats();
+  const cluster::LeaseTable& table = engine.node().table();
+  info.Section("Stats");
+  info.Field("total_connections_received", stats.connections_received);
+  info.Field("total_commands_processed", stats.commands_processed);
+  info.Field("rejected_connections", stats.connections_rejected);
+  info.Field("total_error_replies", stats.error_replies);
+  info.Field("protocol_errors", stats.protocol_errors);
+  info.Field("client_output_limit_disconnections", stats.output_limit_disconnects);
+  info.Field("locks_granted", stats.locks_granted);
+  info.Field("locks_denied", stats.locks_denied);
+  info.Field("lock_releases", stats.releases);
+  info.Field("lock_extends", stats.extends);
+  info.Field("waits_started", stats.waits_started);
+  info.Field("waits_woken", stats.waits_woken);
+  info.Field("waits_timed_out", stats.waits_timed_out);
+  info.Field("expired_leases", table.expired_count());
+  info.Field("noquorum_replies", stats.noquorum_replies);
+}
+
+void ReplicationSection(InfoText& info) {
+  info.Section("Replication");
+  info.Field("role", "master");
+  info.Field("connected_slaves", 0);
+}
+
+void LeasesSection(const Engine& engine, cluster::Time now, InfoText& info) {
+  const cluster::Node& node = engine.node();
+  info.Section("Leases");
+  info.Field("leases_held", node.table().held_count());
+  info.Field("registers", node.table().registers_count());
+  info.Field("waiters", engine.waiters().size());
+  info.Field("last_token", node.acceptor().token_counter());
+  info.Field("max_lease_ms", engine.config().max_lease_ms);
+  info.Field("writes_in_flight", node.coordinator().rounds_in_flight());
+  const bool quarantined = node.Quarantined(now);
+  info.Field("member_state", quarantined ? "quarantine" : "ok");
+  info.Field("quarantine_remaining_ms",
+             quarantined ? node.quarantine_until_ms() - now.mono_ms : int64_t{0});
+}
+
+void KeyspaceSection(const Engine& engine, InfoText& info) {
+  info.Section("Keyspace");
+  const size_t held = engine.node().table().held_count();
+  if (held > 0) {
+    info.Field("db0", "keys=" + std::to_string(held) + ",expires=" + std::to_string(held) +
+                          ",avg_ttl=0");
+  }
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  std::transform(out.begin(), out.end(), out.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+  return out;
+}
+
+}  // namespace
+
+std::string BuildInfo(const Engine& engine, std::span<const std::string> sections,
+                      cluster::Time now) {
+  static constexpr std::string_view kAll[] = {"server",      "clients", "persistence", "stats",
+                                              "replication", "leases",  "keyspace"};
+  std::vector<std::string> wanted;
+  for (const std::string& section : sections) {
+    const std::string name = Lower(section);
+    if (name == "all" || name == "everything" || name == "default") {
+      wanted.assign(std::begin(kAll), std::end(kAll));
+      break;
+    }
+    wanted.push_back(name);
+  }
+  if (wanted.empty()) wanted.assign(std::begin(kAll), std::end(kAll));
+  const auto want = [&](std::string_view name) {
+    return std::find(wanted.begin(), wanted.end(), name) != wanted.end();
+  };
+  InfoText info;
+  if (want("server")) ServerSection(engine, now, info);
+  if (want("clients")) ClientsSection(engine, info);
+  if (want("persistence")) PersistenceSection(engine, info);
+  if (want("stats")) StatsSection(engine, info);
+  if (want("replication")) ReplicationSection(info);
+  if (want("leases")) LeasesSection(engine, now, info);
+  if (want("keyspace")) KeyspaceSection(engine, info);
+  return info.Take();
+}
+
+}  // namespace lockerd::server

@@ -1,0 +1,44 @@
+// Bounds of the server: connections, output, waits. Each is the default of a
+// setting of the same name (see config.cc); protocol limits are in
+// protocol/limits.h and cluster limits in cluster/limits.h.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace lockerd::server {
+
+// `maxclients`: connections beyond this get an error and are closed. Each
+// costs a file descriptor and a few KB; Redis's default.
+inline constexpr size_t kMaxClientsDefault = 10'000;
+
+// `client-output-buffer-limit normal <hard> <soft> <soft-seconds>`: a client
+// whose pending replies pass `soft` is not read from until it catches up
+// (backpressure); one that stays above `soft` for `soft-seconds`, or passes
+// `hard` at once (a huge KEYS reply to a client that never reads), is closed.
+inline constexpr size_t kOutputHardBytesDefault = 256ull << 20;
+inline constexpr size_t kOutputSoftBytesDefault = 8ull << 20;
+inline constexpr int64_t kOutputSoftSecondsDefault = 60;
+
+// `maxwaiters-per-key`: blocked LOCK ... WAIT and WAIT clients on one key.
+// Thousands may wait; an unbounded queue is a memory leak under abuse.
+inline constexpr size_t kWaitersPerKeyDefault = 10'000;
+
+// Longest WAIT or LOCK ... WAIT timeout other than 0 (forever): a year. It
+// keeps deadline arithmetic far from overflow.
+inline constexpr int64_t kWaitTimeoutMsMax = 365ll * 24 * 3600 * 1000;
+
+// Bytes read from a socket per read call; one buffer shared by all reads.
+inline constexpr size_t kReadChunkBytes = 64 * 1024;
+
+// SCAN's COUNT: the default number of slots looked at, and the largest.
+inline constexpr size_t kScanCountDefault = 10;
+inline constexpr size_t kScanCountMax = 1'000'000;
+
+// CLIENT SETNAME and SETINFO values; longer names are refused.
+inline constexpr size_t kClientNameBytesMax = 256;
+
+// Echoed client bytes in error replies are cut to this many characters.
+inline constexpr size_t kEchoBytesMax = 128;
+
+}  // namespace lockerd::server

@@ -1,0 +1,122 @@
+#include "server/request_parse.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "protocol/numbers.h"
+#include "server/errors.h"
+#include "server/limits.h"
+
+namespace lockerd::server {
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::variant<int64_t, std::string> ParseTtl(std::string_view text, int64_t max_lease_ms) {
+  const auto ttl = protocol::ParseInt64(text);
+  if (!ttl) return std::string(errors::kNotInteger);
+  if (*ttl < 1 || *ttl > max_lease_ms) return errors::TtlRange(max_lease_ms);
+  return *ttl;
+}
+
+std::variant<int64_t, std::string> ParseWaitTimeout(std::string_view text) {
+  const auto timeout = protocol::ParseInt64(text);
+  if (!timeout) return std::string("ERR timeout is not an integer or out of range");
+  if (*timeout < 0) return std::string(errors::kTimeoutNegative);
+  if (*timeout > kWaitTimeoutMsMax) return std::string(errors::kTimeoutOutOfRange);
+  return *timeout;
+}
+
+std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms) {
+  if (args.size() != 4 && args.size() != 6) return std::string(errors::kSyntax);
+  LockArgs lock;
+  lock.key = args[1];
+  lock.owner = args[2];
+  auto ttl = ParseTtl(args[3], max_lease_ms);
+  if (auto* error = std::get_if<std::string>(&ttl)) return std::move(*error);
+  lock.ttl_ms = std::get<int64_t>(ttl);
+  if (args.size() == 6) {
+    if (!EqualsIgnoreCase(args[4], "WAIT")) return std::string(errors::kSyntax);
+    auto timeout = ParseWaitTimeout(args[5]);
+    if (auto* error = std::get_if<std::string>(&timeout)) return std::move(*error);
+    lock.wait = true;
+    lock.wait_ms = std::get<int64_t>(timeout);
+  }
+  return lock;
+}
+
+std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
+  // Read every option first, as Redis does, so that a syntax error wins over
+  // a form we do not offer.
+  bool nx = false;
+  bool other_form = false;  // XX, GET, KEEPTTL, EXAT, PXAT.
+  int expire_options = 0;
+  int64_t ttl_ms = 0;
+  std::string_view expire_text;
+  int64_t unit_ms = 1;
+  for (size_t i = 3; i < args.size(); ++i) {
+    const std::string& option = args[i];
+    if (EqualsIgnoreCase(option, "NX")) {
+      nx = true;
+    } else if (EqualsIgnoreCase(option, "XX") || EqualsIgnoreCase(option, "GET") ||
+               EqualsIgnoreCase(option, "KEEPTTL")) {
+      other_form = true;
+    } else if ((EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX") ||
+                EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) &&
+               i + 1 < args.size()) {
+      ++expire_options;
+      if (EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) other_form = true;
+      unit_ms = EqualsIgnoreCase(option, "EX") ? 1000 : 1;
+      expire_text = args[++i];
+    } else {
+      return std::string(errors::kSyntax);
+    }
+  }
+  if (expire_options > 1) return std::string(errors::kSyntax);
+  if (!nx || other_form || expire_options == 0) return std::string(errors::kSetForm);
+  const auto expire = protocol::ParseInt64(expire_text);
+  if (!expire) return std::string(errors::kNotInteger);
+  if (*expire <= 0 || *expire > INT64_MAX / unit_ms) {
+    return std::string("ERR invalid expire time in 'set' command");
+  }
+  ttl_ms = *expire * unit_ms;
+  if (ttl_ms > max_lease_ms) return errors::TtlRange(max_lease_ms);
+  return SetArgs{args[1], args[2], ttl_ms};
+}
+
+std::variant<ScanArgs, std::string> ParseScan(Args args) {
+  ScanArgs scan;
+  const auto cursor = protocol::ParseInt64(args[1]);
+  if (!cursor || *cursor < 0) return std::string("ERR invalid cursor");
+  scan.cursor = static_cast<uint64_t>(*cursor);
+  scan.count = kScanCountDefault;
+  for (size_t i = 2; i < args.size(); i += 2) {
+    if (i + 1 >= args.size()) return std::string(errors::kSyntax);
+    const std::string& option = args[i];
+    const std::string& value = args[i + 1];
+    if (EqualsIgnoreCase(option, "MATCH")) {
+      scan.pattern = value;
+    } else if (EqualsIgnoreCase(option, "COUNT")) {
+      const auto count = protocol::ParseInt64(value);
+      if (!count) return std::string(errors::kNotInteger);
+      if (*count < 1) return std::string(errors::kSyntax);
+      scan.count = static_cast<size_t>(std::min<int64_t>(*count, kScanCountMax));
+    } else if (EqualsIgnoreCase(option, "TYPE")) {
+      scan.type_filter = true;
+      scan.type_matches = EqualsIgnoreCase(value, "string");
+    } else {
+      return std::string(errors::kSyntax);
+    }
+  }
+  return scan;
+}
+
+}  // namespace lockerd::server

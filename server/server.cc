@@ -1,0 +1,522 @@
+#include "server/server.h"
+
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <random>
+
+#include "cluster/check.h"
+#include "protocol/cross_protocol.h"
+#include "server/errors.h"
+#include "server/log.h"
+#include "server/net_address.h"
+
+namespace lockerd::server {
+namespace {
+
+// A reply or input buffer bigger than this is freed once empty, so that one
+// big reply does not pin memory for the connection's lifetime.
+constexpr size_t kBufferKeepBytes = 64 * 1024;
+// Rounds of "serve woken waiters, resume their input" per loop turn before
+// the rest is left for the next turn (a turn must end to read sockets).
+constexpr int kAttentionRoundsMax = 8;
+// The cron timer: soft output limits are checked this often.
+constexpr uint64_t kCronIntervalMs = 1000;
+constexpr int kListenBacklog = 511;
+
+int64_t WallMs() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+}
+
+Time InitialTime() { return {static_cast<int64_t>(uv_hrtime() / 1'000'000), WallMs()}; }
+
+void ReleaseIfBig(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kBufferKeepBytes) std::string().swap(buffer);
+}
+
+std::string RandomRunId() {
+  std::random_device random;
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(40, '0');
+  for (char& c : id) c = kHex[random() % 16];
+  return id;
+}
+
+std::string OsName() {
+  utsname name{};
+  if (uname(&name) != 0) return "unknown";
+  return std::string(name.sysname) + " " + name.release + " " + name.machine;
+}
+
+Connection& ConnectionOf(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
+
+}  // namespace
+
+Server::Server(Config config)
+    : config_(std::move(config)),
+      engine_(config_, InitialTime()),
+      state_store_(config_.dir),
+      read_buffer_(kReadChunkBytes, '\0') {
+  CHECK(uv_loop_init(&loop_) == 0);
+  loop_.data = this;
+}
+
+Server::~Server() {
+  // Every handle was closed by Shutdown; run the loop once more to let their
+  // close callbacks free them.
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  uv_loop_close(&loop_);
+}
+
+Time Server::Now() const { return {static_cast<int64_t>(uv_now(&loop_)), WallMs()}; }
+
+int Server::Run() {
+  uv_update_time(&loop_);
+  const Time now = Now();
+  ProcessInfo& process = engine_.process();
+  process.pid = static_cast<int>(getpid());
+  process.os = OsName();
+  process.run_id = RandomRunId();
+  char executable[4096] = {};
+  size_t size = sizeof executable;
+  if (uv_exepath(executable, &size) == 0) process.executable = executable;
+  Restore(now);
+  if (!Listen()) return 1;
+  if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
+    Shutdown(nullptr);
+    return 1;
+  }
+  uv_timer_init(&loop_, &timer_);
+  uv_timer_init(&loop_, &cron_);
+  uv_timer_start(&cron_, OnCron, kCronIntervalMs, kCronIntervalMs);
+  uv_prepare_init(&loop_, &prepare_);
+  uv_prepare_start(&prepare_, OnPrepare);
+  uv_signal_init(&loop_, &sigterm_);
+  uv_signal_start(&sigterm_, OnSignal, SIGTERM);
+  uv_signal_init(&loop_, &sigint_);
+  uv_signal_start(&sigint_, OnSignal, SIGINT);
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
+                              reinterpret_cast<uv_handle_t*>(&cron_),
+                              reinterpret_cast<uv_handle_t*>(&prepare_),
+                              reinterpret_cast<uv_handle_t*>(&sigterm_),
+                              reinterpret_cast<uv_handle_t*>(&sigint_)}) {
+    handle->data = this;
+  }
+  Log(LogLevel::kNotice, "lockerd ready to accept connections on port %d (pid %d)", config_.port,
+      process.pid);
+  uv_run(&loop_, UV_RUN_DEFAULT);
+  return exit_code_;
+}
+
+void Server::Restore(Time now) {
+  const PreviousRun previous = state_store_.Load();
+  bool unclean = previous.unclean;
+  if (!previous.problem.empty()) {
+    Log(LogLevel::kWarning, "Ignoring unreadable state (%s); treating the last stop as unclean",
+        previous.problem.c_str());
+    unclean = true;
+  }
+  if (previous.saved) {
+    cluster::NodeState state = *previous.saved;
+    // Leases of an older clean stop may be long gone; only counters carry over.
+    if (unclean) state.leases.clear();
+    const int64_t downtime_ms = std::max<int64_t>(0, now.wall_ms - previous.saved_wall_ms);
+    engine_.node().Restore(state, now, downtime_ms);
+    engine_.process().leases_loaded = engine_.node().table().held_count();
+    if (!unclean) {
+      Log(LogLevel::kNotice, "Loaded %zu leases from %s (down for %lld ms)",
+          engine_.process().leases_loaded, state_store_.state_path().c_str(),
+          static_cast<long long>(downtime_ms));
+    }
+  }
+  if (unclean) {
+    engine_.node().StartQuarantine(now);
+    engine_.process().unclean_start = true;
+    Log(LogLevel::kWarning,
+        "The last run did not shut down cleanly (%s exists): locks it granted may still be held, "
+        "so lock writes answer -TRYAGAIN for %lld ms",
+        state_store_.marker_path().c_str(),
+        static_cast<long long>(engine_.node().quarantine_until_ms() - now.mono_ms));
+  }
+}
+
+bool Server::Listen() {
+  for (const std::string& host : config_.bind) {
+    const auto address = ParseBindAddress(host, config_.port);
+    if (!address) {
+      Log(LogLevel::kWarning, "Cannot listen: '%s' is not an IPv4 or IPv6 address", host.c_str());
+      return false;
+    }
+    auto* listener = new uv_tcp_t;
+    uv_tcp_init(&loop_, listener);
+    listener->data = this;
+    listeners_.push_back(listener);
+    int status = uv_tcp_bind(listener, reinterpret_cast<const sockaddr*>(&*address), 0);
+    if (status == 0) {
+      status = uv_listen(reinterpret_cast<uv_stream_t*>(listener), kListenBacklog, OnConnection);
+    }
+    if (status != 0) {
+      Log(LogLevel::kWarning, "Cannot listen on %s:%d: %s", host.c_str(), config_.port,
+          uv_strerror(status));
+      Shutdown(nullptr);
+      return false;
+    }
+  }
+  return true;
+}
+
+void Server::OnConnection(uv_stream_t* listener, int status) {
+  auto* server = static_cast<Server*>(listener->data);
+  if (status < 0) {
+    Log(LogLevel::kWarning, "Accept failed: %s", uv_strerror(status));
+    return;
+  }
+  server->Accept(listener);
+}
+
+void Server::Accept(uv_stream_t* listener) {
+  const Time now = Now();
+  auto* connection = new Connection(this, engine_.NextClientId(), {}, {}, now.mono_ms,
+                                    config_.parser_limits);
+  uv_tcp_init(&loop_, &connection->handle);
+  connection->handle.data = connection;
+  connection->write_request.data = connection;
+  if (uv_accept(listener, reinterpret_cast<uv_stream_t*>(&connection->handle)) != 0) {
+    connection->closing = true;
+    uv_close(reinterpret_cast<uv_handle_t*>(&connection->handle), OnClose);
+    return;
+  }
+  sockaddr_storage peer{};
+  sockaddr_storage local{};
+  int length = sizeof peer;
+  uv_tcp_getpeername(&connection->handle, reinterpret_cast<sockaddr*>(&peer), &length);
+  length = sizeof local;
+  uv_tcp_getsockname(&connection->handle, reinterpret_cast<sockaddr*>(&local), &length);
+  connection->client.set_addresses(FormatAddress(peer), FormatAddress(local));
+  if (shutting_down_) return Refuse(&connection->handle, "-ERR server is shutting down\r\n");
+  if (connections_.size() >= config_.maxclients) {
+    ++engine_.stats().connections_rejected;
+    return Refuse(&connection->handle, "-" + std::string(errors::kMaxClients) + "\r\n");
+  }
+  if (config_.protected_mode && config_.requirepass.empty() && !IsLoopback(peer)) {
+    ++engine_.stats().connections_rejected;
+    Log(LogLevel::kWarning, "Refused %s: protected mode (no requirepass, not loopback)",
+        connection->client.peer_address().c_str());
+    return Refuse(&connection->handle, "-" + std::string(errors::kProtected) + "\r\n");
+  }
+  uv_tcp_nodelay(&connection->handle, 1);
+  connection->client.last_interaction_ms = now.mono_ms;
+  connections_.emplace(connection->client.id(), connection);
+  engine_.AddClient(&connection->client);
+  Log(LogLevel::kVerbose, "Accepted %s (id %llu)", connection->client.peer_address().c_str(),
+      static_cast<unsigned long long>(connection->client.id()));
+  UpdateReading(*connection);
+}
+
+void Server::Refuse(uv_tcp_t* handle, std::string_view reply) {
+  Connection& connection = ConnectionOf(reinterpret_cast<uv_handle_t*>(handle));
+  uv_buf_t buf = uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
+  uv_try_write(reinterpret_cast<uv_stream_t*>(handle), &buf, 1);  // Best effort.
+  connection.closing = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClose);
+}
+
+void Server::OnAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+  // One buffer serves every read: OnRead uses the bytes before returning.
+  Server* server = ConnectionOf(handle).server;
+  *buf = uv_buf_init(server->read_buffer_.data(), static_cast<unsigned>(server->read_buffer_.size()));
+}
+
+void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  Connection& connection = ConnectionOf(reinterpret_cast<uv_handle_t*>(stream));
+  Server& server = *connection.server;
+  if (nread < 0) {
+    server.Close(connection, nread == UV_EOF ? "client closed the connection" : uv_strerror(static_cast<int>(nread)));
+    return;
+  }
+  if (nread == 0 || connection.closing) return;
+  const std::string_view data(buf->base, static_cast<size_t>(nread));
+  const Time now = server.Now();
+  if (connection.held_input.empty()) {
+    server.Process(connection, data, now);
+    return;
+  }
+  connection.held_input.append(data);
+  if (connection.client.blocked == BlockKind::kNone) {
+    server.ResumeHeldInput(connection, now);
+  } else {
+    connection.client.query_bytes = connection.held_input.size();
+    server.UpdateReading(connection);
+  }
+}
+
+void Server::Process(Connection& connection, std::string_view input, Time now) {
+  Client& client = connection.client;
+  while (!input.empty()) {
+    if (connection.closing || client.close_after_reply || client.kill_requested ||
+        client.blocked != BlockKind::kNone ||
+        client.pending_bytes() > config_.output_limit.soft_bytes) {
+      break;
+    }
+    const protocol::ParseResult result = connection.parser.Feed(input);
+    input.remove_prefix(result.consumed_bytes);
+    if (result.status == protocol::ParseStatus::kNeedMore) break;
+    if (result.status == protocol::ParseStatus::kError) {
+      ++engine_.stats().protocol_errors;
+      engine_.ReplyError(client, "ERR " + std::string(result.error));
+      client.close_after_reply = true;
+      Log(LogLevel::kVerbose, "Protocol error from %s: %.*s", client.peer_address().c_str(),
+          static_cast<int>(result.error.size()), result.error.data());
+      input = {};
+      break;
+    }
+    if (protocol::LooksLikeHttp(connection.parser.command())) {
+      ++engine_.stats().protocol_errors;
+      engine_.ReplyError(client, "ERR Protocol error: HTTP request sent to a RESP port");
+      client.close_after_reply = true;
+      Log(LogLevel::kWarning,
+          "Possible cross-protocol attack: %s sent an HTTP request; connection closed",
+          client.peer_address().c_str());
+      input = {};
+      break;
+    }
+    engine_.Execute(client, connection.parser.command(), now);
+  }
+  if (!input.empty() && !client.close_after_reply) connection.held_input.append(input);
+  client.query_bytes = connection.held_input.size() + connection.parser.buffered_bytes();
+  QueueFlush(connection);
+  CheckOutputLimits(connection, now);
+  if (!connection.closing) UpdateReading(connection);
+}
+
+void Server::ResumeHeldInput(Connection& connection, Time now) {
+  std::string held;
+  held.swap(connection.held_input);
+  Process(connection, held, now);
+  if (!connection.closing && connection.held_input.empty()) {
+    // Keep the buffer's memory for the next time, unless it grew big.
+    held.clear();
+    if (held.capacity() <= kBufferKeepBytes) connection.held_input.swap(held);
+  }
+}
+
+void Server::QueueFlush(Connection& connection) {
+  if (connection.queued_for_flush || connection.closing) return;
+  connection.queued_for_flush = true;
+  flush_queue_.push_back(connection.client.id());
+}
+
+void Server::Flush(Connection& connection) {
+  if (connection.closing) return;
+  Client& client = connection.client;
+  std::string& reply = client.reply();
+  if (!connection.writing && !reply.empty()) {
+    auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
+    uv_buf_t buf = uv_buf_init(reply.data(), static_cast<unsigned>(reply.size()));
+    int written = uv_try_write(stream, &buf, 1);
+    if (written == UV_EAGAIN) written = 0;
+    if (written < 0) return Close(connection, uv_strerror(written));
+    if (static_cast<size_t>(written) == reply.size()) {
+      reply.clear();
+      ReleaseIfBig(reply);
+    } else {
+      // The rest goes out with uv_write; its bytes must stay put until the
+      // callback, so they move to `inflight` and replies keep accumulating.
+      reply.erase(0, static_cast<size_t>(written));
+      connection.inflight.swap(reply);
+      client.inflight_bytes = connection.inflight.size();
+      buf = uv_buf_init(connection.inflight.data(), static_cast<unsigned>(connection.inflight.size()));
+      const int status = uv_write(&connection.write_request, stream, &buf, 1, OnWrite);
+      if (status != 0) return Close(connection, uv_strerror(status));
+      connection.writing = true;
+    }
+  }
+  if (client.close_after_reply && !connection.writing && reply.empty()) {
+    Close(connection, "closed after its last reply");
+  }
+}
+
+void Server::OnWrite(uv_write_t* request, int status) {
+  Connection& connection = *static_cast<Connection*>(request->data);
+  Server& server = *connection.server;
+  connection.writing = false;
+  connection.client.inflight_bytes = 0;
+  connection.inflight.clear();
+  ReleaseIfBig(connection.inflight);
+  if (connection.closing) return;  // Cancelled by uv_close; OnClose frees it.
+  if (status < 0) return server.Close(connection, uv_strerror(status));
+  const Time now = server.Now();
+  server.CheckOutputLimits(connection, now);
+  if (connection.closing) return;
+  if (connection.client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
+    server.ResumeHeldInput(connection, now);
+  } else {
+    server.UpdateReading(connection);
+  }
+  if (!connection.closing) server.Flush(connection);
+}
+
+void Server::CheckOutputLimits(Connection& connection, Time now) {
+  if (connection.closing) return;
+  const size_t pending = connection.client.pending_bytes();
+  const OutputBufferLimit& limit = config_.output_limit;
+  if (pending > limit.hard_bytes) {
+    ++engine_.stats().output_limit_disconnects;
+    Log(LogLevel::kWarning, "Closing %s: %zu reply bytes pending, over the hard limit of %zu",
+        connection.client.peer_address().c_str(), pending, limit.hard_bytes);
+    return Close(connection, "output buffer over its hard limit");
+  }
+  if (pending > limit.soft_bytes) {
+    if (connection.over_soft_since_ms < 0) connection.over_soft_since_ms = now.mono_ms;
+  } else {
+    connection.over_soft_since_ms = -1;
+  }
+}
+
+void Server::UpdateReading(Connection& connection) {
+  const Client& client = connection.client;
+  // Read unless the client must close, has a full held buffer, or has not
+  // read its replies (backpressure: TCP pushes back on it). A blocked client
+  // is still read, so that its disconnect is seen.
+  const bool want = !connection.closing && !client.close_after_reply &&
+                    connection.held_input.size() < config_.parser_limits.command_bytes_max &&
+                    client.pending_bytes() <= config_.output_limit.soft_bytes;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
+  if (want && !connection.reading) {
+    if (uv_read_start(stream, OnAlloc, OnRead) == 0) connection.reading = true;
+  } else if (!want && connection.reading) {
+    uv_read_stop(stream);
+    connection.reading = false;
+  }
+}
+
+void Server::Close(Connection& connection, const char* why) {
+  if (connection.closing) return;
+  connection.closing = true;
+  Log(LogLevel::kVerbose, "Closing %s (id %llu): %s", connection.client.peer_address().c_str(),
+      static_cast<unsigned long long>(connection.client.id()), why);
+  engine_.RemoveClient(&connection.client);
+  connections_.erase(connection.client.id());
+  uv_close(reinterpret_cast<uv_handle_t*>(&connection.handle), OnClose);
+}
+
+void Server::OnClose(uv_handle_t* handle) { delete &ConnectionOf(handle); }
+
+void Server::OnTimer(uv_timer_t* timer) {
+  Server& server = *static_cast<Server*>(timer->data);
+  server.timer_due_ms_ = -1;
+  server.engine_.Tick(server.Now());
+}
+
+void Server::OnCron(uv_timer_t* timer) {
+  Server& server = *static_cast<Server*>(timer->data);
+  const Time now = server.Now();
+  const int64_t soft_ms = server.config_.output_limit.soft_seconds * 1000;
+  std::vector<Connection*> over;
+  for (const auto& [id, connection] : server.connections_) {
+    if (connection->over_soft_since_ms >= 0 && now.mono_ms - connection->over_soft_since_ms >= soft_ms) {
+      over.push_back(connection);
+    }
+  }
+  for (Connection* connection : over) {
+    ++server.engine_.stats().output_limit_disconnects;
+    server.Close(*connection, "output buffer over its soft limit for too long");
+  }
+}
+
+void Server::HandleAttention(Time now) {
+  for (const uint64_t id : engine_.TakeAttention()) {
+    const auto it = connections_.find(id);
+    if (it == connections_.end()) continue;
+    Connection& connection = *it->second;
+    if (connection.client.kill_requested) {
+      Close(connection, "killed by CLIENT KILL");
+      continue;
+    }
+    QueueFlush(connection);
+    if (connection.client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
+      ResumeHeldInput(connection, now);
+    } else {
+      UpdateReading(connection);
+    }
+  }
+}
+
+void Server::OnPrepare(uv_prepare_t* prepare) {
+  Server& server = *static_cast<Server*>(prepare->data);
+  const Time now = server.Now();
+  for (int round = 0; round < kAttentionRoundsMax && server.engine_.HasPendingWork(); ++round) {
+    server.engine_.ServeReadyKeys(now);
+    server.HandleAttention(now);
+  }
+  std::vector<uint64_t> queue;
+  queue.swap(server.flush_queue_);
+  for (const uint64_t id : queue) {
+    const auto it = server.connections_.find(id);
+    if (it == server.connections_.end()) continue;
+    it->second->queued_for_flush = false;
+    server.Flush(*it->second);
+  }
+  queue.clear();
+  if (server.flush_queue_.empty()) server.flush_queue_.swap(queue);  // Keep the capacity.
+  server.RearmTimer();
+}
+
+void Server::RearmTimer() {
+  if (shutting_down_) return;
+  std::optional<int64_t> next = engine_.NextWakeMs();
+  const int64_t now_ms = static_cast<int64_t>(uv_now(&loop_));
+  if (engine_.HasPendingWork()) next = now_ms;  // Finish on the next turn, without sleeping.
+  if (!next) {
+    if (timer_due_ms_ != -1) uv_timer_stop(&timer_);
+    timer_due_ms_ = -1;
+    return;
+  }
+  if (*next == timer_due_ms_) return;
+  const int64_t delay_ms = std::max<int64_t>(0, *next - now_ms);
+  uv_timer_start(&timer_, OnTimer, static_cast<uint64_t>(delay_ms), 0);
+  timer_due_ms_ = *next;
+}
+
+void Server::OnSignal(uv_signal_t* signal, int signum) {
+  Server& server = *static_cast<Server*>(signal->data);
+  server.Shutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+void Server::Shutdown(const char* why) {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  if (why != nullptr) {
+    const Time now = Now();
+    const cluster::NodeState state = engine_.node().Save(now);
+    Log(LogLevel::kNotice, "Received %s: saving %zu leases to %s and shutting down", why,
+        state.leases.size(), state_store_.state_path().c_str());
+    if (const std::string error = state_store_.SaveClean(state, now.wall_ms); !error.empty()) {
+      Log(LogLevel::kWarning, "Could not save state: %s; the next start will quarantine",
+          error.c_str());
+      exit_code_ = 1;
+    }
+  }
+  for (uv_tcp_t* listener : listeners_) {
+    uv_close(reinterpret_cast<uv_handle_t*>(listener),
+             [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });
+  }
+  listeners_.clear();
+  std::vector<Connection*> open;
+  for (const auto& [id, connection] : connections_) open.push_back(connection);
+  for (Connection* connection : open) Close(*connection, "server shutting down");
+  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
+                              reinterpret_cast<uv_handle_t*>(&cron_),
+                              reinterpret_cast<uv_handle_t*>(&prepare_),
+                              reinterpret_cast<uv_handle_t*>(&sigterm_),
+                              reinterpret_cast<uv_handle_t*>(&sigint_)}) {
+    if (handle->loop == &loop_ && !uv_is_closing(handle)) uv_close(handle, nullptr);
+  }
+  if (why != nullptr) Log(LogLevel::kNotice, "lockerd is now ready to exit, bye bye...");
+}
+
+}  // namespace lockerd::server

@@ -1,0 +1,80 @@
+// The network server: one libuv loop, the listening sockets, the client
+// connections, one timer for everything the engine waits for, and the
+// signals that stop it. It reads the clock once per callback and passes the
+// time to the engine; replies are batched and written once per loop turn.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/config.h"
+#include "server/connection.h"
+#include "server/engine.h"
+#include "server/limits.h"
+#include "server/state_file.h"
+
+namespace lockerd::server {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads the previous run's state, listens and serves until SIGTERM or
+  // SIGINT. Returns the process exit code.
+  int Run();
+
+ private:
+  static void OnConnection(uv_stream_t* listener, int status);
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWrite(uv_write_t* request, int status);
+  static void OnClose(uv_handle_t* handle);
+  static void OnTimer(uv_timer_t* timer);
+  static void OnCron(uv_timer_t* timer);
+  static void OnPrepare(uv_prepare_t* prepare);
+  static void OnSignal(uv_signal_t* signal, int signum);
+
+  Time Now() const;
+  bool Listen();
+  void Restore(Time now);
+  void Accept(uv_stream_t* listener);
+  void Refuse(uv_tcp_t* handle, std::string_view reply);
+  // Parses and runs commands from `input` until it is used up or the client
+  // blocks, must close, or is over its output limit; the rest is held.
+  void Process(Connection& connection, std::string_view input, Time now);
+  void ResumeHeldInput(Connection& connection, Time now);
+  void QueueFlush(Connection& connection);
+  void Flush(Connection& connection);
+  void CheckOutputLimits(Connection& connection, Time now);
+  void UpdateReading(Connection& connection);
+  void Close(Connection& connection, const char* why);
+  void HandleAttention(Time now);
+  void RearmTimer();
+  void Shutdown(const char* why);
+
+  Config config_;
+  uv_loop_t loop_{};
+  Engine engine_;
+  StateStore state_store_;
+  std::vector<uv_tcp_t*> listeners_;
+  uv_timer_t timer_{};
+  uv_timer_t cron_{};
+  uv_prepare_t prepare_{};
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
+  std::unordered_map<uint64_t, Connection*> connections_;
+  std::vector<uint64_t> flush_queue_;
+  std::string read_buffer_;
+  bool shutting_down_ = false;
+  int exit_code_ = 0;
+};
+
+}  // namespace lockerd::server

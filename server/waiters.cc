@@ -1,0 +1,81 @@
+#include "server/waiters.h"
+
+#include "cluster/check.h"
+
+namespace lockerd::server {
+
+bool WaiterQueue::Add(Waiter waiter, size_t per_key_max) {
+  if (const auto it = lines_.find(waiter.key);
+      it != lines_.end() && it->second.size() >= per_key_max) {
+    return false;
+  }
+  Insert(std::move(waiter), /*front=*/false);
+  return true;
+}
+
+void WaiterQueue::AddFront(Waiter waiter) { Insert(std::move(waiter), /*front=*/true); }
+
+void WaiterQueue::Insert(Waiter waiter, bool front) {
+  CHECK(!by_client_.contains(waiter.client_id));
+  auto line = lines_.find(waiter.key);
+  if (line == lines_.end()) line = lines_.emplace(waiter.key, Line{}).first;
+  const uint64_t client_id = waiter.client_id;
+  const int64_t deadline_ms = waiter.deadline_ms;
+  Line& queue = line->second;
+  const auto position = queue.insert(front ? queue.begin() : queue.end(), std::move(waiter));
+  by_client_.emplace(client_id, Place{&queue, position});
+  if (deadline_ms != kNoDeadline) timeouts_.emplace(deadline_ms, client_id);
+}
+
+void WaiterQueue::Detach(std::unordered_map<uint64_t, Place>::iterator place,
+                         const Waiter& waiter) {
+  Line& queue = *place->second.line;
+  if (waiter.deadline_ms != kNoDeadline) timeouts_.erase({waiter.deadline_ms, waiter.client_id});
+  const std::string key = waiter.key;
+  queue.erase(place->second.position);
+  by_client_.erase(place);
+  if (queue.empty()) lines_.erase(key);
+}
+
+std::optional<Waiter> WaiterQueue::Remove(uint64_t client_id) {
+  const auto place = by_client_.find(client_id);
+  if (place == by_client_.end()) return std::nullopt;
+  Waiter waiter = std::move(*place->second.position);
+  Detach(place, waiter);
+  return waiter;
+}
+
+std::vector<Waiter> WaiterQueue::TakeWoken(std::string_view key) {
+  std::vector<Waiter> woken;
+  const auto line = lines_.find(key);
+  if (line == lines_.end()) return woken;
+  bool acquirer_woken = false;
+  std::vector<uint64_t> ids;
+  for (const Waiter& waiter : line->second) {
+    if (waiter.kind == WaiterKind::kObserve) {
+      ids.push_back(waiter.client_id);
+    } else if (!acquirer_woken) {
+      ids.push_back(waiter.client_id);
+      acquirer_woken = true;
+    }
+  }
+  for (const uint64_t id : ids) woken.push_back(*Remove(id));
+  return woken;
+}
+
+std::vector<Waiter> WaiterQueue::TakeTimedOut(int64_t now_ms) {
+  std::vector<Waiter> timed_out;
+  while (!timeouts_.empty() && timeouts_.begin()->first <= now_ms) {
+    timed_out.push_back(*Remove(timeouts_.begin()->second));
+  }
+  return timed_out;
+}
+
+std::optional<int64_t> WaiterQueue::NextDeadlineMs() const {
+  if (timeouts_.empty()) return std::nullopt;
+  return timeouts_.begin()->first;
+}
+
+bool WaiterQueue::HasWaiters(std::string_view key) const { return lines_.contains(key); }
+
+}  // namespace lockerd::server
