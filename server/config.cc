@@ -346,9 +346,9 @@ ConfigLoad LoadConfig(int argc, const char* const* argv) {
     }
     Values values;
     int j = i + 1;
-    // A value may itself start with "--" only if it is not a known setting.
-    while (j < argc && !(std::string_view(argv[j]).substr(0, 2) == "--" &&
-                         FindSetting(std::string_view(argv[j]).substr(2)) != nullptr)) {
+    // Values run up to the next "--": as in Redis, a value that itself starts
+    // with "--" must be given in the config file.
+    while (j < argc && std::string_view(argv[j]).substr(0, 2) != "--") {
       values.emplace_back(argv[j]);
       ++j;
     }

@@ -1,0 +1,221 @@
+// The coordinator stepped by hand with three members: messages in, expected
+// messages and results out (CLUSTER-SAFETY.md steps 1, 2 and 4).
+#include "cluster/coordinator.h"
+
+#include <gtest/gtest.h>
+
+#include "cluster/fencing.h"
+
+namespace lockerd::cluster {
+namespace {
+
+constexpr int64_t kWallMs = 1'700'000'000'000;
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  CoordinatorTest() : coordinator_(Options()) {}
+
+  static CoordinatorOptions Options() {
+    CoordinatorOptions options;
+    options.members_count = 3;
+    options.self = 0;
+    options.round_timeout_ms = 500;
+    return options;
+  }
+
+  Time At(int64_t mono_ms) const { return {mono_ms, kWallMs}; }
+
+  void Submit(WriteOp op, const char* owner = "me", int64_t ttl_ms = 1000, int64_t now_ms = 0) {
+    WriteRequest request;
+    request.request_id = 7;
+    request.op = op;
+    request.key = "k";
+    request.owner = owner;
+    request.ttl_ms = ttl_ms;
+    outbox_.clear();
+    coordinator_.Submit(request, At(now_ms), &outbox_);
+  }
+
+  // The round id and ballot of the prepares just sent.
+  const Prepare& SentPrepare() const { return std::get<Prepare>(outbox_.at(0).body); }
+  const Accept& SentAccept() const { return std::get<Accept>(outbox_.at(0).body); }
+
+  void Promise(MemberId from, Vote vote, LeaseView lease = {}, Ballot accepted = {},
+               uint64_t counter = 0, int64_t now_ms = 0, Ballot highest = {}) {
+    cluster::Promise promise;
+    promise.round_id = round_id_;
+    promise.vote = vote;
+    promise.lease = std::move(lease);
+    promise.accepted = accepted;
+    promise.token_counter = counter;
+    promise.highest = highest;
+    outbox_.clear();
+    coordinator_.OnPromise(from, promise, At(now_ms), &outbox_);
+  }
+
+  void Accepted(MemberId from, Vote vote, int64_t now_ms = 0) {
+    cluster::Accepted accepted;
+    accepted.round_id = round_id_;
+    accepted.vote = vote;
+    outbox_.clear();
+    coordinator_.OnAccepted(from, accepted, At(now_ms), &outbox_);
+  }
+
+  std::vector<WriteResult> Results() {
+    std::vector<WriteResult> results;
+    coordinator_.TakeResults(&results);
+    return results;
+  }
+
+  Coordinator coordinator_;
+  std::vector<Message> outbox_;
+  uint64_t round_id_ = 0;
+};
+
+TEST_F(CoordinatorTest, LockNeedsAMajorityOfPromisesThenOfAccepts) {
+  Submit(WriteOp::kLock);
+  ASSERT_EQ(outbox_.size(), 3u) << "a prepare to every member";
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes, {}, {}, 10);
+  EXPECT_TRUE(outbox_.empty()) << "one promise of three is not a majority";
+  Promise(1, Vote::kYes, {}, {}, 12);
+  ASSERT_EQ(outbox_.size(), 3u) << "accepts go to every member";
+  const Accept& accept = SentAccept();
+  EXPECT_TRUE(accept.held);
+  EXPECT_EQ(accept.owner, "me");
+  EXPECT_EQ(accept.token, NextToken(12, kWallMs)) << "largest counter seen + 1, with the floor";
+  Accepted(2, Vote::kYes);
+  EXPECT_TRUE(Results().empty());
+  Accepted(2, Vote::kYes);
+  EXPECT_TRUE(Results().empty()) << "a duplicate counts once";
+  Accepted(0, Vote::kYes);
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].request_id, 7u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
+  EXPECT_EQ(results[0].token, accept.token);
+}
+
+TEST_F(CoordinatorTest, HighestAcceptedBallotDecides) {
+  Submit(WriteOp::kLock);
+  round_id_ = SentPrepare().round_id;
+  // An older state says free; a newer one says "other" holds it.
+  Promise(0, Vote::kYes, {}, Ballot{3, 0});
+  Promise(1, Vote::kYes, {true, "other", 5, 800}, Ballot{4, 1});
+  EXPECT_TRUE(outbox_.empty()) << "held by another owner: nothing to commit";
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
+}
+
+TEST_F(CoordinatorTest, SameOwnerRelockKeepsItsToken) {
+  Submit(WriteOp::kLock);
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes, {true, "me", 99, 200}, Ballot{1, 0}, 99);
+  Promise(1, Vote::kYes, {true, "me", 99, 150}, Ballot{1, 0}, 99);
+  EXPECT_EQ(SentAccept().token, 99u);
+  EXPECT_EQ(SentAccept().ttl_ms, 1000);
+}
+
+TEST_F(CoordinatorTest, ReleaseOnlyByTheHolder) {
+  Submit(WriteOp::kRelease, "intruder");
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes, {true, "me", 5, 500}, Ballot{1, 0});
+  Promise(1, Vote::kYes, {true, "me", 5, 500}, Ballot{1, 0});
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
+}
+
+TEST_F(CoordinatorTest, UpdateKeepsTokenAndWhatIsLeftOfTheLease) {
+  WriteRequest request;
+  request.request_id = 7;
+  request.op = WriteOp::kUpdate;
+  request.key = "k";
+  request.owner = "me";
+  request.new_owner = "you";
+  coordinator_.Submit(request, At(100), &outbox_);
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes, {true, "me", 5, 500}, Ballot{1, 0}, 5, 110);
+  Promise(1, Vote::kYes, {true, "me", 5, 480}, Ballot{1, 0}, 5, 120);
+  const Accept& accept = SentAccept();
+  EXPECT_EQ(accept.owner, "you");
+  EXPECT_EQ(accept.token, 5u);
+  EXPECT_EQ(accept.ttl_ms, 500 - 20) << "deadline kept: less the time the round took";
+}
+
+TEST_F(CoordinatorTest, NoMajorityInTimeIsNoQuorum) {
+  Submit(WriteOp::kLock);
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes);
+  EXPECT_EQ(coordinator_.NextWakeMs(), 500);
+  coordinator_.Tick(At(499), &outbox_);
+  EXPECT_TRUE(Results().empty());
+  coordinator_.Tick(At(500), &outbox_);
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kNoQuorum);
+  EXPECT_EQ(results[0].detail, "1 of 3 members answered, 1 agreed; a majority is 2");
+  EXPECT_EQ(coordinator_.rounds_in_flight(), 0u);
+}
+
+TEST_F(CoordinatorTest, PreemptedRoundRetriesAboveTheBallotThatBeatIt) {
+  Submit(WriteOp::kLock);
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
+  Promise(1, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
+  // A majority said no: the round backs off, then retries above ballot 40.
+  std::optional<int64_t> retry_at = coordinator_.NextWakeMs();
+  ASSERT_TRUE(retry_at.has_value());
+  if (outbox_.empty()) coordinator_.Tick(At(*retry_at), &outbox_);
+  ASSERT_EQ(outbox_.size(), 3u);
+  EXPECT_GT(SentPrepare().ballot, (Ballot{40, 2}));
+  EXPECT_EQ(coordinator_.stats().rounds_retried, 1u);
+}
+
+TEST_F(CoordinatorTest, LateMajorityOfAcceptsIsNotASuccess) {
+  // Race 2: the round took longer than the lease is worth.
+  Submit(WriteOp::kLock, "me", 100, 0);
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes, {}, {}, 0, 10);
+  Promise(1, Vote::kYes, {}, {}, 0, 20);
+  const uint64_t token = SentAccept().token;
+  Accepted(0, Vote::kYes, 95);
+  Accepted(1, Vote::kYes, 99);  // V = 100 * 0.99 - 99 = -0.01
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kNoQuorum);
+  EXPECT_EQ(coordinator_.stats().grants_too_late, 1u);
+  // And it rolls the grant back with a release of that token.
+  ASSERT_EQ(outbox_.size(), 3u);
+  round_id_ = SentPrepare().round_id;
+  Promise(0, Vote::kYes, {true, "me", token, 1}, Ballot{2, 0});
+  Promise(1, Vote::kYes, {true, "me", token, 1}, Ballot{2, 0});
+  EXPECT_FALSE(SentAccept().held);
+}
+
+TEST_F(CoordinatorTest, QuarantinedMajorityAnswersTryAgain) {
+  Submit(WriteOp::kLock);
+  round_id_ = SentPrepare().round_id;
+  cluster::Promise promise;
+  promise.round_id = round_id_;
+  promise.vote = Vote::kQuarantined;
+  promise.quarantine_left_ms = 1234;
+  coordinator_.OnPromise(1, promise, At(0), &outbox_);
+  coordinator_.OnPromise(2, promise, At(0), &outbox_);
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kTryAgain);
+  EXPECT_NE(results[0].detail.find("1234 ms"), std::string::npos) << results[0].detail;
+}
+
+TEST_F(CoordinatorTest, RepliesFromUnknownRoundsAreCountedAndDropped) {
+  round_id_ = 999;
+  Promise(0, Vote::kYes);
+  Accepted(0, Vote::kYes);
+  EXPECT_EQ(coordinator_.stats().stale_replies, 2u);
+  EXPECT_TRUE(Results().empty());
+}
+
+}  // namespace
+}  // namespace lockerd::cluster

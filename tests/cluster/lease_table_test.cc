@@ -1,0 +1,125 @@
+// The lease table with an injected clock: leases end at their deadline, lazy
+// and active expiry agree, expiry touches only what is due, ballots never go
+// down, and the slot walk is stable for SCAN.
+#include "cluster/lease_table.h"
+
+#include <gtest/gtest.h>
+
+#include <set>
+
+namespace lockerd::cluster {
+namespace {
+
+constexpr Ballot kB1{1, 0};
+constexpr Ballot kB2{2, 0};
+
+TEST(LeaseTable, LeaseIsHeldUntilItsDeadline) {
+  LeaseTable table(/*idle_ms=*/0);
+  Register& reg = table.FindOrCreate("k", 1000);
+  table.Hold(reg, kB1, "me", 7, 1500);
+  EXPECT_NE(table.FindHeld("k", 1499), nullptr);
+  EXPECT_EQ(table.FindHeld("k", 1500), nullptr) << "the deadline itself is expired";
+  EXPECT_EQ(table.held_count(), 1u);
+  EXPECT_EQ(table.Find("k")->RemainingMs(1200), 300);
+}
+
+TEST(LeaseTable, ActiveExpiryFreesOnlyWhatIsDue) {
+  LeaseTable table(0);
+  for (int i = 0; i < 100; ++i) {
+    Register& reg = table.FindOrCreate("k" + std::to_string(i), 0);
+    table.Hold(reg, kB1, "o", static_cast<uint64_t>(i + 1), 100 + i);
+  }
+  EXPECT_EQ(table.NextWakeMs(), 100);
+  EXPECT_FALSE(table.ExpireDue(109, 1000));
+  EXPECT_EQ(table.held_count(), 90u);
+  EXPECT_EQ(table.expired_count(), 10u);
+  EXPECT_EQ(table.registers_count(), 90u) << "a lone member erases freed registers at once";
+  EXPECT_EQ(table.NextWakeMs(), 110);
+}
+
+TEST(LeaseTable, ExpiryRespectsItsBudget) {
+  LeaseTable table(0);
+  for (int i = 0; i < 50; ++i) {
+    Register& reg = table.FindOrCreate("k" + std::to_string(i), 0);
+    table.Hold(reg, kB1, "o", 1, 10);
+  }
+  EXPECT_TRUE(table.ExpireDue(10, 20)) << "more is due after the budget";
+  EXPECT_GE(table.held_count(), 30u) << "at most `budget` registers handled per call";
+  EXPECT_LT(table.held_count(), 50u);
+  while (table.ExpireDue(10, 20)) {
+  }
+  EXPECT_EQ(table.held_count(), 0u);
+  EXPECT_EQ(table.registers_count(), 0u);
+}
+
+TEST(LeaseTable, LazyExpiryOnWriteAccess) {
+  LeaseTable table(0);
+  Register& reg = table.FindOrCreate("k", 0);
+  table.Hold(reg, kB1, "me", 1, 10);
+  Register& again = table.FindOrCreate("k", 10);
+  EXPECT_FALSE(again.held);
+  EXPECT_EQ(table.held_count(), 0u);
+  EXPECT_EQ(table.expired_count(), 1u);
+  EXPECT_EQ(again.accepted, kB1) << "an expiry is not a write";
+}
+
+TEST(LeaseTable, ErasedRegistersFoldTheirBallotIntoTheFloor) {
+  LeaseTable table(/*idle_ms=*/50);
+  Register& reg = table.FindOrCreate("k", 0);
+  table.SetPromised(reg, kB2);
+  table.Free(reg, kB1, 0);
+  EXPECT_FALSE(table.ExpireDue(49, 100));
+  EXPECT_EQ(table.registers_count(), 1u) << "kept as a tombstone while idle";
+  EXPECT_FALSE(table.ExpireDue(50, 100));
+  EXPECT_EQ(table.registers_count(), 0u);
+  EXPECT_EQ(table.ballot_floor(), kB2);
+  EXPECT_EQ(table.FindOrCreate("other", 60).promised, kB2)
+      << "a new register starts at the floor: a member's ballots never go down";
+}
+
+TEST(LeaseTable, WatchedKeysReportTheirRelease) {
+  LeaseTable table(0);
+  table.Watch("a");
+  for (const char* key : {"a", "b"}) {
+    Register& reg = table.FindOrCreate(key, 0);
+    table.Hold(reg, kB1, "o", 1, 100);
+  }
+  table.Free(table.FindOrCreate("b", 1), kB2, 1);
+  EXPECT_TRUE(table.TakeFreedKeys().empty()) << "b is not watched";
+  table.ExpireDue(100, 10);
+  EXPECT_EQ(table.TakeFreedKeys(), std::vector<std::string>{"a"});
+  table.Unwatch("a");
+  Register& reg = table.FindOrCreate("a", 200);
+  table.Hold(reg, kB2, "o", 2, 300);
+  table.Free(reg, Ballot{3, 0}, 250);
+  EXPECT_TRUE(table.TakeFreedKeys().empty());
+}
+
+TEST(LeaseTable, SlotsDoNotMoveWhenOthersAreErased) {
+  LeaseTable table(0);
+  for (int i = 0; i < 10; ++i) {
+    Register& reg = table.FindOrCreate("k" + std::to_string(i), 0);
+    table.Hold(reg, kB1, "o", 1, i % 2 == 0 ? 5 : 100);
+  }
+  std::vector<std::string> before;
+  for (size_t s = 0; s < table.slot_limit(); ++s) {
+    if (const std::string* key = table.KeyAt(s)) before.push_back(*key);
+  }
+  table.ExpireDue(5, 100);  // Expire the even keys.
+  table.ExpireDue(5, 100);  // And erase them.
+  for (size_t s = 0; s < table.slot_limit(); ++s) {
+    const std::string* key = table.KeyAt(s);
+    if (s % 2 == 0) {
+      EXPECT_EQ(key, nullptr);
+    } else {
+      ASSERT_NE(key, nullptr);
+      EXPECT_EQ(*key, before[s]) << "an odd key kept its slot";
+    }
+  }
+  // Freed slots are reused.
+  table.FindOrCreate("new", 6);
+  EXPECT_EQ(table.slot_limit(), 10u);
+}
+
+}  // namespace
+}  // namespace lockerd::cluster

@@ -1,0 +1,150 @@
+// A member alone: every write completes within the call that submits it,
+// through the same round a cluster uses.
+#include "cluster/node.h"
+
+#include <gtest/gtest.h>
+
+namespace lockerd::cluster {
+namespace {
+
+constexpr int64_t kWallMs = 1'700'000'000'000;
+
+class NodeTest : public ::testing::Test {
+ protected:
+  static NodeOptions Options() {
+    NodeOptions options;
+    options.max_lease_ms = 10'000;
+    return options;
+  }
+
+  WriteResult Write(WriteOp op, const char* key, const char* owner, int64_t ttl_ms = 1000,
+                    const char* new_owner = "") {
+    WriteRequest request;
+    request.request_id = ++next_id_;
+    request.op = op;
+    request.key = key;
+    request.owner = owner;
+    request.new_owner = new_owner;
+    request.ttl_ms = ttl_ms;
+    node_.Submit(request, now_);
+    std::vector<WriteResult> results;
+    node_.TakeResults(&results);
+    EXPECT_EQ(results.size(), 1u) << "a member alone answers at once";
+    std::vector<Message> outbox;
+    node_.TakeOutbox(&outbox);
+    EXPECT_TRUE(outbox.empty()) << "nothing to send to peers";
+    return results.empty() ? WriteResult{} : results[0];
+  }
+
+  void Advance(int64_t ms) {
+    now_.mono_ms += ms;
+    now_.wall_ms += ms;
+    node_.Tick(now_);
+  }
+
+  Node node_{Options()};
+  Time now_{1000, kWallMs};
+  uint64_t next_id_ = 0;
+};
+
+TEST_F(NodeTest, LockExtendRelease) {
+  const WriteResult lock = Write(WriteOp::kLock, "k", "me");
+  ASSERT_EQ(lock.outcome, WriteOutcome::kDone);
+  EXPECT_GE(lock.token, kWallMs * 1000) << "token floor from the wall clock";
+  EXPECT_EQ(Write(WriteOp::kLock, "k", "other").outcome, WriteOutcome::kRefused);
+  const WriteResult again = Write(WriteOp::kLock, "k", "me", 2000);
+  EXPECT_EQ(again.token, lock.token) << "idempotent acquire";
+  EXPECT_EQ(node_.table().FindHeld("k", now_.mono_ms)->RemainingMs(now_.mono_ms), 2000);
+  EXPECT_EQ(Write(WriteOp::kExtend, "k", "other").outcome, WriteOutcome::kRefused);
+  EXPECT_EQ(Write(WriteOp::kExtend, "k", "me", 5000).token, lock.token);
+  EXPECT_EQ(Write(WriteOp::kRelease, "k", "other").outcome, WriteOutcome::kRefused);
+  EXPECT_EQ(Write(WriteOp::kRelease, "k", "me").outcome, WriteOutcome::kDone);
+  EXPECT_EQ(Write(WriteOp::kRelease, "k", "me").outcome, WriteOutcome::kRefused);
+  EXPECT_EQ(node_.table().FindHeld("k", now_.mono_ms), nullptr);
+}
+
+TEST_F(NodeTest, TokensGrowAcrossHoldersEvenWhenTheWallClockStepsBack) {
+  uint64_t last = 0;
+  for (int i = 0; i < 50; ++i) {
+    const WriteResult lock = Write(WriteOp::kLock, "k", i % 2 ? "a" : "b");
+    ASSERT_EQ(lock.outcome, WriteOutcome::kDone);
+    EXPECT_GT(lock.token, last);
+    last = lock.token;
+    Write(WriteOp::kRelease, "k", i % 2 ? "a" : "b");
+    now_.wall_ms -= 1000;  // Stepped back by NTP: changes nothing.
+  }
+}
+
+TEST_F(NodeTest, LeaseExpiresOnTheMonotonicClock) {
+  node_.table().Watch("k");
+  Write(WriteOp::kLock, "k", "me", 300);
+  Advance(299);
+  EXPECT_NE(node_.table().FindHeld("k", now_.mono_ms), nullptr);
+  EXPECT_EQ(node_.NextWakeMs(), 1300);
+  Advance(1);
+  EXPECT_EQ(node_.table().FindHeld("k", now_.mono_ms), nullptr);
+  EXPECT_EQ(node_.TakeFreedKeys(), std::vector<std::string>{"k"});
+  EXPECT_EQ(Write(WriteOp::kLock, "k", "other").outcome, WriteOutcome::kDone);
+}
+
+TEST_F(NodeTest, UpdateHandsOverKeepingTokenAndDeadline) {
+  const WriteResult lock = Write(WriteOp::kLock, "k", "me", 1000);
+  Advance(400);
+  const WriteResult update = Write(WriteOp::kUpdate, "k", "me", 0, "you");
+  EXPECT_EQ(update.outcome, WriteOutcome::kDone);
+  EXPECT_EQ(update.token, lock.token);
+  const Register* reg = node_.table().FindHeld("k", now_.mono_ms);
+  ASSERT_NE(reg, nullptr);
+  EXPECT_EQ(reg->owner, "you");
+  EXPECT_EQ(reg->RemainingMs(now_.mono_ms), 600);
+  EXPECT_EQ(Write(WriteOp::kUpdate, "k", "me", 0, "x").outcome, WriteOutcome::kRefused);
+}
+
+TEST_F(NodeTest, DeleteFreesWhoeverHolds) {
+  Write(WriteOp::kLock, "k", "me");
+  EXPECT_EQ(Write(WriteOp::kDelete, "k", "").outcome, WriteOutcome::kDone);
+  EXPECT_EQ(Write(WriteOp::kDelete, "k", "").outcome, WriteOutcome::kRefused);
+}
+
+TEST_F(NodeTest, QuarantineAnswersTryAgainUntilLeasesCouldHaveEnded) {
+  node_.StartQuarantine(now_);
+  const WriteResult refused = Write(WriteOp::kLock, "k", "me");
+  EXPECT_EQ(refused.outcome, WriteOutcome::kTryAgain);
+  // max-lease-ms * (1 + drift) + round timeout = 10000 * 1.01 + 500.
+  EXPECT_EQ(node_.quarantine_until_ms(), now_.mono_ms + 10'600);
+  Advance(10'599);
+  EXPECT_EQ(Write(WriteOp::kLock, "k", "me").outcome, WriteOutcome::kTryAgain);
+  Advance(1);
+  EXPECT_EQ(Write(WriteOp::kLock, "k", "me").outcome, WriteOutcome::kDone);
+}
+
+TEST_F(NodeTest, SaveAndRestoreCountTheDowntime) {
+  const WriteResult a = Write(WriteOp::kLock, "a", "me", 5000);
+  Write(WriteOp::kLock, "b", "me", 500);
+  const NodeState saved = node_.Save(now_);
+  ASSERT_EQ(saved.leases.size(), 2u);
+
+  Node restarted(Options());
+  const Time later{50, kWallMs + 2000};  // A new process: its own monotonic clock.
+  restarted.Restore(saved, later, /*downtime_ms=*/1000);
+  const Register* reg = restarted.table().FindHeld("a", later.mono_ms);
+  ASSERT_NE(reg, nullptr);
+  EXPECT_EQ(reg->token, a.token);
+  EXPECT_EQ(reg->RemainingMs(later.mono_ms), 4000);
+  EXPECT_EQ(restarted.table().FindHeld("b", later.mono_ms), nullptr) << "ran out while down";
+  WriteRequest request;
+  request.request_id = 1;
+  request.op = WriteOp::kLock;
+  request.key = "c";
+  request.owner = "x";
+  request.ttl_ms = 100;
+  // The wall clock went back: only the saved counter keeps tokens growing.
+  restarted.Submit(request, {later.mono_ms, kWallMs - 60'000});
+  std::vector<WriteResult> results;
+  restarted.TakeResults(&results);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_GT(results[0].token, a.token);
+}
+
+}  // namespace
+}  // namespace lockerd::cluster

@@ -1,0 +1,107 @@
+#include "server/config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace lockerd::server {
+namespace {
+
+ConfigLoad Load(std::vector<const char*> args) {
+  args.insert(args.begin(), "lockerd");
+  return LoadConfig(static_cast<int>(args.size()), args.data());
+}
+
+TEST(Config, DefaultsAreSafe) {
+  const ConfigLoad load = Load({});
+  ASSERT_TRUE(load.config.has_value());
+  const Config& config = *load.config;
+  EXPECT_EQ(config.bind, std::vector<std::string>{"127.0.0.1"});
+  EXPECT_EQ(config.port, 6379);
+  EXPECT_EQ(config.max_lease_ms, 60000);
+  EXPECT_EQ(config.parser_limits.bulk_bytes_max, 1u << 20);
+  EXPECT_TRUE(config.protected_mode);
+}
+
+TEST(Config, FileThenFlagsOverride) {
+  const std::string path = ::testing::TempDir() + "/lockerd-config-test.conf";
+  {
+    std::ofstream file(path);
+    file << "# a comment\n"
+            "port 7000\n"
+            "bind 0.0.0.0 ::1\n"
+            "requirepass \"pass word\"\n"
+            "proto-max-bulk-len 64kb\n"
+            "client-output-buffer-limit normal 32mb 4mb 30\n"
+            "\n"
+            "loglevel WARNING\n";
+  }
+  const ConfigLoad load = Load({path.c_str(), "--port", "7001", "--max-lease-ms", "5000"});
+  ASSERT_TRUE(load.config.has_value()) << (load.errors.empty() ? "" : load.errors[0]);
+  const Config& config = *load.config;
+  EXPECT_EQ(config.port, 7001);
+  EXPECT_EQ(config.bind, (std::vector<std::string>{"0.0.0.0", "::1"}));
+  EXPECT_EQ(config.requirepass, "pass word");
+  EXPECT_EQ(config.parser_limits.bulk_bytes_max, 64u * 1024);
+  EXPECT_EQ(config.output_limit.hard_bytes, 32u << 20);
+  EXPECT_EQ(config.output_limit.soft_seconds, 30);
+  EXPECT_EQ(config.loglevel, LogLevel::kWarning);
+  EXPECT_EQ(config.max_lease_ms, 5000);
+  EXPECT_EQ(config.config_file, path);
+  std::remove(path.c_str());
+}
+
+TEST(Config, EveryBadValueGetsItsOwnMessage) {
+  const ConfigLoad load =
+      Load({"--port", "70000", "--max-lease-ms", "0", "--nosuch", "1", "--lease-drift", "2"});
+  EXPECT_FALSE(load.config.has_value());
+  ASSERT_EQ(load.errors.size(), 4u);
+  EXPECT_EQ(load.errors[0], "--port: port must be an integer between 1 and 65535");
+  EXPECT_NE(load.errors[2].find("unknown setting 'nosuch'"), std::string::npos);
+}
+
+TEST(Config, CrossChecks) {
+  EXPECT_FALSE(Load({"--client-output-buffer-limit", "normal", "1mb", "2mb", "10"}).config);
+  EXPECT_FALSE(Load({"--client-query-buffer-limit", "1kb", "--proto-max-bulk-len", "2kb"}).config);
+  EXPECT_FALSE(Load({"--client-output-buffer-limit", "normal", "0", "0", "0"}).config)
+      << "unbounded output is not allowed";
+}
+
+TEST(Config, MissingFileIsAnError) {
+  const ConfigLoad load = Load({"/nonexistent/lockerd.conf"});
+  EXPECT_FALSE(load.config);
+  EXPECT_EQ(load.errors.at(0), "cannot read config file '/nonexistent/lockerd.conf'");
+}
+
+TEST(Config, HelpAndVersion) {
+  EXPECT_TRUE(Load({"--help"}).help);
+  EXPECT_TRUE(Load({"--version"}).version);
+  const std::string help = HelpText();
+  for (const char* name : {"--bind", "--port", "--maxclients", "--requirepass", "--max-lease-ms",
+                           "--dir", "--loglevel", "--proto-max-bulk-len",
+                           "--client-output-buffer-limit"}) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(Config, MemorySizesReadLikeRedis) {
+  EXPECT_EQ(ParseMemory("100"), 100u);
+  EXPECT_EQ(ParseMemory("1k"), 1000u);
+  EXPECT_EQ(ParseMemory("1kb"), 1024u);
+  EXPECT_EQ(ParseMemory("2MB"), 2u << 20);
+  EXPECT_EQ(ParseMemory("1gb"), 1u << 30);
+  EXPECT_EQ(ParseMemory("1tb"), std::nullopt);
+  EXPECT_EQ(ParseMemory("mb"), std::nullopt);
+  EXPECT_EQ(ParseMemory("-1"), std::nullopt);
+}
+
+TEST(Config, ConfigGetByPattern) {
+  const Config config = *Load({"--port", "7002"}).config;
+  const auto pairs = ConfigGet(config, "PORT");
+  ASSERT_EQ(pairs.size(), 1u);
+  EXPECT_EQ(pairs[0], (std::pair<std::string, std::string>{"port", "7002"}));
+}
+
+}  // namespace
+}  // namespace lockerd::server

@@ -1,0 +1,149 @@
+// Lock commands through the engine: replies as SPEC section 1 writes them.
+#include <gtest/gtest.h>
+
+#include "server/errors.h"
+#include "tests/server/engine_fixture.h"
+
+namespace lockerd::server {
+namespace {
+
+using testing::Reply;
+
+TEST_F(EngineTest, LockLifecycle) {
+  Client& a = NewClient();
+  const Reply token = One(a, {"LOCK", "k", "me", "5000"});
+  ASSERT_EQ(token.type, Reply::Type::kInteger);
+  EXPECT_GT(token.integer, 0);
+  EXPECT_TRUE(One(a, {"LOCK", "k", "other", "5000"}).IsNull());
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "9000"}).integer, token.integer) << "idempotent";
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 9000);
+  const Reply info = One(a, {"LOCKINFO", "k"});
+  ASSERT_EQ(info.type, Reply::Type::kArray) << "RESP2: a flat array";
+  EXPECT_EQ(info.Field("owner")->text, "me");
+  EXPECT_EQ(info.Field("token")->integer, token.integer);
+  EXPECT_EQ(info.Field("remaining_ms")->integer, 9000);
+  EXPECT_EQ(One(a, {"EXTEND", "k", "me", "20000"}).integer, token.integer);
+  EXPECT_TRUE(One(a, {"EXTEND", "k", "other", "20000"}).IsNull());
+  EXPECT_EQ(One(a, {"RELEASE", "k", "other"}).integer, 0);
+  EXPECT_EQ(One(a, {"RELEASE", "k", "me"}).integer, 1);
+  EXPECT_EQ(One(a, {"RELEASE", "k", "me"}).integer, 0);
+  EXPECT_TRUE(One(a, {"LOCKINFO", "k"}).IsNull());
+  EXPECT_TRUE(One(a, {"EXTEND", "k", "me", "100"}).IsNull());
+  EXPECT_GT(One(a, {"LOCK", "k", "other", "100"}).integer, token.integer) << "tokens grow";
+}
+
+TEST_F(EngineTest, LockInfoIsAMapInResp3) {
+  Client& a = NewClient();
+  One(a, {"HELLO", "3"});
+  One(a, {"LOCK", "k", "me", "5000"});
+  const Reply info = One(a, {"LOCKINFO", "k"});
+  EXPECT_EQ(info.type, Reply::Type::kMap);
+  EXPECT_EQ(info.Field("owner")->text, "me");
+  EXPECT_EQ(One(a, {"LOCKINFO", "none"}).type, Reply::Type::kNull);
+}
+
+TEST_F(EngineTest, TtlOutsideItsRangeIsRefused) {
+  Client& a = NewClient();
+  const std::string range = errors::TtlRange(60'000);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "0"}).text, range);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "60001"}).text, range);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "-5"}).text, range);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "5s"}).text, errors::kNotInteger);
+  EXPECT_EQ(One(a, {"EXTEND", "k", "me", "0"}).text, range);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "100", "WAIT"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me"}).text, "ERR wrong number of arguments for 'lock' command");
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "100", "WAIT", "-1"}).text, errors::kTimeoutNegative);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "100", "NOWAIT", "1"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"LOCK", "k", "me", "100", "WAIT", "1", "x"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"DBSIZE"}).integer, 0) << "a refused command touched nothing";
+}
+
+TEST_F(EngineTest, UpdateHandsTheLeaseOver) {
+  Client& a = NewClient();
+  const int64_t token = One(a, {"LOCK", "k", "me", "1000"}).integer;
+  Advance(300);
+  EXPECT_EQ(One(a, {"UPDATE", "k", "me", "you"}).integer, token);
+  EXPECT_EQ(One(a, {"GET", "k"}).text, "you");
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 700) << "deadline kept";
+  EXPECT_TRUE(One(a, {"UPDATE", "k", "me", "again"}).IsNull());
+  EXPECT_EQ(One(a, {"RELEASE", "k", "me"}).integer, 0);
+  EXPECT_EQ(One(a, {"RELEASE", "k", "you"}).integer, 1);
+}
+
+TEST_F(EngineTest, SetNxIsLock) {
+  Client& a = NewClient();
+  EXPECT_EQ(One(a, {"SET", "k", "v1", "NX", "PX", "1000"}).text, "OK");
+  EXPECT_TRUE(One(a, {"SET", "k", "v2", "NX", "PX", "1000"}).IsNull());
+  EXPECT_EQ(One(a, {"set", "k", "v1", "px", "3000", "nx"}).text, "OK") << "same owner renews";
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 3000);
+  EXPECT_EQ(One(a, {"SET", "j", "v", "NX", "EX", "2"}).text, "OK");
+  EXPECT_EQ(One(a, {"TTL", "j"}).integer, 2);
+  EXPECT_EQ(One(a, {"GET", "j"}).text, "v");
+}
+
+TEST_F(EngineTest, OtherSetFormsExplainLeases) {
+  Client& a = NewClient();
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"SET", "k", "v"}, {"SET", "k", "v", "PX", "100"},
+        {"SET", "k", "v", "NX"}, {"SET", "k", "v", "XX", "PX", "100"},
+        {"SET", "k", "v", "NX", "PX", "100", "GET"}, {"SET", "k", "v", "NX", "KEEPTTL"},
+        {"SET", "k", "v", "NX", "PXAT", "100"}}) {
+    EXPECT_EQ(One(a, args).text, errors::kSetForm) << args.size();
+  }
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "1", "PX", "2"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "BOGUS"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "0"}).text,
+            "ERR invalid expire time in 'set' command");
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "EX", "61"}).text, errors::TtlRange(60'000));
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "x"}).text, errors::kNotInteger);
+}
+
+TEST_F(EngineTest, DelForceReleasesAndCounts) {
+  Client& a = NewClient();
+  One(a, {"LOCK", "a", "me", "1000"});
+  One(a, {"LOCK", "b", "you", "1000"});
+  EXPECT_EQ(One(a, {"DEL", "a", "b", "c"}).integer, 2);
+  EXPECT_EQ(One(a, {"EXISTS", "a", "b"}).integer, 0);
+}
+
+TEST_F(EngineTest, ExpiredLeaseReadsAsAbsent) {
+  Client& a = NewClient();
+  One(a, {"LOCK", "k", "me", "100"});
+  Advance(99);
+  EXPECT_EQ(One(a, {"EXISTS", "k"}).integer, 1);
+  EXPECT_EQ(One(a, {"TYPE", "k"}).text, "string");
+  Advance(1);
+  EXPECT_EQ(One(a, {"EXISTS", "k"}).integer, 0);
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, -2);
+  EXPECT_EQ(One(a, {"TTL", "k"}).integer, -2);
+  EXPECT_EQ(One(a, {"TYPE", "k"}).text, "none");
+  EXPECT_TRUE(One(a, {"GET", "k"}).IsNull());
+  EXPECT_EQ(One(a, {"DBSIZE"}).integer, 0);
+}
+
+TEST_F(EngineTest, KeysAndScanSeeHeldKeys) {
+  Client& a = NewClient();
+  for (int i = 0; i < 30; ++i) One(a, {"LOCK", "job:" + std::to_string(i), "me", "1000"});
+  One(a, {"LOCK", "other", "me", "1000"});
+  EXPECT_EQ(One(a, {"KEYS", "job:*"}).elements.size(), 30u);
+  EXPECT_EQ(One(a, {"KEYS", "job:[12]"}).elements.size(), 2u);
+  EXPECT_EQ(One(a, {"DBSIZE"}).integer, 31);
+  // Release some while scanning: every key held throughout is seen once.
+  std::multiset<std::string> seen;
+  std::string cursor = "0";
+  int calls = 0;
+  do {
+    const Reply page = One(a, {"SCAN", cursor, "MATCH", "job:*", "COUNT", "4"});
+    ASSERT_EQ(page.elements.size(), 2u);
+    cursor = page.elements[0].text;
+    for (const Reply& key : page.elements[1].elements) seen.insert(key.text);
+    if (++calls == 2) One(a, {"RELEASE", "job:29", "me"});
+  } while (cursor != "0" && calls < 100);
+  for (int i = 0; i < 29; ++i) EXPECT_EQ(seen.count("job:" + std::to_string(i)), 1u) << i;
+  EXPECT_EQ(seen.count("other"), 0u);
+  EXPECT_EQ(One(a, {"SCAN", "0", "TYPE", "hash"}).elements[1].elements.size(), 0u);
+  EXPECT_EQ(One(a, {"SCAN", "x"}).text, "ERR invalid cursor");
+}
+
+}  // namespace
+}  // namespace lockerd::server
