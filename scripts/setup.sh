@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Shared set-up for run.sh, test.sh and bench.sh: installs the Debian
+# packages that are missing (Debian 12), then configures and builds lockerd
+# into build/. Sourced, not run: it defines functions.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD_DIR="${LOCKERD_BUILD_DIR:-$ROOT/build}"
+
+BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-dev libhiredis-dev)
+TEST_PACKAGES=(redis-tools)
+BENCH_PACKAGES=(redis-server redis-tools python3)
+
+# Installs the given packages that are not installed yet. Uses sudo when not
+# root; refreshes the package lists only when an install needs it.
+install_packages() {
+  local missing=()
+  for package in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+      missing+=("$package")
+    fi
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  local sudo=()
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "Need root (or sudo) to install: ${missing[*]}" >&2; exit 1; }
+    sudo=(sudo)
+  fi
+  echo "Installing: ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+    "${sudo[@]}" apt-get update -q
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# Configures (once) and builds everything: the server, tests and benchmarks.
+build_lockerd() {
+  cmake -S "$ROOT" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DLOCKERD_BUILD_TESTS=ON -DLOCKERD_BUILD_BENCH=ON "$@" >/dev/null
+  cmake --build "$BUILD_DIR" -j "$(nproc)"
+}

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, and runs every test (unit and
+# integration). Exits non-zero on any failure. This is what CI runs.
+set -euo pipefail
+source "$(dirname "$0")/setup.sh"
+install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+build_lockerd
+cd "$BUILD_DIR"
+ctest --output-on-failure -j "$(nproc)" --timeout 300
