@@ -311,19 +311,16 @@ void Server::QueueFlush(Connection& connection) {
 }
 
 void Server::Flush(Connection& connection) {
-  if (connection.closing) return;
+  if (connection.closing || connection.writing) return;
   Client& client = connection.client;
   std::string& reply = client.reply();
-  if (!connection.writing && !reply.empty()) {
+  if (!reply.empty()) {
     auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
     uv_buf_t buf = uv_buf_init(reply.data(), static_cast<unsigned>(reply.size()));
     int written = uv_try_write(stream, &buf, 1);
     if (written == UV_EAGAIN) written = 0;
     if (written < 0) return Close(connection, uv_strerror(written));
-    if (static_cast<size_t>(written) == reply.size()) {
-      reply.clear();
-      ReleaseIfBig(reply);
-    } else {
+    if (static_cast<size_t>(written) < reply.size()) {
       // The rest goes out with uv_write; its bytes must stay put until the
       // callback, so they move to `inflight` and replies keep accumulating.
       reply.erase(0, static_cast<size_t>(written));
@@ -333,10 +330,25 @@ void Server::Flush(Connection& connection) {
       const int status = uv_write(&connection.write_request, stream, &buf, 1, OnWrite);
       if (status != 0) return Close(connection, uv_strerror(status));
       connection.writing = true;
+      return;
     }
+    reply.clear();
+    ReleaseIfBig(reply);
   }
-  if (client.close_after_reply && !connection.writing && reply.empty()) {
-    Close(connection, "closed after its last reply");
+  Drained(connection);
+}
+
+void Server::Drained(Connection& connection) {
+  // Nothing is pending: a client that stopped being served because of its
+  // output (backpressure) continues with the input it has sent since.
+  Client& client = connection.client;
+  if (client.close_after_reply) return Close(connection, "closed after its last reply");
+  CheckOutputLimits(connection, Now());
+  if (connection.closing) return;
+  if (client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
+    ResumeHeldInput(connection, Now());
+  } else {
+    UpdateReading(connection);
   }
 }
 
@@ -349,15 +361,7 @@ void Server::OnWrite(uv_write_t* request, int status) {
   ReleaseIfBig(connection.inflight);
   if (connection.closing) return;  // Cancelled by uv_close; OnClose frees it.
   if (status < 0) return server.Close(connection, uv_strerror(status));
-  const Time now = server.Now();
-  server.CheckOutputLimits(connection, now);
-  if (connection.closing) return;
-  if (connection.client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
-    server.ResumeHeldInput(connection, now);
-  } else {
-    server.UpdateReading(connection);
-  }
-  if (!connection.closing) server.Flush(connection);
+  server.Flush(connection);
 }
 
 void Server::CheckOutputLimits(Connection& connection, Time now) {
@@ -470,7 +474,8 @@ void Server::RearmTimer() {
   if (shutting_down_) return;
   std::optional<int64_t> next = engine_.NextWakeMs();
   const int64_t now_ms = static_cast<int64_t>(uv_now(&loop_));
-  if (engine_.HasPendingWork()) next = now_ms;  // Finish on the next turn, without sleeping.
+  // Work left for the next turn (woken waiters, resumed input): do not sleep.
+  if (engine_.HasPendingWork() || !flush_queue_.empty()) next = now_ms;
   if (!next) {
     if (timer_due_ms_ != -1) uv_timer_stop(&timer_);
     timer_due_ms_ = -1;

@@ -52,6 +52,8 @@ class Server {
   void ResumeHeldInput(Connection& connection, Time now);
   void QueueFlush(Connection& connection);
   void Flush(Connection& connection);
+  // Called when a connection has no reply bytes left to send.
+  void Drained(Connection& connection);
   void CheckOutputLimits(Connection& connection, Time now);
   void UpdateReading(Connection& connection);
   void Close(Connection& connection, const char* why);
