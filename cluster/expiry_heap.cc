@@ -35,7 +35,7 @@ void ExpiryHeap::SiftDown(size_t index) {
 void ExpiryHeap::Set(uint32_t slot, int64_t wake_ms) {
   if (slot >= position_.size()) position_.resize(slot + 1, kAbsent);
   if (position_[slot] == kAbsent) {
-    entries_.push_back({wake_ms, slot});
+    entries_.push_back(Entry{wake_ms, slot});
     position_[slot] = static_cast<uint32_t>(entries_.size() - 1);
     SiftUp(entries_.size() - 1);
     return;

@@ -8,6 +8,8 @@
 #include <optional>
 #include <vector>
 
+#include "cluster/chunked_vector.h"
+
 namespace lockerd::cluster {
 
 class ExpiryHeap {
@@ -23,11 +25,11 @@ class ExpiryHeap {
 
   bool empty() const { return entries_.empty(); }
   size_t size() const { return entries_.size(); }
-  int64_t top_wake_ms() const { return entries_.front().wake_ms; }
-  uint32_t top_slot() const { return entries_.front().slot; }
+  int64_t top_wake_ms() const { return entries_[0].wake_ms; }
+  uint32_t top_slot() const { return entries_[0].slot; }
   std::optional<int64_t> NextWakeMs() const {
     if (entries_.empty()) return std::nullopt;
-    return entries_.front().wake_ms;
+    return entries_[0].wake_ms;
   }
 
  private:
@@ -40,8 +42,9 @@ class ExpiryHeap {
   void SiftDown(size_t index);
   void Place(size_t index, Entry entry);
 
-  std::vector<Entry> entries_;
-  std::vector<uint32_t> position_;  // slot -> index in entries_, or kAbsent.
+  // Chunked so that growing past a million entries never copies them.
+  ChunkedVector<Entry> entries_;
+  ChunkedVector<uint32_t> position_;  // slot -> index in entries_, or kAbsent.
 };
 
 }  // namespace lockerd::cluster

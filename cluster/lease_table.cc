@@ -6,8 +6,8 @@
 namespace lockerd::cluster {
 
 const Register* LeaseTable::Find(std::string_view key) const {
-  const auto it = index_.find(key);
-  return it == index_.end() ? nullptr : &SlotRef(it->second).reg;
+  const uint32_t slot = index_.Find(key);
+  return slot == index_.kNone ? nullptr : &SlotRef(slot).reg;
 }
 
 const Register* LeaseTable::FindHeld(std::string_view key, int64_t now_ms) const {
@@ -16,9 +16,9 @@ const Register* LeaseTable::FindHeld(std::string_view key, int64_t now_ms) const
 }
 
 Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
-  if (const auto it = index_.find(key); it != index_.end()) {
-    Slot& slot = SlotRef(it->second);
-    if (slot.reg.held && slot.reg.deadline_ms <= now_ms) Expire(it->second, now_ms);
+  if (const uint32_t found = index_.Find(key); found != index_.kNone) {
+    Slot& slot = SlotRef(found);
+    if (slot.reg.held && slot.reg.deadline_ms <= now_ms) Expire(found, now_ms);
     return slot.reg;
   }
   const uint32_t id = AllocateSlot();
@@ -28,7 +28,7 @@ Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
   slot.reg = Register{};
   slot.reg.promised = ballot_floor_;
   slot.reg.slot = id;
-  index_.emplace(slot.key, id);
+  index_.Insert(id, slot.key);
   // A new register is free: it lives as long as a tombstone unless written.
   slot.reg.erase_at_ms = now_ms + idle_ms_;
   heap_.Set(id, slot.reg.erase_at_ms);
@@ -130,7 +130,7 @@ void LeaseTable::Erase(uint32_t id) {
   CHECK(!slot.reg.held);
   RaiseBallotFloor(slot.reg.promised);
   heap_.Remove(id);
-  index_.erase(std::string_view(slot.key));
+  index_.Erase(id);
   slot.used = false;
   slot.reg = Register{};
   // Keep small keys' storage; drop a big one's.

@@ -19,11 +19,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 #include "cluster/ballot.h"
 #include "cluster/expiry_heap.h"
+#include "cluster/key_index.h"
 #include "cluster/string_hash.h"
 
 namespace lockerd::cluster {
@@ -104,7 +104,12 @@ class LeaseTable {
 
   int64_t idle_ms_;
   std::vector<std::unique_ptr<Slot[]>> chunks_;
-  std::unordered_map<std::string_view, uint32_t> index_;  // Views into Slot::key.
+  // Key -> slot; keys are read from the slots themselves.
+  struct KeyOfSlot {
+    const LeaseTable* table;
+    std::string_view operator()(uint32_t slot) const { return table->SlotRef(slot).key; }
+  };
+  KeyIndex<KeyOfSlot> index_{KeyOfSlot{this}};
   uint32_t free_head_ = UINT32_MAX;
   size_t slots_used_ = 0;
   ExpiryHeap heap_;
