@@ -18,6 +18,17 @@ constexpr size_t kArgKeepBytes = 64 * 1024;
 // up front and let the string grow as the data really arrives.
 constexpr size_t kBulkReserveBytesMax = 16 * 1024;
 
+// Bytes nobody types into telnet: control characters other than tab, CR and
+// LF. A line holding them is binary junk (or another protocol), not a
+// command. Bytes above 0x7f are allowed: they may be UTF-8 keys.
+bool HasControlBytes(std::string_view line) {
+  for (const char c : line) {
+    const auto u = static_cast<unsigned char>(c);
+    if ((u < 0x20 && c != '\t' && c != '\r' && c != '\n') || u == 0x7f) return true;
+  }
+  return false;
+}
+
 std::string DescribeByte(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (u >= 0x20 && u < 0x7f) return std::string(1, c);
@@ -178,6 +189,10 @@ ParseStatus RespParser::StepInline(std::string_view& input) {
     return too_long ? Fail("Protocol error: too big inline request") : ParseStatus::kNeedMore;
   }
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (HasControlBytes(line)) {
+    line_.clear();
+    return Fail("Protocol error: binary data in an inline command");
+  }
   const InlineSplit split = SplitInlineArgs(line, limits_.args_count_max, &args_, &args_count_);
   line_.clear();
   if (split == InlineSplit::kUnbalancedQuotes) {

@@ -80,6 +80,8 @@ TEST(RespParser, InlineQuotesFollowRedis) {
   EXPECT_EQ(FeedWhole("SET \"a b\" 'c d' \"\\x41\\n\"\r\n").commands,
             (Commands{{"SET", "a b", "c d", "A\n"}}));
   EXPECT_EQ(FeedWhole("ECHO 'it\\'s'\r\n").commands, (Commands{{"ECHO", "it's"}}));
+  EXPECT_EQ(FeedWhole("ECHO\tcl\xc3\xa9\r\n").commands, (Commands{{"ECHO", "cl\xc3\xa9"}}))
+      << "tabs and UTF-8 are not junk";
   EXPECT_EQ(FeedWhole("ECHO \"unterminated\r\n").error,
             "Protocol error: unbalanced quotes in request");
   EXPECT_EQ(FeedWhole("ECHO \"a\"b\r\n").error, "Protocol error: unbalanced quotes in request");
@@ -140,6 +142,10 @@ INSTANTIATE_TEST_SUITE_P(
         Malformed{"BulkHeaderTooLong", "*1\r\n$" + std::string(40, '9'),
                   "Protocol error: too big bulk count string"},
         Malformed{"BulkWithoutCRLF", "*1\r\n$4\r\nPINGxx", "Protocol error: expected CRLF after bulk data"},
+        Malformed{"InlineBinaryJunk", std::string("\x00\x01garbage\r\n", 11),
+                  "Protocol error: binary data in an inline command"},
+        Malformed{"InlineEscapeByte", "PING \x1b[2J\r\n",
+                  "Protocol error: binary data in an inline command"},
         Malformed{"InlineTooLong", std::string(64 * 1024 + 1, 'a'),
                   "Protocol error: too big inline request"}),
     [](const ::testing::TestParamInfo<Malformed>& param_info) {

@@ -21,6 +21,14 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A test that writes to a connection the server has closed (hiredis after a
+// protocol error, a refused client) must get EPIPE, not be killed by
+// SIGPIPE: ignore it once, when the test process starts.
+[[maybe_unused]] const bool kSigpipeIgnored = [] {
+  signal(SIGPIPE, SIG_IGN);
+  return true;
+}();
+
 std::string MakeTempDir() {
   std::string pattern = (std::filesystem::temp_directory_path() / "lockerd-test-XXXXXX").string();
   const char* made = mkdtemp(pattern.data());
@@ -60,6 +68,51 @@ ReplyPtr Command(redisContext* context, const std::vector<std::string>& args) {
   }
   return ReplyPtr(static_cast<redisReply*>(
       redisCommandArgv(context, static_cast<int>(args.size()), argv.data(), lengths.data())));
+}
+
+bool SendCommand(redisContext* context, const std::vector<std::string>& args) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : args) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  if (redisAppendCommandArgv(context, static_cast<int>(args.size()), argv.data(),
+                             lengths.data()) != REDIS_OK) {
+    return false;
+  }
+  int done = 0;
+  while (!done) {
+    if (redisBufferWrite(context, &done) != REDIS_OK) return false;
+  }
+  return true;
+}
+
+ReplyPtr GetReply(redisContext* context) {
+  void* reply = nullptr;
+  if (redisGetReply(context, &reply) != REDIS_OK) return nullptr;
+  return ReplyPtr(static_cast<redisReply*>(reply));
+}
+
+std::string InfoField(redisContext* context, std::string_view field) {
+  ReplyPtr reply = Command(context, {"INFO"});
+  if (reply == nullptr || reply->type != REDIS_REPLY_STRING) return {};
+  const std::string_view text(reply->str, reply->len);
+  const std::string wanted = "\r\n" + std::string(field) + ":";
+  size_t start = text.find(wanted);
+  if (start == std::string_view::npos) return {};
+  start += wanted.size();
+  return std::string(text.substr(start, text.find("\r\n", start) - start));
+}
+
+bool WaitForInfoField(redisContext* context, std::string_view field, std::string_view value,
+                      std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (true) {
+    if (InfoField(context, field) == value) return true;
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
 }
 
 ProcessResult RunProgram(const std::vector<std::string>& args, const std::string& input,

@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace lockerd::testing {
@@ -30,6 +31,22 @@ int FreePort();
 // Sends one command (argv form, binary safe) and reads its reply.
 ReplyPtr Command(redisContext* context, const std::vector<std::string>& args);
 
+// Sends a command without waiting for its reply, for a client that is
+// about to block (LOCK ... WAIT); read the reply later with GetReply().
+// False if the bytes could not be written.
+bool SendCommand(redisContext* context, const std::vector<std::string>& args);
+// The next reply on `context` (waits up to the context's timeout); null on
+// timeout or a broken connection.
+ReplyPtr GetReply(redisContext* context);
+
+// The value of `field` in the server's INFO text ("" if absent).
+std::string InfoField(redisContext* context, std::string_view field);
+// Asks INFO until `field` reads `value`, for states the server reaches on
+// its own (a waiter registered, a closed connection noticed); false if it
+// did not within `timeout`.
+bool WaitForInfoField(redisContext* context, std::string_view field, std::string_view value,
+                      std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
 struct ProcessResult {
   int exit_code = -1;
   std::string output;  // stdout and stderr together.
@@ -40,10 +57,12 @@ ProcessResult RunProgram(const std::vector<std::string>& args, const std::string
 
 class LockerdProcess {
  public:
+  // Every member has a default, so designated initializers may name any
+  // subset: Start({.args = {"--maxclients", "2"}}).
   struct Options {
-    std::vector<std::string> args;  // Extra settings, e.g. {"--requirepass", "x"}.
-    std::string dir;                // Data dir; a fresh temporary one if empty.
-    int port = 0;                   // 0: a free port.
+    std::vector<std::string> args = {};  // Extra settings, e.g. {"--requirepass", "x"}.
+    std::string dir = {};                // Data dir; a fresh temporary one if empty.
+    int port = 0;                        // 0: a free port.
     bool wait_ready = true;
   };
 
