@@ -30,6 +30,13 @@ Coordinator::Coordinator(CoordinatorOptions options)
 void Coordinator::RaiseBallot(Ballot seen) { ballot_round_ = std::max(ballot_round_, seen.round); }
 
 void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* outbox) {
+  if (rounds_.size() >= kRoundsInFlightMax) {
+    if (request.request_id != 0) {
+      results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0,
+                          "too many writes in flight on this member"});
+    }
+    return;
+  }
   Round round;
   round.request = std::move(request);
   StartAttempt(next_round_id_++, std::move(round), now, outbox);
@@ -195,31 +202,42 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
   }
 }
 
+std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
+  // Only a fresh grant is undone: a renewal's token is one the client was
+  // already told it holds.
+  if (round.phase != Phase::kAccept || round.request.op != WriteOp::kLock ||
+      round.accept.token == round.chosen.token) {
+    return std::nullopt;
+  }
+  WriteRequest undo;
+  undo.op = WriteOp::kReleaseToken;
+  undo.key = round.accept.key;
+  undo.token = round.accept.token;
+  return undo;
+}
+
+std::string Coordinator::QuarantineDetail(const Round& round) {
+  return "members are in restart quarantine for another " +
+         std::to_string(round.quarantine_left_ms) + " ms";
+}
+
 void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
                             std::vector<Message>* outbox) {
   const Accept& accept = round.accept;
-  const bool fresh_grant = round.request.op == WriteOp::kLock && accept.token != round.chosen.token;
   if (GrantsLease(round.request.op) &&
       !LeaseStillValid(accept.ttl_ms, options_.drift, now.mono_ms - round.sent_ms)) {
     ++stats_.grants_too_late;
-    WriteRequest undo;
-    undo.op = WriteOp::kReleaseToken;
-    undo.key = accept.key;
-    undo.token = accept.token;
+    std::optional<WriteRequest> undo = RollbackOf(round);
     Finish(round_id, WriteOutcome::kNoQuorum, 0,
            "the lease ran out before a majority accepted it");
-    if (fresh_grant) Submit(std::move(undo), now, outbox);
+    if (undo) Submit(std::move(*undo), now, outbox);
     return;
   }
   Finish(round_id, WriteOutcome::kDone, accept.token, {});
 }
 
 void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
-  if (round.quarantined) {
-    return Finish(round_id, WriteOutcome::kTryAgain, 0,
-                  "members are in restart quarantine for another " +
-                      std::to_string(round.quarantine_left_ms) + " ms");
-  }
+  if (round.quarantined) return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
   if (round.attempt + 1 >= kRoundAttemptsMax) {
     return Finish(round_id, WriteOutcome::kNoQuorum, 0,
                   "pre-empted by other writes to the key " + std::to_string(kRoundAttemptsMax) +
@@ -257,21 +275,14 @@ void Coordinator::Tick(Time now, std::vector<Message>* outbox) {
       continue;
     }
     ++stats_.rounds_timed_out;
-    const bool fresh_grant = round.phase == Phase::kAccept && round.request.op == WriteOp::kLock &&
-                             round.accept.token != round.chosen.token;
-    WriteRequest undo;
-    undo.op = WriteOp::kReleaseToken;
-    undo.key = round.request.key;
-    undo.token = round.accept.token;
+    // A grant that may have reached some members is rolled back.
+    std::optional<WriteRequest> undo = RollbackOf(round);
     if (round.quarantined) {
-      Finish(round_id, WriteOutcome::kTryAgain, 0,
-             "members are in restart quarantine for another " +
-                 std::to_string(round.quarantine_left_ms) + " ms");
+      Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
     } else {
       Finish(round_id, WriteOutcome::kNoQuorum, 0, DescribeAnswers(round));
     }
-    // Roll back a grant that may have reached some members.
-    if (fresh_grant) Submit(std::move(undo), now, outbox);
+    if (undo) Submit(std::move(*undo), now, outbox);
   }
 }
 

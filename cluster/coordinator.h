@@ -95,6 +95,8 @@ class Coordinator {
   void Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token, std::string detail);
   void Broadcast(const Round& round, uint64_t round_id, std::vector<Message>* outbox) const;
   std::string DescribeAnswers(const Round& round) const;
+  static std::optional<WriteRequest> RollbackOf(const Round& round);
+  static std::string QuarantineDetail(const Round& round);
 
   CoordinatorOptions options_;
   uint64_t ballot_round_ = 0;

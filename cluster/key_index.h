@@ -10,12 +10,12 @@
 
 #include <cstdint>
 #include <algorithm>
-#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
 
 #include "cluster/chunked_vector.h"
+#include "cluster/siphash.h"
 
 namespace lockerd::cluster {
 
@@ -57,7 +57,7 @@ class KeyIndex {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
 
-  explicit KeyIndex(KeyOf key_of) : key_of_(std::move(key_of)) {
+  KeyIndex(KeyOf key_of, HashKey hash_key) : key_of_(std::move(key_of)), hash_key_(hash_key) {
     tables_[0].Reset(kInitialBuckets);
   }
 
@@ -103,7 +103,7 @@ class KeyIndex {
   static constexpr size_t kInitialBuckets = 16;
   static constexpr int kBucketsPerStep = 2;
 
-  static uint64_t Hash(std::string_view key) { return std::hash<std::string_view>{}(key); }
+  uint64_t Hash(std::string_view key) const { return SipHash13(hash_key_, key); }
 
   bool rehashing() const { return !tables_[1].empty(); }
 
@@ -146,6 +146,7 @@ class KeyIndex {
   }
 
   KeyOf key_of_;
+  HashKey hash_key_;
   BucketArray tables_[2];            // [0] current; [1] the next, while growing.
   size_t rehash_bucket_ = 0;         // Buckets of [0] below this moved to [1].
   ChunkedVector<uint32_t> next_;    // Per slot: the next slot in its chain.

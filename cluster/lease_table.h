@@ -44,7 +44,9 @@ struct Register {
 
 class LeaseTable {
  public:
-  explicit LeaseTable(int64_t idle_ms) : idle_ms_(idle_ms) {}
+  // `hash_key` keys the hashing of client-chosen keys (see siphash.h).
+  explicit LeaseTable(int64_t idle_ms, HashKey hash_key = {})
+      : idle_ms_(idle_ms), index_(KeyOfSlot{this}, hash_key), watched_(16, StringHash{hash_key}) {}
   LeaseTable(const LeaseTable&) = delete;
   LeaseTable& operator=(const LeaseTable&) = delete;
 
@@ -109,7 +111,7 @@ class LeaseTable {
     const LeaseTable* table;
     std::string_view operator()(uint32_t slot) const { return table->SlotRef(slot).key; }
   };
-  KeyIndex<KeyOfSlot> index_{KeyOfSlot{this}};
+  KeyIndex<KeyOfSlot> index_;
   uint32_t free_head_ = UINT32_MAX;
   size_t slots_used_ = 0;
   ExpiryHeap heap_;

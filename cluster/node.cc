@@ -30,7 +30,7 @@ CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
 
 Node::Node(NodeOptions options)
     : options_(options),
-      table_(TombstoneMs(options)),
+      table_(TombstoneMs(options), HashKeyFromSeed(options.seed)),
       acceptor_(&table_),
       coordinator_(CoordinatorOptionsOf(options)) {}
 

@@ -32,7 +32,7 @@ struct NodeOptions {
   int64_t max_lease_ms = 60'000;
   double drift = 0.01;
   int64_t round_timeout_ms = 500;
-  uint64_t seed = 1;
+  uint64_t seed = 1;  // Backoff jitter and the key of the key hash.
   // Active expiry handles at most this many registers per Tick, so that a
   // million leases ending at once do not stall the server's loop.
   size_t expire_budget = 10'000;

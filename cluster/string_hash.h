@@ -1,5 +1,8 @@
-// Transparent hashing, so that maps keyed by std::string can be searched with
-// a std::string_view without building a string (no allocation on lookups).
+// Hash maps keyed by client-chosen strings: keyed SipHash against hash
+// flooding, and transparent lookup, so a std::string_view finds a
+// std::string key without building a string (no allocation on lookups).
+//
+//   StringSet waiting{16, StringHash{HashKeyFromSeed(seed)}};
 #pragma once
 
 #include <functional>
@@ -8,11 +11,14 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "cluster/siphash.h"
+
 namespace lockerd::cluster {
 
 struct StringHash {
   using is_transparent = void;
-  size_t operator()(std::string_view text) const { return std::hash<std::string_view>{}(text); }
+  HashKey key;
+  size_t operator()(std::string_view text) const { return SipHash13(key, text); }
 };
 
 template <typename Value>

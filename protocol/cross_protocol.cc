@@ -1,23 +1,10 @@
 #include "protocol/cross_protocol.h"
 
-#include <cctype>
 #include <string_view>
 
+#include "protocol/ascii.h"
+
 namespace lockerd::protocol {
-namespace {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
-
-}  // namespace
 
 bool LooksLikeHttp(std::span<const std::string> args) {
   if (args.empty()) return false;

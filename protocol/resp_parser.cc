@@ -13,6 +13,9 @@ namespace {
 // than kept for reuse, so one big command does not pin memory for the
 // connection's lifetime.
 constexpr size_t kArgKeepBytes = 64 * 1024;
+// Likewise, argument slots beyond this many are dropped after a command
+// that used them (a "*65536" command of empty strings would pin 2 MB).
+constexpr size_t kArgsKeepCount = 1024;
 
 // A declared bulk length is a promise, not bytes: reserve at most this much
 // up front and let the string grow as the data really arrives.
@@ -77,6 +80,10 @@ ParseResult RespParser::Feed(std::string_view input) {
 ParseStatus RespParser::StepStart(std::string_view& input) {
   for (size_t i = 0; i < args_count_; ++i) {
     if (args_[i].capacity() > kArgKeepBytes) std::string().swap(args_[i]);
+  }
+  if (args_.size() > kArgsKeepCount) {
+    args_.resize(kArgsKeepCount);
+    args_.shrink_to_fit();
   }
   args_count_ = 0;
   args_expected_ = 0;

@@ -1,8 +1,8 @@
 #include "server/command_table.h"
 
 #include <algorithm>
-#include <cctype>
 
+#include "protocol/ascii.h"
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/request_parse.h"
@@ -193,7 +193,7 @@ const CommandSpec* FindIn(std::span<const CommandSpec> table, std::string_view p
   if (prefix.size() + name.size() > sizeof folded) return nullptr;
   size_t n = 0;
   for (const char c : prefix) folded[n++] = c;
-  for (const char c : name) folded[n++] = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char c : name) folded[n++] = protocol::AsciiLower(c);
   const std::string_view key(folded, n);
   const auto it = std::lower_bound(table.begin(), table.end(), key,
                                    [](const CommandSpec& spec, std::string_view k) {

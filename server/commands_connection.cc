@@ -10,6 +10,7 @@
 #include "server/commands.h"
 #include "server/engine.h"
 #include "server/errors.h"
+#include "server/limits.h"
 #include "server/request_parse.h"
 #include "server/version.h"
 
@@ -28,9 +29,11 @@ bool SecretEquals(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-// Redis's rule for client names and library info: printable, no spaces.
+// Redis's rule for client names and library info: printable, no spaces;
+// and ours: short, since CLIENT LIST repeats them.
 bool ValidClientText(std::string_view text) {
-  return std::all_of(text.begin(), text.end(), [](char ch) { return ch > ' ' && ch <= '~'; });
+  return text.size() <= kClientNameBytesMax &&
+         std::all_of(text.begin(), text.end(), [](char ch) { return ch > ' ' && ch <= '~'; });
 }
 
 // Returns true when `user`/`password` are the default user's credentials.
@@ -147,7 +150,7 @@ void CmdClientId(CommandContext& c) {
 }
 
 void CmdClientSetName(CommandContext& c) {
-  if (c.args[2].size() > kClientNameBytesMax || !ValidClientText(c.args[2])) {
+  if (!ValidClientText(c.args[2])) {
     return c.engine.ReplyError(c.client, errors::kClientName);
   }
   c.client.name = c.args[2];
@@ -171,7 +174,7 @@ void CmdClientSetInfo(CommandContext& c) {
     return c.engine.ReplyError(c.client,
                                "ERR Unrecognized option '" + errors::Echo(attribute) + "'");
   }
-  if (value.size() > kClientNameBytesMax || !ValidClientText(value)) {
+  if (!ValidClientText(value)) {
     return c.engine.ReplyError(c.client, "ERR " + errors::Echo(attribute) +
                                              " cannot contain spaces, newlines or special "
                                              "characters.");
@@ -226,7 +229,7 @@ void CmdClientKill(CommandContext& c) {
   // Old form: CLIENT KILL addr:port -> +OK or an error.
   if (c.args.size() == 3) {
     for (const auto& [id, client] : c.engine.clients()) {
-      if (client->peer_address() != c.args[2]) continue;
+      if (client->peer_address() != c.args[2] || client->kill_requested) continue;
       if (client == &c.client) {
         c.client.close_after_reply = true;
       } else {
@@ -245,7 +248,7 @@ void CmdClientKill(CommandContext& c) {
   }
   int64_t killed = 0;
   for (const auto& [id, client] : c.engine.clients()) {
-    if (!filter.Matches(*client, c.client, c.now)) continue;
+    if (client->kill_requested || !filter.Matches(*client, c.client, c.now)) continue;
     ++killed;
     if (client == &c.client) {
       c.client.close_after_reply = true;

@@ -6,6 +6,8 @@
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/engine.h"
+#include "server/errors.h"
+#include "server/limits.h"
 #include "server/glob.h"
 #include "server/request_parse.h"
 
@@ -43,13 +45,21 @@ void CmdType(CommandContext& c) {
 void CmdKeys(CommandContext& c) {
   const cluster::LeaseTable& table = c.engine.node().table();
   const std::string& pattern = c.args[1];
+  if (pattern.size() > kPatternBytesMax) return c.engine.ReplyError(c.client, errors::kPatternTooLong);
   const bool all = pattern == "*";
+  // A reply the client could never receive is refused before it is built:
+  // count its bytes as the keys are found.
+  const size_t reply_bytes_max = c.engine.config().output_limit.hard_bytes;
+  size_t reply_bytes = 0;
   std::vector<const std::string*> keys;
   for (size_t slot = 0; slot < table.slot_limit(); ++slot) {
     const cluster::Register* reg = table.RegisterAt(slot);
     if (reg == nullptr || !reg->HeldAt(c.now.mono_ms)) continue;
     const std::string* key = table.KeyAt(slot);
-    if (all || GlobMatch(pattern, *key)) keys.push_back(key);
+    if (!all && !GlobMatch(pattern, *key)) continue;
+    keys.push_back(key);
+    reply_bytes += key->size() + 16;  // "$<len>\r\n" + key + "\r\n"
+    if (reply_bytes > reply_bytes_max) return c.engine.ReplyError(c.client, errors::kKeysReplyTooBig);
   }
   c.client.writer().WriteArrayHeader(keys.size());
   for (const std::string* key : keys) c.client.writer().WriteBulk(*key);
@@ -59,6 +69,9 @@ void CmdScan(CommandContext& c) {
   auto parsed = ParseScan(c.args);
   if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
   const ScanArgs& scan = std::get<ScanArgs>(parsed);
+  if (scan.pattern.size() > kPatternBytesMax) {
+    return c.engine.ReplyError(c.client, errors::kPatternTooLong);
+  }
   const cluster::LeaseTable& table = c.engine.node().table();
   // The cursor is a slot number. Registers never move between slots, so a
   // key held for the whole iteration is returned exactly once. COUNT bounds

@@ -35,6 +35,14 @@ void CmdLock(CommandContext& c) {
   if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
   const LockArgs& lock = std::get<LockArgs>(parsed);
   auto request = MakeRequest(cluster::WriteOp::kLock, lock.key, lock.owner, lock.ttl_ms);
+  if (c.engine.MustQueue(lock.key, lock.owner, c.now)) {
+    if (lock.wait) {
+      return c.engine.QueueBehindWaiters(c.client, std::move(request),
+                                         WaitDeadline(lock.wait_ms, c.now));
+    }
+    ++c.engine.stats().locks_denied;
+    return c.client.writer().WriteNull();  // Others are waiting for it.
+  }
   if (lock.wait) {
     c.engine.SubmitLockWait(c.client, std::move(request), WaitDeadline(lock.wait_ms, c.now),
                             /*front_of_line=*/false, c.now);
@@ -91,6 +99,10 @@ void CmdSet(CommandContext& c) {
   auto parsed = ParseSet(c.args, c.engine.config().max_lease_ms);
   if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
   const SetArgs& set = std::get<SetArgs>(parsed);
+  if (c.engine.MustQueue(set.key, set.owner, c.now)) {
+    ++c.engine.stats().locks_denied;
+    return c.client.writer().WriteNull();
+  }
   c.engine.SubmitWrite(c.client, MakeRequest(cluster::WriteOp::kLock, set.key, set.owner, set.ttl_ms),
                        ReplyStyle::kOk, c.now);
 }

@@ -9,6 +9,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "protocol/ascii.h"
 #include "protocol/inline_split.h"
 #include "protocol/numbers.h"
 #include "server/glob.h"
@@ -28,13 +29,6 @@ struct Setting {
   Setter set;
   Getter get;
 };
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
 
 std::string OneValue(const Values& values, std::string* error) {
   if (values.size() != 1) {
@@ -101,7 +95,7 @@ Setter ParserSetting(size_t protocol::ParserLimits::*field, uint64_t min, uint64
 
 std::string SetYesNo(bool* field, const Values& values) {
   std::string error;
-  const std::string value = Lower(OneValue(values, &error));
+  const std::string value = protocol::ToLower(OneValue(values, &error));
   if (!error.empty()) return error;
   if (value == "yes") {
     *field = true;
@@ -115,7 +109,7 @@ std::string SetYesNo(bool* field, const Values& values) {
 
 std::string SetOutputLimit(Config& config, const Values& values) {
   // Redis's form: <class> <hard> <soft> <soft-seconds>; only "normal" here.
-  if (values.size() != 4 || Lower(values[0]) != "normal") {
+  if (values.size() != 4 || protocol::ToLower(values[0]) != "normal") {
     return "expects: normal <hard> <soft> <soft-seconds>";
   }
   const auto hard = ParseMemory(values[1]);
@@ -127,6 +121,7 @@ std::string SetOutputLimit(Config& config, const Values& values) {
   if (*hard == 0 || *soft == 0) {
     return "limits must be above 0: an unbounded output buffer lets one client exhaust memory";
   }
+  if (*hard > kOutputBytesLimitMax) return "hard limit must be at most 1gb";
   config.output_limit = {static_cast<size_t>(*hard), static_cast<size_t>(*soft), *seconds};
   return {};
 }
@@ -200,7 +195,7 @@ const std::vector<Setting>& Settings() {
       {"loglevel", "debug|verbose|notice|warning", "least important log lines shown (default notice)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;
-         const auto level = ParseLogLevel(Lower(OneValue(v, &error)));
+         const auto level = ParseLogLevel(protocol::ToLower(OneValue(v, &error)));
          if (!error.empty()) return error;
          if (!level) return "must be debug, verbose, notice or warning";
          c.loglevel = *level;
@@ -214,7 +209,7 @@ const std::vector<Setting>& Settings() {
        ParserSetting(&protocol::ParserLimits::args_count_max, 1, 1 << 24, false),
        [](const Config& c) { return std::to_string(c.parser_limits.args_count_max); }},
       {"client-query-buffer-limit", "<size>", "most bytes one command may hold (default 16mb)",
-       ParserSetting(&protocol::ParserLimits::command_bytes_max, 1024, 1ull << 32, true),
+       ParserSetting(&protocol::ParserLimits::command_bytes_max, 1024, 1ull << 30, true),
        [](const Config& c) { return std::to_string(c.parser_limits.command_bytes_max); }},
       {"client-output-buffer-limit", "normal <hard> <soft> <soft-seconds>",
        "reply bytes a client may leave unread (default normal 256mb 8mb 60)", SetOutputLimit,
@@ -226,12 +221,18 @@ const std::vector<Setting>& Settings() {
       {"maxwaiters-per-key", "<n>", "most clients blocked on one key (default 10000)",
        SizeSetting(&Config::maxwaiters_per_key, 1, 10'000'000, false),
        [](const Config& c) { return std::to_string(c.maxwaiters_per_key); }},
+      {"max-key-bytes", "<n>", "longest key or owner (default 4096)",
+       SizeSetting(&Config::max_key_bytes, 1, 1 << 20, false),
+       [](const Config& c) { return std::to_string(c.max_key_bytes); }},
+      {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
+       SizeSetting(&Config::maxkeys, 1, 1'000'000'000, false),
+       [](const Config& c) { return std::to_string(c.maxkeys); }},
   };
   return settings;
 }
 
 const Setting* FindSetting(std::string_view name) {
-  const std::string lower = Lower(name);
+  const std::string lower = protocol::ToLower(name);
   for (const Setting& setting : Settings()) {
     if (setting.name == lower) return &setting;
   }
@@ -289,7 +290,7 @@ void Validate(const Config& config, std::vector<std::string>* errors) {
 }  // namespace
 
 std::optional<uint64_t> ParseMemory(std::string_view text) {
-  const std::string lower = Lower(text);
+  const std::string lower = protocol::ToLower(text);
   size_t digits = 0;
   while (digits < lower.size() && std::isdigit(static_cast<unsigned char>(lower[digits]))) ++digits;
   if (digits == 0) return std::nullopt;

@@ -37,6 +37,8 @@ struct Config {
   protocol::ParserLimits parser_limits;
   OutputBufferLimit output_limit;
   size_t maxwaiters_per_key = kWaitersPerKeyDefault;
+  size_t max_key_bytes = kKeyBytesDefault;
+  size_t maxkeys = kMaxKeysDefault;
   std::string config_file;  // Empty when none was given.
 };
 

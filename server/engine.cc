@@ -1,18 +1,19 @@
 #include "server/engine.h"
 
 #include <algorithm>
-#include <cctype>
 #include <utility>
 
 #include "cluster/check.h"
+#include "protocol/ascii.h"
 #include "server/command_table.h"
 #include "server/errors.h"
 
 namespace lockerd::server {
 namespace {
 
-cluster::NodeOptions NodeOptionsOf(const Config& config) {
+cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
   cluster::NodeOptions options;
+  options.seed = seed;
   options.members_count = 1;
   options.self = 0;
   options.max_lease_ms = config.max_lease_ms;
@@ -25,16 +26,13 @@ bool ArityOk(int arity, size_t argc) {
   return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
 }
 
-std::string Upper(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
-  return out;
-}
-
 }  // namespace
 
-Engine::Engine(Config config, Time now) : config_(std::move(config)), node_(NodeOptionsOf(config_)) {
+Engine::Engine(Config config, Time now, uint64_t seed)
+    : config_(std::move(config)),
+      node_(NodeOptionsOf(config_, seed)),
+      waiters_(cluster::HashKeyFromSeed(seed)),
+      ready_keys_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}) {
   process_.started_mono_ms = now.mono_ms;
   process_.started_wall_ms = now.wall_ms;
   process_.tcp_port = config_.port;
@@ -84,7 +82,7 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
     const CommandSpec* sub = FindSubcommand(*spec, args[1]);
     if (sub == nullptr) {
       client.last_command = spec->name;
-      return ReplyError(client, errors::UnknownSubcommand(args[1], Upper(spec->name)));
+      return ReplyError(client, errors::UnknownSubcommand(args[1], protocol::ToUpper(spec->name)));
     }
     spec = sub;
   }
@@ -120,12 +118,16 @@ void Engine::SubmitLockWait(Client& client, cluster::WriteRequest request, int64
 }
 
 void Engine::SubmitDelete(Client& client, std::span<const std::string> keys, Time now) {
+  for (const std::string& key : keys) {
+    if (key.size() > config_.max_key_bytes) {
+      return ReplyError(client, errors::KeyTooLong(config_.max_key_bytes));
+    }
+  }
   const uint64_t batch_id = next_delete_batch_++;
   delete_batches_.emplace(batch_id, DeleteBatch{client.id(), keys.size(), 0, {}});
   client.blocked = BlockKind::kWrite;
   for (const std::string& key : keys) {
     cluster::WriteRequest request;
-    request.request_id = next_request_id_++;
     request.op = cluster::WriteOp::kDelete;
     request.key = key;
     PendingWrite pending;
@@ -133,20 +135,39 @@ void Engine::SubmitDelete(Client& client, std::span<const std::string> keys, Tim
     pending.style = ReplyStyle::kDelete;
     pending.op = cluster::WriteOp::kDelete;
     pending.delete_batch = batch_id;
-    pending_writes_.emplace(request.request_id, std::move(pending));
-    node_.Submit(std::move(request), now);
+    Enqueue(std::move(request), std::move(pending), now);
   }
   Drain(now);
 }
 
+bool Engine::Admit(Client& client, const cluster::WriteRequest& request, Time now) {
+  const size_t max = config_.max_key_bytes;
+  if (request.key.size() > max || request.owner.size() > max || request.new_owner.size() > max) {
+    ReplyError(client, errors::KeyTooLong(max));
+    return false;
+  }
+  const cluster::LeaseTable& table = node_.table();
+  if (request.op == cluster::WriteOp::kLock && table.held_count() >= config_.maxkeys &&
+      table.FindHeld(request.key, now.mono_ms) == nullptr) {
+    ReplyError(client, errors::MaxKeys(config_.maxkeys));
+    return false;
+  }
+  return true;
+}
+
 void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite pending,
                     Time now) {
-  request.request_id = next_request_id_++;
+  if (!Admit(client, request, now)) return;
   pending.client_id = client.id();
   client.blocked = BlockKind::kWrite;
+  Enqueue(std::move(request), std::move(pending), now);
+  Drain(now);
+}
+
+void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now) {
+  request.request_id = next_request_id_++;
   pending_writes_.emplace(request.request_id, std::move(pending));
   node_.Submit(std::move(request), now);
-  Drain(now);
 }
 
 void Engine::Drain(Time now) {
@@ -156,9 +177,7 @@ void Engine::Drain(Time now) {
   for (const cluster::WriteResult& result : results) HandleResult(result, now);
   results.clear();
   results_scratch_.swap(results);
-  for (std::string& key : node_.TakeFreedKeys()) {
-    if (ready_keys_.insert(key).second) ready_order_.push_back(std::move(key));
-  }
+  for (const std::string& key : node_.TakeFreedKeys()) MarkReady(key);
 }
 
 void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
@@ -201,10 +220,14 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
       }
       return;
     case cluster::WriteOutcome::kNoQuorum:
-      ++stats_.noquorum_replies;
-      return ReplyError(*client, "NOQUORUM " + result.detail);
     case cluster::WriteOutcome::kTryAgain:
-      return ReplyError(*client, "TRYAGAIN " + result.detail);
+      if (result.outcome == cluster::WriteOutcome::kNoQuorum) ++stats_.noquorum_replies;
+      // A waiter that leaves with an error gives the next one its turn.
+      if (pending.wait && waiters_.HasAcquirers(pending.request.key)) MarkReady(pending.request.key);
+      return ReplyError(*client, std::string(result.outcome == cluster::WriteOutcome::kNoQuorum
+                                                 ? "NOQUORUM "
+                                                 : "TRYAGAIN ") +
+                                     result.detail);
   }
 }
 
@@ -253,7 +276,32 @@ void Engine::StartObserve(Client& client, std::string_view key, int64_t deadline
 }
 
 void Engine::ForgetWait(const Waiter& waiter) {
-  if (!waiters_.HasWaiters(waiter.key)) node_.table().Unwatch(waiter.key);
+  if (!waiters_.HasWaiters(waiter.key)) {
+    node_.table().Unwatch(waiter.key);
+  } else if (waiter.kind == WaiterKind::kAcquire) {
+    // The head of the line may have left while the key was free: let the
+    // next one try (ServeReadyKeys checks that the key is really free).
+    MarkReady(waiter.key);
+  }
+}
+
+void Engine::MarkReady(const std::string& key) {
+  if (ready_keys_.insert(key).second) ready_order_.push_back(key);
+}
+
+bool Engine::MustQueue(std::string_view key, std::string_view owner, Time now) const {
+  if (!waiters_.HasAcquirers(key)) return false;
+  // The holder renewing its own lease is not jumping the queue.
+  const cluster::Register* reg = node_.table().FindHeld(key, now.mono_ms);
+  return reg == nullptr || reg->owner != owner;
+}
+
+void Engine::QueueBehindWaiters(Client& client, cluster::WriteRequest request,
+                                int64_t deadline_ms) {
+  Waiter waiter{client.id(), request.key, WaiterKind::kAcquire, deadline_ms, std::move(request)};
+  if (!StartWait(client, std::move(waiter), /*front_of_line=*/false)) {
+    ReplyError(client, errors::kTooManyWaiters);
+  }
 }
 
 void Engine::ServeReadyKeys(Time now) {
@@ -262,6 +310,8 @@ void Engine::ServeReadyKeys(Time now) {
   keys.swap(ready_order_);
   ready_keys_.clear();
   for (const std::string& key : keys) {
+    // A key marked ready may have been taken since (or never freed here).
+    if (node_.table().FindHeld(key, now.mono_ms) != nullptr) continue;
     std::vector<Waiter> woken = waiters_.TakeWoken(key);
     if (!waiters_.HasWaiters(key)) node_.table().Unwatch(key);
     for (Waiter& waiter : woken) {
@@ -321,6 +371,10 @@ std::vector<uint64_t> Engine::TakeAttention() {
 
 void Engine::RequestKill(Client& client) {
   client.kill_requested = true;
+  // Forget its wait now: the connection closes only at the end of the loop
+  // turn, and a killed waiter must not be handed a lock in between.
+  if (const auto waiter = waiters_.Remove(client.id())) ForgetWait(*waiter);
+  client.blocked = BlockKind::kNone;
   Attention(client);
 }
 

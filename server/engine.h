@@ -64,7 +64,9 @@ struct ProcessInfo {
 
 class Engine {
  public:
-  Engine(Config config, Time now);
+  // `seed` keys the hashing of client-chosen keys and the backoff jitter:
+  // random in the server, fixed in tests.
+  Engine(Config config, Time now, uint64_t seed = 1);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -102,6 +104,12 @@ class Engine {
   // WAIT key timeout, for a held key: blocks until it is freed.
   void StartObserve(Client& client, std::string_view key, int64_t deadline_ms);
 
+  // First come, first served: while LOCK ... WAIT clients are queued on a
+  // key, a newcomer (other than the holder renewing) must not take it first.
+  bool MustQueue(std::string_view key, std::string_view owner, Time now) const;
+  // Queues a LOCK ... WAIT behind the clients already waiting, without a round.
+  void QueueBehindWaiters(Client& client, cluster::WriteRequest request, int64_t deadline_ms);
+
   void ReplyError(Client& client, std::string_view text);
   // CLIENT KILL of another client: the server closes it on its next turn.
   void RequestKill(Client& client);
@@ -134,7 +142,12 @@ class Engine {
     std::string error;
   };
 
+  // Replies with an error and returns false for a write that breaks a limit
+  // (key or owner length, maxkeys).
+  bool Admit(Client& client, const cluster::WriteRequest& request, Time now);
   void Submit(Client& client, cluster::WriteRequest request, PendingWrite pending, Time now);
+  // Hands a write to the node; its result comes out of Drain().
+  void Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now);
   // Takes results and freed keys out of the node and acts on them.
   void Drain(Time now);
   void HandleResult(const cluster::WriteResult& result, Time now);
@@ -143,6 +156,7 @@ class Engine {
   void Unblock(Client& client);
   void Attention(Client& client);
   void ForgetWait(const Waiter& waiter);
+  void MarkReady(const std::string& key);
 
   Config config_;
   cluster::Node node_;

@@ -1,8 +1,8 @@
 #include "server/errors.h"
 
 #include <algorithm>
-#include <cctype>
 
+#include "protocol/ascii.h"
 #include "server/limits.h"
 
 namespace lockerd::server::errors {
@@ -32,15 +32,21 @@ std::string UnknownCommand(std::string_view name, std::span<const std::string> a
 }
 
 std::string WrongArity(std::string_view name) {
-  std::string lower(name);
-  std::transform(lower.begin(), lower.end(), lower.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return "ERR wrong number of arguments for '" + Echo(lower) + "' command";
+  return "ERR wrong number of arguments for '" + Echo(protocol::ToLower(name)) + "' command";
 }
 
 std::string UnknownSubcommand(std::string_view subcommand, std::string_view command) {
   return "ERR unknown subcommand '" + Echo(subcommand) + "'. Try " + std::string(command) +
          " HELP.";
+}
+
+std::string KeyTooLong(size_t key_bytes_max) {
+  return "ERR key or owner is longer than max-key-bytes (" + std::to_string(key_bytes_max) + ")";
+}
+
+std::string MaxKeys(size_t max_keys) {
+  return "OOM command not allowed when the number of leases has reached maxkeys (" +
+         std::to_string(max_keys) + ")";
 }
 
 std::string TtlRange(int64_t max_lease_ms) {

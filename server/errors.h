@@ -35,6 +35,9 @@ inline constexpr std::string_view kSetForm =
 inline constexpr std::string_view kMaxClients = "ERR max number of clients reached";
 inline constexpr std::string_view kTooManyWaiters =
     "ERR too many clients waiting on this key (maxwaiters-per-key)";
+inline constexpr std::string_view kPatternTooLong = "ERR pattern is longer than 256 bytes";
+inline constexpr std::string_view kKeysReplyTooBig =
+    "ERR the KEYS reply would pass client-output-buffer-limit; use SCAN";
 inline constexpr std::string_view kConfigSet =
     "ERR CONFIG SET is not supported: restart lockerd with --name value or a config file";
 inline constexpr std::string_view kProtected =
@@ -51,5 +54,7 @@ std::string UnknownCommand(std::string_view name, std::span<const std::string> a
 std::string WrongArity(std::string_view name);
 std::string UnknownSubcommand(std::string_view subcommand, std::string_view command);
 std::string TtlRange(int64_t max_lease_ms);
+std::string KeyTooLong(size_t key_bytes_max);
+std::string MaxKeys(size_t max_keys);
 
 }  // namespace lockerd::server::errors

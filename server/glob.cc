@@ -1,13 +1,13 @@
 #include "server/glob.h"
 
-#include <cctype>
+#include "protocol/ascii.h"
 #include <utility>
 
 namespace lockerd::server {
 namespace {
 
 char Fold(char c, bool ignore_case) {
-  return ignore_case ? static_cast<char>(std::tolower(static_cast<unsigned char>(c))) : c;
+  return ignore_case ? protocol::AsciiLower(c) : c;
 }
 
 // Matches a bracket class starting after '['. Advances *p past the closing

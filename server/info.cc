@@ -1,9 +1,9 @@
 #include "server/info.h"
 
 #include <algorithm>
-#include <cctype>
 #include <string_view>
 
+#include "protocol/ascii.h"
 #include "server/engine.h"
 #include "server/version.h"
 
@@ -121,13 +121,6 @@ void KeyspaceSection(const Engine& engine, InfoText& info) {
   }
 }
 
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  std::transform(out.begin(), out.end(), out.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return out;
-}
-
 }  // namespace
 
 std::string BuildInfo(const Engine& engine, std::span<const std::string> sections,
@@ -136,7 +129,7 @@ std::string BuildInfo(const Engine& engine, std::span<const std::string> section
                                               "replication", "leases",  "keyspace"};
   std::vector<std::string> wanted;
   for (const std::string& section : sections) {
-    const std::string name = Lower(section);
+    const std::string name = protocol::ToLower(section);
     if (name == "all" || name == "everything" || name == "default") {
       wanted.assign(std::begin(kAll), std::end(kAll));
       break;

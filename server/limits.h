@@ -35,6 +35,23 @@ inline constexpr size_t kReadChunkBytes = 64 * 1024;
 inline constexpr size_t kScanCountDefault = 10;
 inline constexpr size_t kScanCountMax = 1'000'000;
 
+// `max-key-bytes`: keys and owners are names (a resource, a UUID, a
+// host:pid), never data. Bounding them bounds the table's memory per lease
+// and the cost of matching a KEYS pattern against a key.
+inline constexpr size_t kKeyBytesDefault = 4096;
+
+// `maxkeys`: held leases at once. LOCK of a new key beyond it answers -OOM
+// instead of growing without bound (about 200 bytes per lease).
+inline constexpr size_t kMaxKeysDefault = 10'000'000;
+
+// KEYS and SCAN MATCH patterns: glob matching costs up to pattern x key
+// length per key, so patterns are kept short.
+inline constexpr size_t kPatternBytesMax = 256;
+
+// No output limit above this is accepted: replies are written with 32-bit
+// lengths, and a client needing a gigabyte of replies is misbehaving.
+inline constexpr size_t kOutputBytesLimitMax = 1ull << 30;
+
 // CLIENT SETNAME and SETINFO values; longer names are refused.
 inline constexpr size_t kClientNameBytesMax = 256;
 

@@ -1,24 +1,12 @@
 #include "server/request_parse.h"
 
 #include <algorithm>
-#include <cctype>
 
 #include "protocol/numbers.h"
 #include "server/errors.h"
 #include "server/limits.h"
 
 namespace lockerd::server {
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i]))) {
-      return false;
-    }
-  }
-  return true;
-}
 
 std::variant<int64_t, std::string> ParseTtl(std::string_view text, int64_t max_lease_ms) {
   const auto ttl = protocol::ParseInt64(text);

@@ -10,8 +10,11 @@
 #include <string_view>
 #include <variant>
 
+#include "protocol/ascii.h"
+
 namespace lockerd::server {
 
+using protocol::EqualsIgnoreCase;
 using Args = std::span<const std::string>;
 
 struct LockArgs {
@@ -47,7 +50,5 @@ std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms);
 std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms);
 // SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 std::variant<ScanArgs, std::string> ParseScan(Args args);
-
-bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 
 }  // namespace lockerd::server

@@ -37,6 +37,11 @@ void ReleaseIfBig(std::string& buffer) {
   if (buffer.empty() && buffer.capacity() > kBufferKeepBytes) std::string().swap(buffer);
 }
 
+uint64_t RandomSeed() {
+  std::random_device random;
+  return (static_cast<uint64_t>(random()) << 32) ^ random();
+}
+
 std::string RandomRunId() {
   std::random_device random;
   static constexpr char kHex[] = "0123456789abcdef";
@@ -57,7 +62,7 @@ Connection& ConnectionOf(uv_handle_t* handle) { return *static_cast<Connection*>
 
 Server::Server(Config config)
     : config_(std::move(config)),
-      engine_(config_, InitialTime()),
+      engine_(config_, InitialTime(), RandomSeed()),
       state_store_(config_.dir),
       read_buffer_(kReadChunkBytes, '\0') {
   CHECK(uv_loop_init(&loop_) == 0);
@@ -246,12 +251,15 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
     return;
   }
   connection.held_input.append(data);
-  if (connection.client.blocked == BlockKind::kNone) {
-    server.ResumeHeldInput(connection, now);
-  } else {
-    connection.client.query_bytes = connection.held_input.size();
-    server.UpdateReading(connection);
+  if (connection.held_input.size() > server.config_.parser_limits.command_bytes_max) {
+    // A blocked client keeps being read so that its disconnect is seen; what
+    // it pipelines meanwhile is bounded like any query buffer.
+    ++server.engine_.stats().protocol_errors;
+    server.Close(connection, "input held while blocked is over client-query-buffer-limit");
+    return;
   }
+  connection.client.query_bytes = connection.held_input.size();
+  server.Continue(connection, now);
 }
 
 void Server::Process(Connection& connection, std::string_view input, Time now) {
@@ -266,21 +274,13 @@ void Server::Process(Connection& connection, std::string_view input, Time now) {
     input.remove_prefix(result.consumed_bytes);
     if (result.status == protocol::ParseStatus::kNeedMore) break;
     if (result.status == protocol::ParseStatus::kError) {
-      ++engine_.stats().protocol_errors;
-      engine_.ReplyError(client, "ERR " + std::string(result.error));
-      client.close_after_reply = true;
-      Log(LogLevel::kVerbose, "Protocol error from %s: %.*s", client.peer_address().c_str(),
-          static_cast<int>(result.error.size()), result.error.data());
+      FailProtocol(connection, result.error, LogLevel::kVerbose);
       input = {};
       break;
     }
     if (protocol::LooksLikeHttp(connection.parser.command())) {
-      ++engine_.stats().protocol_errors;
-      engine_.ReplyError(client, "ERR Protocol error: HTTP request sent to a RESP port");
-      client.close_after_reply = true;
-      Log(LogLevel::kWarning,
-          "Possible cross-protocol attack: %s sent an HTTP request; connection closed",
-          client.peer_address().c_str());
+      FailProtocol(connection, "Protocol error: HTTP request sent to a RESP port (possible "
+                   "cross-protocol attack)", LogLevel::kWarning);
       input = {};
       break;
     }
@@ -291,6 +291,24 @@ void Server::Process(Connection& connection, std::string_view input, Time now) {
   QueueFlush(connection);
   CheckOutputLimits(connection, now);
   if (!connection.closing) UpdateReading(connection);
+}
+
+void Server::FailProtocol(Connection& connection, std::string_view error, LogLevel level) {
+  Client& client = connection.client;
+  ++engine_.stats().protocol_errors;
+  engine_.ReplyError(client, "ERR " + std::string(error));
+  client.close_after_reply = true;
+  Log(level, "Closing %s after a protocol error: %.*s", client.peer_address().c_str(),
+      static_cast<int>(error.size()), error.data());
+}
+
+void Server::Continue(Connection& connection, Time now) {
+  if (connection.closing) return;
+  if (connection.client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
+    ResumeHeldInput(connection, now);
+  } else {
+    UpdateReading(connection);
+  }
 }
 
 void Server::ResumeHeldInput(Connection& connection, Time now) {
@@ -341,15 +359,10 @@ void Server::Flush(Connection& connection) {
 void Server::Drained(Connection& connection) {
   // Nothing is pending: a client that stopped being served because of its
   // output (backpressure) continues with the input it has sent since.
-  Client& client = connection.client;
-  if (client.close_after_reply) return Close(connection, "closed after its last reply");
-  CheckOutputLimits(connection, Now());
-  if (connection.closing) return;
-  if (client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
-    ResumeHeldInput(connection, Now());
-  } else {
-    UpdateReading(connection);
-  }
+  if (connection.client.close_after_reply) return Close(connection, "closed after its last reply");
+  const Time now = Now();
+  CheckOutputLimits(connection, now);
+  Continue(connection, now);
 }
 
 void Server::OnWrite(uv_write_t* request, int status) {
@@ -361,6 +374,9 @@ void Server::OnWrite(uv_write_t* request, int status) {
   ReleaseIfBig(connection.inflight);
   if (connection.closing) return;  // Cancelled by uv_close; OnClose frees it.
   if (status < 0) return server.Close(connection, uv_strerror(status));
+  // Part of the output drained: the soft-limit clock restarts when it falls
+  // below the limit, even if it has not drained completely.
+  server.CheckOutputLimits(connection, server.Now());
   server.Flush(connection);
 }
 
@@ -383,11 +399,10 @@ void Server::CheckOutputLimits(Connection& connection, Time now) {
 
 void Server::UpdateReading(Connection& connection) {
   const Client& client = connection.client;
-  // Read unless the client must close, has a full held buffer, or has not
-  // read its replies (backpressure: TCP pushes back on it). A blocked client
-  // is still read, so that its disconnect is seen.
+  // Read unless the client must close or has not read its replies
+  // (backpressure: TCP pushes back on it). A blocked client is still read,
+  // so that its disconnect is seen.
   const bool want = !connection.closing && !client.close_after_reply &&
-                    connection.held_input.size() < config_.parser_limits.command_bytes_max &&
                     client.pending_bytes() <= config_.output_limit.soft_bytes;
   auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
   if (want && !connection.reading) {
@@ -442,11 +457,7 @@ void Server::HandleAttention(Time now) {
       continue;
     }
     QueueFlush(connection);
-    if (connection.client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
-      ResumeHeldInput(connection, now);
-    } else {
-      UpdateReading(connection);
-    }
+    Continue(connection, now);
   }
 }
 

@@ -15,6 +15,7 @@
 #include "server/connection.h"
 #include "server/engine.h"
 #include "server/limits.h"
+#include "server/log.h"
 #include "server/state_file.h"
 
 namespace lockerd::server {
@@ -50,6 +51,12 @@ class Server {
   // blocks, must close, or is over its output limit; the rest is held.
   void Process(Connection& connection, std::string_view input, Time now);
   void ResumeHeldInput(Connection& connection, Time now);
+  // Resumes the held input of a client that is no longer blocked, or
+  // updates whether it is read.
+  void Continue(Connection& connection, Time now);
+  // Replies "ERR <error>" and closes after the reply: the stream cannot be
+  // trusted any more.
+  void FailProtocol(Connection& connection, std::string_view error, LogLevel level);
   void QueueFlush(Connection& connection);
   void Flush(Connection& connection);
   // Called when a connection has no reply bytes left to send.

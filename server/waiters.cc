@@ -6,7 +6,7 @@ namespace lockerd::server {
 
 bool WaiterQueue::Add(Waiter waiter, size_t per_key_max) {
   if (const auto it = lines_.find(waiter.key);
-      it != lines_.end() && it->second.size() >= per_key_max) {
+      it != lines_.end() && it->second.queue.size() >= per_key_max) {
     return false;
   }
   Insert(std::move(waiter), /*front=*/false);
@@ -21,20 +21,22 @@ void WaiterQueue::Insert(Waiter waiter, bool front) {
   if (line == lines_.end()) line = lines_.emplace(waiter.key, Line{}).first;
   const uint64_t client_id = waiter.client_id;
   const int64_t deadline_ms = waiter.deadline_ms;
-  Line& queue = line->second;
+  Line& entry = line->second;
+  if (waiter.kind == WaiterKind::kAcquire) ++entry.acquirers;
+  std::list<Waiter>& queue = entry.queue;
   const auto position = queue.insert(front ? queue.begin() : queue.end(), std::move(waiter));
-  by_client_.emplace(client_id, Place{&queue, position});
+  by_client_.emplace(client_id, Place{&entry, position});
   if (deadline_ms != kNoDeadline) timeouts_.emplace(deadline_ms, client_id);
 }
 
 void WaiterQueue::Detach(std::unordered_map<uint64_t, Place>::iterator place,
                          const Waiter& waiter) {
-  Line& queue = *place->second.line;
+  Line& entry = *place->second.line;
   if (waiter.deadline_ms != kNoDeadline) timeouts_.erase({waiter.deadline_ms, waiter.client_id});
-  const std::string key = waiter.key;
-  queue.erase(place->second.position);
+  if (waiter.kind == WaiterKind::kAcquire) --entry.acquirers;
+  entry.queue.erase(place->second.position);
   by_client_.erase(place);
-  if (queue.empty()) lines_.erase(key);
+  if (entry.queue.empty()) lines_.erase(waiter.key);
 }
 
 std::optional<Waiter> WaiterQueue::Remove(uint64_t client_id) {
@@ -51,7 +53,7 @@ std::vector<Waiter> WaiterQueue::TakeWoken(std::string_view key) {
   if (line == lines_.end()) return woken;
   bool acquirer_woken = false;
   std::vector<uint64_t> ids;
-  for (const Waiter& waiter : line->second) {
+  for (const Waiter& waiter : line->second.queue) {
     if (waiter.kind == WaiterKind::kObserve) {
       ids.push_back(waiter.client_id);
     } else if (!acquirer_woken) {
@@ -77,5 +79,10 @@ std::optional<int64_t> WaiterQueue::NextDeadlineMs() const {
 }
 
 bool WaiterQueue::HasWaiters(std::string_view key) const { return lines_.contains(key); }
+
+bool WaiterQueue::HasAcquirers(std::string_view key) const {
+  const auto it = lines_.find(key);
+  return it != lines_.end() && it->second.acquirers > 0;
+}
 
 }  // namespace lockerd::server

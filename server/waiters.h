@@ -38,6 +38,8 @@ struct Waiter {
 
 class WaiterQueue {
  public:
+  explicit WaiterQueue(cluster::HashKey hash_key = {}) : lines_(16, cluster::StringHash{hash_key}) {}
+
   // Returns false when the key already has `per_key_max` waiters. A client
   // waits for at most one key at a time.
   bool Add(Waiter waiter, size_t per_key_max);
@@ -50,16 +52,22 @@ class WaiterQueue {
   std::vector<Waiter> TakeWoken(std::string_view key);
   // Waiters whose deadline is at or before now, removed from the queue.
   std::vector<Waiter> TakeTimedOut(int64_t now_ms);
+  // True while a LOCK ... WAIT client is queued on `key`: a newcomer must
+  // queue behind it rather than take a freed key first.
+  bool HasAcquirers(std::string_view key) const;
 
   std::optional<int64_t> NextDeadlineMs() const;
   bool HasWaiters(std::string_view key) const;
   size_t size() const { return by_client_.size(); }
 
  private:
-  using Line = std::list<Waiter>;
+  struct Line {
+    std::list<Waiter> queue;
+    size_t acquirers = 0;
+  };
   struct Place {
     Line* line;
-    Line::iterator position;
+    std::list<Waiter>::iterator position;
   };
 
   void Insert(Waiter waiter, bool front);

@@ -4,6 +4,7 @@
 
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,7 +20,7 @@ struct Keys {
 // lookups must find every key whether or not its bucket has moved yet.
 TEST(KeyIndex, MatchesReferenceWhileGrowing) {
   std::vector<std::string> keys;
-  KeyIndex<Keys> index{Keys{&keys}};
+  KeyIndex<Keys> index{Keys{&keys}, HashKeyFromSeed(3)};
   std::map<std::string, uint32_t> reference;
   std::vector<uint32_t> free_slots;
   std::mt19937 rng(7);
@@ -54,7 +55,7 @@ TEST(KeyIndex, MatchesReferenceWhileGrowing) {
 
 TEST(KeyIndex, GrowsInSmallSteps) {
   std::vector<std::string> keys;
-  KeyIndex<Keys> index{Keys{&keys}};
+  KeyIndex<Keys> index{Keys{&keys}, HashKeyFromSeed(3)};
   for (uint32_t i = 0; i < 100000; ++i) {
     keys.push_back("key:" + std::to_string(i));
     index.Insert(i, keys.back());
@@ -63,6 +64,24 @@ TEST(KeyIndex, GrowsInSmallSteps) {
   }
   for (uint32_t i = 0; i < 100000; i += 997) EXPECT_EQ(index.Find(keys[i]), i);
   EXPECT_EQ(index.Find("absent"), index.kNone);
+}
+
+}  // namespace
+}  // namespace lockerd::cluster
+
+namespace lockerd::cluster {
+namespace {
+
+TEST(SipHash, KeyedAndDeterministic) {
+  const HashKey a = HashKeyFromSeed(1);
+  const HashKey b = HashKeyFromSeed(2);
+  EXPECT_EQ(SipHash13(a, "lock:1"), SipHash13(a, "lock:1"));
+  EXPECT_NE(SipHash13(a, "lock:1"), SipHash13(b, "lock:1")) << "another key, another hash";
+  EXPECT_NE(SipHash13(a, "lock:1"), SipHash13(a, "lock:2"));
+  // Lengths around the 8-byte block boundary all hash differently.
+  std::set<uint64_t> seen;
+  for (size_t n = 0; n < 20; ++n) seen.insert(SipHash13(a, std::string(n, 'x')));
+  EXPECT_EQ(seen.size(), 20u);
 }
 
 }  // namespace

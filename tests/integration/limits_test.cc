@@ -163,6 +163,28 @@ int64_t ClientListField(redisContext* client, const std::string& name, const std
   return std::stoll(text.substr(start + field.size() + 2));
 }
 
+// A blocked client is still read (so its disconnect is seen); what it
+// pipelines meanwhile is bounded by client-query-buffer-limit, and past it
+// the client is closed and its wait forgotten.
+TEST(Limits, BlockedClientPipeliningPastTheQueryLimitIsClosed) {
+  auto server = LockerdProcess::Start(
+      {.args = {"--proto-max-bulk-len", "1kb", "--client-query-buffer-limit", "64kb"}});
+  RedisPtr holder = server->Connect();
+  ASSERT_TRUE(holder && holder->err == 0);
+  ASSERT_EQ(Command(holder.get(), {"LOCK", "k", "holder", "30000"})->type, REDIS_REPLY_INTEGER);
+  RawClient blocked(server->port());
+  ASSERT_TRUE(blocked.Send("LOCK k blocked 30000 WAIT 0\r\n"));
+  ASSERT_TRUE(WaitForInfoField(holder.get(), "blocked_clients", "1"));
+  std::string pings;
+  for (int i = 0; i < 20000; ++i) pings += "PING\r\n";  // 120 KB, past 64 KB.
+  blocked.SendSome(pings, milliseconds(2000));
+  EXPECT_TRUE(blocked.WaitClosed()) << "the blocked client was not closed";
+  EXPECT_TRUE(WaitForInfoField(holder.get(), "blocked_clients", "0"));
+  EXPECT_EQ(InfoField(holder.get(), "waiting_clients"), "0");
+  ASSERT_EQ(Command(holder.get(), {"RELEASE", "k", "holder"})->integer, 1);
+  EXPECT_EQ(Command(holder.get(), {"EXISTS", "k"})->integer, 0) << "the closed waiter got the lock";
+}
+
 // A client that pipelines KEYS * and never reads would make the server
 // buffer replies without end. It must be cut off (closed, or no longer
 // read, its pending replies within the hard limit) while a well-behaved

@@ -86,6 +86,63 @@ TEST_F(EngineTest, DisconnectedWaiterIsForgotten) {
   EXPECT_EQ(One(a, {"GET", "k"}).text, "c") << "the next live waiter gets it";
 }
 
+TEST_F(EngineTest, NewcomerDoesNotJumpTheQueue) {
+  // The holder releases and, in the same loop turn, another client asks:
+  // the waiter that came first gets the key.
+  Client& holder = NewClient();
+  Client& waiter = NewClient();
+  Client& newcomer = NewClient();
+  One(holder, {"LOCK", "k", "h", "5000"});
+  Send(waiter, {"LOCK", "k", "w", "5000", "WAIT", "0"});
+  engine_.Execute(holder, std::vector<std::string>{"RELEASE", "k", "h"}, now_);
+  engine_.Execute(newcomer, std::vector<std::string>{"LOCK", "k", "n", "5000"}, now_);
+  EXPECT_TRUE(Take(newcomer).at(0).IsNull()) << "someone is already waiting";
+  engine_.Execute(newcomer, std::vector<std::string>{"SET", "k", "n", "NX", "PX", "5000"}, now_);
+  EXPECT_TRUE(Take(newcomer).at(0).IsNull());
+  EXPECT_TRUE(Send(newcomer, {"LOCK", "k", "n", "5000", "WAIT", "0"}).empty()) << "queues behind";
+  EndTurn();
+  EXPECT_EQ(Take(waiter).size(), 1u);
+  EXPECT_EQ(Take(holder).at(0).integer, 1);
+  EXPECT_EQ(One(holder, {"GET", "k"}).text, "w");
+  EXPECT_EQ(One(waiter, {"LOCK", "k", "w", "9000"}).type, Reply::Type::kInteger)
+      << "the holder renewing is not queue-jumping";
+  EXPECT_EQ(One(waiter, {"RELEASE", "k", "w"}).integer, 1);
+  EXPECT_EQ(Take(newcomer).size(), 1u) << "then the newcomer, in turn";
+}
+
+TEST_F(EngineTest, KilledWaiterIsNotHandedTheLock) {
+  Client& holder = NewClient();
+  Client& a = NewClient();
+  Client& b = NewClient();
+  One(holder, {"LOCK", "k", "h", "30000"});
+  Send(a, {"LOCK", "k", "a", "30000", "WAIT", "0"});
+  Send(b, {"LOCK", "k", "b", "30000", "WAIT", "0"});
+  // Pipelined in one read: the release, then a kill of the first waiter.
+  engine_.Execute(holder, std::vector<std::string>{"RELEASE", "k", "h"}, now_);
+  engine_.Execute(holder, std::vector<std::string>{"CLIENT", "KILL", "ID", std::to_string(a.id())},
+                  now_);
+  EndTurn();
+  EXPECT_TRUE(a.kill_requested);
+  EXPECT_EQ(Take(holder).size(), 2u);
+  EXPECT_EQ(One(holder, {"GET", "k"}).text, "b");
+}
+
+TEST_F(EngineTest, NextWaiterTriesWhenTheHeadTimesOutOnAFreeKey) {
+  Client& holder = NewClient();
+  Client& first = NewClient();
+  Client& second = NewClient();
+  One(holder, {"LOCK", "k", "h", "5000"});
+  Send(first, {"LOCK", "k", "1", "5000", "WAIT", "100"});
+  Send(second, {"LOCK", "k", "2", "5000", "WAIT", "0"});
+  Advance(100);
+  EXPECT_TRUE(Take(first).at(0).IsNull());
+  EXPECT_TRUE(Take(second).empty()) << "still held";
+  Disconnect(holder);
+  Client& other = NewClient();
+  One(other, {"DEL", "k"});
+  EXPECT_EQ(Take(second).size(), 1u);
+}
+
 TEST_F(EngineTest, WaitReportsTheKeyBeingFreed) {
   Client& a = NewClient();
   Client& b = NewClient();
