@@ -74,39 +74,38 @@ void Coordinator::Broadcast(const Round& round, uint64_t round_id,
   }
 }
 
+bool Coordinator::Count(Round& round, MemberId from, Vote vote, Ballot highest,
+                        int64_t quarantine_left_ms) {
+  if (vote == Vote::kYes) return round.tally.RecordYes(from);
+  RaiseBallot(highest);
+  if (vote == Vote::kQuarantined) {
+    round.quarantined = true;
+    round.quarantine_left_ms = std::max(round.quarantine_left_ms, quarantine_left_ms);
+  }
+  return round.tally.RecordNo(from);
+}
+
 void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
                             std::vector<Message>* outbox) {
   const auto it = rounds_.find(promise.round_id);
-  if (it == rounds_.end() || it->second.phase != Phase::kPromise) {
+  if (it == rounds_.end() || it->second.phase != Phase::kPromise ||
+      !Count(it->second, from, promise.vote, promise.highest, promise.quarantine_left_ms)) {
     ++stats_.stale_replies;
     return;
   }
   Round& round = it->second;
-  bool counted = false;
   if (promise.vote == Vote::kYes) {
-    counted = round.tally.RecordYes(from);
-    if (counted) {
-      const bool better = !round.chosen_set || promise.accepted > round.chosen_ballot ||
-                          (promise.accepted == round.chosen_ballot &&
-                           promise.lease.remaining_ms > round.chosen.remaining_ms);
-      if (better) {
-        round.chosen_set = true;
-        round.chosen_ballot = promise.accepted;
-        round.chosen = promise.lease;
-      }
-      round.counter_max = std::max(round.counter_max, promise.token_counter);
+    // Keep the register with the highest accepted ballot; between equals,
+    // the one with more of its lease left.
+    const bool better = !round.chosen_set || promise.accepted > round.chosen_ballot ||
+                        (promise.accepted == round.chosen_ballot &&
+                         promise.lease.remaining_ms > round.chosen.remaining_ms);
+    if (better) {
+      round.chosen_set = true;
+      round.chosen_ballot = promise.accepted;
+      round.chosen = promise.lease;
     }
-  } else {
-    counted = round.tally.RecordNo(from);
-    RaiseBallot(promise.highest);
-    if (promise.vote == Vote::kQuarantined) {
-      round.quarantined = true;
-      round.quarantine_left_ms = std::max(round.quarantine_left_ms, promise.quarantine_left_ms);
-    }
-  }
-  if (!counted) {
-    ++stats_.stale_replies;
-    return;
+    round.counter_max = std::max(round.counter_max, promise.token_counter);
   }
   if (round.tally.Reached()) {
     Decide(promise.round_id, round, now, outbox);
@@ -175,26 +174,12 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
 void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                              std::vector<Message>* outbox) {
   const auto it = rounds_.find(accepted.round_id);
-  if (it == rounds_.end() || it->second.phase != Phase::kAccept) {
+  if (it == rounds_.end() || it->second.phase != Phase::kAccept ||
+      !Count(it->second, from, accepted.vote, accepted.highest, accepted.quarantine_left_ms)) {
     ++stats_.stale_replies;
     return;
   }
   Round& round = it->second;
-  bool counted = false;
-  if (accepted.vote == Vote::kYes) {
-    counted = round.tally.RecordYes(from);
-  } else {
-    counted = round.tally.RecordNo(from);
-    RaiseBallot(accepted.highest);
-    if (accepted.vote == Vote::kQuarantined) {
-      round.quarantined = true;
-      round.quarantine_left_ms = std::max(round.quarantine_left_ms, accepted.quarantine_left_ms);
-    }
-  }
-  if (!counted) {
-    ++stats_.stale_replies;
-    return;
-  }
   if (round.tally.Reached()) {
     Completed(accepted.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {

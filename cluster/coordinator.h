@@ -88,6 +88,9 @@ class Coordinator {
     Accept accept;  // The decided state, once in kAccept.
   };
 
+  // Records one member's vote in the round's tally (a "no" also raises our
+  // ballot above the one that beat us). False for a duplicate or a stranger.
+  bool Count(Round& round, MemberId from, Vote vote, Ballot highest, int64_t quarantine_left_ms);
   void StartAttempt(uint64_t round_id, Round round, Time now, std::vector<Message>* outbox);
   void Decide(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Completed(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);

@@ -279,6 +279,11 @@ void WriteCommandInfo(Client& client, const CommandSpec& spec) {
   for (const CommandSpec& sub : spec.subcommands) WriteCommandInfo(client, sub);
 }
 
+void WriteHelpLines(Client& client, std::span<const std::string_view> lines) {
+  client.writer().WriteArrayHeader(lines.size());
+  for (const std::string_view line : lines) client.writer().WriteSimpleString(line);
+}
+
 void WriteCommandDocs(Client& client, const CommandSpec& spec) {
   protocol::RespWriter& writer = client.writer();
   writer.WriteMapHeader(3 + !spec.args.empty() + !spec.subcommands.empty());

@@ -70,6 +70,8 @@ std::span<const CommandSpec> AllCommands();
 // Writes COMMAND INFO's or COMMAND DOCS's entry for one command.
 class Client;
 void WriteCommandInfo(Client& client, const CommandSpec& spec);
+// Writes the lines of a HELP subcommand (CLIENT HELP, CONFIG HELP ...).
+void WriteHelpLines(Client& client, std::span<const std::string_view> lines);
 void WriteCommandDocs(Client& client, const CommandSpec& spec);
 
 }  // namespace lockerd::server

@@ -284,8 +284,7 @@ void CmdClientHelp(CommandContext& c) {
       "HELP",
       "    Print this help.",
   };
-  c.client.writer().WriteArrayHeader(std::size(kLines));
-  for (const std::string_view line : kLines) c.client.writer().WriteSimpleString(line);
+  WriteHelpLines(c.client, kLines);
 }
 
 }  // namespace lockerd::server

@@ -11,15 +11,6 @@
 #include "server/info.h"
 
 namespace lockerd::server {
-namespace {
-
-void WriteHelp(Client& client, std::span<const std::string_view> lines) {
-  client.writer().WriteArrayHeader(lines.size());
-  for (const std::string_view line : lines) client.writer().WriteSimpleString(line);
-}
-
-}  // namespace
-
 void CmdCommand(CommandContext& c) {
   const auto commands = AllCommands();
   c.client.writer().WriteArrayHeader(commands.size());
@@ -82,7 +73,7 @@ void CmdCommandHelp(CommandContext& c) {
       "HELP",
       "    Print this help.",
   };
-  WriteHelp(c.client, kLines);
+  WriteHelpLines(c.client, kLines);
 }
 
 void CmdInfo(CommandContext& c) {
@@ -124,7 +115,7 @@ void CmdConfigHelp(CommandContext& c) {
       "HELP",
       "    Print this help.",
   };
-  WriteHelp(c.client, kLines);
+  WriteHelpLines(c.client, kLines);
 }
 
 void CmdTime(CommandContext& c) {
