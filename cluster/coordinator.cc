@@ -118,7 +118,7 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
                          std::vector<Message>* outbox) {
   const LeaseView& lease = round.chosen;
   const WriteRequest& request = round.request;
-  const bool live = lease.held && lease.remaining_ms > 0;
+  const bool live = lease.held;  // The member's own judgement, on its clock.
   const bool mine = live && lease.owner == request.owner;
   Accept accept;
   accept.round_id = round_id;

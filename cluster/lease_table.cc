@@ -18,7 +18,7 @@ const Register* LeaseTable::FindHeld(std::string_view key, int64_t now_ms) const
 Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
   if (const uint32_t found = index_.Find(key); found != index_.kNone) {
     Slot& slot = SlotRef(found);
-    if (slot.reg.held && slot.reg.deadline_ms <= now_ms) Expire(found, now_ms);
+    if (slot.reg.held && !slot.reg.HeldAt(now_ms)) Expire(found, now_ms);
     return slot.reg;
   }
   const uint32_t id = AllocateSlot();
@@ -48,7 +48,7 @@ void LeaseTable::Hold(Register& reg, Ballot accepted, std::string_view owner, ui
   reg.owner.assign(owner);
   reg.token = token;
   reg.deadline_ms = deadline_ms;
-  heap_.Set(reg.slot, deadline_ms);
+  heap_.Set(reg.slot, deadline_ms + 1);  // Due once the deadline has passed.
 }
 
 void LeaseTable::Free(Register& reg, Ballot accepted, int64_t now_ms) {

@@ -34,11 +34,16 @@ struct Register {
   bool held = false;
   std::string owner;
   uint64_t token = 0;
-  int64_t deadline_ms = 0;  // While held: when the lease ends here.
+  // While held: the last millisecond of the lease on this member's clock.
+  int64_t deadline_ms = 0;
   int64_t erase_at_ms = 0;  // While free: when the tombstone goes.
   uint32_t slot = 0;        // Where the table keeps it; the table's business.
 
-  bool HeldAt(int64_t now_ms) const { return held && deadline_ms > now_ms; }
+  // Clock readings are whole milliseconds, and a lease applied at reading t
+  // may have begun just before t+1. Holding through the whole millisecond
+  // `deadline_ms` = t + ttl guarantees at least ttl ms of this member's clock,
+  // never less (Redis, too, expires a key only when now > its expiry).
+  bool HeldAt(int64_t now_ms) const { return held && now_ms <= deadline_ms; }
   int64_t RemainingMs(int64_t now_ms) const { return HeldAt(now_ms) ? deadline_ms - now_ms : 0; }
 };
 

@@ -17,10 +17,11 @@ TEST(LeaseTable, LeaseIsHeldUntilItsDeadline) {
   LeaseTable table(/*idle_ms=*/0);
   Register& reg = table.FindOrCreate("k", 1000);
   table.Hold(reg, kB1, "me", 7, 1500);
-  EXPECT_NE(table.FindHeld("k", 1499), nullptr);
-  EXPECT_EQ(table.FindHeld("k", 1500), nullptr) << "the deadline itself is expired";
+  EXPECT_NE(table.FindHeld("k", 1500), nullptr) << "held through its last millisecond";
+  EXPECT_EQ(table.FindHeld("k", 1501), nullptr);
   EXPECT_EQ(table.held_count(), 1u);
   EXPECT_EQ(table.Find("k")->RemainingMs(1200), 300);
+  EXPECT_EQ(table.Find("k")->RemainingMs(1500), 0);
 }
 
 TEST(LeaseTable, ActiveExpiryFreesOnlyWhatIsDue) {
@@ -29,12 +30,12 @@ TEST(LeaseTable, ActiveExpiryFreesOnlyWhatIsDue) {
     Register& reg = table.FindOrCreate("k" + std::to_string(i), 0);
     table.Hold(reg, kB1, "o", static_cast<uint64_t>(i + 1), 100 + i);
   }
-  EXPECT_EQ(table.NextWakeMs(), 100);
-  EXPECT_FALSE(table.ExpireDue(109, 1000));
+  EXPECT_EQ(table.NextWakeMs(), 101) << "due once the first deadline has passed";
+  EXPECT_FALSE(table.ExpireDue(110, 1000));
   EXPECT_EQ(table.held_count(), 90u);
   EXPECT_EQ(table.expired_count(), 10u);
   EXPECT_EQ(table.registers_count(), 90u) << "a lone member erases freed registers at once";
-  EXPECT_EQ(table.NextWakeMs(), 110);
+  EXPECT_EQ(table.NextWakeMs(), 111);
 }
 
 TEST(LeaseTable, ExpiryRespectsItsBudget) {
@@ -43,10 +44,10 @@ TEST(LeaseTable, ExpiryRespectsItsBudget) {
     Register& reg = table.FindOrCreate("k" + std::to_string(i), 0);
     table.Hold(reg, kB1, "o", 1, 10);
   }
-  EXPECT_TRUE(table.ExpireDue(10, 20)) << "more is due after the budget";
+  EXPECT_TRUE(table.ExpireDue(11, 20)) << "more is due after the budget";
   EXPECT_GE(table.held_count(), 30u) << "at most `budget` registers handled per call";
   EXPECT_LT(table.held_count(), 50u);
-  while (table.ExpireDue(10, 20)) {
+  while (table.ExpireDue(11, 20)) {
   }
   EXPECT_EQ(table.held_count(), 0u);
   EXPECT_EQ(table.registers_count(), 0u);
@@ -56,7 +57,8 @@ TEST(LeaseTable, LazyExpiryOnWriteAccess) {
   LeaseTable table(0);
   Register& reg = table.FindOrCreate("k", 0);
   table.Hold(reg, kB1, "me", 1, 10);
-  Register& again = table.FindOrCreate("k", 10);
+  EXPECT_TRUE(table.FindOrCreate("k", 10).held);
+  Register& again = table.FindOrCreate("k", 11);
   EXPECT_FALSE(again.held);
   EXPECT_EQ(table.held_count(), 0u);
   EXPECT_EQ(table.expired_count(), 1u);
@@ -86,7 +88,7 @@ TEST(LeaseTable, WatchedKeysReportTheirRelease) {
   }
   table.Free(table.FindOrCreate("b", 1), kB2, 1);
   EXPECT_TRUE(table.TakeFreedKeys().empty()) << "b is not watched";
-  table.ExpireDue(100, 10);
+  table.ExpireDue(101, 10);
   EXPECT_EQ(table.TakeFreedKeys(), std::vector<std::string>{"a"});
   table.Unwatch("a");
   Register& reg = table.FindOrCreate("a", 200);
@@ -105,8 +107,7 @@ TEST(LeaseTable, SlotsDoNotMoveWhenOthersAreErased) {
   for (size_t s = 0; s < table.slot_limit(); ++s) {
     if (const std::string* key = table.KeyAt(s)) before.push_back(*key);
   }
-  table.ExpireDue(5, 100);  // Expire the even keys.
-  table.ExpireDue(5, 100);  // And erase them.
+  table.ExpireDue(6, 100);  // Expire the even keys, and erase them.
   for (size_t s = 0; s < table.slot_limit(); ++s) {
     const std::string* key = table.KeyAt(s);
     if (s % 2 == 0) {
@@ -117,7 +118,7 @@ TEST(LeaseTable, SlotsDoNotMoveWhenOthersAreErased) {
     }
   }
   // Freed slots are reused.
-  table.FindOrCreate("new", 6);
+  table.FindOrCreate("new", 7);
   EXPECT_EQ(table.slot_limit(), 10u);
 }
 

@@ -109,9 +109,10 @@ TEST_F(EngineTest, DelForceReleasesAndCounts) {
 TEST_F(EngineTest, ExpiredLeaseReadsAsAbsent) {
   Client& a = NewClient();
   One(a, {"LOCK", "k", "me", "100"});
-  Advance(99);
+  Advance(100);
   EXPECT_EQ(One(a, {"EXISTS", "k"}).integer, 1);
   EXPECT_EQ(One(a, {"TYPE", "k"}).text, "string");
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 0) << "its last millisecond";
   Advance(1);
   EXPECT_EQ(One(a, {"EXISTS", "k"}).integer, 0);
   EXPECT_EQ(One(a, {"PTTL", "k"}).integer, -2);

@@ -31,7 +31,7 @@ TEST_F(EngineTest, LockWaitIsWokenByExpiry) {
   Client& b = NewClient();
   One(a, {"LOCK", "k", "a", "300"});
   Send(b, {"LOCK", "k", "b", "5000", "WAIT", "0"});
-  Advance(299);
+  Advance(300);
   EXPECT_TRUE(Take(b).empty());
   Advance(1);
   const auto woken = Take(b);
