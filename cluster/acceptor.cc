@@ -1,6 +1,15 @@
 #include "cluster/acceptor.h"
 
+#include <algorithm>
+
+#include "cluster/broken.h"
+
 namespace lockerd::cluster {
+
+bool Acceptor::Quarantined(int64_t now_ms) const {
+  if (Broken().vote_in_quarantine) return false;
+  return now_ms < quarantine_until_ms_ || !synced_;
+}
 
 Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
   Promise reply;
@@ -9,7 +18,7 @@ Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
   if (Quarantined(now_ms)) {
     ++stats_.quarantine_refusals;
     reply.vote = Vote::kQuarantined;
-    reply.quarantine_left_ms = quarantine_until_ms_ - now_ms;
+    reply.quarantine_left_ms = std::max<int64_t>(0, quarantine_until_ms_ - now_ms);
     return reply;
   }
   Register& reg = table_->FindOrCreate(prepare.key, now_ms);
@@ -39,7 +48,7 @@ Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
   if (Quarantined(now_ms)) {
     ++stats_.quarantine_refusals;
     reply.vote = Vote::kQuarantined;
-    reply.quarantine_left_ms = quarantine_until_ms_ - now_ms;
+    reply.quarantine_left_ms = std::max<int64_t>(0, quarantine_until_ms_ - now_ms);
     return reply;
   }
   if (accept.held && accept.ttl_ms <= 0) {
@@ -58,14 +67,23 @@ Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
   }
   // Judged now, against what this member has promised since: a commit that
   // waited in a queue while a higher ballot was promised is refused.
-  if (accept.ballot < reg.promised || accept.ballot <= reg.accepted) {
+  const Ballot promised = Broken().forget_promises ? reg.accepted : reg.promised;
+  if (accept.ballot < promised || accept.ballot <= reg.accepted) {
     ++stats_.accepts_refused;
     reply.vote = Vote::kNo;
     reply.highest = reg.promised;
     return reply;
   }
   if (accept.held) {
-    table_->Hold(reg, accept.ballot, accept.owner, accept.token, now_ms + accept.ttl_ms);
+    // A renewal (same lease: same token) never shortens the lease here. A
+    // renewal can fail after reaching a few members; had it shortened their
+    // copies, a later round could choose the shorter one while the holder,
+    // told its renewal failed, still counts on the deadline it had.
+    int64_t deadline_ms = now_ms + accept.ttl_ms;
+    if (reg.HeldAt(now_ms) && reg.token == accept.token) {
+      deadline_ms = std::max(deadline_ms, reg.deadline_ms);
+    }
+    table_->Hold(reg, accept.ballot, accept.owner, accept.token, deadline_ms);
     RaiseTokenCounter(accept.token);
   } else {
     table_->Free(reg, accept.ballot, now_ms);

@@ -31,9 +31,12 @@ class Acceptor {
   Promise OnPrepare(const Prepare& prepare, int64_t now_ms);
   Accepted OnAccept(const Accept& accept, int64_t now_ms);
 
-  // After an unclean stop the member does not vote until `until_ms`.
+  // After an unclean stop the member does not vote until `until_ms`, nor
+  // before it has learned the others' counters (see Node).
   void QuarantineUntil(int64_t until_ms) { quarantine_until_ms_ = until_ms; }
-  bool Quarantined(int64_t now_ms) const { return now_ms < quarantine_until_ms_; }
+  void SetSynced(bool synced) { synced_ = synced; }
+  bool synced() const { return synced_; }
+  bool Quarantined(int64_t now_ms) const;
   int64_t quarantine_until_ms() const { return quarantine_until_ms_; }
 
   uint64_t token_counter() const { return token_counter_; }
@@ -46,6 +49,7 @@ class Acceptor {
   LeaseTable* table_;  // Not owned; outlives the acceptor.
   uint64_t token_counter_ = 0;
   int64_t quarantine_until_ms_ = 0;
+  bool synced_ = true;
   AcceptorStats stats_;
 };
 

@@ -4,6 +4,7 @@
 #include <string>
 #include <utility>
 
+#include "cluster/broken.h"
 #include "cluster/check.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
@@ -107,7 +108,7 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
     }
     round.counter_max = std::max(round.counter_max, promise.token_counter);
   }
-  if (round.tally.Reached()) {
+  if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
     Decide(promise.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
     Retry(promise.round_id, round, now, outbox);
@@ -131,7 +132,9 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
       accept.owner = request.owner;
       accept.ttl_ms = request.ttl_ms;
       if (mine) {
-        accept.token = lease.token;  // Idempotent acquire: same token.
+        accept.token = lease.token;  // Idempotent acquire: same token...
+        // ...and a renewal never shortens the lease (see CarriedOverMs).
+        accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift));
       } else {
         accept.token = NextToken(round.counter_max, now.wall_ms);
         CHECK(accept.token > round.counter_max);
@@ -142,12 +145,12 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
       accept.held = true;
       accept.owner = request.owner;
       accept.token = lease.token;
-      accept.ttl_ms = request.ttl_ms;
+      accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift));
       break;
     case WriteOp::kUpdate:
-      // The lease keeps its deadline: what was left, less the round so far.
-      accept.ttl_ms = lease.remaining_ms - (now.mono_ms - round.sent_ms);
-      if (!mine || accept.ttl_ms <= 0) return Finish(round_id, WriteOutcome::kRefused, 0, {});
+      // The lease keeps what it had left (see CarriedOverMs).
+      if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
+      accept.ttl_ms = CarriedOverMs(lease.remaining_ms, options_.drift);
       accept.held = true;
       accept.owner = request.new_owner;
       accept.token = lease.token;
@@ -158,9 +161,14 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
     case WriteOp::kDelete:
       if (!live) return Finish(round_id, WriteOutcome::kRefused, 0, {});
       break;
-    case WriteOp::kReleaseToken:
-      if (!live || lease.token != request.token) {
-        return Finish(round_id, WriteOutcome::kDone, 0, {});  // Nothing to undo.
+    case WriteOp::kRollback:
+      // Above the failed grant's ballot, a later write has decided the key
+      // (maybe renewing the same owner and token): leave it. At that ballot
+      // the failed grant is what the members report: free it. Below it,
+      // the grant is on a minority at most; committing "free" at a higher
+      // ballot keeps any later round from ever choosing it.
+      if (round.chosen_ballot > request.rollback_ballot) {
+        return Finish(round_id, WriteOutcome::kDone, 0, {});
       }
       break;
   }
@@ -180,7 +188,7 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
     return;
   }
   Round& round = it->second;
-  if (round.tally.Reached()) {
+  if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
     Completed(accepted.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
     Retry(accepted.round_id, round, now, outbox);
@@ -195,9 +203,9 @@ std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
     return std::nullopt;
   }
   WriteRequest undo;
-  undo.op = WriteOp::kReleaseToken;
+  undo.op = WriteOp::kRollback;
   undo.key = round.accept.key;
-  undo.token = round.accept.token;
+  undo.rollback_ballot = round.ballot;
   return undo;
 }
 

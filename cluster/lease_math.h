@@ -22,6 +22,17 @@ inline bool LeaseStillValid(int64_t ttl_ms, double drift, int64_t elapsed_ms) {
   return static_cast<double>(ttl_ms) * (1.0 - drift) - static_cast<double>(elapsed_ms) > 0.0;
 }
 
+// What a renewal (EXTEND, LOCK by the holder, UPDATE) must carry over of a
+// lease's time left: `remaining_ms` as one member's clock measured it, to be
+// applied on other members' clocks, later. Stretching it by the drift
+// allowance (clocks differ in rate by at most rho) and a millisecond of
+// granularity keeps every copy lasting at least as long as the one it came
+// from, so a renewal that reaches only some members never leaves a copy
+// shorter than the holder's deadline for a later round to choose.
+inline int64_t CarriedOverMs(int64_t remaining_ms, double drift) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(remaining_ms) * (1.0 + drift))) + 1;
+}
+
 // A member that restarted without its state must not vote until every lease
 // it may have granted has expired everywhere: max-lease-ms stretched by the
 // drift allowance.

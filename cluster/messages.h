@@ -62,10 +62,23 @@ struct Accepted {
   int64_t quarantine_left_ms = 0;
 };
 
+// A member that restarted without its state asks the others for their
+// token counter and highest ballot before it votes again (defence 1 of
+// CLUSTER-SAFETY.md's "Tokens").
+struct SyncRequest {
+  uint64_t nonce = 0;
+};
+
+struct SyncReply {
+  uint64_t nonce = 0;
+  uint64_t token_counter = 0;
+  Ballot highest;
+};
+
 struct Message {
   MemberId from = 0;
   MemberId to = 0;
-  std::variant<Prepare, Promise, Accept, Accepted> body;
+  std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply> body;
 };
 
 }  // namespace lockerd::cluster

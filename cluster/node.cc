@@ -1,10 +1,12 @@
 #include "cluster/node.h"
 
 #include <algorithm>
+#include <bit>
 #include <utility>
 
 #include "cluster/check.h"
 #include "cluster/lease_math.h"
+#include "cluster/quorum.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -54,7 +56,44 @@ void Node::Handle(const Message& message, Time now) {
     coordinator_.OnPromise(message.from, *promise, now, &pending_);
   } else if (const auto* accepted = std::get_if<Accepted>(&message.body)) {
     coordinator_.OnAccepted(message.from, *accepted, now, &pending_);
+  } else if (const auto* request = std::get_if<SyncRequest>(&message.body)) {
+    pending_.push_back({options_.self, message.from,
+                        SyncReply{request->nonce, acceptor_.token_counter(), HighestBallot()}});
+  } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
+    OnSyncReply(message.from, *reply);
   }
+}
+
+void Node::SendSyncRequests(Time now) {
+  for (MemberId member = 0; member < options_.members_count; ++member) {
+    if (member != options_.self) pending_.push_back({options_.self, member, SyncRequest{sync_nonce_}});
+  }
+  next_sync_ms_ = now.mono_ms + options_.round_timeout_ms;
+}
+
+void Node::OnSyncReply(MemberId from, const SyncReply& reply) {
+  if (!syncing_ || reply.nonce != sync_nonce_ || from == options_.self) return;
+  acceptor_.RaiseTokenCounter(reply.token_counter);
+  table_.RaiseBallotFloor(reply.highest);
+  coordinator_.RaiseBallot(reply.highest);
+  sync_answered_mask_ |= uint32_t{1} << from;
+  // A majority of the *others*: a token committed before the restart is on
+  // a majority, which may have included this member and its lost memory;
+  // the rest of that majority is then a minority of the others, which any
+  // majority of the others intersects.
+  if (static_cast<size_t>(std::popcount(sync_answered_mask_)) >=
+      MajorityOf(options_.members_count - 1)) {
+    syncing_ = false;
+    acceptor_.SetSynced(true);
+  }
+}
+
+Ballot Node::HighestBallot() const {
+  Ballot highest = std::max(table_.ballot_floor(), coordinator_.last_ballot());
+  for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
+    if (const Register* reg = table_.RegisterAt(slot)) highest = std::max(highest, reg->promised);
+  }
+  return highest;
 }
 
 void Node::DeliverLocal(Time now) {
@@ -74,8 +113,9 @@ void Node::DeliverLocal(Time now) {
 }
 
 void Node::Tick(Time now) {
-  expiry_pending_ = table_.ExpireDue(now.mono_ms, options_.expire_budget);
+  table_.ExpireDue(now.mono_ms, options_.expire_budget);
   coordinator_.Tick(now, &pending_);
+  if (syncing_ && now.mono_ms >= next_sync_ms_) SendSyncRequests(now);
   DeliverLocal(now);
 }
 
@@ -84,6 +124,7 @@ std::optional<int64_t> Node::NextWakeMs() const {
   if (const auto rounds = coordinator_.NextWakeMs(); rounds && (!next || *rounds < *next)) {
     next = rounds;
   }
+  if (syncing_ && (!next || next_sync_ms_ < *next)) next = next_sync_ms_;
   return next;
 }
 
@@ -97,6 +138,13 @@ void Node::TakeResults(std::vector<WriteResult>* out) { coordinator_.TakeResults
 void Node::StartQuarantine(Time now) {
   acceptor_.QuarantineUntil(now.mono_ms + QuarantineMs(options_.max_lease_ms, options_.drift) +
                             options_.round_timeout_ms);
+  if (options_.members_count == 1) return;
+  syncing_ = true;
+  acceptor_.SetSynced(false);
+  ++sync_nonce_;
+  sync_answered_mask_ = 0;
+  SendSyncRequests(now);
+  DeliverLocal(now);
 }
 
 NodeState Node::Save(Time now) const {

@@ -68,8 +68,11 @@ class Node {
   std::vector<std::string> TakeFreedKeys() { return table_.TakeFreedKeys(); }
 
   // A member that stopped uncleanly must not vote until every lease it may
-  // have granted has expired: max-lease-ms * (1 + drift) + a round timeout.
+  // have granted has expired: max-lease-ms * (1 + drift) + a round timeout;
+  // in a cluster, nor before a majority of the other members has told it
+  // their token counters and highest ballots, so that tokens never go back.
   void StartQuarantine(Time now);
+  bool syncing() const { return syncing_; }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
   int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
 
@@ -88,6 +91,10 @@ class Node {
   // rest stay in the outbox for the transport.
   void DeliverLocal(Time now);
   void Handle(const Message& message, Time now);
+  void SendSyncRequests(Time now);
+  void OnSyncReply(MemberId from, const SyncReply& reply);
+  // The highest ballot this member has promised, accepted or used.
+  Ballot HighestBallot() const;
 
   NodeOptions options_;
   LeaseTable table_;
@@ -96,7 +103,11 @@ class Node {
   std::vector<Message> pending_;  // Produced, not yet routed.
   std::vector<Message> local_batch_;  // Being delivered to this member.
   std::vector<Message> outbox_;   // For other members.
-  bool expiry_pending_ = false;   // Tick stopped at its budget.
+  // Restart sync: which members answered this round of requests.
+  bool syncing_ = false;
+  uint64_t sync_nonce_ = 0;
+  uint32_t sync_answered_mask_ = 0;
+  int64_t next_sync_ms_ = 0;
 };
 
 }  // namespace lockerd::cluster

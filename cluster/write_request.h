@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "cluster/ballot.h"
+
 namespace lockerd::cluster {
 
 enum class WriteOp : uint8_t {
@@ -14,7 +16,7 @@ enum class WriteOp : uint8_t {
   kRelease,  // Free only if `owner` holds the key.
   kUpdate,   // Hand the lease to `new_owner`, keeping token and deadline.
   kDelete,   // Free whoever holds the key (DEL).
-  kReleaseToken,  // Internal: undo a grant whose reply came too late.
+  kRollback,  // Internal: undo a grant that failed after some members took it.
 };
 
 struct WriteRequest {
@@ -24,7 +26,9 @@ struct WriteRequest {
   std::string owner;
   std::string new_owner;
   int64_t ttl_ms = 0;
-  uint64_t token = 0;  // kReleaseToken only.
+  // kRollback only: the ballot of the failed grant. Only that write is
+  // undone, never a later one that happens to carry the same owner or token.
+  Ballot rollback_ballot;
 };
 
 enum class WriteOutcome : uint8_t {

@@ -1,0 +1,626 @@
+#include "tests/sim/world.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <optional>
+
+namespace lockerd::sim {
+namespace {
+
+using cluster::Message;
+using cluster::WriteOp;
+using cluster::WriteOutcome;
+using cluster::WriteRequest;
+using cluster::WriteResult;
+
+constexpr int64_t kWallEpochMs = 1'790'000'000'000;  // Late 2026, as a wall clock reads.
+
+// One scheduled piece of work, ordered by time, then by when it was added.
+struct Event {
+  int64_t at_us;
+  uint64_t seq;
+  std::function<void()> run;
+  bool operator>(const Event& other) const {
+    return at_us != other.at_us ? at_us > other.at_us : seq > other.seq;
+  }
+};
+
+class World {
+ public:
+  explicit World(const SimOptions& options);
+  SimReport Run();
+
+ private:
+  struct Member {
+    std::unique_ptr<cluster::Node> node;  // Null while down.
+    int incarnation = 0;
+    double rate = 1.0;          // How fast its clocks run against real time.
+    int64_t epoch_us = 0;       // Real time at which its monotonic clock read base_ms.
+    int64_t base_ms = 0;
+    int64_t wall_offset_ms = 0;
+    int64_t paused_until_us = 0;
+    std::vector<std::function<void()>> backlog;  // Arrived while paused.
+    uint64_t timer_generation = 0;
+  };
+
+  struct Client {
+    int id = 0;
+    double rate = 1.0;
+    std::string key;
+    std::string owner;
+    uint64_t token = 0;
+    int64_t ttl_ms = 0;
+    int64_t send_us = 0;
+    int64_t window_end_us = 0;
+    int hold = -1;
+    int ops = 0;
+  };
+
+  // --- time and events
+  void At(int64_t at_us, std::function<void()> run);
+  int64_t Uniform(int64_t lo, int64_t hi) { return std::uniform_int_distribution<int64_t>(lo, hi)(rng_); }
+  bool Chance(double p) { return std::uniform_real_distribution<double>(0, 1)(rng_) < p; }
+  void Trace(uint64_t a, uint64_t b = 0, uint64_t c = 0);
+  void Log(const std::string& line) const;
+  static std::string Describe(const Message& message);
+
+  // --- members
+  cluster::Time LocalTime(const Member& member) const;
+  cluster::NodeOptions NodeOptionsFor(size_t index);
+  void StartMember(size_t index);
+  // Runs `work` on a member now, later if it is paused, never if it is down
+  // or restarted since `incarnation`.
+  void OnMember(size_t index, int incarnation, std::function<void(cluster::Node&)> work);
+  void AfterNodeCall(size_t index);
+  void ArmTimer(size_t index);
+  void Send(const Message& message);
+  void Resume(size_t index);
+
+  // --- faults
+  void FaultTick();
+  void Crash(size_t index);
+  void CleanRestart(size_t index);
+  void Pause(size_t index, int64_t duration_us);
+  void Partition();
+  void HealAll();
+  void EndFaults();
+
+  // --- clients
+  void ClientIdle(Client& client, int64_t think_us);
+  void StartLock(Client& client);
+  void Submit(size_t member, WriteRequest request,
+              std::function<void(const WriteResult&)> on_result);
+  void OnLocked(Client& client, const WriteResult& result);
+  void PlanHold(Client& client);
+  void Release(Client& client);
+  void Extend(Client& client);
+  int64_t WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const;
+  size_t FreeMembers(const std::string& key, uint64_t token);
+  void Probe(size_t member, int attempt);
+
+  SimOptions options_;
+  std::mt19937_64 rng_;
+  std::priority_queue<Event, std::vector<Event>, std::greater<>> events_;
+  uint64_t seq_ = 0;
+  int64_t now_us_ = 0;
+  std::vector<Member> members_;
+  std::vector<std::vector<bool>> cut_;  // cut_[from][to]: the link is down.
+  std::vector<std::unique_ptr<Client>> clients_;
+  std::map<uint64_t, std::function<void(const WriteResult&)>> waiting_;  // By request id.
+  uint64_t next_request_id_ = 1;
+  double drop_rate_ = 0;
+  double duplicate_rate_ = 0;
+  double spike_rate_ = 0;
+  bool faults_on_ = true;
+  Checker checker_;
+  SimReport report_;
+};
+
+World::World(const SimOptions& options)
+    : options_(options), rng_(options.seed), members_(options.members),
+      cut_(options.members, std::vector<bool>(options.members, false)) {
+  report_.seed = options.seed;
+  report_.trace_hash = 1469598103934665603ull;
+  faults_on_ = options.faults;
+  if (faults_on_) {
+    drop_rate_ = std::uniform_real_distribution<double>(0, 0.1)(rng_);
+    duplicate_rate_ = std::uniform_real_distribution<double>(0, 0.05)(rng_);
+    spike_rate_ = std::uniform_real_distribution<double>(0, 0.03)(rng_);
+  }
+  // Clocks run within [1 - rho/2, 1 + rho/2] of real time: the bound the
+  // drift allowance rho is documented to cover.
+  const double epsilon = options.drift / 2;
+  for (Member& member : members_) {
+    member.rate = 1.0 + std::uniform_real_distribution<double>(-epsilon, epsilon)(rng_);
+    // Wall clocks agree to within max-lease-ms: the documented assumption
+    // that keeps the token floor safe across a whole-cluster restart.
+    member.wall_offset_ms = Uniform(-options.max_lease_ms / 4, options.max_lease_ms / 4);
+  }
+  for (size_t i = 0; i < options.members; ++i) StartMember(i);
+  for (size_t i = 0; i < options.clients; ++i) {
+    auto client = std::make_unique<Client>();
+    client->id = static_cast<int>(i);
+    client->rate = 1.0 + std::uniform_real_distribution<double>(-epsilon, epsilon)(rng_);
+    clients_.push_back(std::move(client));
+  }
+}
+
+void World::At(int64_t at_us, std::function<void()> run) {
+  events_.push({std::max(at_us, now_us_), seq_++, std::move(run)});
+}
+
+void World::Trace(uint64_t a, uint64_t b, uint64_t c) {
+  for (const uint64_t value : {static_cast<uint64_t>(now_us_), a, b, c}) {
+    report_.trace_hash ^= value;
+    report_.trace_hash *= 1099511628211ull;
+  }
+}
+
+void World::Log(const std::string& line) const {
+  if (options_.verbose) std::fprintf(stderr, "%9.3f ms  %s\n", now_us_ / 1000.0, line.c_str());
+}
+
+std::string World::Describe(const Message& m) {
+  const auto ballot = [](cluster::Ballot b) {
+    return std::to_string(b.round) + "." + std::to_string(b.member);
+  };
+  std::string text = std::to_string(m.from) + "->" + std::to_string(m.to) + " ";
+  if (const auto* p = std::get_if<cluster::Prepare>(&m.body)) {
+    return text + "prepare r" + std::to_string(p->round_id) + " " + p->key + " b" + ballot(p->ballot);
+  }
+  if (const auto* p = std::get_if<cluster::Promise>(&m.body)) {
+    return text + "promise r" + std::to_string(p->round_id) + " vote" +
+           std::to_string(static_cast<int>(p->vote)) + " acc" + ballot(p->accepted) +
+           (p->lease.held ? " held " + p->lease.owner + " t" + std::to_string(p->lease.token) +
+                                " rem" + std::to_string(p->lease.remaining_ms)
+                          : " free");
+  }
+  if (const auto* a = std::get_if<cluster::Accept>(&m.body)) {
+    return text + "accept r" + std::to_string(a->round_id) + " " + a->key + " b" +
+           ballot(a->ballot) +
+           (a->held ? " " + a->owner + " t" + std::to_string(a->token) + " ttl" +
+                          std::to_string(a->ttl_ms)
+                    : " free");
+  }
+  if (const auto* a = std::get_if<cluster::Accepted>(&m.body)) {
+    return text + "accepted r" + std::to_string(a->round_id) + " vote" +
+           std::to_string(static_cast<int>(a->vote));
+  }
+  if (std::holds_alternative<cluster::SyncRequest>(m.body)) return text + "sync?";
+  return text + "sync!";
+}
+
+cluster::Time World::LocalTime(const Member& member) const {
+  const double elapsed_ms = static_cast<double>(now_us_ - member.epoch_us) * member.rate / 1000.0;
+  return {member.base_ms + static_cast<int64_t>(std::floor(elapsed_ms)),
+          kWallEpochMs + now_us_ / 1000 + member.wall_offset_ms};
+}
+
+cluster::NodeOptions World::NodeOptionsFor(size_t index) {
+  cluster::NodeOptions node;
+  node.members_count = options_.members;
+  node.self = static_cast<cluster::MemberId>(index);
+  node.max_lease_ms = options_.max_lease_ms;
+  node.drift = options_.drift;
+  node.round_timeout_ms = options_.round_timeout_ms;
+  node.seed = rng_();
+  return node;
+}
+
+void World::StartMember(size_t index) {
+  Member& member = members_[index];
+  member.node = std::make_unique<cluster::Node>(NodeOptionsFor(index));
+  ++member.incarnation;
+  member.epoch_us = now_us_;
+  member.base_ms = Uniform(0, 1'000'000);  // A new process: any monotonic origin.
+  member.paused_until_us = 0;
+  member.backlog.clear();
+}
+
+void World::OnMember(size_t index, int incarnation, std::function<void(cluster::Node&)> work) {
+  Member& member = members_[index];
+  if (!member.node || member.incarnation != incarnation) return;
+  if (member.paused_until_us > now_us_) {
+    member.backlog.push_back([this, index, incarnation, work = std::move(work)] {
+      OnMember(index, incarnation, work);
+    });
+    return;
+  }
+  work(*member.node);
+  AfterNodeCall(index);
+}
+
+void World::AfterNodeCall(size_t index) {
+  Member& member = members_[index];
+  std::vector<Message> outbox;
+  member.node->TakeOutbox(&outbox);
+  for (const Message& message : outbox) Send(message);
+  std::vector<WriteResult> results;
+  member.node->TakeResults(&results);
+  for (const WriteResult& result : results) {
+    Trace(2, result.request_id, static_cast<uint64_t>(result.outcome) * 1'000'003 + result.token);
+    Log("member " + std::to_string(index) + " answers request " + std::to_string(result.request_id) +
+        " outcome " + std::to_string(static_cast<int>(result.outcome)) + " token " +
+        std::to_string(result.token) + " " + result.detail);
+    // The reply travels back over the client's connection.
+    At(now_us_ + Uniform(50, 400), [this, result] {
+      const auto it = waiting_.find(result.request_id);
+      if (it == waiting_.end()) return;  // The client gave up on it.
+      auto on_result = std::move(it->second);
+      waiting_.erase(it);
+      on_result(result);
+    });
+  }
+  ArmTimer(index);
+}
+
+void World::ArmTimer(size_t index) {
+  Member& member = members_[index];
+  const std::optional<int64_t> next_ms = member.node->NextWakeMs();
+  if (!next_ms) return;
+  // The real time at which this member's clock reads *next_ms.
+  const double local_ms = static_cast<double>(*next_ms - member.base_ms);
+  const auto at_us = member.epoch_us + static_cast<int64_t>(std::ceil(local_ms * 1000.0 / member.rate));
+  const uint64_t generation = ++member.timer_generation;
+  const int incarnation = member.incarnation;
+  At(std::max(at_us, now_us_ + 1), [this, index, generation, incarnation] {
+    if (members_[index].timer_generation != generation) return;
+    OnMember(index, incarnation, [this, index](cluster::Node& node) {
+      node.Tick(LocalTime(members_[index]));
+    });
+  });
+}
+
+void World::Send(const Message& message) {
+  ++report_.messages;
+  const size_t from = message.from;
+  const size_t to = message.to;
+  if (cut_[from][to] || Chance(drop_rate_)) return;
+  const int copies = Chance(duplicate_rate_) ? 2 : 1;
+  for (int copy = 0; copy < copies; ++copy) {
+    int64_t delay_us = Uniform(100, 3000);
+    if (Chance(spike_rate_)) delay_us += Uniform(20'000, 300'000);
+    const int incarnation = members_[to].incarnation;
+    At(now_us_ + delay_us, [this, to, incarnation, message] {
+      Trace(1, message.from * 64 + message.to, message.body.index());
+      Log("deliver " + Describe(message));
+      OnMember(to, incarnation, [this, to, message](cluster::Node& node) {
+        node.Receive(message, LocalTime(members_[to]));
+      });
+    });
+  }
+}
+
+void World::Resume(size_t index) {
+  Member& member = members_[index];
+  if (member.paused_until_us > now_us_) return;  // Paused again since.
+  std::vector<std::function<void()>> backlog;
+  backlog.swap(member.backlog);
+  for (auto& work : backlog) work();
+  if (member.node) {
+    OnMember(index, member.incarnation, [this, index](cluster::Node& node) {
+      node.Tick(LocalTime(members_[index]));
+    });
+  }
+}
+
+// ---------------------------------------------------------------- faults
+
+void World::FaultTick() {
+  if (!faults_on_) return;
+  const size_t victim = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+  if (Chance(0.04)) Partition();
+  if (Chance(0.03) && members_[victim].node) Crash(victim);
+  if (Chance(0.02) && members_[victim].node) CleanRestart(victim);
+  if (Chance(0.03) && members_[victim].node) Pause(victim, Uniform(50'000, 2'000'000));
+  if (Chance(0.01)) {
+    // A wall clock step, either way, within the documented assumption: it
+    // must change nothing.
+    members_[victim].wall_offset_ms = Uniform(-options_.max_lease_ms / 2, options_.max_lease_ms / 2);
+    ++report_.faults["wall-clock-step"];
+  }
+  if (options_.whole_cluster_crashes && Chance(0.004)) {
+    ++report_.faults["whole-cluster-crash"];
+    for (size_t i = 0; i < options_.members; ++i) {
+      if (members_[i].node) Crash(i);
+    }
+  }
+  At(now_us_ + 100'000, [this] { FaultTick(); });
+}
+
+void World::Crash(size_t index) {
+  ++report_.faults["crash"];
+  Trace(3, index);
+  Log("crash member " + std::to_string(index));
+  Member& member = members_[index];
+  member.node.reset();
+  ++member.incarnation;  // Messages in flight to it are lost.
+  member.backlog.clear();
+  At(now_us_ + Uniform(50'000, 1'500'000), [this, index] {
+    if (members_[index].node) return;
+    StartMember(index);
+    Member& restarted = members_[index];
+    restarted.node->StartQuarantine(LocalTime(restarted));
+    AfterNodeCall(index);
+  });
+}
+
+void World::CleanRestart(size_t index) {
+  ++report_.faults["clean-restart"];
+  Trace(4, index);
+  Log("clean restart of member " + std::to_string(index));
+  Member& member = members_[index];
+  if (member.paused_until_us > now_us_) return;  // A paused process cannot shut down.
+  const cluster::NodeState saved = member.node->Save(LocalTime(member));
+  const int64_t stopped_us = now_us_;
+  member.node.reset();
+  ++member.incarnation;
+  At(now_us_ + Uniform(50'000, 800'000), [this, index, saved, stopped_us] {
+    if (members_[index].node) return;
+    const double rate = members_[index].rate;
+    StartMember(index);
+    Member& restarted = members_[index];
+    // The downtime as the host's monotonic clock measured it.
+    const auto downtime_ms = static_cast<int64_t>(
+        std::floor(static_cast<double>(now_us_ - stopped_us) * rate / 1000.0));
+    restarted.node->Restore(saved, LocalTime(restarted), downtime_ms);
+    AfterNodeCall(index);
+  });
+}
+
+void World::Pause(size_t index, int64_t duration_us) {
+  ++report_.faults["pause"];
+  Trace(5, index, static_cast<uint64_t>(duration_us));
+  Log("pause member " + std::to_string(index) + " for " + std::to_string(duration_us / 1000) + " ms");
+  Member& member = members_[index];
+  member.paused_until_us = std::max(member.paused_until_us, now_us_ + duration_us);
+  At(member.paused_until_us, [this, index] { Resume(index); });
+}
+
+void World::Partition() {
+  ++report_.faults["partition"];
+  // Either one member cut off from all, or a random minority from the rest.
+  std::vector<bool> side(options_.members, false);
+  const size_t minority = static_cast<size_t>(Uniform(1, static_cast<int64_t>(options_.members) / 2));
+  for (size_t chosen = 0; chosen < minority;) {
+    const size_t i = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+    if (!side[i]) {
+      side[i] = true;
+      ++chosen;
+    }
+  }
+  for (size_t a = 0; a < options_.members; ++a) {
+    for (size_t b = 0; b < options_.members; ++b) {
+      if (side[a] != side[b]) cut_[a][b] = true;
+    }
+  }
+  Trace(6, minority);
+  std::string sides;
+  for (const bool s2 : side) sides += s2 ? 'B' : 'A';
+  Log("partition " + sides);
+  At(now_us_ + Uniform(100'000, 1'500'000), [this] { HealAll(); });
+}
+
+void World::HealAll() {
+  for (auto& row : cut_) std::fill(row.begin(), row.end(), false);
+}
+
+void World::EndFaults() {
+  faults_on_ = false;
+  drop_rate_ = duplicate_rate_ = spike_rate_ = 0;
+  HealAll();
+  for (size_t i = 0; i < options_.members; ++i) {
+    Member& member = members_[i];
+    if (member.paused_until_us > now_us_) {
+      member.paused_until_us = now_us_;
+      Resume(i);
+    }
+  }
+  // Crashed members come back (after their scheduled delay) on their own.
+  const int64_t quarantine_us =
+      (options_.max_lease_ms * 2 + options_.round_timeout_ms * 2) * 1000 + 1'600'000;
+  for (size_t i = 0; i < options_.members; ++i) {
+    At(now_us_ + quarantine_us, [this, i] { Probe(i, 0); });
+  }
+}
+
+// --------------------------------------------------------------- clients
+
+void World::Submit(size_t member, WriteRequest request,
+                   std::function<void(const WriteResult&)> on_result) {
+  request.request_id = next_request_id_++;
+  const uint64_t id = request.request_id;
+  Log("request " + std::to_string(id) + " to member " + std::to_string(member) + ": op " +
+      std::to_string(static_cast<int>(request.op)) + " " + request.key + " " + request.owner +
+      " ttl " + std::to_string(request.ttl_ms));
+  waiting_[id] = std::move(on_result);
+  const int incarnation = members_[member].incarnation;
+  At(now_us_ + Uniform(50, 400), [this, member, incarnation, request] {
+    OnMember(member, incarnation, [this, member, request](cluster::Node& node) {
+      node.Submit(request, LocalTime(members_[member]));
+    });
+  });
+  // A client gives up on a request its member never answers (crashed, or
+  // cut off): the outcome is unknown, so it does not count as a hold.
+  const int64_t timeout_us = (3 * options_.round_timeout_ms + 200) * 1000;
+  At(now_us_ + timeout_us, [this, id] {
+    const auto it = waiting_.find(id);
+    if (it == waiting_.end()) return;
+    auto give_up = std::move(it->second);
+    waiting_.erase(it);
+    WriteResult unknown;
+    unknown.request_id = id;
+    unknown.outcome = WriteOutcome::kNoQuorum;
+    unknown.detail = "client timeout";
+    give_up(unknown);
+  });
+}
+
+void World::ClientIdle(Client& client, int64_t think_us) {
+  At(now_us_ + think_us, [this, &client] {
+    if (now_us_ < (options_.fault_phase_ms + options_.quiet_phase_ms) * 1000) StartLock(client);
+  });
+}
+
+void World::StartLock(Client& client) {
+  client.key = "key" + std::to_string(Uniform(0, static_cast<int64_t>(options_.keys) - 1));
+  client.owner = "client" + std::to_string(client.id) + "-" + std::to_string(client.ops++);
+  client.ttl_ms = Uniform(20, options_.max_lease_ms);
+  client.send_us = now_us_;
+  WriteRequest request;
+  request.op = WriteOp::kLock;
+  request.key = client.key;
+  request.owner = client.owner;
+  request.ttl_ms = client.ttl_ms;
+  const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+  Submit(member, request, [this, &client](const WriteResult& result) {
+    OnLocked(client, result);
+  });
+}
+
+int64_t World::WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const {
+  // The client counts ttl * (1 - rho) on its own clock from when it sent.
+  const double local_us = static_cast<double>(ttl_ms) * (1.0 - options_.drift) * 1000.0;
+  return send_us + static_cast<int64_t>(std::floor(local_us / client.rate));
+}
+
+void World::OnLocked(Client& client, const WriteResult& result) {
+  if (result.outcome != WriteOutcome::kDone) return ClientIdle(client, Uniform(1'000, 50'000));
+  client.token = result.token;
+  client.window_end_us = WindowEnd(client, client.send_us, client.ttl_ms);
+  client.hold = checker_.Grant(client.key, client.id, client.token, now_us_, client.window_end_us);
+  PlanHold(client);
+}
+
+void World::PlanHold(Client& client) {
+  const int64_t left_us = client.window_end_us - now_us_;
+  if (left_us <= 0) return ClientIdle(client, Uniform(1'000, 20'000));
+  const double choice = std::uniform_real_distribution<double>(0, 1)(rng_);
+  if (choice < 0.6) {
+    At(now_us_ + Uniform(0, left_us * 9 / 10), [this, &client] { Release(client); });
+  } else if (choice < 0.8) {
+    At(now_us_ + Uniform(left_us / 4, left_us * 3 / 4), [this, &client] { Extend(client); });
+  } else {
+    // Lets the lease run out: it stops using the lock at its deadline.
+    At(client.window_end_us, [this, &client] {
+      checker_.Cut(client.hold, now_us_);
+      ClientIdle(client, Uniform(1'000, 20'000));
+    });
+  }
+}
+
+void World::Release(Client& client) {
+  checker_.Cut(client.hold, now_us_);  // It stops using the lock before asking.
+  WriteRequest request;
+  request.op = WriteOp::kRelease;
+  request.key = client.key;
+  request.owner = client.owner;
+  const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+  Submit(member, request, [this, &client](const WriteResult& result) {
+    if (result.outcome == WriteOutcome::kDone) {
+      checker_.Released(client.key, client.token, FreeMembers(client.key, client.token),
+                        options_.members, now_us_);
+    }
+    ClientIdle(client, Uniform(1'000, 30'000));
+  });
+}
+
+void World::Extend(Client& client) {
+  if (now_us_ >= client.window_end_us) {
+    checker_.Cut(client.hold, now_us_);
+    return ClientIdle(client, Uniform(1'000, 20'000));
+  }
+  const int64_t ttl_ms = Uniform(20, options_.max_lease_ms);
+  const int64_t send_us = now_us_;
+  WriteRequest request;
+  request.op = WriteOp::kExtend;
+  request.key = client.key;
+  request.owner = client.owner;
+  request.ttl_ms = ttl_ms;
+  const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+  Submit(member, request, [this, &client, ttl_ms, send_us](const WriteResult& result) {
+    if (result.outcome == WriteOutcome::kDone) {
+      if (result.token != client.token) {
+        checker_.Fail("extend changed the token of " + client.key + " from " +
+                      std::to_string(client.token) + " to " + std::to_string(result.token));
+      }
+      client.window_end_us = WindowEnd(client, send_us, ttl_ms);
+      client.hold = checker_.Extend(client.hold, now_us_, client.window_end_us);
+    }
+    // Failed or not, it goes on until its (possibly new) deadline.
+    PlanHold(client);
+  });
+}
+
+size_t World::FreeMembers(const std::string& key, uint64_t token) {
+  size_t free_members = 0;
+  for (const Member& member : members_) {
+    if (!member.node) {
+      ++free_members;  // A member that is down holds nothing.
+      continue;
+    }
+    const cluster::Register* reg = member.node->table().FindHeld(key, LocalTime(member).mono_ms);
+    if (reg == nullptr || reg->token != token) ++free_members;
+  }
+  return free_members;
+}
+
+void World::Probe(size_t member, int attempt) {
+  // After the faults stop, an uncontended LOCK through every member must
+  // succeed within a few seconds: the cluster makes progress again.
+  constexpr int kAttemptsMax = 30;
+  if (attempt == kAttemptsMax) {
+    checker_.Fail("liveness: LOCK through member " + std::to_string(member) +
+                  " did not succeed after the faults stopped (" + std::to_string(kAttemptsMax) +
+                  " attempts)");
+    return;
+  }
+  WriteRequest request;
+  request.op = WriteOp::kLock;
+  request.key = "probe" + std::to_string(member);
+  request.owner = "probe";
+  request.ttl_ms = options_.max_lease_ms;
+  Submit(member, request, [this, member, attempt](const WriteResult& result) {
+    if (result.outcome == WriteOutcome::kDone) return;
+    At(now_us_ + 100'000, [this, member, attempt] { Probe(member, attempt + 1); });
+  });
+}
+
+SimReport World::Run() {
+  for (auto& client : clients_) ClientIdle(*client, Uniform(0, 20'000));
+  if (faults_on_) At(100'000, [this] { FaultTick(); });
+  At(options_.fault_phase_ms * 1000, [this] { EndFaults(); });
+  const int64_t end_us = (options_.fault_phase_ms + options_.quiet_phase_ms) * 1000 + 2'000'000;
+  while (!events_.empty() && events_.top().at_us <= end_us) {
+    Event event = events_.top();
+    events_.pop();
+    now_us_ = event.at_us;
+    ++report_.events;
+    event.run();
+  }
+  report_.holds = checker_.holds();
+  report_.violations = checker_.violations();
+  report_.ok = checker_.ok();
+  return report_;
+}
+
+}  // namespace
+
+SimReport RunSimulation(const SimOptions& options) { return World(options).Run(); }
+
+SimOptions OptionsForSeed(uint64_t seed) {
+  std::mt19937_64 rng(seed ^ 0x5eed5eed5eedull);
+  SimOptions options;
+  options.seed = seed;
+  options.members = rng() % 5 == 0 ? 5 : 3;
+  options.clients = 3 + rng() % 4;
+  options.keys = 1 + rng() % 3;
+  options.whole_cluster_crashes = rng() % 8 == 0;
+  return options;
+}
+
+SimReport RunSeed(uint64_t seed) { return RunSimulation(OptionsForSeed(seed)); }
+
+}  // namespace lockerd::sim
