@@ -11,6 +11,27 @@ bool Acceptor::Quarantined(int64_t now_ms) const {
   return now_ms < quarantine_until_ms_ || !synced_;
 }
 
+void Acceptor::Apply(Register& reg, Ballot ballot, bool held, const std::string& owner,
+                     uint64_t token, int64_t ttl_ms, int64_t now_ms) {
+  if (!held) return table_->Free(reg, ballot, now_ms);
+  // A renewal (same lease: same token) never shortens the lease here. A
+  // renewal can fail after reaching a few members; had it shortened their
+  // copies, a later round could choose the shorter one while the holder,
+  // told its renewal failed, still counts on the deadline it had.
+  int64_t deadline_ms = now_ms + ttl_ms;
+  if (reg.HeldAt(now_ms) && reg.token == token) deadline_ms = std::max(deadline_ms, reg.deadline_ms);
+  table_->Hold(reg, ballot, owner, token, deadline_ms);
+  RaiseTokenCounter(token);
+}
+
+void Acceptor::OnLearn(const Learn& learn, int64_t now_ms) {
+  if (Quarantined(now_ms) || (learn.held && learn.ttl_ms <= 0)) return;
+  Register& reg = table_->FindOrCreate(learn.key, now_ms);
+  if (learn.ballot <= reg.accepted) return;  // Already has it, or something later.
+  Apply(reg, learn.ballot, learn.held, learn.owner, learn.token, learn.ttl_ms, now_ms);
+  ++stats_.learned;
+}
+
 Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
   Promise reply;
   reply.round_id = prepare.round_id;
@@ -74,20 +95,7 @@ Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
     reply.highest = reg.promised;
     return reply;
   }
-  if (accept.held) {
-    // A renewal (same lease: same token) never shortens the lease here. A
-    // renewal can fail after reaching a few members; had it shortened their
-    // copies, a later round could choose the shorter one while the holder,
-    // told its renewal failed, still counts on the deadline it had.
-    int64_t deadline_ms = now_ms + accept.ttl_ms;
-    if (reg.HeldAt(now_ms) && reg.token == accept.token) {
-      deadline_ms = std::max(deadline_ms, reg.deadline_ms);
-    }
-    table_->Hold(reg, accept.ballot, accept.owner, accept.token, deadline_ms);
-    RaiseTokenCounter(accept.token);
-  } else {
-    table_->Free(reg, accept.ballot, now_ms);
-  }
+  Apply(reg, accept.ballot, accept.held, accept.owner, accept.token, accept.ttl_ms, now_ms);
   ++stats_.accepts_applied;
   reply.vote = Vote::kYes;
   reply.highest = reg.promised;

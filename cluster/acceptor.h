@@ -22,6 +22,7 @@ struct AcceptorStats {
   uint64_t accepts_refused = 0;
   uint64_t quarantine_refusals = 0;
   uint64_t malformed = 0;
+  uint64_t learned = 0;
 };
 
 class Acceptor {
@@ -30,6 +31,8 @@ class Acceptor {
 
   Promise OnPrepare(const Prepare& prepare, int64_t now_ms);
   Accepted OnAccept(const Accept& accept, int64_t now_ms);
+  // A chosen value (see Learn). No reply.
+  void OnLearn(const Learn& learn, int64_t now_ms);
 
   // After an unclean stop the member does not vote until `until_ms`, nor
   // before it has learned the others' counters (see Node).
@@ -46,6 +49,10 @@ class Acceptor {
   const AcceptorStats& stats() const { return stats_; }
 
  private:
+  // Applies an accepted or chosen state to the register.
+  void Apply(Register& reg, Ballot ballot, bool held, const std::string& owner, uint64_t token,
+             int64_t ttl_ms, int64_t now_ms);
+
   LeaseTable* table_;  // Not owned; outlives the acceptor.
   uint64_t token_counter_ = 0;
   int64_t quarantine_until_ms_ = 0;

@@ -33,7 +33,7 @@ void Coordinator::RaiseBallot(Ballot seen) { ballot_round_ = std::max(ballot_rou
 void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* outbox) {
   if (rounds_.size() >= kRoundsInFlightMax) {
     if (request.request_id != 0) {
-      results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0,
+      results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0, 0,
                           "too many writes in flight on this member"});
     }
     return;
@@ -52,6 +52,7 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
   round.deadline_ms = now.mono_ms + options_.round_timeout_ms;
   round.tally = QuorumTally(options_.members_count);
   round.quarantined = false;
+  round.outvoted = false;
   round.quarantine_left_ms = 0;
   round.chosen_set = false;
   round.chosen_ballot = {};
@@ -79,6 +80,7 @@ bool Coordinator::Count(Round& round, MemberId from, Vote vote, Ballot highest,
                         int64_t quarantine_left_ms) {
   if (vote == Vote::kYes) return round.tally.RecordYes(from);
   RaiseBallot(highest);
+  if (vote == Vote::kNo) round.outvoted = true;
   if (vote == Vote::kQuarantined) {
     round.quarantined = true;
     round.quarantine_left_ms = std::max(round.quarantine_left_ms, quarantine_left_ms);
@@ -127,7 +129,10 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
   accept.ballot = round.ballot;
   switch (request.op) {
     case WriteOp::kLock:
-      if (live && !mine) return Finish(round_id, WriteOutcome::kRefused, lease.token, {});
+      if (live && !mine) {
+        results_holder_remaining_ms_ = lease.remaining_ms;
+        return Finish(round_id, WriteOutcome::kRefused, lease.token, {});
+      }
       accept.held = true;
       accept.owner = request.owner;
       accept.ttl_ms = request.ttl_ms;
@@ -226,11 +231,22 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
     if (undo) Submit(std::move(*undo), now, outbox);
     return;
   }
+  // Members that have not accepted learn the chosen value.
+  for (MemberId member = 0; member < options_.members_count; ++member) {
+    if (round.tally.SaidYes(member)) continue;
+    outbox->push_back({options_.self, member,
+                       Learn{accept.key, accept.ballot, accept.held, accept.owner, accept.token,
+                             accept.ttl_ms}});
+  }
   Finish(round_id, WriteOutcome::kDone, accept.token, {});
 }
 
 void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
-  if (round.quarantined) return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
+  // Members in quarantine cannot vote; if nothing else stood in the way, a
+  // retry would meet the same wall. A higher ballot, though, a retry beats.
+  if (round.quarantined && !round.outvoted) {
+    return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
+  }
   if (round.attempt + 1 >= kRoundAttemptsMax) {
     return Finish(round_id, WriteOutcome::kNoQuorum, 0,
                   "pre-empted by other writes to the key " + std::to_string(kRoundAttemptsMax) +
@@ -301,7 +317,10 @@ void Coordinator::Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token
   CHECK(it != rounds_.end());
   const uint64_t request_id = it->second.request.request_id;
   rounds_.erase(it);
-  if (request_id != 0) results_.push_back({request_id, outcome, token, std::move(detail)});
+  if (request_id != 0) {
+    results_.push_back({request_id, outcome, token, results_holder_remaining_ms_, std::move(detail)});
+  }
+  results_holder_remaining_ms_ = 0;
 }
 
 void Coordinator::TakeResults(std::vector<WriteResult>* out) {

@@ -25,6 +25,7 @@ namespace lockerd::cluster {
 struct Time {
   int64_t mono_ms = 0;  // Monotonic: leases, timeouts.
   int64_t wall_ms = 0;  // Wall clock: only the fencing-token floor.
+  int64_t mono_us = 0;  // Monotonic, finer: only for latency statistics.
 };
 
 struct CoordinatorOptions {
@@ -79,6 +80,7 @@ class Coordinator {
     int64_t retry_at_ms = 0;  // With kBackoff.
     QuorumTally tally;
     bool quarantined = false;  // Some member answered kQuarantined.
+    bool outvoted = false;     // Some member had promised a higher ballot.
     int64_t quarantine_left_ms = 0;
     // The chosen register: the highest accepted ballot among the promises.
     bool chosen_set = false;
@@ -106,6 +108,7 @@ class Coordinator {
   uint64_t next_round_id_ = 1;
   std::unordered_map<uint64_t, Round> rounds_;
   std::vector<WriteResult> results_;
+  int64_t results_holder_remaining_ms_ = 0;  // Passed from Decide to Finish.
   std::mt19937_64 rng_;
   CoordinatorStats stats_;
 };

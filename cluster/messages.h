@@ -62,6 +62,20 @@ struct Accepted {
   int64_t quarantine_left_ms = 0;
 };
 
+// After a majority accepted, the coordinator tells the members that did
+// not (they had promised a competitor, or missed the commit) the value that
+// was chosen, so that every member's local reads converge. A value chosen at
+// a ballot is applied over any lower accepted ballot, whatever was promised:
+// no other value can be chosen between (CLUSTER-SAFETY.md, Paxos "learn").
+struct Learn {
+  std::string key;
+  Ballot ballot;
+  bool held = false;
+  std::string owner;
+  uint64_t token = 0;
+  int64_t ttl_ms = 0;
+};
+
 // A member that restarted without its state asks the others for their
 // token counter and highest ballot before it votes again (defence 1 of
 // CLUSTER-SAFETY.md's "Tokens").
@@ -78,7 +92,7 @@ struct SyncReply {
 struct Message {
   MemberId from = 0;
   MemberId to = 0;
-  std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply> body;
+  std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply, Learn> body;
 };
 
 }  // namespace lockerd::cluster

@@ -61,6 +61,8 @@ void Node::Handle(const Message& message, Time now) {
                         SyncReply{request->nonce, acceptor_.token_counter(), HighestBallot()}});
   } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
     OnSyncReply(message.from, *reply);
+  } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
+    acceptor_.OnLearn(*learn, now.mono_ms);
   }
 }
 

@@ -21,6 +21,7 @@ class QuorumTally {
   bool RecordYes(MemberId member) { return Record(member, &yes_mask_); }
   bool RecordNo(MemberId member) { return Record(member, &no_mask_); }
 
+  bool SaidYes(MemberId member) const { return member < 32 && (yes_mask_ >> member) & 1; }
   size_t yes_count() const { return static_cast<size_t>(std::popcount(yes_mask_)); }
   size_t no_count() const { return static_cast<size_t>(std::popcount(no_mask_)); }
   size_t answered_count() const { return yes_count() + no_count(); }

@@ -42,6 +42,9 @@ struct WriteResult {
   uint64_t request_id = 0;
   WriteOutcome outcome = WriteOutcome::kRefused;
   uint64_t token = 0;
+  // kRefused LOCK: how long the holder's lease had left when read (so a
+  // waiter can look again then, even if this member misses the release).
+  int64_t holder_remaining_ms = 0;
   std::string detail;
 };
 

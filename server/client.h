@@ -60,6 +60,11 @@ class Client {
   std::string last_command;
   uint64_t commands_count = 0;
   bool needs_attention = false;  // Queued in Engine's attention list.
+  // A cluster peer that proved itself with PEER HELLO: its member id.
+  int peer_member = -1;
+  // Protected mode let this non-loopback connection in only because this
+  // member is in a cluster: it may send PEER commands and nothing else.
+  bool peer_only = false;
 
  private:
   uint64_t id_;

@@ -61,4 +61,7 @@ void CmdConfigResetStat(CommandContext& context);
 void CmdConfigHelp(CommandContext& context);
 void CmdTime(CommandContext& context);
 
+// Cluster peers (commands_peer.cc).
+void CmdPeer(CommandContext& context);
+
 }  // namespace lockerd::server

@@ -224,6 +224,43 @@ const std::vector<Setting>& Settings() {
       {"max-key-bytes", "<n>", "longest key or owner (default 4096)",
        SizeSetting(&Config::max_key_bytes, 1, 1 << 20, false),
        [](const Config& c) { return std::to_string(c.max_key_bytes); }},
+      {"cluster", "<host:port>,<host:port>,...",
+       "every voting member, this one included (default: run alone)",
+       [](Config& c, const Values& v) -> std::string {
+         c.cluster.clear();
+         for (const std::string& value : v) {
+           size_t start = 0;
+           while (start <= value.size()) {
+             const size_t comma = value.find(',', start);
+             const std::string item =
+                 value.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+             if (!item.empty()) c.cluster.push_back(item);
+             if (comma == std::string::npos) break;
+             start = comma + 1;
+           }
+         }
+         if (c.cluster.empty()) return "expects host:port,host:port,...";
+         return {};
+       },
+       [](const Config& c) {
+         std::string out;
+         for (const auto& member : c.cluster) out += (out.empty() ? "" : ",") + member;
+         return out;
+       }},
+      {"advertise", "<host:port>", "this member's address in the cluster list (default bind:port)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         c.advertise = OneValue(v, &error);
+         return error;
+       },
+       [](const Config& c) { return c.advertise; }},
+      {"cluster-secret", "<secret>", "the secret every member shares; peers must present it",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         c.cluster_secret = OneValue(v, &error);
+         return error;
+       },
+       [](const Config&) { return std::string("(hidden)"); }},
       {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
        SizeSetting(&Config::maxkeys, 1, 1'000'000'000, false),
        [](const Config& c) { return std::to_string(c.maxkeys); }},
@@ -278,6 +315,40 @@ void ReadConfigFile(Config& config, const std::string& path, std::vector<std::st
   }
 }
 
+void ValidateCluster(Config& config, std::vector<std::string>* errors) {
+  if (config.advertise.empty() && !config.bind.empty()) {
+    config.advertise = config.bind.front() + ":" + std::to_string(config.port);
+  }
+  if (config.cluster.empty()) return;
+  std::string host;
+  int port = 0;
+  for (const std::string& member : config.cluster) {
+    if (!SplitHostPort(member, &host, &port)) {
+      errors->push_back("cluster: '" + member + "' is not host:port");
+      return;
+    }
+  }
+  if (config.cluster.size() > cluster::kMembersMax) {
+    errors->push_back("cluster: at most " + std::to_string(cluster::kMembersMax) + " members");
+    return;
+  }
+  const auto self = std::find(config.cluster.begin(), config.cluster.end(), config.advertise);
+  if (self == config.cluster.end()) {
+    errors->push_back("cluster: this member's address '" + config.advertise +
+                      "' is not in the list; set --advertise host:port to the entry that is this "
+                      "member");
+    return;
+  }
+  config.self_index = static_cast<size_t>(self - config.cluster.begin());
+  if (std::count(config.cluster.begin(), config.cluster.end(), config.advertise) > 1) {
+    errors->push_back("cluster: '" + config.advertise + "' is listed twice");
+  }
+  if (config.cluster.size() > 1 && config.cluster_secret.empty()) {
+    errors->push_back("cluster-secret is required with more than one member: peers prove "
+                      "themselves with it");
+  }
+}
+
 void Validate(const Config& config, std::vector<std::string>* errors) {
   if (config.parser_limits.command_bytes_max < config.parser_limits.bulk_bytes_max) {
     errors->push_back("client-query-buffer-limit must be at least proto-max-bulk-len");
@@ -288,6 +359,20 @@ void Validate(const Config& config, std::vector<std::string>* errors) {
 }
 
 }  // namespace
+
+bool SplitHostPort(std::string_view address, std::string* host, int* port) {
+  const size_t colon = address.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) return false;
+  std::string_view name = address.substr(0, colon);
+  if (name.size() >= 2 && name.front() == '[' && name.back() == ']') {
+    name = name.substr(1, name.size() - 2);
+  }
+  const auto number = protocol::ParseInt64(address.substr(colon + 1));
+  if (name.empty() || !number || *number < 1 || *number > 65535) return false;
+  *host = std::string(name);
+  *port = static_cast<int>(*number);
+  return true;
+}
 
 std::optional<uint64_t> ParseMemory(std::string_view text) {
   const std::string lower = protocol::ToLower(text);
@@ -357,6 +442,7 @@ ConfigLoad LoadConfig(int argc, const char* const* argv) {
     i = j;
   }
   Validate(config, &load.errors);
+  ValidateCluster(config, &load.errors);
   if (load.errors.empty()) load.config = std::move(config);
   return load;
 }

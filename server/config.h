@@ -39,6 +39,12 @@ struct Config {
   size_t maxwaiters_per_key = kWaitersPerKeyDefault;
   size_t max_key_bytes = kKeyBytesDefault;
   size_t maxkeys = kMaxKeysDefault;
+  // The voting members ("host:port" each), this member's own address in that
+  // list, and the secret peers prove themselves with. Empty: run alone.
+  std::vector<std::string> cluster;
+  std::string advertise;
+  std::string cluster_secret;
+  size_t self_index = 0;  // Derived: where `advertise` is in `cluster`.
   std::string config_file;  // Empty when none was given.
 };
 
@@ -57,6 +63,9 @@ std::string HelpText();
 // the form CONFIG GET replies with.
 std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
                                                            std::string_view pattern);
+
+// Splits "host:port" (or "[v6]:port"); false if it is not that.
+bool SplitHostPort(std::string_view address, std::string* host, int* port);
 
 // "1mb", "512kb", "1k", "100" -> bytes, as Redis reads memory sizes.
 std::optional<uint64_t> ParseMemory(std::string_view text);

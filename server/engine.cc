@@ -6,6 +6,7 @@
 #include "cluster/check.h"
 #include "protocol/ascii.h"
 #include "server/command_table.h"
+#include "server/commands.h"
 #include "server/errors.h"
 
 namespace lockerd::server {
@@ -14,8 +15,8 @@ namespace {
 cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
   cluster::NodeOptions options;
   options.seed = seed;
-  options.members_count = 1;
-  options.self = 0;
+  options.members_count = std::max<size_t>(1, config.cluster.size());
+  options.self = static_cast<cluster::MemberId>(config.self_index);
   options.max_lease_ms = config.max_lease_ms;
   options.drift = config.lease_drift;
   options.round_timeout_ms = config.round_timeout_ms;
@@ -88,6 +89,10 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   }
   client.last_command = spec->name;
   if (!ArityOk(spec->arity, args.size())) return ReplyError(client, errors::WrongArity(spec->name));
+  if (client.peer_only && spec->handler != CmdPeer) {
+    client.close_after_reply = true;
+    return ReplyError(client, errors::kProtected);
+  }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return ReplyError(client, errors::kNoAuth);
   }
@@ -95,6 +100,12 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   CommandContext context{*this, client, args, now};
   spec->handler(context);
   executing_client_id_ = 0;
+}
+
+void Engine::ReceivePeer(const cluster::Message& message, Time now) {
+  ++stats_.peer_messages_in;
+  node_.Receive(message, now);
+  Drain(now);
 }
 
 void Engine::SubmitWrite(Client& client, cluster::WriteRequest request, ReplyStyle style,
@@ -166,6 +177,7 @@ void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite 
 
 void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now) {
   request.request_id = next_request_id_++;
+  pending.started_us = now.mono_us;
   pending_writes_.emplace(request.request_id, std::move(pending));
   node_.Submit(std::move(request), now);
 }
@@ -185,6 +197,7 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
   if (it == pending_writes_.end()) return;
   PendingWrite pending = std::move(it->second);
   pending_writes_.erase(it);
+  if (pending.started_us > 0 && now.mono_us > 0) write_latency_.Add(now.mono_us - pending.started_us);
   if (pending.delete_batch != 0) return HandleDeleteResult(result, pending.delete_batch);
   Client* client = FindClient(pending.client_id);
   if (client == nullptr) return;  // Disconnected while the write was in flight.
@@ -207,6 +220,9 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
       return;
     case cluster::WriteOutcome::kRefused:
       if (pending.wait && now.mono_ms < pending.deadline_ms) {
+        if (rechecks_.size() < config_.maxclients * 2) {  // Bounded: one per waiter, mostly.
+          rechecks_.emplace(now.mono_ms + result.holder_remaining_ms + 1, pending.request.key);
+        }
         Waiter waiter{client->id(), pending.request.key, WaiterKind::kAcquire, pending.deadline_ms,
                       std::move(pending.request)};
         if (StartWait(*client, std::move(waiter), pending.front_of_line)) return;
@@ -333,6 +349,10 @@ void Engine::ServeReadyKeys(Time now) {
 void Engine::Tick(Time now) {
   node_.Tick(now);
   Drain(now);
+  while (!rechecks_.empty() && rechecks_.begin()->first <= now.mono_ms) {
+    if (waiters_.HasAcquirers(rechecks_.begin()->second)) MarkReady(rechecks_.begin()->second);
+    rechecks_.erase(rechecks_.begin());
+  }
   for (const Waiter& waiter : waiters_.TakeTimedOut(now.mono_ms)) {
     ForgetWait(waiter);
     Client* client = FindClient(waiter.client_id);
@@ -349,6 +369,9 @@ std::optional<int64_t> Engine::NextWakeMs() const {
   std::optional<int64_t> next = node_.NextWakeMs();
   if (const auto deadline = waiters_.NextDeadlineMs(); deadline && (!next || *deadline < *next)) {
     next = deadline;
+  }
+  if (!rechecks_.empty() && (!next || rechecks_.begin()->first < *next)) {
+    next = rechecks_.begin()->first;
   }
   return next;
 }

@@ -6,7 +6,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
+#include <set>
 #include <optional>
 #include <span>
 #include <string>
@@ -17,6 +19,8 @@
 #include "cluster/string_hash.h"
 #include "server/client.h"
 #include "server/config.h"
+#include "server/latency_stats.h"
+#include "server/peer_links.h"
 #include "server/waiters.h"
 
 namespace lockerd::server {
@@ -46,6 +50,9 @@ struct EngineStats {
   uint64_t noquorum_replies = 0;
   uint64_t protocol_errors = 0;
   uint64_t output_limit_disconnects = 0;
+  uint64_t peer_messages_in = 0;
+  uint64_t peer_messages_malformed = 0;
+  uint64_t peer_handshakes_refused = 0;
 };
 
 // Facts about the process that INFO reports and the engine cannot know.
@@ -60,6 +67,11 @@ struct ProcessInfo {
   std::string executable;
   std::string config_file;
   std::string run_id;
+  // The peer links' view, for INFO cluster (set by the server in a cluster).
+  std::function<std::vector<PeerStatus>()> peer_status;
+  // Called when a peer proves itself (PEER HELLO): it is up, so our link to
+  // it need not wait out its reconnect backoff.
+  std::function<void(cluster::MemberId)> on_peer_hello;
 };
 
 class Engine {
@@ -111,6 +123,14 @@ class Engine {
   void QueueBehindWaiters(Client& client, cluster::WriteRequest request, int64_t deadline_ms);
 
   void ReplyError(Client& client, std::string_view text);
+
+  // Cluster traffic: a message from a peer, and the messages for peers that
+  // the node produced since the last call (the server batches them per peer
+  // and writes once per loop turn).
+  void ReceivePeer(const cluster::Message& message, Time now);
+  void TakePeerOutbox(std::vector<cluster::Message>* out) { node_.TakeOutbox(out); }
+  size_t members_count() const { return node_.options().members_count; }
+  cluster::MemberId self() const { return node_.options().self; }
   // CLIENT KILL of another client: the server closes it on its next turn.
   void RequestKill(Client& client);
 
@@ -120,6 +140,7 @@ class Engine {
   EngineStats& stats() { return stats_; }
   const EngineStats& stats() const { return stats_; }
   const WaiterQueue& waiters() const { return waiters_; }
+  const LatencyStats& write_latency() const { return write_latency_; }
   ProcessInfo& process() { return process_; }
   const ProcessInfo& process() const { return process_; }
   size_t blocked_clients() const;
@@ -134,6 +155,7 @@ class Engine {
     int64_t deadline_ms = kNoDeadline;
     cluster::WriteRequest request;  // Kept only for LOCK ... WAIT.
     uint64_t delete_batch = 0;
+    int64_t started_us = 0;  // For the quorum latency statistics.
   };
   struct DeleteBatch {
     uint64_t client_id = 0;
@@ -171,8 +193,12 @@ class Engine {
   cluster::StringSet ready_keys_;
   std::vector<std::string> ready_order_;  // ready_keys_ in the order freed.
   std::vector<uint64_t> attention_;
+  // When to look again at a key whose LOCK ... WAIT was refused: when the
+  // holder's lease would end, in case this member misses the release.
+  std::set<std::pair<int64_t, std::string>> rechecks_;
   std::vector<cluster::WriteResult> results_scratch_;
   EngineStats stats_;
+  LatencyStats write_latency_;
   ProcessInfo process_;
 };
 

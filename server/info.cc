@@ -1,6 +1,7 @@
 #include "server/info.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <string_view>
 
 #include "protocol/ascii.h"
@@ -34,6 +35,13 @@ class InfoText {
  private:
   std::string text_;
 };
+
+std::string MemberState(const cluster::Node& node, cluster::Time now) {
+  if (node.Quarantined(now)) return node.syncing() && now.mono_ms >= node.quarantine_until_ms()
+                                        ? "syncing"
+                                        : "quarantine";
+  return "ok";
+}
 
 void ServerSection(const Engine& engine, cluster::Time now, InfoText& info) {
   const ProcessInfo& process = engine.process();
@@ -106,10 +114,44 @@ void LeasesSection(const Engine& engine, cluster::Time now, InfoText& info) {
   info.Field("last_token", node.acceptor().token_counter());
   info.Field("max_lease_ms", engine.config().max_lease_ms);
   info.Field("writes_in_flight", node.coordinator().rounds_in_flight());
-  const bool quarantined = node.Quarantined(now);
-  info.Field("member_state", quarantined ? "quarantine" : "ok");
+  info.Field("member_state", MemberState(node, now));
   info.Field("quarantine_remaining_ms",
-             quarantined ? node.quarantine_until_ms() - now.mono_ms : int64_t{0});
+             std::max<int64_t>(0, node.quarantine_until_ms() - now.mono_ms));
+}
+
+void ClusterSection(const Engine& engine, InfoText& info) {
+  const cluster::Node& node = engine.node();
+  const size_t members = engine.members_count();
+  info.Section("Cluster");
+  info.Field("cluster_enabled", members > 1 ? 1 : 0);
+  info.Field("cluster_members", members);
+  info.Field("cluster_quorum", members / 2 + 1);
+  info.Field("cluster_self", engine.self());
+  info.Field("cluster_advertise", engine.config().advertise);
+  size_t reachable = 1;  // This member.
+  if (engine.process().peer_status) {
+    for (const PeerStatus& peer : engine.process().peer_status()) {
+      reachable += peer.reachable;
+      char rtt[32];
+      std::snprintf(rtt, sizeof rtt, "%.1f", peer.rtt_ms);
+      info.Field("member" + std::to_string(peer.member),
+                 "address=" + peer.address + ",reachable=" + (peer.reachable ? "1" : "0") +
+                     ",rtt_ms=" + rtt + ",sent=" + std::to_string(peer.messages_sent) +
+                     ",dropped=" + std::to_string(peer.messages_dropped) +
+                     ",connects=" + std::to_string(peer.connects));
+    }
+  }
+  info.Field("cluster_reachable_members", reachable);
+  info.Field("writes_in_flight", node.coordinator().rounds_in_flight());
+  const LatencyStats& latency = engine.write_latency();
+  info.Field("quorum_writes", latency.count());
+  info.Field("quorum_latency_avg_us", static_cast<uint64_t>(latency.mean_us()));
+  info.Field("quorum_latency_p99_us", latency.p99_us());
+  info.Field("rounds_retried", node.coordinator().stats().rounds_retried);
+  info.Field("rounds_timed_out", node.coordinator().stats().rounds_timed_out);
+  info.Field("peer_messages_in", engine.stats().peer_messages_in);
+  info.Field("peer_messages_malformed", engine.stats().peer_messages_malformed);
+  info.Field("peer_handshakes_refused", engine.stats().peer_handshakes_refused);
 }
 
 void KeyspaceSection(const Engine& engine, InfoText& info) {
@@ -126,7 +168,7 @@ void KeyspaceSection(const Engine& engine, InfoText& info) {
 std::string BuildInfo(const Engine& engine, std::span<const std::string> sections,
                       cluster::Time now) {
   static constexpr std::string_view kAll[] = {"server",      "clients", "persistence", "stats",
-                                              "replication", "leases",  "keyspace"};
+                                              "replication", "leases",  "cluster",     "keyspace"};
   std::vector<std::string> wanted;
   for (const std::string& section : sections) {
     const std::string name = protocol::ToLower(section);
@@ -147,6 +189,7 @@ std::string BuildInfo(const Engine& engine, std::span<const std::string> section
   if (want("stats")) StatsSection(engine, info);
   if (want("replication")) ReplicationSection(info);
   if (want("leases")) LeasesSection(engine, now, info);
+  if (want("cluster")) ClusterSection(engine, info);
   if (want("keyspace")) KeyspaceSection(engine, info);
   return info.Take();
 }

@@ -52,6 +52,16 @@ inline constexpr size_t kPatternBytesMax = 256;
 // lengths, and a client needing a gigabyte of replies is misbehaving.
 inline constexpr size_t kOutputBytesLimitMax = 1ull << 30;
 
+// Peer links: how often a link pings its peer, how long a silent peer is
+// still counted reachable, and the reconnect backoff's bounds.
+inline constexpr int64_t kPeerPingIntervalMs = 250;
+inline constexpr int64_t kPeerTimeoutMs = 1000;
+inline constexpr int64_t kPeerBackoffMinMs = 20;
+inline constexpr int64_t kPeerBackoffMaxMs = 1000;
+// Bytes queued for one peer before the link is dropped and rebuilt: a
+// peer that stops reading must not make this member grow without bound.
+inline constexpr size_t kPeerBufferBytesMax = 64ull << 20;
+
 // CLIENT SETNAME and SETINFO values; longer names are refused.
 inline constexpr size_t kClientNameBytesMax = 256;
 

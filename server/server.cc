@@ -76,7 +76,9 @@ Server::~Server() {
   uv_loop_close(&loop_);
 }
 
-Time Server::Now() const { return {static_cast<int64_t>(uv_now(&loop_)), WallMs()}; }
+Time Server::Now() const {
+  return {static_cast<int64_t>(uv_now(&loop_)), WallMs(), static_cast<int64_t>(uv_hrtime() / 1000)};
+}
 
 int Server::Run() {
   uv_update_time(&loop_);
@@ -94,6 +96,15 @@ int Server::Run() {
     Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
     Shutdown(nullptr);
     return 1;
+  }
+  if (engine_.members_count() > 1) {
+    peers_ = std::make_unique<PeerLinks>(&loop_, config_, engine_.self(), RandomSeed());
+    peers_->Start();
+    engine_.process().peer_status = [this] { return peers_->Status(); };
+    engine_.process().on_peer_hello = [this](cluster::MemberId member) { peers_->PeerSeen(member); };
+    Log(LogLevel::kNotice, "Member %u of a %zu-member cluster (quorum %zu), advertised as %s",
+        engine_.self(), engine_.members_count(), engine_.members_count() / 2 + 1,
+        config_.advertise.c_str());
   }
   uv_timer_init(&loop_, &timer_);
   uv_timer_init(&loop_, &cron_);
@@ -208,10 +219,16 @@ void Server::Accept(uv_stream_t* listener) {
     return Refuse(&connection->handle, "-" + std::string(errors::kMaxClients) + "\r\n");
   }
   if (config_.protected_mode && config_.requirepass.empty() && !IsLoopback(peer)) {
-    ++engine_.stats().connections_rejected;
-    Log(LogLevel::kWarning, "Refused %s: protected mode (no requirepass, not loopback)",
-        connection->client.peer_address().c_str());
-    return Refuse(&connection->handle, "-" + std::string(errors::kProtected) + "\r\n");
+    if (engine_.members_count() > 1) {
+      // Peers on other hosts must reach us; such a connection may only
+      // prove itself a peer (PEER HELLO with the cluster secret).
+      connection->client.peer_only = true;
+    } else {
+      ++engine_.stats().connections_rejected;
+      Log(LogLevel::kWarning, "Refused %s: protected mode (no requirepass, not loopback)",
+          connection->client.peer_address().c_str());
+      return Refuse(&connection->handle, "-" + std::string(errors::kProtected) + "\r\n");
+    }
   }
   uv_tcp_nodelay(&connection->handle, 1);
   connection->client.last_interaction_ms = now.mono_ms;
@@ -468,6 +485,11 @@ void Server::OnPrepare(uv_prepare_t* prepare) {
     server.engine_.ServeReadyKeys(now);
     server.HandleAttention(now);
   }
+  if (server.peers_) {
+    server.engine_.TakePeerOutbox(&server.peer_outbox_);
+    for (const cluster::Message& message : server.peer_outbox_) server.peers_->Send(message);
+    server.peers_->FlushAll();
+  }
   std::vector<uint64_t> queue;
   queue.swap(server.flush_queue_);
   for (const uint64_t id : queue) {
@@ -517,6 +539,7 @@ void Server::Shutdown(const char* why) {
       exit_code_ = 1;
     }
   }
+  if (peers_) peers_->Stop();
   for (uv_tcp_t* listener : listeners_) {
     uv_close(reinterpret_cast<uv_handle_t*>(listener),
              [](uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); });

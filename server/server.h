@@ -7,6 +7,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "server/connection.h"
 #include "server/engine.h"
 #include "server/limits.h"
+#include "server/peer_links.h"
 #include "server/log.h"
 #include "server/state_file.h"
 
@@ -81,6 +83,8 @@ class Server {
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
   std::unordered_map<uint64_t, Connection*> connections_;
   std::vector<uint64_t> flush_queue_;
+  std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
+  std::vector<cluster::Message> peer_outbox_;
   std::string read_buffer_;
   bool shutting_down_ = false;
   int exit_code_ = 0;

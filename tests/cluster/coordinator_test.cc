@@ -80,7 +80,7 @@ TEST_F(CoordinatorTest, LockNeedsAMajorityOfPromisesThenOfAccepts) {
   EXPECT_TRUE(outbox_.empty()) << "one promise of three is not a majority";
   Promise(1, Vote::kYes, {}, {}, 12);
   ASSERT_EQ(outbox_.size(), 3u) << "accepts go to every member";
-  const Accept& accept = SentAccept();
+  const Accept accept = SentAccept();
   EXPECT_TRUE(accept.held);
   EXPECT_EQ(accept.owner, "me");
   EXPECT_EQ(accept.token, NextToken(12, kWallMs)) << "largest counter seen + 1, with the floor";
@@ -94,6 +94,10 @@ TEST_F(CoordinatorTest, LockNeedsAMajorityOfPromisesThenOfAccepts) {
   EXPECT_EQ(results[0].request_id, 7u);
   EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
   EXPECT_EQ(results[0].token, accept.token);
+  // Member 1 did not accept (yet): it is told the chosen value.
+  ASSERT_EQ(outbox_.size(), 1u);
+  EXPECT_EQ(outbox_[0].to, 1u);
+  EXPECT_EQ(std::get<Learn>(outbox_[0].body).token, accept.token);
 }
 
 TEST_F(CoordinatorTest, HighestAcceptedBallotDecides) {

@@ -188,6 +188,10 @@ std::string World::Describe(const Message& m) {
     return text + "accepted r" + std::to_string(a->round_id) + " vote" +
            std::to_string(static_cast<int>(a->vote));
   }
+  if (const auto* l = std::get_if<cluster::Learn>(&m.body)) {
+    return text + "learn " + l->key + " b" + ballot(l->ballot) +
+           (l->held ? " " + l->owner + " t" + std::to_string(l->token) : " free");
+  }
   if (std::holds_alternative<cluster::SyncRequest>(m.body)) return text + "sync?";
   return text + "sync!";
 }

@@ -1,0 +1,30 @@
+// Cluster messages on the wire: each is a RESP command, so a peer link is
+// read by the same parser as a client and can be watched with the same
+// tools ("PEER PREPARE <round> <key> <ballot round> <ballot member>" ...).
+// Peers are untrusted: a message that does not decode is dropped (and
+// counted) by the caller, never asserted.
+#pragma once
+
+#include <optional>
+#include <span>
+#include <string>
+
+#include "cluster/messages.h"
+#include "protocol/resp_writer.h"
+
+namespace lockerd::server {
+
+// Appends `message` as one RESP command to `out`. `from`/`to` are not
+// encoded: a link knows both ends.
+void EncodePeerMessage(const cluster::Message& message, std::string* out);
+
+// `args` is a whole command starting with "PEER" and a message kind.
+std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> args,
+                                                  cluster::MemberId from, cluster::MemberId to);
+
+// The handshake an outbound link sends first.
+void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view secret,
+                     std::string* out);
+void EncodePeerPing(std::string* out);
+
+}  // namespace lockerd::server

@@ -1,0 +1,280 @@
+#include "server/peer_links.h"
+
+#include <algorithm>
+
+#include "cluster/check.h"
+#include "server/limits.h"
+#include "server/log.h"
+#include "server/peer_codec.h"
+
+namespace lockerd::server {
+
+struct PeerLinks::Link {
+  enum class State { kIdle, kResolving, kConnecting, kHandshaking, kUp };
+
+  PeerLinks* owner = nullptr;
+  cluster::MemberId member = 0;
+  std::string address;
+  std::string host;
+  int port = 0;
+  State state = State::kIdle;
+  uv_tcp_t* socket = nullptr;  // Heap; freed in its close callback.
+  uv_getaddrinfo_t resolve{};
+  uv_connect_t connect{};
+  uv_write_t write{};
+  uv_timer_t timer{};  // Reconnect backoff, then heartbeats.
+  std::string pending;   // Encoded messages for the next write.
+  std::string inflight;  // The write in progress.
+  bool writing = false;
+  std::string replies;   // Reply bytes from the peer (+OK, +PONG, -ERR ...).
+  int64_t backoff_ms = kPeerBackoffMinMs;
+  int64_t ping_sent_ms = -1;  // -1: no ping outstanding.
+  int64_t last_heard_ms = 0;
+  PeerStatus status;
+};
+
+namespace {
+
+PeerLinks::Link& LinkOf(uv_handle_t* handle) { return *static_cast<PeerLinks::Link*>(handle->data); }
+
+void FreeSocket(uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); }
+
+}  // namespace
+
+PeerLinks::PeerLinks(uv_loop_t* loop, const Config& config, cluster::MemberId self, uint64_t seed)
+    : loop_(loop), config_(config), self_(self), rng_(seed), read_buffer_(16 * 1024, '\0') {
+  for (size_t i = 0; i < config.cluster.size(); ++i) {
+    if (i == self) {
+      links_.emplace_back();
+      continue;
+    }
+    auto link = std::make_unique<Link>();
+    link->owner = this;
+    link->member = static_cast<cluster::MemberId>(i);
+    link->address = config.cluster[i];
+    CHECK(SplitHostPort(link->address, &link->host, &link->port));
+    link->status.member = link->member;
+    link->status.address = link->address;
+    uv_timer_init(loop_, &link->timer);
+    link->timer.data = link.get();
+    link->resolve.data = link.get();
+    link->connect.data = link.get();
+    link->write.data = link.get();
+    links_.push_back(std::move(link));
+  }
+}
+
+PeerLinks::~PeerLinks() = default;
+
+void PeerLinks::Start() {
+  for (auto& link : links_) {
+    if (link) Connect(*link);
+  }
+}
+
+void PeerLinks::Connect(Link& link) {
+  if (stopped_) return;
+  link.state = Link::State::kResolving;
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  const std::string port = std::to_string(link.port);
+  const int status = uv_getaddrinfo(loop_, &link.resolve, OnResolved, link.host.c_str(),
+                                    port.c_str(), &hints);
+  if (status != 0) ScheduleReconnect(link, uv_strerror(status));
+}
+
+void PeerLinks::OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result) {
+  Link& link = *static_cast<Link*>(request->data);
+  PeerLinks& self = *link.owner;
+  if (self.stopped_ || status != 0 || result == nullptr) {
+    if (result != nullptr) uv_freeaddrinfo(result);
+    if (!self.stopped_) self.ScheduleReconnect(link, status != 0 ? uv_strerror(status) : "no address");
+    return;
+  }
+  link.socket = new uv_tcp_t;
+  uv_tcp_init(self.loop_, link.socket);
+  link.socket->data = &link;
+  link.state = Link::State::kConnecting;
+  const int connect_status = uv_tcp_connect(&link.connect, link.socket, result->ai_addr, OnConnected);
+  uv_freeaddrinfo(result);
+  if (connect_status != 0) self.ScheduleReconnect(link, uv_strerror(connect_status));
+}
+
+void PeerLinks::OnConnected(uv_connect_t* request, int status) {
+  Link& link = *static_cast<Link*>(request->data);
+  PeerLinks& self = *link.owner;
+  if (self.stopped_ || reinterpret_cast<uv_tcp_t*>(request->handle) != link.socket) return;
+  if (status != 0) return self.ScheduleReconnect(link, uv_strerror(status));
+  uv_tcp_nodelay(link.socket, 1);
+  uv_read_start(reinterpret_cast<uv_stream_t*>(link.socket), OnAlloc, OnRead);
+  link.state = Link::State::kHandshaking;
+  link.replies.clear();
+  link.pending.clear();
+  EncodePeerHello(self.self_, self.config_.cluster.size(), self.config_.cluster_secret, &link.pending);
+  link.last_heard_ms = static_cast<int64_t>(uv_now(self.loop_));
+  link.ping_sent_ms = -1;
+  ++link.status.connects;
+  self.Write(link);
+  uv_timer_start(&link.timer, OnTimer, kPeerPingIntervalMs, kPeerPingIntervalMs);
+}
+
+void PeerLinks::ScheduleReconnect(Link& link, const char* why) {
+  const bool was_up = link.state == Link::State::kUp;
+  CloseSocket(link);
+  link.state = Link::State::kIdle;
+  if (was_up) Log(LogLevel::kNotice, "Peer %s (member %u) lost: %s", link.address.c_str(), link.member, why);
+  Log(LogLevel::kDebug, "Peer %s: %s; reconnecting in about %lld ms", link.address.c_str(), why,
+      static_cast<long long>(link.backoff_ms));
+  // Exponential backoff with jitter, so that members restarting together do
+  // not reconnect in lockstep.
+  const auto delay_ms = static_cast<uint64_t>(
+      std::uniform_int_distribution<int64_t>(link.backoff_ms / 2, link.backoff_ms * 3 / 2)(rng_));
+  link.backoff_ms = std::min(link.backoff_ms * 2, kPeerBackoffMaxMs);
+  uv_timer_start(&link.timer, OnTimer, delay_ms, 0);
+}
+
+void PeerLinks::CloseSocket(Link& link) {
+  link.status.reachable = false;
+  link.writing = false;
+  link.pending.clear();
+  link.inflight.clear();
+  if (link.socket != nullptr) {
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(link.socket))) {
+      uv_close(reinterpret_cast<uv_handle_t*>(link.socket), FreeSocket);
+    }
+    link.socket = nullptr;
+  }
+}
+
+void PeerLinks::OnTimer(uv_timer_t* timer) {
+  Link& link = LinkOf(reinterpret_cast<uv_handle_t*>(timer));
+  PeerLinks& self = *link.owner;
+  if (self.stopped_) return;
+  if (link.state == Link::State::kIdle) return self.Connect(link);
+  self.Heartbeat(link);
+}
+
+void PeerLinks::Heartbeat(Link& link) {
+  const auto now_ms = static_cast<int64_t>(uv_now(loop_));
+  if (now_ms - link.last_heard_ms > kPeerTimeoutMs) {
+    return ScheduleReconnect(link, "no answer within the peer timeout");
+  }
+  if (link.state != Link::State::kUp || link.ping_sent_ms >= 0) return;
+  link.ping_sent_ms = now_ms;
+  EncodePeerPing(&link.pending);
+  Write(link);
+}
+
+void PeerLinks::Send(const cluster::Message& message) {
+  if (message.to >= links_.size() || !links_[message.to]) return;
+  Link& link = *links_[message.to];
+  if (link.state != Link::State::kUp) {
+    ++link.status.messages_dropped;
+    return;
+  }
+  EncodePeerMessage(message, &link.pending);
+  ++link.status.messages_sent;
+  if (link.pending.size() + link.inflight.size() > kPeerBufferBytesMax) {
+    ++link.status.messages_dropped;
+    ScheduleReconnect(link, "peer is not reading (buffer limit)");
+  }
+}
+
+void PeerLinks::FlushAll() {
+  for (auto& link : links_) {
+    if (link && link->state == Link::State::kUp && !link->pending.empty()) Write(*link);
+  }
+}
+
+void PeerLinks::Write(Link& link) {
+  if (link.writing || link.pending.empty() || link.socket == nullptr) return;
+  link.inflight.swap(link.pending);
+  link.pending.clear();
+  uv_buf_t buf = uv_buf_init(link.inflight.data(), static_cast<unsigned>(link.inflight.size()));
+  const int status =
+      uv_write(&link.write, reinterpret_cast<uv_stream_t*>(link.socket), &buf, 1, OnWritten);
+  if (status != 0) return ScheduleReconnect(link, uv_strerror(status));
+  link.writing = true;
+}
+
+void PeerLinks::OnWritten(uv_write_t* request, int status) {
+  Link& link = *static_cast<Link*>(request->data);
+  PeerLinks& self = *link.owner;
+  if (reinterpret_cast<uv_tcp_t*>(request->handle) != link.socket) return;  // An old socket.
+  link.writing = false;
+  link.inflight.clear();
+  if (self.stopped_) return;
+  if (status < 0) return self.ScheduleReconnect(link, uv_strerror(status));
+  self.Write(link);
+}
+
+void PeerLinks::OnAlloc(uv_handle_t* handle, size_t /*suggested*/, uv_buf_t* buf) {
+  PeerLinks& self = *LinkOf(handle).owner;
+  *buf = uv_buf_init(self.read_buffer_.data(), static_cast<unsigned>(self.read_buffer_.size()));
+}
+
+void PeerLinks::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
+  Link& link = LinkOf(reinterpret_cast<uv_handle_t*>(stream));
+  PeerLinks& self = *link.owner;
+  if (reinterpret_cast<uv_tcp_t*>(stream) != link.socket || self.stopped_) return;
+  if (nread < 0) return self.ScheduleReconnect(link, uv_strerror(static_cast<int>(nread)));
+  link.replies.append(buf->base, static_cast<size_t>(nread));
+  if (link.replies.size() > 64 * 1024) return self.ScheduleReconnect(link, "peer sent junk");
+  self.OnReplies(link);
+}
+
+void PeerLinks::OnReplies(Link& link) {
+  // A peer answers only the handshake (+OK or an error) and pings (+PONG).
+  size_t end;
+  while ((end = link.replies.find("\r\n")) != std::string::npos) {
+    const std::string line = link.replies.substr(0, end);
+    link.replies.erase(0, end + 2);
+    const auto now_ms = static_cast<int64_t>(uv_now(loop_));
+    link.last_heard_ms = now_ms;
+    if (line == "+OK" && link.state == Link::State::kHandshaking) {
+      link.state = Link::State::kUp;
+      link.status.reachable = true;
+      link.backoff_ms = kPeerBackoffMinMs;
+      Log(LogLevel::kNotice, "Peer %s (member %u) connected", link.address.c_str(), link.member);
+    } else if (line == "+PONG") {
+      if (link.ping_sent_ms >= 0) link.status.rtt_ms = static_cast<double>(now_ms - link.ping_sent_ms);
+      link.ping_sent_ms = -1;
+      link.status.reachable = link.state == Link::State::kUp;
+    } else {
+      Log(LogLevel::kWarning, "Peer %s refused this member: %s", link.address.c_str(), line.c_str());
+      return ScheduleReconnect(link, "refused");
+    }
+  }
+}
+
+void PeerLinks::Stop() {
+  stopped_ = true;
+  for (auto& link : links_) {
+    if (!link) continue;
+    CloseSocket(*link);
+    if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&link->timer))) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&link->timer), nullptr);
+    }
+    if (link->state == Link::State::kResolving) uv_cancel(reinterpret_cast<uv_req_t*>(&link->resolve));
+  }
+}
+
+void PeerLinks::PeerSeen(cluster::MemberId member) {
+  if (stopped_ || member >= links_.size() || !links_[member]) return;
+  Link& link = *links_[member];
+  if (link.state != Link::State::kIdle) return;
+  uv_timer_stop(&link.timer);
+  link.backoff_ms = kPeerBackoffMinMs;
+  Connect(link);
+}
+
+std::vector<PeerStatus> PeerLinks::Status() const {
+  std::vector<PeerStatus> statuses;
+  for (const auto& link : links_) {
+    if (link) statuses.push_back(link->status);
+  }
+  return statuses;
+}
+
+}  // namespace lockerd::server

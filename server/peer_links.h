@@ -1,0 +1,86 @@
+// The peer transport: one outbound TCP link to every other member, over
+// which this member sends its cluster messages as RESP commands ("PEER
+// PREPARE ..."). The other direction arrives as an ordinary client
+// connection that said PEER HELLO (see commands_peer.cc).
+//
+// A link resolves its peer's name, connects, proves itself with the
+// cluster secret, then carries messages, batched into one write per loop
+// turn. It pings its peer; a peer silent for longer than the peer timeout
+// is marked unreachable and the link is rebuilt. A lost link reconnects
+// with exponential backoff and jitter. Messages for a peer whose link is
+// not up are dropped: the quorum protocol tolerates loss, and a member
+// never waits on a peer it cannot reach (it needs only a majority).
+//
+// Ownership: the Server owns PeerLinks; each Link owns its uv handles and
+// frees a socket handle only in its close callback.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cluster/messages.h"
+#include "server/config.h"
+
+namespace lockerd::server {
+
+// The link's view of a peer, for INFO cluster.
+struct PeerStatus {
+  cluster::MemberId member = 0;
+  std::string address;
+  bool reachable = false;
+  double rtt_ms = 0;
+  uint64_t messages_sent = 0;
+  uint64_t messages_dropped = 0;  // Link down, or over its buffer limit.
+  uint64_t connects = 0;
+};
+
+class PeerLinks {
+ public:
+  PeerLinks(uv_loop_t* loop, const Config& config, cluster::MemberId self, uint64_t seed);
+  ~PeerLinks();
+  PeerLinks(const PeerLinks&) = delete;
+  PeerLinks& operator=(const PeerLinks&) = delete;
+
+  void Start();
+  // Queues a message for its peer's next write; dropped if the link is down.
+  void Send(const cluster::Message& message);
+  // Writes what each link has queued: once per loop turn.
+  void FlushAll();
+  void Stop();
+  std::vector<PeerStatus> Status() const;
+  // The peer just connected to us, so it is up: a link waiting out its
+  // reconnect backoff tries at once.
+  void PeerSeen(cluster::MemberId member);
+
+  struct Link;  // One peer's link; defined in peer_links.cc.
+
+ private:
+  void Connect(Link& link);
+  void ScheduleReconnect(Link& link, const char* why);
+  void CloseSocket(Link& link);
+  void Write(Link& link);
+  void OnReplies(Link& link);
+  void Heartbeat(Link& link);
+
+  static void OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result);
+  static void OnConnected(uv_connect_t* request, int status);
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWritten(uv_write_t* request, int status);
+  static void OnTimer(uv_timer_t* timer);
+
+  uv_loop_t* loop_;
+  const Config& config_;
+  cluster::MemberId self_;
+  std::vector<std::unique_ptr<Link>> links_;  // Indexed by member id; null for self.
+  std::mt19937_64 rng_;
+  std::string read_buffer_;
+  bool stopped_ = false;
+};
+
+}  // namespace lockerd::server

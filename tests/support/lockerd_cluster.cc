@@ -1,0 +1,89 @@
+#include "tests/support/lockerd_cluster.h"
+
+#include <signal.h>
+#include <stdlib.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+namespace lockerd::testing {
+
+std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vector<std::string> args) {
+  std::unique_ptr<LockerdCluster> cluster(new LockerdCluster());
+  cluster->args_ = std::move(args);
+  std::set<int> taken;
+  while (cluster->ports_.size() < members) {
+    const int port = FreePort();
+    if (taken.insert(port).second) cluster->ports_.push_back(port);
+  }
+  for (size_t i = 0; i < members; ++i) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "lockerd-cluster-XXXXXX").string();
+    cluster->dirs_.push_back(mkdtemp(pattern.data()));
+  }
+  // Start them all before waiting for any: a member alone cannot answer
+  // writes, but it answers PING, which is what readiness waits for.
+  for (size_t i = 0; i < members; ++i) {
+    cluster->members_.push_back(LockerdProcess::Start(cluster->OptionsFor(i)));
+    cluster->paused_.push_back(false);
+  }
+  // Ready when every member's links to all the others are up.
+  for (size_t i = 0; i < members; ++i) {
+    RedisPtr client = cluster->Connect(i);
+    if (!client || !WaitForInfoField(client.get(), "cluster_reachable_members",
+                                     std::to_string(members), std::chrono::seconds(10))) {
+      ADD_FAILURE() << "member " << i << " did not reach its peers; its log:\n"
+                    << cluster->members_[i]->Log();
+    }
+  }
+  return cluster;
+}
+
+LockerdProcess::Options LockerdCluster::OptionsFor(size_t i) const {
+  std::string list;
+  for (const int port : ports_) list += (list.empty() ? "" : ",") + ("127.0.0.1:" + std::to_string(port));
+  LockerdProcess::Options options;
+  options.args = args_;
+  options.args.insert(options.args.end(), {"--cluster", list, "--cluster-secret", "test-secret",
+                                           "--advertise", "127.0.0.1:" + std::to_string(ports_[i])});
+  options.dir = dirs_[i];
+  options.port = ports_[i];
+  return options;
+}
+
+LockerdCluster::~LockerdCluster() {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    if (paused_[i] && members_[i]) kill(members_[i]->pid(), SIGCONT);
+  }
+  members_.clear();  // Each stops its process by PID.
+  for (const std::string& dir : dirs_) {
+    std::error_code ignored;
+    std::filesystem::remove_all(dir, ignored);
+  }
+}
+
+RedisPtr LockerdCluster::Connect(size_t i) const { return members_[i]->Connect(); }
+
+void LockerdCluster::Kill(size_t i) { members_[i]->Stop(SIGKILL); }
+
+void LockerdCluster::Stop(size_t i) { members_[i]->Stop(SIGTERM); }
+
+void LockerdCluster::Restart(size_t i) {
+  if (members_[i]->Running()) members_[i]->Stop(SIGKILL);
+  members_[i] = LockerdProcess::Start(OptionsFor(i));
+  paused_[i] = false;
+}
+
+void LockerdCluster::Pause(size_t i) {
+  kill(members_[i]->pid(), SIGSTOP);
+  paused_[i] = true;
+}
+
+void LockerdCluster::Resume(size_t i) {
+  kill(members_[i]->pid(), SIGCONT);
+  paused_[i] = false;
+}
+
+}  // namespace lockerd::testing
