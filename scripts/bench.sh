@@ -10,3 +10,5 @@ echo "== Micro-benchmarks (bench/lockerd_bench) on $(nproc) cores: $(grep -m1 'm
 "$BUILD_DIR/bench/lockerd_bench" --benchmark_min_time=0.2
 echo
 "$ROOT/bench/redis_benchmark_compare.sh" "$BUILD_DIR/lockerd"
+echo
+"$ROOT/bench/cluster_compare.sh" "$BUILD_DIR/lockerd" "$BUILD_DIR/bench/lock_load"

@@ -68,6 +68,41 @@ TEST(Config, CrossChecks) {
       << "unbounded output is not allowed";
 }
 
+TEST(Config, ClusterFindsThisMemberInTheList) {
+  const ConfigLoad load = Load({"--port", "7002", "--cluster", "127.0.0.1:7001,127.0.0.1:7002",
+                                "127.0.0.1:7003", "--cluster-secret", "s"});
+  ASSERT_TRUE(load.config.has_value()) << (load.errors.empty() ? "" : load.errors[0]);
+  EXPECT_EQ(load.config->cluster.size(), 3u) << "commas and separate values both work";
+  EXPECT_EQ(load.config->advertise, "127.0.0.1:7002") << "defaults to bind:port";
+  EXPECT_EQ(load.config->self_index, 1u);
+  const ConfigLoad advertised = Load({"--cluster", "a:1,b:2,c:3", "--advertise", "c:3",
+                                      "--cluster-secret", "s"});
+  ASSERT_TRUE(advertised.config.has_value());
+  EXPECT_EQ(advertised.config->self_index, 2u);
+}
+
+TEST(Config, ClusterMistakesAreExplained) {
+  const auto first_error = [](std::vector<const char*> args) {
+    const ConfigLoad load = Load(std::move(args));
+    return load.errors.empty() ? std::string() : load.errors[0];
+  };
+  EXPECT_NE(first_error({"--cluster", "a:1,b:2", "--advertise", "c:3", "--cluster-secret", "s"})
+                .find("not in the list"),
+            std::string::npos);
+  EXPECT_NE(first_error({"--cluster", "a:1,b:2", "--advertise", "a:1"}).find("cluster-secret"),
+            std::string::npos);
+  EXPECT_NE(first_error({"--cluster", "a:1,nonsense", "--advertise", "a:1"}).find("host:port"),
+            std::string::npos);
+  EXPECT_NE(first_error({"--cluster", "a:1,a:1", "--advertise", "a:1", "--cluster-secret", "s"})
+                .find("twice"),
+            std::string::npos);
+  std::string host;
+  int port = 0;
+  EXPECT_TRUE(SplitHostPort("[::1]:6379", &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_FALSE(SplitHostPort("host:0", &host, &port));
+}
+
 TEST(Config, MissingFileIsAnError) {
   const ConfigLoad load = Load({"/nonexistent/lockerd.conf"});
   EXPECT_FALSE(load.config);
