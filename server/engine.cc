@@ -189,7 +189,7 @@ void Engine::Drain(Time now) {
   for (const cluster::WriteResult& result : results) HandleResult(result, now);
   results.clear();
   results_scratch_.swap(results);
-  for (const std::string& key : node_.TakeFreedKeys()) MarkReady(key);
+  for (const std::string& key : node_.TakeFreedKeys()) MarkReady(key, /*freed=*/true);
 }
 
 void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
@@ -239,7 +239,9 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
     case cluster::WriteOutcome::kTryAgain:
       if (result.outcome == cluster::WriteOutcome::kNoQuorum) ++stats_.noquorum_replies;
       // A waiter that leaves with an error gives the next one its turn.
-      if (pending.wait && waiters_.HasAcquirers(pending.request.key)) MarkReady(pending.request.key);
+      if (pending.wait && waiters_.HasAcquirers(pending.request.key)) {
+        MarkReady(pending.request.key, /*freed=*/false);
+      }
       return ReplyError(*client, std::string(result.outcome == cluster::WriteOutcome::kNoQuorum
                                                  ? "NOQUORUM "
                                                  : "TRYAGAIN ") +
@@ -297,12 +299,17 @@ void Engine::ForgetWait(const Waiter& waiter) {
   } else if (waiter.kind == WaiterKind::kAcquire) {
     // The head of the line may have left while the key was free: let the
     // next one try (ServeReadyKeys checks that the key is really free).
-    MarkReady(waiter.key);
+    MarkReady(waiter.key, /*freed=*/false);
   }
 }
 
-void Engine::MarkReady(const std::string& key) {
-  if (ready_keys_.insert(key).second) ready_order_.push_back(key);
+void Engine::MarkReady(const std::string& key, bool freed) {
+  const auto [it, inserted] = ready_keys_.emplace(key, freed);
+  if (inserted) {
+    ready_order_.push_back(key);
+  } else {
+    it->second = it->second || freed;
+  }
 }
 
 bool Engine::MustQueue(std::string_view key, std::string_view owner, Time now) const {
@@ -324,10 +331,16 @@ void Engine::ServeReadyKeys(Time now) {
   if (ready_order_.empty()) return;
   std::vector<std::string> keys;
   keys.swap(ready_order_);
-  ready_keys_.clear();
+  cluster::StringMap<bool> ready;
+  ready.swap(ready_keys_);
   for (const std::string& key : keys) {
-    // A key marked ready may have been taken since (or never freed here).
-    if (node_.table().FindHeld(key, now.mono_ms) != nullptr) continue;
+    // A key only suspected free that is held here is left alone. A key this
+    // member saw freed wakes its waiters even if it is held again already
+    // (another member's client may take it within the same loop turn): the
+    // observers asked to hear of the release, and the first acquirer runs a
+    // round that is refused and puts it back at the head of the line.
+    const bool freed = ready.find(key)->second;
+    if (!freed && node_.table().FindHeld(key, now.mono_ms) != nullptr) continue;
     std::vector<Waiter> woken = waiters_.TakeWoken(key);
     if (!waiters_.HasWaiters(key)) node_.table().Unwatch(key);
     for (Waiter& waiter : woken) {
@@ -350,7 +363,9 @@ void Engine::Tick(Time now) {
   node_.Tick(now);
   Drain(now);
   while (!rechecks_.empty() && rechecks_.begin()->first <= now.mono_ms) {
-    if (waiters_.HasAcquirers(rechecks_.begin()->second)) MarkReady(rechecks_.begin()->second);
+    if (waiters_.HasAcquirers(rechecks_.begin()->second)) {
+      MarkReady(rechecks_.begin()->second, /*freed=*/false);
+    }
     rechecks_.erase(rechecks_.begin());
   }
   for (const Waiter& waiter : waiters_.TakeTimedOut(now.mono_ms)) {

@@ -178,7 +178,10 @@ class Engine {
   void Unblock(Client& client);
   void Attention(Client& client);
   void ForgetWait(const Waiter& waiter);
-  void MarkReady(const std::string& key);
+  // Queues `key` for ServeReadyKeys. `freed`: this member saw the lease end
+  // (observers wake even if someone takes the key again at once); otherwise
+  // a maybe-free key to look at (it is served only if free here then).
+  void MarkReady(const std::string& key, bool freed);
 
   Config config_;
   cluster::Node node_;
@@ -190,8 +193,8 @@ class Engine {
   std::unordered_map<uint64_t, PendingWrite> pending_writes_;
   std::unordered_map<uint64_t, DeleteBatch> delete_batches_;
   WaiterQueue waiters_;
-  cluster::StringSet ready_keys_;
-  std::vector<std::string> ready_order_;  // ready_keys_ in the order freed.
+  cluster::StringMap<bool> ready_keys_;    // Key -> freed (see MarkReady).
+  std::vector<std::string> ready_order_;  // ready_keys_ in the order marked.
   std::vector<uint64_t> attention_;
   // When to look again at a key whose LOCK ... WAIT was refused: when the
   // holder's lease would end, in case this member misses the release.
