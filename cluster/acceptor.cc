@@ -35,6 +35,7 @@ void Acceptor::OnLearn(const Learn& learn, int64_t now_ms) {
 Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
   Promise reply;
   reply.round_id = prepare.round_id;
+  reply.ballot = prepare.ballot;
   reply.token_counter = token_counter_;
   if (Quarantined(now_ms)) {
     ++stats_.quarantine_refusals;
@@ -66,6 +67,7 @@ Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
 Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
   Accepted reply;
   reply.round_id = accept.round_id;
+  reply.ballot = accept.ballot;
   if (Quarantined(now_ms)) {
     ++stats_.quarantine_refusals;
     reply.vote = Vote::kQuarantined;

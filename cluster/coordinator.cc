@@ -23,6 +23,10 @@ bool GrantsLease(WriteOp op) { return op == WriteOp::kLock || op == WriteOp::kEx
 
 Coordinator::Coordinator(CoordinatorOptions options)
     : options_(options), rng_(options.seed) {
+  // Round ids start at a random point, so that a reply to a round of an
+  // earlier run of this member (a late packet after a restart) is unlikely
+  // to find a round with its id; the echoed ballot must match as well.
+  next_round_id_ = 1 + (rng_() >> 20);
   CHECK(options_.members_count >= 1);
   CHECK(options_.members_count <= kMembersMax);
   CHECK(options_.self < options_.members_count);
@@ -92,6 +96,7 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
                             std::vector<Message>* outbox) {
   const auto it = rounds_.find(promise.round_id);
   if (it == rounds_.end() || it->second.phase != Phase::kPromise ||
+      promise.ballot != it->second.ballot ||
       !Count(it->second, from, promise.vote, promise.highest, promise.quarantine_left_ms)) {
     ++stats_.stale_replies;
     return;
@@ -139,7 +144,7 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
       if (mine) {
         accept.token = lease.token;  // Idempotent acquire: same token...
         // ...and a renewal never shortens the lease (see CarriedOverMs).
-        accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift));
+        accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift, options_.max_lease_ms));
       } else {
         accept.token = NextToken(round.counter_max, now.wall_ms);
         CHECK(accept.token > round.counter_max);
@@ -150,12 +155,12 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
       accept.held = true;
       accept.owner = request.owner;
       accept.token = lease.token;
-      accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift));
+      accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift, options_.max_lease_ms));
       break;
     case WriteOp::kUpdate:
       // The lease keeps what it had left (see CarriedOverMs).
       if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
-      accept.ttl_ms = CarriedOverMs(lease.remaining_ms, options_.drift);
+      accept.ttl_ms = CarriedOverMs(lease.remaining_ms, options_.drift, options_.max_lease_ms);
       accept.held = true;
       accept.owner = request.new_owner;
       accept.token = lease.token;
@@ -188,6 +193,7 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                              std::vector<Message>* outbox) {
   const auto it = rounds_.find(accepted.round_id);
   if (it == rounds_.end() || it->second.phase != Phase::kAccept ||
+      accepted.ballot != it->second.ballot ||
       !Count(it->second, from, accepted.vote, accepted.highest, accepted.quarantine_left_ms)) {
     ++stats_.stale_replies;
     return;
@@ -215,6 +221,10 @@ std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
 }
 
 std::string Coordinator::QuarantineDetail(const Round& round) {
+  if (round.quarantine_left_ms <= 0) {
+    return "members restarted without their state are still learning the token counters from "
+           "their peers";
+  }
   return "members are in restart quarantine for another " +
          std::to_string(round.quarantine_left_ms) + " ms";
 }

@@ -32,6 +32,7 @@ struct CoordinatorOptions {
   size_t members_count = 1;
   MemberId self = 0;
   double drift = 0.01;
+  int64_t max_lease_ms = 60'000;
   int64_t round_timeout_ms = 500;
   uint64_t seed = 1;  // Backoff jitter; the simulator fixes it.
 };

@@ -2,6 +2,7 @@
 // still worth something to its holder.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 
@@ -28,9 +29,14 @@ inline bool LeaseStillValid(int64_t ttl_ms, double drift, int64_t elapsed_ms) {
 // allowance (clocks differ in rate by at most rho) and a millisecond of
 // granularity keeps every copy lasting at least as long as the one it came
 // from, so a renewal that reaches only some members never leaves a copy
-// shorter than the holder's deadline for a later round to choose.
-inline int64_t CarriedOverMs(int64_t remaining_ms, double drift) {
-  return static_cast<int64_t>(std::ceil(static_cast<double>(remaining_ms) * (1.0 + drift))) + 1;
+// shorter than the holder's deadline for a later round to choose. It is
+// capped at max-lease-ms, which already covers any holder's deadline (a
+// holder counts on at most ttl <= max-lease-ms from before the renewal), so
+// frequent renewals do not stretch a lease without end.
+inline int64_t CarriedOverMs(int64_t remaining_ms, double drift, int64_t max_lease_ms) {
+  const auto stretched =
+      static_cast<int64_t>(std::ceil(static_cast<double>(remaining_ms) * (1.0 + drift))) + 1;
+  return std::min(stretched, max_lease_ms);
 }
 
 // A member that restarted without its state must not vote until every lease

@@ -36,6 +36,7 @@ enum class Vote : uint8_t {
 
 struct Promise {
   uint64_t round_id = 0;
+  Ballot ballot;  // The Prepare's ballot, echoed: replies are matched on both.
   Vote vote = Vote::kYes;
   Ballot highest;          // With kNo: the ballot to beat.
   Ballot accepted;         // The ballot of `lease` (zero: never written).
@@ -57,6 +58,7 @@ struct Accept {
 
 struct Accepted {
   uint64_t round_id = 0;
+  Ballot ballot;  // The Accept's ballot, echoed.
   Vote vote = Vote::kYes;
   Ballot highest;
   int64_t quarantine_left_ms = 0;

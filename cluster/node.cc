@@ -23,6 +23,7 @@ CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
   result.members_count = options.members_count;
   result.self = options.self;
   result.drift = options.drift;
+  result.max_lease_ms = options.max_lease_ms;
   result.round_timeout_ms = options.round_timeout_ms;
   result.seed = options.seed;
   return result;
@@ -46,14 +47,25 @@ void Node::Receive(const Message& message, Time now) {
   DeliverLocal(now);
 }
 
+bool Node::LeaseTtlSane(bool held, int64_t ttl_ms) {
+  if (!held || (ttl_ms >= 1 && ttl_ms <= options_.max_lease_ms)) return true;
+  ++malformed_messages_;  // A peer's bug or forgery: dropped, never applied.
+  return false;
+}
+
 void Node::Handle(const Message& message, Time now) {
   if (message.to != options_.self || message.from >= options_.members_count) return;
   if (const auto* prepare = std::get_if<Prepare>(&message.body)) {
     pending_.push_back({options_.self, message.from, acceptor_.OnPrepare(*prepare, now.mono_ms)});
   } else if (const auto* accept = std::get_if<Accept>(&message.body)) {
+    if (!LeaseTtlSane(accept->held, accept->ttl_ms)) return;
     pending_.push_back({options_.self, message.from, acceptor_.OnAccept(*accept, now.mono_ms)});
   } else if (const auto* promise = std::get_if<Promise>(&message.body)) {
-    coordinator_.OnPromise(message.from, *promise, now, &pending_);
+    // Durations from a peer are bounded before any arithmetic uses them.
+    Promise bounded = *promise;
+    bounded.lease.remaining_ms = std::clamp<int64_t>(bounded.lease.remaining_ms, 0, options_.max_lease_ms);
+    bounded.quarantine_left_ms = std::max<int64_t>(bounded.quarantine_left_ms, 0);
+    coordinator_.OnPromise(message.from, bounded, now, &pending_);
   } else if (const auto* accepted = std::get_if<Accepted>(&message.body)) {
     coordinator_.OnAccepted(message.from, *accepted, now, &pending_);
   } else if (const auto* request = std::get_if<SyncRequest>(&message.body)) {
@@ -62,6 +74,7 @@ void Node::Handle(const Message& message, Time now) {
   } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
     OnSyncReply(message.from, *reply);
   } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
+    if (!LeaseTtlSane(learn->held, learn->ttl_ms)) return;
     acceptor_.OnLearn(*learn, now.mono_ms);
   }
 }

@@ -85,6 +85,7 @@ class Node {
   const Acceptor& acceptor() const { return acceptor_; }
   const Coordinator& coordinator() const { return coordinator_; }
   const NodeOptions& options() const { return options_; }
+  uint64_t malformed_messages() const { return malformed_messages_; }
 
  private:
   // Delivers messages addressed to this member until none are left; the
@@ -93,6 +94,8 @@ class Node {
   void Handle(const Message& message, Time now);
   void SendSyncRequests(Time now);
   void OnSyncReply(MemberId from, const SyncReply& reply);
+  // False (and counted) for a held lease whose ttl is out of 1..max-lease-ms.
+  bool LeaseTtlSane(bool held, int64_t ttl_ms);
   // The highest ballot this member has promised, accepted or used.
   Ballot HighestBallot() const;
 
@@ -103,6 +106,7 @@ class Node {
   std::vector<Message> pending_;  // Produced, not yet routed.
   std::vector<Message> local_batch_;  // Being delivered to this member.
   std::vector<Message> outbox_;   // For other members.
+  uint64_t malformed_messages_ = 0;
   // Restart sync: which members answered this round of requests.
   bool syncing_ = false;
   uint64_t sync_nonce_ = 0;

@@ -65,6 +65,9 @@ class Client {
   // Protected mode let this non-loopback connection in only because this
   // member is in a cluster: it may send PEER commands and nothing else.
   bool peer_only = false;
+  // Accepted into the slots kept for peers beyond maxclients: it must be a
+  // peer (PEER HELLO) or it is told the server is full.
+  bool reserved_for_peer = false;
 
  private:
   uint64_t id_;

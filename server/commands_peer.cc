@@ -1,5 +1,6 @@
 // PEER: the cluster's traffic between members, on the client port.
-//   PEER HELLO <member id> <members> <secret>  -> +OK, or an error and close
+//   PEER HELLO <member id> <members> <secret> <fingerprint>
+//       -> "+OK <this member's id> <fingerprint>", or an error and close
 //   PEER PING                                    -> +PONG
 //   PEER PREPARE|PROMISE|ACCEPT|ACCEPTED|SYNC|SYNCED ...  -> no reply
 // Cluster messages get no reply: a link carries one direction, and the
@@ -33,7 +34,9 @@ void Hello(CommandContext& c) {
     c.client.close_after_reply = true;
     c.engine.ReplyError(c.client, "ERR peer handshake refused: " + why);
   };
-  if (c.args.size() != 5) return refuse("expected PEER HELLO <member> <members> <secret>");
+  if (c.args.size() != 6) {
+    return refuse("expected PEER HELLO <member> <members> <secret> <fingerprint>");
+  }
   const auto member = protocol::ParseInt64(c.args[2]);
   const auto members = protocol::ParseInt64(c.args[3]);
   const Config& config = c.engine.config();
@@ -41,21 +44,25 @@ void Hello(CommandContext& c) {
     return refuse("this member is not in a cluster");
   }
   if (!SecretEquals(c.args[4], config.cluster_secret)) return refuse("wrong cluster secret");
-  if (!members || static_cast<size_t>(*members) != c.engine.members_count()) {
-    return refuse("the member lists differ in size");
+  const std::string fingerprint = ClusterFingerprint(config);
+  if (!members || static_cast<size_t>(*members) != c.engine.members_count() ||
+      c.args[5] != fingerprint) {
+    return refuse("the member lists, max-lease-ms or lease-drift differ between members");
   }
   if (!member || *member < 0 || static_cast<size_t>(*member) >= c.engine.members_count() ||
       static_cast<cluster::MemberId>(*member) == c.engine.self()) {
     return refuse("bad member id");
   }
+  // A peer may send PEER commands only: the cluster secret is not a client
+  // password.
   c.client.peer_member = static_cast<int>(*member);
-  c.client.authenticated = true;
+  c.client.peer_only = true;
   if (c.engine.process().on_peer_hello) {
     c.engine.process().on_peer_hello(static_cast<cluster::MemberId>(*member));
   }
   Log(LogLevel::kVerbose, "Peer link from member %d (%s)", c.client.peer_member,
       c.client.peer_address().c_str());
-  c.client.writer().WriteSimpleString("OK");
+  c.client.writer().WriteSimpleString("OK " + std::to_string(c.engine.self()) + " " + fingerprint);
 }
 
 }  // namespace

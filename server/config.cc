@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <cmath>
 #include <fstream>
 #include <functional>
 #include <sstream>
 #include <string_view>
 
+#include "cluster/siphash.h"
 #include "protocol/ascii.h"
 #include "protocol/inline_split.h"
 #include "protocol/numbers.h"
@@ -359,6 +361,16 @@ void Validate(const Config& config, std::vector<std::string>* errors) {
 }
 
 }  // namespace
+
+std::string ClusterFingerprint(const Config& config) {
+  std::string text;
+  for (const std::string& member : config.cluster) text += member + ",";
+  text += "|" + std::to_string(config.max_lease_ms) + "|" + FormatDouble(config.lease_drift);
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(cluster::SipHash13(cluster::HashKey{}, text)));
+  return hex;
+}
 
 bool SplitHostPort(std::string_view address, std::string* host, int* port) {
   const size_t colon = address.rfind(':');

@@ -89,9 +89,15 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   }
   client.last_command = spec->name;
   if (!ArityOk(spec->arity, args.size())) return ReplyError(client, errors::WrongArity(spec->name));
+  if (client.reserved_for_peer && spec->handler != CmdPeer) {
+    client.close_after_reply = true;
+    return ReplyError(client, errors::kMaxClients);
+  }
   if (client.peer_only && spec->handler != CmdPeer) {
     client.close_after_reply = true;
-    return ReplyError(client, errors::kProtected);
+    return ReplyError(client, client.peer_member >= 0
+                                  ? "ERR a peer link carries PEER commands only"
+                                  : std::string(errors::kProtected));
   }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return ReplyError(client, errors::kNoAuth);

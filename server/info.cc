@@ -119,7 +119,7 @@ void LeasesSection(const Engine& engine, cluster::Time now, InfoText& info) {
              std::max<int64_t>(0, node.quarantine_until_ms() - now.mono_ms));
 }
 
-void ClusterSection(const Engine& engine, InfoText& info) {
+void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   const cluster::Node& node = engine.node();
   const size_t members = engine.members_count();
   info.Section("Cluster");
@@ -128,6 +128,9 @@ void ClusterSection(const Engine& engine, InfoText& info) {
   info.Field("cluster_quorum", members / 2 + 1);
   info.Field("cluster_self", engine.self());
   info.Field("cluster_advertise", engine.config().advertise);
+  info.Field("member_state", MemberState(node, now));
+  info.Field("quarantine_remaining_ms",
+             std::max<int64_t>(0, node.quarantine_until_ms() - now.mono_ms));
   size_t reachable = 1;  // This member.
   if (engine.process().peer_status) {
     for (const PeerStatus& peer : engine.process().peer_status()) {
@@ -189,7 +192,7 @@ std::string BuildInfo(const Engine& engine, std::span<const std::string> section
   if (want("stats")) StatsSection(engine, info);
   if (want("replication")) ReplicationSection(info);
   if (want("leases")) LeasesSection(engine, now, info);
-  if (want("cluster")) ClusterSection(engine, info);
+  if (want("cluster")) ClusterSection(engine, now, info);
   if (want("keyspace")) KeyspaceSection(engine, info);
   return info.Take();
 }

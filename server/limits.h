@@ -58,6 +58,11 @@ inline constexpr int64_t kPeerPingIntervalMs = 250;
 inline constexpr int64_t kPeerTimeoutMs = 1000;
 inline constexpr int64_t kPeerBackoffMinMs = 20;
 inline constexpr int64_t kPeerBackoffMaxMs = 1000;
+// A connection let in only to be a peer (protected mode, or a slot kept
+// for peers beyond maxclients) that has not said PEER HELLO within this
+// long is closed, so idle sockets cannot hold the peers' slots.
+inline constexpr int64_t kPeerHelloTimeoutMs = 5000;
+
 // Bytes queued for one peer before the link is dropped and rebuilt: a
 // peer that stops reading must not make this member grow without bound.
 inline constexpr size_t kPeerBufferBytesMax = 64ull << 20;

@@ -87,8 +87,9 @@ void EncodePeerMessage(const cluster::Message& message, std::string* out) {
           .BallotOf(m.ballot);
     }
     void operator()(const cluster::Promise& m) const {
-      CommandWriter(out, 14)
-          .Text("PEER").Text("PROMISE").Number(m.round_id).Number(static_cast<uint64_t>(m.vote))
+      CommandWriter(out, 16)
+          .Text("PEER").Text("PROMISE").Number(m.round_id).BallotOf(m.ballot)
+          .Number(static_cast<uint64_t>(m.vote))
           .BallotOf(m.highest).BallotOf(m.accepted).Number(m.lease.held ? 1 : 0)
           .Text(m.lease.owner).Number(m.lease.token).Signed(m.lease.remaining_ms)
           .Number(m.token_counter).Signed(m.quarantine_left_ms);
@@ -99,8 +100,9 @@ void EncodePeerMessage(const cluster::Message& message, std::string* out) {
           .Number(m.held ? 1 : 0).Text(m.owner).Number(m.token).Signed(m.ttl_ms);
     }
     void operator()(const cluster::Accepted& m) const {
-      CommandWriter(out, 7)
-          .Text("PEER").Text("ACCEPTED").Number(m.round_id).Number(static_cast<uint64_t>(m.vote))
+      CommandWriter(out, 9)
+          .Text("PEER").Text("ACCEPTED").Number(m.round_id).BallotOf(m.ballot)
+          .Number(static_cast<uint64_t>(m.vote))
           .BallotOf(m.highest).Signed(m.quarantine_left_ms);
     }
     void operator()(const cluster::Learn& m) const {
@@ -134,6 +136,7 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   } else if (kind == "PROMISE") {
     cluster::Promise m;
     m.round_id = read.Number();
+    m.ballot = read.BallotOf();
     m.vote = read.VoteOf();
     m.highest = read.BallotOf();
     m.accepted = read.BallotOf();
@@ -157,6 +160,7 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   } else if (kind == "ACCEPTED") {
     cluster::Accepted m;
     m.round_id = read.Number();
+    m.ballot = read.BallotOf();
     m.vote = read.VoteOf();
     m.highest = read.BallotOf();
     m.quarantine_left_ms = read.Signed();
@@ -186,8 +190,9 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
 }
 
 void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view secret,
-                     std::string* out) {
-  CommandWriter(out, 5).Text("PEER").Text("HELLO").Number(self).Number(members_count).Text(secret);
+                     std::string_view fingerprint, std::string* out) {
+  CommandWriter(out, 6).Text("PEER").Text("HELLO").Number(self).Number(members_count).Text(secret)
+      .Text(fingerprint);
 }
 
 void EncodePeerPing(std::string* out) { CommandWriter(out, 2).Text("PEER").Text("PING"); }

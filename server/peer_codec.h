@@ -24,7 +24,7 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
 
 // The handshake an outbound link sends first.
 void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view secret,
-                     std::string* out);
+                     std::string_view fingerprint, std::string* out);
 void EncodePeerPing(std::string* out);
 
 }  // namespace lockerd::server

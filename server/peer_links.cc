@@ -1,6 +1,7 @@
 #include "server/peer_links.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "cluster/check.h"
 #include "server/limits.h"
@@ -18,31 +19,57 @@ struct PeerLinks::Link {
   std::string host;
   int port = 0;
   State state = State::kIdle;
+  uint64_t attempt = 0;          // Callbacks of an older attempt are ignored.
+  int64_t attempt_started_ms = 0;
+  std::vector<sockaddr_storage> addresses;  // Resolved; tried in turn.
+  size_t next_address = 0;
   uv_tcp_t* socket = nullptr;  // Heap; freed in its close callback.
-  uv_getaddrinfo_t resolve{};
-  uv_connect_t connect{};
   uv_write_t write{};
-  uv_timer_t timer{};  // Reconnect backoff, then heartbeats.
+  uv_timer_t timer{};  // Backoff while idle; deadlines and pings otherwise.
   std::string pending;   // Encoded messages for the next write.
   std::string inflight;  // The write in progress.
   bool writing = false;
-  std::string replies;   // Reply bytes from the peer (+OK, +PONG, -ERR ...).
+  std::string replies;   // Reply bytes from the peer (+OK ..., +PONG, -ERR ...).
   int64_t backoff_ms = kPeerBackoffMinMs;
-  int64_t ping_sent_ms = -1;  // -1: no ping outstanding.
+  uint64_t ping_sent_ns = 0;  // 0: no ping outstanding.
   int64_t last_heard_ms = 0;
   PeerStatus status;
 };
 
 namespace {
 
+// A request that outlives a reconnect carries the attempt it belongs to.
+struct ResolveRequest {
+  uv_getaddrinfo_t request{};
+  PeerLinks::Link* link = nullptr;
+  uint64_t attempt = 0;
+};
+struct ConnectRequest {
+  uv_connect_t request{};
+  PeerLinks::Link* link = nullptr;
+  uint64_t attempt = 0;
+};
+
+// A buffer bigger than this is freed once empty, not kept for the next burst.
+constexpr size_t kBufferKeepBytes = 64 * 1024;
+
 PeerLinks::Link& LinkOf(uv_handle_t* handle) { return *static_cast<PeerLinks::Link*>(handle->data); }
 
 void FreeSocket(uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); }
 
+void ReleaseIfBig(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kBufferKeepBytes) std::string().swap(buffer);
+}
+
 }  // namespace
 
 PeerLinks::PeerLinks(uv_loop_t* loop, const Config& config, cluster::MemberId self, uint64_t seed)
-    : loop_(loop), config_(config), self_(self), rng_(seed), read_buffer_(16 * 1024, '\0') {
+    : loop_(loop),
+      config_(config),
+      self_(self),
+      fingerprint_(ClusterFingerprint(config)),
+      rng_(seed),
+      read_buffer_(16 * 1024, '\0') {
   for (size_t i = 0; i < config.cluster.size(); ++i) {
     if (i == self) {
       links_.emplace_back();
@@ -57,8 +84,6 @@ PeerLinks::PeerLinks(uv_loop_t* loop, const Config& config, cluster::MemberId se
     link->status.address = link->address;
     uv_timer_init(loop_, &link->timer);
     link->timer.data = link.get();
-    link->resolve.data = link.get();
-    link->connect.data = link.get();
     link->write.data = link.get();
     links_.push_back(std::move(link));
   }
@@ -74,56 +99,104 @@ void PeerLinks::Start() {
 
 void PeerLinks::Connect(Link& link) {
   if (stopped_) return;
+  ++link.attempt;
   link.state = Link::State::kResolving;
+  link.attempt_started_ms = static_cast<int64_t>(uv_now(loop_));
+  // One timer watches the whole attempt: resolve, connect and handshake must
+  // finish within the peer timeout (a dropped SYN would otherwise wait for
+  // the kernel's retries, minutes), then it paces the pings.
+  uv_timer_start(&link.timer, OnTimer, kPeerPingIntervalMs, kPeerPingIntervalMs);
+  auto* resolve = new ResolveRequest;
+  resolve->link = &link;
+  resolve->attempt = link.attempt;
+  resolve->request.data = resolve;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
   const std::string port = std::to_string(link.port);
-  const int status = uv_getaddrinfo(loop_, &link.resolve, OnResolved, link.host.c_str(),
-                                    port.c_str(), &hints);
-  if (status != 0) ScheduleReconnect(link, uv_strerror(status));
+  const int status =
+      uv_getaddrinfo(loop_, &resolve->request, OnResolved, link.host.c_str(), port.c_str(), &hints);
+  if (status != 0) {
+    delete resolve;
+    ScheduleReconnect(link, uv_strerror(status));
+  }
 }
 
 void PeerLinks::OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result) {
-  Link& link = *static_cast<Link*>(request->data);
+  auto* resolve = static_cast<ResolveRequest*>(request->data);
+  Link& link = *resolve->link;
+  const bool current = resolve->attempt == link.attempt;
+  delete resolve;
   PeerLinks& self = *link.owner;
-  if (self.stopped_ || status != 0 || result == nullptr) {
+  if (self.stopped_ || !current || link.state != Link::State::kResolving) {
     if (result != nullptr) uv_freeaddrinfo(result);
-    if (!self.stopped_) self.ScheduleReconnect(link, status != 0 ? uv_strerror(status) : "no address");
     return;
   }
+  link.addresses.clear();
+  for (const addrinfo* info = result; info != nullptr; info = info->ai_next) {
+    sockaddr_storage address{};
+    std::memcpy(&address, info->ai_addr, std::min<size_t>(info->ai_addrlen, sizeof address));
+    link.addresses.push_back(address);
+  }
+  if (result != nullptr) uv_freeaddrinfo(result);
+  if (status != 0 || link.addresses.empty()) {
+    return self.ScheduleReconnect(link, status != 0 ? uv_strerror(status) : "no address");
+  }
+  link.next_address = 0;
+  self.TryNextAddress(link);
+}
+
+void PeerLinks::TryNextAddress(Link& link) {
+  CloseSocket(link);
+  if (link.next_address >= link.addresses.size()) {
+    return ScheduleReconnect(link, "could not connect to any of its addresses");
+  }
+  const sockaddr_storage& address = link.addresses[link.next_address++];
   link.socket = new uv_tcp_t;
-  uv_tcp_init(self.loop_, link.socket);
+  uv_tcp_init(loop_, link.socket);
   link.socket->data = &link;
   link.state = Link::State::kConnecting;
-  const int connect_status = uv_tcp_connect(&link.connect, link.socket, result->ai_addr, OnConnected);
-  uv_freeaddrinfo(result);
-  if (connect_status != 0) self.ScheduleReconnect(link, uv_strerror(connect_status));
+  auto* connect = new ConnectRequest;
+  connect->link = &link;
+  connect->attempt = link.attempt;
+  connect->request.data = connect;
+  const int status = uv_tcp_connect(&connect->request, link.socket,
+                                    reinterpret_cast<const sockaddr*>(&address), OnConnected);
+  if (status != 0) {
+    delete connect;
+    TryNextAddress(link);
+  }
 }
 
 void PeerLinks::OnConnected(uv_connect_t* request, int status) {
-  Link& link = *static_cast<Link*>(request->data);
+  auto* connect = static_cast<ConnectRequest*>(request->data);
+  Link& link = *connect->link;
+  const bool current = connect->attempt == link.attempt &&
+                       reinterpret_cast<uv_tcp_t*>(request->handle) == link.socket;
+  delete connect;
   PeerLinks& self = *link.owner;
-  if (self.stopped_ || reinterpret_cast<uv_tcp_t*>(request->handle) != link.socket) return;
-  if (status != 0) return self.ScheduleReconnect(link, uv_strerror(status));
+  if (self.stopped_ || !current) return;
+  if (status != 0) return self.TryNextAddress(link);
   uv_tcp_nodelay(link.socket, 1);
   uv_read_start(reinterpret_cast<uv_stream_t*>(link.socket), OnAlloc, OnRead);
   link.state = Link::State::kHandshaking;
   link.replies.clear();
   link.pending.clear();
-  EncodePeerHello(self.self_, self.config_.cluster.size(), self.config_.cluster_secret, &link.pending);
+  EncodePeerHello(self.self_, self.config_.cluster.size(), self.config_.cluster_secret,
+                  self.fingerprint_, &link.pending);
   link.last_heard_ms = static_cast<int64_t>(uv_now(self.loop_));
-  link.ping_sent_ms = -1;
+  link.ping_sent_ns = 0;
   ++link.status.connects;
   self.Write(link);
-  uv_timer_start(&link.timer, OnTimer, kPeerPingIntervalMs, kPeerPingIntervalMs);
 }
 
 void PeerLinks::ScheduleReconnect(Link& link, const char* why) {
   const bool was_up = link.state == Link::State::kUp;
   CloseSocket(link);
   link.state = Link::State::kIdle;
-  if (was_up) Log(LogLevel::kNotice, "Peer %s (member %u) lost: %s", link.address.c_str(), link.member, why);
+  if (was_up) {
+    Log(LogLevel::kNotice, "Peer %s (member %u) lost: %s", link.address.c_str(), link.member, why);
+  }
   Log(LogLevel::kDebug, "Peer %s: %s; reconnecting in about %lld ms", link.address.c_str(), why,
       static_cast<long long>(link.backoff_ms));
   // Exponential backoff with jitter, so that members restarting together do
@@ -139,6 +212,8 @@ void PeerLinks::CloseSocket(Link& link) {
   link.writing = false;
   link.pending.clear();
   link.inflight.clear();
+  ReleaseIfBig(link.pending);
+  ReleaseIfBig(link.inflight);
   if (link.socket != nullptr) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(link.socket))) {
       uv_close(reinterpret_cast<uv_handle_t*>(link.socket), FreeSocket);
@@ -152,6 +227,13 @@ void PeerLinks::OnTimer(uv_timer_t* timer) {
   PeerLinks& self = *link.owner;
   if (self.stopped_) return;
   if (link.state == Link::State::kIdle) return self.Connect(link);
+  const auto now_ms = static_cast<int64_t>(uv_now(self.loop_));
+  if (link.state != Link::State::kUp) {
+    if (now_ms - link.attempt_started_ms > kPeerTimeoutMs) {
+      self.ScheduleReconnect(link, "connect or handshake timed out");
+    }
+    return;
+  }
   self.Heartbeat(link);
 }
 
@@ -160,8 +242,8 @@ void PeerLinks::Heartbeat(Link& link) {
   if (now_ms - link.last_heard_ms > kPeerTimeoutMs) {
     return ScheduleReconnect(link, "no answer within the peer timeout");
   }
-  if (link.state != Link::State::kUp || link.ping_sent_ms >= 0) return;
-  link.ping_sent_ms = now_ms;
+  if (link.ping_sent_ns != 0) return;
+  link.ping_sent_ns = uv_hrtime();
   EncodePeerPing(&link.pending);
   Write(link);
 }
@@ -176,7 +258,6 @@ void PeerLinks::Send(const cluster::Message& message) {
   EncodePeerMessage(message, &link.pending);
   ++link.status.messages_sent;
   if (link.pending.size() + link.inflight.size() > kPeerBufferBytesMax) {
-    ++link.status.messages_dropped;
     ScheduleReconnect(link, "peer is not reading (buffer limit)");
   }
 }
@@ -204,6 +285,7 @@ void PeerLinks::OnWritten(uv_write_t* request, int status) {
   if (reinterpret_cast<uv_tcp_t*>(request->handle) != link.socket) return;  // An old socket.
   link.writing = false;
   link.inflight.clear();
+  ReleaseIfBig(link.inflight);
   if (self.stopped_) return;
   if (status < 0) return self.ScheduleReconnect(link, uv_strerror(status));
   self.Write(link);
@@ -225,27 +307,48 @@ void PeerLinks::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) 
 }
 
 void PeerLinks::OnReplies(Link& link) {
-  // A peer answers only the handshake (+OK or an error) and pings (+PONG).
+  // A peer answers only the handshake ("+OK <id> <fingerprint>" or an
+  // error) and pings (+PONG).
   size_t end;
   while ((end = link.replies.find("\r\n")) != std::string::npos) {
     const std::string line = link.replies.substr(0, end);
     link.replies.erase(0, end + 2);
-    const auto now_ms = static_cast<int64_t>(uv_now(loop_));
-    link.last_heard_ms = now_ms;
-    if (line == "+OK" && link.state == Link::State::kHandshaking) {
+    link.last_heard_ms = static_cast<int64_t>(uv_now(loop_));
+    if (line.rfind("+OK ", 0) == 0 && link.state == Link::State::kHandshaking) {
+      // The peer says who it is: the member this link is meant for, with
+      // the same member list and lease settings.
+      const std::string expected = "+OK " + std::to_string(link.member) + " " + fingerprint_;
+      if (line != expected) {
+        Log(LogLevel::kWarning,
+            "Peer %s is not member %u of this cluster (%s); check --cluster and --advertise "
+            "on both",
+            link.address.c_str(), link.member, line.c_str());
+        return ScheduleReconnect(link, "wrong member");
+      }
       link.state = Link::State::kUp;
       link.status.reachable = true;
       link.backoff_ms = kPeerBackoffMinMs;
       Log(LogLevel::kNotice, "Peer %s (member %u) connected", link.address.c_str(), link.member);
     } else if (line == "+PONG") {
-      if (link.ping_sent_ms >= 0) link.status.rtt_ms = static_cast<double>(now_ms - link.ping_sent_ms);
-      link.ping_sent_ms = -1;
+      if (link.ping_sent_ns != 0) {
+        link.status.rtt_ms = static_cast<double>(uv_hrtime() - link.ping_sent_ns) / 1e6;
+      }
+      link.ping_sent_ns = 0;
       link.status.reachable = link.state == Link::State::kUp;
     } else {
-      Log(LogLevel::kWarning, "Peer %s refused this member: %s", link.address.c_str(), line.c_str());
+      Log(LogLevel::kWarning, "Peer %s refused this member: %s", link.address.c_str(),
+          line.c_str());
       return ScheduleReconnect(link, "refused");
     }
   }
+}
+
+void PeerLinks::PeerSeen(cluster::MemberId member) {
+  if (stopped_ || member >= links_.size() || !links_[member]) return;
+  Link& link = *links_[member];
+  if (link.state != Link::State::kIdle) return;
+  link.backoff_ms = kPeerBackoffMinMs;
+  Connect(link);
 }
 
 void PeerLinks::Stop() {
@@ -256,17 +359,7 @@ void PeerLinks::Stop() {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(&link->timer))) {
       uv_close(reinterpret_cast<uv_handle_t*>(&link->timer), nullptr);
     }
-    if (link->state == Link::State::kResolving) uv_cancel(reinterpret_cast<uv_req_t*>(&link->resolve));
   }
-}
-
-void PeerLinks::PeerSeen(cluster::MemberId member) {
-  if (stopped_ || member >= links_.size() || !links_[member]) return;
-  Link& link = *links_[member];
-  if (link.state != Link::State::kIdle) return;
-  uv_timer_stop(&link.timer);
-  link.backoff_ms = kPeerBackoffMinMs;
-  Connect(link);
 }
 
 std::vector<PeerStatus> PeerLinks::Status() const {

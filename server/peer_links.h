@@ -61,6 +61,7 @@ class PeerLinks {
 
  private:
   void Connect(Link& link);
+  void TryNextAddress(Link& link);
   void ScheduleReconnect(Link& link, const char* why);
   void CloseSocket(Link& link);
   void Write(Link& link);
@@ -77,6 +78,7 @@ class PeerLinks {
   uv_loop_t* loop_;
   const Config& config_;
   cluster::MemberId self_;
+  std::string fingerprint_;  // ClusterFingerprint(config_).
   std::vector<std::unique_ptr<Link>> links_;  // Indexed by member id; null for self.
   std::mt19937_64 rng_;
   std::string read_buffer_;

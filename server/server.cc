@@ -214,10 +214,14 @@ void Server::Accept(uv_stream_t* listener) {
   uv_tcp_getsockname(&connection->handle, reinterpret_cast<sockaddr*>(&local), &length);
   connection->client.set_addresses(FormatAddress(peer), FormatAddress(local));
   if (shutting_down_) return Refuse(&connection->handle, "-ERR server is shutting down\r\n");
-  if (connections_.size() >= config_.maxclients) {
+  // Beyond maxclients, one slot per other member stays for peers, so that
+  // clients filling the server cannot cut the cluster apart.
+  const size_t peer_slots = engine_.members_count() - 1;
+  if (connections_.size() >= config_.maxclients + peer_slots) {
     ++engine_.stats().connections_rejected;
     return Refuse(&connection->handle, "-" + std::string(errors::kMaxClients) + "\r\n");
   }
+  if (connections_.size() >= config_.maxclients) connection->client.reserved_for_peer = true;
   if (config_.protected_mode && config_.requirepass.empty() && !IsLoopback(peer)) {
     if (engine_.members_count() > 1) {
       // Peers on other hosts must reach us; such a connection may only
@@ -462,6 +466,15 @@ void Server::OnCron(uv_timer_t* timer) {
     ++server.engine_.stats().output_limit_disconnects;
     server.Close(*connection, "output buffer over its soft limit for too long");
   }
+  std::vector<Connection*> silent;
+  for (const auto& [id, connection] : server.connections_) {
+    const Client& client = connection->client;
+    if ((client.peer_only || client.reserved_for_peer) && client.peer_member < 0 &&
+        now.mono_ms - client.created_ms() > kPeerHelloTimeoutMs) {
+      silent.push_back(connection);
+    }
+  }
+  for (Connection* connection : silent) server.Close(*connection, "no PEER HELLO in time");
 }
 
 void Server::HandleAttention(Time now) {

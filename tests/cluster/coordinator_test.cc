@@ -44,6 +44,7 @@ class CoordinatorTest : public ::testing::Test {
                uint64_t counter = 0, int64_t now_ms = 0, Ballot highest = {}) {
     cluster::Promise promise;
     promise.round_id = round_id_;
+    promise.ballot = ballot_;
     promise.vote = vote;
     promise.lease = std::move(lease);
     promise.accepted = accepted;
@@ -56,6 +57,7 @@ class CoordinatorTest : public ::testing::Test {
   void Accepted(MemberId from, Vote vote, int64_t now_ms = 0) {
     cluster::Accepted accepted;
     accepted.round_id = round_id_;
+    accepted.ballot = ballot_;
     accepted.vote = vote;
     outbox_.clear();
     coordinator_.OnAccepted(from, accepted, At(now_ms), &outbox_);
@@ -67,15 +69,22 @@ class CoordinatorTest : public ::testing::Test {
     return results;
   }
 
+  // Replies below answer this round, at this ballot.
+  void Expect(const Prepare& prepare) {
+    round_id_ = prepare.round_id;
+    ballot_ = prepare.ballot;
+  }
+
   Coordinator coordinator_;
   std::vector<Message> outbox_;
   uint64_t round_id_ = 0;
+  Ballot ballot_;
 };
 
 TEST_F(CoordinatorTest, LockNeedsAMajorityOfPromisesThenOfAccepts) {
   Submit(WriteOp::kLock);
   ASSERT_EQ(outbox_.size(), 3u) << "a prepare to every member";
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kYes, {}, {}, 10);
   EXPECT_TRUE(outbox_.empty()) << "one promise of three is not a majority";
   Promise(1, Vote::kYes, {}, {}, 12);
@@ -102,7 +111,7 @@ TEST_F(CoordinatorTest, LockNeedsAMajorityOfPromisesThenOfAccepts) {
 
 TEST_F(CoordinatorTest, HighestAcceptedBallotDecides) {
   Submit(WriteOp::kLock);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   // An older state says free; a newer one says "other" holds it.
   Promise(0, Vote::kYes, {}, Ballot{3, 0});
   Promise(1, Vote::kYes, {true, "other", 5, 800}, Ballot{4, 1});
@@ -114,7 +123,7 @@ TEST_F(CoordinatorTest, HighestAcceptedBallotDecides) {
 
 TEST_F(CoordinatorTest, SameOwnerRelockKeepsItsToken) {
   Submit(WriteOp::kLock);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kYes, {true, "me", 99, 200}, Ballot{1, 0}, 99);
   Promise(1, Vote::kYes, {true, "me", 99, 150}, Ballot{1, 0}, 99);
   EXPECT_EQ(SentAccept().token, 99u);
@@ -123,7 +132,7 @@ TEST_F(CoordinatorTest, SameOwnerRelockKeepsItsToken) {
 
 TEST_F(CoordinatorTest, ReleaseOnlyByTheHolder) {
   Submit(WriteOp::kRelease, "intruder");
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kYes, {true, "me", 5, 500}, Ballot{1, 0});
   Promise(1, Vote::kYes, {true, "me", 5, 500}, Ballot{1, 0});
   const auto results = Results();
@@ -139,7 +148,7 @@ TEST_F(CoordinatorTest, UpdateKeepsTokenAndWhatIsLeftOfTheLease) {
   request.owner = "me";
   request.new_owner = "you";
   coordinator_.Submit(request, At(100), &outbox_);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kYes, {true, "me", 5, 500}, Ballot{1, 0}, 5, 110);
   Promise(1, Vote::kYes, {true, "me", 5, 480}, Ballot{1, 0}, 5, 120);
   const Accept& accept = SentAccept();
@@ -150,7 +159,7 @@ TEST_F(CoordinatorTest, UpdateKeepsTokenAndWhatIsLeftOfTheLease) {
 
 TEST_F(CoordinatorTest, NoMajorityInTimeIsNoQuorum) {
   Submit(WriteOp::kLock);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kYes);
   EXPECT_EQ(coordinator_.NextWakeMs(), 500);
   coordinator_.Tick(At(499), &outbox_);
@@ -165,7 +174,7 @@ TEST_F(CoordinatorTest, NoMajorityInTimeIsNoQuorum) {
 
 TEST_F(CoordinatorTest, PreemptedRoundRetriesAboveTheBallotThatBeatIt) {
   Submit(WriteOp::kLock);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
   Promise(1, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
   // A majority said no: the round backs off, then retries above ballot 40.
@@ -180,7 +189,7 @@ TEST_F(CoordinatorTest, PreemptedRoundRetriesAboveTheBallotThatBeatIt) {
 TEST_F(CoordinatorTest, LateMajorityOfAcceptsIsNotASuccess) {
   // Race 2: the round took longer than the lease is worth.
   Submit(WriteOp::kLock, "me", 100, 0);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   const Ballot grant_ballot = SentPrepare().ballot;
   Promise(0, Vote::kYes, {}, {}, 0, 10);
   Promise(1, Vote::kYes, {}, {}, 0, 20);
@@ -193,7 +202,7 @@ TEST_F(CoordinatorTest, LateMajorityOfAcceptsIsNotASuccess) {
   EXPECT_EQ(coordinator_.stats().grants_too_late, 1u);
   // And it rolls the grant back with a release of that token.
   ASSERT_EQ(outbox_.size(), 3u);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   // The members report the failed grant itself (at its ballot): it is freed.
   Promise(0, Vote::kYes, {true, "me", token, 1}, grant_ballot);
   Promise(1, Vote::kYes, {true, "me", token, 1}, grant_ballot);
@@ -205,7 +214,7 @@ TEST_F(CoordinatorTest, RollbackLeavesALaterWriteAlone) {
   // (here: the same owner retrying, so the same token) holds it at a higher
   // ballot. Matching on owner or token would free the retry's lease.
   Submit(WriteOp::kLock, "me", 100, 0);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   Promise(0, Vote::kYes, {}, {}, 0, 10);
   Promise(1, Vote::kYes, {}, {}, 0, 20);
   const uint64_t token = SentAccept().token;
@@ -213,7 +222,7 @@ TEST_F(CoordinatorTest, RollbackLeavesALaterWriteAlone) {
   coordinator_.Tick(At(600), &outbox_);  // Times out in the accept phase.
   ASSERT_EQ(Results().at(0).outcome, WriteOutcome::kNoQuorum);
   ASSERT_EQ(outbox_.size(), 3u) << "the rollback starts";
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   const Ballot later = {SentPrepare().ballot.round - 1, 2};  // Another member's retry.
   Promise(0, Vote::kYes, {true, "me", token, 90}, later, 0, 610);
   Promise(1, Vote::kYes, {true, "me", token, 90}, later, 0, 610);
@@ -223,9 +232,10 @@ TEST_F(CoordinatorTest, RollbackLeavesALaterWriteAlone) {
 
 TEST_F(CoordinatorTest, QuarantinedMajorityAnswersTryAgain) {
   Submit(WriteOp::kLock);
-  round_id_ = SentPrepare().round_id;
+  Expect(SentPrepare());
   cluster::Promise promise;
   promise.round_id = round_id_;
+  promise.ballot = ballot_;
   promise.vote = Vote::kQuarantined;
   promise.quarantine_left_ms = 1234;
   coordinator_.OnPromise(1, promise, At(0), &outbox_);
@@ -242,6 +252,18 @@ TEST_F(CoordinatorTest, RepliesFromUnknownRoundsAreCountedAndDropped) {
   Accepted(0, Vote::kYes);
   EXPECT_EQ(coordinator_.stats().stale_replies, 2u);
   EXPECT_TRUE(Results().empty());
+}
+
+TEST_F(CoordinatorTest, ReplyWithTheRightRoundButAnotherBallotIsDropped) {
+  // A late reply to a round of an earlier run of this member can carry a
+  // round id in use again: the echoed ballot tells them apart.
+  Submit(WriteOp::kLock);
+  Expect(SentPrepare());
+  ballot_.round += 1000;
+  Promise(0, Vote::kYes);
+  Promise(1, Vote::kYes);
+  EXPECT_TRUE(outbox_.empty());
+  EXPECT_EQ(coordinator_.stats().stale_replies, 2u);
 }
 
 }  // namespace

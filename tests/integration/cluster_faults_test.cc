@@ -155,6 +155,8 @@ TEST(ClusterFaults, RestartedMemberIsQuarantinedWhileTheClusterServes) {
 TEST(ClusterFaults, RollingCleanRestartsKeepLeasesAndTokens) {
   auto cluster = LockerdCluster::Start(3, kFastSettings);
   RedisPtr client = cluster->Connect(0);
+  // A lease that must survive every member restarting in turn.
+  ASSERT_EQ(Command(client.get(), {"LOCK", "kept", "owner", "1500"})->type, REDIS_REPLY_INTEGER);
   int64_t last = 0;
   for (size_t member = 0; member < 3; ++member) {
     cluster->Stop(member);  // SIGTERM: saves its leases.
@@ -170,7 +172,47 @@ TEST(ClusterFaults, RollingCleanRestartsKeepLeasesAndTokens) {
     last = token->integer;
     RedisPtr restarted = cluster->Connect(member);
     EXPECT_EQ(InfoField(restarted.get(), "member_state"), "ok") << "a clean restart votes at once";
+    ReplyPtr kept = Command(restarted.get(), {"GET", "kept"});
+    EXPECT_EQ(kept->type == REDIS_REPLY_STRING ? std::string(kept->str, kept->len) : "", "owner")
+        << "member " << member << " reloaded the lease";
   }
+  RedisPtr other = cluster->Connect(2);
+  EXPECT_EQ(Command(other.get(), {"LOCK", "kept", "thief", "1000"})->type, REDIS_REPLY_NIL)
+      << "the lease outlived the rolling restart";
+}
+
+}  // namespace
+}  // namespace lockerd::testing
+
+namespace lockerd::testing {
+namespace {
+
+TEST(ClusterFaults, ClientsFillingAMemberDoNotLockPeersOut) {
+  auto cluster = LockerdCluster::Start(3, {"--max-lease-ms", "1500", "--maxclients", "4"});
+  // Member 0's client slots fill up (the peers' two inbound links hold two).
+  std::vector<RedisPtr> clients;
+  for (int i = 0; i < 2; ++i) clients.push_back(cluster->Connect(0));
+  RedisPtr extra = cluster->Connect(0);  // Gets a slot kept for peers...
+  ReplyPtr refused = Command(extra.get(), {"PING"});
+  ASSERT_NE(refused, nullptr);
+  EXPECT_EQ(std::string(refused->str ? refused->str : ""), "ERR max number of clients reached")
+      << "...and, not being a peer, is told the server is full";
+  // A member dies and a client takes its slot at member 0; the member
+  // restarts: its link to member 0 gets in through a slot kept for peers.
+  cluster->Kill(1);
+  RedisPtr crowd;
+  for (int i = 0; i < 50; ++i) {  // Until member 0 has noticed the death.
+    crowd = cluster->Connect(0);
+    ReplyPtr pong = Command(crowd.get(), {"PING"});
+    if (pong && pong->type == REDIS_REPLY_STATUS) break;
+    std::this_thread::sleep_for(milliseconds(20));
+  }
+  cluster->Restart(1);
+  RedisPtr restarted = cluster->Connect(1);
+  EXPECT_TRUE(WaitForInfoField(restarted.get(), "cluster_reachable_members", "3",
+                               std::chrono::seconds(5)));
+  ReplyPtr token = Command(clients[0].get(), {"LOCK", "k", "me", "1000"});
+  EXPECT_EQ(token->type, REDIS_REPLY_INTEGER);
 }
 
 }  // namespace

@@ -130,12 +130,12 @@ TEST(Cluster, ExtendKeepsTheLockAlivePastItsFirstTtlEverywhere) {
 TEST(Cluster, LeasesExpireOnEveryMember) {
   auto cluster = LockerdCluster::Start(3, kFastSettings);
   RedisPtr client = cluster->Connect(1);
-  ASSERT_EQ(Command(client.get(), {"LOCK", "k", "me", "200"})->type, REDIS_REPLY_INTEGER);
+  ASSERT_EQ(Command(client.get(), {"LOCK", "k", "me", "1000"})->type, REDIS_REPLY_INTEGER);
   EXPECT_TRUE(EveryMemberReads(*cluster, "k", "me"));
-  std::this_thread::sleep_for(milliseconds(300));
+  std::this_thread::sleep_for(milliseconds(1100));
   EXPECT_TRUE(EveryMemberReads(*cluster, "k", "(nil)"));
   RedisPtr other = cluster->Connect(2);
-  EXPECT_EQ(Command(other.get(), {"LOCK", "k", "you", "200"})->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ(Command(other.get(), {"LOCK", "k", "you", "1000"})->type, REDIS_REPLY_INTEGER);
 }
 
 TEST(Cluster, WaitOnOneMemberIsWokenByReleaseThroughAnother) {
@@ -145,9 +145,12 @@ TEST(Cluster, WaitOnOneMemberIsWokenByReleaseThroughAnother) {
   RedisPtr acquirer = cluster->Connect(2);
   const int64_t first = Command(holder.get(), {"LOCK", "k", "a", "1500"})->integer;
   ASSERT_TRUE(EveryMemberReads(*cluster, "k", "a"));
-  ASSERT_TRUE(SendCommand(observer.get(), {"WAIT", "k", "1000"}));
-  ASSERT_TRUE(SendCommand(acquirer.get(), {"LOCK", "k", "b", "1500", "WAIT", "1000"}));
-  std::this_thread::sleep_for(milliseconds(50));
+  ASSERT_TRUE(SendCommand(observer.get(), {"WAIT", "k", "3000"}));
+  ASSERT_TRUE(SendCommand(acquirer.get(), {"LOCK", "k", "b", "1500", "WAIT", "3000"}));
+  RedisPtr probe1 = cluster->Connect(1);
+  RedisPtr probe2 = cluster->Connect(2);
+  ASSERT_TRUE(WaitForInfoField(probe1.get(), "waiting_clients", "1"));
+  ASSERT_TRUE(WaitForInfoField(probe2.get(), "waiting_clients", "1"));
   const auto released = Clock::now();
   ASSERT_EQ(Command(holder.get(), {"RELEASE", "k", "a"})->integer, 1);
   ReplyPtr woken = GetReply(observer.get());

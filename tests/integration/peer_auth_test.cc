@@ -14,7 +14,7 @@ std::string Text(const ReplyPtr& reply) {
 TEST(PeerAuth, WrongSecretIsRefusedAndLogged) {
   auto cluster = LockerdCluster::Start(3, {"--max-lease-ms", "1500"});
   RedisPtr intruder = cluster->Connect(0);
-  ReplyPtr refused = Command(intruder.get(), {"PEER", "HELLO", "1", "3", "guess"});
+  ReplyPtr refused = Command(intruder.get(), {"PEER", "HELLO", "1", "3", "guess", "f"});
   ASSERT_EQ(refused->type, REDIS_REPLY_ERROR);
   EXPECT_EQ(Text(refused), "ERR peer handshake refused: wrong cluster secret");
   EXPECT_EQ(Command(intruder.get(), {"PING"}), nullptr) << "and closed";
@@ -36,8 +36,33 @@ TEST(PeerAuth, ClusterMessagesNeedAHandshake) {
 TEST(PeerAuth, AMemberAloneRefusesPeers) {
   auto server = LockerdProcess::Start();
   RedisPtr client = server->Connect();
-  ReplyPtr refused = Command(client.get(), {"PEER", "HELLO", "1", "3", "x"});
+  ReplyPtr refused = Command(client.get(), {"PEER", "HELLO", "1", "3", "x", "f"});
   EXPECT_EQ(Text(refused), "ERR peer handshake refused: this member is not in a cluster");
+}
+
+}  // namespace
+}  // namespace lockerd::testing
+
+namespace lockerd::testing {
+namespace {
+
+TEST(PeerAuth, MembersWithDifferentListsRefuseEachOther) {
+  // Two members whose lists name the same addresses in another order would
+  // route messages to the wrong member: the handshake must refuse them.
+  const int a = FreePort();
+  int b = FreePort();
+  while (b == a) b = FreePort();
+  const std::string pa = "127.0.0.1:" + std::to_string(a);
+  const std::string pb = "127.0.0.1:" + std::to_string(b);
+  auto first = LockerdProcess::Start(
+      {.args = {"--cluster", pa + "," + pb, "--advertise", pa, "--cluster-secret", "s"}, .port = a});
+  auto second = LockerdProcess::Start(
+      {.args = {"--cluster", pb + "," + pa, "--advertise", pb, "--cluster-secret", "s"}, .port = b});
+  RedisPtr client = first->Connect();
+  EXPECT_TRUE(WaitForInfoField(client.get(), "peer_handshakes_refused", "1", std::chrono::seconds(5)) ||
+              InfoField(client.get(), "peer_handshakes_refused") != "0");
+  EXPECT_EQ(InfoField(client.get(), "cluster_reachable_members"), "1");
+  EXPECT_NE(first->Log().find("differ between members"), std::string::npos);
 }
 
 }  // namespace

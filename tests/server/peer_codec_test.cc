@@ -25,6 +25,7 @@ std::optional<Message> RoundTrip(const Message& message) {
 TEST(PeerCodec, EveryMessageRoundTrips) {
   Promise promise;
   promise.round_id = 9;
+  promise.ballot = {71, 0};
   promise.vote = Vote::kNo;
   promise.highest = {70, 2};
   promise.accepted = {68, 1};
@@ -36,7 +37,7 @@ TEST(PeerCodec, EveryMessageRoundTrips) {
       {2, 0, promise},
       {1, 2, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
       {1, 2, Accept{6, "k", {8, 1}, false, "", 0, 0}},
-      {2, 1, Accepted{6, Vote::kQuarantined, {9, 0}, 800}},
+      {2, 1, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
       {0, 1, SyncRequest{3}},
       {1, 0, SyncReply{3, 99, {12, 2}}},
       {0, 2, Learn{"k", {14, 0}, true, "me", 77, 900}},
@@ -59,7 +60,7 @@ TEST(PeerCodec, MalformedMessagesAreRefused) {
                            Args{"PEER", "PREPARE", "1", "k", "2", "0", "extra"},   // Long.
                            Args{"PEER", "PREPARE", "-1", "k", "2", "0"},           // Negative.
                            Args{"PEER", "PREPARE", "1", "k", "2", "99"},           // No such member.
-                           Args{"PEER", "ACCEPTED", "1", "7", "2", "0", "0"},      // Bad vote.
+                           Args{"PEER", "ACCEPTED", "1", "2", "0", "7", "2", "0", "0"},  // Vote.
                            Args{"PEER", "ACCEPT", "1", "k", "2", "0", "2", "o", "1", "5"},  // Flag.
                            Args{"PEER", "NOSUCH"}}) {
     EXPECT_FALSE(DecodePeerMessage(args, 1, 0).has_value()) << args[1];

@@ -100,7 +100,7 @@ TEST(BrokenVariants, SuccessWithoutMajorityIsCaught) {
 }
 
 TEST(BrokenVariants, VotingDuringQuarantineIsCaught) {
-  EXPECT_NE(SeedThatCatches(&cluster::BrokenRules::vote_in_quarantine, "vote in quarantine", 400),
+  EXPECT_NE(SeedThatCatches(&cluster::BrokenRules::vote_in_quarantine, "vote in quarantine", 2000),
             0u);
 }
 

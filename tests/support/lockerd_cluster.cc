@@ -23,8 +23,8 @@ std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vecto
         (std::filesystem::temp_directory_path() / "lockerd-cluster-XXXXXX").string();
     cluster->dirs_.push_back(mkdtemp(pattern.data()));
   }
-  // Start them all before waiting for any: a member alone cannot answer
-  // writes, but it answers PING, which is what readiness waits for.
+  // Each start waits for its member to answer PING (a member answers PING
+  // before its peers are up); then all wait for their links.
   for (size_t i = 0; i < members; ++i) {
     cluster->members_.push_back(LockerdProcess::Start(cluster->OptionsFor(i)));
     cluster->paused_.push_back(false);

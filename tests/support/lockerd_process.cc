@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <ctime>
+#include <random>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -47,16 +49,23 @@ void Exec(const std::vector<std::string>& args) {
 }  // namespace
 
 int FreePort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address);
-  socklen_t length = sizeof address;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  close(fd);
-  return ntohs(address.sin_port);
+  // Below the ephemeral range (32768 and up), so that outgoing connections
+  // (members reconnecting to each other) never take a port a test is about
+  // to start a server on.
+  static std::mt19937 rng(static_cast<unsigned>(getpid()) * 7919u +
+                          static_cast<unsigned>(time(nullptr)));
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int port = 20000 + static_cast<int>(rng() % 12000);
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free_now = bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+    close(fd);
+    if (free_now) return port;
+  }
+  return 0;
 }
 
 ReplyPtr Command(redisContext* context, const std::vector<std::string>& args) {
@@ -199,7 +208,21 @@ std::unique_ptr<LockerdProcess> LockerdProcess::Start(Options options) {
 
 LockerdProcess::~LockerdProcess() {
   if (Running()) {
-    if (!Stop(SIGTERM, std::chrono::seconds(5))) Stop(SIGKILL);
+    const std::optional<int> status = Stop(SIGTERM, std::chrono::seconds(5));
+    if (!status) {
+      Stop(SIGKILL);
+      ADD_FAILURE() << "lockerd on port " << port_ << " did not stop on SIGTERM";
+    } else if (*status != 0) {
+      ADD_FAILURE() << "lockerd on port " << port_ << " exited with " << *status
+                    << " on SIGTERM; its log:\n" << Log();
+    }
+  }
+  // A crash the test tolerated (a member that may die) must still not be a
+  // memory error or undefined behaviour.
+  const std::string log = Log();
+  if (log.find("Sanitizer") != std::string::npos || log.find("runtime error:") != std::string::npos ||
+      log.find("CHECK failed") != std::string::npos) {
+    ADD_FAILURE() << "lockerd on port " << port_ << " reported an error; its log:\n" << log;
   }
   if (own_dir_ && !dir_.empty()) {
     std::error_code ignored;
