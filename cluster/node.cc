@@ -164,6 +164,8 @@ void Node::StartQuarantine(Time now) {
 
 NodeState Node::Save(Time now) const {
   NodeState state;
+  state.quarantine_left_ms = std::max<int64_t>(0, acceptor_.quarantine_until_ms() - now.mono_ms);
+  state.needs_sync = syncing_;
   state.token_counter = acceptor_.token_counter();
   state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
   for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
@@ -178,6 +180,18 @@ NodeState Node::Save(Time now) const {
 }
 
 void Node::Restore(const NodeState& state, Time now, int64_t downtime_ms) {
+  const int64_t quarantine_left_ms = state.quarantine_left_ms - std::max<int64_t>(downtime_ms, 0);
+  if (quarantine_left_ms > 0 || state.needs_sync) {
+    acceptor_.QuarantineUntil(now.mono_ms + std::max<int64_t>(quarantine_left_ms, 0));
+    if (state.needs_sync && options_.members_count > 1) {
+      syncing_ = true;
+      acceptor_.SetSynced(false);
+      ++sync_nonce_;
+      sync_answered_mask_ = 0;
+      SendSyncRequests(now);
+      DeliverLocal(now);
+    }
+  }
   acceptor_.RaiseTokenCounter(state.token_counter);
   table_.RaiseBallotFloor(state.ballot_floor);
   coordinator_.RaiseBallot(state.ballot_floor);

@@ -50,6 +50,11 @@ struct NodeState {
   uint64_t token_counter = 0;
   Ballot ballot_floor;  // At least every ballot the member promised or used.
   std::vector<SavedLease> leases;
+  // A member shut down cleanly while still in quarantine after an unclean
+  // stop has not recovered what it lost: the quarantine (what was left of
+  // it) and the sync carry over the restart.
+  int64_t quarantine_left_ms = 0;
+  bool needs_sync = false;
 };
 
 class Node {

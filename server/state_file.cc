@@ -17,7 +17,8 @@ namespace lockerd::server {
 namespace {
 
 constexpr std::string_view kMagic = "lockerd-state";
-constexpr std::string_view kFormatVersion = "1";
+// Version 2 added the quarantine left and whether a sync is still owed.
+constexpr std::string_view kFormatVersion = "2";
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -68,7 +69,7 @@ std::optional<uint64_t> ToUnsigned(const std::string& text) {
 std::string EncodeState(const cluster::NodeState& state, int64_t wall_ms) {
   std::string out;
   protocol::RespWriter writer(&out);
-  writer.WriteArrayHeader(7);
+  writer.WriteArrayHeader(9);
   writer.WriteBulk(kMagic);
   writer.WriteBulk(kFormatVersion);
   writer.WriteBulk(std::to_string(wall_ms));
@@ -76,6 +77,8 @@ std::string EncodeState(const cluster::NodeState& state, int64_t wall_ms) {
   writer.WriteBulk(std::to_string(state.ballot_floor.round));
   writer.WriteBulk(std::to_string(state.ballot_floor.member));
   writer.WriteBulk(std::to_string(state.leases.size()));
+  writer.WriteBulk(std::to_string(state.quarantine_left_ms));
+  writer.WriteBulk(state.needs_sync ? "1" : "0");
   for (const cluster::SavedLease& lease : state.leases) {
     writer.WriteArrayHeader(6);
     writer.WriteBulk(lease.key);
@@ -107,7 +110,7 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* w
     *problem = what;
     return std::nullopt;
   };
-  if (!next(7) || parser.command()[0] != kMagic) return fail("not a lockerd state file");
+  if (!next(9) || parser.command()[0] != kMagic) return fail("not a lockerd state file");
   const auto header = parser.command();
   if (header[1] != kFormatVersion) return fail("unknown state file version");
   const auto wall = protocol::ParseInt64(header[2]);
@@ -116,7 +119,13 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* w
   const auto floor_member = ToUnsigned(header[5]);
   const auto count = ToUnsigned(header[6]);
   if (!wall || !counter || !floor_round || !floor_member || !count) return fail("bad header");
+  const auto quarantine_left = protocol::ParseInt64(header[7]);
+  if (!quarantine_left || *quarantine_left < 0 || (header[8] != "0" && header[8] != "1")) {
+    return fail("bad header");
+  }
   cluster::NodeState state;
+  state.quarantine_left_ms = *quarantine_left;
+  state.needs_sync = header[8] == "1";
   *wall_ms = *wall;
   state.token_counter = *counter;
   state.ballot_floor = {*floor_round, static_cast<cluster::MemberId>(*floor_member)};

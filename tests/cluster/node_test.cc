@@ -118,6 +118,20 @@ TEST_F(NodeTest, QuarantineAnswersTryAgainUntilLeasesCouldHaveEnded) {
   EXPECT_EQ(Write(WriteOp::kLock, "k", "me").outcome, WriteOutcome::kDone);
 }
 
+TEST_F(NodeTest, CleanStopDuringQuarantineKeepsTheQuarantine) {
+  // A member restarted after a crash is shut down cleanly before its
+  // quarantine ended: what it lost in the crash is still lost, so the
+  // next start must not vote at once.
+  node_.StartQuarantine(now_);
+  Advance(4000);
+  const NodeState saved = node_.Save(now_);
+  EXPECT_EQ(saved.quarantine_left_ms, 10'600 - 4000);
+  Node restarted(Options());
+  restarted.Restore(saved, {0, kWallMs}, /*downtime_ms=*/1000);
+  EXPECT_TRUE(restarted.Quarantined({5599, kWallMs}));
+  EXPECT_FALSE(restarted.Quarantined({5600, kWallMs})) << "the downtime counts";
+}
+
 TEST_F(NodeTest, SaveAndRestoreCountTheDowntime) {
   const WriteResult a = Write(WriteOp::kLock, "a", "me", 5000);
   Write(WriteOp::kLock, "b", "me", 500);

@@ -13,6 +13,8 @@ cluster::NodeState Sample() {
   state.ballot_floor = {77, 0};
   state.leases.push_back({"job:1", "host:42", 1200, 5000, {70, 0}});
   state.leases.push_back({std::string("bin\0key\r\n", 9), "", 1234, 1, {77, 0}});
+  state.quarantine_left_ms = 420;
+  state.needs_sync = true;
   return state;
 }
 
@@ -27,6 +29,8 @@ TEST(StateFile, RoundTripsBinarySafely) {
   ASSERT_EQ(decoded->leases.size(), 2u);
   EXPECT_EQ(decoded->leases[1].key, std::string("bin\0key\r\n", 9));
   EXPECT_EQ(decoded->leases[0].remaining_ms, 5000);
+  EXPECT_EQ(decoded->quarantine_left_ms, 420);
+  EXPECT_TRUE(decoded->needs_sync);
 }
 
 TEST(StateFile, TruncatedFileIsRefused) {
