@@ -8,7 +8,10 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${LOCKERD_BUILD_DIR:-$ROOT/build}"
 
 BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-dev libhiredis-dev)
-TEST_PACKAGES=(redis-tools)
+# iproute2 and iptables: the fault suite's network namespaces and partitions;
+# libfaketime: its clock skew and wall-clock jumps.
+TEST_PACKAGES=(redis-tools iproute2 iptables libfaketime)
+FAULTS_PACKAGES=(iproute2 iptables libfaketime gnuplot-nox)
 BENCH_PACKAGES=(redis-server redis-tools python3)
 
 # Installs the given packages that are not installed yet. Uses sudo when not

@@ -7,3 +7,8 @@ install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
 build_lockerd
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
+# What the fault suite's short run saw (holds, faults by kind, violations).
+if [ -f faults-short/report.txt ]; then
+  echo "== fault suite, short run"
+  cat faults-short/report.txt
+fi

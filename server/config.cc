@@ -263,6 +263,21 @@ const std::vector<Setting>& Settings() {
          return error;
        },
        [](const Config&) { return std::string("(hidden)"); }},
+      {"debug-break-rule", "<rule>",
+       "TESTS ONLY: break a safety rule on purpose (forget-promises, success-without-majority, "
+       "vote-in-quarantine, token-without-floor)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         c.debug_break_rule = OneValue(v, &error);
+         if (!error.empty()) return error;
+         for (const char* rule : {"forget-promises", "success-without-majority",
+                                  "vote-in-quarantine", "token-without-floor"}) {
+           if (c.debug_break_rule == rule) return {};
+         }
+         return "must be forget-promises, success-without-majority, vote-in-quarantine or "
+                "token-without-floor";
+       },
+       [](const Config& c) { return c.debug_break_rule; }},
       {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
        SizeSetting(&Config::maxkeys, 1, 1'000'000'000, false),
        [](const Config& c) { return std::to_string(c.maxkeys); }},

@@ -45,6 +45,9 @@ struct Config {
   std::string advertise;
   std::string cluster_secret;
   size_t self_index = 0;  // Derived: where `advertise` is in `cluster`.
+  // Test-only: a rule of the cluster protocol to break on purpose (see
+  // cluster/broken.h), so a fault test can prove its checker notices.
+  std::string debug_break_rule;
   std::string config_file;  // Empty when none was given.
 };
 

@@ -3,6 +3,7 @@
 #include <csignal>
 #include <cstdio>
 
+#include "cluster/broken.h"
 #include "server/config.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -28,6 +29,15 @@ int main(int argc, char** argv) {
     return 1;
   }
   SetLogLevel(load.config->loglevel);
+  if (const std::string& rule = load.config->debug_break_rule; !rule.empty()) {
+    lockerd::cluster::BrokenRules& broken = lockerd::cluster::Broken();
+    broken.forget_promises = rule == "forget-promises";
+    broken.success_without_majority = rule == "success-without-majority";
+    broken.vote_in_quarantine = rule == "vote-in-quarantine";
+    broken.token_without_floor = rule == "token-without-floor";
+    Log(LogLevel::kWarning, "TEST BUILD BEHAVIOUR: safety rule broken on purpose (%s); never "
+        "use this outside tests", rule.c_str());
+  }
   Server server(*load.config);
   return server.Run();
 }

@@ -1,0 +1,152 @@
+#include "tests/faults/members.h"
+
+#include <fcntl.h>
+#include <hiredis/hiredis.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+#include "tests/support/lockerd_process.h"
+
+namespace lockerd::faults {
+
+namespace {
+constexpr const char* kFaketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+}
+
+Members::Members(const MemberOptions& options, TestNetwork* network, size_t count,
+                 const std::string& dir)
+    : options_(options), network_(network), dir_(dir), pids_(count, -1), paused_(count, false) {
+  for (size_t i = 0; i < count; ++i) {
+    hosts_.push_back(network ? network->address(i) : "127.0.0.1");
+    ports_.push_back(network ? 6379 : testing::FreePort());
+    addresses_.push_back(hosts_[i] + ":" + std::to_string(ports_[i]));
+    std::filesystem::create_directories(dir_ + "/m" + std::to_string(i));
+  }
+  faketime_file_ = dir_ + "/faketime.rc";
+  std::ofstream(faketime_file_) << "+0\n";
+}
+
+Members::~Members() {
+  for (size_t i = 0; i < pids_.size(); ++i) {
+    if (pids_[i] <= 0) continue;
+    kill(pids_[i], SIGCONT);
+    kill(pids_[i], SIGKILL);
+    waitpid(pids_[i], nullptr, 0);
+  }
+}
+
+void Members::StartAll() {
+  for (size_t i = 0; i < size(); ++i) Start(i);
+  for (size_t i = 0; i < size(); ++i) WaitReady(i);
+}
+
+void Members::Start(size_t i) {
+  std::string list;
+  for (const std::string& address : addresses_) list += (list.empty() ? "" : ",") + address;
+  std::vector<std::string> args;
+  if (network_) args = {"ip", "netns", "exec", network_->ns(i)};
+  args.push_back("env");
+  if (std::filesystem::exists(kFaketimeLibrary)) {
+    if (i == options_.skewed_member) {
+      args.push_back(std::string("LD_PRELOAD=") + kFaketimeLibrary);
+      char rate[32];
+      std::snprintf(rate, sizeof rate, "FAKETIME=+0 x%.4f", options_.skew_rate);
+      args.push_back(rate);
+    } else if (i == options_.jumping_member) {
+      args.push_back(std::string("LD_PRELOAD=") + kFaketimeLibrary);
+      args.push_back("FAKETIME_TIMESTAMP_FILE=" + faketime_file_);
+      args.push_back("FAKETIME_CACHE_DURATION=1");
+      args.push_back("FAKETIME_DONT_FAKE_MONOTONIC=1");
+    }
+  }
+  args.insert(args.end(), {options_.binary, "--bind", hosts_[i], "--port", std::to_string(ports_[i]),
+                           "--dir", dir_ + "/m" + std::to_string(i), "--cluster", list,
+                           "--advertise", addresses_[i], "--cluster-secret", "faults",
+                           "--protected-mode", "no", "--max-lease-ms", "3000",
+                           "--round-timeout-ms", "300"});
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
+  const std::string log = dir_ + "/m" + std::to_string(i) + ".log";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  pids_[i] = pid;
+  paused_[i] = false;
+}
+
+bool Members::WaitReady(size_t i) const {
+  for (int attempt = 0; attempt < 300; ++attempt) {
+    timeval timeout{0, 200'000};
+    redisContext* context = redisConnectWithTimeout(hosts_[i].c_str(), ports_[i], timeout);
+    const bool ok = context != nullptr && context->err == 0;
+    if (context) redisFree(context);
+    if (ok) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return false;
+}
+
+void Members::Kill(size_t i) {
+  if (pids_[i] <= 0) return;
+  kill(pids_[i], SIGKILL);
+  waitpid(pids_[i], nullptr, 0);
+  pids_[i] = -1;
+  paused_[i] = false;
+}
+
+void Members::Restart(size_t i) {
+  Kill(i);
+  Start(i);
+  WaitReady(i);
+}
+
+void Members::Pause(size_t i) {
+  if (pids_[i] <= 0 || paused_[i]) return;
+  kill(pids_[i], SIGSTOP);
+  paused_[i] = true;
+}
+
+void Members::Resume(size_t i) {
+  if (pids_[i] <= 0 || !paused_[i]) return;
+  kill(pids_[i], SIGCONT);
+  paused_[i] = false;
+}
+
+void Members::JumpWallClock(int seconds) {
+  std::ofstream(faketime_file_) << (seconds >= 0 ? "+" : "") << seconds << "\n";
+}
+
+std::string Members::Logs() const {
+  std::string text;
+  for (size_t i = 0; i < size(); ++i) {
+    std::ifstream file(dir_ + "/m" + std::to_string(i) + ".log");
+    std::ostringstream content;
+    content << file.rdbuf();
+    text += "--- member " + std::to_string(i) + " ---\n" + content.str();
+  }
+  return text;
+}
+
+bool Members::LogsShowErrors() const {
+  const std::string logs = Logs();
+  return logs.find("CHECK failed") != std::string::npos ||
+         logs.find("Sanitizer") != std::string::npos ||
+         logs.find("runtime error:") != std::string::npos;
+}
+
+}  // namespace lockerd::faults

@@ -1,0 +1,62 @@
+// The cluster under test: real lockerd processes, each inside its member's
+// network namespace (or on loopback when there is no test network), with
+// its own data dir and log, started, killed (-9), paused (SIGSTOP),
+// resumed and restarted by PID. One member may run under libfaketime: its
+// clocks run at a skewed rate, or its wall clock jumps on request.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "tests/faults/test_network.h"
+
+namespace lockerd::faults {
+
+struct MemberOptions {
+  std::string binary;
+  std::vector<std::string> extra_args;  // E.g. --debug-break-rule ...
+  size_t skewed_member = 1;    // Runs with its clocks at `skew_rate`.
+  double skew_rate = 1.004;    // Within the drift bound (rho/2 = 0.5%).
+  size_t jumping_member = 2;   // Its wall clock can jump (monotonic untouched).
+};
+
+class Members {
+ public:
+  // `network` may be null: members then listen on 127.0.0.1 ports.
+  Members(const MemberOptions& options, TestNetwork* network, size_t count, const std::string& dir);
+  ~Members();
+
+  size_t size() const { return addresses_.size(); }
+  size_t jumping_member() const { return options_.jumping_member; }
+  const std::string& host(size_t i) const { return hosts_[i]; }
+  int port(size_t i) const { return ports_[i]; }
+
+  void StartAll();
+  bool Up(size_t i) const { return pids_[i] > 0 && !paused_[i]; }
+  void Kill(size_t i);     // kill -9; the process is reaped.
+  void Restart(size_t i);  // Same address, dir and settings.
+  void Pause(size_t i);
+  void Resume(size_t i);
+  // Steps the jumping member's wall clock by `seconds` (0: back to real).
+  void JumpWallClock(int seconds);
+  std::string Logs() const;  // Every member's log, for a failure report.
+  bool LogsShowErrors() const;
+
+ private:
+  void Start(size_t i);
+  bool WaitReady(size_t i) const;
+
+  MemberOptions options_;
+  TestNetwork* network_;
+  std::string dir_;
+  std::vector<std::string> hosts_;
+  std::vector<int> ports_;
+  std::vector<std::string> addresses_;  // host:port, the --cluster list.
+  std::vector<pid_t> pids_;
+  std::vector<bool> paused_;
+  std::string faketime_file_;
+};
+
+}  // namespace lockerd::faults
