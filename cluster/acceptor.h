@@ -33,6 +33,12 @@ class Acceptor {
   Accepted OnAccept(const Accept& accept, int64_t now_ms);
   // A chosen value (see Learn). No reply.
   void OnLearn(const Learn& learn, int64_t now_ms);
+  // A member alone is its own majority: it applies what it decided at once.
+  void ApplyOwnDecision(Register& reg, Ballot ballot, bool held, const std::string& owner,
+                        uint64_t token, int64_t ttl_ms, int64_t now_ms) {
+    Apply(reg, ballot, held, owner, token, ttl_ms, now_ms);
+    ++stats_.accepts_applied;
+  }
 
   // After an unclean stop the member does not vote until `until_ms`, nor
   // before it has learned the others' counters (see Node).

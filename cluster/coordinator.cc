@@ -6,6 +6,7 @@
 
 #include "cluster/broken.h"
 #include "cluster/check.h"
+#include "cluster/decision.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
@@ -124,66 +125,20 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
 
 void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
                          std::vector<Message>* outbox) {
-  const LeaseView& lease = round.chosen;
-  const WriteRequest& request = round.request;
-  const bool live = lease.held;  // The member's own judgement, on its clock.
-  const bool mine = live && lease.owner == request.owner;
-  Accept accept;
-  accept.round_id = round_id;
-  accept.key = request.key;
-  accept.ballot = round.ballot;
-  switch (request.op) {
-    case WriteOp::kLock:
-      if (live && !mine) {
-        results_holder_remaining_ms_ = lease.remaining_ms;
-        return Finish(round_id, WriteOutcome::kRefused, lease.token, {});
-      }
-      accept.held = true;
-      accept.owner = request.owner;
-      accept.ttl_ms = request.ttl_ms;
-      if (mine) {
-        accept.token = lease.token;  // Idempotent acquire: same token...
-        // ...and a renewal never shortens the lease (see CarriedOverMs).
-        accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift, options_.max_lease_ms));
-      } else {
-        accept.token = NextToken(round.counter_max, now.wall_ms);
-        CHECK(accept.token > round.counter_max);
-      }
-      break;
-    case WriteOp::kExtend:
-      if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
-      accept.held = true;
-      accept.owner = request.owner;
-      accept.token = lease.token;
-      accept.ttl_ms = std::max(request.ttl_ms, CarriedOverMs(lease.remaining_ms, options_.drift, options_.max_lease_ms));
-      break;
-    case WriteOp::kUpdate:
-      // The lease keeps what it had left (see CarriedOverMs).
-      if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
-      accept.ttl_ms = CarriedOverMs(lease.remaining_ms, options_.drift, options_.max_lease_ms);
-      accept.held = true;
-      accept.owner = request.new_owner;
-      accept.token = lease.token;
-      break;
-    case WriteOp::kRelease:
-      if (!mine) return Finish(round_id, WriteOutcome::kRefused, 0, {});
-      break;
-    case WriteOp::kDelete:
-      if (!live) return Finish(round_id, WriteOutcome::kRefused, 0, {});
-      break;
-    case WriteOp::kRollback:
-      // Above the failed grant's ballot, a later write has decided the key
-      // (maybe renewing the same owner and token): leave it. At that ballot
-      // the failed grant is what the members report: free it. Below it,
-      // the grant is on a minority at most; committing "free" at a higher
-      // ballot keeps any later round from ever choosing it.
-      if (round.chosen_ballot > request.rollback_ballot) {
-        return Finish(round_id, WriteOutcome::kDone, 0, {});
-      }
+  const Decision decision =
+      DecideWrite({round.request, round.chosen, round.chosen_ballot, round.counter_max, now.wall_ms,
+                   options_.drift, options_.max_lease_ms});
+  switch (decision.kind) {
+    case Decision::Kind::kRefuse:
+      results_holder_remaining_ms_ = decision.holder_remaining_ms;
+      return Finish(round_id, WriteOutcome::kRefused, decision.holder_token, {});
+    case Decision::Kind::kNothing:
+      return Finish(round_id, WriteOutcome::kDone, 0, {});
+    case Decision::Kind::kCommit:
       break;
   }
-  if (accept.held) CHECK(accept.ttl_ms > 0);
-  round.accept = std::move(accept);
+  round.accept = Accept{round_id,        round.request.key, round.ballot,   decision.held,
+                        decision.owner, decision.token,    decision.ttl_ms};
   round.phase = Phase::kAccept;
   round.tally = QuorumTally(options_.members_count);
   Broadcast(round, round_id, outbox);

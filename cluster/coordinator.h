@@ -66,6 +66,12 @@ class Coordinator {
   // Ballots only grow; after a restart the coordinator starts above the
   // highest ballot its member saved.
   void RaiseBallot(Ballot seen);
+  // A fresh ballot of this coordinator, above `floor` (a member alone uses
+  // it to commit without a round).
+  Ballot NextBallotAbove(Ballot floor) {
+    ballot_round_ = std::max(ballot_round_, floor.round) + 1;
+    return {ballot_round_, options_.self};
+  }
   Ballot last_ballot() const { return {ballot_round_, options_.self}; }
 
  private:

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "cluster/check.h"
+#include "cluster/decision.h"
 #include "cluster/lease_math.h"
 #include "cluster/quorum.h"
 
@@ -38,8 +39,48 @@ Node::Node(NodeOptions options)
       coordinator_(CoordinatorOptionsOf(options)) {}
 
 void Node::Submit(WriteRequest request, Time now) {
+  if (options_.members_count == 1) return SubmitAlone(request, now);
   coordinator_.Submit(std::move(request), now, &pending_);
   DeliverLocal(now);
+}
+
+void Node::SubmitAlone(const WriteRequest& request, Time now) {
+  // A member alone is its own majority: its promise and its commit are the
+  // same instant, so it decides against its own register and applies at
+  // once, with the same rules a round uses (decision.cc), at a fresh ballot.
+  const auto answer = [&](WriteOutcome outcome, uint64_t token, int64_t remaining_ms,
+                          std::string detail) {
+    if (request.request_id != 0) {
+      alone_results_.push_back({request.request_id, outcome, token, remaining_ms, std::move(detail)});
+    }
+  };
+  if (acceptor_.Quarantined(now.mono_ms)) {
+    return answer(WriteOutcome::kTryAgain, 0, 0,
+                  "members are in restart quarantine for another " +
+                      std::to_string(acceptor_.quarantine_until_ms() - now.mono_ms) + " ms");
+  }
+  Register& reg = table_.FindOrCreate(request.key, now.mono_ms);
+  LeaseView lease;
+  if (reg.HeldAt(now.mono_ms)) {
+    lease.held = true;
+    lease.owner = reg.owner;
+    lease.token = reg.token;
+    lease.remaining_ms = reg.RemainingMs(now.mono_ms);
+  }
+  const Decision decision = DecideWrite({request, lease, reg.accepted, acceptor_.token_counter(),
+                                         now.wall_ms, options_.drift, options_.max_lease_ms});
+  switch (decision.kind) {
+    case Decision::Kind::kRefuse:
+      return answer(WriteOutcome::kRefused, decision.holder_token, decision.holder_remaining_ms, {});
+    case Decision::Kind::kNothing:
+      return answer(WriteOutcome::kDone, 0, 0, {});
+    case Decision::Kind::kCommit:
+      break;
+  }
+  const Ballot ballot = coordinator_.NextBallotAbove(std::max(reg.promised, table_.ballot_floor()));
+  acceptor_.ApplyOwnDecision(reg, ballot, decision.held, decision.owner, decision.token,
+                             decision.ttl_ms, now.mono_ms);
+  answer(WriteOutcome::kDone, decision.token, 0, {});
 }
 
 void Node::Receive(const Message& message, Time now) {
@@ -148,7 +189,14 @@ void Node::TakeOutbox(std::vector<Message>* out) {
   out->swap(outbox_);
 }
 
-void Node::TakeResults(std::vector<WriteResult>* out) { coordinator_.TakeResults(out); }
+void Node::TakeResults(std::vector<WriteResult>* out) {
+  coordinator_.TakeResults(out);
+  if (!alone_results_.empty()) {
+    out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
+                std::make_move_iterator(alone_results_.end()));
+    alone_results_.clear();
+  }
+}
 
 void Node::StartQuarantine(Time now) {
   acceptor_.QuarantineUntil(now.mono_ms + QuarantineMs(options_.max_lease_ms, options_.drift) +

@@ -97,6 +97,8 @@ class Node {
   // rest stay in the outbox for the transport.
   void DeliverLocal(Time now);
   void Handle(const Message& message, Time now);
+  // A member alone: the same decision as a round's, without the messages.
+  void SubmitAlone(const WriteRequest& request, Time now);
   void SendSyncRequests(Time now);
   void OnSyncReply(MemberId from, const SyncReply& reply);
   // False (and counted) for a held lease whose ttl is out of 1..max-lease-ms.
@@ -110,6 +112,7 @@ class Node {
   Coordinator coordinator_;
   std::vector<Message> pending_;  // Produced, not yet routed.
   std::vector<Message> local_batch_;  // Being delivered to this member.
+  std::vector<WriteResult> alone_results_;  // From SubmitAlone.
   std::vector<Message> outbox_;   // For other members.
   uint64_t malformed_messages_ = 0;
   // Restart sync: which members answered this round of requests.
