@@ -66,8 +66,9 @@ class KeyIndex {
     const uint64_t hash = Hash(key);
     for (int t = 0; t < (rehashing() ? 2 : 1); ++t) {
       const BucketArray& heads = tables_[t];
-      for (uint32_t slot = heads.Get(hash & (heads.size() - 1)); slot != kNone; slot = next_[slot]) {
-        if (hashes_[slot] == hash && key_of_(slot) == key) return slot;
+      for (uint32_t slot = heads.Get(static_cast<uint32_t>(hash) & (heads.size() - 1)); slot != kNone;
+           slot = next_[slot]) {
+        if (hashes_[slot] == static_cast<uint32_t>(hash) && key_of_(slot) == key) return slot;
       }
     }
     return kNone;
@@ -81,7 +82,7 @@ class KeyIndex {
       next_.resize(slot + 1, kNone);
       hashes_.resize(slot + 1, 0);
     }
-    hashes_[slot] = Hash(key);
+    hashes_[slot] = static_cast<uint32_t>(Hash(key));
     Link(rehashing() ? 1 : 0, slot);
     ++count_;
   }
@@ -150,7 +151,9 @@ class KeyIndex {
   BucketArray tables_[2];            // [0] current; [1] the next, while growing.
   size_t rehash_bucket_ = 0;         // Buckets of [0] below this moved to [1].
   ChunkedVector<uint32_t> next_;    // Per slot: the next slot in its chain.
-  ChunkedVector<uint64_t> hashes_;  // Per slot: its key's hash.
+  // Per slot: the low 32 bits of its key's hash, enough to pick a bucket in
+  // any table a 32-bit slot id can fill, and to skip most key compares.
+  ChunkedVector<uint32_t> hashes_;
   size_t count_ = 0;
 };
 

@@ -96,11 +96,11 @@ std::vector<std::string> LeaseTable::TakeFreedKeys() {
   return keys;
 }
 
-void LeaseTable::NoteFreed(const std::string& key) {
-  if (!watched_.empty() && watched_.contains(key)) freed_keys_.push_back(key);
+void LeaseTable::NoteFreed(std::string_view key) {
+  if (!watched_.empty() && watched_.contains(key)) freed_keys_.emplace_back(key);
 }
 
-const std::string* LeaseTable::KeyAt(size_t slot) const {
+const CompactString* LeaseTable::KeyAt(size_t slot) const {
   if (slot >= slots_used_) return nullptr;
   const Slot& s = SlotRef(static_cast<uint32_t>(slot));
   return s.used ? &s.key : nullptr;
@@ -133,8 +133,6 @@ void LeaseTable::Erase(uint32_t id) {
   index_.Erase(id);
   slot.used = false;
   slot.reg = Register{};
-  // Keep small keys' storage; drop a big one's.
-  if (slot.key.capacity() > 64) std::string().swap(slot.key);
   slot.key.clear();
   slot.next_free = free_head_;
   free_head_ = id;

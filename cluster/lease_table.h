@@ -22,22 +22,24 @@
 #include <vector>
 
 #include "cluster/ballot.h"
+#include "cluster/compact_string.h"
 #include "cluster/expiry_heap.h"
 #include "cluster/key_index.h"
 #include "cluster/string_hash.h"
 
 namespace lockerd::cluster {
 
+// Fields are ordered to pack: a million leases are a million of these.
 struct Register {
   Ballot promised;  // Highest ballot promised or accepted.
   Ballot accepted;  // Ballot of the state below; zero when never written.
-  bool held = false;
-  std::string owner;
+  CompactString owner;
   uint64_t token = 0;
   // While held: the last millisecond of the lease on this member's clock.
   int64_t deadline_ms = 0;
   int64_t erase_at_ms = 0;  // While free: when the tombstone goes.
   uint32_t slot = 0;        // Where the table keeps it; the table's business.
+  bool held = false;
 
   // Clock readings are whole milliseconds, and a lease applied at reading t
   // may have begun just before t+1. Holding through the whole millisecond
@@ -83,7 +85,7 @@ class LeaseTable {
   // Slot walk for KEYS and SCAN. Slots in [0, slot_limit()) are either empty
   // (nullptr) or hold a key and its register.
   size_t slot_limit() const { return slots_used_; }
-  const std::string* KeyAt(size_t slot) const;
+  const CompactString* KeyAt(size_t slot) const;
   const Register* RegisterAt(size_t slot) const;
 
   size_t held_count() const { return held_count_; }
@@ -94,8 +96,8 @@ class LeaseTable {
 
  private:
   struct Slot {
-    std::string key;
     Register reg;
+    CompactString key;
     uint32_t next_free = 0;
     bool used = false;
   };
@@ -107,7 +109,7 @@ class LeaseTable {
   uint32_t AllocateSlot();
   void Erase(uint32_t slot);
   void Expire(uint32_t slot, int64_t now_ms);
-  void NoteFreed(const std::string& key);
+  void NoteFreed(std::string_view key);
 
   int64_t idle_ms_;
   std::vector<std::unique_ptr<Slot[]>> chunks_;

@@ -222,7 +222,7 @@ NodeState Node::Save(Time now) const {
     state.ballot_floor = std::max(state.ballot_floor, reg->promised);
     if (!reg->HeldAt(now.mono_ms)) continue;
     state.leases.push_back(
-        {*table_.KeyAt(slot), reg->owner, reg->token, reg->RemainingMs(now.mono_ms), reg->accepted});
+        {table_.KeyAt(slot)->str(), reg->owner.str(), reg->token, reg->RemainingMs(now.mono_ms), reg->accepted});
   }
   return state;
 }

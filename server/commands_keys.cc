@@ -51,18 +51,18 @@ void CmdKeys(CommandContext& c) {
   // count its bytes as the keys are found.
   const size_t reply_bytes_max = c.engine.config().output_limit.hard_bytes;
   size_t reply_bytes = 0;
-  std::vector<const std::string*> keys;
+  std::vector<std::string_view> keys;
   for (size_t slot = 0; slot < table.slot_limit(); ++slot) {
     const cluster::Register* reg = table.RegisterAt(slot);
     if (reg == nullptr || !reg->HeldAt(c.now.mono_ms)) continue;
-    const std::string* key = table.KeyAt(slot);
-    if (!all && !GlobMatch(pattern, *key)) continue;
+    const std::string_view key = *table.KeyAt(slot);
+    if (!all && !GlobMatch(pattern, key)) continue;
     keys.push_back(key);
-    reply_bytes += key->size() + 16;  // "$<len>\r\n" + key + "\r\n"
+    reply_bytes += key.size() + 16;  // "$<len>\r\n" + key + "\r\n"
     if (reply_bytes > reply_bytes_max) return c.engine.ReplyError(c.client, errors::kKeysReplyTooBig);
   }
   c.client.writer().WriteArrayHeader(keys.size());
-  for (const std::string* key : keys) c.client.writer().WriteBulk(*key);
+  for (const std::string_view key : keys) c.client.writer().WriteBulk(key);
 }
 
 void CmdScan(CommandContext& c) {
@@ -76,7 +76,7 @@ void CmdScan(CommandContext& c) {
   // The cursor is a slot number. Registers never move between slots, so a
   // key held for the whole iteration is returned exactly once. COUNT bounds
   // the keys looked at; empty slots are skipped up to ten times as many.
-  std::vector<const std::string*> keys;
+  std::vector<std::string_view> keys;
   size_t slot = scan.cursor;
   size_t examined = 0;
   size_t visited = 0;
@@ -85,8 +85,8 @@ void CmdScan(CommandContext& c) {
     ++visited;
     if (reg != nullptr && reg->HeldAt(c.now.mono_ms)) {
       ++examined;
-      const std::string* key = table.KeyAt(slot);
-      const bool matches = scan.pattern.empty() || GlobMatch(scan.pattern, *key);
+      const std::string_view key = *table.KeyAt(slot);
+      const bool matches = scan.pattern.empty() || GlobMatch(scan.pattern, key);
       if (matches && scan.type_matches) keys.push_back(key);
     }
     ++slot;
@@ -96,7 +96,7 @@ void CmdScan(CommandContext& c) {
   writer.WriteArrayHeader(2);
   writer.WriteBulk(std::to_string(next_cursor));
   writer.WriteArrayHeader(keys.size());
-  for (const std::string* key : keys) writer.WriteBulk(*key);
+  for (const std::string_view key : keys) writer.WriteBulk(key);
 }
 
 void CmdDbSize(CommandContext& c) {

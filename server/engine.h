@@ -53,6 +53,10 @@ struct EngineStats {
   uint64_t peer_messages_in = 0;
   uint64_t peer_messages_malformed = 0;
   uint64_t peer_handshakes_refused = 0;
+  // Event-loop turns (measured by the server): the longest time one turn
+  // kept the loop busy, and how many turns were busy longer than 10 ms.
+  uint64_t loop_longest_stall_us = 0;
+  uint64_t loop_stalls_over_10ms = 0;
 };
 
 // Facts about the process that INFO reports and the engine cannot know.

@@ -97,6 +97,8 @@ void StatsSection(const Engine& engine, InfoText& info) {
   info.Field("waits_timed_out", stats.waits_timed_out);
   info.Field("expired_leases", table.expired_count());
   info.Field("noquorum_replies", stats.noquorum_replies);
+  info.Field("loop_longest_stall_us", stats.loop_longest_stall_us);
+  info.Field("loop_stalls_over_10ms", stats.loop_stalls_over_10ms);
 }
 
 void ReplicationSection(InfoText& info) {

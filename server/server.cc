@@ -66,6 +66,8 @@ Server::Server(Config config)
       state_store_(config_.dir),
       read_buffer_(kReadChunkBytes, '\0') {
   CHECK(uv_loop_init(&loop_) == 0);
+  // Lets MeasureLoopTurn tell time spent waiting from time spent working.
+  CHECK(uv_loop_configure(&loop_, UV_METRICS_IDLE_TIME) == 0);
   loop_.data = this;
 }
 
@@ -514,6 +516,22 @@ void Server::OnPrepare(uv_prepare_t* prepare) {
   queue.clear();
   if (server.flush_queue_.empty()) server.flush_queue_.swap(queue);  // Keep the capacity.
   server.RearmTimer();
+  server.MeasureLoopTurn();
+}
+
+// A loop turn runs from one prepare to the next: the time in it not spent
+// blocked in the poll is how long a ready client could have waited.
+void Server::MeasureLoopTurn() {
+  const uint64_t now_ns = uv_hrtime();
+  const uint64_t idle_ns = uv_metrics_idle_time(&loop_);
+  if (turn_started_ns_ != 0) {
+    const uint64_t busy_us = (now_ns - turn_started_ns_ - (idle_ns - turn_idle_ns_)) / 1000;
+    EngineStats& stats = engine_.stats();
+    stats.loop_longest_stall_us = std::max(stats.loop_longest_stall_us, busy_us);
+    if (busy_us > 10'000) ++stats.loop_stalls_over_10ms;
+  }
+  turn_started_ns_ = now_ns;
+  turn_idle_ns_ = idle_ns;
 }
 
 void Server::RearmTimer() {

@@ -42,6 +42,7 @@ class Server {
   static void OnTimer(uv_timer_t* timer);
   static void OnCron(uv_timer_t* timer);
   static void OnPrepare(uv_prepare_t* prepare);
+  void MeasureLoopTurn();
   static void OnSignal(uv_signal_t* signal, int signum);
 
   Time Now() const;
@@ -78,6 +79,8 @@ class Server {
   uv_timer_t timer_{};
   uv_timer_t cron_{};
   uv_prepare_t prepare_{};
+  uint64_t turn_started_ns_ = 0;  // When the last loop turn ended (prepare).
+  uint64_t turn_idle_ns_ = 0;     // The loop's idle time then.
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.

@@ -105,11 +105,11 @@ TEST(LeaseTable, SlotsDoNotMoveWhenOthersAreErased) {
   }
   std::vector<std::string> before;
   for (size_t s = 0; s < table.slot_limit(); ++s) {
-    if (const std::string* key = table.KeyAt(s)) before.push_back(*key);
+    if (const CompactString* key = table.KeyAt(s)) before.push_back(key->str());
   }
   table.ExpireDue(6, 100);  // Expire the even keys, and erase them.
   for (size_t s = 0; s < table.slot_limit(); ++s) {
-    const std::string* key = table.KeyAt(s);
+    const CompactString* key = table.KeyAt(s);
     if (s % 2 == 0) {
       EXPECT_EQ(key, nullptr);
     } else {
