@@ -2,6 +2,8 @@
 // RELEASE, through the coordinator's round and the acceptor, reply written.
 #include <benchmark/benchmark.h>
 
+#include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -36,5 +38,55 @@ void BM_EngineLockRelease(benchmark::State& state) {
   engine.RemoveClient(&client);
 }
 BENCHMARK(BM_EngineLockRelease);
+
+// Waking the next of N clients blocked in LOCK ... WAIT on one key: the
+// holder releases, the first waiter is granted the lock, and the old holder
+// queues again at the back, so the queue stays N long. The cost per wake
+// must not grow with N (10,000 blocked clients woken one by one cost O(1)
+// each).
+void BM_WakeNextWaiter(benchmark::State& state) {
+  const auto waiters = static_cast<size_t>(state.range(0));
+  Config config;
+  config.maxwaiters_per_key = waiters + 1;
+  lockerd::cluster::Time now{0, 1'700'000'000'000};
+  Engine engine(config, now);
+  std::vector<std::unique_ptr<Client>> clients;
+  std::vector<std::string> owners;
+  for (size_t i = 0; i <= waiters; ++i) {
+    clients.push_back(std::make_unique<Client>(engine.NextClientId(), "127.0.0.1:1", "127.0.0.1:6379", 0));
+    engine.AddClient(clients.back().get());
+    owners.push_back("owner-" + std::to_string(i));
+  }
+  auto lock_wait = [&](size_t i) {
+    const std::vector<std::string> args = {"LOCK", "hot", owners[i], "60000", "WAIT", "600000"};
+    engine.Execute(*clients[i], args, now);
+  };
+  std::deque<size_t> queue;
+  for (size_t i = 0; i <= waiters; ++i) {
+    lock_wait(i);
+    if (i > 0) queue.push_back(i);
+  }
+  size_t holder = 0;
+  for (auto _ : state) {
+    const std::vector<std::string> release = {"RELEASE", "hot", owners[holder]};
+    engine.Execute(*clients[holder], release, now);
+    engine.ServeReadyKeys(now);
+    engine.TakeAttention();
+    const size_t next = queue.front();
+    queue.pop_front();
+    if (clients[next]->reply().empty() || clients[next]->reply()[0] != ':') {
+      state.SkipWithError("the first waiter was not granted the lock");
+      break;
+    }
+    clients[next]->reply().clear();
+    clients[holder]->reply().clear();
+    lock_wait(holder);  // The old holder waits again, at the back.
+    queue.push_back(holder);
+    holder = next;
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  for (auto& client : clients) engine.RemoveClient(client.get());
+}
+BENCHMARK(BM_WakeNextWaiter)->Arg(100)->Arg(10000)->Arg(100000);
 
 }  // namespace

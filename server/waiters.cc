@@ -6,7 +6,7 @@ namespace lockerd::server {
 
 bool WaiterQueue::Add(Waiter waiter, size_t per_key_max) {
   if (const auto it = lines_.find(waiter.key);
-      it != lines_.end() && it->second.queue.size() >= per_key_max) {
+      it != lines_.end() && it->second.size() >= per_key_max) {
     return false;
   }
   Insert(std::move(waiter), /*front=*/false);
@@ -22,10 +22,9 @@ void WaiterQueue::Insert(Waiter waiter, bool front) {
   const uint64_t client_id = waiter.client_id;
   const int64_t deadline_ms = waiter.deadline_ms;
   Line& entry = line->second;
-  if (waiter.kind == WaiterKind::kAcquire) ++entry.acquirers;
-  std::list<Waiter>& queue = entry.queue;
+  std::list<Waiter>& queue = waiter.kind == WaiterKind::kAcquire ? entry.acquirers : entry.observers;
   const auto position = queue.insert(front ? queue.begin() : queue.end(), std::move(waiter));
-  by_client_.emplace(client_id, Place{&entry, position});
+  by_client_.emplace(client_id, Place{&entry, &queue, position});
   if (deadline_ms != kNoDeadline) timeouts_.emplace(deadline_ms, client_id);
 }
 
@@ -33,10 +32,9 @@ void WaiterQueue::Detach(std::unordered_map<uint64_t, Place>::iterator place,
                          const Waiter& waiter) {
   Line& entry = *place->second.line;
   if (waiter.deadline_ms != kNoDeadline) timeouts_.erase({waiter.deadline_ms, waiter.client_id});
-  if (waiter.kind == WaiterKind::kAcquire) --entry.acquirers;
-  entry.queue.erase(place->second.position);
+  place->second.queue->erase(place->second.position);
   by_client_.erase(place);
-  if (entry.queue.empty()) lines_.erase(waiter.key);
+  if (entry.size() == 0) lines_.erase(waiter.key);
 }
 
 std::optional<Waiter> WaiterQueue::Remove(uint64_t client_id) {
@@ -51,17 +49,10 @@ std::vector<Waiter> WaiterQueue::TakeWoken(std::string_view key) {
   std::vector<Waiter> woken;
   const auto line = lines_.find(key);
   if (line == lines_.end()) return woken;
-  bool acquirer_woken = false;
   std::vector<uint64_t> ids;
-  for (const Waiter& waiter : line->second.queue) {
-    if (waiter.kind == WaiterKind::kObserve) {
-      ids.push_back(waiter.client_id);
-    } else if (!acquirer_woken) {
-      ids.push_back(waiter.client_id);
-      acquirer_woken = true;
-    }
-  }
-  for (const uint64_t id : ids) woken.push_back(*Remove(id));
+  for (const Waiter& waiter : line->second.observers) ids.push_back(waiter.client_id);
+  if (!line->second.acquirers.empty()) ids.push_back(line->second.acquirers.front().client_id);
+  for (const uint64_t id : ids) woken.push_back(*Remove(id));  // The last may erase the line.
   return woken;
 }
 
@@ -82,7 +73,7 @@ bool WaiterQueue::HasWaiters(std::string_view key) const { return lines_.contain
 
 bool WaiterQueue::HasAcquirers(std::string_view key) const {
   const auto it = lines_.find(key);
-  return it != lines_.end() && it->second.acquirers > 0;
+  return it != lines_.end() && !it->second.acquirers.empty();
 }
 
 }  // namespace lockerd::server

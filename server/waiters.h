@@ -3,6 +3,8 @@
 // client id). When a key is freed, every observer wakes (the key is free, as
 // they asked) and so does the first acquirer only (it will take the key; the
 // next one waits for the next release): first come, first served.
+// Acquirers and observers queue apart, so a wake touches only those it
+// wakes: the 10,000th waiter costs what the first does.
 //
 // It does not reply or touch the lease table: it says who wakes and who
 // timed out, and the engine acts.
@@ -62,11 +64,13 @@ class WaiterQueue {
 
  private:
   struct Line {
-    std::list<Waiter> queue;
-    size_t acquirers = 0;
+    std::list<Waiter> acquirers;  // In arrival order.
+    std::list<Waiter> observers;
+    size_t size() const { return acquirers.size() + observers.size(); }
   };
   struct Place {
     Line* line;
+    std::list<Waiter>* queue;  // &line->acquirers or &line->observers.
     std::list<Waiter>::iterator position;
   };
 
