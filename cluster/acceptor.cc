@@ -43,6 +43,18 @@ Promise Acceptor::OnPrepare(const Prepare& prepare, int64_t now_ms) {
     reply.quarantine_left_ms = std::max<int64_t>(0, quarantine_until_ms_ - now_ms);
     return reply;
   }
+  if (prepare.peek) {
+    // What it has accepted, with no promise: the register is not even
+    // created for a key it has never seen.
+    ++stats_.peeks;
+    reply.vote = Vote::kYes;
+    if (const Register* reg = table_->Find(prepare.key)) {
+      reply.highest = reg->promised;
+      reply.accepted = reg->accepted;
+      if (reg->HeldAt(now_ms)) reply.lease = {true, reg->owner.str(), reg->token, reg->RemainingMs(now_ms)};
+    }
+    return reply;
+  }
   Register& reg = table_->FindOrCreate(prepare.key, now_ms);
   if (prepare.ballot <= reg.promised) {
     ++stats_.promises_refused;

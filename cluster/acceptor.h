@@ -23,6 +23,7 @@ struct AcceptorStats {
   uint64_t quarantine_refusals = 0;
   uint64_t malformed = 0;
   uint64_t learned = 0;
+  uint64_t peeks = 0;
 };
 
 class Acceptor {

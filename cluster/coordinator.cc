@@ -10,6 +10,7 @@
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
+#include "cluster/siphash.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -23,7 +24,9 @@ bool GrantsLease(WriteOp op) { return op == WriteOp::kLock || op == WriteOp::kEx
 }  // namespace
 
 Coordinator::Coordinator(CoordinatorOptions options)
-    : options_(options), rng_(options.seed) {
+    : options_(options),
+      keys_in_flight_(16, StringHash{HashKeyFromSeed(options.seed)}),
+      rng_(options.seed) {
   // Round ids start at a random point, so that a reply to a round of an
   // earlier run of this member (a late packet after a restart) is unlikely
   // to find a round with its id; the echoed ballot must match as well.
@@ -36,11 +39,21 @@ Coordinator::Coordinator(CoordinatorOptions options)
 void Coordinator::RaiseBallot(Ballot seen) { ballot_round_ = std::max(ballot_round_, seen.round); }
 
 void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* outbox) {
-  if (rounds_.size() >= kRoundsInFlightMax) {
+  if (rounds_.size() + queued_count_ >= kRoundsInFlightMax) {
     if (request.request_id != 0) {
       results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0, 0,
                           "too many writes in flight on this member"});
     }
+    return;
+  }
+  auto [line, key_idle] = keys_in_flight_.try_emplace(request.key);
+  if (!key_idle) {
+    ++queued_count_;
+    ++stats_.writes_queued;
+    // A rollback undoes a grant that may be half accepted: it goes first.
+    const bool first = request.op == WriteOp::kRollback;
+    line->second.insert(first ? line->second.begin() : line->second.end(),
+                        Queued{std::move(request), now.mono_ms});
     return;
   }
   Round round;
@@ -49,10 +62,17 @@ void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* o
 }
 
 void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
-                               std::vector<Message>* outbox) {
+                               std::vector<Message>* outbox, bool may_peek) {
   ++stats_.rounds_started;
   round.ballot = {++ballot_round_, options_.self};
-  round.phase = Phase::kPromise;
+  // A LOCK peeks first when its member sees the key held by another owner,
+  // and when it was pre-empted: whoever pre-empted it may hold the key now,
+  // and a peek that finds so ends the duel without raising the ballot again.
+  const bool peek = may_peek && round.request.op == WriteOp::kLock &&
+                    (round.attempt > 0 || (refusal_hint_ && refusal_hint_(round.request, now)));
+  if (peek) ++stats_.peeks;
+  round.phase = peek ? Phase::kPeek : Phase::kPromise;
+  round.peeks_agree = true;
   round.sent_ms = now.mono_ms;
   round.deadline_ms = now.mono_ms + options_.round_timeout_ms;
   round.tally = QuorumTally(options_.members_count);
@@ -72,8 +92,8 @@ void Coordinator::Broadcast(const Round& round, uint64_t round_id,
                             std::vector<Message>* outbox) const {
   for (MemberId member = 0; member < options_.members_count; ++member) {
     Message message{options_.self, member, {}};
-    if (round.phase == Phase::kPromise) {
-      message.body = Prepare{round_id, round.request.key, round.ballot};
+    if (round.phase == Phase::kPromise || round.phase == Phase::kPeek) {
+      message.body = Prepare{round_id, round.request.key, round.ballot, round.phase == Phase::kPeek};
     } else {
       message.body = round.accept;
     }
@@ -96,6 +116,10 @@ bool Coordinator::Count(Round& round, MemberId from, Vote vote, Ballot highest,
 void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
                             std::vector<Message>* outbox) {
   const auto it = rounds_.find(promise.round_id);
+  if (it != rounds_.end() && it->second.phase == Phase::kPeek && promise.ballot == it->second.ballot) {
+    OnPeekReply(from, promise.round_id, it->second, promise, now, outbox);
+    return StartQueued(now, outbox);
+  }
   if (it == rounds_.end() || it->second.phase != Phase::kPromise ||
       promise.ballot != it->second.ballot ||
       !Count(it->second, from, promise.vote, promise.highest, promise.quarantine_left_ms)) {
@@ -121,6 +145,52 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   } else if (round.tally.Impossible()) {
     Retry(promise.round_id, round, now, outbox);
   }
+  StartQueued(now, outbox);
+}
+
+// A peek refuses a LOCK without a round only when a majority reported the
+// same register, held by another owner, at the same accepted ballot: that
+// state was chosen, and nothing was chosen after it before the peek began
+// (a later choice was accepted by a majority, which shares a member with
+// this one, and accepted ballots only grow). So the refusal is as
+// linearizable as a round's, and it promised nothing, so it pre-empts no
+// one. Anything else (a disagreement, a free key, no majority) runs the
+// full round.
+void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, const Promise& reply,
+                              Time now, std::vector<Message>* outbox) {
+  if (!Count(round, from, reply.vote, reply.highest, reply.quarantine_left_ms)) {
+    ++stats_.stale_replies;
+    return;
+  }
+  if (reply.vote == Vote::kYes) {
+    const LeaseView& lease = reply.lease;
+    if (!round.chosen_set) {
+      round.chosen_set = true;
+      round.chosen_ballot = reply.accepted;
+      round.chosen = lease;
+    } else if (reply.accepted != round.chosen_ballot || lease.held != round.chosen.held ||
+               lease.owner != round.chosen.owner || lease.token != round.chosen.token) {
+      round.peeks_agree = false;
+    } else {
+      round.chosen.remaining_ms = std::min(round.chosen.remaining_ms, lease.remaining_ms);
+    }
+    round.counter_max = std::max(round.counter_max, reply.token_counter);
+  }
+  if (round.peeks_agree && !round.tally.Reached() && !round.tally.Impossible()) return;
+  if (round.peeks_agree && round.tally.Reached() && round.chosen.held) {
+    const Decision decision =
+        DecideWrite({round.request, round.chosen, round.chosen_ballot, round.counter_max, now.wall_ms,
+                     options_.drift, options_.max_lease_ms});
+    if (decision.kind == Decision::Kind::kRefuse) {
+      ++stats_.peek_refusals;
+      results_holder_remaining_ms_ = decision.holder_remaining_ms;
+      return Finish(round_id, WriteOutcome::kRefused, decision.holder_token, {});
+    }
+  }
+  // Not a clear refusal: the full round decides.
+  Round moved = std::move(round);
+  rounds_.erase(round_id);
+  StartAttempt(next_round_id_++, std::move(moved), now, outbox, /*may_peek=*/false);
 }
 
 void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
@@ -159,6 +229,7 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
   } else if (round.tally.Impossible()) {
     Retry(accepted.round_id, round, now, outbox);
   }
+  StartQueued(now, outbox);
 }
 
 std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
@@ -213,13 +284,20 @@ void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<M
     return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
   }
   if (round.attempt + 1 >= kRoundAttemptsMax) {
+    ++stats_.rounds_gave_up;
     return Finish(round_id, WriteOutcome::kNoQuorum, 0,
                   "pre-empted by other writes to the key " + std::to_string(kRoundAttemptsMax) +
                       " times");
   }
   ++stats_.rounds_retried;
   ++round.attempt;
-  const int64_t window_ms = std::min<int64_t>(kBackoffCapMs, int64_t{1} << round.attempt);
+  // Each key has a home member (by hash; the same on every member). In a
+  // duel the home member retries within a millisecond and the others back
+  // off over a window four times as long, so duels end with the home
+  // member's write instead of dragging on for all of them.
+  const bool home = SipHash13(HashKey{}, round.request.key) % options_.members_count == options_.self;
+  const int64_t window_ms =
+      home ? 1 : std::min<int64_t>(kBackoffCapMs, int64_t{4} << round.attempt);
   const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
   if (delay_ms == 0 || options_.members_count == 1) {
     Round moved = std::move(round);
@@ -258,6 +336,7 @@ void Coordinator::Tick(Time now, std::vector<Message>* outbox) {
     }
     if (undo) Submit(std::move(*undo), now, outbox);
   }
+  StartQueued(now, outbox);
 }
 
 std::optional<int64_t> Coordinator::NextWakeMs() const {
@@ -281,11 +360,45 @@ void Coordinator::Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token
   const auto it = rounds_.find(round_id);
   CHECK(it != rounds_.end());
   const uint64_t request_id = it->second.request.request_id;
+  keys_done_.push_back(std::move(it->second.request.key));
   rounds_.erase(it);
   if (request_id != 0) {
     results_.push_back({request_id, outcome, token, results_holder_remaining_ms_, std::move(detail)});
   }
   results_holder_remaining_ms_ = 0;
+}
+
+void Coordinator::StartQueued(Time now, std::vector<Message>* outbox) {
+  while (!keys_done_.empty()) {
+    std::vector<std::string> done;
+    done.swap(keys_done_);
+    for (const std::string& key : done) {
+      const auto line = keys_in_flight_.find(key);
+      if (line == keys_in_flight_.end()) continue;
+      if (line->second.empty()) {
+        keys_in_flight_.erase(line);
+        continue;
+      }
+      Queued next = std::move(line->second.front());
+      line->second.pop_front();
+      --queued_count_;
+      const int64_t waited_ms = now.mono_ms - next.queued_ms;
+      if (waited_ms > options_.round_timeout_ms && next.request.op != WriteOp::kRollback) {
+        // The rounds ahead of it took as long as one may: answer rather
+        // than make the client wait a round more.
+        if (next.request.request_id != 0) {
+          results_.push_back({next.request.request_id, WriteOutcome::kNoQuorum, 0, 0,
+                              "waited " + std::to_string(waited_ms) +
+                                  " ms behind other writes to the key on this member"});
+        }
+        keys_done_.push_back(key);
+        continue;
+      }
+      Round round;
+      round.request = std::move(next.request);
+      StartAttempt(next_round_id_++, std::move(round), now, outbox);
+    }
+  }
 }
 
 void Coordinator::TakeResults(std::vector<WriteResult>* out) {

@@ -9,14 +9,18 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <list>
 #include <optional>
 #include <random>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "cluster/ballot.h"
 #include "cluster/messages.h"
 #include "cluster/quorum.h"
+#include "cluster/string_hash.h"
 #include "cluster/write_request.h"
 
 namespace lockerd::cluster {
@@ -41,16 +45,25 @@ struct CoordinatorStats {
   uint64_t rounds_started = 0;
   uint64_t rounds_retried = 0;
   uint64_t rounds_timed_out = 0;
+  uint64_t rounds_gave_up = 0;  // Pre-empted kRoundAttemptsMax times.
   uint64_t grants_too_late = 0;  // Majority came after the lease's validity.
   uint64_t stale_replies = 0;
+  uint64_t writes_queued = 0;  // Waited behind this member's round on the key.
+  uint64_t peeks = 0;           // LOCKs that read a majority first.
+  uint64_t peek_refusals = 0;   // ... and were refused without a round.
 };
 
 class Coordinator {
  public:
   explicit Coordinator(CoordinatorOptions options);
+  Coordinator(const Coordinator&) = delete;
+  Coordinator& operator=(const Coordinator&) = delete;
 
   // Starts a round; its messages go to `outbox`, its result (maybe at once,
-  // maybe after replies or a timeout) to the results list.
+  // maybe after replies or a timeout) to the results list. A write to a key
+  // this coordinator has a round for waits for that round to end, so that
+  // its own rounds never pre-empt each other: many clients on one hot key
+  // would otherwise duel through one member and starve the holder's RELEASE.
   void Submit(WriteRequest request, Time now, std::vector<Message>* outbox);
   void OnPromise(MemberId from, const Promise& promise, Time now, std::vector<Message>* outbox);
   void OnAccepted(MemberId from, const Accepted& accepted, Time now,
@@ -60,7 +73,13 @@ class Coordinator {
   std::optional<int64_t> NextWakeMs() const;
 
   void TakeResults(std::vector<WriteResult>* out);
+
+  // Says whether a LOCK will likely be refused (its member sees the key held
+  // by another owner): such a LOCK peeks first (see OnPeekReply).
+  using RefusalHint = std::function<bool(const WriteRequest&, Time)>;
+  void SetRefusalHint(RefusalHint hint) { refusal_hint_ = std::move(hint); }
   size_t rounds_in_flight() const { return rounds_.size(); }
+  size_t writes_queued() const { return queued_count_; }
   const CoordinatorStats& stats() const { return stats_; }
 
   // Ballots only grow; after a restart the coordinator starts above the
@@ -75,7 +94,7 @@ class Coordinator {
   Ballot last_ballot() const { return {ballot_round_, options_.self}; }
 
  private:
-  enum class Phase { kPromise, kAccept, kBackoff };
+  enum class Phase { kPeek, kPromise, kAccept, kBackoff };
 
   struct Round {
     WriteRequest request;
@@ -95,25 +114,42 @@ class Coordinator {
     LeaseView chosen;
     uint64_t counter_max = 0;
     Accept accept;  // The decided state, once in kAccept.
+    bool peeks_agree = true;  // kPeek: every reply so far reported the same register.
   };
 
   // Records one member's vote in the round's tally (a "no" also raises our
   // ballot above the one that beat us). False for a duplicate or a stranger.
   bool Count(Round& round, MemberId from, Vote vote, Ballot highest, int64_t quarantine_left_ms);
-  void StartAttempt(uint64_t round_id, Round round, Time now, std::vector<Message>* outbox);
+  void StartAttempt(uint64_t round_id, Round round, Time now, std::vector<Message>* outbox,
+                    bool may_peek = true);
+  void OnPeekReply(MemberId from, uint64_t round_id, Round& round, const Promise& reply, Time now,
+                   std::vector<Message>* outbox);
   void Decide(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Completed(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token, std::string detail);
+  // Starts the next queued write of each key whose round ended, and fails
+  // queued writes that waited longer than a round may take.
+  void StartQueued(Time now, std::vector<Message>* outbox);
   void Broadcast(const Round& round, uint64_t round_id, std::vector<Message>* outbox) const;
   std::string DescribeAnswers(const Round& round) const;
   static std::optional<WriteRequest> RollbackOf(const Round& round);
   static std::string QuarantineDetail(const Round& round);
 
   CoordinatorOptions options_;
+  RefusalHint refusal_hint_;
   uint64_t ballot_round_ = 0;
   uint64_t next_round_id_ = 1;
   std::unordered_map<uint64_t, Round> rounds_;
+  struct Queued {
+    WriteRequest request;
+    int64_t queued_ms = 0;
+  };
+  // Keys with a round in flight here, each with the writes waiting for it
+  // (in arrival order).
+  StringMap<std::list<Queued>> keys_in_flight_;
+  size_t queued_count_ = 0;
+  std::vector<std::string> keys_done_;  // Their round ended: start the next.
   std::vector<WriteResult> results_;
   int64_t results_holder_remaining_ms_ = 0;  // Passed from Decide to Finish.
   std::mt19937_64 rng_;

@@ -24,7 +24,7 @@ inline constexpr double kDriftDefault = 0.01;
 inline constexpr int64_t kRoundTimeoutMsDefault = 500;
 
 // A round pre-empted by a higher ballot is retried at most this many times.
-inline constexpr int kRoundAttemptsMax = 8;
+inline constexpr int kRoundAttemptsMax = 16;
 
 // Members in one cluster; a quorum tally keeps one bit per member.
 inline constexpr size_t kMembersMax = 31;

@@ -22,10 +22,14 @@ struct LeaseView {
 };
 
 // Phase 1: the coordinator asks for a promise not to accept lower ballots.
+// A peek asks only for the register, and promises nothing: a LOCK that will
+// likely be refused reads a majority first, so that it does not pre-empt
+// the round of the holder's RELEASE (see Coordinator::OnPeekReply).
 struct Prepare {
   uint64_t round_id = 0;
   std::string key;
   Ballot ballot;
+  bool peek = false;
 };
 
 enum class Vote : uint8_t {

@@ -36,7 +36,13 @@ Node::Node(NodeOptions options)
     : options_(options),
       table_(TombstoneMs(options), HashKeyFromSeed(options.seed)),
       acceptor_(&table_),
-      coordinator_(CoordinatorOptionsOf(options)) {}
+      coordinator_(CoordinatorOptionsOf(options)) {
+  // This member's view is a hint only: the peek reads a majority.
+  coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
+    const Register* reg = table_.FindHeld(request.key, now.mono_ms);
+    return reg != nullptr && reg->owner != request.owner;
+  });
+}
 
 void Node::Submit(WriteRequest request, Time now) {
   if (options_.members_count == 1) return SubmitAlone(request, now);

@@ -2,7 +2,7 @@
 //   PEER HELLO <member id> <members> <secret> <fingerprint>
 //       -> "+OK <this member's id> <fingerprint>", or an error and close
 //   PEER PING                                    -> +PONG
-//   PEER PREPARE|PROMISE|ACCEPT|ACCEPTED|SYNC|SYNCED ...  -> no reply
+//   PEER PREPARE|PEEK|PROMISE|ACCEPT|ACCEPTED|LEARN|SYNC|SYNCED ...  -> no reply
 // Cluster messages get no reply: a link carries one direction, and the
 // answer travels as a message on the other member's own link.
 #include "server/client.h"

@@ -154,6 +154,10 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   info.Field("quorum_latency_p99_us", latency.p99_us());
   info.Field("rounds_retried", node.coordinator().stats().rounds_retried);
   info.Field("rounds_timed_out", node.coordinator().stats().rounds_timed_out);
+  info.Field("rounds_gave_up", node.coordinator().stats().rounds_gave_up);
+  info.Field("writes_queued_behind_key", node.coordinator().stats().writes_queued);
+  info.Field("lock_peeks", node.coordinator().stats().peeks);
+  info.Field("lock_peek_refusals", node.coordinator().stats().peek_refusals);
   info.Field("peer_messages_in", engine.stats().peer_messages_in);
   info.Field("peer_messages_malformed", engine.stats().peer_messages_malformed);
   info.Field("peer_handshakes_refused", engine.stats().peer_handshakes_refused);

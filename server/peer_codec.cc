@@ -83,7 +83,7 @@ void EncodePeerMessage(const cluster::Message& message, std::string* out) {
   struct Encoder {
     std::string* out;
     void operator()(const cluster::Prepare& m) const {
-      CommandWriter(out, 6).Text("PEER").Text("PREPARE").Number(m.round_id).Text(m.key)
+      CommandWriter(out, 6).Text("PEER").Text(m.peek ? "PEEK" : "PREPARE").Number(m.round_id).Text(m.key)
           .BallotOf(m.ballot);
     }
     void operator()(const cluster::Promise& m) const {
@@ -127,8 +127,9 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   const std::string& kind = args[1];
   FieldReader read(args);
   cluster::Message message{from, to, {}};
-  if (kind == "PREPARE") {
+  if (kind == "PREPARE" || kind == "PEEK") {
     cluster::Prepare m;
+    m.peek = kind == "PEEK";
     m.round_id = read.Number();
     m.key = read.Text();
     m.ballot = read.BallotOf();

@@ -74,6 +74,9 @@ class LockerdClient final : public LockClient {
       done(reply.type == Reply::Type::kInteger ? 1 : reply.IsError() ? -1 : 0);
     });
   }
+  void Ping(Done done) override {
+    conn_->Send(Command({"PING"}), [done = std::move(done)](const Reply& reply) { done(reply.IsError() ? -1 : 1); });
+  }
   bool CanWait() const override { return true; }
 
  private:
@@ -126,6 +129,10 @@ class RedisClient final : public LockClient {
           [this, done = std::move(done)](size_t oks, size_t errors) {
             done(oks >= Majority() ? 1 : errors > 0 ? -1 : 0);
           });
+  }
+  void Ping(Done done) override {
+    conns_.front()->Send(Command({"PING"}),
+                         [done = std::move(done)](const Reply& reply) { done(reply.IsError() ? -1 : 1); });
   }
   bool CanWait() const override { return false; }
 
@@ -181,6 +188,7 @@ class EtcdClient final : public LockClient {
   bool CanWait() const override { return true; }
   bool CanTryOnce() const override { return false; }  // etcd's lock always waits.
   bool CanExtend() const override { return false; }   // Keep-alive is a gRPC stream.
+  bool CanPing() const override { return false; }
 
  private:
   Connection* conn_;

@@ -38,9 +38,12 @@ class LockClient {
   virtual void Release(const std::string& key, const std::string& handle, Done done) = 0;
   // Renews the hold to its full time to live.
   virtual void Extend(const std::string& key, const std::string& handle, Done done) = 0;
+  // A round trip that does no lock work (PING), to measure the link.
+  virtual void Ping(Done done) { done(-1); }
   virtual bool CanWait() const = 0;
   virtual bool CanTryOnce() const { return true; }  // Refuse at once when held.
   virtual bool CanExtend() const { return true; }
+  virtual bool CanPing() const { return true; }
 
   // One client of `system` over `connections` (one per server for Redlock,
   // otherwise one).

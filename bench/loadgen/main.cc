@@ -15,6 +15,7 @@
 //   handoff   clients in pairs pass one key back and forth: the holder
 //             releases while the other blocks in acquire; latency is from
 //             the release being sent until the waiter holds the key;
+//   ping      PING round trips (the link and server floor, no lock work);
 //   fill      acquire --count distinct 16-byte keys for 16-byte owners with
 //             a long time to live, then stop (for memory per lease).
 // With --rate the load is open-loop: operations start on a schedule and
@@ -43,7 +44,7 @@
 namespace lockerd::bench {
 namespace {
 
-enum class Workload { kPairs, kHot, kHotWait, kExtend, kHandoff, kFill };
+enum class Workload { kPairs, kHot, kHotWait, kExtend, kHandoff, kFill, kPing };
 
 struct Options {
   System system = System::kLockerd;
@@ -133,8 +134,10 @@ class Generator {
     const LockClient& client = *clients_.front();
     const bool waits = options_.workload == Workload::kHotWait || options_.workload == Workload::kHandoff;
     if (waits && !client.CanWait()) return "no blocking acquire: clients poll with a retry delay";
-    if (!waits && !client.CanTryOnce()) return "acquire always blocks";
+    // Pairs on random keys rarely meet, so a blocking acquire serves them.
+    if (options_.workload == Workload::kHot && !client.CanTryOnce()) return "acquire always blocks";
     if (options_.workload == Workload::kExtend && !client.CanExtend()) return "renewal is a keep-alive stream";
+    if (options_.workload == Workload::kPing && !client.CanPing()) return "no PING";
     if (options_.workload == Workload::kHandoff && options_.clients % 2 != 0) return "handoff needs an even --clients";
     return nullptr;
   }
@@ -236,6 +239,7 @@ class Generator {
           done(outcome);
         });
       }
+      case Workload::kPing: return lock.Ping(std::move(done));
       case Workload::kHandoff: break;
     }
   }
@@ -357,7 +361,7 @@ class Generator {
 [[noreturn]] void Usage() {
   std::fprintf(stderr,
                "usage: lockerd_loadgen --system lockerd|redis|redlock|etcd --addr host:port [--addr ...]\n"
-               "         --workload pairs|hot|hot-wait|extend|handoff|fill [--clients C] [--pipeline P]\n"
+               "         --workload pairs|hot|hot-wait|extend|handoff|fill|ping [--clients C] [--pipeline P]\n"
                "         [--seconds S] [--rate OPS] [--keys N] [--hot-keys N] [--ttl MS] [--wait MS]\n"
                "         [--count N] [--handoff-delay MS]\n");
   std::exit(2);
@@ -383,6 +387,7 @@ Options Parse(int argc, char** argv) {
       else if (value == "extend") options.workload = Workload::kExtend;
       else if (value == "handoff") options.workload = Workload::kHandoff;
       else if (value == "fill") options.workload = Workload::kFill;
+      else if (value == "ping") options.workload = Workload::kPing;
       else Usage();
     } else if (flag == "--clients") {
       options.clients = std::max(1, std::atoi(value.c_str()));

@@ -41,6 +41,24 @@ TEST_F(AcceptorTest, PromiseCarriesTheAcceptedLease) {
   EXPECT_EQ(promise.token_counter, 42u);
 }
 
+TEST_F(AcceptorTest, APeekReportsTheRegisterAndPromisesNothing) {
+  Prepare("k", {1, 0});
+  ASSERT_EQ(Accept("k", {1, 0}, true, "me", 42, 1000).vote, Vote::kYes);
+  const Promise peek = acceptor_.OnPrepare({1, "k", {9, 2}, /*peek=*/true}, 300);
+  EXPECT_EQ(peek.vote, Vote::kYes);
+  EXPECT_EQ(peek.accepted, (Ballot{1, 0}));
+  EXPECT_EQ(peek.lease.owner, "me");
+  EXPECT_EQ(peek.lease.remaining_ms, 700);
+  // Ballot 9 was not promised: a commit at ballot 2 still lands.
+  EXPECT_EQ(Prepare("k", {2, 0}).vote, Vote::kYes);
+  EXPECT_EQ(Accept("k", {2, 0}, false, "", 0, 0).vote, Vote::kYes);
+  // A key it never saw is reported free, and not created.
+  const Promise unknown = acceptor_.OnPrepare({1, "new", {9, 2}, true}, 300);
+  EXPECT_EQ(unknown.vote, Vote::kYes);
+  EXPECT_FALSE(unknown.lease.held);
+  EXPECT_EQ(table_.Find("new"), nullptr);
+}
+
 TEST_F(AcceptorTest, LateCommitAfterAHigherPromiseIsRefused) {
   // Race 1: a promise times out, a competitor promises higher, then the first
   // coordinator's commit arrives.

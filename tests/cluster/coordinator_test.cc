@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include "cluster/fencing.h"
 
 namespace lockerd::cluster {
@@ -264,6 +266,107 @@ TEST_F(CoordinatorTest, ReplyWithTheRightRoundButAnotherBallotIsDropped) {
   Promise(1, Vote::kYes);
   EXPECT_TRUE(outbox_.empty());
   EXPECT_EQ(coordinator_.stats().stale_replies, 2u);
+}
+
+
+TEST_F(CoordinatorTest, WritesToOneKeyWaitForThisMembersRoundOnIt) {
+  Submit(WriteOp::kLock, "first");
+  ASSERT_EQ(outbox_.size(), 3u);
+  Expect(SentPrepare());
+  Submit(WriteOp::kLock, "second");
+  EXPECT_TRUE(outbox_.empty()) << "no second round to pre-empt the first";
+  EXPECT_EQ(coordinator_.writes_queued(), 1u);
+  Promise(0, Vote::kYes);
+  Promise(1, Vote::kYes);
+  Accepted(0, Vote::kYes);
+  Accepted(1, Vote::kYes);
+  // The first round ended: the second starts at once, with a higher ballot.
+  ASSERT_EQ(Results().size(), 1u);
+  const auto prepare = std::find_if(outbox_.begin(), outbox_.end(), [](const Message& m) {
+    return std::holds_alternative<Prepare>(m.body);
+  });
+  ASSERT_NE(prepare, outbox_.end());
+  EXPECT_GT(std::get<Prepare>(prepare->body).ballot, ballot_);
+  EXPECT_EQ(coordinator_.writes_queued(), 0u);
+}
+
+TEST_F(CoordinatorTest, AQueuedWriteThatWaitedLongerThanARoundIsAnswered) {
+  Submit(WriteOp::kLock, "first", 1000, 0);
+  Submit(WriteOp::kLock, "second", 1000, 0);
+  outbox_.clear();
+  coordinator_.Tick(At(600), &outbox_);  // The first round times out...
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 2u) << "...and the write behind it is not sent on another wait";
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kNoQuorum);
+  EXPECT_EQ(results[1].outcome, WriteOutcome::kNoQuorum);
+  EXPECT_NE(results[1].detail.find("behind other writes"), std::string::npos) << results[1].detail;
+}
+
+class PeekTest : public CoordinatorTest {
+ protected:
+  PeekTest() {
+    coordinator_.SetRefusalHint([](const WriteRequest&, Time) { return true; });
+  }
+};
+
+TEST_F(PeekTest, ALockLikelyRefusedReadsAMajorityWithoutAPromise) {
+  Submit(WriteOp::kLock);
+  ASSERT_EQ(outbox_.size(), 3u);
+  EXPECT_TRUE(SentPrepare().peek);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {true, "other", 5, 800}, Ballot{4, 1});
+  EXPECT_TRUE(Results().empty());
+  Promise(2, Vote::kYes, {true, "other", 5, 300}, Ballot{4, 1});
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
+  EXPECT_EQ(results[0].token, 5u);
+  EXPECT_EQ(results[0].holder_remaining_ms, 300) << "the shortest copy";
+  EXPECT_TRUE(outbox_.empty()) << "no round: nothing pre-empted";
+  EXPECT_EQ(coordinator_.stats().peek_refusals, 1u);
+}
+
+TEST_F(PeekTest, DisagreeingPeeksRunTheFullRound) {
+  Submit(WriteOp::kLock);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {true, "other", 5, 800}, Ballot{4, 1});
+  // A later ballot on member 1 (a release, say) makes the peek undecided.
+  Promise(1, Vote::kYes, {}, Ballot{6, 2});
+  ASSERT_EQ(outbox_.size(), 3u);
+  EXPECT_FALSE(SentPrepare().peek) << "a real prepare, at a higher ballot";
+  EXPECT_GT(SentPrepare().ballot, ballot_);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {}, Ballot{6, 2});
+  Promise(1, Vote::kYes, {}, Ballot{6, 2});
+  EXPECT_TRUE(SentAccept().held) << "the key was free: granted";
+}
+
+TEST_F(PeekTest, AgreeingPeeksOfAFreeKeyRunTheFullRound) {
+  Submit(WriteOp::kLock);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {}, Ballot{6, 2});
+  Promise(1, Vote::kYes, {}, Ballot{6, 2});
+  ASSERT_EQ(outbox_.size(), 3u);
+  EXPECT_FALSE(SentPrepare().peek);
+  EXPECT_TRUE(Results().empty()) << "never refused from a peek of a free key";
+}
+
+TEST_F(PeekTest, PeeksOfTheOwnersOwnLeaseRunTheFullRound) {
+  Submit(WriteOp::kLock, "me");
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {true, "me", 5, 800}, Ballot{4, 1});
+  Promise(1, Vote::kYes, {true, "me", 5, 800}, Ballot{4, 1});
+  ASSERT_EQ(outbox_.size(), 3u);
+  EXPECT_FALSE(SentPrepare().peek) << "a re-lock by the holder renews: a write";
+}
+
+TEST_F(PeekTest, QuarantinedPeersMakeThePeekRunTheFullRound) {
+  Submit(WriteOp::kLock);
+  Expect(SentPrepare());
+  Promise(1, Vote::kQuarantined);
+  Promise(2, Vote::kQuarantined);
+  ASSERT_EQ(outbox_.size(), 3u);
+  EXPECT_FALSE(SentPrepare().peek) << "the round reports the quarantine";
 }
 
 }  // namespace

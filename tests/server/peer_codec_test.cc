@@ -34,6 +34,7 @@ TEST(PeerCodec, EveryMessageRoundTrips) {
   promise.quarantine_left_ms = 12;
   const Message messages[] = {
       {1, 0, Prepare{5, "job:\r\n1", {7, 1}}},
+      {1, 0, Prepare{5, "job:\r\n1", {7, 1}, /*peek=*/true}},
       {2, 0, promise},
       {1, 2, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
       {1, 2, Accept{6, "k", {8, 1}, false, "", 0, 0}},
