@@ -20,6 +20,9 @@ class RespWriter {
       : out_(out), version_(version) {}
 
   RespVersion version() const { return version_; }
+  // Where the bytes go; the caller keeps the string alive.
+  std::string* output() const { return out_; }
+  void set_output(std::string* out) { out_ = out; }
   void set_version(RespVersion version) { version_ = version; }
 
   void WriteSimpleString(std::string_view text);  // "+OK"

@@ -5,7 +5,9 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <vector>
 
 #include "protocol/resp_writer.h"
 
@@ -13,8 +15,10 @@ namespace lockerd::server {
 
 enum class BlockKind : uint8_t {
   kNone,
-  kWrite,  // Waiting for a majority to answer a write.
-  kWait,   // LOCK ... WAIT or WAIT: waiting for a key to be free.
+  kWrite,   // Waiting for a majority to answer a write.
+  kWait,    // LOCK ... WAIT or WAIT: waiting for a key to be free.
+  kWrites,  // Pipelined writes in flight: too many, or the next command
+            // (kept in `deferred`) must see them done first.
 };
 
 class Client {
@@ -60,6 +64,61 @@ class Client {
   std::string last_command;
   uint64_t commands_count = 0;
   bool needs_attention = false;  // Queued in Engine's attention list.
+  // Pipelined writes (LOCK, EXTEND, RELEASE, UPDATE) in flight at once, and
+  // a command that arrived after them and must wait until they are done.
+  size_t writes_in_flight = 0;
+  std::vector<std::string> deferred;
+
+ private:
+  struct Slot {
+    uint64_t seq = 0;
+    bool done = false;
+    std::string bytes;
+  };
+
+ public:
+  // Replies in command order while writes are in flight: each write in
+  // flight, and each command answered after one, owns a slot; a slot's
+  // bytes reach reply() once every slot before it is done.
+  bool has_slots() const { return !slots_.empty(); }
+  // Sends what the writer writes from now on into a new slot.
+  uint64_t BeginSlot() {
+    slots_.push_back({next_slot_++, false, {}});
+    writer_.set_output(&slots_.back().bytes);
+    return slots_.back().seq;
+  }
+  // Back to reply(); `done`: the slot is complete (else a write fills it).
+  void EndSlot(bool done) {
+    slots_.back().done = done;
+    writer_.set_output(&reply_);
+    FlushSlots();
+  }
+  // An empty slot for a write still in flight, after all output so far.
+  uint64_t AddPendingSlot() {
+    slots_.push_back({next_slot_++, false, {}});
+    return slots_.back().seq;
+  }
+  // While alive, the writer writes into slot `seq`; then the slot is done.
+  class SlotScope {
+   public:
+    SlotScope(Client& client, uint64_t seq) : client_(client), saved_(client.writer_.output()) {
+      slot_ = client.FindSlot(seq);
+      if (slot_ != nullptr) client.writer_.set_output(&slot_->bytes);
+    }
+    ~SlotScope() {
+      client_.writer_.set_output(saved_);
+      if (slot_ != nullptr) slot_->done = true;
+      client_.FlushSlots();
+    }
+    SlotScope(const SlotScope&) = delete;
+    SlotScope& operator=(const SlotScope&) = delete;
+
+   private:
+    Client& client_;
+    std::string* saved_;
+    Slot* slot_ = nullptr;
+  };
+
   // A cluster peer that proved itself with PEER HELLO: its member id.
   int peer_member = -1;
   // Protected mode let this non-loopback connection in only because this
@@ -70,12 +129,26 @@ class Client {
   bool reserved_for_peer = false;
 
  private:
+  Slot* FindSlot(uint64_t seq) {
+    if (slots_.empty() || seq < slots_.front().seq) return nullptr;
+    const uint64_t index = seq - slots_.front().seq;
+    return index < slots_.size() ? &slots_[index] : nullptr;
+  }
+  void FlushSlots() {
+    while (!slots_.empty() && slots_.front().done) {
+      reply_ += slots_.front().bytes;
+      slots_.pop_front();
+    }
+  }
+
   uint64_t id_;
   std::string peer_address_;
   std::string local_address_;
   int64_t created_ms_;
   std::string reply_;
   protocol::RespWriter writer_;
+  std::deque<Slot> slots_;
+  uint64_t next_slot_ = 0;
 };
 
 }  // namespace lockerd::server

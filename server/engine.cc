@@ -8,6 +8,7 @@
 #include "server/command_table.h"
 #include "server/commands.h"
 #include "server/errors.h"
+#include "server/limits.h"
 
 namespace lockerd::server {
 namespace {
@@ -102,10 +103,45 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return ReplyError(client, errors::kNoAuth);
   }
+  const bool pipelined = PipelinedWrite(*spec, args);
+  if (client.writes_in_flight > 0 && !pipelined) {
+    // It may read what the writes before it change: it runs after them.
+    client.deferred.assign(args.begin(), args.end());
+    client.blocked = BlockKind::kWrites;
+    return;
+  }
+  // Earlier writes still in flight: this reply queues behind theirs.
+  const bool capture = client.has_slots();
+  if (capture) capture_slot_ = client.BeginSlot();
+  capture_active_ = capture;
+  capture_pending_ = false;
+  executing_pipelined_ = pipelined;
   executing_client_id_ = client.id();
   CommandContext context{*this, client, args, now};
   spec->handler(context);
   executing_client_id_ = 0;
+  executing_pipelined_ = false;
+  capture_active_ = false;
+  if (capture) client.EndSlot(/*done=*/!capture_pending_);
+}
+
+void Engine::RunDeferred(Client& client, Time now) {
+  if (client.deferred.empty() || client.blocked != BlockKind::kNone) return;
+  std::vector<std::string> args;
+  args.swap(client.deferred);
+  // Execute counts it (it was only parked).
+  --stats_.commands_processed;
+  --client.commands_count;
+  Execute(client, args, now);
+}
+
+// Writes that may run while the client's earlier writes are in flight: each
+// is one round on one key, and rounds on one key keep their order (the
+// coordinator queues them), so a pipeline of them behaves as if run one by
+// one. LOCK ... WAIT, DEL and everything else wait for them instead.
+bool Engine::PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args) {
+  if (spec.handler == CmdLock) return args.size() == 4;  // Without WAIT.
+  return spec.handler == CmdExtend || spec.handler == CmdRelease || spec.handler == CmdUpdate;
 }
 
 void Engine::ReceivePeer(const cluster::Message& message, Time now) {
@@ -176,9 +212,28 @@ void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite 
                     Time now) {
   if (!Admit(client, request, now)) return;
   pending.client_id = client.id();
-  client.blocked = BlockKind::kWrite;
+  const bool pipelined = executing_pipelined_ && client.id() == executing_client_id_;
+  executing_pipelined_ = false;  // One write per command.
+  if (!pipelined) {
+    client.blocked = BlockKind::kWrite;
+    Enqueue(std::move(request), std::move(pending), now);
+    return Drain(now);
+  }
+  pending.pipelined = true;
+  const uint64_t request_id = next_request_id_;
   Enqueue(std::move(request), std::move(pending), now);
-  Drain(now);
+  Drain(now);  // A member alone answers at once.
+  const auto it = pending_writes_.find(request_id);
+  if (it == pending_writes_.end()) return;
+  // Still in flight: its reply needs a place in the client's reply order.
+  if (capture_active_) {
+    it->second.slot = capture_slot_;
+    capture_pending_ = true;
+  } else {
+    it->second.slot = client.AddPendingSlot();
+  }
+  it->second.slotted = true;
+  if (++client.writes_in_flight >= kClientWritesInFlightMax) client.blocked = BlockKind::kWrites;
 }
 
 void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now) {
@@ -207,8 +262,25 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
   if (pending.delete_batch != 0) return HandleDeleteResult(result, pending.delete_batch);
   Client* client = FindClient(pending.client_id);
   if (client == nullptr) return;  // Disconnected while the write was in flight.
-  client->blocked = BlockKind::kNone;
   Attention(*client);
+  if (!pending.slotted) {
+    client->blocked = BlockKind::kNone;
+    return ReplyToWrite(*client, pending, result, now);
+  }
+  {
+    Client::SlotScope slot(*client, pending.slot);
+    ReplyToWrite(*client, pending, result, now);
+  }
+  --client->writes_in_flight;
+  if (client->blocked == BlockKind::kWrites && client->writes_in_flight < kClientWritesInFlightMax &&
+      (client->deferred.empty() || client->writes_in_flight == 0)) {
+    client->blocked = BlockKind::kNone;  // The server runs the deferred command, if any.
+  }
+}
+
+void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::WriteResult& result,
+                          Time now) {
+  Client* client = &target;
   const bool acquire = pending.op == cluster::WriteOp::kLock;
   protocol::RespWriter& writer = client->writer();
   switch (result.outcome) {

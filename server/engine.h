@@ -25,6 +25,8 @@
 
 namespace lockerd::server {
 
+struct CommandSpec;
+
 using cluster::Time;
 
 // How a write's outcome is answered.
@@ -96,6 +98,10 @@ class Engine {
   // Runs one command. Its reply (if it has one yet) is in client.reply();
   // client.blocked says whether it waits for a majority or a key.
   void Execute(Client& client, std::span<const std::string> args, Time now);
+  static bool PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args);
+  // Runs the command that waited for the client's pipelined writes
+  // (Client::deferred), once they are done; the server calls it.
+  void RunDeferred(Client& client, Time now);
 
   // Serves waiters of keys freed since the last call, first come first
   // served; called once per loop turn, after the turn's commands.
@@ -160,6 +166,10 @@ class Engine {
     cluster::WriteRequest request;  // Kept only for LOCK ... WAIT.
     uint64_t delete_batch = 0;
     int64_t started_us = 0;  // For the quorum latency statistics.
+    // A pipelined write: its reply goes into this slot of the client's.
+    bool pipelined = false;
+    bool slotted = false;  // Left in flight by its command: it owns `slot`.
+    uint64_t slot = 0;
   };
   struct DeleteBatch {
     uint64_t client_id = 0;
@@ -176,6 +186,8 @@ class Engine {
   void Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now);
   // Takes results and freed keys out of the node and acts on them.
   void Drain(Time now);
+  void ReplyToWrite(Client& client, PendingWrite& pending, const cluster::WriteResult& result,
+                    Time now);
   void HandleResult(const cluster::WriteResult& result, Time now);
   void HandleDeleteResult(const cluster::WriteResult& result, uint64_t batch_id);
   bool StartWait(Client& client, Waiter waiter, bool front_of_line);
@@ -192,6 +204,12 @@ class Engine {
   std::map<uint64_t, Client*> clients_;
   uint64_t next_client_id_ = 1;
   uint64_t executing_client_id_ = 0;  // The client whose command is running.
+  // The running command is a pipelined write (see PipelinedWrite), and
+  // whether its reply was captured into a slot that its write must fill.
+  bool executing_pipelined_ = false;
+  bool capture_active_ = false;
+  bool capture_pending_ = false;
+  uint64_t capture_slot_ = 0;
   uint64_t next_request_id_ = 1;
   uint64_t next_delete_batch_ = 1;
   std::unordered_map<uint64_t, PendingWrite> pending_writes_;

@@ -24,6 +24,10 @@ inline constexpr int64_t kOutputSoftSecondsDefault = 60;
 // Thousands may wait; an unbounded queue is a memory leak under abuse.
 inline constexpr size_t kWaitersPerKeyDefault = 10'000;
 
+// Pipelined writes one client may have in flight at once (a cluster runs
+// them concurrently); beyond it the client's input waits.
+inline constexpr size_t kClientWritesInFlightMax = 1024;
+
 // Longest WAIT or LOCK ... WAIT timeout other than 0 (forever): a year. It
 // keeps deadline arithmetic far from overflow.
 inline constexpr int64_t kWaitTimeoutMsMax = 365ll * 24 * 3600 * 1000;

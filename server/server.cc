@@ -327,6 +327,10 @@ void Server::FailProtocol(Connection& connection, std::string_view error, LogLev
 
 void Server::Continue(Connection& connection, Time now) {
   if (connection.closing) return;
+  if (connection.client.blocked == BlockKind::kNone && !connection.client.deferred.empty()) {
+    engine_.RunDeferred(connection.client, now);
+    QueueFlush(connection);
+  }
   if (connection.client.blocked == BlockKind::kNone && !connection.held_input.empty()) {
     ResumeHeldInput(connection, now);
   } else {
