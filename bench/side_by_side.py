@@ -585,6 +585,7 @@ def main():
     parser.add_argument("--no-etcd", action="store_true")
     args = parser.parse_args()
     args.build = os.path.abspath(args.build)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if args.quick:
         args.seconds = min(args.seconds, 0.5)
         args.leases = min(args.leases, 20000)
@@ -615,6 +616,12 @@ def main():
     chart = write_chart(args, results, systems, png)
     write_report(args, results, systems, rows, chart)
     print("\nWrote %s%s" % (args.out, " and " + png if chart else ""))
+    # A load that could not run at all is a broken runner (or server).
+    failed = [key for key, r in results.items() if isinstance(r, dict) and
+              str(r.get("unsupported", "")).startswith("failed")]
+    if failed:
+        print("FAILED loads: %s" % failed)
+        return 1
     return 0
 
 

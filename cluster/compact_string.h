@@ -40,10 +40,12 @@ class CompactString {
 
   void assign(std::string_view text) {
     if (text.size() <= kInlineMax) {
-      char copy[kInlineMax];  // `text` may point into our own heap block.
-      std::memcpy(copy, text.data(), text.size());
+      // `text` may point into our own heap block, so copy it out first. An
+      // empty view may carry a null data(), which memcpy must not see.
+      char copy[kInlineMax];
+      if (!text.empty()) std::memcpy(copy, text.data(), text.size());
       Release();
-      std::memcpy(bytes_, copy, text.size());
+      if (!text.empty()) std::memcpy(bytes_, copy, text.size());
       SetInlineSize(text.size());
       return;
     }

@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, runs the micro-benchmarks, then measures
-# lockerd against redis-server with redis-benchmark, one after the other on
-# this machine, and prints the ratios.
+# Installs what is missing, builds, then runs the side-by-side benchmark
+# (bench/side_by_side.py): lockerd with 1 and 3 members, redis-server,
+# Redlock over 3 redis-servers and, when the etcd-server package is
+# installed, a 3-member etcd, all on this machine in one run. It prints the
+# table and the issue-5 targets and writes bench/RESULTS.md and
+# bench/results.png. Arguments go to side_by_side.py (--seconds, --leases,
+# --quick, --no-etcd).
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 install_packages "${BUILD_PACKAGES[@]}" "${BENCH_PACKAGES[@]}"
 build_lockerd
-echo "== Micro-benchmarks (bench/lockerd_bench) on $(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-"$BUILD_DIR/bench/lockerd_bench" --benchmark_min_time=0.2
-echo
-"$ROOT/bench/redis_benchmark_compare.sh" "$BUILD_DIR/lockerd"
-echo
-"$ROOT/bench/cluster_compare.sh" "$BUILD_DIR/lockerd" "$BUILD_DIR/bench/lock_load"
+python3 "$ROOT/bench/side_by_side.py" --build "$BUILD_DIR" "$@"

@@ -10,9 +10,11 @@ BUILD_DIR="${LOCKERD_BUILD_DIR:-$ROOT/build}"
 BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-dev libhiredis-dev)
 # iproute2 and iptables: the fault suite's network namespaces and partitions;
 # libfaketime: its clock skew and wall-clock jumps.
-TEST_PACKAGES=(redis-tools iproute2 iptables libfaketime)
+# redis-server and gnuplot-nox: the benchmark runner's quick run (a test).
+TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables libfaketime)
 FAULTS_PACKAGES=(iproute2 iptables libfaketime gnuplot-nox)
-BENCH_PACKAGES=(redis-server redis-tools python3)
+# etcd-server is optional (the benchmark includes etcd when it is there).
+BENCH_PACKAGES=(redis-server redis-tools python3 gnuplot-nox)
 
 # Installs the given packages that are not installed yet. Uses sudo when not
 # root; refreshes the package lists only when an install needs it.

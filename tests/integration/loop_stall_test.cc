@@ -16,7 +16,7 @@ TEST(LoopStall, InfoReportsTheLongestBusyTurnAndResetStatClearsIt) {
   auto client = server->Connect();
   ASSERT_TRUE(client && client->err == 0);
   EXPECT_NE(InfoField(client.get(), "loop_longest_stall_us"), "");
-  EXPECT_EQ(InfoField(client.get(), "loop_stalls_over_10ms"), "0");
+  EXPECT_NE(InfoField(client.get(), "loop_stalls_over_10ms"), "");
 
   // 20,000 leases in one pipelined batch keep a turn busy for a while, then
   // expire together.
@@ -27,11 +27,17 @@ TEST(LoopStall, InfoReportsTheLongestBusyTurnAndResetStatClearsIt) {
   for (int i = 0; i < kLeases; ++i) ASSERT_NE(GetReply(client.get()), nullptr);
   const auto busy = std::stoull(InfoField(client.get(), "loop_longest_stall_us"));
   EXPECT_GT(busy, 0u);
+  if (busy > 10'000) {
+    EXPECT_GE(std::stoull(InfoField(client.get(), "loop_stalls_over_10ms")), 1u);
+  }
 
   ReplyPtr reset = Command(client.get(), {"CONFIG", "RESETSTAT"});
   ASSERT_NE(reset, nullptr);
   EXPECT_STREQ(reset->str, "OK");
-  EXPECT_EQ(InfoField(client.get(), "loop_stalls_over_10ms"), "0");
+  // Only the one or two short turns since the reset are counted now; compare
+  // with the batch's turn rather than a fixed bound (a shared machine can
+  // preempt any turn for 10 ms).
+  EXPECT_LT(std::stoull(InfoField(client.get(), "loop_longest_stall_us")), busy);
   ASSERT_TRUE(WaitForInfoField(client.get(), "leases_held", "0"));
   EXPECT_EQ(InfoField(client.get(), "expired_leases"), std::to_string(kLeases));
 }
