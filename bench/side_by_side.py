@@ -349,7 +349,13 @@ def run_micro(args, results):
                           "--benchmark_min_time=%s" % ("0.01" if args.quick else "0.2")],
                          capture_output=True, text=True, timeout=1200)
     rows = []
-    for bench in json.loads(out.stdout)["benchmarks"]:
+    try:
+        benchmarks = json.loads(out.stdout)["benchmarks"]
+    except (ValueError, KeyError):
+        print("  failed (exit %d): %s" % (out.returncode, out.stderr.strip()[-300:]), flush=True)
+        benchmarks = []
+        results["micro_failed"] = True
+    for bench in benchmarks:
         ns = bench["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[bench["time_unit"]]
         rows.append((bench["name"], ns, bench.get("items_per_second")))
         print("  %-40s %12.0f ns%s" % (bench["name"], ns, "  %.0f items/s" % bench["items_per_second"]
@@ -619,6 +625,8 @@ def main():
     # A load that could not run at all is a broken runner (or server).
     failed = [key for key, r in results.items() if isinstance(r, dict) and
               str(r.get("unsupported", "")).startswith("failed")]
+    if results.get("micro_failed"):
+        failed.append("micro-benchmarks")
     if failed:
         print("FAILED loads: %s" % failed)
         return 1

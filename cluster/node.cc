@@ -102,10 +102,15 @@ bool Node::LeaseTtlSane(bool held, int64_t ttl_ms) {
 
 void Node::Handle(const Message& message, Time now) {
   if (message.to != options_.self || message.from >= options_.members_count) return;
+  // This member's own next round starts above every ballot it has seen
+  // from a peer: a waiter woken by another member's release would otherwise
+  // be refused by its own acceptor and back off before it could win.
   if (const auto* prepare = std::get_if<Prepare>(&message.body)) {
+    coordinator_.RaiseBallot(prepare->ballot);
     pending_.push_back({options_.self, message.from, acceptor_.OnPrepare(*prepare, now.mono_ms)});
   } else if (const auto* accept = std::get_if<Accept>(&message.body)) {
     if (!LeaseTtlSane(accept->held, accept->ttl_ms)) return;
+    coordinator_.RaiseBallot(accept->ballot);
     pending_.push_back({options_.self, message.from, acceptor_.OnAccept(*accept, now.mono_ms)});
   } else if (const auto* promise = std::get_if<Promise>(&message.body)) {
     // Durations from a peer are bounded before any arithmetic uses them.
@@ -122,6 +127,7 @@ void Node::Handle(const Message& message, Time now) {
     OnSyncReply(message.from, *reply);
   } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
     if (!LeaseTtlSane(learn->held, learn->ttl_ms)) return;
+    coordinator_.RaiseBallot(learn->ballot);
     acceptor_.OnLearn(*learn, now.mono_ms);
   }
 }

@@ -34,7 +34,8 @@ Engine::Engine(Config config, Time now, uint64_t seed)
     : config_(std::move(config)),
       node_(NodeOptionsOf(config_, seed)),
       waiters_(cluster::HashKeyFromSeed(seed)),
-      ready_keys_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}) {
+      ready_keys_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}),
+      wait_flights_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}) {
   process_.started_mono_ms = now.mono_ms;
   process_.started_wall_ms = now.wall_ms;
   process_.tcp_port = config_.port;
@@ -238,6 +239,11 @@ void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite 
 
 void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now) {
   request.request_id = next_request_id_++;
+  if (pending.wait) {
+    ++wait_flights_[request.key].rounds;
+    pending.freed_seq_at_start = freed_seq_;
+    node_.table().Watch(request.key);
+  }
   pending.started_us = now.mono_us;
   pending_writes_.emplace(request.request_id, std::move(pending));
   node_.Submit(std::move(request), now);
@@ -250,7 +256,16 @@ void Engine::Drain(Time now) {
   for (const cluster::WriteResult& result : results) HandleResult(result, now);
   results.clear();
   results_scratch_.swap(results);
-  for (const std::string& key : node_.TakeFreedKeys()) MarkReady(key, /*freed=*/true);
+  for (const std::string& key : node_.TakeFreedKeys()) {
+    if (const auto flight = wait_flights_.find(key); flight != wait_flights_.end()) {
+      flight->second.freed_seq = ++freed_seq_;
+    }
+    MarkReady(key, /*freed=*/true);
+  }
+}
+
+void Engine::UnwatchIfUnused(const std::string& key) {
+  if (!waiters_.HasWaiters(key) && !wait_flights_.contains(key)) node_.table().Unwatch(key);
 }
 
 void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
@@ -259,6 +274,16 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
   PendingWrite pending = std::move(it->second);
   pending_writes_.erase(it);
   if (pending.started_us > 0 && now.mono_us > 0) write_latency_.Add(now.mono_us - pending.started_us);
+  if (pending.wait) {
+    const auto flight = wait_flights_.find(pending.request.key);
+    CHECK(flight != wait_flights_.end());
+    pending.freed_in_flight = flight->second.freed_seq > pending.freed_seq_at_start;
+    if (--flight->second.rounds == 0) {
+      const std::string key = flight->first;
+      wait_flights_.erase(flight);
+      UnwatchIfUnused(key);
+    }
+  }
   if (pending.delete_batch != 0) return HandleDeleteResult(result, pending.delete_batch);
   Client* client = FindClient(pending.client_id);
   if (client == nullptr) return;  // Disconnected while the write was in flight.
@@ -301,9 +326,16 @@ void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::
         if (rechecks_.size() < config_.maxclients * 2) {  // Bounded: one per waiter, mostly.
           rechecks_.emplace(now.mono_ms + result.holder_remaining_ms + 1, pending.request.key);
         }
-        Waiter waiter{client->id(), pending.request.key, WaiterKind::kAcquire, pending.deadline_ms,
+        const std::string key = pending.request.key;
+        Waiter waiter{client->id(), key, WaiterKind::kAcquire, pending.deadline_ms,
                       std::move(pending.request)};
-        if (StartWait(*client, std::move(waiter), pending.front_of_line)) return;
+        if (StartWait(*client, std::move(waiter), pending.front_of_line)) {
+          // Refused on what the members saw before a release this member
+          // has since seen: try again now rather than wait for a wake-up
+          // that has already happened.
+          if (pending.freed_in_flight) MarkReady(key, /*freed=*/true);
+          return;
+        }
         return ReplyError(*client, errors::kTooManyWaiters);
       }
       if (acquire) ++stats_.locks_denied;
@@ -373,7 +405,7 @@ void Engine::StartObserve(Client& client, std::string_view key, int64_t deadline
 
 void Engine::ForgetWait(const Waiter& waiter) {
   if (!waiters_.HasWaiters(waiter.key)) {
-    node_.table().Unwatch(waiter.key);
+    UnwatchIfUnused(waiter.key);
   } else if (waiter.kind == WaiterKind::kAcquire) {
     // The head of the line may have left while the key was free: let the
     // next one try (ServeReadyKeys checks that the key is really free).
@@ -420,7 +452,7 @@ void Engine::ServeReadyKeys(Time now) {
     const bool freed = ready.find(key)->second;
     if (!freed && node_.table().FindHeld(key, now.mono_ms) != nullptr) continue;
     std::vector<Waiter> woken = waiters_.TakeWoken(key);
-    if (!waiters_.HasWaiters(key)) node_.table().Unwatch(key);
+    UnwatchIfUnused(key);
     for (Waiter& waiter : woken) {
       Client* client = FindClient(waiter.client_id);
       if (client == nullptr) continue;

@@ -164,6 +164,8 @@ class Engine {
     bool front_of_line = false;
     int64_t deadline_ms = kNoDeadline;
     cluster::WriteRequest request;  // Kept only for LOCK ... WAIT.
+    uint64_t freed_seq_at_start = 0;  // LOCK ... WAIT: see wait_flights_.
+    bool freed_in_flight = false;     // The key was freed while it ran.
     uint64_t delete_batch = 0;
     int64_t started_us = 0;  // For the quorum latency statistics.
     // A pipelined write: its reply goes into this slot of the client's.
@@ -181,6 +183,9 @@ class Engine {
   // Replies with an error and returns false for a write that breaks a limit
   // (key or owner length, maxkeys).
   bool Admit(Client& client, const cluster::WriteRequest& request, Time now);
+  // Stops watching `key` for releases once no one waits for it and no
+  // waiting round for it is in flight.
+  void UnwatchIfUnused(const std::string& key);
   void Submit(Client& client, cluster::WriteRequest request, PendingWrite pending, Time now);
   // Hands a write to the node; its result comes out of Drain().
   void Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now);
@@ -221,6 +226,17 @@ class Engine {
   // When to look again at a key whose LOCK ... WAIT was refused: when the
   // holder's lease would end, in case this member misses the release.
   std::set<std::pair<int64_t, std::string>> rechecks_;
+  // LOCK ... WAIT rounds in flight, per key, and when the key was last seen
+  // freed (a number from freed_seq_). A release that lands while a waiting
+  // round is in flight must not be lost: the round may come back refused on
+  // what the members said before the release, and the client would then
+  // wait for a wake-up that has already happened.
+  struct WaitFlight {
+    uint32_t rounds = 0;
+    uint64_t freed_seq = 0;
+  };
+  cluster::StringMap<WaitFlight> wait_flights_;
+  uint64_t freed_seq_ = 0;
   std::vector<cluster::WriteResult> results_scratch_;
   EngineStats stats_;
   LatencyStats write_latency_;
