@@ -1,3 +1,5 @@
+#include <cstdio>
+#include <cstdlib>
 #include "bench/loadgen/lock_client.h"
 
 #include <memory>
@@ -53,6 +55,17 @@ std::string JsonString(std::string_view json, std::string_view field) {
   return std::string(json.substr(start, json.find('"', start) - start));
 }
 
+// With LOADGEN_VERBOSE set, error replies are printed (the first 20).
+bool IsErrorReported(const Reply& reply) {
+  static int reported = 0;
+  if (!reply.IsError()) return false;
+  if (std::getenv("LOADGEN_VERBOSE") != nullptr && reported < 20) {
+    ++reported;
+    std::fprintf(stderr, "error reply: %s\n", reply.text.c_str());
+  }
+  return true;
+}
+
 class LockerdClient final : public LockClient {
  public:
   LockerdClient(Connection* conn, int ttl_ms, int wait_ms)
@@ -61,21 +74,21 @@ class LockerdClient final : public LockClient {
   void Acquire(const std::string& key, const std::string& owner, bool wait, Acquired done) override {
     std::string lock = wait ? Command({"LOCK", key, owner, ttl_, "WAIT", wait_}) : Command({"LOCK", key, owner, ttl_});
     conn_->Send(std::move(lock), [owner, done = std::move(done)](const Reply& reply) {
-      done(reply.type == Reply::Type::kInteger ? 1 : reply.IsError() ? -1 : 0, owner);
+      done(reply.type == Reply::Type::kInteger ? 1 : IsErrorReported(reply) ? -1 : 0, owner);
     });
   }
   void Release(const std::string& key, const std::string& owner, Done done) override {
     conn_->Send(Command({"RELEASE", key, owner}), [done = std::move(done)](const Reply& reply) {
-      done(reply.type == Reply::Type::kInteger && reply.integer == 1 ? 1 : reply.IsError() ? -1 : 0);
+      done(reply.type == Reply::Type::kInteger && reply.integer == 1 ? 1 : IsErrorReported(reply) ? -1 : 0);
     });
   }
   void Extend(const std::string& key, const std::string& owner, Done done) override {
     conn_->Send(Command({"EXTEND", key, owner, ttl_}), [done = std::move(done)](const Reply& reply) {
-      done(reply.type == Reply::Type::kInteger ? 1 : reply.IsError() ? -1 : 0);
+      done(reply.type == Reply::Type::kInteger ? 1 : IsErrorReported(reply) ? -1 : 0);
     });
   }
   void Ping(Done done) override {
-    conn_->Send(Command({"PING"}), [done = std::move(done)](const Reply& reply) { done(reply.IsError() ? -1 : 1); });
+    conn_->Send(Command({"PING"}), [done = std::move(done)](const Reply& reply) { done(IsErrorReported(reply) ? -1 : 1); });
   }
   bool CanWait() const override { return true; }
 

@@ -248,7 +248,12 @@ class Generator {
     lock.Acquire(key, Owner(), wait, [this, &lock, key, started, done](Outcome outcome, std::string handle) {
       if (outcome <= 0) return done(outcome);
       Acquired(started);
-      lock.Release(key, handle, [done](Outcome released) { done(released > 0 ? 1 : -1); });
+      lock.Release(key, handle, [done, key, handle](Outcome released) {
+        if (released == 0 && std::getenv("LOADGEN_VERBOSE") != nullptr) {
+          std::fprintf(stderr, "release found the lock not held: key %s owner %s\n", key.c_str(), handle.c_str());
+        }
+        done(released > 0 ? 1 : -1);
+      });
     });
   }
 
