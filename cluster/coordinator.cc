@@ -195,9 +195,20 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
 
 void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
                          std::vector<Message>* outbox) {
-  const Decision decision =
+  Decision decision =
       DecideWrite({round.request, round.chosen, round.chosen_ballot, round.counter_max, now.wall_ms,
                    options_.drift, options_.max_lease_ms});
+  if (decision.kind == Decision::Kind::kRefuse && EarlierAttemptReleased(round, now)) {
+    // Write what was found (free, or the next holder's lease unchanged) at
+    // this ballot, as Paxos re-proposes the highest accepted value.
+    ++stats_.releases_carried_on;
+    const LeaseView& found = round.chosen;
+    decision.kind = Decision::Kind::kCommit;
+    decision.held = found.held;
+    decision.owner = found.held ? found.owner : std::string();
+    decision.token = found.held ? found.token : 0;
+    decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
+  }
   switch (decision.kind) {
     case Decision::Kind::kRefuse:
       results_holder_remaining_ms_ = decision.holder_remaining_ms;
@@ -207,11 +218,32 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
     case Decision::Kind::kCommit:
       break;
   }
+  if (round.request.op == WriteOp::kRelease && !round.release_sent && decision.held == false &&
+      round.chosen.held && round.chosen.owner == round.request.owner) {
+    round.release_sent = true;
+    round.release_ballot = round.ballot;
+    round.release_token = round.chosen.token;
+    // The lease ran at least this long on every member's clock: the time
+    // reported left, less the drift allowance, from when this attempt's
+    // promises went out.
+    round.release_lease_floor_ms =
+        round.sent_ms + static_cast<int64_t>(static_cast<double>(round.chosen.remaining_ms) *
+                                             (1.0 - options_.drift));
+  }
   round.accept = Accept{round_id,        round.request.key, round.ballot,   decision.held,
                         decision.owner, decision.token,    decision.ttl_ms};
   round.phase = Phase::kAccept;
   round.tally = QuorumTally(options_.members_count);
   Broadcast(round, round_id, outbox);
+}
+
+bool Coordinator::EarlierAttemptReleased(const Round& round, Time now) const {
+  if (round.request.op != WriteOp::kRelease || !round.release_sent) return false;
+  if (now.mono_ms >= round.release_lease_floor_ms) return false;  // It may have expired instead.
+  // Free at or above the release's ballot, or held by a later holder: the
+  // lease ended after the release's accepts went out.
+  if (!round.chosen.held) return round.chosen_ballot >= round.release_ballot;
+  return round.chosen.owner != round.request.owner && round.chosen.token > round.release_token;
 }
 
 void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,

@@ -51,6 +51,9 @@ struct CoordinatorStats {
   uint64_t writes_queued = 0;  // Waited behind this member's round on the key.
   uint64_t peeks = 0;           // LOCKs that read a majority first.
   uint64_t peek_refusals = 0;   // ... and were refused without a round.
+  // RELEASE retries that found their earlier attempt carried on by a rival
+  // round (see Round::release_sent).
+  uint64_t releases_carried_on = 0;
 };
 
 class Coordinator {
@@ -115,7 +118,21 @@ class Coordinator {
     uint64_t counter_max = 0;
     Accept accept;  // The decided state, once in kAccept.
     bool peeks_agree = true;  // kPeek: every reply so far reported the same register.
+    // A RELEASE whose accepts went out: its "free" may have reached only a
+    // minority and been carried on by a rival round (which takes the highest
+    // accepted state), so a retry can find the key free or held by the next
+    // holder. Until `release_lease_floor_ms`, the earliest its holder's lease
+    // could have run out, only that release (or a DEL) can have ended the
+    // lease: the retry writes the state it found again at its own ballot, so
+    // that no later round can choose the old lease, and answers released.
+    bool release_sent = false;
+    Ballot release_ballot;
+    uint64_t release_token = 0;
+    int64_t release_lease_floor_ms = 0;
   };
+  // A RELEASE retry that finds the key no longer held by its owner: true
+  // when the release's own earlier attempt is what ended the lease.
+  bool EarlierAttemptReleased(const Round& round, Time now) const;
 
   // Records one member's vote in the round's tally (a "no" also raises our
   // ballot above the one that beat us). False for a duplicate or a stranger.

@@ -142,6 +142,91 @@ TEST_F(CoordinatorTest, ReleaseOnlyByTheHolder) {
   EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
 }
 
+// A RELEASE's accepts are refused by members 0 and 1, who promised a rival
+// LOCK in between; member 2 may have accepted the release. The rival round
+// takes the highest accepted state, the release's "free", and grants the
+// key. The release's retry finds the key free or held by the next holder:
+// its own first attempt ended the lease. It writes what it found again at
+// its own ballot, so no later round can choose the old lease, and answers
+// released.
+class ReleaseRetryTest : public CoordinatorTest {
+ protected:
+  // Runs the RELEASE's first attempt (the holder had `remaining_ms` left)
+  // and its retry, whose promises report `found` at ballot {50, 2}. Returns
+  // the retry's results so far; its accepts, if any, are in outbox_.
+  std::vector<WriteResult> ReleaseThenRetry(LeaseView found, int64_t remaining_ms) {
+    Submit(WriteOp::kRelease, "me");
+    Expect(SentPrepare());
+    Promise(0, Vote::kYes, {true, "me", 5, remaining_ms}, Ballot{1, 0}, 5);
+    Promise(1, Vote::kYes, {true, "me", 5, remaining_ms}, Ballot{1, 0}, 5);
+    EXPECT_FALSE(SentAccept().held) << "the release went out";
+    Accepted(0, Vote::kNo, 1);
+    Accepted(1, Vote::kNo, 1);
+    const std::optional<int64_t> retry_at = coordinator_.NextWakeMs();
+    EXPECT_TRUE(retry_at.has_value());
+    if (outbox_.empty() && retry_at) coordinator_.Tick(At(*retry_at), &outbox_);
+    Expect(SentPrepare());
+    now_ms_ = retry_at.value_or(0) + 1;
+    Promise(0, Vote::kYes, found, Ballot{50, 2}, 6, now_ms_);
+    Promise(1, Vote::kYes, found, Ballot{50, 2}, 6, now_ms_);
+    return Results();
+  }
+  std::vector<WriteResult> AcceptedByAMajority() {
+    Accepted(0, Vote::kYes, now_ms_);
+    Accepted(1, Vote::kYes, now_ms_);
+    return Results();
+  }
+  int64_t now_ms_ = 0;
+};
+
+TEST_F(ReleaseRetryTest, KeyTakenByTheNextHolderIsWrittenAgainAndTheReleaseAnswered) {
+  EXPECT_TRUE(ReleaseThenRetry({true, "next", 6, 900}, 5000).empty()) << "not before a write";
+  const Accept accept = SentAccept();
+  EXPECT_TRUE(accept.held);
+  EXPECT_EQ(accept.owner, "next");
+  EXPECT_EQ(accept.token, 6u) << "the next holder's lease, unchanged";
+  EXPECT_GE(accept.ttl_ms, 900);
+  const auto results = AcceptedByAMajority();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
+  EXPECT_EQ(coordinator_.stats().releases_carried_on, 1u);
+}
+
+TEST_F(ReleaseRetryTest, KeyFoundFreeIsFreedAgainAndTheReleaseAnswered) {
+  EXPECT_TRUE(ReleaseThenRetry({}, 5000).empty());
+  EXPECT_FALSE(SentAccept().held);
+  const auto results = AcceptedByAMajority();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
+}
+
+TEST_F(ReleaseRetryTest, ALeaseThatMayHaveRunOutIsNotClaimedAsReleased) {
+  // 2 ms were left: by the retry the lease may have run out on its own, and
+  // the holder must hear that it no longer held it.
+  const auto results = ReleaseThenRetry({true, "next", 6, 900}, 2);
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
+  EXPECT_EQ(coordinator_.stats().releases_carried_on, 0u);
+}
+
+TEST_F(ReleaseRetryTest, AnIntruderRetryingIsStillRefused) {
+  // A RELEASE by someone who never held the key sends no accepts, so a
+  // retry of it (after a pre-emption) claims nothing.
+  Submit(WriteOp::kRelease, "intruder");
+  Expect(SentPrepare());
+  Promise(0, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
+  Promise(1, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
+  const std::optional<int64_t> retry_at = coordinator_.NextWakeMs();
+  ASSERT_TRUE(retry_at.has_value());
+  if (outbox_.empty()) coordinator_.Tick(At(*retry_at), &outbox_);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {true, "me", 5, 900}, Ballot{41, 2}, 5, *retry_at + 1);
+  Promise(1, Vote::kYes, {true, "me", 5, 900}, Ballot{41, 2}, 5, *retry_at + 1);
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
+}
+
 TEST_F(CoordinatorTest, UpdateKeepsTokenAndWhatIsLeftOfTheLease) {
   WriteRequest request;
   request.request_id = 7;
