@@ -239,6 +239,8 @@ SCENARIOS = [
     ("pairs32", "LOCK+RELEASE pairs, 32 clients", "pairs", 32, (), None),
     ("hot", "try-lock on 4 hot keys, 32 clients", "hot", 32, ("--hot-keys", 4), None),
     ("hotwait", "blocking lock on 4 hot keys, 32 clients", "hot-wait", 32, ("--hot-keys", 4), None),
+    ("hot1", "try-lock on 1 key, 50 clients (does every client win?)", "hot", 50, ("--hot-keys", 1),
+     ["lockerd1", "lockerd3", "redis", "redlock"]),
     ("extend", "EXTEND heartbeats, 32 leaders", "extend", 32, (), None),
     ("handoff", "hand-off to a blocked waiter, 1 pair", "handoff", 2, (), None),
 ]
@@ -254,6 +256,8 @@ def run_scenarios(args, systems, results):
             if system.kind == "etcd":
                 seconds = max(seconds, 3)  # Slow: fewer operations per second to count.
             r = loadgen(args, system, workload, clients, seconds, extra)
+            if "unsupported" not in r:
+                r["workload"] = workload
             results[(sid, system.key)] = r
             print("  %-20s %s" % (system.label, summary(r)), flush=True)
 
@@ -261,8 +265,11 @@ def run_scenarios(args, systems, results):
 def summary(r):
     if "unsupported" in r:
         return "n/a (%s)" % r["unsupported"]
-    return "%9s ops/s  p50 %6s us  p99 %6s us  p999 %6s us  errors %s" % (
+    line = "%9s ops/s  p50 %6s us  p99 %6s us  p999 %6s us  errors %s" % (
         r["ops_per_s"], r["p50_us"], r["p99_us"], r["p999_us"], r["errors"])
+    if r.get("least_wins_of_a_client") is not None and r.get("workload") == "hot":
+        line += "  least wins of a client %s" % r["least_wins_of_a_client"]
+    return line
 
 
 def run_redis_benchmark(args, systems, results):
@@ -520,8 +527,8 @@ def write_report(args, results, systems, rows, chart):
         lines.append("")
         lines.append("### " + title)
         lines.append("")
-        lines.append("| system | ops/s | ratio | p50 | p99 | p999 | max | acq p50 | acq p99 | errors |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
+        lines.append("| system | ops/s | ratio | p50 | p99 | p999 | max | acq p50 | acq p99 | errors | least wins of a client |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
         base = num(results.get((sid, "redis"), {}).get("ops_per_s")) or \
             num(results.get((sid, "lockerd1"), {}).get("ops_per_s"))
         for s in systems:
@@ -529,12 +536,13 @@ def write_report(args, results, systems, rows, chart):
             if r is None:
                 continue
             if "unsupported" in r:
-                lines.append("| %s | n/a: %s | | | | | | | | |" % (s.label, r["unsupported"]))
+                lines.append("| %s | n/a: %s | | | | | | | | | |" % (s.label, r["unsupported"]))
                 continue
             ops = num(r["ops_per_s"])
-            lines.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+            least = r.get("least_wins_of_a_client", "") if r.get("workload") == "hot" else ""
+            lines.append("| %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
                 s.label, ops, "%.2fx" % (ops / base) if base else "", r["p50_us"], r["p99_us"], r["p999_us"],
-                r["max_us"], r["lock_p50_us"], r["lock_p99_us"], r["errors"]))
+                r["max_us"], r["lock_p50_us"], r["lock_p99_us"], r["errors"], least))
     lines.append("")
     lines.append("### redis-benchmark, 50 clients, `-r 100000`: LOCK vs SET NX PX")
     lines.append("")

@@ -53,7 +53,7 @@ void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* o
     // A rollback undoes a grant that may be half accepted: it goes first.
     const bool first = request.op == WriteOp::kRollback;
     line->second.insert(first ? line->second.begin() : line->second.end(),
-                        Queued{std::move(request), now.mono_ms});
+                        Queued{std::move(request), now.mono_ms, ++submit_seq_});
     return;
   }
   Round round;
@@ -73,6 +73,7 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
   if (peek) ++stats_.peeks;
   round.phase = peek ? Phase::kPeek : Phase::kPromise;
   round.peeks_agree = true;
+  round.attempt_seq = ++submit_seq_;
   round.sent_ms = now.mono_ms;
   round.deadline_ms = now.mono_ms + options_.round_timeout_ms;
   round.tally = QuorumTally(options_.members_count);
@@ -183,6 +184,7 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
                      options_.drift, options_.max_lease_ms});
     if (decision.kind == Decision::Kind::kRefuse) {
       ++stats_.peek_refusals;
+      RefuseQueuedLocks(round, decision.holder_token, decision.holder_remaining_ms);
       results_holder_remaining_ms_ = decision.holder_remaining_ms;
       return Finish(round_id, WriteOutcome::kRefused, decision.holder_token, {});
     }
@@ -211,6 +213,9 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
   }
   switch (decision.kind) {
     case Decision::Kind::kRefuse:
+      if (round.request.op == WriteOp::kLock && round.chosen.held) {
+        RefuseQueuedLocks(round, decision.holder_token, decision.holder_remaining_ms);
+      }
       results_holder_remaining_ms_ = decision.holder_remaining_ms;
       return Finish(round_id, WriteOutcome::kRefused, decision.holder_token, {});
     case Decision::Kind::kNothing:
@@ -398,6 +403,30 @@ void Coordinator::Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token
     results_.push_back({request_id, outcome, token, results_holder_remaining_ms_, std::move(detail)});
   }
   results_holder_remaining_ms_ = 0;
+}
+
+void Coordinator::RefuseQueuedLocks(const Round& round, uint64_t holder_token,
+                                    int64_t holder_remaining_ms) {
+  const auto line = keys_in_flight_.find(round.request.key);
+  if (line == keys_in_flight_.end()) return;
+  // The reads saw round.chosen held at some instant after the attempt sent
+  // them; a LOCK queued before that was still waiting at that instant, so
+  // refusing it there is as linearizable as refusing this one. The holder's
+  // own LOCK is left to run: it renews.
+  for (auto it = line->second.begin(); it != line->second.end();) {
+    const WriteRequest& queued = it->request;
+    if (it->seq > round.attempt_seq || queued.op != WriteOp::kLock ||
+        queued.owner == round.chosen.owner) {
+      ++it;
+      continue;
+    }
+    if (queued.request_id != 0) {
+      results_.push_back({queued.request_id, WriteOutcome::kRefused, holder_token, holder_remaining_ms, {}});
+    }
+    ++stats_.queued_locks_refused;
+    --queued_count_;
+    it = line->second.erase(it);
+  }
 }
 
 void Coordinator::StartQueued(Time now, std::vector<Message>* outbox) {

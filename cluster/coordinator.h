@@ -51,6 +51,7 @@ struct CoordinatorStats {
   uint64_t writes_queued = 0;  // Waited behind this member's round on the key.
   uint64_t peeks = 0;           // LOCKs that read a majority first.
   uint64_t peek_refusals = 0;   // ... and were refused without a round.
+  uint64_t queued_locks_refused = 0;  // Refused with the LOCK ahead of them.
   // RELEASE retries that found their earlier attempt carried on by a rival
   // round (see Round::release_sent).
   uint64_t releases_carried_on = 0;
@@ -118,6 +119,7 @@ class Coordinator {
     uint64_t counter_max = 0;
     Accept accept;  // The decided state, once in kAccept.
     bool peeks_agree = true;  // kPeek: every reply so far reported the same register.
+    uint64_t attempt_seq = 0;  // submit_seq_ when this attempt sent its reads.
     // A RELEASE whose accepts went out: its "free" may have reached only a
     // minority and been carried on by a rival round (which takes the highest
     // accepted state), so a retry can find the key free or held by the next
@@ -145,6 +147,11 @@ class Coordinator {
   void Completed(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token, std::string detail);
+  // A LOCK refused because `holder_token`'s owner holds the key: LOCKs by
+  // other owners queued behind it before its reads went out are refused
+  // with it (that state held during their wait too), instead of each
+  // reading a majority in turn while the holder's RELEASE waits behind them.
+  void RefuseQueuedLocks(const Round& round, uint64_t holder_token, int64_t holder_remaining_ms);
   // Starts the next queued write of each key whose round ended, and fails
   // queued writes that waited longer than a round may take.
   void StartQueued(Time now, std::vector<Message>* outbox);
@@ -161,7 +168,10 @@ class Coordinator {
   struct Queued {
     WriteRequest request;
     int64_t queued_ms = 0;
+    uint64_t seq = 0;  // From submit_seq_: orders arrivals against attempts.
   };
+  // Counts submissions; an attempt records it when it sends its reads.
+  uint64_t submit_seq_ = 0;
   // Keys with a round in flight here, each with the writes waiting for it
   // (in arrival order).
   StringMap<std::list<Queued>> keys_in_flight_;

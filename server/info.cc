@@ -158,6 +158,7 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   info.Field("writes_queued_behind_key", node.coordinator().stats().writes_queued);
   info.Field("lock_peeks", node.coordinator().stats().peeks);
   info.Field("lock_peek_refusals", node.coordinator().stats().peek_refusals);
+  info.Field("queued_locks_refused", node.coordinator().stats().queued_locks_refused);
   info.Field("releases_carried_on", node.coordinator().stats().releases_carried_on);
   info.Field("peer_messages_in", engine.stats().peer_messages_in);
   info.Field("peer_messages_malformed", engine.stats().peer_messages_malformed);

@@ -182,6 +182,7 @@ class Generator {
   void StartSlots() {
     Begin();
     slots_.resize(static_cast<size_t>(options_.clients) * static_cast<size_t>(options_.pipeline));
+    won_by_client_.assign(static_cast<size_t>(options_.clients), 0);
     interval_us_ = options_.rate > 0 ? 1e6 * static_cast<double>(slots_.size()) / options_.rate : 0;
     for (size_t i = 0; i < slots_.size(); ++i) {
       Slot& slot = slots_[i];
@@ -218,9 +219,10 @@ class Generator {
     const int64_t started = options_.rate > 0 ? std::min(slot.next_start_us, now) : now;
     slot.next_start_us += static_cast<int64_t>(interval_us_);
     ++issued_;
-    Operation(slot.client, started, [this, i, started](Outcome outcome) {
+    Operation(slot.client, started, [this, i, started, client = slot.client](Outcome outcome) {
       operation_.Record(NowUs() - started);
       Count(outcome);
+      if (outcome > 0) ++won_by_client_[static_cast<size_t>(client)];
       Next(i);
     });
   }
@@ -330,11 +332,13 @@ class Generator {
     auto u = [](uint64_t v) { return static_cast<unsigned long long>(v); };
     std::printf(
         "ops_per_s=%.0f ok=%llu refused=%llu errors=%llu p50_us=%llu p99_us=%llu p999_us=%llu max_us=%llu "
-        "lock_p50_us=%llu lock_p99_us=%llu lock_p999_us=%llu max_gap_us=%lld links_lost=%d\n",
+        "lock_p50_us=%llu lock_p99_us=%llu lock_p999_us=%llu max_gap_us=%lld links_lost=%d "
+        "least_wins_of_a_client=%llu\n",
         static_cast<double>(completed_) / elapsed, u(succeeded_), u(refused_), u(errors_),
         u(operation_.Percentile(0.5)), u(operation_.Percentile(0.99)), u(operation_.Percentile(0.999)),
         u(operation_.max()), u(acquire_.Percentile(0.5)), u(acquire_.Percentile(0.99)),
-        u(acquire_.Percentile(0.999)), static_cast<long long>(max_gap_us_), losses);
+        u(acquire_.Percentile(0.999)), static_cast<long long>(max_gap_us_), losses,
+        u(won_by_client_.empty() ? 0 : *std::min_element(won_by_client_.begin(), won_by_client_.end())));
   }
 
   Options options_;
@@ -345,6 +349,9 @@ class Generator {
   std::vector<std::unique_ptr<Connection>> connections_;
   std::vector<std::unique_ptr<LockClient>> clients_;
   std::vector<Slot> slots_;
+  // Slot workloads: successful operations per client (does every client
+  // make progress on a contended key?).
+  std::vector<uint64_t> won_by_client_;
   std::vector<Pair> pairs_;
   double interval_us_ = 0;
   int64_t start_us_ = 0;

@@ -394,6 +394,54 @@ class PeekTest : public CoordinatorTest {
   }
 };
 
+// Many clients try one held key through this member: their LOCKs queue
+// behind the round in flight. When a round's reads show the key held by
+// another owner, every LOCK queued before those reads went out is refused
+// with it, so the queue drains in one round trip instead of one per LOCK
+// (and the holder's RELEASE does not wait behind them all).
+TEST_F(PeekTest, LocksQueuedBeforeARefusingReadAreRefusedWithIt) {
+  const auto queue = [this](const char* owner, uint64_t request_id) {
+    WriteRequest request;
+    request.request_id = request_id;
+    request.op = WriteOp::kLock;
+    request.key = "k";
+    request.owner = owner;
+    request.ttl_ms = 1000;
+    std::vector<Message> none;
+    coordinator_.Submit(request, At(0), &none);
+    EXPECT_TRUE(none.empty()) << owner << " waits behind the round in flight";
+  };
+  Submit(WriteOp::kLock, "a");  // Request 7.
+  Expect(SentPrepare());
+  queue("b", 8);
+  queue("holder", 9);  // The holder renewing: it must run.
+  queue("c", 10);
+  Promise(0, Vote::kYes, {true, "holder", 5, 800}, Ballot{4, 1});
+  Promise(2, Vote::kYes, {true, "holder", 5, 800}, Ballot{4, 1});
+  // a is refused; b starts. b, the holder's LOCK and c all arrived after
+  // a's reads went out (those reads may predate them), so they wait.
+  auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].request_id, 7u);
+  EXPECT_EQ(coordinator_.writes_queued(), 2u);
+  Expect(SentPrepare());  // b's reads.
+  queue("d", 11);          // After b's reads went out.
+  Promise(0, Vote::kYes, {true, "holder", 5, 700}, Ballot{4, 1});
+  Promise(2, Vote::kYes, {true, "holder", 5, 700}, Ballot{4, 1});
+  results = Results();
+  std::vector<uint64_t> refused;
+  for (const WriteResult& result : results) {
+    EXPECT_EQ(result.outcome, WriteOutcome::kRefused);
+    EXPECT_EQ(result.token, 5u);
+    refused.push_back(result.request_id);
+  }
+  std::sort(refused.begin(), refused.end());
+  EXPECT_EQ(refused, (std::vector<uint64_t>{8, 10})) << "b, and c, which arrived before b's reads went out";
+  EXPECT_EQ(coordinator_.stats().queued_locks_refused, 1u);
+  // The holder's LOCK runs next; d waits for reads sent after it arrived.
+  EXPECT_EQ(coordinator_.writes_queued(), 1u);
+}
+
 TEST_F(PeekTest, ALockLikelyRefusedReadsAMajorityWithoutAPromise) {
   Submit(WriteOp::kLock);
   ASSERT_EQ(outbox_.size(), 3u);
