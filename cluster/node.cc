@@ -214,6 +214,10 @@ void Node::StartQuarantine(Time now) {
   acceptor_.QuarantineUntil(now.mono_ms + QuarantineMs(options_.max_lease_ms, options_.drift) +
                             options_.round_timeout_ms);
   if (options_.members_count == 1) return;
+  BeginSync(now);
+}
+
+void Node::BeginSync(Time now) {
   syncing_ = true;
   acceptor_.SetSynced(false);
   ++sync_nonce_;
@@ -243,14 +247,7 @@ void Node::Restore(const NodeState& state, Time now, int64_t downtime_ms) {
   const int64_t quarantine_left_ms = state.quarantine_left_ms - std::max<int64_t>(downtime_ms, 0);
   if (quarantine_left_ms > 0 || state.needs_sync) {
     acceptor_.QuarantineUntil(now.mono_ms + std::max<int64_t>(quarantine_left_ms, 0));
-    if (state.needs_sync && options_.members_count > 1) {
-      syncing_ = true;
-      acceptor_.SetSynced(false);
-      ++sync_nonce_;
-      sync_answered_mask_ = 0;
-      SendSyncRequests(now);
-      DeliverLocal(now);
-    }
+    if (state.needs_sync && options_.members_count > 1) BeginSync(now);
   }
   acceptor_.RaiseTokenCounter(state.token_counter);
   table_.RaiseBallotFloor(state.ballot_floor);

@@ -99,6 +99,9 @@ class Node {
   void Handle(const Message& message, Time now);
   // A member alone: the same decision as a round's, without the messages.
   void SubmitAlone(const WriteRequest& request, Time now);
+  // Stops voting until a majority of the others have sent their token
+  // counters and ballots (CLUSTER-SAFETY.md, restart without state).
+  void BeginSync(Time now);
   void SendSyncRequests(Time now);
   void OnSyncReply(MemberId from, const SyncReply& reply);
   // False (and counted) for a held lease whose ttl is out of 1..max-lease-ms.
