@@ -17,9 +17,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-const std::vector<std::string> kFastSettings = {"--max-lease-ms", "1500", "--round-timeout-ms",
-                                                "300"};
-
 // One client locking and releasing its own key through one member, in a
 // loop, recording errors, token order and the longest gap between
 // successful acquires.
@@ -80,7 +77,7 @@ class Stream {
 };
 
 TEST(ClusterFaults, KillingAMemberFailsOnlyItsOwnClients) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   Stream a(*cluster, 0, "a");
   Stream b(*cluster, 1, "b");
   Stream victim(*cluster, 2, "c");
@@ -104,7 +101,7 @@ TEST(ClusterFaults, KillingAMemberFailsOnlyItsOwnClients) {
 }
 
 TEST(ClusterFaults, APausedMemberDoesNotStopTheOthers) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   Stream a(*cluster, 0, "a");
   Stream b(*cluster, 1, "b");
   std::this_thread::sleep_for(milliseconds(300));
@@ -124,7 +121,7 @@ TEST(ClusterFaults, APausedMemberDoesNotStopTheOthers) {
 }
 
 TEST(ClusterFaults, RestartedMemberIsQuarantinedWhileTheClusterServes) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr client = cluster->Connect(0);
   const int64_t before = Command(client.get(), {"LOCK", "k", "a", "1000"})->integer;
   ASSERT_GT(before, 0);
@@ -153,7 +150,7 @@ TEST(ClusterFaults, RestartedMemberIsQuarantinedWhileTheClusterServes) {
 }
 
 TEST(ClusterFaults, RollingCleanRestartsKeepLeasesAndTokens) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr client = cluster->Connect(0);
   // A lease that must survive every member restarting in turn.
   ASSERT_EQ(Command(client.get(), {"LOCK", "kept", "owner", "1500"})->type, REDIS_REPLY_INTEGER);

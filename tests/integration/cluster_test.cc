@@ -16,11 +16,6 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
-// Short leases keep the restart quarantine short (max-lease-ms * 1.01 + the
-// round timeout).
-const std::vector<std::string> kFastSettings = {"--max-lease-ms", "1500", "--round-timeout-ms",
-                                                "300"};
-
 std::string Text(const ReplyPtr& reply) {
   if (!reply) return "(no reply)";
   if (reply->type == REDIS_REPLY_NIL) return "(nil)";
@@ -50,7 +45,7 @@ bool EveryMemberReads(LockerdCluster& cluster, const std::string& key, const std
 }
 
 TEST(Cluster, ConcurrentLocksThroughDifferentMembersHaveOneWinner) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   for (int round = 0; round < 10; ++round) {
     const std::string key = "k" + std::to_string(round);
     RedisPtr a = cluster->Connect(0);
@@ -71,7 +66,7 @@ TEST(Cluster, ConcurrentLocksThroughDifferentMembersHaveOneWinner) {
 }
 
 TEST(Cluster, LockWorksWithOneMemberDown) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   cluster->Kill(2);
   RedisPtr client = cluster->Connect(0);
   ReplyPtr token = Command(client.get(), {"LOCK", "k", "me", "1000"});
@@ -82,7 +77,7 @@ TEST(Cluster, LockWorksWithOneMemberDown) {
 }
 
 TEST(Cluster, MajorityDownAnswersNoQuorumAndLeavesNothingHeld) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   cluster->Kill(1);
   cluster->Kill(2);
   RedisPtr client = cluster->Connect(0);
@@ -103,7 +98,7 @@ TEST(Cluster, MajorityDownAnswersNoQuorumAndLeavesNothingHeld) {
 }
 
 TEST(Cluster, ReleaseWithMajorityDownIsNoQuorumAndTheLockStays) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr client = cluster->Connect(0);
   ASSERT_EQ(Command(client.get(), {"LOCK", "k", "me", "1500"})->type, REDIS_REPLY_INTEGER);
   cluster->Kill(1);
@@ -114,7 +109,7 @@ TEST(Cluster, ReleaseWithMajorityDownIsNoQuorumAndTheLockStays) {
 }
 
 TEST(Cluster, ExtendKeepsTheLockAlivePastItsFirstTtlEverywhere) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr client = cluster->Connect(0);
   const int64_t token = Command(client.get(), {"LOCK", "k", "me", "400"})->integer;
   std::this_thread::sleep_for(milliseconds(200));
@@ -128,7 +123,7 @@ TEST(Cluster, ExtendKeepsTheLockAlivePastItsFirstTtlEverywhere) {
 }
 
 TEST(Cluster, LeasesExpireOnEveryMember) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr client = cluster->Connect(1);
   ASSERT_EQ(Command(client.get(), {"LOCK", "k", "me", "1000"})->type, REDIS_REPLY_INTEGER);
   EXPECT_TRUE(EveryMemberReads(*cluster, "k", "me"));
@@ -139,7 +134,7 @@ TEST(Cluster, LeasesExpireOnEveryMember) {
 }
 
 TEST(Cluster, WaitOnOneMemberIsWokenByReleaseThroughAnother) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr holder = cluster->Connect(0);
   RedisPtr observer = cluster->Connect(1);
   RedisPtr acquirer = cluster->Connect(2);
@@ -163,7 +158,7 @@ TEST(Cluster, WaitOnOneMemberIsWokenByReleaseThroughAnother) {
 }
 
 TEST(Cluster, UpdateChangesTheOwnerEverywhere) {
-  auto cluster = LockerdCluster::Start(3, kFastSettings);
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   RedisPtr client = cluster->Connect(2);
   const int64_t token = Command(client.get(), {"LOCK", "k", "old", "1500"})->integer;
   EXPECT_EQ(Command(client.get(), {"UPDATE", "k", "old", "new"})->integer, token);
@@ -174,7 +169,7 @@ TEST(Cluster, UpdateChangesTheOwnerEverywhere) {
 }
 
 TEST(Cluster, FiveMembersTolerateTwoDownButNotThree) {
-  auto cluster = LockerdCluster::Start(5, kFastSettings);
+  auto cluster = LockerdCluster::Start(5, kFastClusterSettings);
   cluster->Kill(3);
   cluster->Kill(4);
   RedisPtr client = cluster->Connect(0);

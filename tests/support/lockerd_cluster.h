@@ -13,6 +13,11 @@
 
 namespace lockerd::testing {
 
+// Short leases keep the restart quarantine short (max-lease-ms * 1.01 + the
+// round timeout), so tests that restart members wait seconds, not a minute.
+inline const std::vector<std::string> kFastClusterSettings = {"--max-lease-ms", "1500",
+                                                              "--round-timeout-ms", "300"};
+
 class LockerdCluster {
  public:
   // `args` are extra settings every member gets (e.g. a short max-lease-ms).
