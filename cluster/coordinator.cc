@@ -19,7 +19,9 @@ namespace {
 // so that two coordinators that keep colliding drift apart.
 constexpr int64_t kBackoffCapMs = 64;
 
-bool GrantsLease(WriteOp op) { return op == WriteOp::kLock || op == WriteOp::kExtend; }
+bool GrantsLease(WriteOp op) {
+  return op == WriteOp::kLock || op == WriteOp::kExtend || op == WriteOp::kSwap;
+}
 
 }  // namespace
 
@@ -64,7 +66,7 @@ void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* o
 void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
                                std::vector<Message>* outbox, bool may_peek) {
   ++stats_.rounds_started;
-  round.ballot = {++ballot_round_, options_.self};
+  round.ballot = TakeBallot();
   // A LOCK peeks first when its member sees the key held by another owner,
   // and when it was pre-empted: whoever pre-empted it may hold the key now,
   // and a peek that finds so ends the duel without raising the ballot again.
@@ -283,13 +285,13 @@ std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
   return undo;
 }
 
-std::string Coordinator::QuarantineDetail(const Round& round) {
-  if (round.quarantine_left_ms <= 0) {
+std::string Coordinator::QuarantineDetail(int64_t quarantine_left_ms) {
+  if (quarantine_left_ms <= 0) {
     return "members restarted without their state are still learning the token counters from "
            "their peers";
   }
   return "members are in restart quarantine for another " +
-         std::to_string(round.quarantine_left_ms) + " ms";
+         std::to_string(quarantine_left_ms) + " ms";
 }
 
 void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
@@ -318,7 +320,7 @@ void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<M
   // Members in quarantine cannot vote; if nothing else stood in the way, a
   // retry would meet the same wall. A higher ballot, though, a retry beats.
   if (round.quarantined && !round.outvoted) {
-    return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
+    return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round.quarantine_left_ms));
   }
   if (round.attempt + 1 >= kRoundAttemptsMax) {
     ++stats_.rounds_gave_up;
@@ -367,7 +369,7 @@ void Coordinator::Tick(Time now, std::vector<Message>* outbox) {
     // A grant that may have reached some members is rolled back.
     std::optional<WriteRequest> undo = RollbackOf(round);
     if (round.quarantined) {
-      Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round));
+      Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round.quarantine_left_ms));
     } else {
       Finish(round_id, WriteOutcome::kNoQuorum, 0, DescribeAnswers(round));
     }

@@ -96,6 +96,11 @@ class Coordinator {
     return {ballot_round_, options_.self};
   }
   Ballot last_ballot() const { return {ballot_round_, options_.self}; }
+  // A fresh ballot for a round of this member (its transactions' rounds
+  // share the counter, so that no ballot is used twice on one key).
+  Ballot TakeBallot() { return {++ballot_round_, options_.self}; }
+  // What -TRYAGAIN says while members are in restart quarantine.
+  static std::string QuarantineDetail(int64_t quarantine_left_ms);
 
  private:
   enum class Phase { kPeek, kPromise, kAccept, kBackoff };
@@ -158,7 +163,6 @@ class Coordinator {
   void Broadcast(const Round& round, uint64_t round_id, std::vector<Message>* outbox) const;
   std::string DescribeAnswers(const Round& round) const;
   static std::optional<WriteRequest> RollbackOf(const Round& round);
-  static std::string QuarantineDetail(const Round& round);
 
   CoordinatorOptions options_;
   RefusalHint refusal_hint_;

@@ -45,6 +45,10 @@ Decision DecideWrite(const DecisionInput& input) {
     case WriteOp::kUpdate:
       if (!mine) return decision;
       return commit(true, request.new_owner, lease.token, kept_ms);
+    case WriteOp::kSwap:
+      if (!mine) return decision;
+      return commit(true, request.new_owner, lease.token,
+                    request.ttl_ms > 0 ? std::max(request.ttl_ms, kept_ms) : kept_ms);
     case WriteOp::kRelease:
       if (!mine) return decision;
       return commit(false, {}, 0, 0);

@@ -36,7 +36,8 @@ Node::Node(NodeOptions options)
     : options_(options),
       table_(TombstoneMs(options), HashKeyFromSeed(options.seed)),
       acceptor_(&table_),
-      coordinator_(CoordinatorOptionsOf(options)) {
+      coordinator_(CoordinatorOptionsOf(options)),
+      txn_(CoordinatorOptionsOf(options), &coordinator_) {
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
     const Register* reg = table_.FindHeld(request.key, now.mono_ms);
@@ -117,9 +118,17 @@ void Node::Handle(const Message& message, Time now) {
     Promise bounded = *promise;
     bounded.lease.remaining_ms = std::clamp<int64_t>(bounded.lease.remaining_ms, 0, options_.max_lease_ms);
     bounded.quarantine_left_ms = std::max<int64_t>(bounded.quarantine_left_ms, 0);
-    coordinator_.OnPromise(message.from, bounded, now, &pending_);
+    if (TxnCoordinator::Owns(bounded.round_id)) {
+      txn_.OnPromise(message.from, bounded, now, &pending_);
+    } else {
+      coordinator_.OnPromise(message.from, bounded, now, &pending_);
+    }
   } else if (const auto* accepted = std::get_if<Accepted>(&message.body)) {
-    coordinator_.OnAccepted(message.from, *accepted, now, &pending_);
+    if (TxnCoordinator::Owns(accepted->round_id)) {
+      txn_.OnAccepted(message.from, *accepted, now, &pending_);
+    } else {
+      coordinator_.OnAccepted(message.from, *accepted, now, &pending_);
+    }
   } else if (const auto* request = std::get_if<SyncRequest>(&message.body)) {
     pending_.push_back({options_.self, message.from,
                         SyncReply{request->nonce, acceptor_.token_counter(), HighestBallot()}});
@@ -164,6 +173,11 @@ Ballot Node::HighestBallot() const {
   return highest;
 }
 
+void Node::SubmitTxn(TxnRequest request, Time now) {
+  txn_.Submit(std::move(request), now, &pending_);
+  DeliverLocal(now);
+}
+
 void Node::DeliverLocal(Time now) {
   // Handling one message may produce more (a promise leads to accepts), so
   // work through a queue; messages for others are set aside.
@@ -183,6 +197,7 @@ void Node::DeliverLocal(Time now) {
 void Node::Tick(Time now) {
   table_.ExpireDue(now.mono_ms, options_.expire_budget);
   coordinator_.Tick(now, &pending_);
+  txn_.Tick(now, &pending_);
   if (syncing_ && now.mono_ms >= next_sync_ms_) SendSyncRequests(now);
   DeliverLocal(now);
 }
@@ -192,6 +207,7 @@ std::optional<int64_t> Node::NextWakeMs() const {
   if (const auto rounds = coordinator_.NextWakeMs(); rounds && (!next || *rounds < *next)) {
     next = rounds;
   }
+  if (const auto txns = txn_.NextWakeMs(); txns && (!next || *txns < *next)) next = txns;
   if (syncing_ && (!next || next_sync_ms_ < *next)) next = next_sync_ms_;
   return next;
 }
@@ -203,6 +219,7 @@ void Node::TakeOutbox(std::vector<Message>* out) {
 
 void Node::TakeResults(std::vector<WriteResult>* out) {
   coordinator_.TakeResults(out);
+  txn_.TakeResults(out);
   if (!alone_results_.empty()) {
     out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
                 std::make_move_iterator(alone_results_.end()));

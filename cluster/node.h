@@ -22,6 +22,8 @@
 #include "cluster/coordinator.h"
 #include "cluster/lease_table.h"
 #include "cluster/messages.h"
+#include "cluster/txn.h"
+#include "cluster/txn_coordinator.h"
 #include "cluster/write_request.h"
 
 namespace lockerd::cluster {
@@ -62,6 +64,9 @@ class Node {
   explicit Node(NodeOptions options);
 
   void Submit(WriteRequest request, Time now);
+  // A transaction over several keys (a script); its result comes out of
+  // TakeResults with the request's id.
+  void SubmitTxn(TxnRequest request, Time now);
   void Receive(const Message& message, Time now);
   void Tick(Time now);
   // When Tick next has work: the earliest lease deadline, tombstone end,
@@ -89,6 +94,7 @@ class Node {
   const LeaseTable& table() const { return table_; }
   const Acceptor& acceptor() const { return acceptor_; }
   const Coordinator& coordinator() const { return coordinator_; }
+  const TxnCoordinator& txn_coordinator() const { return txn_; }
   const NodeOptions& options() const { return options_; }
   uint64_t malformed_messages() const { return malformed_messages_; }
 
@@ -113,6 +119,7 @@ class Node {
   LeaseTable table_;
   Acceptor acceptor_;
   Coordinator coordinator_;
+  TxnCoordinator txn_;
   std::vector<Message> pending_;  // Produced, not yet routed.
   std::vector<Message> local_batch_;  // Being delivered to this member.
   std::vector<WriteResult> alone_results_;  // From SubmitAlone.

@@ -16,6 +16,8 @@ enum class WriteOp : uint8_t {
   kRelease,  // Free only if `owner` holds the key.
   kUpdate,   // Hand the lease to `new_owner`, keeping token and deadline.
   kDelete,   // Free whoever holds the key (DEL).
+  kSwap,     // SET key new IFEQ owner: hand the lease to `new_owner` (same
+             // token), with `ttl_ms` (0: keep the deadline).
   kRollback,  // Internal: undo a grant that failed after some members took it.
 };
 

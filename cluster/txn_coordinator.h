@@ -1,0 +1,120 @@
+// The coordinator's rules for a transaction over several keys (txn.h): the
+// single-key round of coordinator.h run on every declared key at once, under
+// one ballot. Phase 1 takes a promise for each key from a majority; the body
+// then runs on the registers those promises chose; phase 2 asks a majority
+// to accept each key the body wrote, and each key whose read was not yet
+// chosen (its value is written back, as a Paxos read must).
+//
+// Per key this is exactly the single-key round, so each key stays a
+// linearizable register and one holder at a time holds. Across keys the
+// promises make the snapshot consistent: no write to any of the keys can be
+// chosen between the promises and the commits without pre-empting them. A
+// commit pre-empted on one key after another key's commit reached a
+// majority leaves the writes applied in part; the client then hears
+// -NOQUORUM saying so (docs/cluster.md, "Scripts").
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "cluster/coordinator.h"
+#include "cluster/messages.h"
+#include "cluster/quorum.h"
+#include "cluster/txn.h"
+#include "cluster/write_request.h"
+
+namespace lockerd::cluster {
+
+struct TxnStats {
+  uint64_t started = 0;
+  uint64_t retried = 0;
+  uint64_t committed = 0;
+  uint64_t read_only = 0;       // Nothing to write: answered after phase 1.
+  uint64_t written_back = 0;    // Keys whose read had to be written back.
+  uint64_t torn = 0;            // Commit pre-empted after a key was accepted.
+  uint64_t timed_out = 0;
+  uint64_t stale_replies = 0;
+};
+
+class TxnCoordinator {
+ public:
+  // Ballots come from `ballots`, the member's single-key coordinator, so
+  // that no ballot is ever used twice on one key.
+  TxnCoordinator(const CoordinatorOptions& options, Coordinator* ballots);
+
+  // Round ids of transactions carry this bit; the node routes replies by it.
+  static constexpr uint64_t kRoundIdBit = uint64_t{1} << 62;
+  static bool Owns(uint64_t round_id) { return (round_id & kRoundIdBit) != 0; }
+
+  void Submit(TxnRequest request, Time now, std::vector<Message>* outbox);
+  void OnPromise(MemberId from, const Promise& promise, Time now, std::vector<Message>* outbox);
+  void OnAccepted(MemberId from, const Accepted& accepted, Time now,
+                  std::vector<Message>* outbox);
+  void Tick(Time now, std::vector<Message>* outbox);
+  std::optional<int64_t> NextWakeMs() const;
+  // Appends the results of finished transactions.
+  void TakeResults(std::vector<WriteResult>* out);
+
+  size_t in_flight() const { return txns_.size(); }
+  const TxnStats& stats() const { return stats_; }
+
+ private:
+  enum class Phase { kPromise, kAccept, kBackoff };
+  // Key index in the low bits of a round id.
+  static constexpr int kKeyBits = 10;
+  static_assert(kTxnKeysMax < (size_t{1} << kKeyBits));
+
+  struct KeyRound {
+    QuorumTally tally = QuorumTally(1);
+    bool chosen_set = false;
+    Ballot chosen_ballot;
+    LeaseView chosen;
+    // Every promise so far reported the same accepted ballot: once a
+    // majority has, that register was chosen and a read needs no write-back.
+    bool agree = true;
+    bool writing = false;  // kAccept: this key has an Accept out.
+    bool grants = false;
+    Accept accept;
+  };
+  struct Txn {
+    TxnRequest request;
+    Ballot ballot;
+    Phase phase = Phase::kPromise;
+    int attempt = 0;
+    int64_t sent_ms = 0;
+    int64_t deadline_ms = 0;
+    int64_t retry_at_ms = 0;
+    std::vector<KeyRound> keys;
+    size_t keys_reached = 0;  // Keys whose tally (of this phase) is reached.
+    size_t keys_writing = 0;
+    uint64_t counter_max = 0;
+    bool quarantined = false;
+    bool outvoted = false;
+    int64_t quarantine_left_ms = 0;
+  };
+
+  void StartAttempt(uint64_t txn_id, Txn txn, Time now, std::vector<Message>* outbox);
+  // Finds the transaction and key a reply is for; null when stale.
+  Txn* Lookup(uint64_t round_id, Ballot ballot, Phase phase, size_t* key_index, uint64_t* txn_id);
+  bool Count(Txn& txn, KeyRound& key, MemberId from, Vote vote, Ballot highest,
+             int64_t quarantine_left_ms);
+  void Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
+  void Completed(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
+  void Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
+  void Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail);
+  std::string DescribeAnswers(const Txn& txn) const;
+
+  CoordinatorOptions options_;
+  Coordinator* ballots_;
+  uint64_t next_txn_seq_ = 1;
+  std::map<uint64_t, Txn> txns_;  // By txn id (its round ids without the key bits).
+  std::vector<WriteResult> results_;
+  std::mt19937_64 rng_;
+  TxnStats stats_;
+};
+
+}  // namespace lockerd::cluster
