@@ -36,6 +36,20 @@ constexpr ArgDoc kSetArgs[] = {kKey,
                                {"owner", "string"},
                                {"nx", "pure-token", "NX"},
                                {"expiration", "oneof", {}, false, false, kSetExpiration}};
+constexpr ArgDoc kEvalArgs[] = {{"script", "string"},
+                                {"numkeys", "integer"},
+                                {"key", "key", {}, true, true},
+                                {"arg", "string", {}, true, true}};
+constexpr ArgDoc kEvalShaArgs[] = {{"sha1", "string"},
+                                   {"numkeys", "integer"},
+                                   {"key", "key", {}, true, true},
+                                   {"arg", "string", {}, true, true}};
+constexpr ArgDoc kScriptBody[] = {{"script", "string"}};
+constexpr ArgDoc kShaList[] = {{"sha1", "string", {}, false, true}};
+constexpr ArgDoc kFlushMode[] = {{"async", "pure-token", "ASYNC"}, {"sync", "pure-token", "SYNC"}};
+constexpr ArgDoc kFlushArgs[] = {{"flush-type", "oneof", {}, true, false, kFlushMode}};
+constexpr ArgDoc kDelIfEqArgs[] = {kKey, {"value", "string"}};
+constexpr ArgDoc kDelExArgs[] = {kKey, {"value", "string", "IFEQ", true}};
 constexpr ArgDoc kPatternArgs[] = {{"pattern", "pattern"}};
 constexpr ArgDoc kScanArgs[] = {{"cursor", "integer"},
                                 {"pattern", "pattern", "MATCH", true},
@@ -102,6 +116,20 @@ constexpr CommandSpec kCommandSubcommands[] = {
      CmdCommandList},
 };
 
+constexpr CommandSpec kScriptSubcommands[] = {
+    {"script|exists", -3, kF, 0, 0, 0, "scripting",
+     "Determines whether server-side Lua scripts exist in the script cache.", "2.6.0", kShaList,
+     CmdScriptExists},
+    {"script|flush", -2, 0, 0, 0, 0, "scripting", "Removes all server-side Lua scripts from the script cache.",
+     "2.6.0", kFlushArgs, CmdScriptFlush},
+    {"script|help", 2, kL, 0, 0, 0, "scripting", "Returns helpful text about the subcommands.",
+     "5.0.0", {}, CmdScriptHelp},
+    {"script|kill", 2, kL, 0, 0, 0, "scripting", "Terminates a server-side Lua script during execution.",
+     "2.6.0", {}, CmdScriptKill},
+    {"script|load", 3, 0, 0, 0, 0, "scripting", "Loads a server-side Lua script to the script cache.",
+     "2.6.0", kScriptBody, CmdScriptLoad},
+};
+
 constexpr CommandSpec kConfigSubcommands[] = {
     {"config|get", -3, kA | kL, 0, 0, 0, "server", "Returns the effective values of settings.",
      "2.0.0", kConfigGetArgs, CmdConfigGet},
@@ -128,8 +156,25 @@ constexpr CommandSpec kCommands[] = {
     {"del", -2, kW, 1, -1, 1, "generic",
      "Force-releases leases through the majority. Returns the number released.", "1.0.0", kKeys,
      CmdDel},
+    {"delex", -2, kW | kF, 1, 1, 1, "string",
+     "Deletes a lease; with IFEQ value only while value owns it (RELEASE). Returns 1 or 0.",
+     "8.4.0", kDelExArgs, CmdDelEx},
+    {"delifeq", 3, kW | kF, 1, 1, 1, "string",
+     "Deletes a lease only while value owns it (RELEASE). Returns 1 or 0.", "9.0.0",
+     kDelIfEqArgs, CmdDelIfEq},
     {"echo", 2, kF, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", kMessage,
      CmdEcho},
+    {"eval", -3, kW, 0, 0, 0, "scripting",
+     "Runs a Lua script on its declared keys, atomically through the majority.", "2.6.0",
+     kEvalArgs, CmdEval},
+    {"eval_ro", -3, kR, 0, 0, 0, "scripting",
+     "Runs a read-only Lua script on this member's view of its keys.", "7.0.0", kEvalArgs,
+     CmdEvalRo},
+    {"evalsha", -3, kW, 0, 0, 0, "scripting",
+     "Runs a cached Lua script by its SHA1, like EVAL.", "2.6.0", kEvalShaArgs, CmdEvalSha},
+    {"evalsha_ro", -3, kR, 0, 0, 0, "scripting",
+     "Runs a cached read-only Lua script by its SHA1, like EVAL_RO.", "7.0.0", kEvalShaArgs,
+     CmdEvalShaRo},
     {"exists", -2, kR | kF, 1, -1, 1, "generic",
      "Counts the given keys held here (a local read).", "1.0.0", kKeys, CmdExists},
     {"extend", 4, kW | kF, 1, 1, 1, "lock",
@@ -167,6 +212,8 @@ constexpr CommandSpec kCommands[] = {
      CmdReset},
     {"scan", -2, kR, 0, 0, 0, "generic", "Iterates over the held keys.", "2.8.0", kScanArgs,
      CmdScan},
+    {"script", -2, 0, 0, 0, 0, "scripting", "A container for Lua scripts management commands.",
+     "2.6.0", {}, nullptr, kScriptSubcommands},
     {"select", 2, kF | kL, 0, 0, 0, "connection", "Selects database 0, the only one.", "1.0.0",
      kSelectArgs, CmdSelect},
     {"set", -3, kW, 1, 1, 1, "string",

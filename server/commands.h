@@ -19,6 +19,19 @@ void CmdLockInfo(CommandContext& context);
 void CmdSet(CommandContext& context);
 void CmdGet(CommandContext& context);
 void CmdDel(CommandContext& context);
+void CmdDelIfEq(CommandContext& context);
+void CmdDelEx(CommandContext& context);
+
+// Scripts (commands_script.cc).
+void CmdEval(CommandContext& context);
+void CmdEvalSha(CommandContext& context);
+void CmdEvalRo(CommandContext& context);
+void CmdEvalShaRo(CommandContext& context);
+void CmdScriptLoad(CommandContext& context);
+void CmdScriptExists(CommandContext& context);
+void CmdScriptFlush(CommandContext& context);
+void CmdScriptKill(CommandContext& context);
+void CmdScriptHelp(CommandContext& context);
 
 // Key reads.
 void CmdExists(CommandContext& context);

@@ -99,6 +99,11 @@ void CmdSet(CommandContext& c) {
   auto parsed = ParseSet(c.args, c.engine.config().max_lease_ms);
   if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
   const SetArgs& set = std::get<SetArgs>(parsed);
+  if (set.ifeq) {  // Compare-and-set of the owner: the same lease, handed over.
+    auto request = MakeRequest(cluster::WriteOp::kSwap, set.key, set.old_owner, set.ttl_ms);
+    request.new_owner = set.owner;
+    return c.engine.SubmitWrite(c.client, std::move(request), ReplyStyle::kOk, c.now);
+  }
   if (c.engine.MustQueue(set.key, set.owner, c.now)) {
     ++c.engine.stats().locks_denied;
     return c.client.writer().WriteNull();
@@ -114,5 +119,22 @@ void CmdGet(CommandContext& c) {
 }
 
 void CmdDel(CommandContext& c) { c.engine.SubmitDelete(c.client, c.args.subspan(1), c.now); }
+
+// DELIFEQ key value (Valkey): RELEASE under Valkey's name.
+void CmdDelIfEq(CommandContext& c) {
+  c.engine.SubmitWrite(c.client, MakeRequest(cluster::WriteOp::kRelease, c.args[1], c.args[2], 0),
+                       ReplyStyle::kOneZero, c.now);
+}
+
+// DELEX key [IFEQ value] (Redis 8.4): DEL of one key, or RELEASE with IFEQ.
+void CmdDelEx(CommandContext& c) {
+  if (c.args.size() == 2) return c.engine.SubmitDelete(c.client, c.args.subspan(1, 1), c.now);
+  if (c.args.size() != 4) return c.engine.ReplyError(c.client, errors::kSyntax);
+  if (!EqualsIgnoreCase(c.args[2], "IFEQ")) {
+    return c.engine.ReplyError(c.client, "ERR DELEX here supports only IFEQ value (a lease's owner)");
+  }
+  c.engine.SubmitWrite(c.client, MakeRequest(cluster::WriteOp::kRelease, c.args[1], c.args[3], 0),
+                       ReplyStyle::kOneZero, c.now);
+}
 
 }  // namespace lockerd::server

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "cluster/siphash.h"
+#include "cluster/txn.h"
 #include "protocol/ascii.h"
 #include "protocol/inline_split.h"
 #include "protocol/numbers.h"
@@ -226,6 +227,26 @@ const std::vector<Setting>& Settings() {
       {"max-key-bytes", "<n>", "longest key or owner (default 4096)",
        SizeSetting(&Config::max_key_bytes, 1, 1 << 20, false),
        [](const Config& c) { return std::to_string(c.max_key_bytes); }},
+      {"script-time-limit", "<ms>", "longest run of one script before it is stopped (default 100)",
+       [](Config& c, const Values& v) -> std::string {
+         size_t value = 0;
+         std::string error = ParseSizeValue(v, 1, 60'000, false, &value);
+         if (error.empty()) c.script_time_limit_ms = static_cast<int64_t>(value);
+         return error;
+       },
+       [](const Config& c) { return std::to_string(c.script_time_limit_ms); }},
+      {"script-memory-limit", "<size>", "memory one script run may allocate (default 64mb)",
+       SizeSetting(&Config::script_memory_limit, 64 * 1024, 1ull << 32, true),
+       [](const Config& c) { return std::to_string(c.script_memory_limit); }},
+      {"script-cache-max", "<n>", "compiled scripts kept, least recently used out first (default 1000)",
+       SizeSetting(&Config::script_cache_max, 1, 1'000'000, false),
+       [](const Config& c) { return std::to_string(c.script_cache_max); }},
+      {"script-max-bytes", "<size>", "longest script body (default 1mb)",
+       SizeSetting(&Config::script_max_bytes, 16, 64ull << 20, true),
+       [](const Config& c) { return std::to_string(c.script_max_bytes); }},
+      {"script-max-keys", "<n>", "most keys one script may declare (default 128)",
+       SizeSetting(&Config::script_max_keys, 1, cluster::kTxnKeysMax, false),
+       [](const Config& c) { return std::to_string(c.script_max_keys); }},
       {"cluster", "<host:port>,<host:port>,...",
        "every voting member, this one included (default: run alone)",
        [](Config& c, const Values& v) -> std::string {

@@ -39,6 +39,11 @@ struct Config {
   size_t maxwaiters_per_key = kWaitersPerKeyDefault;
   size_t max_key_bytes = kKeyBytesDefault;
   size_t maxkeys = kMaxKeysDefault;
+  int64_t script_time_limit_ms = kScriptTimeLimitMsDefault;
+  size_t script_memory_limit = kScriptMemoryLimitDefault;
+  size_t script_cache_max = kScriptCacheMaxDefault;
+  size_t script_max_bytes = kScriptBytesMaxDefault;
+  size_t script_max_keys = kScriptKeysMaxDefault;
   // The voting members ("host:port" each), this member's own address in that
   // list, and the secret peers prove themselves with. Empty: run alone.
   std::vector<std::string> cluster;

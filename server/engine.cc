@@ -9,6 +9,7 @@
 #include "server/commands.h"
 #include "server/errors.h"
 #include "server/limits.h"
+#include "server/script/script_reply.h"
 
 namespace lockerd::server {
 namespace {
@@ -35,7 +36,9 @@ Engine::Engine(Config config, Time now, uint64_t seed)
       node_(NodeOptionsOf(config_, seed)),
       waiters_(cluster::HashKeyFromSeed(seed)),
       ready_keys_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}),
-      wait_flights_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}) {
+      wait_flights_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}),
+      lua_(script::LuaLimits{config_.script_time_limit_ms, config_.script_memory_limit,
+                             config_.script_cache_max, config_.script_max_bytes}) {
   process_.started_mono_ms = now.mono_ms;
   process_.started_wall_ms = now.wall_ms;
   process_.tcp_port = config_.port;
@@ -157,6 +160,21 @@ void Engine::SubmitWrite(Client& client, cluster::WriteRequest request, ReplySty
   pending.style = style;
   pending.op = request.op;
   Submit(client, std::move(request), std::move(pending), now);
+}
+
+void Engine::SubmitScript(Client& client, cluster::TxnRequest request,
+                          std::shared_ptr<script::ScriptValue> reply, Time now) {
+  PendingWrite pending;
+  pending.client_id = client.id();
+  pending.style = ReplyStyle::kScript;
+  pending.script_reply = std::move(reply);
+  pending.started_us = now.mono_us;
+  executing_pipelined_ = false;
+  client.blocked = BlockKind::kWrite;
+  request.request_id = next_request_id_++;
+  pending_writes_.emplace(request.request_id, std::move(pending));
+  node_.SubmitTxn(std::move(request), now);
+  Drain(now);
 }
 
 void Engine::SubmitLockWait(Client& client, cluster::WriteRequest request, int64_t deadline_ms,
@@ -310,6 +328,9 @@ void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::
   protocol::RespWriter& writer = client->writer();
   switch (result.outcome) {
     case cluster::WriteOutcome::kDone:
+      if (pending.style == ReplyStyle::kScript) {
+        return script::WriteScriptValue(writer, *pending.script_reply);
+      }
       if (acquire) ++stats_.locks_granted;
       if (pending.op == cluster::WriteOp::kRelease) ++stats_.releases;
       if (pending.op == cluster::WriteOp::kExtend) ++stats_.extends;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <set>
 #include <optional>
 #include <span>
@@ -16,11 +17,14 @@
 #include <vector>
 
 #include "cluster/node.h"
+#include "cluster/txn.h"
 #include "cluster/string_hash.h"
 #include "server/client.h"
 #include "server/config.h"
 #include "server/latency_stats.h"
 #include "server/peer_links.h"
+#include "server/script/lua_engine.h"
+#include "server/script/script_value.h"
 #include "server/waiters.h"
 
 namespace lockerd::server {
@@ -35,6 +39,7 @@ enum class ReplyStyle : uint8_t {
   kOk,       // SET NX: +OK, or null.
   kOneZero,  // RELEASE: :1 or :0.
   kDelete,   // DEL: one of several keys; the batch replies with a count.
+  kScript,   // EVAL: the script's own reply, kept with the pending write.
 };
 
 struct EngineStats {
@@ -123,6 +128,11 @@ class Engine {
                       bool front_of_line, Time now);
   // DEL: one write per key; one reply with the count when all are done.
   void SubmitDelete(Client& client, std::span<const std::string> keys, Time now);
+  // EVAL over declared keys: a transaction through the majority; the
+  // script writes its reply into `reply` each time it runs.
+  void SubmitScript(Client& client, cluster::TxnRequest request,
+                    std::shared_ptr<script::ScriptValue> reply, Time now);
+  script::LuaEngine& lua() { return lua_; }
   // WAIT key timeout, for a held key: blocks until it is freed.
   void StartObserve(Client& client, std::string_view key, int64_t deadline_ms);
 
@@ -172,6 +182,7 @@ class Engine {
     bool pipelined = false;
     bool slotted = false;  // Left in flight by its command: it owns `slot`.
     uint64_t slot = 0;
+    std::shared_ptr<script::ScriptValue> script_reply;  // kScript.
   };
   struct DeleteBatch {
     uint64_t client_id = 0;
@@ -241,6 +252,7 @@ class Engine {
   EngineStats stats_;
   LatencyStats write_latency_;
   ProcessInfo process_;
+  script::LuaEngine lua_;
 };
 
 }  // namespace lockerd::server

@@ -77,4 +77,15 @@ inline constexpr size_t kClientNameBytesMax = 256;
 // Echoed client bytes in error replies are cut to this many characters.
 inline constexpr size_t kEchoBytesMax = 128;
 
+// Scripts (EVAL): a run longer than this is stopped, so one script cannot
+// hold up every other client for long (`script-time-limit`, ms); the memory
+// one run may allocate (`script-memory-limit`); compiled scripts kept, least
+// recently used out first (`script-cache-max`); the longest body accepted
+// (`script-max-bytes`); keys one script may declare (`script-max-keys`).
+inline constexpr int64_t kScriptTimeLimitMsDefault = 100;
+inline constexpr size_t kScriptMemoryLimitDefault = 64ull << 20;
+inline constexpr size_t kScriptCacheMaxDefault = 1000;
+inline constexpr size_t kScriptBytesMaxDefault = 1ull << 20;
+inline constexpr size_t kScriptKeysMaxDefault = 128;
+
 }  // namespace lockerd::server

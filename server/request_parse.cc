@@ -45,17 +45,24 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
   // Read every option first, as Redis does, so that a syntax error wins over
   // a form we do not offer.
   bool nx = false;
-  bool other_form = false;  // XX, GET, KEEPTTL, EXAT, PXAT.
+  bool ifeq = false;
+  bool keepttl = false;
+  bool other_form = false;  // XX, GET, EXAT, PXAT.
   int expire_options = 0;
-  int64_t ttl_ms = 0;
+  std::string_view old_owner;
   std::string_view expire_text;
   int64_t unit_ms = 1;
   for (size_t i = 3; i < args.size(); ++i) {
     const std::string& option = args[i];
     if (EqualsIgnoreCase(option, "NX")) {
       nx = true;
-    } else if (EqualsIgnoreCase(option, "XX") || EqualsIgnoreCase(option, "GET") ||
-               EqualsIgnoreCase(option, "KEEPTTL")) {
+    } else if (EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
+      ifeq = true;
+      old_owner = args[++i];
+    } else if (EqualsIgnoreCase(option, "KEEPTTL")) {
+      keepttl = true;
+      ++expire_options;
+    } else if (EqualsIgnoreCase(option, "XX") || EqualsIgnoreCase(option, "GET")) {
       other_form = true;
     } else if ((EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX") ||
                 EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) &&
@@ -68,16 +75,20 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
       return std::string(errors::kSyntax);
     }
   }
-  if (expire_options > 1) return std::string(errors::kSyntax);
-  if (!nx || other_form || expire_options == 0) return std::string(errors::kSetForm);
+  if (expire_options > 1 || (nx && ifeq)) return std::string(errors::kSyntax);
+  if (nx == ifeq || other_form || expire_options == 0 || (nx && keepttl)) {
+    return std::string(errors::kSetForm);
+  }
+  SetArgs set{args[1], args[2], 0, ifeq, old_owner};
+  if (keepttl) return set;
   const auto expire = protocol::ParseInt64(expire_text);
   if (!expire) return std::string(errors::kNotInteger);
   if (*expire <= 0 || *expire > INT64_MAX / unit_ms) {
     return std::string("ERR invalid expire time in 'set' command");
   }
-  ttl_ms = *expire * unit_ms;
-  if (ttl_ms > max_lease_ms) return errors::TtlRange(max_lease_ms);
-  return SetArgs{args[1], args[2], ttl_ms};
+  set.ttl_ms = *expire * unit_ms;
+  if (set.ttl_ms > max_lease_ms) return errors::TtlRange(max_lease_ms);
+  return set;
 }
 
 std::variant<ScanArgs, std::string> ParseScan(Args args) {

@@ -28,7 +28,10 @@ struct LockArgs {
 struct SetArgs {
   std::string_view key;
   std::string_view owner;
-  int64_t ttl_ms = 0;
+  int64_t ttl_ms = 0;  // 0 with `ifeq` and KEEPTTL: the lease keeps its deadline.
+  // SET key new IFEQ old ...: compare-and-set of the owner (Redis 8.4).
+  bool ifeq = false;
+  std::string_view old_owner;
 };
 
 struct ScanArgs {
@@ -46,7 +49,8 @@ std::variant<int64_t, std::string> ParseWaitTimeout(std::string_view text);
 
 // LOCK key owner ttl [WAIT timeout]
 std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms);
-// SET key owner NX PX ms | NX EX s, options in any order.
+// SET key owner NX PX ms | NX EX s, or SET key owner IFEQ old PX ms | EX s |
+// KEEPTTL; options in any order.
 std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms);
 // SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 std::variant<ScanArgs, std::string> ParseScan(Args args);

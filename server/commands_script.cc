@@ -1,0 +1,171 @@
+// EVAL, EVALSHA, their _RO forms and SCRIPT. A script with declared keys
+// runs through the cluster as one transaction (cluster/txn.h): promises on
+// every key at a majority, the script on that snapshot, then its writes
+// committed under those promises. Read-only scripts, and scripts without
+// keys, run on this member's table like the other reads.
+#include <algorithm>
+#include <memory>
+#include <variant>
+#include <vector>
+
+#include "protocol/ascii.h"
+#include "protocol/numbers.h"
+#include "server/client.h"
+#include "server/commands.h"
+#include "server/engine.h"
+#include "server/errors.h"
+#include "server/script/script_keys.h"
+#include "server/script/script_reply.h"
+#include "server/script/sha1.h"
+
+namespace lockerd::server {
+namespace {
+
+using protocol::EqualsIgnoreCase;
+using script::LuaRun;
+using script::ScriptKeys;
+using script::ScriptValue;
+
+struct EvalArgs {
+  std::vector<std::string> keys;
+  std::vector<std::string> argv;
+};
+
+// script numkeys key... arg...
+std::variant<EvalArgs, std::string> ParseEval(std::span<const std::string> args, size_t keys_max) {
+  const auto count = protocol::ParseInt64(args[2]);
+  if (!count) return std::string(errors::kNotInteger);
+  if (*count < 0) return std::string("ERR Number of keys can't be negative");
+  if (static_cast<uint64_t>(*count) > args.size() - 3) {
+    return std::string("ERR Number of keys can't be greater than number of args");
+  }
+  if (static_cast<uint64_t>(*count) > keys_max) {
+    return "ERR the script declares " + std::to_string(*count) +
+           " keys; script-max-keys is " + std::to_string(keys_max);
+  }
+  const auto keys_end = args.begin() + 3 + *count;
+  return EvalArgs{{args.begin() + 3, keys_end}, {keys_end, args.end()}};
+}
+
+std::vector<std::string> Distinct(const std::vector<std::string>& keys) {
+  std::vector<std::string> distinct;
+  for (const std::string& key : keys) {
+    if (std::find(distinct.begin(), distinct.end(), key) == distinct.end()) distinct.push_back(key);
+  }
+  return distinct;
+}
+
+// A read-only script (or one without keys) on this member's own table.
+void RunLocal(CommandContext& c, const std::string& sha, const EvalArgs& eval, bool read_only) {
+  Engine& engine = c.engine;
+  const std::vector<std::string> names = Distinct(eval.keys);
+  std::vector<cluster::LeaseView> leases;
+  leases.reserve(names.size());
+  for (const std::string& name : names) {
+    cluster::LeaseView lease;
+    if (const cluster::Register* reg = engine.node().table().FindHeld(name, c.now.mono_ms)) {
+      lease = {true, std::string(reg->owner.str()), reg->token, reg->RemainingMs(c.now.mono_ms)};
+    }
+    leases.push_back(std::move(lease));
+  }
+  const cluster::TxnView view{names, leases, engine.node().acceptor().token_counter(), c.now.wall_ms};
+  ScriptKeys keys(view, {engine.config().max_lease_ms, engine.config().lease_drift, read_only});
+  const LuaRun run = engine.lua().Run(sha, eval.keys, eval.argv,
+                                      [&keys](std::span<const std::string> args) { return keys.Call(args); });
+  script::WriteScriptValue(c.client.writer(), run.reply);
+}
+
+void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
+  Engine& engine = c.engine;
+  const Config& config = engine.config();
+  auto parsed = ParseEval(c.args, config.script_max_keys);
+  if (auto* error = std::get_if<std::string>(&parsed)) return engine.ReplyError(c.client, *error);
+  EvalArgs& eval = std::get<EvalArgs>(parsed);
+  if (read_only || eval.keys.empty()) return RunLocal(c, sha, eval, read_only);
+  for (const std::string& key : eval.keys) {
+    if (key.size() > config.max_key_bytes) {
+      return engine.ReplyError(c.client, errors::KeyTooLong(config.max_key_bytes));
+    }
+  }
+  cluster::TxnRequest request;
+  request.keys = Distinct(eval.keys);
+  auto reply = std::make_shared<ScriptValue>();
+  // The body runs once a majority has promised every key (maybe again
+  // after a pre-empted read); the last run is the one committed.
+  request.body = [lua = &engine.lua(), sha, body = engine.lua().Body(sha), eval = std::move(eval),
+                  options = script::ScriptKeysOptions{config.max_lease_ms, config.lease_drift, false},
+                  reply](const cluster::TxnView& view) {
+    if (!lua->Exists(sha)) lua->Load(*body);  // Evicted or flushed while it waited.
+    ScriptKeys keys(view, options);
+    LuaRun run = lua->Run(sha, eval.keys, eval.argv,
+                          [&keys](std::span<const std::string> args) { return keys.Call(args); });
+    *reply = std::move(run.reply);
+    if (!run.keep_writes) return std::vector<cluster::TxnWrite>(view.keys.size());
+    return keys.Writes();
+  };
+  engine.SubmitScript(c.client, std::move(request), std::move(reply), c.now);
+}
+
+void Eval(CommandContext& c, bool read_only) {
+  auto loaded = c.engine.lua().Load(c.args[1]);
+  if (loaded.index() == 1) return c.engine.ReplyError(c.client, std::get<1>(loaded));
+  RunScript(c, std::get<0>(loaded), read_only);
+}
+
+void EvalSha(CommandContext& c, bool read_only) {
+  if (!c.engine.lua().Exists(c.args[1])) return c.engine.ReplyError(c.client, errors::kNoScript);
+  RunScript(c, c.args[1], read_only);
+}
+
+}  // namespace
+
+void CmdEval(CommandContext& c) { Eval(c, false); }
+void CmdEvalRo(CommandContext& c) { Eval(c, true); }
+void CmdEvalSha(CommandContext& c) { EvalSha(c, false); }
+void CmdEvalShaRo(CommandContext& c) { EvalSha(c, true); }
+
+void CmdScriptLoad(CommandContext& c) {
+  auto loaded = c.engine.lua().Load(c.args[2]);
+  if (loaded.index() == 1) return c.engine.ReplyError(c.client, std::get<1>(loaded));
+  c.client.writer().WriteBulk(std::get<0>(loaded));
+}
+
+void CmdScriptExists(CommandContext& c) {
+  protocol::RespWriter& writer = c.client.writer();
+  writer.WriteArrayHeader(c.args.size() - 2);
+  for (size_t i = 2; i < c.args.size(); ++i) writer.WriteInteger(c.engine.lua().Exists(c.args[i]) ? 1 : 0);
+}
+
+void CmdScriptFlush(CommandContext& c) {
+  if (c.args.size() > 3 ||
+      (c.args.size() == 3 && !EqualsIgnoreCase(c.args[2], "ASYNC") && !EqualsIgnoreCase(c.args[2], "SYNC"))) {
+    return c.engine.ReplyError(c.client, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+  }
+  c.engine.lua().Flush();
+  c.client.writer().WriteSimpleString("OK");
+}
+
+void CmdScriptKill(CommandContext& c) {
+  // A script never outlives the command that runs it: script-time-limit
+  // stops it first.
+  c.engine.ReplyError(c.client, "NOTBUSY No scripts in execution right now.");
+}
+
+void CmdScriptHelp(CommandContext& c) {
+  static constexpr std::string_view kLines[] = {
+      "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+      "EXISTS <sha1> [<sha1> ...]",
+      "    Return information about the existence of the scripts in the script cache.",
+      "FLUSH [ASYNC|SYNC]",
+      "    Flush the Lua scripts cache.",
+      "KILL",
+      "    Kill the currently executing Lua script (scripts here stop at script-time-limit).",
+      "LOAD <script>",
+      "    Load a script into the scripts cache without executing it.",
+      "HELP",
+      "    Print this help.",
+  };
+  WriteHelpLines(c.client, kLines);
+}
+
+}  // namespace lockerd::server

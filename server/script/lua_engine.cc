@@ -1,0 +1,552 @@
+#include "server/script/lua_engine.h"
+
+#include <lua5.1/lauxlib.h>
+#include <lua5.1/lua.h>
+#include <lua5.1/lualib.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "cluster/check.h"
+#include "server/script/sha1.h"
+
+namespace lockerd::server::script {
+namespace {
+
+// Registry fields of the sandbox.
+constexpr const char* kBaseKey = "lockerd.base";          // Safe base functions.
+constexpr const char* kLibsKey = "lockerd.libs";          // name -> real library table.
+constexpr const char* kProxyMetaKey = "lockerd.proxymeta";  // name -> proxy metatable.
+constexpr const char* kEnvMetaKey = "lockerd.envmeta";    // A run's environment's metatable.
+constexpr const char* kEnvKey = "lockerd.env";            // The running script's environment.
+
+constexpr const char* kSafeBase[] = {
+    "assert", "error",  "ipairs",   "next",     "pairs",  "pcall",        "rawequal", "rawget",
+    "rawset", "select", "tonumber", "tostring", "type",   "unpack",       "xpcall",   "getmetatable",
+    "setmetatable", "_VERSION"};
+constexpr const char* kLibraries[] = {"string", "table", "math", "redis"};
+
+// How often (in VM instructions) a run checks its clock.
+constexpr int kHookInstructions = 10'000;
+// Nesting a reply may have, either way.
+constexpr int kValueDepthMax = 64;
+
+int ReadOnlyTable(lua_State* lua) { return luaL_error(lua, "Attempt to modify a readonly table"); }
+
+int UndefinedGlobal(lua_State* lua) {
+  return luaL_error(lua, "Script attempted to access nonexistent global variable '%s'",
+                    lua_tostring(lua, 2) ? lua_tostring(lua, 2) : "?");
+}
+
+int NewGlobal(lua_State* lua) {
+  return luaL_error(lua, "Script attempted to create global variable '%s'",
+                    lua_tostring(lua, 2) ? lua_tostring(lua, 2) : "?");
+}
+
+int ErrorReply(lua_State* lua) {
+  luaL_checkstring(lua, 1);
+  lua_newtable(lua);
+  lua_pushvalue(lua, 1);
+  lua_setfield(lua, -2, "err");
+  return 1;
+}
+
+int StatusReply(lua_State* lua) {
+  luaL_checkstring(lua, 1);
+  lua_newtable(lua);
+  lua_pushvalue(lua, 1);
+  lua_setfield(lua, -2, "ok");
+  return 1;
+}
+
+int Sha1HexLua(lua_State* lua) {
+  size_t length = 0;
+  const char* bytes = luaL_checklstring(lua, 1, &length);
+  char hex[41];
+  const std::string digest = Sha1Hex(std::string_view(bytes, length));
+  std::snprintf(hex, sizeof hex, "%s", digest.c_str());
+  lua_pushstring(lua, hex);
+  return 1;
+}
+
+int Log(lua_State* lua) {
+  luaL_checkinteger(lua, 1);
+  return 0;  // Accepted and dropped: scripts do not write to the server's log.
+}
+
+int SetResp(lua_State* lua) {
+  if (luaL_checkinteger(lua, 1) != 2) return luaL_error(lua, "lockerd scripts speak RESP2 only");
+  return 0;
+}
+
+int NoOp(lua_State*) { return 0; }
+
+int ReturnTrue(lua_State* lua) {
+  lua_pushboolean(lua, 1);
+  return 1;
+}
+
+void SetInteger(lua_State* lua, const char* name, lua_Integer value) {
+  lua_pushinteger(lua, value);
+  lua_setfield(lua, -2, name);
+}
+
+void SetFunction(lua_State* lua, const char* name, lua_CFunction function) {
+  lua_pushcfunction(lua, function);
+  lua_setfield(lua, -2, name);
+}
+
+// A Lua value as a reply (Redis's conversion rules).
+ScriptValue ToValue(lua_State* lua, int index, int depth) {
+  switch (lua_type(lua, index)) {
+    case LUA_TNUMBER: {
+      const lua_Number number = lua_tonumber(lua, index);
+      if (std::isnan(number)) return ScriptValue::Integer(0);
+      if (number >= 9.2e18) return ScriptValue::Integer(INT64_MAX);
+      if (number <= -9.2e18) return ScriptValue::Integer(INT64_MIN);
+      return ScriptValue::Integer(static_cast<int64_t>(number));
+    }
+    case LUA_TSTRING: {
+      size_t length = 0;
+      const char* bytes = lua_tolstring(lua, index, &length);
+      return ScriptValue::Bulk(std::string(bytes, length));
+    }
+    case LUA_TBOOLEAN:
+      return lua_toboolean(lua, index) ? ScriptValue::Integer(1) : ScriptValue::Null();
+    case LUA_TTABLE: {
+      if (depth >= kValueDepthMax) return ScriptValue::Error("ERR reached lua stack limit");
+      if (index < 0) index = lua_gettop(lua) + index + 1;
+      lua_getfield(lua, index, "err");
+      if (lua_type(lua, -1) == LUA_TSTRING) {
+        ScriptValue error = ScriptValue::Error(lua_tostring(lua, -1));
+        lua_pop(lua, 1);
+        return error;
+      }
+      lua_pop(lua, 1);
+      lua_getfield(lua, index, "ok");
+      if (lua_type(lua, -1) == LUA_TSTRING) {
+        ScriptValue status = ScriptValue::Status(lua_tostring(lua, -1));
+        lua_pop(lua, 1);
+        return status;
+      }
+      lua_pop(lua, 1);
+      std::vector<ScriptValue> items;
+      for (int i = 1;; ++i) {
+        lua_rawgeti(lua, index, i);
+        if (lua_isnil(lua, -1)) {
+          lua_pop(lua, 1);
+          break;
+        }
+        items.push_back(ToValue(lua, -1, depth + 1));
+        lua_pop(lua, 1);
+      }
+      return ScriptValue::Array(std::move(items));
+    }
+    default:
+      return ScriptValue::Null();
+  }
+}
+
+// A reply as a Lua value (Redis's conversion rules).
+void PushValue(lua_State* lua, const ScriptValue& value, int depth) {
+  luaL_checkstack(lua, 4, "reply too deeply nested");
+  switch (value.kind) {
+    case ScriptValue::Kind::kNull:
+      lua_pushboolean(lua, 0);
+      return;
+    case ScriptValue::Kind::kInteger:
+      lua_pushnumber(lua, static_cast<lua_Number>(value.integer));
+      return;
+    case ScriptValue::Kind::kBulk:
+      lua_pushlstring(lua, value.text.data(), value.text.size());
+      return;
+    case ScriptValue::Kind::kStatus:
+    case ScriptValue::Kind::kError:
+      lua_createtable(lua, 0, 1);
+      lua_pushlstring(lua, value.text.data(), value.text.size());
+      lua_setfield(lua, -2, value.kind == ScriptValue::Kind::kStatus ? "ok" : "err");
+      return;
+    case ScriptValue::Kind::kArray:
+      lua_createtable(lua, static_cast<int>(value.items.size()), 0);
+      for (size_t i = 0; i < value.items.size() && depth < kValueDepthMax; ++i) {
+        PushValue(lua, value.items[i], depth + 1);
+        lua_rawseti(lua, -2, static_cast<int>(i + 1));
+      }
+      return;
+  }
+}
+
+}  // namespace
+
+LuaEngine::LuaEngine(LuaLimits limits) : limits_(limits) {
+  lua_ = lua_newstate(&LuaEngine::Allocate, this);
+  CHECK(lua_ != nullptr);
+  BuildSandbox();
+}
+
+LuaEngine::~LuaEngine() { lua_close(lua_); }
+
+void* LuaEngine::Allocate(void* self_pointer, void* block, size_t old_size, size_t new_size) {
+  auto* self = static_cast<LuaEngine*>(self_pointer);
+  if (block == nullptr) old_size = 0;
+  if (new_size == 0) {
+    std::free(block);
+    self->memory_used_ -= old_size;
+    return nullptr;
+  }
+  if (self->limit_memory_ && new_size > old_size &&
+      self->memory_used_ + (new_size - old_size) > self->memory_base_ + self->limits_.memory_limit_bytes) {
+    self->out_of_memory_ = true;
+    return nullptr;
+  }
+  void* resized = std::realloc(block, new_size);
+  if (resized != nullptr) self->memory_used_ = self->memory_used_ - old_size + new_size;
+  return resized;
+}
+
+void LuaEngine::Hook(lua_State* lua, lua_Debug*) {
+  lua_getfield(lua, LUA_REGISTRYINDEX, "lockerd.engine");
+  auto* self = static_cast<LuaEngine*>(lua_touserdata(lua, -1));
+  lua_pop(lua, 1);
+  const auto elapsed = std::chrono::steady_clock::now() - self->run_started_;
+  if (!self->killed_ && elapsed < std::chrono::milliseconds(self->limits_.time_limit_ms)) return;
+  // From now on every instruction fails, so that a pcall inside the script
+  // cannot swallow the stop.
+  self->killed_ = true;
+  lua_sethook(lua, &LuaEngine::Hook, LUA_MASKCOUNT, 1);
+  luaL_error(lua, "script stopped: it ran past script-time-limit");
+}
+
+void LuaEngine::BuildSandbox() {
+  lua_State* lua = lua_;
+  lua_pushlightuserdata(lua, this);
+  lua_setfield(lua, LUA_REGISTRYINDEX, "lockerd.engine");
+  for (const auto& [name, open] : {std::pair<const char*, lua_CFunction>{"", luaopen_base},
+                                   {LUA_TABLIBNAME, luaopen_table},
+                                   {LUA_STRLIBNAME, luaopen_string},
+                                   {LUA_MATHLIBNAME, luaopen_math}}) {
+    lua_pushcfunction(lua, open);
+    lua_pushstring(lua, name);
+    lua_call(lua, 1, 0);
+  }
+  // The redis library.
+  lua_newtable(lua);
+  lua_pushlightuserdata(lua, this);
+  lua_pushcclosure(lua, &LuaEngine::RedisCall, 1);
+  lua_setfield(lua, -2, "call");
+  lua_pushlightuserdata(lua, this);
+  lua_pushcclosure(lua, &LuaEngine::RedisPCall, 1);
+  lua_setfield(lua, -2, "pcall");
+  SetFunction(lua, "error_reply", ErrorReply);
+  SetFunction(lua, "status_reply", StatusReply);
+  SetFunction(lua, "sha1hex", Sha1HexLua);
+  SetFunction(lua, "log", Log);
+  SetFunction(lua, "setresp", SetResp);
+  SetFunction(lua, "set_repl", NoOp);
+  SetFunction(lua, "replicate_commands", ReturnTrue);
+  SetInteger(lua, "LOG_DEBUG", 0);
+  SetInteger(lua, "LOG_VERBOSE", 1);
+  SetInteger(lua, "LOG_NOTICE", 2);
+  SetInteger(lua, "LOG_WARNING", 3);
+  SetInteger(lua, "REPL_NONE", 0);
+  SetInteger(lua, "REPL_AOF", 1);
+  SetInteger(lua, "REPL_SLAVE", 2);
+  SetInteger(lua, "REPL_REPLICA", 2);
+  SetInteger(lua, "REPL_ALL", 3);
+  lua_setglobal(lua, "redis");
+
+  // The safe part of the base library, copied into every run's environment.
+  lua_newtable(lua);
+  for (const char* name : kSafeBase) {
+    lua_getglobal(lua, name);
+    CHECK(!lua_isnil(lua, -1));
+    lua_setfield(lua, -2, name);
+  }
+  lua_pushcfunction(lua, &LuaEngine::SafeLoadString);
+  lua_setfield(lua, -2, "loadstring");
+  lua_setfield(lua, LUA_REGISTRYINDEX, kBaseKey);
+
+  // Libraries, and one read-only proxy metatable each.
+  lua_newtable(lua);  // libs
+  lua_newtable(lua);  // proxy metatables
+  for (const char* name : kLibraries) {
+    lua_getglobal(lua, name);
+    lua_pushvalue(lua, -1);
+    lua_setfield(lua, -4, name);  // libs[name] = library
+    lua_createtable(lua, 0, 3);   // its proxies' metatable
+    lua_insert(lua, -2);
+    lua_setfield(lua, -2, "__index");
+    lua_pushcfunction(lua, ReadOnlyTable);
+    lua_setfield(lua, -2, "__newindex");
+    lua_pushboolean(lua, 0);
+    lua_setfield(lua, -2, "__metatable");
+    lua_setfield(lua, -2, name);
+  }
+  lua_setfield(lua, LUA_REGISTRYINDEX, kProxyMetaKey);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kLibsKey);
+
+  // Strings' metatable (its __index is the real string library) is hidden.
+  lua_pushstring(lua, "");
+  CHECK(lua_getmetatable(lua, -1));
+  lua_pushboolean(lua, 0);
+  lua_setfield(lua, -2, "__metatable");
+  lua_pop(lua, 2);
+
+  // A run's environment: undefined globals are errors either way.
+  lua_createtable(lua, 0, 3);
+  lua_pushcfunction(lua, UndefinedGlobal);
+  lua_setfield(lua, -2, "__index");
+  lua_pushcfunction(lua, NewGlobal);
+  lua_setfield(lua, -2, "__newindex");
+  lua_pushboolean(lua, 0);
+  lua_setfield(lua, -2, "__metatable");
+  lua_setfield(lua, LUA_REGISTRYINDEX, kEnvMetaKey);
+
+  // The real globals are emptied: nothing can reach them from a script
+  // (getfenv is not offered), and nothing should live there.
+  lua_pushvalue(lua, LUA_GLOBALSINDEX);
+  lua_pushnil(lua);
+  std::vector<std::string> names;
+  while (lua_next(lua, -2) != 0) {
+    lua_pop(lua, 1);
+    if (lua_type(lua, -1) == LUA_TSTRING) names.emplace_back(lua_tostring(lua, -1));
+  }
+  for (const std::string& name : names) {
+    lua_pushnil(lua);
+    lua_setfield(lua, -2, name.c_str());
+  }
+  lua_pop(lua, 1);
+  lua_settop(lua, 0);
+}
+
+void LuaEngine::PushEnvironment(std::span<const std::string> keys, std::span<const std::string> argv) {
+  lua_State* lua = lua_;
+  lua_createtable(lua, 0, 32);
+  const int env = lua_gettop(lua);
+  lua_getfield(lua, LUA_REGISTRYINDEX, kBaseKey);
+  lua_pushnil(lua);
+  while (lua_next(lua, -2) != 0) {
+    lua_pushvalue(lua, -2);
+    lua_insert(lua, -2);
+    lua_rawset(lua, env);
+  }
+  lua_pop(lua, 1);
+  lua_getfield(lua, LUA_REGISTRYINDEX, kProxyMetaKey);
+  for (const char* name : kLibraries) {
+    lua_newtable(lua);
+    lua_getfield(lua, -2, name);
+    lua_setmetatable(lua, -2);
+    lua_setfield(lua, env, name);
+  }
+  lua_pop(lua, 1);
+  for (const auto& [name, values] : {std::pair{"KEYS", keys}, std::pair{"ARGV", argv}}) {
+    lua_createtable(lua, static_cast<int>(values.size()), 0);
+    for (size_t i = 0; i < values.size(); ++i) {
+      lua_pushlstring(lua, values[i].data(), values[i].size());
+      lua_rawseti(lua, -2, static_cast<int>(i + 1));
+    }
+    lua_setfield(lua, env, name);
+  }
+  lua_pushvalue(lua, env);
+  lua_setfield(lua, env, "_G");
+  lua_getfield(lua, LUA_REGISTRYINDEX, kEnvMetaKey);
+  lua_setmetatable(lua, env);
+}
+
+int LuaEngine::SafeLoadString(lua_State* lua) {
+  size_t length = 0;
+  const char* chunk = luaL_checklstring(lua, 1, &length);
+  if (length > 0 && chunk[0] == LUA_SIGNATURE[0]) {
+    lua_pushnil(lua);
+    lua_pushstring(lua, "loadstring: bytecode is not allowed");
+    return 2;
+  }
+  if (luaL_loadbuffer(lua, chunk, length, luaL_optstring(lua, 2, "=(loadstring)")) != 0) {
+    lua_pushnil(lua);
+    lua_insert(lua, -2);
+    return 2;
+  }
+  // The chunk runs in the calling script's environment, never the real one.
+  lua_getfield(lua, LUA_REGISTRYINDEX, kEnvKey);
+  lua_setfenv(lua, -2);
+  return 1;
+}
+
+int LuaEngine::RedisCall(lua_State* lua) {
+  return static_cast<LuaEngine*>(lua_touserdata(lua, lua_upvalueindex(1)))->Call(lua, true);
+}
+
+int LuaEngine::RedisPCall(lua_State* lua) {
+  return static_cast<LuaEngine*>(lua_touserdata(lua, lua_upvalueindex(1)))->Call(lua, false);
+}
+
+int LuaEngine::Call(lua_State* lua, bool raise) {
+  bool raise_error = false;
+  {
+    // C++ objects live only in this scope: lua_error below jumps out of
+    // the function without running destructors.
+    const int count = lua_gettop(lua);
+    std::vector<std::string> args;
+    args.reserve(static_cast<size_t>(count));
+    ScriptValue result;
+    bool bad_argument = count == 0;
+    for (int i = 1; i <= count && !bad_argument; ++i) {
+      if (lua_type(lua, i) == LUA_TSTRING) {
+        size_t length = 0;
+        const char* bytes = lua_tolstring(lua, i, &length);
+        args.emplace_back(bytes, length);
+      } else if (lua_type(lua, i) == LUA_TNUMBER) {
+        // Integers as Redis prints them; other numbers with full precision.
+        const lua_Number number = lua_tonumber(lua, i);
+        char text[64];
+        if (std::floor(number) == number && std::fabs(number) < 9e18) {
+          std::snprintf(text, sizeof text, "%lld", static_cast<long long>(number));
+        } else {
+          std::snprintf(text, sizeof text, "%.17g", number);
+        }
+        args.emplace_back(text);
+      } else {
+        bad_argument = true;
+      }
+    }
+    if (count == 0) {
+      result = ScriptValue::Error("ERR Please specify at least one argument for this redis lib call");
+    } else if (bad_argument) {
+      result = ScriptValue::Error("ERR Lua redis lib command arguments must be strings or integers");
+    } else {
+      CHECK(call_ != nullptr);
+      result = (*call_)(args);
+    }
+    raise_error = raise && result.IsError();
+    PushValue(lua, result, 0);
+  }
+  if (raise_error) return lua_error(lua);  // The error object is the {err = ...} table.
+  return 1;
+}
+
+std::variant<std::string, std::string> LuaEngine::Load(std::string_view body) {
+  using Result = std::variant<std::string, std::string>;
+  if (body.size() > limits_.body_bytes_max) {
+    return Result(std::in_place_index<1>, "ERR script is longer than script-max-bytes (" +
+                                              std::to_string(limits_.body_bytes_max) + " bytes)");
+  }
+  std::string sha = Sha1Hex(body);
+  if (const auto it = cache_.find(sha); it != cache_.end()) {
+    Touch(it->second, sha);
+    return Result(std::in_place_index<0>, std::move(sha));
+  }
+  if (!body.empty() && body[0] == LUA_SIGNATURE[0]) {
+    return Result(std::in_place_index<1>,
+                  "ERR Error compiling script (new function): user_script: bytecode is not allowed");
+  }
+  if (luaL_loadbuffer(lua_, body.data(), body.size(), "@user_script") != 0) {
+    std::string error = "ERR Error compiling script (new function): ";
+    error += lua_tostring(lua_, -1) ? lua_tostring(lua_, -1) : "unknown error";
+    lua_settop(lua_, 0);
+    return Result(std::in_place_index<1>, std::move(error));
+  }
+  ++stats_.compiled;
+  const int ref = luaL_ref(lua_, LUA_REGISTRYINDEX);
+  lru_.push_front(sha);
+  cache_.emplace(sha, Cached{ref, std::make_shared<const std::string>(body), lru_.begin()});
+  while (cache_.size() > limits_.cache_max) {
+    const std::string oldest = lru_.back();
+    lru_.pop_back();
+    luaL_unref(lua_, LUA_REGISTRYINDEX, cache_.at(oldest).ref);
+    cache_.erase(oldest);
+    ++stats_.evicted;
+  }
+  return Result(std::in_place_index<0>, std::move(sha));
+}
+
+namespace {
+std::string LowerSha(std::string_view sha) {
+  std::string lower(sha);
+  for (char& c : lower) c = static_cast<char>(c >= 'A' && c <= 'F' ? c - 'A' + 'a' : c);
+  return lower;
+}
+}  // namespace
+
+bool LuaEngine::Exists(std::string_view sha) const {
+  return sha.size() == 40 && cache_.count(LowerSha(sha)) != 0;
+}
+
+std::shared_ptr<const std::string> LuaEngine::Body(std::string_view sha) const {
+  if (sha.size() != 40) return nullptr;
+  const auto it = cache_.find(LowerSha(sha));
+  return it == cache_.end() ? nullptr : it->second.body;
+}
+
+void LuaEngine::Touch(Cached& cached, const std::string& sha) {
+  lru_.erase(cached.lru);
+  lru_.push_front(sha);
+  cached.lru = lru_.begin();
+}
+
+void LuaEngine::Flush() {
+  for (const auto& [sha, cached] : cache_) luaL_unref(lua_, LUA_REGISTRYINDEX, cached.ref);
+  cache_.clear();
+  lru_.clear();
+  lua_gc(lua_, LUA_GCCOLLECT, 0);
+}
+
+LuaRun LuaEngine::Run(std::string_view sha_text, std::span<const std::string> keys,
+                      std::span<const std::string> argv, const CallFn& call) {
+  const std::string sha = LowerSha(sha_text);
+  const auto it = cache_.find(sha);
+  CHECK(it != cache_.end());
+  Touch(it->second, sha);
+  ++stats_.runs;
+  lua_State* lua = lua_;
+  lua_settop(lua, 0);
+  lua_rawgeti(lua, LUA_REGISTRYINDEX, it->second.ref);
+  PushEnvironment(keys, argv);
+  lua_pushvalue(lua, -1);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kEnvKey);
+  lua_setfenv(lua, -2);
+
+  killed_ = false;
+  out_of_memory_ = false;
+  call_ = &call;
+  run_started_ = std::chrono::steady_clock::now();
+  memory_base_ = memory_used_;
+  limit_memory_ = true;
+  lua_sethook(lua, &LuaEngine::Hook, LUA_MASKCOUNT, kHookInstructions);
+  const int status = lua_pcall(lua, 0, 1, 0);
+  lua_sethook(lua, nullptr, 0, 0);
+  limit_memory_ = false;
+  call_ = nullptr;
+
+  LuaRun run;
+  if (killed_ || out_of_memory_) {
+    ++stats_.killed;
+    run.keep_writes = false;
+    run.reply = ScriptValue::Error(
+        killed_ ? "ERR script stopped: it ran longer than script-time-limit (" +
+                      std::to_string(limits_.time_limit_ms) + " ms); its writes were discarded"
+                : "ERR script stopped: it used more than script-memory-limit (" +
+                      std::to_string(limits_.memory_limit_bytes) +
+                      " bytes); its writes were discarded");
+  } else if (status != 0) {
+    ++stats_.errors;
+    if (lua_type(lua, -1) == LUA_TTABLE) {
+      run.reply = ToValue(lua, -1, 0);  // An error raised by redis.call, or error({err=...}).
+      if (!run.reply.IsError()) run.reply = ScriptValue::Error("ERR script raised a table without err");
+    } else {
+      const char* message = lua_tostring(lua, -1);
+      run.reply = ScriptValue::Error(std::string("ERR ") + (message ? message : "unknown error") +
+                                     " script: " + sha);
+    }
+  } else {
+    run.reply = ToValue(lua, -1, 0);
+  }
+  lua_settop(lua, 0);
+  lua_pushnil(lua);
+  lua_setfield(lua, LUA_REGISTRYINDEX, kEnvKey);
+  lua_gc(lua, LUA_GCSTEP, 0);
+  return run;
+}
+
+}  // namespace lockerd::server::script

@@ -1,0 +1,68 @@
+// The commands a script may call (redis.call / redis.pcall), run against
+// the snapshot of its declared keys: a majority's registers when the script
+// runs through the cluster, this member's table for EVAL_RO. Writes change
+// the snapshot (later reads in the script see them) and are handed to the
+// cluster as one TxnWrite per key when the script ends.
+//
+// Keys are leases here as everywhere in lockerd: a value is a lease's owner,
+// every value has a ttl, and every new holder gets a fresh fencing token.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/txn.h"
+#include "server/script/script_value.h"
+
+namespace lockerd::server::script {
+
+struct ScriptKeysOptions {
+  int64_t max_lease_ms = 60'000;
+  double drift = 0.01;
+  bool read_only = false;  // EVAL_RO / EVALSHA_RO: writes are refused.
+};
+
+class ScriptKeys {
+ public:
+  ScriptKeys(const cluster::TxnView& view, ScriptKeysOptions options);
+
+  // One command; an error reply is returned as a kError value.
+  ScriptValue Call(std::span<const std::string> args);
+  // What the script did to each key, in the view's key order.
+  std::vector<cluster::TxnWrite> Writes() const;
+
+ private:
+  struct Key {
+    cluster::LeaseView lease;
+    bool written = false;
+    bool grants = false;
+  };
+
+  // The declared key named `name`; null (and `error` set) when undeclared.
+  Key* Find(std::string_view name, ScriptValue* error);
+  ScriptValue Get(std::span<const std::string> args);
+  ScriptValue Set(std::span<const std::string> args);
+  ScriptValue Del(std::span<const std::string> args);
+  ScriptValue Exists(std::span<const std::string> args);
+  ScriptValue Expire(std::span<const std::string> args, int64_t unit_ms);
+  ScriptValue Ttl(std::span<const std::string> args, int64_t unit_ms);
+  ScriptValue LockInfo(std::span<const std::string> args);
+  // LOCK, EXTEND, RELEASE, UPDATE, DELIFEQ: the cluster's own decision rules.
+  ScriptValue LockWrite(std::span<const std::string> args);
+  void Hold(Key& key, std::string_view owner, uint64_t token, int64_t ttl_ms, bool grants);
+  void Free(Key& key);
+  uint64_t NewToken();
+
+  ScriptKeysOptions options_;
+  std::vector<std::string> names_;
+  std::unordered_map<std::string_view, size_t> index_;
+  std::vector<Key> keys_;
+  uint64_t counter_ = 0;  // The largest token seen or issued.
+  int64_t wall_ms_ = 0;
+};
+
+}  // namespace lockerd::server::script
