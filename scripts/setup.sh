@@ -7,11 +7,15 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${LOCKERD_BUILD_DIR:-$ROOT/build}"
 
-BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-dev libhiredis-dev)
+BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-dev libhiredis-dev
+  liblua5.1-0-dev libssl-dev)
 # iproute2 and iptables: the fault suite's network namespaces and partitions;
 # libfaketime: its clock skew and wall-clock jumps.
 # redis-server and gnuplot-nox: the benchmark runner's quick run (a test).
-TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables libfaketime)
+# python3-redis and ruby-redis: clients of the compatibility matrix.
+COMPAT_PACKAGES=(redis-tools python3 python3-redis ruby ruby-redis)
+TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables libfaketime
+  "${COMPAT_PACKAGES[@]}")
 FAULTS_PACKAGES=(iproute2 iptables libfaketime gnuplot-nox)
 # etcd-server is optional (the benchmark includes etcd when it is there).
 BENCH_PACKAGES=(redis-server redis-tools python3 gnuplot-nox)
@@ -36,6 +40,15 @@ install_packages() {
   if ! "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"; then
     "${sudo[@]}" apt-get update -q
     "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+  fi
+}
+
+# node and npm for the matrix's node libraries (installed into a folder of
+# the test's own). Only when missing: a node from elsewhere (nodesource)
+# must not be replaced by Debian's.
+install_node() {
+  if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+    install_packages nodejs npm
   fi
 }
 

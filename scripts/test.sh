@@ -4,6 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 install_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}"
+install_node
 build_lockerd
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
