@@ -116,16 +116,20 @@ ScriptValue ToValue(lua_State* lua, int index, int depth) {
     case LUA_TBOOLEAN:
       return lua_toboolean(lua, index) ? ScriptValue::Integer(1) : ScriptValue::Null();
     case LUA_TTABLE: {
-      if (depth >= kValueDepthMax) return ScriptValue::Error("ERR reached lua stack limit");
+      if (depth >= kValueDepthMax || !lua_checkstack(lua, 3)) {
+        return ScriptValue::Error("ERR reached lua stack limit");
+      }
       if (index < 0) index = lua_gettop(lua) + index + 1;
-      lua_getfield(lua, index, "err");
+      lua_pushliteral(lua, "err");
+      lua_rawget(lua, index);
       if (lua_type(lua, -1) == LUA_TSTRING) {
         ScriptValue error = ScriptValue::Error(lua_tostring(lua, -1));
         lua_pop(lua, 1);
         return error;
       }
       lua_pop(lua, 1);
-      lua_getfield(lua, index, "ok");
+      lua_pushliteral(lua, "ok");
+      lua_rawget(lua, index);
       if (lua_type(lua, -1) == LUA_TSTRING) {
         ScriptValue status = ScriptValue::Status(lua_tostring(lua, -1));
         lua_pop(lua, 1);
@@ -388,9 +392,10 @@ int LuaEngine::Call(lua_State* lua, bool raise) {
     // C++ objects live only in this scope: lua_error below jumps out of
     // the function without running destructors.
     const int count = lua_gettop(lua);
-    std::vector<std::string> args;
-    args.reserve(static_cast<size_t>(count));
-    ScriptValue result;
+    std::vector<std::string>& args = call_args_;
+    args.clear();
+    ScriptValue& result = call_result_;
+    result = ScriptValue::Null();
     bool bad_argument = count == 0;
     for (int i = 1; i <= count && !bad_argument; ++i) {
       if (lua_type(lua, i) == LUA_TSTRING) {
@@ -420,8 +425,10 @@ int LuaEngine::Call(lua_State* lua, bool raise) {
       result = (*call_)(args);
     }
     raise_error = raise && result.IsError();
-    PushValue(lua, result, 0);
   }
+  // May raise (out of memory): nothing with a destructor is alive here.
+  PushValue(lua, call_result_, 0);
+  call_result_ = ScriptValue::Null();
   if (raise_error) return lua_error(lua);  // The error object is the {err = ...} table.
   return 1;
 }

@@ -28,6 +28,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <variant>
+#include <vector>
 
 #include "server/script/script_value.h"
 
@@ -111,6 +112,8 @@ class LuaEngine {
   bool out_of_memory_ = false;
   std::chrono::steady_clock::time_point run_started_;
   const CallFn* call_ = nullptr;  // Set during Run.
+  std::vector<std::string> call_args_;  // Call's, kept here: Lua errors longjmp.
+  ScriptValue call_result_;
   std::unordered_map<std::string, Cached> cache_;
   std::list<std::string> lru_;  // Most recent first.
   LuaStats stats_;

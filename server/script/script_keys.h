@@ -29,6 +29,9 @@ struct ScriptKeysOptions {
 class ScriptKeys {
  public:
   ScriptKeys(const cluster::TxnView& view, ScriptKeysOptions options);
+  // index_ points into names_: not copyable, not movable.
+  ScriptKeys(const ScriptKeys&) = delete;
+  ScriptKeys& operator=(const ScriptKeys&) = delete;
 
   // One command; an error reply is returned as a kError value.
   ScriptValue Call(std::span<const std::string> args);
