@@ -133,6 +133,7 @@ class Engine {
   void SubmitScript(Client& client, cluster::TxnRequest request,
                     std::shared_ptr<script::ScriptValue> reply, Time now);
   script::LuaEngine& lua() { return lua_; }
+  const script::LuaEngine& lua() const { return lua_; }
   // WAIT key timeout, for a held key: blocks until it is freed.
   void StartObserve(Client& client, std::string_view key, int64_t deadline_ms);
 

@@ -101,6 +101,27 @@ void StatsSection(const Engine& engine, InfoText& info) {
   info.Field("loop_stalls_over_10ms", stats.loop_stalls_over_10ms);
 }
 
+// Redis's field names where Redis has them (clients read
+// number_of_cached_scripts), then the script runs and their transactions.
+void ScriptsSection(const Engine& engine, InfoText& info) {
+  const script::LuaEngine& lua = engine.lua();
+  const cluster::TxnStats& txn = engine.node().txn_coordinator().stats();
+  info.Section("Scripts");
+  info.Field("used_memory_lua", lua.memory_used());
+  info.Field("number_of_cached_scripts", lua.cached());
+  info.Field("script_runs", lua.stats().runs);
+  info.Field("script_errors", lua.stats().errors);
+  info.Field("scripts_stopped_at_limits", lua.stats().killed);
+  info.Field("scripts_evicted", lua.stats().evicted);
+  info.Field("txn_started", txn.started);
+  info.Field("txn_retried", txn.retried);
+  info.Field("txn_committed", txn.committed);
+  info.Field("txn_read_only", txn.read_only);
+  info.Field("txn_keys_written_back", txn.written_back);
+  info.Field("txn_torn", txn.torn);
+  info.Field("txn_timed_out", txn.timed_out);
+}
+
 void ReplicationSection(InfoText& info) {
   info.Section("Replication");
   info.Field("role", "master");
@@ -198,6 +219,7 @@ std::string BuildInfo(const Engine& engine, std::span<const std::string> section
   if (want("clients")) ClientsSection(engine, info);
   if (want("persistence")) PersistenceSection(engine, info);
   if (want("stats")) StatsSection(engine, info);
+  if (want("scripts")) ScriptsSection(engine, info);
   if (want("replication")) ReplicationSection(info);
   if (want("leases")) LeasesSection(engine, now, info);
   if (want("cluster")) ClusterSection(engine, now, info);
