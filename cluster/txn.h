@@ -44,6 +44,13 @@ struct TxnRequest {
   uint64_t request_id = 0;
   std::vector<std::string> keys;  // Distinct; at most kTxnKeysMax.
   TxnBody body;
+  // The body likely only reads (a dry run on the member's own table wrote
+  // nothing: a try-lock script that finds the key held). A one-key
+  // transaction then reads a majority without promising first, so that it
+  // does not pre-empt the holder's release; if the majority agrees and the
+  // body still writes nothing, that read is its answer (see
+  // TxnCoordinator::OnPeekReply).
+  bool peek_first = false;
 };
 
 // Keys one transaction may declare.

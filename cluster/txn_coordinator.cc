@@ -39,10 +39,14 @@ void TxnCoordinator::Submit(TxnRequest request, Time now, std::vector<Message>* 
 }
 
 void TxnCoordinator::StartAttempt(uint64_t txn_id, Txn txn, Time now,
-                                  std::vector<Message>* outbox) {
+                                  std::vector<Message>* outbox, bool may_peek) {
   ++stats_.started;
   txn.ballot = ballots_->TakeBallot();
-  txn.phase = Phase::kPromise;
+  // A peek promises nothing: the ballot only matches replies to attempts.
+  const bool peek =
+      may_peek && !txn.confirming && txn.request.peek_first && txn.request.keys.size() == 1;
+  if (peek) ++stats_.peeks;
+  txn.phase = peek ? Phase::kPeek : Phase::kPromise;
   txn.sent_ms = now.mono_ms;
   txn.deadline_ms = now.mono_ms + options_.round_timeout_ms;
   txn.keys.assign(txn.request.keys.size(), KeyRound());
@@ -56,7 +60,7 @@ void TxnCoordinator::StartAttempt(uint64_t txn_id, Txn txn, Time now,
   for (size_t i = 0; i < txn.request.keys.size(); ++i) {
     for (MemberId member = 0; member < options_.members_count; ++member) {
       outbox->push_back({options_.self, member,
-                         Prepare{txn_id | i, txn.request.keys[i], txn.ballot, false}});
+                         Prepare{txn_id | i, txn.request.keys[i], txn.ballot, peek}});
     }
   }
   auto [it, inserted] = txns_.insert_or_assign(txn_id, std::move(txn));
@@ -93,6 +97,15 @@ void TxnCoordinator::OnPromise(MemberId from, const Promise& promise, Time now,
                                std::vector<Message>* outbox) {
   size_t index = 0;
   uint64_t txn_id = 0;
+  const uint64_t key_mask = (uint64_t{1} << kKeyBits) - 1;
+  const auto peeking = txns_.find(promise.round_id & ~key_mask);
+  if (peeking != txns_.end() && peeking->second.phase == Phase::kPeek &&
+      peeking->second.ballot == promise.ballot &&
+      (promise.round_id & key_mask) < peeking->second.keys.size()) {
+    Txn& txn = peeking->second;
+    return OnPeekReply(from, promise, peeking->first, txn, txn.keys[promise.round_id & key_mask], now,
+                       outbox);
+  }
   Txn* txn = Lookup(promise.round_id, promise.ballot, Phase::kPromise, &index, &txn_id);
   if (txn == nullptr) return;
   KeyRound& key = txn->keys[index];
@@ -121,13 +134,83 @@ void TxnCoordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   if (key.tally.Impossible()) Retry(txn_id, *txn, now, outbox);
 }
 
+// As Coordinator::OnPeekReply: when a majority reports the same register
+// at the same accepted ballot, that state was chosen and nothing was chosen
+// after it before the peek began, so a body that only reads it answers as
+// linearizably as after promises, and has pre-empted no one. Only one-key
+// transactions peek: several keys' agreeing reads need not all hold at one
+// instant. Anything else (a disagreement, no majority, a body that writes)
+// runs the full round, where the body runs again.
+void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn,
+                                 KeyRound& key, Time now, std::vector<Message>* outbox) {
+  if (!Count(txn, key, from, reply.vote, reply.highest, reply.quarantine_left_ms)) {
+    ++stats_.stale_replies;
+    return;
+  }
+  if (reply.vote == Vote::kYes) {
+    const LeaseView& lease = reply.lease;
+    if (!key.chosen_set) {
+      key.chosen_set = true;
+      key.chosen_ballot = reply.accepted;
+      key.chosen = lease;
+    } else if (reply.accepted != key.chosen_ballot || lease.held != key.chosen.held ||
+               lease.owner != key.chosen.owner || lease.token != key.chosen.token) {
+      key.agree = false;
+    } else {
+      key.chosen.remaining_ms = std::min(key.chosen.remaining_ms, lease.remaining_ms);
+    }
+    txn.counter_max = std::max(txn.counter_max, reply.token_counter);
+  }
+  if (key.agree && !key.tally.Reached() && !key.tally.Impossible()) return;
+  if (key.agree && key.tally.Reached()) {
+    const std::vector<LeaseView> leases = {key.chosen};
+    const std::vector<TxnWrite> writes =
+        txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
+    if (std::none_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return w.write; })) {
+      ++stats_.peek_answers;
+      return Finish(txn_id, WriteOutcome::kDone, {});
+    }
+  }
+  Txn moved = std::move(txn);
+  txns_.erase(txn_id);
+  StartAttempt(txn_id, std::move(moved), now, outbox, /*may_peek=*/false);
+}
+
 void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox) {
-  std::vector<LeaseView> leases;
-  leases.reserve(txn.keys.size());
-  for (const KeyRound& key : txn.keys) leases.push_back(key.chosen);
-  const std::vector<TxnWrite> writes =
-      txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
-  CHECK(writes.size() == txn.keys.size());
+  std::vector<TxnWrite> writes(txn.keys.size());
+  if (txn.confirming) {
+    if (!FoundPreEmptedWrites(txn)) {
+      return Finish(txn_id, WriteOutcome::kNoQuorum,
+                    "a rival write pre-empted the script's commit; its writes may have taken "
+                    "effect in part");
+    }
+    ++stats_.carried_on;  // The body's writes are in effect: write them back (below).
+  } else {
+    std::vector<LeaseView> leases;
+    leases.reserve(txn.keys.size());
+    for (const KeyRound& key : txn.keys) leases.push_back(key.chosen);
+    writes = txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
+    CHECK(writes.size() == txn.keys.size());
+  }
+  SendAccepts(txn_id, txn, writes, outbox);
+  if (txn.keys_writing == 0) {
+    ++stats_.read_only;
+    Finish(txn_id, WriteOutcome::kDone, {});
+  }
+}
+
+bool TxnCoordinator::FoundPreEmptedWrites(const Txn& txn) const {
+  for (size_t i = 0; i < txn.keys.size(); ++i) {
+    const Accept& sent = txn.pre_empted[i];
+    if (sent.token == 0) continue;
+    const LeaseView& found = txn.keys[i].chosen;
+    if (!found.held || found.owner != sent.owner || found.token != sent.token) return false;
+  }
+  return true;
+}
+
+void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<TxnWrite>& writes,
+                                 std::vector<Message>* outbox) {
   txn.phase = Phase::kAccept;
   txn.keys_reached = 0;
   txn.keys_writing = 0;
@@ -144,10 +227,12 @@ void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Mes
         accept.ttl_ms = write.ttl_ms;
       }
       key.grants = write.held && write.grants;
-    } else if (!key.agree) {
-      // Read, not written, and the register read may not be chosen yet:
-      // write it back at this ballot so that no later round can choose
-      // something older than what the body saw.
+      key.body_wrote = true;
+      key.new_lease = write.held && (!key.chosen.held || write.token != key.chosen.token);
+    } else if (!key.agree || (txn.confirming && txn.pre_empted[i].token != 0)) {
+      // Read, not written, and the register read may not be chosen yet
+      // (or, confirming, a carried-on write): write it back at this ballot
+      // so that no later round can choose something older.
       ++stats_.written_back;
       const int64_t ttl_ms =
           key.chosen.held ? CarriedOverMs(key.chosen.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
@@ -167,10 +252,6 @@ void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Mes
     for (MemberId member = 0; member < options_.members_count; ++member) {
       outbox->push_back({options_.self, member, key.accept});
     }
-  }
-  if (txn.keys_writing == 0) {
-    ++stats_.read_only;
-    Finish(txn_id, WriteOutcome::kDone, {});
   }
 }
 
@@ -194,12 +275,31 @@ void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time no
     return Completed(txn_id, *txn, now, outbox);
   }
   if (key.tally.Impossible()) {
-    // Pre-empted while committing. Nothing can be retried: the body's
-    // writes to other keys may already be chosen.
-    if (txn->keys_reached > 0) ++stats_.torn;
+    // Pre-empted while committing. The body cannot simply run again: its
+    // writes may be in effect (carried on by the rival, or chosen on other
+    // keys). When they are all new leases, a retry can tell (see Txn).
     if (txn->quarantined && !txn->outvoted) {
       return Finish(txn_id, WriteOutcome::kTryAgain, Coordinator::QuarantineDetail(txn->quarantine_left_ms));
     }
+    const bool body_wrote = std::any_of(txn->keys.begin(), txn->keys.end(),
+                                        [](const KeyRound& k) { return k.body_wrote; });
+    const bool all_new_leases = std::all_of(txn->keys.begin(), txn->keys.end(), [](const KeyRound& k) {
+      return !k.body_wrote || k.new_lease;
+    });
+    if (!body_wrote && !txn->confirming) {
+      // Only reads were written back: running the body again is safe.
+      return Retry(txn_id, *txn, now, outbox);
+    }
+    if (!txn->confirming && all_new_leases && txn->attempt + 1 < kRoundAttemptsMax) {
+      txn->confirming = true;
+      txn->pre_empted.assign(txn->keys.size(), Accept{});
+      for (size_t i = 0; i < txn->keys.size(); ++i) {
+        if (txn->keys[i].writing && txn->keys[i].new_lease) txn->pre_empted[i] = txn->keys[i].accept;
+      }
+      txn->pre_empted_sent_ms = txn->sent_ms;
+      return Retry(txn_id, *txn, now, outbox);
+    }
+    if (txn->keys_reached > 0) ++stats_.torn;
     Finish(txn_id, WriteOutcome::kNoQuorum,
            "a rival write pre-empted the script's commit on key '" + txn->request.keys[index] +
                "'; its writes may have taken effect in part");
@@ -208,9 +308,13 @@ void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time no
 
 void TxnCoordinator::Completed(uint64_t txn_id, Txn& txn, Time now,
                                std::vector<Message>* outbox) {
-  for (const KeyRound& key : txn.keys) {
-    if (key.writing && key.grants &&
-        !LeaseStillValid(key.accept.ttl_ms, options_.drift, now.mono_ms - txn.sent_ms)) {
+  for (size_t i = 0; i < txn.keys.size(); ++i) {
+    const KeyRound& key = txn.keys[i];
+    // Confirming, a carried-on lease counts from the commit that wrote it.
+    const bool carried = txn.confirming && txn.pre_empted[i].token != 0;
+    const int64_t ttl_ms = carried ? txn.pre_empted[i].ttl_ms : key.accept.ttl_ms;
+    const int64_t elapsed_ms = now.mono_ms - (carried ? txn.pre_empted_sent_ms : txn.sent_ms);
+    if (key.writing && (key.grants || carried) && !LeaseStillValid(ttl_ms, options_.drift, elapsed_ms)) {
       return Finish(txn_id, WriteOutcome::kNoQuorum,
                     "a lease the script wrote ran out before a majority accepted it");
     }

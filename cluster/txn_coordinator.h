@@ -34,8 +34,11 @@ struct TxnStats {
   uint64_t retried = 0;
   uint64_t committed = 0;
   uint64_t read_only = 0;       // Nothing to write: answered after phase 1.
+  uint64_t peeks = 0;           // One-key transactions that read a majority first.
+  uint64_t peek_answers = 0;    // ... and were answered from that read.
   uint64_t written_back = 0;    // Keys whose read had to be written back.
   uint64_t torn = 0;            // Commit pre-empted after a key was accepted.
+  uint64_t carried_on = 0;      // Pre-empted commits found carried on by a rival.
   uint64_t timed_out = 0;
   uint64_t stale_replies = 0;
 };
@@ -63,7 +66,7 @@ class TxnCoordinator {
   const TxnStats& stats() const { return stats_; }
 
  private:
-  enum class Phase { kPromise, kAccept, kBackoff };
+  enum class Phase { kPeek, kPromise, kAccept, kBackoff };
   // Key index in the low bits of a round id.
   static constexpr int kKeyBits = 10;
   static_assert(kTxnKeysMax < (size_t{1} << kKeyBits));
@@ -78,6 +81,8 @@ class TxnCoordinator {
     bool agree = true;
     bool writing = false;  // kAccept: this key has an Accept out.
     bool grants = false;
+    bool body_wrote = false;  // The body's write (not a write-back).
+    bool new_lease = false;   // ... a lease with a token of its own.
     Accept accept;
   };
   struct Txn {
@@ -95,14 +100,32 @@ class TxnCoordinator {
     bool quarantined = false;
     bool outvoted = false;
     int64_t quarantine_left_ms = 0;
+    // A commit pre-empted when every key the body wrote was a new lease
+    // (a token no other write has): a rival round may have carried those
+    // accepts on (it takes the highest accepted state). The retry reads
+    // again without running the body: if it finds every one of those
+    // leases, the body's writes took effect, so it writes them back at its
+    // ballot (to make them chosen) and the body's reply stands; if not, the
+    // outcome is unknown and the client is told so.
+    bool confirming = false;
+    std::vector<Accept> pre_empted;  // Per key; token 0 where none was written.
+    int64_t pre_empted_sent_ms = 0;
   };
 
-  void StartAttempt(uint64_t txn_id, Txn txn, Time now, std::vector<Message>* outbox);
+  void StartAttempt(uint64_t txn_id, Txn txn, Time now, std::vector<Message>* outbox,
+                    bool may_peek = true);
+  void OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn, KeyRound& key,
+                   Time now, std::vector<Message>* outbox);
   // Finds the transaction and key a reply is for; null when stale.
   Txn* Lookup(uint64_t round_id, Ballot ballot, Phase phase, size_t* key_index, uint64_t* txn_id);
   bool Count(Txn& txn, KeyRound& key, MemberId from, Vote vote, Ballot highest,
              int64_t quarantine_left_ms);
   void Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
+  // Confirming: the writes found again, or null when they are not all found.
+  bool FoundPreEmptedWrites(const Txn& txn) const;
+  // The Accepts a body's writes (or the write-backs of its reads) need.
+  void SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<TxnWrite>& writes,
+                   std::vector<Message>* outbox);
   void Completed(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail);

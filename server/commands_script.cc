@@ -55,24 +55,33 @@ std::vector<std::string> Distinct(const std::vector<std::string>& keys) {
   return distinct;
 }
 
-// A read-only script (or one without keys) on this member's own table.
-void RunLocal(CommandContext& c, const std::string& sha, const EvalArgs& eval, bool read_only) {
-  Engine& engine = c.engine;
-  const std::vector<std::string> names = Distinct(eval.keys);
+// This member's view of `names`, as the other reads see it.
+std::vector<cluster::LeaseView> LocalLeases(Engine& engine, const std::vector<std::string>& names,
+                                            Time now) {
   std::vector<cluster::LeaseView> leases;
   leases.reserve(names.size());
   for (const std::string& name : names) {
     cluster::LeaseView lease;
-    if (const cluster::Register* reg = engine.node().table().FindHeld(name, c.now.mono_ms)) {
-      lease = {true, std::string(reg->owner.str()), reg->token, reg->RemainingMs(c.now.mono_ms)};
+    if (const cluster::Register* reg = engine.node().table().FindHeld(name, now.mono_ms)) {
+      lease = {true, std::string(reg->owner.str()), reg->token, reg->RemainingMs(now.mono_ms)};
     }
     leases.push_back(std::move(lease));
   }
+  return leases;
+}
+
+// Runs the script on this member's own table; its writes are not applied.
+LuaRun RunOnLocalTable(CommandContext& c, const std::string& sha, const EvalArgs& eval,
+                       const std::vector<std::string>& names, bool read_only, bool* writes) {
+  Engine& engine = c.engine;
+  const std::vector<cluster::LeaseView> leases = LocalLeases(engine, names, c.now);
   const cluster::TxnView view{names, leases, engine.node().acceptor().token_counter(), c.now.wall_ms};
   ScriptKeys keys(view, {engine.config().max_lease_ms, engine.config().lease_drift, read_only});
-  const LuaRun run = engine.lua().Run(sha, eval.keys, eval.argv,
-                                      [&keys](std::span<const std::string> args) { return keys.Call(args); });
-  script::WriteScriptValue(c.client.writer(), run.reply);
+  LuaRun run = engine.lua().Run(sha, eval.keys, eval.argv,
+                                [&keys](std::span<const std::string> args) { return keys.Call(args); });
+  const std::vector<cluster::TxnWrite> planned = keys.Writes();
+  *writes = std::any_of(planned.begin(), planned.end(), [](const cluster::TxnWrite& w) { return w.write; });
+  return run;
 }
 
 void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
@@ -81,21 +90,37 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
   auto parsed = ParseEval(c.args, config.script_max_keys);
   if (auto* error = std::get_if<std::string>(&parsed)) return engine.ReplyError(c.client, *error);
   EvalArgs& eval = std::get<EvalArgs>(parsed);
-  if (read_only || eval.keys.empty()) return RunLocal(c, sha, eval, read_only);
+  std::vector<std::string> names = Distinct(eval.keys);
+  bool writes = false;
+  if (read_only || eval.keys.empty()) {
+    // Reads of this member, like GET (and without keys nothing can be written).
+    const LuaRun run = RunOnLocalTable(c, sha, eval, names, read_only, &writes);
+    return script::WriteScriptValue(c.client.writer(), run.reply);
+  }
   for (const std::string& key : eval.keys) {
     if (key.size() > config.max_key_bytes) {
       return engine.ReplyError(c.client, errors::KeyTooLong(config.max_key_bytes));
     }
   }
   cluster::TxnRequest request;
-  request.keys = Distinct(eval.keys);
+  if (names.size() == 1) {
+    // A dry run here says whether the script will likely only read (a
+    // try-lock script finding the key held): then the round peeks first.
+    RunOnLocalTable(c, sha, eval, names, false, &writes);
+    request.peek_first = !writes;
+  }
+  request.keys = std::move(names);
   auto reply = std::make_shared<ScriptValue>();
   // The body runs once a majority has promised every key (maybe again
   // after a pre-empted read); the last run is the one committed.
-  request.body = [lua = &engine.lua(), sha, body = engine.lua().Body(sha), eval = std::move(eval),
-                  options = script::ScriptKeysOptions{config.max_lease_ms, config.lease_drift, false},
-                  reply](const cluster::TxnView& view) {
+  request.body = [lua = &engine.lua(), table = &engine.node().table(), sha, body = engine.lua().Body(sha),
+                  eval = std::move(eval),
+                  options = script::ScriptKeysOptions{config.max_lease_ms, config.lease_drift, false,
+                                                      SIZE_MAX, config.maxkeys},
+                  reply](const cluster::TxnView& view) mutable {
     if (!lua->Exists(sha)) lua->Load(*body);  // Evicted or flushed while it waited.
+    const size_t held = table->held_count();
+    options.new_keys_allowed = held < options.maxkeys ? options.maxkeys - held : 0;
     ScriptKeys keys(view, options);
     LuaRun run = lua->Run(sha, eval.keys, eval.argv,
                           [&keys](std::span<const std::string> args) { return keys.Call(args); });

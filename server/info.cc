@@ -119,6 +119,9 @@ void ScriptsSection(const Engine& engine, InfoText& info) {
   info.Field("txn_read_only", txn.read_only);
   info.Field("txn_keys_written_back", txn.written_back);
   info.Field("txn_torn", txn.torn);
+  info.Field("txn_carried_on", txn.carried_on);
+  info.Field("txn_peeks", txn.peeks);
+  info.Field("txn_peek_answers", txn.peek_answers);
   info.Field("txn_timed_out", txn.timed_out);
 }
 

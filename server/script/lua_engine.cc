@@ -32,6 +32,7 @@ constexpr const char* kLibraries[] = {"string", "table", "math", "redis"};
 constexpr int kHookInstructions = 10'000;
 // Nesting a reply may have, either way.
 constexpr int kValueDepthMax = 64;
+constexpr std::string_view kTooDeep = "ERR reached lua stack limit";
 
 int ReadOnlyTable(lua_State* lua) { return luaL_error(lua, "Attempt to modify a readonly table"); }
 
@@ -117,7 +118,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth) {
       return lua_toboolean(lua, index) ? ScriptValue::Integer(1) : ScriptValue::Null();
     case LUA_TTABLE: {
       if (depth >= kValueDepthMax || !lua_checkstack(lua, 3)) {
-        return ScriptValue::Error("ERR reached lua stack limit");
+        return ScriptValue::Error(std::string(kTooDeep));
       }
       if (index < 0) index = lua_gettop(lua) + index + 1;
       lua_pushliteral(lua, "err");
@@ -143,8 +144,12 @@ ScriptValue ToValue(lua_State* lua, int index, int depth) {
           lua_pop(lua, 1);
           break;
         }
-        items.push_back(ToValue(lua, -1, depth + 1));
+        ScriptValue item = ToValue(lua, -1, depth + 1);
         lua_pop(lua, 1);
+        // Too deep (a table that contains itself): the whole reply is the
+        // error, not an array nested to the limit.
+        if (item.IsError() && item.text == kTooDeep) return item;
+        items.push_back(std::move(item));
       }
       return ScriptValue::Array(std::move(items));
     }

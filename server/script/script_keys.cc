@@ -104,12 +104,19 @@ ScriptValue ScriptKeys::Call(Args args) {
                             "PTTL, TTL, TYPE, SELECT 0, PING and the lock commands)");
 }
 
+bool ScriptKeys::MayHoldAnother(const Key& key, ScriptValue* error) {
+  if (key.lease.held || new_keys_ < options_.new_keys_allowed) return true;
+  *error = ScriptValue::Error(errors::MaxKeys(options_.maxkeys));
+  return false;
+}
+
 uint64_t ScriptKeys::NewToken() {
   counter_ = cluster::NextToken(counter_, wall_ms_);
   return counter_;
 }
 
 void ScriptKeys::Hold(Key& key, std::string_view owner, uint64_t token, int64_t ttl_ms, bool grants) {
+  if (!key.lease.held) ++new_keys_;
   key.lease.held = true;
   key.lease.owner.assign(owner);
   key.lease.token = token;
@@ -120,6 +127,7 @@ void ScriptKeys::Hold(Key& key, std::string_view owner, uint64_t token, int64_t 
 }
 
 void ScriptKeys::Free(Key& key) {
+  if (key.lease.held && new_keys_ > 0) --new_keys_;
   key.lease = {};
   key.written = true;
   key.grants = false;
@@ -191,6 +199,7 @@ ScriptValue ScriptKeys::Set(Args args) {
     const int64_t new_ttl = keepttl ? kept_ms : std::max(ttl_ms, kept_ms);
     Hold(*key, owner, lease.token, std::max<int64_t>(new_ttl, 1), /*grants=*/true);
   } else {
+    if (!MayHoldAnother(*key, &error)) return error;
     Hold(*key, owner, NewToken(), ttl_ms, /*grants=*/true);
   }
   return ScriptValue::Status("OK");
@@ -301,6 +310,7 @@ ScriptValue ScriptKeys::LockWrite(Args args) {
   ScriptValue error;
   Key* key = Find(request.key, &error);
   if (key == nullptr) return error;
+  if (request.op == cluster::WriteOp::kLock && !MayHoldAnother(*key, &error)) return error;
   const cluster::Decision decision = cluster::DecideWrite(
       {request, key->lease, {}, counter_, wall_ms_, options_.drift, options_.max_lease_ms});
   if (decision.kind != cluster::Decision::Kind::kCommit) {

@@ -24,6 +24,10 @@ struct ScriptKeysOptions {
   int64_t max_lease_ms = 60'000;
   double drift = 0.01;
   bool read_only = false;  // EVAL_RO / EVALSHA_RO: writes are refused.
+  // Leases this member may still take on (`maxkeys`): a script that would
+  // hold more keys than that gets -OOM, as a LOCK would.
+  size_t new_keys_allowed = SIZE_MAX;
+  size_t maxkeys = SIZE_MAX;
 };
 
 class ScriptKeys {
@@ -59,6 +63,8 @@ class ScriptKeys {
   void Hold(Key& key, std::string_view owner, uint64_t token, int64_t ttl_ms, bool grants);
   void Free(Key& key);
   uint64_t NewToken();
+  // False (and `error` set) when holding one more key would pass maxkeys.
+  bool MayHoldAnother(const Key& key, ScriptValue* error);
 
   ScriptKeysOptions options_;
   std::vector<std::string> names_;
@@ -66,6 +72,7 @@ class ScriptKeys {
   std::vector<Key> keys_;
   uint64_t counter_ = 0;  // The largest token seen or issued.
   int64_t wall_ms_ = 0;
+  size_t new_keys_ = 0;  // Keys this script made held that were free.
 };
 
 }  // namespace lockerd::server::script
