@@ -214,6 +214,19 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
   txn.phase = Phase::kAccept;
   txn.keys_reached = 0;
   txn.keys_writing = 0;
+  // With more than one key, a key only read is written back too, even when
+  // a majority agreed on it: a higher ballot promised on it since it was
+  // read then makes that write-back fail. The body's own accepts go out
+  // only once every read is so confirmed, so a failed confirmation has
+  // written nothing of the body's and the body runs again on fresh state;
+  // a success means every read still held at one instant.
+  const bool validate_reads = txn.keys.size() > 1;
+  const bool any_body_write =
+      std::any_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return w.write; });
+  const bool any_read_only =
+      std::any_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return !w.write; });
+  const bool confirm_reads_first = validate_reads && any_body_write && any_read_only;
+  txn.deferred.clear();
   for (size_t i = 0; i < txn.keys.size(); ++i) {
     KeyRound& key = txn.keys[i];
     const TxnWrite& write = writes[i];
@@ -225,11 +238,22 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
         accept.owner = write.owner;
         accept.token = write.token;
         accept.ttl_ms = write.ttl_ms;
+        // A renewal of the lease read (same token) never shortens it, as
+        // DecideWrite's: a shorter copy left on a minority by a failed
+        // commit could be chosen later, before the holder's deadline.
+        if (key.chosen.held && write.token == key.chosen.token) {
+          accept.ttl_ms = std::max(write.ttl_ms, CarriedOverMs(key.chosen.remaining_ms, options_.drift,
+                                                               options_.max_lease_ms));
+        }
       }
       key.grants = write.held && write.grants;
-      key.body_wrote = true;
       key.new_lease = write.held && (!key.chosen.held || write.token != key.chosen.token);
-    } else if (!key.agree || (txn.confirming && txn.pre_empted[i].token != 0)) {
+      if (confirm_reads_first) {
+        txn.deferred.push_back(std::move(accept));
+        continue;
+      }
+      key.body_wrote = true;
+    } else if (!key.agree || validate_reads || (txn.confirming && txn.pre_empted[i].token != 0)) {
       // Read, not written, and the register read may not be chosen yet
       // (or, confirming, a carried-on write): write it back at this ballot
       // so that no later round can choose something older.
@@ -255,6 +279,22 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
   }
 }
 
+void TxnCoordinator::SendDeferred(Txn& txn, std::vector<Message>* outbox) {
+  const uint64_t key_mask = (uint64_t{1} << kKeyBits) - 1;
+  for (Accept& accept : txn.deferred) {
+    KeyRound& key = txn.keys[accept.round_id & key_mask];
+    key.body_wrote = true;
+    key.writing = true;
+    key.accept = std::move(accept);
+    key.tally = QuorumTally(options_.members_count);
+    ++txn.keys_writing;
+    for (MemberId member = 0; member < options_.members_count; ++member) {
+      outbox->push_back({options_.self, member, key.accept});
+    }
+  }
+  txn.deferred.clear();
+}
+
 void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                                 std::vector<Message>* outbox) {
   size_t index = 0;
@@ -272,17 +312,19 @@ void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time no
     return;
   }
   if (!was_reached && key.tally.Reached() && ++txn->keys_reached == txn->keys_writing) {
+    if (!txn->deferred.empty()) return SendDeferred(*txn, outbox);
     return Completed(txn_id, *txn, now, outbox);
   }
   if (key.tally.Impossible()) {
     // Pre-empted while committing. The body cannot simply run again: its
     // writes may be in effect (carried on by the rival, or chosen on other
     // keys). When they are all new leases, a retry can tell (see Txn).
-    if (txn->quarantined && !txn->outvoted) {
-      return Finish(txn_id, WriteOutcome::kTryAgain, Coordinator::QuarantineDetail(txn->quarantine_left_ms));
-    }
     const bool body_wrote = std::any_of(txn->keys.begin(), txn->keys.end(),
                                         [](const KeyRound& k) { return k.body_wrote; });
+    // -TRYAGAIN says nothing happened; with a body's write out, it may have.
+    if (txn->quarantined && !txn->outvoted && !body_wrote && !txn->confirming) {
+      return Finish(txn_id, WriteOutcome::kTryAgain, Coordinator::QuarantineDetail(txn->quarantine_left_ms));
+    }
     const bool all_new_leases = std::all_of(txn->keys.begin(), txn->keys.end(), [](const KeyRound& k) {
       return !k.body_wrote || k.new_lease;
     });
@@ -373,7 +415,9 @@ void TxnCoordinator::Tick(Time now, std::vector<Message>* outbox) {
       continue;
     }
     ++stats_.timed_out;
-    if (txn.quarantined) {
+    const bool body_wrote = std::any_of(txn.keys.begin(), txn.keys.end(),
+                                        [](const KeyRound& k) { return k.body_wrote; });
+    if (txn.quarantined && !(txn.phase == Phase::kAccept && body_wrote) && !txn.confirming) {
       Finish(txn_id, WriteOutcome::kTryAgain, Coordinator::QuarantineDetail(txn.quarantine_left_ms));
     } else {
       std::string detail = DescribeAnswers(txn);

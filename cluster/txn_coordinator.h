@@ -100,6 +100,9 @@ class TxnCoordinator {
     bool quarantined = false;
     bool outvoted = false;
     int64_t quarantine_left_ms = 0;
+    // The body's accepts, held back until every key it only read is
+    // confirmed at this ballot (see SendAccepts).
+    std::vector<Accept> deferred;
     // A commit pre-empted when every key the body wrote was a new lease
     // (a token no other write has): a rival round may have carried those
     // accepts on (it takes the highest accepted state). The retry reads
@@ -126,6 +129,8 @@ class TxnCoordinator {
   // The Accepts a body's writes (or the write-backs of its reads) need.
   void SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<TxnWrite>& writes,
                    std::vector<Message>* outbox);
+  // Sends the body's held-back accepts once its reads are confirmed.
+  void SendDeferred(Txn& txn, std::vector<Message>* outbox);
   void Completed(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail);

@@ -1,6 +1,9 @@
 // lockerd_sim: runs the cluster simulator from the command line.
 //   lockerd_sim --seeds 100000 [--start 1]   many seeds; prints failures
 //   lockerd_sim --replay SEED                one seed, every event printed
+//   lockerd_sim --no-scripts ...             without script (transaction) clients
+//   lockerd_sim --broken-script KIND ...     scripts with a deliberate bug
+//                                            (ignore-holder, shorten-renewals)
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -13,14 +16,49 @@ int main(int argc, char** argv) {
   uint64_t seeds = 10000;
   uint64_t start = 1;
   long long replay = -1;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    if (std::strcmp(argv[i], "--seeds") == 0) seeds = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--start") == 0) start = std::strtoull(argv[i + 1], nullptr, 10);
-    else if (std::strcmp(argv[i], "--replay") == 0) replay = std::strtoll(argv[i + 1], nullptr, 10);
+  bool scripts = true;
+  auto broken_script = lockerd::sim::SimOptions::BrokenScript::kNone;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
+      std::printf(
+          "usage: lockerd_sim [--seeds N] [--start S] [--no-scripts] [--broken-script KIND]\n"
+          "       lockerd_sim --replay SEED [--no-scripts] [--broken-script KIND]\n"
+          "  --seeds N       run N seeds (default 10000) from --start (default 1)\n"
+          "  --replay SEED   run one seed and print every event\n"
+          "  --no-scripts    clients use LOCK, EXTEND and RELEASE only (no transactions)\n"
+          "  --broken-script ignore-holder|shorten-renewals\n"
+          "                  scripts with a deliberate bug, for the checkers to catch\n");
+      return 0;
+    }
+    if (std::strcmp(argv[i], "--no-scripts") == 0) {
+      scripts = false;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    if (std::strcmp(argv[i], "--broken-script") == 0) {
+      using Broken = lockerd::sim::SimOptions::BrokenScript;
+      if (std::strcmp(argv[i + 1], "ignore-holder") == 0) {
+        broken_script = Broken::kIgnoreHolder;
+      } else if (std::strcmp(argv[i + 1], "shorten-renewals") == 0) {
+        broken_script = Broken::kShortenRenewals;
+      } else {
+        std::fprintf(stderr, "unknown --broken-script %s\n", argv[i + 1]);
+        return 2;
+      }
+    } else if (std::strcmp(argv[i], "--seeds") == 0) {
+      seeds = std::strtoull(argv[i + 1], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--start") == 0) {
+      start = std::strtoull(argv[i + 1], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--replay") == 0) {
+      replay = std::strtoll(argv[i + 1], nullptr, 10);
+    }
+    ++i;
   }
   using lockerd::sim::SimReport;
   if (replay >= 0) {
     lockerd::sim::SimOptions options = lockerd::sim::OptionsForSeed(static_cast<uint64_t>(replay));
+    options.scripts = scripts;
+    options.broken_script = broken_script;
     options.verbose = true;
     const SimReport report = lockerd::sim::RunSimulation(options);
     std::printf("seed %lld: %s, %llu holds, %llu events, trace %016llx\n", replay,
@@ -33,11 +71,24 @@ int main(int argc, char** argv) {
   const auto began = std::chrono::steady_clock::now();
   uint64_t failed = 0;
   uint64_t holds = 0;
+  uint64_t script_holds = 0;
+  uint64_t scripts_run = 0;
+  uint64_t scripts_done = 0;
   std::map<std::string, long> faults;
+  std::map<std::string, unsigned long long> txn;
+  std::map<std::string, unsigned long long> script_kinds;
   for (uint64_t seed = start; seed < start + seeds; ++seed) {
-    const SimReport report = lockerd::sim::RunSeed(seed);
+    lockerd::sim::SimOptions options = lockerd::sim::OptionsForSeed(seed);
+    options.scripts = scripts;
+    options.broken_script = broken_script;
+    const SimReport report = lockerd::sim::RunSimulation(options);
     holds += report.holds;
+    script_holds += report.script_holds;
+    scripts_run += report.scripts;
+    scripts_done += report.scripts_done;
     for (const auto& [kind, count] : report.faults) faults[kind] += count;
+    for (const auto& [kind, count] : report.txn) txn[kind] += count;
+    for (const auto& [kind, count] : report.script_kinds) script_kinds[kind] += count;
     if (!report.ok) {
       ++failed;
       std::printf("seed %llu FAILED (replay: lockerd_sim --replay %llu)\n",
@@ -52,6 +103,13 @@ int main(int argc, char** argv) {
               seconds, static_cast<unsigned long long>(failed),
               static_cast<unsigned long long>(holds));
   for (const auto& [kind, count] : faults) std::printf(" %s=%ld", kind.c_str(), count);
+  std::printf("\nscripts: %llu run, %llu done, %llu holds via scripts; txn:",
+              static_cast<unsigned long long>(scripts_run),
+              static_cast<unsigned long long>(scripts_done),
+              static_cast<unsigned long long>(script_holds));
+  for (const auto& [kind, count] : txn) std::printf(" %s=%llu", kind.c_str(), count);
+  std::printf("\nscripts by kind:");
+  for (const auto& [kind, count] : script_kinds) std::printf(" %s=%llu", kind.c_str(), count);
   std::printf("\n");
   return failed == 0 ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // The simulator's checks, run by the test command: thousands of seeds with
 // faults, determinism, liveness after faults stop, and proof that each
-// deliberately broken rule is caught (so the checkers can fail).
+// deliberately broken rule is caught (so the checkers can fail). Clients
+// also run scripts (cluster transactions); see world.cc.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -27,12 +28,16 @@ std::string Describe(const SimReport& report) {
 TEST(Simulation, SafetyHoldsUnderFaultsForManySeeds) {
   const uint64_t seeds = SeedCount();
   uint64_t holds = 0;
+  uint64_t script_holds = 0;
   std::map<std::string, int> faults;
+  std::map<std::string, uint64_t> txn;
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     const SimReport report = RunSeed(seed);
     ASSERT_TRUE(report.ok) << Describe(report);
     holds += report.holds;
+    script_holds += report.script_holds;
     for (const auto& [kind, count] : report.faults) faults[kind] += count;
+    for (const auto& [kind, count] : report.txn) txn[kind] += count;
   }
   // The runs exercised what they claim to.
   EXPECT_GT(holds, seeds * 5);
@@ -40,7 +45,16 @@ TEST(Simulation, SafetyHoldsUnderFaultsForManySeeds) {
                            "whole-cluster-crash"}) {
     EXPECT_GT(faults[kind], 0) << kind;
   }
-  std::string summary = std::to_string(seeds) + " seeds, " + std::to_string(holds) + " holds;";
+  // Scripts (cluster transactions) took part: some granted holds, some
+  // were retried, some wrote back a read, some answered from a peek or
+  // after phase 1, some commits were found carried on after a pre-emption.
+  EXPECT_GT(script_holds, seeds / 2);
+  for (const char* kind : {"committed", "read-only", "peek-answers", "retried", "written-back",
+                           "carried-on", "timed-out"}) {
+    EXPECT_GT(txn[kind], 0u) << kind;
+  }
+  std::string summary = std::to_string(seeds) + " seeds, " + std::to_string(holds) + " holds (" +
+                        std::to_string(script_holds) + " by scripts);";
   for (const auto& [kind, count] : faults) summary += " " + kind + "=" + std::to_string(count);
   RecordProperty("summary", summary);
   std::printf("%s\n", summary.c_str());
@@ -63,6 +77,17 @@ TEST(Simulation, WithoutFaultsEveryClientMakesProgress) {
   const SimReport report = RunSimulation(options);
   ASSERT_TRUE(report.ok) << Describe(report);
   EXPECT_GT(report.holds, 50u);
+  EXPECT_GT(report.script_holds, 0u);
+}
+
+TEST(Simulation, WithoutScriptsTheLockOnlyWorkloadStillHolds) {
+  for (uint64_t seed = 1; seed <= 200; ++seed) {
+    SimOptions options = OptionsForSeed(seed);
+    options.scripts = false;
+    const SimReport report = RunSimulation(options);
+    ASSERT_TRUE(report.ok) << Describe(report);
+    EXPECT_EQ(report.scripts, 0u);
+  }
 }
 
 // Runs seeds with one rule broken until a checker fails; returns the seed
@@ -87,6 +112,26 @@ uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uin
   }
   cluster::Broken() = {};
   return caught;
+}
+
+// Script holds go through the same checkers as LOCK's: an acquire script
+// that takes keys whoever holds them is caught.
+TEST(BrokenVariants, ScriptsIgnoringTheHolderAreCaught) {
+  uint64_t caught = 0;
+  for (uint64_t seed = 1; seed <= 200 && caught == 0; ++seed) {
+    SimOptions options;
+    options.seed = seed;
+    options.keys = 1;
+    options.clients = 5;
+    options.broken_script = SimOptions::BrokenScript::kIgnoreHolder;
+    const SimReport report = RunSimulation(options);
+    if (!report.ok) {
+      caught = seed;
+      std::printf("scripts ignoring the holder caught at seed %llu: %s\n",
+                  static_cast<unsigned long long>(seed), report.violations[0].c_str());
+    }
+  }
+  EXPECT_NE(caught, 0u);
 }
 
 TEST(BrokenVariants, ForgottenPromisesAreCaught) {

@@ -4,12 +4,21 @@
 #include <cmath>
 #include <cstdio>
 #include <functional>
+#include <memory>
 #include <optional>
+
+#include "cluster/fencing.h"
+#include "cluster/lease_math.h"
+#include "cluster/txn.h"
 
 namespace lockerd::sim {
 namespace {
 
 using cluster::Message;
+using cluster::TxnBody;
+using cluster::TxnRequest;
+using cluster::TxnView;
+using cluster::TxnWrite;
 using cluster::WriteOp;
 using cluster::WriteOutcome;
 using cluster::WriteRequest;
@@ -45,17 +54,33 @@ class World {
     uint64_t timer_generation = 0;
   };
 
+  // A key a client holds (or last held): its token and the checker's hold.
+  struct Held {
+    std::string key;
+    uint64_t token = 0;
+    int hold = -1;
+  };
+
   struct Client {
     int id = 0;
     double rate = 1.0;
-    std::string key;
     std::string owner;
-    uint64_t token = 0;
+    // The keys of the current acquire: one, or two for a two-key script.
+    std::vector<Held> held;
     int64_t ttl_ms = 0;
     int64_t send_us = 0;
     int64_t window_end_us = 0;
-    int hold = -1;
     int ops = 0;
+  };
+
+  // What a script's body decided in its last run (the run whose writes the
+  // cluster committed, when the script's result is kDone). Shared between
+  // the body, which may run more than once, and the result's handler.
+  struct ScriptPlan {
+    bool wrote = false;
+    std::vector<uint64_t> tokens;  // Acquire: the token written for each key.
+    std::vector<bool> freed;       // Release: which keys it freed.
+    int runs = 0;
   };
 
   // --- time and events
@@ -96,6 +121,18 @@ class World {
   void PlanHold(Client& client);
   void Release(Client& client);
   void Extend(Client& client);
+  // The client stops using every key it holds at `at_us`.
+  void CutAll(Client& client);
+  // Scripts (cluster transactions): acquire one or two keys if all are
+  // free, release the keys the client holds, extend them if it holds all.
+  void SubmitTxn(size_t member, std::vector<std::string> keys, TxnBody body,
+                 std::function<void(const WriteResult&)> on_result);
+  void ScriptAcquire(Client& client, std::vector<std::string> keys);
+  void ScriptRelease(Client& client);
+  void ScriptExtend(Client& client);
+  size_t AnyMember() { return static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1)); }
+  std::string AnyKey() { return "key" + std::to_string(Uniform(0, static_cast<int64_t>(options_.keys) - 1)); }
+  void CountTxnStats(const cluster::Node& node);
   int64_t WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const;
   size_t FreeMembers(const std::string& key, uint64_t token);
   void Probe(size_t member, int attempt);
@@ -339,6 +376,7 @@ void World::Crash(size_t index) {
   Trace(3, index);
   Log("crash member " + std::to_string(index));
   Member& member = members_[index];
+  CountTxnStats(*member.node);
   member.node.reset();
   ++member.incarnation;  // Messages in flight to it are lost.
   member.backlog.clear();
@@ -359,6 +397,7 @@ void World::CleanRestart(size_t index) {
   if (member.paused_until_us > now_us_) return;  // A paused process cannot shut down.
   const cluster::NodeState saved = member.node->Save(LocalTime(member));
   const int64_t stopped_us = now_us_;
+  CountTxnStats(*member.node);
   member.node.reset();
   ++member.incarnation;
   At(now_us_ + Uniform(50'000, 800'000), [this, index, saved, stopped_us] {
@@ -469,17 +508,28 @@ void World::ClientIdle(Client& client, int64_t think_us) {
 }
 
 void World::StartLock(Client& client) {
-  client.key = "key" + std::to_string(Uniform(0, static_cast<int64_t>(options_.keys) - 1));
+  const std::string key = AnyKey();
   client.owner = "client" + std::to_string(client.id) + "-" + std::to_string(client.ops++);
   client.ttl_ms = Uniform(20, options_.max_lease_ms);
   client.send_us = now_us_;
+  client.held.clear();
+  if (options_.scripts) {
+    // A modest share of acquires are scripts: one key, or two at once.
+    const double choice = std::uniform_real_distribution<double>(0, 1)(rng_);
+    if (choice < 0.06 && options_.keys >= 2) {
+      std::string other = AnyKey();
+      while (other == key) other = AnyKey();
+      return ScriptAcquire(client, {key, other});
+    }
+    if (choice < 0.18) return ScriptAcquire(client, {key});
+  }
+  client.held.push_back({key, 0, -1});
   WriteRequest request;
   request.op = WriteOp::kLock;
-  request.key = client.key;
+  request.key = key;
   request.owner = client.owner;
   request.ttl_ms = client.ttl_ms;
-  const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
-  Submit(member, request, [this, &client](const WriteResult& result) {
+  Submit(AnyMember(), request, [this, &client](const WriteResult& result) {
     OnLocked(client, result);
   });
 }
@@ -492,9 +542,10 @@ int64_t World::WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) 
 
 void World::OnLocked(Client& client, const WriteResult& result) {
   if (result.outcome != WriteOutcome::kDone) return ClientIdle(client, Uniform(1'000, 50'000));
-  client.token = result.token;
+  Held& held = client.held.front();
+  held.token = result.token;
   client.window_end_us = WindowEnd(client, client.send_us, client.ttl_ms);
-  client.hold = checker_.Grant(client.key, client.id, client.token, now_us_, client.window_end_us);
+  held.hold = checker_.Grant(held.key, client.id, held.token, now_us_, client.window_end_us);
   PlanHold(client);
 }
 
@@ -509,23 +560,29 @@ void World::PlanHold(Client& client) {
   } else {
     // Lets the lease run out: it stops using the lock at its deadline.
     At(client.window_end_us, [this, &client] {
-      checker_.Cut(client.hold, now_us_);
+      CutAll(client);
       ClientIdle(client, Uniform(1'000, 20'000));
     });
   }
 }
 
+void World::CutAll(Client& client) {
+  for (const Held& held : client.held) checker_.Cut(held.hold, now_us_);
+}
+
 void World::Release(Client& client) {
-  checker_.Cut(client.hold, now_us_);  // It stops using the lock before asking.
+  CutAll(client);  // It stops using the lock before asking.
+  // Two keys are released by a script; one key by RELEASE, or a script.
+  if (options_.scripts && (client.held.size() > 1 || Chance(0.3))) return ScriptRelease(client);
+  const Held held = client.held.front();
   WriteRequest request;
   request.op = WriteOp::kRelease;
-  request.key = client.key;
+  request.key = held.key;
   request.owner = client.owner;
-  const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
-  Submit(member, request, [this, &client](const WriteResult& result) {
+  Submit(AnyMember(), request, [this, &client, held](const WriteResult& result) {
     if (result.outcome == WriteOutcome::kDone) {
-      checker_.Released(client.key, client.token, FreeMembers(client.key, client.token),
-                        options_.members, now_us_);
+      checker_.Released(held.key, held.token, FreeMembers(held.key, held.token), options_.members,
+                        now_us_);
     }
     ClientIdle(client, Uniform(1'000, 30'000));
   });
@@ -533,29 +590,237 @@ void World::Release(Client& client) {
 
 void World::Extend(Client& client) {
   if (now_us_ >= client.window_end_us) {
-    checker_.Cut(client.hold, now_us_);
+    CutAll(client);
     return ClientIdle(client, Uniform(1'000, 20'000));
   }
+  if (options_.scripts &&
+      (client.held.size() > 1 ||
+       options_.broken_script == SimOptions::BrokenScript::kShortenRenewals || Chance(0.3))) {
+    return ScriptExtend(client);
+  }
+  const Held held = client.held.front();
   const int64_t ttl_ms = Uniform(20, options_.max_lease_ms);
   const int64_t send_us = now_us_;
   WriteRequest request;
   request.op = WriteOp::kExtend;
-  request.key = client.key;
+  request.key = held.key;
   request.owner = client.owner;
   request.ttl_ms = ttl_ms;
-  const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
-  Submit(member, request, [this, &client, ttl_ms, send_us](const WriteResult& result) {
+  Submit(AnyMember(), request, [this, &client, ttl_ms, send_us](const WriteResult& result) {
     if (result.outcome == WriteOutcome::kDone) {
-      if (result.token != client.token) {
-        checker_.Fail("extend changed the token of " + client.key + " from " +
-                      std::to_string(client.token) + " to " + std::to_string(result.token));
+      Held& extended = client.held.front();
+      if (result.token != extended.token) {
+        checker_.Fail("extend changed the token of " + extended.key + " from " +
+                      std::to_string(extended.token) + " to " + std::to_string(result.token));
       }
       client.window_end_us = WindowEnd(client, send_us, ttl_ms);
-      client.hold = checker_.Extend(client.hold, now_us_, client.window_end_us);
+      extended.hold = checker_.Extend(extended.hold, now_us_, client.window_end_us);
     }
     // Failed or not, it goes on until its (possibly new) deadline.
     PlanHold(client);
   });
+}
+
+// ---------------------------------------------------------------- scripts
+
+void World::SubmitTxn(size_t member, std::vector<std::string> keys, TxnBody body,
+                      std::function<void(const WriteResult&)> on_result) {
+  const uint64_t id = next_request_id_++;
+  ++report_.scripts;
+  std::string names;
+  for (const std::string& key : keys) names += " " + key;
+  Log("script " + std::to_string(id) + " to member " + std::to_string(member) + ":" + names);
+  waiting_[id] = [this, on_result = std::move(on_result)](const WriteResult& result) {
+    if (result.outcome == WriteOutcome::kDone) ++report_.scripts_done;
+    on_result(result);
+  };
+  TxnRequest request;
+  request.request_id = id;
+  request.keys = std::move(keys);
+  request.body = std::move(body);
+  const int incarnation = members_[member].incarnation;
+  At(now_us_ + Uniform(50, 400), [this, member, incarnation, request] {
+    OnMember(member, incarnation, [this, member, request](cluster::Node& node) {
+      const cluster::Time now = LocalTime(members_[member]);
+      TxnRequest submitted = request;
+      if (submitted.keys.size() == 1) {
+        // As the server does: a dry run on the member's own table says
+        // whether the script will likely only read; then the round peeks
+        // first. (The dry run's decision is never the one acted on: a kDone
+        // comes from a run in the cluster, which runs after it.)
+        std::vector<cluster::LeaseView> leases(1);
+        if (const cluster::Register* reg = node.table().FindHeld(submitted.keys[0], now.mono_ms)) {
+          leases[0] = {true, reg->owner.str(), reg->token, reg->RemainingMs(now.mono_ms)};
+        }
+        const std::vector<TxnWrite> writes = submitted.body(
+            TxnView{submitted.keys, leases, node.acceptor().token_counter(), now.wall_ms});
+        submitted.peek_first =
+            std::none_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return w.write; });
+      }
+      node.SubmitTxn(std::move(submitted), now);
+    });
+  });
+  // As for a write: a client gives up on a script its member never answers.
+  const int64_t timeout_us = (3 * options_.round_timeout_ms + 200) * 1000;
+  At(now_us_ + timeout_us, [this, id] {
+    const auto it = waiting_.find(id);
+    if (it == waiting_.end()) return;
+    auto give_up = std::move(it->second);
+    waiting_.erase(it);
+    WriteResult unknown;
+    unknown.request_id = id;
+    unknown.outcome = WriteOutcome::kNoQuorum;
+    unknown.detail = "client timeout";
+    give_up(unknown);
+  });
+}
+
+// Takes every key if all are free, with tokens from the largest counter the
+// promises reported (and the wall-clock floor), as a LOCK would; else
+// writes nothing. Success is kDone from the run that decided to write.
+void World::ScriptAcquire(Client& client, std::vector<std::string> keys) {
+  for (const std::string& key : keys) client.held.push_back({key, 0, -1});
+  auto plan = std::make_shared<ScriptPlan>();
+  TxnBody body = [plan, owner = client.owner, ttl_ms = client.ttl_ms,
+                  ignore_holder = options_.broken_script == SimOptions::BrokenScript::kIgnoreHolder](
+                     const TxnView& view) {
+    ++plan->runs;
+    std::vector<TxnWrite> writes(view.keys.size());
+    plan->wrote = ignore_holder ||
+                  std::none_of(view.leases.begin(), view.leases.end(),
+                               [](const cluster::LeaseView& lease) { return lease.held; });
+    plan->tokens.assign(view.keys.size(), 0);
+    if (!plan->wrote) return writes;
+    uint64_t token = view.counter_max;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      token = cluster::NextToken(token, view.wall_ms);
+      writes[i] = {true, true, owner, token, ttl_ms, /*grants=*/true};
+      plan->tokens[i] = token;
+    }
+    return writes;
+  };
+  const std::string kind = keys.size() == 1 ? "acquire" : "acquire2";
+  ++report_.script_kinds[kind];
+  SubmitTxn(AnyMember(), std::move(keys), std::move(body),
+            [this, &client, plan, kind](const WriteResult& result) {
+              if (result.outcome != WriteOutcome::kDone || !plan->wrote) {
+                return ClientIdle(client, Uniform(1'000, 50'000));
+              }
+              ++report_.script_kinds[kind + ":took"];
+              client.window_end_us = WindowEnd(client, client.send_us, client.ttl_ms);
+              for (size_t i = 0; i < client.held.size(); ++i) {
+                Held& held = client.held[i];
+                held.token = plan->tokens[i];
+                held.hold = checker_.Grant(held.key, client.id, held.token, now_us_,
+                                           client.window_end_us);
+                ++report_.script_holds;
+              }
+              PlanHold(client);
+            });
+}
+
+// Frees each key the client still holds (same owner, same token).
+void World::ScriptRelease(Client& client) {
+  std::vector<std::string> keys;
+  std::vector<uint64_t> tokens;
+  for (const Held& held : client.held) {
+    keys.push_back(held.key);
+    tokens.push_back(held.token);
+  }
+  auto plan = std::make_shared<ScriptPlan>();
+  TxnBody body = [plan, owner = client.owner, tokens](const TxnView& view) {
+    ++plan->runs;
+    std::vector<TxnWrite> writes(view.keys.size());
+    plan->freed.assign(view.keys.size(), false);
+    plan->wrote = false;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const cluster::LeaseView& lease = view.leases[i];
+      if (!lease.held || lease.owner != owner || lease.token != tokens[i]) continue;
+      writes[i].write = true;  // Free.
+      plan->freed[i] = true;
+      plan->wrote = true;
+    }
+    return writes;
+  };
+  const std::vector<Held> held = client.held;
+  ++report_.script_kinds["release"];
+  SubmitTxn(AnyMember(), std::move(keys), std::move(body),
+            [this, &client, plan, held](const WriteResult& result) {
+              if (result.outcome == WriteOutcome::kDone) {
+                if (plan->wrote) ++report_.script_kinds["release:freed"];
+                for (size_t i = 0; i < held.size(); ++i) {
+                  if (!plan->freed[i]) continue;
+                  checker_.Released(held[i].key, held[i].token,
+                                    FreeMembers(held[i].key, held[i].token), options_.members,
+                                    now_us_);
+                }
+              }
+              ClientIdle(client, Uniform(1'000, 30'000));
+            });
+}
+
+// Renews every key if the client holds them all: same owner and token, the
+// new ttl, never shorter than what the lease had left (carried over, as
+// EXTEND and the server's scripts do: a renewal that reaches only some
+// members must not leave a copy shorter than the holder's deadline).
+void World::ScriptExtend(Client& client) {
+  // The broken variant asks for short renewals, which are what it gets wrong.
+  const bool shorten = options_.broken_script == SimOptions::BrokenScript::kShortenRenewals;
+  const int64_t ttl_ms = shorten ? 20 : Uniform(20, options_.max_lease_ms);
+  const int64_t send_us = now_us_;
+  std::vector<std::string> keys;
+  std::vector<uint64_t> tokens;
+  for (const Held& held : client.held) {
+    keys.push_back(held.key);
+    tokens.push_back(held.token);
+  }
+  auto plan = std::make_shared<ScriptPlan>();
+  TxnBody body = [plan, owner = client.owner, tokens, ttl_ms, drift = options_.drift,
+                  max_lease_ms = options_.max_lease_ms,
+                  shorten = options_.broken_script == SimOptions::BrokenScript::kShortenRenewals](
+                     const TxnView& view) {
+    ++plan->runs;
+    std::vector<TxnWrite> writes(view.keys.size());
+    plan->wrote = true;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const cluster::LeaseView& lease = view.leases[i];
+      if (!lease.held || lease.owner != owner || lease.token != tokens[i]) plan->wrote = false;
+    }
+    if (!plan->wrote) return writes;
+    for (size_t i = 0; i < writes.size(); ++i) {
+      const int64_t kept_ms = cluster::CarriedOverMs(view.leases[i].remaining_ms, drift, max_lease_ms);
+      writes[i] = {true, true, owner, tokens[i], shorten ? ttl_ms : std::max(ttl_ms, kept_ms),
+                   /*grants=*/true};
+    }
+    return writes;
+  };
+  ++report_.script_kinds["extend"];
+  SubmitTxn(AnyMember(), std::move(keys), std::move(body),
+            [this, &client, plan, ttl_ms, send_us](const WriteResult& result) {
+              if (result.outcome == WriteOutcome::kDone && plan->wrote) {
+                ++report_.script_kinds["extend:renewed"];
+                client.window_end_us = WindowEnd(client, send_us, ttl_ms);
+                for (Held& held : client.held) {
+                  held.hold = checker_.Extend(held.hold, now_us_, client.window_end_us);
+                }
+              }
+              // Failed or not, it goes on until its (possibly new) deadline.
+              PlanHold(client);
+            });
+}
+
+void World::CountTxnStats(const cluster::Node& node) {
+  const cluster::TxnStats& stats = node.txn_coordinator().stats();
+  report_.txn["started"] += stats.started;
+  report_.txn["retried"] += stats.retried;
+  report_.txn["committed"] += stats.committed;
+  report_.txn["read-only"] += stats.read_only;
+  report_.txn["peeks"] += stats.peeks;
+  report_.txn["peek-answers"] += stats.peek_answers;
+  report_.txn["written-back"] += stats.written_back;
+  report_.txn["torn"] += stats.torn;
+  report_.txn["carried-on"] += stats.carried_on;
+  report_.txn["timed-out"] += stats.timed_out;
 }
 
 size_t World::FreeMembers(const std::string& key, uint64_t token) {
@@ -603,6 +868,9 @@ SimReport World::Run() {
     now_us_ = event.at_us;
     ++report_.events;
     event.run();
+  }
+  for (const Member& member : members_) {
+    if (member.node) CountTxnStats(*member.node);
   }
   report_.holds = checker_.holds();
   report_.violations = checker_.violations();
