@@ -237,7 +237,8 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
         CHECK(write.ttl_ms > 0 && write.token > 0);
         accept.owner = write.owner;
         accept.token = write.token;
-        accept.ttl_ms = write.ttl_ms;
+        // Members refuse a ttl above max-lease-ms as malformed.
+        accept.ttl_ms = std::min(write.ttl_ms, options_.max_lease_ms);
         // A renewal of the lease read (same token) never shortens it, as
         // DecideWrite's: a shorter copy left on a minority by a failed
         // commit could be chosen later, before the holder's deadline.
@@ -297,6 +298,12 @@ void TxnCoordinator::SendDeferred(Txn& txn, std::vector<Message>* outbox) {
 
 void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                                 std::vector<Message>* outbox) {
+  HandleAccepted(from, accepted, now, outbox);
+  SubmitRollbacks(now, outbox);
+}
+
+void TxnCoordinator::HandleAccepted(MemberId from, const Accepted& accepted, Time now,
+                                    std::vector<Message>* outbox) {
   size_t index = 0;
   uint64_t txn_id = 0;
   Txn* txn = Lookup(accepted.round_id, accepted.ballot, Phase::kAccept, &index, &txn_id);
@@ -399,6 +406,11 @@ void TxnCoordinator::Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Mess
 }
 
 void TxnCoordinator::Tick(Time now, std::vector<Message>* outbox) {
+  TimeOut(now, outbox);
+  SubmitRollbacks(now, outbox);
+}
+
+void TxnCoordinator::TimeOut(Time now, std::vector<Message>* outbox) {
   std::vector<uint64_t> due;
   for (const auto& [txn_id, txn] : txns_) {
     const int64_t at_ms = txn.phase == Phase::kBackoff ? txn.retry_at_ms : txn.deadline_ms;
@@ -455,9 +467,30 @@ std::string TxnCoordinator::DescribeAnswers(const Txn& txn) const {
 void TxnCoordinator::Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail) {
   const auto it = txns_.find(txn_id);
   CHECK(it != txns_.end());
-  const uint64_t request_id = it->second.request.request_id;
+  const Txn& txn = it->second;
+  if (outcome != WriteOutcome::kDone && txn.phase == Phase::kAccept && !txn.confirming) {
+    // Its client was told it failed: a grant of a key it read free must not
+    // stay behind, held by no one who knows. (A key it took over from a
+    // holder is left: undoing it would free the old holder's lease too.)
+    for (const KeyRound& key : txn.keys) {
+      if (!key.writing || !key.body_wrote || !key.new_lease || key.chosen.held) continue;
+      WriteRequest undo;
+      undo.op = WriteOp::kRollback;
+      undo.key = key.accept.key;
+      undo.rollback_ballot = txn.ballot;
+      rollbacks_.push_back(std::move(undo));
+      ++stats_.rollbacks;
+    }
+  }
+  const uint64_t request_id = txn.request.request_id;
   txns_.erase(it);
   if (request_id != 0) results_.push_back({request_id, outcome, 0, 0, std::move(detail)});
+}
+
+void TxnCoordinator::SubmitRollbacks(Time now, std::vector<Message>* outbox) {
+  std::vector<WriteRequest> undo;
+  undo.swap(rollbacks_);
+  for (WriteRequest& request : undo) ballots_->Submit(std::move(request), now, outbox);
 }
 
 void TxnCoordinator::TakeResults(std::vector<WriteResult>* out) {

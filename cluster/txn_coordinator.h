@@ -39,6 +39,7 @@ struct TxnStats {
   uint64_t written_back = 0;    // Keys whose read had to be written back.
   uint64_t torn = 0;            // Commit pre-empted after a key was accepted.
   uint64_t carried_on = 0;      // Pre-empted commits found carried on by a rival.
+  uint64_t rollbacks = 0;       // Fresh grants of failed transactions undone.
   uint64_t timed_out = 0;
   uint64_t stale_replies = 0;
 };
@@ -117,6 +118,9 @@ class TxnCoordinator {
 
   void StartAttempt(uint64_t txn_id, Txn txn, Time now, std::vector<Message>* outbox,
                     bool may_peek = true);
+  void HandleAccepted(MemberId from, const Accepted& accepted, Time now, std::vector<Message>* outbox);
+  // Retries due backoffs and fails transactions past their deadline.
+  void TimeOut(Time now, std::vector<Message>* outbox);
   void OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn, KeyRound& key,
                    Time now, std::vector<Message>* outbox);
   // Finds the transaction and key a reply is for; null when stale.
@@ -134,6 +138,8 @@ class TxnCoordinator {
   void Completed(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail);
+  // Hands the rollbacks Finish queued to the single-key coordinator.
+  void SubmitRollbacks(Time now, std::vector<Message>* outbox);
   std::string DescribeAnswers(const Txn& txn) const;
 
   CoordinatorOptions options_;
@@ -141,6 +147,9 @@ class TxnCoordinator {
   uint64_t next_txn_seq_ = 1;
   std::map<uint64_t, Txn> txns_;  // By txn id (its round ids without the key bits).
   std::vector<WriteResult> results_;
+  // A failed transaction's fresh grants (leases on keys it read free), to
+  // be undone as a failed LOCK's are: only the write at its own ballot.
+  std::vector<WriteRequest> rollbacks_;
   std::mt19937_64 rng_;
   TxnStats stats_;
 };

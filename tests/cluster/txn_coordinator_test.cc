@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <random>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -610,6 +611,43 @@ TEST_F(TxnCoordinatorTest, TimeoutInPhaseTwoAnswersNoQuorumAndSaysWhatMayHaveHap
   EXPECT_EQ(results[0].outcome, WriteOutcome::kNoQuorum);
   EXPECT_NE(results[0].detail.find("1 agreed"), std::string::npos) << results[0].detail;
   EXPECT_NE(results[0].detail.find("in part"), std::string::npos) << results[0].detail;
+}
+
+// A failed transaction's fresh grants are undone, as a failed LOCK's: the
+// single-key coordinator gets a rollback of exactly that ballot's write for
+// each key the script read free and took, none for a key it did not take.
+TEST_F(TxnCoordinatorTest, FailedCommitRollsBackItsFreshGrants) {
+  Submit({"a", "b"}, AcquireAll(std::make_shared<BodyLog>(), "me", 1000));
+  for (MemberId member : {0u, 1u}) {
+    for (size_t key : {0u, 1u}) Promise(member, key, Vote::kYes);
+  }
+  const Ballot grant_ballot = accepted_.at("a").second;
+  Accepted(0, 0, Vote::kYes);
+  Accepted(1, 0, Vote::kYes);  // a is chosen; b's commit never completes.
+  outbox_.clear();
+  Tick(500);
+  ASSERT_EQ(Results().size(), 1u);
+  EXPECT_EQ(txn_.stats().rollbacks, 2u);
+  EXPECT_EQ(ballots_.rounds_in_flight(), 2u);
+  std::set<std::string> undone;
+  for (const Message& message : outbox_) {
+    if (const auto* prepare = std::get_if<Prepare>(&message.body)) {
+      EXPECT_GT(prepare->ballot, grant_ballot);
+      undone.insert(prepare->key);
+    }
+  }
+  EXPECT_EQ(undone, (std::set<std::string>{"a", "b"}));
+}
+
+TEST_F(TxnCoordinatorTest, SuccessfulCommitRollsBackNothing) {
+  Submit({"a"}, AcquireAll(std::make_shared<BodyLog>(), "me", 1000));
+  Promise(0, 0, Vote::kYes);
+  Promise(1, 0, Vote::kYes);
+  Accepted(0, 0, Vote::kYes);
+  Accepted(1, 0, Vote::kYes);
+  ASSERT_EQ(Results().size(), 1u);
+  EXPECT_EQ(txn_.stats().rollbacks, 0u);
+  EXPECT_EQ(ballots_.rounds_in_flight(), 0u);
 }
 
 TEST_F(TxnCoordinatorTest, GrantAcceptedAfterItsLeaseRanOutIsNoSuccess) {

@@ -820,6 +820,7 @@ void World::CountTxnStats(const cluster::Node& node) {
   report_.txn["written-back"] += stats.written_back;
   report_.txn["torn"] += stats.torn;
   report_.txn["carried-on"] += stats.carried_on;
+  report_.txn["rollbacks"] += stats.rollbacks;
   report_.txn["timed-out"] += stats.timed_out;
 }
 
