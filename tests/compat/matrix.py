@@ -353,11 +353,15 @@ def run_redis_cli(results, cluster):
         results.add(c, "all", "skipped", "redis-tools is not installed")
         return
 
-    def docs():
-        out = cli(port, "COMMAND", "DOCS", "LOCK")
-        expect("timeout" in out and "WAIT" in out and "owner" in out, out[:200])
-        return "COMMAND DOCS gives LOCK's arguments for the hints"
-    results.check(c, "interactive hints (COMMAND DOCS)", docs)
+    def hints():
+        typed = {"LOCK ": "key owner ttl [WAIT timeout]", "EVALSHA ": "sha1 numkeys"}
+        shown = []
+        for text, hint in typed.items():
+            screen = interactive_cli(port, text)
+            expect(hint.encode() in screen, "typing %r showed %r" % (text, screen[-200:]))
+            shown.append("%s-> %s" % (text, hint))
+        return "; ".join(shown)
+    results.check(c, "interactive hints (from COMMAND DOCS, typed in a terminal)", hints)
 
     def eval_file():
         with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
@@ -384,6 +388,41 @@ def run_redis_cli(results, cluster):
         out = cli(port, "LOCKINFO", "compat:cli3", extra=["-3", "--no-raw"])
         expect('"owner" => "me"' in out, out)
     results.check(c, "-3 (RESP3 replies, LOCKINFO as a map)", resp3)
+
+
+def interactive_cli(port, typed):
+    """Types into an interactive redis-cli on a pseudo-terminal (answering
+    its cursor-position queries) and returns what it drew."""
+    import pty
+    import select
+    pid, fd = pty.fork()
+    if pid == 0:
+        os.environ["TERM"] = "xterm"
+        os.execvp("redis-cli", ["redis-cli", "-p", str(port)])
+
+    def read(seconds):
+        out = b""
+        end = time.time() + seconds
+        while time.time() < end:
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if not ready:
+                continue
+            try:
+                chunk = os.read(fd, 4096)
+            except OSError:
+                break
+            out += chunk
+            for _ in range(chunk.count(b"\x1b[6n")):
+                os.write(fd, b"\x1b[1;80R")
+        return out
+    try:
+        read(1.0)
+        os.write(fd, typed.encode())
+        return read(1.0)
+    finally:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        os.close(fd)
 
 
 def run_hiredis(results, cluster, binary):
