@@ -174,8 +174,48 @@ Ballot Node::HighestBallot() const {
 }
 
 void Node::SubmitTxn(TxnRequest request, Time now) {
+  if (options_.members_count == 1) return SubmitTxnAlone(request, now);
   txn_.Submit(std::move(request), now, &pending_);
   DeliverLocal(now);
+}
+
+void Node::SubmitTxnAlone(const TxnRequest& request, Time now) {
+  // As SubmitAlone: promise and commit are one instant on a member alone.
+  // The body runs on its own registers and its writes apply at once, at
+  // one fresh ballot above every key's; a renewal keeps the longer
+  // deadline (Acceptor::Apply).
+  const auto answer = [&](WriteOutcome outcome, std::string detail) {
+    if (request.request_id != 0) alone_results_.push_back({request.request_id, outcome, 0, 0, std::move(detail)});
+  };
+  if (acceptor_.Quarantined(now.mono_ms)) {
+    return answer(WriteOutcome::kTryAgain,
+                  "members are in restart quarantine for another " +
+                      std::to_string(acceptor_.quarantine_until_ms() - now.mono_ms) + " ms");
+  }
+  std::vector<LeaseView> leases(request.keys.size());
+  for (size_t i = 0; i < request.keys.size(); ++i) {
+    if (const Register* reg = table_.FindHeld(request.keys[i], now.mono_ms)) {
+      leases[i] = {true, reg->owner.str(), reg->token, reg->RemainingMs(now.mono_ms)};
+    }
+  }
+  const std::vector<TxnWrite> writes =
+      request.body(TxnView{request.keys, leases, acceptor_.token_counter(), now.wall_ms});
+  CHECK(writes.size() == request.keys.size());
+  Ballot floor = table_.ballot_floor();
+  for (size_t i = 0; i < writes.size(); ++i) {
+    if (!writes[i].write) continue;
+    if (const Register* reg = table_.Find(request.keys[i])) floor = std::max(floor, reg->promised);
+  }
+  const Ballot ballot = coordinator_.NextBallotAbove(floor);
+  for (size_t i = 0; i < writes.size(); ++i) {
+    const TxnWrite& write = writes[i];
+    if (!write.write) continue;
+    Register& reg = table_.FindOrCreate(request.keys[i], now.mono_ms);
+    const int64_t ttl_ms = write.held ? std::min(write.ttl_ms, options_.max_lease_ms) : 0;
+    acceptor_.ApplyOwnDecision(reg, ballot, write.held && ttl_ms > 0, write.held ? write.owner : std::string(),
+                               write.held ? write.token : 0, ttl_ms, now.mono_ms);
+  }
+  answer(WriteOutcome::kDone, {});
 }
 
 void Node::DeliverLocal(Time now) {

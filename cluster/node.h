@@ -105,6 +105,7 @@ class Node {
   void Handle(const Message& message, Time now);
   // A member alone: the same decision as a round's, without the messages.
   void SubmitAlone(const WriteRequest& request, Time now);
+  void SubmitTxnAlone(const TxnRequest& request, Time now);
   // Stops voting until a majority of the others have sent their token
   // counters and ballots (CLUSTER-SAFETY.md, restart without state).
   void BeginSync(Time now);

@@ -103,7 +103,7 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
     }
   }
   cluster::TxnRequest request;
-  if (names.size() == 1) {
+  if (names.size() == 1 && engine.members_count() > 1) {
     // A dry run here says whether the script will likely only read (a
     // try-lock script finding the key held): then the round peeks first.
     RunOnLocalTable(c, sha, eval, names, false, &writes);
