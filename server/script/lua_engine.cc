@@ -41,6 +41,25 @@ int UndefinedGlobal(lua_State* lua) {
                     lua_tostring(lua, 2) ? lua_tostring(lua, 2) : "?");
 }
 
+// __index of a run's environment (upvalues: the safe base functions, and
+// the libraries' proxy metatables).
+int EnvironmentIndex(lua_State* lua) {
+  lua_pushvalue(lua, 2);
+  lua_rawget(lua, lua_upvalueindex(1));
+  if (!lua_isnil(lua, -1)) return 1;
+  lua_pop(lua, 1);
+  lua_pushvalue(lua, 2);
+  lua_rawget(lua, lua_upvalueindex(2));
+  if (lua_isnil(lua, -1)) return UndefinedGlobal(lua);
+  lua_newtable(lua);  // This run's read-only proxy of the library.
+  lua_insert(lua, -2);
+  lua_setmetatable(lua, -2);
+  lua_pushvalue(lua, 2);
+  lua_pushvalue(lua, -2);
+  lua_rawset(lua, 1);  // Found again without __index for the rest of the run.
+  return 1;
+}
+
 int NewGlobal(lua_State* lua) {
   return luaL_error(lua, "Script attempted to create global variable '%s'",
                     lua_tostring(lua, 2) ? lua_tostring(lua, 2) : "?");
@@ -303,9 +322,14 @@ void LuaEngine::BuildSandbox() {
   lua_setfield(lua, -2, "__metatable");
   lua_pop(lua, 2);
 
-  // A run's environment: undefined globals are errors either way.
+  // A run's environment: the base functions and libraries are found
+  // through __index (whose tables no script can reach: the metatable is
+  // hidden), each library as a read-only proxy made on first use in that
+  // run; any other undefined global is an error, either way.
   lua_createtable(lua, 0, 3);
-  lua_pushcfunction(lua, UndefinedGlobal);
+  lua_getfield(lua, LUA_REGISTRYINDEX, kBaseKey);
+  lua_getfield(lua, LUA_REGISTRYINDEX, kProxyMetaKey);
+  lua_pushcclosure(lua, EnvironmentIndex, 2);
   lua_setfield(lua, -2, "__index");
   lua_pushcfunction(lua, NewGlobal);
   lua_setfield(lua, -2, "__newindex");
@@ -332,24 +356,8 @@ void LuaEngine::BuildSandbox() {
 
 void LuaEngine::PushEnvironment(std::span<const std::string> keys, std::span<const std::string> argv) {
   lua_State* lua = lua_;
-  lua_createtable(lua, 0, 32);
+  lua_createtable(lua, 0, 8);
   const int env = lua_gettop(lua);
-  lua_getfield(lua, LUA_REGISTRYINDEX, kBaseKey);
-  lua_pushnil(lua);
-  while (lua_next(lua, -2) != 0) {
-    lua_pushvalue(lua, -2);
-    lua_insert(lua, -2);
-    lua_rawset(lua, env);
-  }
-  lua_pop(lua, 1);
-  lua_getfield(lua, LUA_REGISTRYINDEX, kProxyMetaKey);
-  for (const char* name : kLibraries) {
-    lua_newtable(lua);
-    lua_getfield(lua, -2, name);
-    lua_setmetatable(lua, -2);
-    lua_setfield(lua, env, name);
-  }
-  lua_pop(lua, 1);
   for (const auto& [name, values] : {std::pair{"KEYS", keys}, std::pair{"ARGV", argv}}) {
     lua_createtable(lua, static_cast<int>(values.size()), 0);
     for (size_t i = 0; i < values.size(); ++i) {
