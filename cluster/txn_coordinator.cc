@@ -178,13 +178,29 @@ void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t t
 
 void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox) {
   std::vector<TxnWrite> writes(txn.keys.size());
+  if (txn.confirming && NothingChangedSincePreEmptedRead(txn)) {
+    ++stats_.rerun_unchanged;  // Nothing of the body's took effect: it runs again.
+    txn.confirming = false;
+    txn.pre_empted.clear();
+  }
   if (txn.confirming) {
-    if (!FoundPreEmptedWrites(txn)) {
-      return Finish(txn_id, WriteOutcome::kNoQuorum,
-                    "a rival write pre-empted the script's commit; its writes may have taken "
-                    "effect in part");
+    if (!FoundPreEmptedWrites(txn, now)) {
+      // Unknown. What was found is written back at this ballot first, so
+      // that a pre-empted accept still on a minority can never be chosen
+      // later (a lease no client knows it holds); then the client hears it.
+      txn.answer_unknown = true;
+      SendAccepts(txn_id, txn, writes, outbox);
+      return;
     }
-    ++stats_.carried_on;  // The body's writes are in effect: write them back (below).
+    ++stats_.carried_on;
+    // The body's writes are in effect: renewals and hand-overs are sent
+    // again (harmless if they had taken effect); every other key is
+    // written back as found (below).
+    for (size_t i = 0; i < txn.keys.size(); ++i) {
+      const PreEmpted& pre = txn.pre_empted[i];
+      if (pre.kind != WriteKind::kSameToken) continue;
+      writes[i] = {true, true, pre.sent.owner, pre.sent.token, pre.sent.ttl_ms, /*grants=*/true};
+    }
   } else {
     std::vector<LeaseView> leases;
     leases.reserve(txn.keys.size());
@@ -199,12 +215,41 @@ void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Mes
   }
 }
 
-bool TxnCoordinator::FoundPreEmptedWrites(const Txn& txn) const {
+bool TxnCoordinator::NothingChangedSincePreEmptedRead(const Txn& txn) const {
   for (size_t i = 0; i < txn.keys.size(); ++i) {
-    const Accept& sent = txn.pre_empted[i];
-    if (sent.token == 0) continue;
+    const PreEmpted& pre = txn.pre_empted[i];
+    const KeyRound& key = txn.keys[i];
+    // The highest accepted ballot of a majority: had anything been chosen
+    // since the read (the body's write carried on included), it would show.
+    if (key.chosen_ballot != pre.read_ballot || key.chosen.held != pre.read.held ||
+        key.chosen.owner != pre.read.owner || key.chosen.token != pre.read.token) {
+      return false;
+    }
+  }
+  return true;
+}
+
+bool TxnCoordinator::FoundPreEmptedWrites(const Txn& txn, Time now) const {
+  for (size_t i = 0; i < txn.keys.size(); ++i) {
+    const PreEmpted& pre = txn.pre_empted[i];
     const LeaseView& found = txn.keys[i].chosen;
-    if (!found.held || found.owner != sent.owner || found.token != sent.token) return false;
+    switch (pre.kind) {
+      case WriteKind::kNone:
+        break;
+      case WriteKind::kNewLease:
+      case WriteKind::kSameToken:
+        // Only this write made that owner hold that token (a renewal found
+        // unrenewed is renewed again below).
+        if (!found.held || found.owner != pre.sent.owner || found.token != pre.sent.token) return false;
+        break;
+      case WriteKind::kFree:
+        // As a RELEASE's retry (Coordinator::EarlierAttemptReleased): before
+        // the lease could have run out, only this write (or another that
+        // ended it on purpose) can have ended it.
+        if (now.mono_ms >= pre.lease_floor_ms) return false;
+        if (found.held && (found.token <= pre.read.token)) return false;
+        break;
+    }
   }
   return true;
 }
@@ -254,7 +299,7 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
         continue;
       }
       key.body_wrote = true;
-    } else if (!key.agree || validate_reads || (txn.confirming && txn.pre_empted[i].token != 0)) {
+    } else if (!key.agree || validate_reads || txn.confirming) {
       // Read, not written, and the register read may not be chosen yet
       // (or, confirming, a carried-on write): write it back at this ballot
       // so that no later round can choose something older.
@@ -332,18 +377,28 @@ void TxnCoordinator::HandleAccepted(MemberId from, const Accepted& accepted, Tim
     if (txn->quarantined && !txn->outvoted && !body_wrote && !txn->confirming) {
       return Finish(txn_id, WriteOutcome::kTryAgain, Coordinator::QuarantineDetail(txn->quarantine_left_ms));
     }
-    const bool all_new_leases = std::all_of(txn->keys.begin(), txn->keys.end(), [](const KeyRound& k) {
-      return !k.body_wrote || k.new_lease;
-    });
     if (!body_wrote && !txn->confirming) {
       // Only reads were written back: running the body again is safe.
       return Retry(txn_id, *txn, now, outbox);
     }
-    if (!txn->confirming && all_new_leases && txn->attempt + 1 < kRoundAttemptsMax) {
+    if (!txn->confirming && txn->attempt + 1 < kRoundAttemptsMax) {
       txn->confirming = true;
-      txn->pre_empted.assign(txn->keys.size(), Accept{});
+      txn->pre_empted.assign(txn->keys.size(), PreEmpted{});
       for (size_t i = 0; i < txn->keys.size(); ++i) {
-        if (txn->keys[i].writing && txn->keys[i].new_lease) txn->pre_empted[i] = txn->keys[i].accept;
+        const KeyRound& k = txn->keys[i];
+        PreEmpted& pre = txn->pre_empted[i];
+        pre.read_ballot = k.chosen_ballot;
+        pre.read = k.chosen;
+        if (!k.body_wrote) continue;
+        pre.sent = k.accept;
+        if (k.accept.held) {
+          pre.kind = k.new_lease ? WriteKind::kNewLease : WriteKind::kSameToken;
+        } else if (k.chosen.held) {
+          pre.kind = WriteKind::kFree;
+          pre.lease_floor_ms =
+              txn->sent_ms + static_cast<int64_t>(static_cast<double>(k.chosen.remaining_ms) *
+                                                  (1.0 - options_.drift));
+        }
       }
       txn->pre_empted_sent_ms = txn->sent_ms;
       return Retry(txn_id, *txn, now, outbox);
@@ -357,11 +412,17 @@ void TxnCoordinator::HandleAccepted(MemberId from, const Accepted& accepted, Tim
 
 void TxnCoordinator::Completed(uint64_t txn_id, Txn& txn, Time now,
                                std::vector<Message>* outbox) {
+  if (txn.answer_unknown) {
+    return Finish(txn_id, WriteOutcome::kNoQuorum,
+                  "a rival write pre-empted the script's commit; its writes may have taken effect "
+                  "in part");
+  }
   for (size_t i = 0; i < txn.keys.size(); ++i) {
     const KeyRound& key = txn.keys[i];
     // Confirming, a carried-on lease counts from the commit that wrote it.
-    const bool carried = txn.confirming && txn.pre_empted[i].token != 0;
-    const int64_t ttl_ms = carried ? txn.pre_empted[i].ttl_ms : key.accept.ttl_ms;
+    const bool carried = txn.confirming && (txn.pre_empted[i].kind == WriteKind::kNewLease ||
+                                            txn.pre_empted[i].kind == WriteKind::kSameToken);
+    const int64_t ttl_ms = carried ? txn.pre_empted[i].sent.ttl_ms : key.accept.ttl_ms;
     const int64_t elapsed_ms = now.mono_ms - (carried ? txn.pre_empted_sent_ms : txn.sent_ms);
     if (key.writing && (key.grants || carried) && !LeaseStillValid(ttl_ms, options_.drift, elapsed_ms)) {
       return Finish(txn_id, WriteOutcome::kNoQuorum,

@@ -39,6 +39,7 @@ struct TxnStats {
   uint64_t written_back = 0;    // Keys whose read had to be written back.
   uint64_t torn = 0;            // Commit pre-empted after a key was accepted.
   uint64_t carried_on = 0;      // Pre-empted commits found carried on by a rival.
+  uint64_t rerun_unchanged = 0; // Pre-empted commits found untouched: body ran again.
   uint64_t rollbacks = 0;       // Fresh grants of failed transactions undone.
   uint64_t timed_out = 0;
   uint64_t stale_replies = 0;
@@ -72,6 +73,23 @@ class TxnCoordinator {
   static constexpr int kKeyBits = 10;
   static_assert(kTxnKeysMax < (size_t{1} << kKeyBits));
 
+  // What the body did to a key, for a retry after a pre-empted commit.
+  enum class WriteKind : uint8_t {
+    kNone,       // Not written by the body.
+    kNewLease,   // A lease with a token of its own (an acquire, a take-over).
+    kSameToken,  // The lease read, renewed or handed over (same token).
+    kFree,       // The lease read, ended.
+  };
+  struct PreEmpted {
+    WriteKind kind = WriteKind::kNone;
+    Accept sent;
+    Ballot read_ballot;
+    LeaseView read;
+    // kFree: until then the lease read cannot have run out by itself
+    // (its time left, less the drift allowance, from the attempt's reads).
+    int64_t lease_floor_ms = 0;
+  };
+
   struct KeyRound {
     QuorumTally tally = QuorumTally(1);
     bool chosen_set = false;
@@ -104,15 +122,19 @@ class TxnCoordinator {
     // The body's accepts, held back until every key it only read is
     // confirmed at this ballot (see SendAccepts).
     std::vector<Accept> deferred;
-    // A commit pre-empted when every key the body wrote was a new lease
-    // (a token no other write has): a rival round may have carried those
-    // accepts on (it takes the highest accepted state). The retry reads
-    // again without running the body: if it finds every one of those
-    // leases, the body's writes took effect, so it writes them back at its
-    // ballot (to make them chosen) and the body's reply stands; if not, the
-    // outcome is unknown and the client is told so.
+    // A commit pre-empted by a rival's promise: the body cannot simply run
+    // again, since its accepts may have been carried on (a rival round
+    // takes the highest accepted state) and a script must not act twice.
+    // The retry reads again without running the body (see Decide):
+    // - every key as it was read (same accepted ballot): nothing was chosen
+    //   since, so nothing of the body's took effect; it runs again;
+    // - every key as the body left it (PreEmpted::Found): its writes took
+    //   effect; they are written again at the new ballot, to make them
+    //   chosen, and the body's reply stands;
+    // - anything else: the outcome is unknown, and the client is told so.
     bool confirming = false;
-    std::vector<Accept> pre_empted;  // Per key; token 0 where none was written.
+    std::vector<PreEmpted> pre_empted;  // Per key.
+    bool answer_unknown = false;  // Found neither: writing back, then -NOQUORUM.
     int64_t pre_empted_sent_ms = 0;
   };
 
@@ -128,8 +150,10 @@ class TxnCoordinator {
   bool Count(Txn& txn, KeyRound& key, MemberId from, Vote vote, Ballot highest,
              int64_t quarantine_left_ms);
   void Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
-  // Confirming: the writes found again, or null when they are not all found.
-  bool FoundPreEmptedWrites(const Txn& txn) const;
+  // Confirming: every key as the pre-empted commit left it (its writes
+  // took effect), or every key as that attempt read it (nothing did).
+  bool FoundPreEmptedWrites(const Txn& txn, Time now) const;
+  bool NothingChangedSincePreEmptedRead(const Txn& txn) const;
   // The Accepts a body's writes (or the write-backs of its reads) need.
   void SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<TxnWrite>& writes,
                    std::vector<Message>* outbox);

@@ -120,6 +120,8 @@ void ScriptsSection(const Engine& engine, InfoText& info) {
   info.Field("txn_keys_written_back", txn.written_back);
   info.Field("txn_torn", txn.torn);
   info.Field("txn_carried_on", txn.carried_on);
+  info.Field("txn_rerun_unchanged", txn.rerun_unchanged);
+  info.Field("txn_rollbacks", txn.rollbacks);
   info.Field("txn_peeks", txn.peeks);
   info.Field("txn_peek_answers", txn.peek_answers);
   info.Field("txn_timed_out", txn.timed_out);

@@ -821,6 +821,7 @@ void World::CountTxnStats(const cluster::Node& node) {
   report_.txn["torn"] += stats.torn;
   report_.txn["carried-on"] += stats.carried_on;
   report_.txn["rollbacks"] += stats.rollbacks;
+  report_.txn["rerun-unchanged"] += stats.rerun_unchanged;
   report_.txn["timed-out"] += stats.timed_out;
 }
 
