@@ -58,3 +58,14 @@ build_lockerd() {
     -DLOCKERD_BUILD_TESTS=ON -DLOCKERD_BUILD_BENCH=ON "$@" >/dev/null
   cmake --build "$BUILD_DIR" -j "$(nproc)"
 }
+
+# The same code built with AddressSanitizer (with LeakSanitizer) and
+# UndefinedBehaviorSanitizer into build-asan/ (or $LOCKERD_BUILD_DIR-asan):
+# the tests run again there, so memory errors, leaks and undefined
+# behaviour fail the test command.
+SANITIZED_BUILD_DIR="${BUILD_DIR}-asan"
+build_sanitized() {
+  cmake -S "$ROOT" -B "$SANITIZED_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DLOCKERD_SANITIZE=ON -DLOCKERD_BUILD_TESTS=ON -DLOCKERD_BUILD_BENCH=OFF >/dev/null
+  cmake --build "$SANITIZED_BUILD_DIR" -j "$(nproc)"
+}

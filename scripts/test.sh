@@ -8,6 +8,16 @@ install_node
 build_lockerd
 cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
+# Unit, integration and simulation tests again under AddressSanitizer,
+# LeakSanitizer and UndefinedBehaviorSanitizer (lockerd is single-threaded,
+# so there is no ThreadSanitizer run). The fault suite, the benchmark and
+# the client matrix ran above on the normal build.
+echo "== the tests again under ASan + LSan + UBSan"
+build_sanitized
+(cd "$SANITIZED_BUILD_DIR" &&
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "^(Faults|Bench|Compat)\.")
+cd "$BUILD_DIR"
 # What the fault suite's short run saw (holds, faults by kind, violations).
 if [ -f faults-short/report.txt ]; then
   echo "== fault suite, short run"
