@@ -92,7 +92,7 @@ class CompactString {
     SetInlineSize(0);
   }
 
-  char bytes_[kInlineMax + 1];
+  char bytes_[kInlineMax + 1] = {};  // Zeroed: no path reads a byte never written.
 };
 
 static_assert(sizeof(CompactString) == 24);

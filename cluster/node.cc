@@ -95,8 +95,9 @@ void Node::Receive(const Message& message, Time now) {
   DeliverLocal(now);
 }
 
-bool Node::LeaseTtlSane(bool held, int64_t ttl_ms) {
-  if (!held || (ttl_ms >= 1 && ttl_ms <= options_.max_lease_ms)) return true;
+bool Node::LeaseSane(bool held, int64_t ttl_ms, uint64_t token) {
+  // A held lease has a ttl in 1..max-lease-ms and a token (tokens start at 1).
+  if (!held || (ttl_ms >= 1 && ttl_ms <= options_.max_lease_ms && token != 0)) return true;
   ++malformed_messages_;  // A peer's bug or forgery: dropped, never applied.
   return false;
 }
@@ -110,7 +111,7 @@ void Node::Handle(const Message& message, Time now) {
     coordinator_.RaiseBallot(prepare->ballot);
     pending_.push_back({options_.self, message.from, acceptor_.OnPrepare(*prepare, now.mono_ms)});
   } else if (const auto* accept = std::get_if<Accept>(&message.body)) {
-    if (!LeaseTtlSane(accept->held, accept->ttl_ms)) return;
+    if (!LeaseSane(accept->held, accept->ttl_ms, accept->token)) return;
     coordinator_.RaiseBallot(accept->ballot);
     pending_.push_back({options_.self, message.from, acceptor_.OnAccept(*accept, now.mono_ms)});
   } else if (const auto* promise = std::get_if<Promise>(&message.body)) {
@@ -118,6 +119,9 @@ void Node::Handle(const Message& message, Time now) {
     Promise bounded = *promise;
     bounded.lease.remaining_ms = std::clamp<int64_t>(bounded.lease.remaining_ms, 0, options_.max_lease_ms);
     bounded.quarantine_left_ms = std::max<int64_t>(bounded.quarantine_left_ms, 0);
+    if (bounded.lease.held && !LeaseSane(true, std::max<int64_t>(bounded.lease.remaining_ms, 1), bounded.lease.token)) {
+      return;  // A held lease without a token: a peer's bug or forgery.
+    }
     if (TxnCoordinator::Owns(bounded.round_id)) {
       txn_.OnPromise(message.from, bounded, now, &pending_);
     } else {
@@ -135,7 +139,7 @@ void Node::Handle(const Message& message, Time now) {
   } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
     OnSyncReply(message.from, *reply);
   } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
-    if (!LeaseTtlSane(learn->held, learn->ttl_ms)) return;
+    if (!LeaseSane(learn->held, learn->ttl_ms, learn->token)) return;
     coordinator_.RaiseBallot(learn->ballot);
     acceptor_.OnLearn(*learn, now.mono_ms);
   }

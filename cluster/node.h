@@ -111,8 +111,9 @@ class Node {
   void BeginSync(Time now);
   void SendSyncRequests(Time now);
   void OnSyncReply(MemberId from, const SyncReply& reply);
-  // False (and counted) for a held lease whose ttl is out of 1..max-lease-ms.
-  bool LeaseTtlSane(bool held, int64_t ttl_ms);
+  // False (and counted) for a held lease from a peer whose ttl is out of
+  // 1..max-lease-ms or whose token is 0.
+  bool LeaseSane(bool held, int64_t ttl_ms, uint64_t token);
   // The highest ballot this member has promised, accepted or used.
   Ballot HighestBallot() const;
 

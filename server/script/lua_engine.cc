@@ -118,8 +118,14 @@ void SetFunction(lua_State* lua, const char* name, lua_CFunction function) {
   lua_setfield(lua, -2, name);
 }
 
-// A Lua value as a reply (Redis's conversion rules).
-ScriptValue ToValue(lua_State* lua, int index, int depth) {
+constexpr std::string_view kTooBig = "ERR script reply is larger than script-memory-limit";
+
+// A Lua value as a reply (Redis's conversion rules). `budget` is what the
+// reply may still take in bytes: a table referenced many times is copied
+// each time, so a small Lua value can become a huge reply.
+ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
+  if (*budget < sizeof(ScriptValue)) return ScriptValue::Error(std::string(kTooBig));
+  *budget -= sizeof(ScriptValue);
   switch (lua_type(lua, index)) {
     case LUA_TNUMBER: {
       const lua_Number number = lua_tonumber(lua, index);
@@ -131,6 +137,8 @@ ScriptValue ToValue(lua_State* lua, int index, int depth) {
     case LUA_TSTRING: {
       size_t length = 0;
       const char* bytes = lua_tolstring(lua, index, &length);
+      if (*budget < length) return ScriptValue::Error(std::string(kTooBig));
+      *budget -= length;
       return ScriptValue::Bulk(std::string(bytes, length));
     }
     case LUA_TBOOLEAN:
@@ -163,11 +171,11 @@ ScriptValue ToValue(lua_State* lua, int index, int depth) {
           lua_pop(lua, 1);
           break;
         }
-        ScriptValue item = ToValue(lua, -1, depth + 1);
+        ScriptValue item = ToValue(lua, -1, depth + 1, budget);
         lua_pop(lua, 1);
-        // Too deep (a table that contains itself): the whole reply is the
-        // error, not an array nested to the limit.
-        if (item.IsError() && item.text == kTooDeep) return item;
+        // Too deep (a table that contains itself) or too big: the whole
+        // reply is the error, not an array nested to the limit.
+        if (item.IsError() && (item.text == kTooDeep || item.text == kTooBig)) return item;
         items.push_back(std::move(item));
       }
       return ScriptValue::Array(std::move(items));
@@ -247,6 +255,90 @@ void LuaEngine::Hook(lua_State* lua, lua_Debug*) {
   luaL_error(lua, "script stopped: it ran past script-time-limit");
 }
 
+// script-time-limit is a count hook, which runs between VM instructions
+// only: a C function of the string library that runs for seconds inside one
+// call would stall every client. Two can: string.rep (n iterations even
+// when the result is empty) and pattern matching, which backtracks in time
+// that grows as the subject's length to the power of the pattern's
+// variable-length items (a*, .-, %d+ ...). Both are checked before they run.
+namespace {
+
+}  // namespace
+
+int LuaEngine::CheckedRep(lua_State* lua) {
+  size_t length = 0;
+  luaL_checklstring(lua, 1, &length);
+  const lua_Integer count = luaL_checkinteger(lua, 2);
+  auto* self = static_cast<LuaEngine*>(lua_touserdata(lua, lua_upvalueindex(2)));
+  if (count <= 0 || length == 0) {
+    lua_pushliteral(lua, "");
+    return 1;
+  }
+  if (static_cast<uint64_t>(count) > self->limits_.memory_limit_bytes / length) {
+    self->out_of_memory_ = true;  // As if the allocation had failed: the run is stopped.
+    return luaL_error(lua, "string.rep: the result would pass script-memory-limit");
+  }
+  lua_pushvalue(lua, lua_upvalueindex(1));
+  lua_insert(lua, 1);
+  lua_call(lua, lua_gettop(lua) - 1, LUA_MULTRET);
+  return lua_gettop(lua);
+}
+
+namespace {
+
+// The worst-case steps of matching `pattern` on `length` bytes: length to
+// the power of the pattern's variable-length items, plus one.
+double PatternCost(std::string_view pattern, size_t length) {
+  int items = 0;
+  for (size_t i = 0; i < pattern.size(); ++i) {
+    if (pattern[i] == '%') {
+      ++i;  // An escape: the next character is literal or a class.
+      continue;
+    }
+    if (pattern[i] == '*' || pattern[i] == '+' || pattern[i] == '-') ++items;
+  }
+  return std::pow(static_cast<double>(length) + 1, items + 1);
+}
+
+// Steps of pattern matching one call may take (about 0.1 s on this
+// hardware's slowest core).
+constexpr double kPatternStepsMax = 1e8;
+
+int CheckedPattern(lua_State* lua) {
+  size_t length = 0;
+  luaL_checklstring(lua, 1, &length);
+  size_t pattern_length = 0;
+  const char* pattern = luaL_checklstring(lua, 2, &pattern_length);
+  const bool plain = lua_gettop(lua) >= 4 && lua_toboolean(lua, 4);  // string.find's plain.
+  if (!plain && PatternCost({pattern, pattern_length}, length) > kPatternStepsMax) {
+    return luaL_error(lua,
+                      "pattern too costly for script-time-limit to stop: %d bytes matched against "
+                      "a pattern with several repetitions (C code cannot be interrupted)",
+                      static_cast<int>(length));
+  }
+  lua_pushvalue(lua, lua_upvalueindex(1));
+  lua_insert(lua, 1);
+  lua_call(lua, lua_gettop(lua) - 1, LUA_MULTRET);
+  return lua_gettop(lua);
+}
+
+}  // namespace
+
+void LuaEngine::GuardStringLibrary() {
+  lua_State* lua = lua_;
+  lua_getglobal(lua, LUA_STRLIBNAME);
+  lua_getfield(lua, -1, "rep");
+  lua_pushlightuserdata(lua, this);
+  lua_pushcclosure(lua, &LuaEngine::CheckedRep, 2);
+  lua_setfield(lua, -2, "rep");
+  for (const char* name : {"find", "match", "gmatch", "gsub"}) {
+    lua_getfield(lua, -1, name);
+    lua_pushcclosure(lua, CheckedPattern, 1);
+    lua_setfield(lua, -2, name);
+  }
+  lua_pop(lua, 1);
+}
+
 void LuaEngine::BuildSandbox() {
   lua_State* lua = lua_;
   lua_pushlightuserdata(lua, this);
@@ -259,6 +351,8 @@ void LuaEngine::BuildSandbox() {
     lua_pushstring(lua, name);
     lua_call(lua, 1, 0);
   }
+  GuardStringLibrary();
+
   // The redis library.
   lua_newtable(lua);
   lua_pushlightuserdata(lua, this);
@@ -552,7 +646,8 @@ LuaRun LuaEngine::Run(std::string_view sha_text, std::span<const std::string> ke
   } else if (status != 0) {
     ++stats_.errors;
     if (lua_type(lua, -1) == LUA_TTABLE) {
-      run.reply = ToValue(lua, -1, 0);  // An error raised by redis.call, or error({err=...}).
+      size_t budget = limits_.memory_limit_bytes;
+      run.reply = ToValue(lua, -1, 0, &budget);  // An error raised by redis.call, or error({err=...}).
       if (!run.reply.IsError()) run.reply = ScriptValue::Error("ERR script raised a table without err");
     } else {
       const char* message = lua_tostring(lua, -1);
@@ -560,7 +655,11 @@ LuaRun LuaEngine::Run(std::string_view sha_text, std::span<const std::string> ke
                                      " script: " + sha);
     }
   } else {
-    run.reply = ToValue(lua, -1, 0);
+    size_t budget = limits_.memory_limit_bytes;
+    run.reply = ToValue(lua, -1, 0, &budget);
+    if (run.reply.IsError() && run.reply.text == kTooBig) {
+      run.reply.text += " (" + std::to_string(limits_.memory_limit_bytes) + " bytes)";
+    }
   }
   lua_settop(lua, 0);
   lua_pushnil(lua);

@@ -97,8 +97,11 @@ class LuaEngine {
   static int RedisCall(lua_State* lua);
   static int RedisPCall(lua_State* lua);
   static int SafeLoadString(lua_State* lua);
+  static int CheckedRep(lua_State* lua);
   int Call(lua_State* lua, bool raise);
   void BuildSandbox();
+  // Wraps string.rep and the pattern functions with checks on their cost.
+  void GuardStringLibrary();
   // Pushes a fresh environment for one run.
   void PushEnvironment(std::span<const std::string> keys, std::span<const std::string> argv);
   void Touch(Cached& cached, const std::string& sha);
