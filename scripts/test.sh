@@ -17,6 +17,14 @@ build_sanitized
 (cd "$SANITIZED_BUILD_DIR" &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "^(Faults|Bench|Compat)\.")
+# A short run of every libFuzzer target (about 60 s each: RESP parser,
+# command layer, peer decoder, Lua scripts) when clang is installed;
+# ./scripts/fuzz.sh 3600 runs them for hours.
+if command -v clang++ >/dev/null; then
+  "$ROOT/scripts/fuzz.sh" "${LOCKERD_FUZZ_SECONDS:-60}"
+else
+  echo "== fuzzing skipped: clang is not installed (apt-get install clang libclang-rt-14-dev)"
+fi
 cd "$BUILD_DIR"
 # What the fault suite's short run saw (holds, faults by kind, violations).
 if [ -f faults-short/report.txt ]; then

@@ -76,6 +76,54 @@ TEST_F(ScriptTimeLimitTest, RepeatingTheEmptyStringStopsAtTheLimit) {
   ExpectStoppedInTime("return #string.rep('', 2147483647)");
 }
 
+// The check added for the two tests above (PatternCost: subject length to
+// the power of the '*', '+' and '-' in the pattern) misses costly matches
+// and refuses cheap ones (found by running the fuzz inputs again after the
+// fix):
+//  - '?' backtracks too: n optional items before n fixed ones take 2^n
+//    steps, and '?' is not counted (26 of each: about 5 s);
+//  - a search for a long literal is length(subject) x length(pattern)
+//    steps, counted as length(subject): string.find(s, p, 1, true) (plain
+//    is not checked at all) and gsub, match, gmatch with a pattern without
+//    repetitions (1 MB and 256 KB: 5 s for find; 64 KB and 16 KB: 5 s for
+//    gsub, and 1 MB and 256 KB over 100 s);
+//  - CheckedPattern takes a true 4th argument as string.find's "plain",
+//    but for gsub it is the replacement count: string.gsub(s, p, r, 1)
+//    skips the check (the 38-byte case above: about 2 s);
+//  - the '-' of a class ("[a-z]+") counts as a repetition, and the check
+//    assumes the worst for every pattern: "[a-z]+" on 500 bytes, or
+//    "^(%w+):(%w+)$" on 601, are refused although they take microseconds.
+// A budget of steps inside the matcher (a copy of lstrlib's match,
+// max_expand, min_expand and lmemfind that checks the clock every few
+// thousand steps and stops the run as the hook does) would be exact.
+TEST_F(ScriptTimeLimitTest, OptionalItemsStopAtTheLimit) {
+  ExpectStoppedInTime(
+      "return string.find(string.rep('a', 26), '^' .. string.rep('a?', 26) .. string.rep('a', 26) .. '$')");
+}
+
+TEST_F(ScriptTimeLimitTest, GsubWithACountStopsAtTheLimit) {
+  ExpectStoppedInTime("return string.gsub(string.rep('a', 38), string.rep('a*', 7) .. 'b', '', 1)");
+}
+
+TEST_F(ScriptTimeLimitTest, LongLiteralSearchStopsAtTheLimit) {
+  ExpectStoppedInTime(
+      "return string.find(string.rep('a', 1048576), string.rep('a', 262144) .. 'b', 1, true)");
+  ExpectStoppedInTime("return string.gsub(string.rep('a', 65536), string.rep('a', 16384) .. 'b', '')");
+}
+
+TEST_F(ScriptTimeLimitTest, CheapPatternsOnLongerStringsRun) {
+  int64_t elapsed_ms = 0;
+  script::LuaRun run = RunTimed("return string.match(string.rep('x', 500), '[a-z]+')", &elapsed_ms);
+  EXPECT_EQ(run.reply.kind, script::ScriptValue::Kind::kBulk) << run.reply.text;
+  EXPECT_EQ(run.reply.text.size(), 500u);
+  run = RunTimed(
+      "local key, value = string.match(string.rep('k', 300) .. ':' .. string.rep('v', 300), "
+      "'^(%w+):(%w+)$') return #key + #value",
+      &elapsed_ms);
+  EXPECT_EQ(run.reply.kind, script::ScriptValue::Kind::kInteger) << run.reply.text;
+  EXPECT_EQ(run.reply.integer, 600);
+}
+
 // A script's reply is converted (LuaEngine::ToValue) after the run, outside
 // Lua's allocator, so script-memory-limit does not bound it. A table
 // referenced many times is copied each time: 30 levels of t = {t, t} (30
