@@ -9,30 +9,13 @@
 #include <thread>
 
 #include "tests/support/lockerd_cluster.h"
+#include "tests/support/reply_text.h"
 
 namespace lockerd::testing {
 namespace {
 
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
-
-std::string Text(const ReplyPtr& reply) {
-  if (!reply) return "(no reply)";
-  if (reply->type == REDIS_REPLY_NIL) return "(nil)";
-  if (reply->type == REDIS_REPLY_INTEGER) return std::to_string(reply->integer);
-  return std::string(reply->str, reply->len);
-}
-
-// Reads are local hints, so a member may learn of a write a moment after the
-// writer's reply: look again until `expected` or the timeout.
-bool Eventually(const std::function<bool()>& condition, milliseconds timeout = milliseconds(3000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return condition();
-}
 
 bool EveryMemberReads(LockerdCluster& cluster, const std::string& key, const std::string& owner) {
   for (size_t i = 0; i < cluster.size(); ++i) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tests/support/lockerd_cluster.h"
+#include "tests/support/reply_text.h"
 
 namespace lockerd::testing {
 namespace {
@@ -25,22 +26,6 @@ constexpr const char* kAcquireAll =
     "return #KEYS";
 constexpr const char* kRelease =
     "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
-
-std::string Text(const ReplyPtr& reply) {
-  if (!reply) return "(no reply)";
-  if (reply->type == REDIS_REPLY_NIL) return "(nil)";
-  if (reply->type == REDIS_REPLY_INTEGER) return std::to_string(reply->integer);
-  return std::string(reply->str, reply->len);
-}
-
-bool Eventually(const std::function<bool()>& condition, milliseconds timeout = milliseconds(3000)) {
-  const auto deadline = Clock::now() + timeout;
-  while (Clock::now() < deadline) {
-    if (condition()) return true;
-    std::this_thread::sleep_for(milliseconds(10));
-  }
-  return condition();
-}
 
 TEST(ScriptClusterTest, MultiKeyScriptThroughOneMemberIsSeenByAll) {
   auto cluster = LockerdCluster::Start(3);
