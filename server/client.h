@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -119,8 +120,17 @@ class Client {
     Slot* slot_ = nullptr;
   };
 
-  // A cluster peer that proved itself with PEER HELLO: its member id.
+  // A cluster peer that proved itself (PEER HELLO, then PEER AUTH): its
+  // member id.
   int peer_member = -1;
+  // Between PEER HELLO and PEER AUTH: who the connecting member says it is
+  // and both nonces (see server/peer_auth.h).
+  struct PeerChallenge {
+    int member = -1;
+    std::string connecting_nonce;
+    std::string listening_nonce;
+  };
+  std::unique_ptr<PeerChallenge> peer_challenge;
   // Protected mode let this non-loopback connection in only because this
   // member is in a cluster: it may send PEER commands and nothing else.
   bool peer_only = false;

@@ -1,14 +1,19 @@
 // PEER: the cluster's traffic between members, on the client port.
-//   PEER HELLO <member id> <members> <secret> <fingerprint>
-//       -> "+OK <this member's id> <fingerprint>", or an error and close
+//   PEER HELLO <member id> <members> <fingerprint> <nonce>
+//       -> "+CHALLENGE <nonce>", or an error and close
+//   PEER AUTH <proof>
+//       -> "+OK <this member's id> <fingerprint> <proof>", or an error and close
 //   PEER PING                                    -> +PONG
 //   PEER PREPARE|PEEK|PROMISE|ACCEPT|ACCEPTED|LEARN|SYNC|SYNCED ...  -> no reply
+// The proofs are HMACs of the cluster secret over both nonces
+// (server/peer_auth.h): the secret itself never crosses the network.
 // Cluster messages get no reply: a link carries one direction, and the
 // answer travels as a message on the other member's own link.
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/engine.h"
 #include "server/log.h"
+#include "server/peer_auth.h"
 #include "server/peer_codec.h"
 #include "server/request_parse.h"
 
@@ -17,52 +22,69 @@
 namespace lockerd::server {
 namespace {
 
-// Compares in time independent of where the strings first differ.
-bool SecretEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
+void Refuse(CommandContext& c, const std::string& why) {
+  ++c.engine.stats().peer_handshakes_refused;
+  Log(LogLevel::kWarning, "Refused peer handshake from %s: %s", c.client.peer_address().c_str(),
+      why.c_str());
+  c.client.peer_challenge.reset();
+  c.client.close_after_reply = true;
+  c.engine.ReplyError(c.client, "ERR peer handshake refused: " + why);
 }
 
 void Hello(CommandContext& c) {
-  const auto refuse = [&c](const std::string& why) {
-    ++c.engine.stats().peer_handshakes_refused;
-    Log(LogLevel::kWarning, "Refused peer handshake from %s: %s",
-        c.client.peer_address().c_str(), why.c_str());
-    c.client.close_after_reply = true;
-    c.engine.ReplyError(c.client, "ERR peer handshake refused: " + why);
-  };
   if (c.args.size() != 6) {
-    return refuse("expected PEER HELLO <member> <members> <secret> <fingerprint>");
+    return Refuse(c, "expected PEER HELLO <member> <members> <fingerprint> <nonce>");
   }
   const auto member = protocol::ParseInt64(c.args[2]);
   const auto members = protocol::ParseInt64(c.args[3]);
   const Config& config = c.engine.config();
   if (c.engine.members_count() < 2 || config.cluster_secret.empty()) {
-    return refuse("this member is not in a cluster");
+    return Refuse(c, "this member is not in a cluster");
   }
-  if (!SecretEquals(c.args[4], config.cluster_secret)) return refuse("wrong cluster secret");
-  const std::string fingerprint = ClusterFingerprint(config);
+  if (c.client.peer_member >= 0 || c.client.peer_challenge) {
+    return Refuse(c, "a second PEER HELLO on one link");
+  }
   if (!members || static_cast<size_t>(*members) != c.engine.members_count() ||
-      c.args[5] != fingerprint) {
-    return refuse("the member lists, max-lease-ms or lease-drift differ between members");
+      c.args[4] != ClusterFingerprint(config)) {
+    return Refuse(c, "the member lists, max-lease-ms or lease-drift differ between members");
   }
   if (!member || *member < 0 || static_cast<size_t>(*member) >= c.engine.members_count() ||
       static_cast<cluster::MemberId>(*member) == c.engine.self()) {
-    return refuse("bad member id");
+    return Refuse(c, "bad member id");
   }
+  if (!LooksLikePeerNonce(c.args[5])) return Refuse(c, "bad nonce");
+  auto challenge = std::make_unique<Client::PeerChallenge>();
+  challenge->member = static_cast<int>(*member);
+  challenge->connecting_nonce = c.args[5];
+  challenge->listening_nonce = NewPeerNonce();
+  c.client.writer().WriteSimpleString("CHALLENGE " + challenge->listening_nonce);
+  c.client.peer_challenge = std::move(challenge);
+}
+
+void Auth(CommandContext& c) {
+  if (!c.client.peer_challenge) return Refuse(c, "PEER AUTH without PEER HELLO");
+  if (c.args.size() != 3) return Refuse(c, "expected PEER AUTH <proof>");
+  const Config& config = c.engine.config();
+  const Client::PeerChallenge challenge = *c.client.peer_challenge;
+  c.client.peer_challenge.reset();
+  const auto member = static_cast<cluster::MemberId>(challenge.member);
+  const std::string fingerprint = ClusterFingerprint(config);
+  const std::string expected =
+      PeerProof(config.cluster_secret, PeerRole::kConnecting, challenge.connecting_nonce,
+                challenge.listening_nonce, member, c.engine.self(), fingerprint);
+  if (!ProofEquals(c.args[2], expected)) return Refuse(c, "wrong cluster secret");
   // A peer may send PEER commands only: the cluster secret is not a client
   // password.
-  c.client.peer_member = static_cast<int>(*member);
+  c.client.peer_member = challenge.member;
   c.client.peer_only = true;
-  if (c.engine.process().on_peer_hello) {
-    c.engine.process().on_peer_hello(static_cast<cluster::MemberId>(*member));
-  }
+  if (c.engine.process().on_peer_hello) c.engine.process().on_peer_hello(member);
   Log(LogLevel::kVerbose, "Peer link from member %d (%s)", c.client.peer_member,
       c.client.peer_address().c_str());
-  c.client.writer().WriteSimpleString("OK " + std::to_string(c.engine.self()) + " " + fingerprint);
+  const std::string proof =
+      PeerProof(config.cluster_secret, PeerRole::kListening, challenge.connecting_nonce,
+                challenge.listening_nonce, member, c.engine.self(), fingerprint);
+  c.client.writer().WriteSimpleString("OK " + std::to_string(c.engine.self()) + " " + fingerprint +
+                                      " " + proof);
 }
 
 }  // namespace
@@ -70,6 +92,7 @@ void Hello(CommandContext& c) {
 void CmdPeer(CommandContext& c) {
   const std::string& kind = c.args[1];
   if (EqualsIgnoreCase(kind, "HELLO")) return Hello(c);
+  if (EqualsIgnoreCase(kind, "AUTH")) return Auth(c);
   if (c.client.peer_member < 0) {
     c.client.close_after_reply = true;
     return c.engine.ReplyError(c.client, "NOPERM not a cluster peer: send PEER HELLO first");

@@ -190,10 +190,14 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   return message;
 }
 
-void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view secret,
-                     std::string_view fingerprint, std::string* out) {
-  CommandWriter(out, 6).Text("PEER").Text("HELLO").Number(self).Number(members_count).Text(secret)
-      .Text(fingerprint);
+void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view fingerprint,
+                     std::string_view nonce, std::string* out) {
+  CommandWriter(out, 6).Text("PEER").Text("HELLO").Number(self).Number(members_count)
+      .Text(fingerprint).Text(nonce);
+}
+
+void EncodePeerAuth(std::string_view proof, std::string* out) {
+  CommandWriter(out, 3).Text("PEER").Text("AUTH").Text(proof);
 }
 
 void EncodePeerPing(std::string* out) { CommandWriter(out, 2).Text("PEER").Text("PING"); }

@@ -22,9 +22,11 @@ void EncodePeerMessage(const cluster::Message& message, std::string* out);
 std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> args,
                                                   cluster::MemberId from, cluster::MemberId to);
 
-// The handshake an outbound link sends first.
-void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view secret,
-                     std::string_view fingerprint, std::string* out);
+// The handshake an outbound link sends (server/peer_auth.h): HELLO first,
+// AUTH with its proof once the listening member has sent its nonce.
+void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view fingerprint,
+                     std::string_view nonce, std::string* out);
+void EncodePeerAuth(std::string_view proof, std::string* out);
 void EncodePeerPing(std::string* out);
 
 }  // namespace lockerd::server

@@ -6,6 +6,7 @@
 #include "cluster/check.h"
 #include "server/limits.h"
 #include "server/log.h"
+#include "server/peer_auth.h"
 #include "server/peer_codec.h"
 
 namespace lockerd::server {
@@ -30,6 +31,8 @@ struct PeerLinks::Link {
   std::string inflight;  // The write in progress.
   bool writing = false;
   std::string replies;   // Reply bytes from the peer (+OK ..., +PONG, -ERR ...).
+  std::string nonce;     // This side's nonce of the handshake under way.
+  std::string peer_nonce;  // The listening member's, once it has answered.
   int64_t backoff_ms = kPeerBackoffMinMs;
   uint64_t ping_sent_ns = 0;  // 0: no ping outstanding.
   int64_t last_heard_ms = 0;
@@ -182,8 +185,10 @@ void PeerLinks::OnConnected(uv_connect_t* request, int status) {
   link.state = Link::State::kHandshaking;
   link.replies.clear();
   link.pending.clear();
-  EncodePeerHello(self.self_, self.config_.cluster.size(), self.config_.cluster_secret,
-                  self.fingerprint_, &link.pending);
+  link.nonce = NewPeerNonce();
+  link.peer_nonce.clear();
+  EncodePeerHello(self.self_, self.config_.cluster.size(), self.fingerprint_, link.nonce,
+                  &link.pending);
   link.last_heard_ms = static_cast<int64_t>(uv_now(self.loop_));
   link.ping_sent_ns = 0;
   ++link.status.connects;
@@ -314,16 +319,34 @@ void PeerLinks::OnReplies(Link& link) {
     const std::string line = link.replies.substr(0, end);
     link.replies.erase(0, end + 2);
     link.last_heard_ms = static_cast<int64_t>(uv_now(loop_));
-    if (line.rfind("+OK ", 0) == 0 && link.state == Link::State::kHandshaking) {
+    if (line.rfind("+CHALLENGE ", 0) == 0 && link.state == Link::State::kHandshaking &&
+        link.peer_nonce.empty()) {
+      link.peer_nonce = line.substr(sizeof("+CHALLENGE ") - 1);
+      if (!LooksLikePeerNonce(link.peer_nonce)) return ScheduleReconnect(link, "bad challenge");
+      EncodePeerAuth(PeerProof(config_.cluster_secret, PeerRole::kConnecting, link.nonce,
+                               link.peer_nonce, self_, link.member, fingerprint_),
+                     &link.pending);
+      Write(link);
+    } else if (line.rfind("+OK ", 0) == 0 && link.state == Link::State::kHandshaking &&
+               !link.peer_nonce.empty()) {
       // The peer says who it is: the member this link is meant for, with
-      // the same member list and lease settings.
-      const std::string expected = "+OK " + std::to_string(link.member) + " " + fingerprint_;
-      if (line != expected) {
+      // the same member list and lease settings, and proves it knows the
+      // cluster secret.
+      const std::string expected = "+OK " + std::to_string(link.member) + " " + fingerprint_ + " ";
+      if (line.rfind(expected, 0) != 0) {
         Log(LogLevel::kWarning,
             "Peer %s is not member %u of this cluster (%s); check --cluster and --advertise "
             "on both",
             link.address.c_str(), link.member, line.c_str());
         return ScheduleReconnect(link, "wrong member");
+      }
+      const std::string proof = PeerProof(config_.cluster_secret, PeerRole::kListening, link.nonce,
+                                          link.peer_nonce, self_, link.member, fingerprint_);
+      if (!ProofEquals(std::string_view(line).substr(expected.size()), proof)) {
+        Log(LogLevel::kWarning,
+            "Peer %s (member %u) did not prove the cluster secret; check --cluster-secret",
+            link.address.c_str(), link.member);
+        return ScheduleReconnect(link, "wrong cluster secret");
       }
       link.state = Link::State::kUp;
       link.status.reachable = true;

@@ -40,6 +40,7 @@
 #include "protocol/numbers.h"
 #include "protocol/resp_parser.h"
 #include "server/config.h"
+#include "server/peer_auth.h"
 #include "server/peer_codec.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -70,6 +71,27 @@ void CheckRoundTrip(const lockerd::cluster::Message& message, std::span<const st
   if (wire != wire_again) Fail("a peer message changes through encode and decode", wire + " / " + wire_again);
   if (again->body.index() != message.body.index()) Fail("a peer message changes kind", wire);
   (void)args;
+}
+
+// The peer handshake of member `from` on client `slot` of member 0, as a
+// member's link does it (server/peer_auth.h).
+void Handshake(Harness& harness, size_t slot, lockerd::cluster::MemberId from, const std::string& secret,
+               const std::string& fingerprint) {
+  const std::string nonce = lockerd::server::NewPeerNonce();
+  harness.Send(0, slot, {"PEER", "HELLO", std::to_string(from), "3", fingerprint, nonce});
+  const std::string& reply = harness.LastReply(0, slot);
+  const std::string prefix = "+CHALLENGE ";
+  if (reply.rfind(prefix, 0) != 0 || reply.size() < prefix.size() + 2) {
+    Fail("PEER HELLO was not answered with a challenge", reply);
+  }
+  const std::string listening = reply.substr(prefix.size(), reply.size() - prefix.size() - 2);
+  harness.Send(0, slot,
+               {"PEER", "AUTH",
+                lockerd::server::PeerProof(secret, lockerd::server::PeerRole::kConnecting, nonce,
+                                           listening, from, 0, fingerprint)});
+  if (harness.LastReply(0, slot).rfind("+OK 0 ", 0) != 0) {
+    Fail("a peer with the secret was refused", harness.LastReply(0, slot));
+  }
 }
 
 // What member 0 asked members 1 and 2 and they have not answered yet.
@@ -196,8 +218,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const bool answer = !args.empty() && EqualsIgnoreCase(args[0], "ANSWER");
     if (answer || (!args.empty() && EqualsIgnoreCase(args[0], "PEER"))) {
       if (!harness.Connected(0, kPeerSlotBase + from)) {
-        harness.Send(0, kPeerSlotBase + from,
-                     {"PEER", "HELLO", std::to_string(from), "3", secret, fingerprint});
+        Handshake(harness, kPeerSlotBase + from, static_cast<lockerd::cluster::MemberId>(from), secret,
+                  fingerprint);
       }
       if (!answer) {
         harness.Send(0, kPeerSlotBase + from, args);

@@ -364,6 +364,9 @@ void Harness::Flush(Member& member) {
       std::fprintf(stderr, "[%lld ms]   -> client %zu: %s\n", static_cast<long long>(now_.mono_ms), slot,
                    Printable(client.reply()).c_str());
     }
+    if (!client.reply().empty()) {
+      conn.last_reply = client.reply().size() <= 4096 ? client.reply() : std::string();
+    }
     client.reply().clear();
     if (client.close_after_reply || client.kill_requested) closing.push_back(slot);
   }

@@ -81,6 +81,9 @@ class Harness {
   // Whether client `slot` of `member` has a connection (it may have been
   // closed: QUIT, a protocol error, CLIENT KILL).
   bool Connected(size_t member, size_t slot) const { return members_[member]->conns.count(slot) != 0; }
+  // The reply bytes client `slot` of `member` was handed in the last turn
+  // that gave it any (up to 4 KB; empty if more).
+  const std::string& LastReply(size_t member, size_t slot) { return Connection(member, slot).last_reply; }
   // The client's connection closes (its queued commands are dropped).
   void Disconnect(size_t member, size_t slot);
   // Moves the clock by `ms` and fires every timer due on the way, as the
@@ -114,6 +117,7 @@ class Harness {
     uint64_t commands = 0;
     uint64_t replies = 0;
     bool sent_peer = false;
+    std::string last_reply;
   };
   struct Member {
     std::unique_ptr<server::Engine> engine;
