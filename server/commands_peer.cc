@@ -9,6 +9,8 @@
 // (server/peer_auth.h): the secret itself never crosses the network.
 // Cluster messages get no reply: a link carries one direction, and the
 // answer travels as a message on the other member's own link.
+#include <algorithm>
+
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/engine.h"
@@ -98,6 +100,15 @@ void CmdPeer(CommandContext& c) {
     return c.engine.ReplyError(c.client, "NOPERM not a cluster peer: send PEER HELLO first");
   }
   if (EqualsIgnoreCase(kind, "PING")) return c.client.writer().WriteSimpleString("PONG");
+  // Peer message size: a message's only long fields are a key and an owner,
+  // so no field may be longer than max-key-bytes (numbers need far less).
+  const size_t field_max = std::max<size_t>(c.engine.config().max_key_bytes, 64);
+  for (const std::string& field : c.args) {
+    if (field.size() > field_max) {
+      ++c.engine.stats().peer_messages_malformed;
+      return;
+    }
+  }
   const auto message = DecodePeerMessage(c.args, static_cast<cluster::MemberId>(c.client.peer_member),
                                          c.engine.self());
   if (!message) {

@@ -17,6 +17,7 @@ Config MemberZero() {
   config.advertise = config.cluster[0];
   config.self_index = 0;
   config.cluster_secret = "the-secret";
+  config.max_key_bytes = 100;
   return config;
 }
 
@@ -137,6 +138,18 @@ TEST_F(PeerHandshakeTest, OutOfOrderAndMalformedHandshakesAreRefused) {
               "ERR peer handshake refused: bad member id");
   }
   EXPECT_EQ(Refused(), 5u);
+}
+
+TEST_F(PeerHandshakeTest, APeersFieldsAreBoundedByMaxKeyBytes) {
+  Client& link = NewClient();
+  const std::string nonce = NewPeerNonce();
+  const std::string listening = Hello(link, nonce);
+  One(link, {"PEER", "AUTH", Proof("the-secret", PeerRole::kConnecting, nonce, listening)});
+  const auto malformed = [this] { return engine_.stats().peer_messages_malformed; };
+  EXPECT_TRUE(Send(link, {"PEER", "PREPARE", "1", std::string(100, 'k'), "2", "1"}).empty());
+  EXPECT_EQ(malformed(), 0u) << "a key of max-key-bytes is a message";
+  EXPECT_TRUE(Send(link, {"PEER", "PREPARE", "1", std::string(101, 'k'), "2", "1"}).empty());
+  EXPECT_EQ(malformed(), 1u) << "one byte more is dropped and counted";
 }
 
 TEST(PeerAuth, ProofsDependOnEveryInput) {
