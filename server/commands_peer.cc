@@ -13,18 +13,10 @@
 #include "server/request_parse.h"
 
 #include "protocol/numbers.h"
+#include "server/secret_equals.h"
 
 namespace lockerd::server {
 namespace {
-
-// Compares in time independent of where the strings first differ.
-bool SecretEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  for (size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
-    diff |= static_cast<unsigned char>((i < a.size() ? a[i] : 0) ^ (i < b.size() ? b[i] : 0));
-  }
-  return diff == 0;
-}
 
 void Hello(CommandContext& c) {
   const auto refuse = [&c](const std::string& why) {
