@@ -6,12 +6,15 @@
 
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "protocol/resp_writer.h"
 
 namespace lockerd::server {
+
+class AclUser;
 
 enum class BlockKind : uint8_t {
   kNone,
@@ -57,6 +60,9 @@ class Client {
   std::string lib_name;
   std::string lib_version;
   bool authenticated = false;
+  // The ACL user the connection runs as: `default` until AUTH or HELLO
+  // AUTH switches it (set by Engine::AddClient; never null after that).
+  std::shared_ptr<const AclUser> user;
   bool close_after_reply = false;  // QUIT, protocol errors, CLIENT KILL of self.
   bool kill_requested = false;     // CLIENT KILL by another client.
   BlockKind blocked = BlockKind::kNone;
