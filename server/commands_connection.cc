@@ -29,15 +29,17 @@ bool ValidClientText(std::string_view text) {
 // The user `name` if it is on and `password` is one of its passwords (any,
 // for a nopass user); else null, and the caller answers WRONGPASS without
 // saying which part was wrong.
-std::shared_ptr<const AclUser> CheckPassword(const Engine& engine, std::string_view name,
+std::shared_ptr<const AclUser> CheckPassword(Engine& engine, std::string_view name,
                                              std::string_view password) {
   std::shared_ptr<const AclUser> user = engine.acl().Find(name);
   if (user == nullptr) {
     // Hash anyway, so an unknown user takes as long as a wrong password.
     Sha256Hex(password);
-    return nullptr;
+  } else if (user->Authenticates(password)) {
+    return user;
   }
-  return user->Authenticates(password) ? user : nullptr;
+  ++engine.stats().acl_denied_auth;
+  return nullptr;
 }
 
 }  // namespace

@@ -126,7 +126,10 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   if (const AclUser& user = UserOf(client); !user.unrestricted()) {
     if (const auto command = FindAclCommand(spec->name)) {
       const std::string denied = AclCheck(user, *command, args);
-      if (!denied.empty()) return ReplyError(client, denied);
+      if (!denied.empty()) {
+        ++(denied == errors::kNoPermKey ? stats_.acl_denied_key : stats_.acl_denied_cmd);
+        return ReplyError(client, denied);
+      }
     }
   }
   const bool pipelined = PipelinedWrite(*spec, args);

@@ -61,6 +61,11 @@ struct EngineStats {
   uint64_t peer_messages_in = 0;
   uint64_t peer_messages_malformed = 0;
   uint64_t peer_handshakes_refused = 0;
+  // As Redis 7.2's INFO: failed AUTHs, commands and keys refused by ACL
+  // rules (before a command runs; refusals inside scripts are not counted).
+  uint64_t acl_denied_auth = 0;
+  uint64_t acl_denied_cmd = 0;
+  uint64_t acl_denied_key = 0;
   // Event-loop turns (measured by the server): the longest time one turn
   // kept the loop busy, and how many turns were busy longer than 10 ms.
   uint64_t loop_longest_stall_us = 0;

@@ -94,9 +94,13 @@ TEST_F(Acl, ForbiddenCommandsAndKeysAnswerNoPerm) {
   EXPECT_EQ(Run({"DEL", "locks:2", "other"}), kNoPermKey);
   EXPECT_EQ(Run({"GET", "locks:2"}), "me") << "the refused DEL deleted nothing";
   EXPECT_EQ(Run({"DEL", "locks:2"}), "1");
-  // Nothing was taken by the refused writes.
+  // Nothing was taken by the refused writes; INFO counts the refusals.
   EXPECT_EQ(Run({"AUTH", "default-pw"}), "OK");
   EXPECT_EQ(Run({"EXISTS", "other"}), "0");
+  EXPECT_EQ(InfoField(client_.get(), "acl_access_denied_cmd"), "2");
+  EXPECT_EQ(InfoField(client_.get(), "acl_access_denied_key"), "3");
+  EXPECT_EQ(Run({"AUTH", "alice", "nope"}), kWrongPass);
+  EXPECT_EQ(InfoField(client_.get(), "acl_access_denied_auth"), "1");
 }
 
 TEST_F(Acl, ScriptsAreCheckedAsTheirCaller) {
