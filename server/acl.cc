@@ -40,7 +40,8 @@ std::string AclUser::ApplyRules(std::span<const std::string> rules) {
 
 std::string AclUser::ApplyRule(std::string_view rule) {
   std::string error = Apply(rule);
-  unrestricted_ = all_keys_ && std::all_of(allowed_.begin(), allowed_.end(), [](bool b) { return b; });
+  unrestricted_ =
+      all_keys_ && std::all_of(allowed_.begin(), allowed_.end(), [](bool b) { return b; });
   return error;
 }
 
@@ -53,11 +54,14 @@ std::string AclUser::Apply(std::string_view rule) {
     password_hashes_.clear();
     nopass_ = lower == "nopass";
   } else if (!rule.empty() && (rule[0] == '>' || rule[0] == '#')) {
-    std::string hash = rule[0] == '>' ? Sha256Hex(rule.substr(1)) : protocol::ToLower(rule.substr(1));
+    std::string hash =
+        rule[0] == '>' ? Sha256Hex(rule.substr(1)) : protocol::ToLower(rule.substr(1));
     if (hash.size() != 64 || !IsLowerHex(hash)) {
-      return "the password hash in " + Quoted(rule) + " must be 64 hexadecimal characters (SHA-256)";
+      return "the password hash in " + Quoted(rule) +
+             " must be 64 hexadecimal characters (SHA-256)";
     }
-    if (std::find(password_hashes_.begin(), password_hashes_.end(), hash) == password_hashes_.end()) {
+    if (std::find(password_hashes_.begin(), password_hashes_.end(), hash) ==
+        password_hashes_.end()) {
       password_hashes_.push_back(std::move(hash));
     }
     nopass_ = false;
@@ -77,11 +81,13 @@ std::string AclUser::Apply(std::string_view rule) {
     key_patterns_.clear();
   } else if (!rule.empty() && rule[0] == '~') {
     if (all_keys_) {
-      return "rule " + Quoted(rule) + " comes after allkeys (~*), where it has no effect; use "
+      return "rule " + Quoted(rule) +
+             " comes after allkeys (~*), where it has no effect; use "
              "resetkeys first";
     }
     key_patterns_.emplace_back(rule.substr(1));
-  } else if (lower == "allchannels" || lower == "resetchannels" || (!rule.empty() && rule[0] == '&')) {
+  } else if (lower == "allchannels" || lower == "resetchannels" ||
+             (!rule.empty() && rule[0] == '&')) {
     // No pub/sub here: nothing to allow or deny.
   } else if (lower == "reset") {
     for (const std::string_view part : {"resetpass", "resetkeys", "off", "-@all"}) ApplyRule(part);

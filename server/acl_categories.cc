@@ -25,7 +25,7 @@ constexpr uint32_t kLk = kAclLock;
 
 // Bit i is kCategoryNames[i].
 constexpr std::string_view kCategoryNames[] = {
-    "keyspace", "read",      "write",     "string",   "fast", "slow",
+    "keyspace", "read",      "write",      "string",    "fast",     "slow",
     "admin",    "dangerous", "connection", "scripting", "blocking", "lock",
 };
 

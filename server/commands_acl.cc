@@ -11,7 +11,9 @@
 
 namespace lockerd::server {
 
-void CmdAclWhoAmI(CommandContext& c) { c.client.writer().WriteBulk(c.engine.UserOf(c.client).name()); }
+void CmdAclWhoAmI(CommandContext& c) {
+  c.client.writer().WriteBulk(c.engine.UserOf(c.client).name());
+}
 
 void CmdAclList(CommandContext& c) {
   const auto users = c.engine.acl().Sorted();

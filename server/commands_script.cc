@@ -89,9 +89,9 @@ LuaRun RunOnLocalTable(CommandContext& c, const std::string& sha, const EvalArgs
   const cluster::TxnView view{names, leases, engine.node().acceptor().token_counter(), c.now.wall_ms};
   ScriptKeys keys(view, {engine.config().max_lease_ms, engine.config().lease_drift, read_only});
   const AclUser& user = engine.UserOf(c.client);
-  LuaRun run = engine.lua().Run(sha, eval.keys, eval.argv, [&keys, &user](std::span<const std::string> args) {
-    return CallAsUser(user, keys, args);
-  });
+  LuaRun run = engine.lua().Run(
+      sha, eval.keys, eval.argv,
+      [&keys, &user](std::span<const std::string> args) { return CallAsUser(user, keys, args); });
   const std::vector<cluster::TxnWrite> planned = keys.Writes();
   *writes = std::any_of(planned.begin(), planned.end(), [](const cluster::TxnWrite& w) { return w.write; });
   return run;
@@ -127,7 +127,8 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
   // The body runs once a majority has promised every key (maybe again
   // after a pre-empted read); the last run is the one committed.
   request.body = [lua = &engine.lua(), table = &engine.node().table(), sha, body = engine.lua().Body(sha),
-                  eval = std::move(eval), user = c.client.user ? c.client.user : engine.acl().default_user(),
+                  eval = std::move(eval),
+                  user = c.client.user ? c.client.user : engine.acl().default_user(),
                   options = script::ScriptKeysOptions{config.max_lease_ms, config.lease_drift, false,
                                                       SIZE_MAX, config.maxkeys},
                   reply](const cluster::TxnView& view) mutable {
@@ -135,9 +136,9 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
     const size_t held = table->held_count();
     options.new_keys_allowed = held < options.maxkeys ? options.maxkeys - held : 0;
     ScriptKeys keys(view, options);
-    LuaRun run = lua->Run(sha, eval.keys, eval.argv, [&keys, &user](std::span<const std::string> args) {
-      return CallAsUser(*user, keys, args);
-    });
+    LuaRun run = lua->Run(
+        sha, eval.keys, eval.argv,
+        [&keys, &user](std::span<const std::string> args) { return CallAsUser(*user, keys, args); });
     *reply = std::move(run.reply);
     if (!run.keep_writes) return std::vector<cluster::TxnWrite>(view.keys.size());
     return keys.Writes();

@@ -133,7 +133,8 @@ std::string SetOutputLimit(Config& config, const Values& values) {
 std::string SetUser(Config& config, const Values& values) {
   if (values.empty()) return "expects a user name and its rules";
   const std::string& name = values[0];
-  if (name.empty() || std::any_of(name.begin(), name.end(), [](char ch) { return ch <= ' ' || ch > '~'; })) {
+  const auto unprintable = [](char ch) { return ch <= ' ' || ch > '~'; };
+  if (name.empty() || std::any_of(name.begin(), name.end(), unprintable)) {
     return "name must be printable, without spaces";
   }
   for (const AclUser& user : config.users) {

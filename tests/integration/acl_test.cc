@@ -41,10 +41,13 @@ class Acl : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove(config_path_); }
 
-  std::string Run(const std::vector<std::string>& args) { return Text(Command(client_.get(), args)); }
+  std::string Run(const std::vector<std::string>& args) {
+    return Text(Command(client_.get(), args));
+  }
 
   ProcessResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {"redis-cli", "--no-auth-warning", "-p", std::to_string(server_->port())});
+    args.insert(args.begin(),
+                {"redis-cli", "--no-auth-warning", "-p", std::to_string(server_->port())});
     return RunProgram(args);
   }
 
@@ -72,8 +75,9 @@ TEST_F(Acl, AuthSwitchesUserAndRefusesBadPasswordsAndDisabledUsers) {
 TEST_F(Acl, Hello3AuthSwitchesUser) {
   RawClient raw(server_->port());
   ASSERT_TRUE(raw.ok());
-  ASSERT_TRUE(raw.Send("HELLO 3 AUTH alice alice-pw\r\nACL WHOAMI\r\nHELLO 3 AUTH bob bob-pw\r\n"
-                       "ACL WHOAMI\r\n"));
+  ASSERT_TRUE(
+      raw.Send("HELLO 3 AUTH alice alice-pw\r\nACL WHOAMI\r\nHELLO 3 AUTH bob bob-pw\r\n"
+               "ACL WHOAMI\r\n"));
   const std::vector<Reply> replies = raw.ReadReplies(4);
   ASSERT_EQ(replies.size(), 4u);
   ASSERT_EQ(replies[0].type, Reply::Type::kMap) << replies[0].text;
@@ -105,11 +109,15 @@ TEST_F(Acl, ForbiddenCommandsAndKeysAnswerNoPerm) {
 
 TEST_F(Acl, ScriptsAreCheckedAsTheirCaller) {
   ASSERT_EQ(Run({"AUTH", "alice", "alice-pw"}), "OK");
-  EXPECT_GT(std::stoll(Run({"EVAL", "return redis.call('LOCK', KEYS[1], 'me', 5000)", "1", "locks:s"})), 0);
+  EXPECT_GT(
+      std::stoll(Run({"EVAL", "return redis.call('LOCK', KEYS[1], 'me', 5000)", "1", "locks:s"})),
+      0);
   EXPECT_EQ(Run({"EVAL", "return redis.call('GET', KEYS[1])", "1", "other"}), kNoPermKey);
   const std::string forbidden = Run({"EVAL", "return redis.call('PTTL', KEYS[1])", "1", "locks:s"});
-  EXPECT_EQ(forbidden.rfind("ERR ACL failure in script: User alice has no permissions to run the 'pttl' command", 0),
-            0u)
+  EXPECT_EQ(
+      forbidden.rfind(
+          "ERR ACL failure in script: User alice has no permissions to run the 'pttl' command", 0),
+      0u)
       << forbidden;
   const std::string undeclared = Run({"EVAL", "return redis.call('GET', 'other')", "0"});
   EXPECT_EQ(undeclared.rfind("ERR ACL failure in script: No permissions to access a key", 0), 0u)
@@ -128,14 +136,16 @@ TEST_F(Acl, AclCommandsShowUsers) {
   ASSERT_EQ(list->elements, 4u);
   const std::string alice = list->element[0]->str;
   EXPECT_EQ(alice.rfind("user alice on #", 0), 0u) << alice;
-  EXPECT_NE(alice.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"), std::string::npos)
+  EXPECT_NE(alice.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"),
+            std::string::npos)
       << alice;
   EXPECT_EQ(alice.find("alice-pw"), std::string::npos) << "passwords only as hashes";
   EXPECT_EQ(std::string(list->element[1]->str).rfind("user bob off #", 0), 0u);
   ReplyPtr lock_commands = Command(client_.get(), {"ACL", "CAT", "lock"});
   ASSERT_EQ(lock_commands->type, REDIS_REPLY_ARRAY);
   std::string names;
-  for (size_t i = 0; i < lock_commands->elements; ++i) names += std::string(lock_commands->element[i]->str) + " ";
+  for (size_t i = 0; i < lock_commands->elements; ++i)
+    names += std::string(lock_commands->element[i]->str) + " ";
   EXPECT_NE(names.find("lock "), std::string::npos) << names;
   EXPECT_NE(names.find("release "), std::string::npos) << names;
   EXPECT_EQ(names.find("ping "), std::string::npos) << names;
@@ -146,14 +156,18 @@ TEST_F(Acl, AclCommandsShowUsers) {
   const std::string info = Run({"CLIENT", "INFO"});
   EXPECT_NE(info.find(" user=ops "), std::string::npos) << info;
   ASSERT_EQ(Run({"AUTH", "default-pw"}), "OK");
-  EXPECT_EQ(Run({"ACL", "SETUSER", "eve", "on"}).rfind("ERR ACL SETUSER and ACL DELUSER are not supported", 0), 0u);
+  EXPECT_EQ(Run({"ACL", "SETUSER", "eve", "on"})
+                .rfind("ERR ACL SETUSER and ACL DELUSER are not supported", 0),
+            0u);
 }
 
 TEST_F(Acl, RedisCliUserPassAndA) {
-  const ProcessResult lock = Cli({"--user", "alice", "--pass", "alice-pw", "LOCK", "locks:cli", "me", "5000"});
+  const ProcessResult lock =
+      Cli({"--user", "alice", "--pass", "alice-pw", "LOCK", "locks:cli", "me", "5000"});
   ASSERT_EQ(lock.exit_code, 0) << lock.output;
   EXPECT_GT(std::stoll(lock.output), 0) << lock.output;
-  const ProcessResult refused = Cli({"--user", "alice", "--pass", "alice-pw", "LOCK", "other", "me", "5000"});
+  const ProcessResult refused =
+      Cli({"--user", "alice", "--pass", "alice-pw", "LOCK", "other", "me", "5000"});
   EXPECT_NE(refused.output.find(kNoPermKey), std::string::npos) << refused.output;
   const ProcessResult whoami = Cli({"-a", "default-pw", "ACL", "WHOAMI"});
   EXPECT_EQ(whoami.output, "default\n");
@@ -164,7 +178,8 @@ TEST_F(Acl, RedisCliUserPassAndA) {
 }
 
 TEST(AclStartup, UnknownRuleStopsStartupNamingTheLine) {
-  const std::string path = ::testing::TempDir() + "/lockerd-acl-bad-" + std::to_string(::getpid()) + ".conf";
+  const std::string path =
+      ::testing::TempDir() + "/lockerd-acl-bad-" + std::to_string(::getpid()) + ".conf";
   {
     std::ofstream file(path);
     file << "port 1\n"
@@ -173,7 +188,8 @@ TEST(AclStartup, UnknownRuleStopsStartupNamingTheLine) {
   const ProcessResult run = RunProgram({LOCKERD_BINARY, path});
   std::filesystem::remove(path);
   EXPECT_NE(run.exit_code, 0);
-  EXPECT_NE(run.output.find(path + ":2: user alice: unknown rule 'maybe'"), std::string::npos) << run.output;
+  EXPECT_NE(run.output.find(path + ":2: user alice: unknown rule 'maybe'"), std::string::npos)
+      << run.output;
   const ProcessResult help = RunProgram({LOCKERD_BINARY, "--help"});
   EXPECT_NE(help.output.find("--user <name> [<rule> ...]"), std::string::npos) << help.output;
 }
@@ -183,7 +199,8 @@ TEST(AclStartup, UnknownRuleStopsStartupNamingTheLine) {
 // (INFO is allowed because the test support waits on INFO for the links.)
 TEST(AclCluster, RestrictedDefaultUserDoesNotAffectPeers) {
   std::vector<std::string> args = kFastClusterSettings;
-  args.insert(args.end(), {"--user", "default", "on", "nopass", "~locks:*", "-@all", "+@lock", "+info"});
+  args.insert(args.end(),
+              {"--user", "default", "on", "nopass", "~locks:*", "-@all", "+@lock", "+info"});
   args.insert(args.end(), {"--user", "admin", "on", ">admin-pw", "~*", "+@all"});
   auto cluster = LockerdCluster::Start(3, args);
   RedisPtr a = cluster->Connect(0);

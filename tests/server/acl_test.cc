@@ -133,7 +133,8 @@ TEST(AclUser, UnknownRulesAreErrors) {
 
 TEST(AclUser, ListLineInRedisOrder) {
   const AclUser user = User({"+@lock", ">abc", "~locks:*", "on", "-@all", "+@lock", "-wait"});
-  EXPECT_EQ(user.Describe(), "user alice on #" + kAbcHash + " ~locks:* resetchannels -@all +@lock -wait");
+  EXPECT_EQ(user.Describe(),
+            "user alice on #" + kAbcHash + " ~locks:* resetchannels -@all +@lock -wait");
 }
 
 TEST(AclCategories, EveryCommandHasCategoriesAndOneSpeed) {
@@ -147,7 +148,8 @@ TEST(AclCategories, EveryCommandHasCategoriesAndOneSpeed) {
     if (spec.subcommands.empty()) {
       EXPECT_TRUE(FindAclCommand(spec.name)) << spec.name;
     }
-    for (const CommandSpec& sub : spec.subcommands) EXPECT_TRUE(FindAclCommand(sub.name)) << sub.name;
+    for (const CommandSpec& sub : spec.subcommands)
+      EXPECT_TRUE(FindAclCommand(sub.name)) << sub.name;
   }
 }
 
@@ -155,7 +157,8 @@ TEST(AclCategories, Membership) {
   const auto in = [](std::string_view name, uint32_t category) {
     return (AclCommands()[Index(name)].categories & category) != 0;
   };
-  for (const char* name : {"lock", "extend", "release", "update", "wait", "lockinfo", "set", "del", "get"}) {
+  for (const char* name :
+       {"lock", "extend", "release", "update", "wait", "lockinfo", "set", "del", "get"}) {
     EXPECT_TRUE(in(name, kAclLock)) << name;
   }
   EXPECT_FALSE(in("ping", kAclLock));
@@ -185,7 +188,8 @@ TEST(AclCheck, CommandsAndKeys) {
   EXPECT_EQ(check({"ping"}), "NOPERM User alice has no permissions to run the 'ping' command");
   EXPECT_EQ(check({"auth", "x"}), "") << "no-auth commands are never refused";
   EXPECT_EQ(check({"eval", "return 1", "1", "locks:1", "arg"}), "");
-  EXPECT_EQ(check({"eval", "return 1", "2", "locks:1", "other"}), "NOPERM No permissions to access a key");
+  EXPECT_EQ(check({"eval", "return 1", "2", "locks:1", "other"}),
+            "NOPERM No permissions to access a key");
   EXPECT_EQ(check({"eval", "return 1", "0", "other"}), "") << "ARGV is not keys";
   EXPECT_EQ(AclCheckScriptCall(user, std::vector<std::string>{"pttl", "locks:1"}),
             "ERR ACL failure in script: User alice has no permissions to run the 'pttl' command");

@@ -56,7 +56,8 @@ TEST_F(EngineAclTest, CommandsAndKeysOutsideTheRulesAreRefused) {
   EXPECT_EQ(One(a, {"LOCK", "other", "me", "1000"}).text, errors::kNoPermKey);
   EXPECT_EQ(One(a, {"SET", "other", "me", "NX", "PX", "1000"}).text, errors::kNoPermKey);
   EXPECT_EQ(One(a, {"DEL", "locks:1", "other"}).text, errors::kNoPermKey);
-  EXPECT_EQ(One(a, {"PING"}).text, "NOPERM User alice has no permissions to run the 'ping' command");
+  EXPECT_EQ(One(a, {"PING"}).text,
+            "NOPERM User alice has no permissions to run the 'ping' command");
   EXPECT_EQ(One(a, {"CLIENT", "LIST"}).text,
             "NOPERM User alice has no permissions to run the 'client|list' command");
   EXPECT_EQ(One(a, {"GET", "locks:1"}).text, "me");
@@ -72,12 +73,16 @@ TEST_F(EngineAclTest, ScriptsRunAsTheirCaller) {
             Reply::Type::kInteger);
   EXPECT_EQ(One(a, {"EVAL", "return 1", "1", "other"}).text, errors::kNoPermKey)
       << "declared keys are checked";
-  EXPECT_EQ(One(a, {"EVAL", "return redis.call('pttl', KEYS[1])", "1", "locks:2"}).text.rfind(
-                "ERR ACL failure in script: User alice has no permissions to run the 'pttl' command", 0),
-            0u);
+  EXPECT_EQ(
+      One(a, {"EVAL", "return redis.call('pttl', KEYS[1])", "1", "locks:2"})
+          .text.rfind(
+              "ERR ACL failure in script: User alice has no permissions to run the 'pttl' command",
+              0),
+      0u);
   // A key outside the patterns reached without declaring it.
   const Reply undeclared = One(a, {"EVAL", "return redis.call('get', 'other')", "0"});
-  EXPECT_EQ(undeclared.text.rfind("ERR ACL failure in script: No permissions to access a key", 0), 0u)
+  EXPECT_EQ(undeclared.text.rfind("ERR ACL failure in script: No permissions to access a key", 0),
+            0u)
       << undeclared.text;
   Client& d = NewClient();
   EXPECT_EQ(One(d, {"AUTH", "dpw"}).text, "OK");
@@ -95,8 +100,9 @@ TEST_F(EngineAclTest, AclCommandsAndClientList) {
   const Reply list = One(d, {"ACL", "LIST"});
   ASSERT_EQ(list.elements.size(), 3u);
   EXPECT_EQ(list.elements[0].text.rfind("user alice on #", 0), 0u) << list.elements[0].text;
-  EXPECT_NE(list.elements[0].text.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"),
-            std::string::npos)
+  EXPECT_NE(
+      list.elements[0].text.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"),
+      std::string::npos)
       << list.elements[0].text;
   EXPECT_EQ(list.elements[1].text.rfind("user bob off #", 0), 0u);
   EXPECT_EQ(One(d, {"ACL", "CAT", "nosuch"}).text, "ERR Unknown category 'nosuch'");
