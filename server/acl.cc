@@ -70,7 +70,8 @@ std::string AclUser::Apply(std::string_view rule) {
         rule[0] == '<' ? Sha256Hex(rule.substr(1)) : protocol::ToLower(rule.substr(1));
     const auto it = std::find(password_hashes_.begin(), password_hashes_.end(), hash);
     if (it == password_hashes_.end()) {
-      return "rule " + Quoted(rule) + " removes a password the user does not have";
+      // The rule holds a password: it is not echoed into logs.
+      return std::string("a '") + rule[0] + "' rule removes a password the user does not have";
     }
     password_hashes_.erase(it);
   } else if (lower == "allkeys" || rule == "~*") {

@@ -61,7 +61,8 @@ TEST(AclUser, PasswordsAreHashedAndChecked) {
   EXPECT_NE(user.Describe().find("#" + kAbcHash), std::string::npos) << user.Describe();
   EXPECT_EQ(user.ApplyRule("<second"), "");
   EXPECT_FALSE(user.Authenticates("second"));
-  EXPECT_NE(user.ApplyRule("<second"), "") << "removing a password it does not have";
+  EXPECT_EQ(user.ApplyRule("<second"), "a '<' rule removes a password the user does not have")
+      << "and the password is not echoed";
   EXPECT_EQ(user.ApplyRule("off"), "");
   EXPECT_FALSE(user.Authenticates("abc")) << "a disabled user cannot log in";
 }
