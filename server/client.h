@@ -14,6 +14,8 @@
 
 namespace lockerd::server {
 
+class AclUser;
+
 enum class BlockKind : uint8_t {
   kNone,
   kWrite,   // Waiting for a majority to answer a write.
@@ -58,6 +60,9 @@ class Client {
   std::string lib_name;
   std::string lib_version;
   bool authenticated = false;
+  // The ACL user the connection runs as: `default` until AUTH or HELLO
+  // AUTH switches it (set by Engine::AddClient; never null after that).
+  std::shared_ptr<const AclUser> user;
   bool close_after_reply = false;  // QUIT, protocol errors, CLIENT KILL of self.
   bool kill_requested = false;     // CLIENT KILL by another client.
   BlockKind blocked = BlockKind::kNone;

@@ -1,6 +1,7 @@
 #include "server/client_describe.h"
 
 #include "protocol/numbers.h"
+#include "server/acl.h"
 #include "server/errors.h"
 #include "server/request_parse.h"
 
@@ -25,7 +26,7 @@ std::string DescribeClient(const Client& client, cluster::Time now) {
   line += " omem=" + std::to_string(client.pending_bytes());
   line += " tot-cmds=" + std::to_string(client.commands_count);
   line += " cmd=" + (client.last_command.empty() ? std::string("NULL") : client.last_command);
-  line += " user=default";
+  line += " user=" + (client.user != nullptr ? client.user->name() : std::string("default"));
   line += " resp=" + std::to_string(static_cast<int>(client.version()));
   line += " lib-name=" + client.lib_name;
   line += " lib-ver=" + client.lib_version;
@@ -75,7 +76,7 @@ bool KillFilter::Matches(const Client& client, const Client& caller, cluster::Ti
   if (id_ && client.id() != *id_) return false;
   if (addr_ && client.peer_address() != *addr_) return false;
   if (laddr_ && client.local_address() != *laddr_) return false;
-  if (user_ && *user_ != "default") return false;
+  if (user_ && *user_ != (client.user != nullptr ? client.user->name() : "default")) return false;
   if (max_age_s_ && (now.mono_ms - client.created_ms()) / 1000 < *max_age_s_) return false;
   return true;
 }

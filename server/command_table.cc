@@ -1,8 +1,10 @@
 #include "server/command_table.h"
 
 #include <algorithm>
+#include <bit>
 
 #include "protocol/ascii.h"
+#include "server/acl_categories.h"
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/request_parse.h"
@@ -84,6 +86,31 @@ constexpr ArgDoc kConfigGetArgs[] = {{"parameter", "string", {}, false, true}};
 constexpr ArgDoc kConfigSetPair[] = {{"parameter", "string"}, {"value", "string"}};
 constexpr ArgDoc kConfigSetArgs[] = {{"data", "block", {}, false, true, kConfigSetPair}};
 
+constexpr ArgDoc kAclCatArgs[] = {{"category", "string", {}, true}};
+constexpr ArgDoc kAclUserArgs[] = {{"username", "string"}, {"rule", "string", {}, true, true}};
+constexpr ArgDoc kAclDelUserArgs[] = {{"username", "string", {}, false, true}};
+
+constexpr CommandSpec kAclSubcommands[] = {
+    {"acl|cat", -2, kL, 0, 0, 0, "server",
+     "Lists the ACL categories, or the commands inside a category.", "6.0.0", kAclCatArgs,
+     CmdAclCat},
+    {"acl|deluser", -3, kA | kL, 0, 0, 0, "server",
+     "Not supported: users are defined in the config file.", "6.0.0", kAclDelUserArgs,
+     CmdAclSetUser},
+    {"acl|help", 2, kL, 0, 0, 0, "server", "Returns helpful text about the subcommands.",
+     "6.0.0", {}, CmdAclHelp},
+    {"acl|list", 2, kA | kL, 0, 0, 0, "server",
+     "Dumps the effective rules in ACL file format.", "6.0.0", {}, CmdAclList},
+    {"acl|setuser", -3, kA | kL, 0, 0, 0, "server",
+     "Not supported: users are defined in the config file.", "6.0.0", kAclUserArgs,
+     CmdAclSetUser},
+    {"acl|users", 2, kA | kL, 0, 0, 0, "server", "Lists all ACL users.", "6.0.0", {},
+     CmdAclUsers},
+    {"acl|whoami", 2, kL, 0, 0, 0, "server",
+     "Returns the authenticated username of the current connection.", "6.0.0", {},
+     CmdAclWhoAmI},
+};
+
 constexpr CommandSpec kClientSubcommands[] = {
     {"client|getname", 2, kF, 0, 0, 0, "connection", "Returns the name of the connection.",
      "2.6.9", {}, CmdClientGetName},
@@ -143,6 +170,8 @@ constexpr CommandSpec kConfigSubcommands[] = {
 
 // Sorted by name for binary search.
 constexpr CommandSpec kCommands[] = {
+    {"acl", -2, 0, 0, 0, 0, "server", "A container for Access List Control commands.", "6.0.0",
+     {}, nullptr, kAclSubcommands},
     {"auth", -2, kN | kF | kL, 0, 0, 0, "connection", "Authenticates the connection.", "1.0.0",
      kAuthArgs, CmdAuth},
     {"client", -2, 0, 0, 0, 0, "connection", "A container for client connection commands.",
@@ -316,14 +345,14 @@ void WriteCommandInfo(Client& client, const CommandSpec& spec) {
   writer.WriteInteger(spec.first_key);
   writer.WriteInteger(spec.last_key);
   writer.WriteInteger(spec.key_step);
-  // ACL categories: the command's group, and write/read/fast as Redis does.
-  const size_t categories = 1 + ((spec.flags & kFlagWrite) != 0) +
-                            ((spec.flags & kFlagReadonly) != 0) + ((spec.flags & kFlagFast) != 0);
-  writer.WriteSetHeader(categories);
-  writer.WriteSimpleString(std::string("@") + std::string(spec.group));
-  if (spec.flags & kFlagWrite) writer.WriteSimpleString("@write");
-  if (spec.flags & kFlagReadonly) writer.WriteSimpleString("@read");
-  if (spec.flags & kFlagFast) writer.WriteSimpleString("@fast");
+  // ACL categories, as ACL rules use them (acl_categories.cc).
+  const auto acl = FindAclCommand(spec.name);
+  const uint32_t categories = acl ? AclCommands()[*acl].categories : 0;
+  const std::span<const std::string_view> names = AclCategoryNames();
+  writer.WriteSetHeader(static_cast<size_t>(std::popcount(categories)));
+  for (size_t i = 0; i < names.size(); ++i) {
+    if (categories & (1u << i)) writer.WriteSimpleString("@" + std::string(names[i]));
+  }
   writer.WriteArrayHeader(0);  // Tips.
   writer.WriteArrayHeader(0);  // Key specs.
   writer.WriteArrayHeader(spec.subcommands.size());

@@ -74,6 +74,14 @@ void CmdConfigResetStat(CommandContext& context);
 void CmdConfigHelp(CommandContext& context);
 void CmdTime(CommandContext& context);
 
+// ACL (commands_acl.cc).
+void CmdAclWhoAmI(CommandContext& context);
+void CmdAclList(CommandContext& context);
+void CmdAclUsers(CommandContext& context);
+void CmdAclCat(CommandContext& context);
+void CmdAclSetUser(CommandContext& context);
+void CmdAclHelp(CommandContext& context);
+
 // Cluster peers (commands_peer.cc).
 void CmdPeer(CommandContext& context);
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "protocol/numbers.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "server/client_describe.h"
 #include "server/commands.h"
@@ -12,22 +13,11 @@
 #include "server/errors.h"
 #include "server/limits.h"
 #include "server/request_parse.h"
+#include "server/sha256.h"
 #include "server/version.h"
 
 namespace lockerd::server {
 namespace {
-
-// Compares in time independent of where the strings first differ.
-bool SecretEquals(std::string_view a, std::string_view b) {
-  unsigned char diff = a.size() == b.size() ? 0 : 1;
-  const size_t n = std::max(a.size(), b.size());
-  for (size_t i = 0; i < n; ++i) {
-    const char ca = i < a.size() ? a[i] : 0;
-    const char cb = i < b.size() ? b[i] : 0;
-    diff |= static_cast<unsigned char>(ca ^ cb);
-  }
-  return diff == 0;
-}
 
 // Redis's rule for client names and library info: printable, no spaces;
 // and ours: short, since CLIENT LIST repeats them.
@@ -36,9 +26,20 @@ bool ValidClientText(std::string_view text) {
          std::all_of(text.begin(), text.end(), [](char ch) { return ch > ' ' && ch <= '~'; });
 }
 
-// Returns true when `user`/`password` are the default user's credentials.
-bool CheckPassword(const Engine& engine, std::string_view user, std::string_view password) {
-  return user == "default" && SecretEquals(password, engine.config().requirepass);
+// The user `name` if it is on and `password` is one of its passwords (any,
+// for a nopass user); else null, and the caller answers WRONGPASS without
+// saying which part was wrong.
+std::shared_ptr<const AclUser> CheckPassword(Engine& engine, std::string_view name,
+                                             std::string_view password) {
+  std::shared_ptr<const AclUser> user = engine.acl().Find(name);
+  if (user == nullptr) {
+    // Hash anyway, so an unknown user takes as long as a wrong password.
+    Sha256Hex(password);
+  } else if (user->Authenticates(password)) {
+    return user;
+  }
+  ++engine.stats().acl_denied_auth;
+  return nullptr;
 }
 
 }  // namespace
@@ -59,20 +60,21 @@ void CmdQuit(CommandContext& c) {
 void CmdReset(CommandContext& c) {
   c.client.writer().set_version(protocol::RespVersion::kResp2);
   c.client.name.clear();
-  c.client.authenticated = c.engine.config().requirepass.empty();
+  c.engine.SetDefaultUser(c.client);
   c.client.writer().WriteSimpleString("RESET");
 }
 
 void CmdAuth(CommandContext& c) {
   if (c.args.size() > 3) return c.engine.ReplyError(c.client, errors::kSyntax);
-  if (c.engine.config().requirepass.empty()) {
+  // Redis answers the old one-argument form so when the default user has
+  // no password, as before ACLs.
+  if (c.args.size() == 2 && c.engine.acl().default_user()->nopass()) {
     return c.engine.ReplyError(c.client, errors::kAuthNotConfigured);
   }
-  const std::string_view user = c.args.size() == 3 ? std::string_view(c.args[1]) : "default";
-  if (!CheckPassword(c.engine, user, c.args.back())) {
-    return c.engine.ReplyError(c.client, errors::kWrongPass);
-  }
-  c.client.authenticated = true;
+  const std::string_view name = c.args.size() == 3 ? std::string_view(c.args[1]) : "default";
+  std::shared_ptr<const AclUser> user = CheckPassword(c.engine, name, c.args.back());
+  if (user == nullptr) return c.engine.ReplyError(c.client, errors::kWrongPass);
+  c.engine.SetUser(c.client, std::move(user));
   c.client.writer().WriteSimpleString("OK");
 }
 
@@ -108,13 +110,9 @@ void CmdHello(CommandContext& c) {
     }
   }
   if (authenticate) {
-    if (c.engine.config().requirepass.empty()) {
-      return c.engine.ReplyError(c.client, errors::kAuthNotConfigured);
-    }
-    if (!CheckPassword(c.engine, user, password)) {
-      return c.engine.ReplyError(c.client, errors::kWrongPass);
-    }
-    c.client.authenticated = true;
+    std::shared_ptr<const AclUser> checked = CheckPassword(c.engine, user, password);
+    if (checked == nullptr) return c.engine.ReplyError(c.client, errors::kWrongPass);
+    c.engine.SetUser(c.client, std::move(checked));
   }
   if (!c.client.authenticated) return c.engine.ReplyError(c.client, errors::kHelloNoAuth);
   if (set_name && !ValidClientText(name)) return c.engine.ReplyError(c.client, errors::kClientName);

@@ -10,6 +10,7 @@
 
 #include "protocol/ascii.h"
 #include "protocol/numbers.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/engine.h"
@@ -47,6 +48,16 @@ std::variant<EvalArgs, std::string> ParseEval(std::span<const std::string> args,
   return EvalArgs{{args.begin() + 3, keys_end}, {keys_end, args.end()}};
 }
 
+// redis.call on behalf of the calling client's user: refused as Redis
+// refuses it when the user may not run the command or touch its keys.
+ScriptValue CallAsUser(const AclUser& user, ScriptKeys& keys, std::span<const std::string> args) {
+  if (!user.unrestricted()) {
+    std::string denied = AclCheckScriptCall(user, args);
+    if (!denied.empty()) return ScriptValue::Error(std::move(denied));
+  }
+  return keys.Call(args);
+}
+
 std::vector<std::string> Distinct(const std::vector<std::string>& keys) {
   std::vector<std::string> distinct;
   for (const std::string& key : keys) {
@@ -77,8 +88,10 @@ LuaRun RunOnLocalTable(CommandContext& c, const std::string& sha, const EvalArgs
   const std::vector<cluster::LeaseView> leases = LocalLeases(engine, names, c.now);
   const cluster::TxnView view{names, leases, engine.node().acceptor().token_counter(), c.now.wall_ms};
   ScriptKeys keys(view, {engine.config().max_lease_ms, engine.config().lease_drift, read_only});
-  LuaRun run = engine.lua().Run(sha, eval.keys, eval.argv,
-                                [&keys](std::span<const std::string> args) { return keys.Call(args); });
+  const AclUser& user = engine.UserOf(c.client);
+  LuaRun run = engine.lua().Run(
+      sha, eval.keys, eval.argv,
+      [&keys, &user](std::span<const std::string> args) { return CallAsUser(user, keys, args); });
   const std::vector<cluster::TxnWrite> planned = keys.Writes();
   *writes = std::any_of(planned.begin(), planned.end(), [](const cluster::TxnWrite& w) { return w.write; });
   return run;
@@ -115,6 +128,7 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
   // after a pre-empted read); the last run is the one committed.
   request.body = [lua = &engine.lua(), table = &engine.node().table(), sha, body = engine.lua().Body(sha),
                   eval = std::move(eval),
+                  user = c.client.user ? c.client.user : engine.acl().default_user(),
                   options = script::ScriptKeysOptions{config.max_lease_ms, config.lease_drift, false,
                                                       SIZE_MAX, config.maxkeys},
                   reply](const cluster::TxnView& view) mutable {
@@ -122,8 +136,9 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
     const size_t held = table->held_count();
     options.new_keys_allowed = held < options.maxkeys ? options.maxkeys - held : 0;
     ScriptKeys keys(view, options);
-    LuaRun run = lua->Run(sha, eval.keys, eval.argv,
-                          [&keys](std::span<const std::string> args) { return keys.Call(args); });
+    LuaRun run = lua->Run(
+        sha, eval.keys, eval.argv,
+        [&keys, &user](std::span<const std::string> args) { return CallAsUser(*user, keys, args); });
     *reply = std::move(run.reply);
     if (!run.keep_writes) return std::vector<cluster::TxnWrite>(view.keys.size());
     return keys.Writes();

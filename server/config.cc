@@ -129,6 +129,25 @@ std::string SetOutputLimit(Config& config, const Values& values) {
   return {};
 }
 
+// user <name> [rules...]: a user per line; rules apply left to right.
+std::string SetUser(Config& config, const Values& values) {
+  if (values.empty()) return "expects a user name and its rules";
+  const std::string& name = values[0];
+  const auto unprintable = [](char ch) { return ch <= ' ' || ch > '~'; };
+  if (name.empty() || std::any_of(name.begin(), name.end(), unprintable)) {
+    return "name must be printable, without spaces";
+  }
+  for (const AclUser& user : config.users) {
+    if (user.name() == name) return "'" + name + "' is defined twice";
+  }
+  // Redis starts a configured default user from reset too.
+  AclUser user(name);
+  const std::string error = user.ApplyRules(std::span(values).subspan(1));
+  if (!error.empty()) return name + ": " + error;
+  config.users.push_back(std::move(user));
+  return {};
+}
+
 std::string FormatDouble(double value) {
   std::ostringstream out;
   out << value;
@@ -161,6 +180,14 @@ const std::vector<Setting>& Settings() {
          return error;
        },
        [](const Config& c) { return c.requirepass; }},
+      {"user", "<name> [<rule> ...]",
+       "an ACL user with Redis's rules, e.g. user alice on >pw ~locks:* -@all +@lock (repeatable)",
+       SetUser,
+       [](const Config& c) {
+         std::string out;
+         for (const AclUser& user : c.users) out += (out.empty() ? "" : " ") + user.name();
+         return out;
+       }},
       {"protected-mode", "yes|no",
        "without requirepass, refuse clients not on loopback (default yes)",
        [](Config& c, const Values& v) { return SetYesNo(&c.protected_mode, v); },
@@ -388,6 +415,12 @@ void ValidateCluster(Config& config, std::vector<std::string>* errors) {
 }
 
 void Validate(const Config& config, std::vector<std::string>* errors) {
+  const bool default_defined = std::any_of(config.users.begin(), config.users.end(),
+                                           [](const AclUser& user) { return user.name() == "default"; });
+  if (default_defined && !config.requirepass.empty()) {
+    errors->push_back("requirepass and `user default` both set the default user's password: "
+                      "use one (e.g. user default on >password ~* +@all)");
+  }
   if (config.parser_limits.command_bytes_max < config.parser_limits.bulk_bytes_max) {
     errors->push_back("client-query-buffer-limit must be at least proto-max-bulk-len");
   }

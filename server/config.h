@@ -12,6 +12,7 @@
 
 #include "cluster/limits.h"
 #include "protocol/limits.h"
+#include "server/acl.h"
 #include "server/limits.h"
 #include "server/log.h"
 
@@ -28,6 +29,10 @@ struct Config {
   int port = 6379;
   size_t maxclients = kMaxClientsDefault;
   std::string requirepass;
+  // ACL users from `user <name> [rules...]` lines and --user flags, each
+  // with its rules applied (see acl.h); `default` among them redefines
+  // the default user.
+  std::vector<AclUser> users;
   bool protected_mode = true;
   int64_t max_lease_ms = cluster::kMaxLeaseMsDefault;
   double lease_drift = cluster::kDriftDefault;

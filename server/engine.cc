@@ -33,6 +33,7 @@ bool ArityOk(int arity, size_t argc) {
 
 Engine::Engine(Config config, Time now, uint64_t seed)
     : config_(std::move(config)),
+      acl_(config_.users, config_.requirepass),
       node_(NodeOptionsOf(config_, seed)),
       waiters_(cluster::HashKeyFromSeed(seed)),
       ready_keys_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}),
@@ -48,7 +49,22 @@ Engine::Engine(Config config, Time now, uint64_t seed)
 void Engine::AddClient(Client* client) {
   clients_.emplace(client->id(), client);
   ++stats_.connections_received;
-  if (config_.requirepass.empty()) client->authenticated = true;
+  SetDefaultUser(*client);
+}
+
+void Engine::SetUser(Client& client, std::shared_ptr<const AclUser> user) {
+  CHECK(user != nullptr);
+  client.user = std::move(user);
+  client.authenticated = true;
+}
+
+void Engine::SetDefaultUser(Client& client) {
+  client.user = acl_.default_user();
+  client.authenticated = client.user->enabled() && client.user->nopass();
+}
+
+const AclUser& Engine::UserOf(const Client& client) const {
+  return client.user != nullptr ? *client.user : *acl_.default_user();
 }
 
 void Engine::RemoveClient(Client* client) {
@@ -106,6 +122,15 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return ReplyError(client, errors::kNoAuth);
+  }
+  if (const AclUser& user = UserOf(client); !user.unrestricted()) {
+    if (const auto command = FindAclCommand(spec->name)) {
+      const std::string denied = AclCheck(user, *command, args);
+      if (!denied.empty()) {
+        ++(denied == errors::kNoPermKey ? stats_.acl_denied_key : stats_.acl_denied_cmd);
+        return ReplyError(client, denied);
+      }
+    }
   }
   const bool pipelined = PipelinedWrite(*spec, args);
   if (client.writes_in_flight > 0 && !pipelined) {

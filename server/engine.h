@@ -19,6 +19,7 @@
 #include "cluster/node.h"
 #include "cluster/txn.h"
 #include "cluster/string_hash.h"
+#include "server/acl.h"
 #include "server/client.h"
 #include "server/config.h"
 #include "server/latency_stats.h"
@@ -60,6 +61,11 @@ struct EngineStats {
   uint64_t peer_messages_in = 0;
   uint64_t peer_messages_malformed = 0;
   uint64_t peer_handshakes_refused = 0;
+  // As Redis 7.2's INFO: failed AUTHs, commands and keys refused by ACL
+  // rules (before a command runs; refusals inside scripts are not counted).
+  uint64_t acl_denied_auth = 0;
+  uint64_t acl_denied_cmd = 0;
+  uint64_t acl_denied_key = 0;
   // Event-loop turns (measured by the server): the longest time one turn
   // kept the loop busy, and how many turns were busy longer than 10 ms.
   uint64_t loop_longest_stall_us = 0;
@@ -158,6 +164,13 @@ class Engine {
   cluster::Node& node() { return node_; }
   const cluster::Node& node() const { return node_; }
   const Config& config() const { return config_; }
+  const AclUsers& acl() const { return acl_; }
+  // Connects `client` as `user` (AUTH, HELLO AUTH), or as the default user
+  // (connect, RESET): authenticated then only if it is on and nopass.
+  void SetUser(Client& client, std::shared_ptr<const AclUser> user);
+  void SetDefaultUser(Client& client);
+  // The user `client` runs as.
+  const AclUser& UserOf(const Client& client) const;
   EngineStats& stats() { return stats_; }
   const EngineStats& stats() const { return stats_; }
   const WaiterQueue& waiters() const { return waiters_; }
@@ -217,6 +230,7 @@ class Engine {
   void MarkReady(const std::string& key, bool freed);
 
   Config config_;
+  AclUsers acl_;  // Built from config_: declared after it.
   cluster::Node node_;
   std::map<uint64_t, Client*> clients_;
   uint64_t next_client_id_ = 1;

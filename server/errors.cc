@@ -49,6 +49,11 @@ std::string MaxKeys(size_t max_keys) {
          std::to_string(max_keys) + ")";
 }
 
+std::string NoPermCommand(std::string_view user, std::string_view command) {
+  return "NOPERM User " + Echo(user) + " has no permissions to run the '" + Echo(command) +
+         "' command";
+}
+
 std::string TtlRange(int64_t max_lease_ms) {
   return "ERR ttl must be between 1 and " + std::to_string(max_lease_ms);
 }

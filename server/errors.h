@@ -24,6 +24,10 @@ inline constexpr std::string_view kHelloNoAuth =
     "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
     "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
     "RESP protocol version at the same time";
+inline constexpr std::string_view kNoPermKey = "NOPERM No permissions to access a key";
+inline constexpr std::string_view kAclSetUser =
+    "ERR ACL SETUSER and ACL DELUSER are not supported: users are defined by `user` lines in the "
+    "config file (or --user flags) and fixed at startup";
 inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
 inline constexpr std::string_view kDbIndex = "ERR DB index is out of range";
 inline constexpr std::string_view kClientName =
@@ -57,5 +61,7 @@ std::string UnknownSubcommand(std::string_view subcommand, std::string_view comm
 std::string TtlRange(int64_t max_lease_ms);
 std::string KeyTooLong(size_t key_bytes_max);
 std::string MaxKeys(size_t max_keys);
+// Redis 7's text: "NOPERM User alice has no permissions to run the 'lock' command".
+std::string NoPermCommand(std::string_view user, std::string_view command);
 
 }  // namespace lockerd::server::errors

@@ -86,6 +86,9 @@ void StatsSection(const Engine& engine, InfoText& info) {
   info.Field("total_commands_processed", stats.commands_processed);
   info.Field("rejected_connections", stats.connections_rejected);
   info.Field("total_error_replies", stats.error_replies);
+  info.Field("acl_access_denied_auth", stats.acl_denied_auth);
+  info.Field("acl_access_denied_cmd", stats.acl_denied_cmd);
+  info.Field("acl_access_denied_key", stats.acl_denied_key);
   info.Field("protocol_errors", stats.protocol_errors);
   info.Field("client_output_limit_disconnections", stats.output_limit_disconnects);
   info.Field("locks_granted", stats.locks_granted);

@@ -1,34 +1,24 @@
 #include "server/peer_auth.h"
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "cluster/check.h"
+#include "server/hex.h"
+#include "server/secret_equals.h"
 
 namespace lockerd::server {
 namespace {
 
 constexpr size_t kNonceBytes = 16;
 
-std::string Hex(const unsigned char* bytes, size_t size) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(size * 2);
-  for (size_t i = 0; i < size; ++i) {
-    hex.push_back(kHex[bytes[i] >> 4]);
-    hex.push_back(kHex[bytes[i] & 0xf]);
-  }
-  return hex;
-}
-
 }  // namespace
 
 std::string NewPeerNonce() {
   unsigned char bytes[kNonceBytes];
   CHECK(RAND_bytes(bytes, sizeof bytes) == 1);
-  return Hex(bytes, sizeof bytes);
+  return HexLower(bytes, sizeof bytes);
 }
 
 std::string PeerProof(std::string_view secret, PeerRole role, std::string_view connecting_nonce,
@@ -46,12 +36,10 @@ std::string PeerProof(std::string_view secret, PeerRole role, std::string_view c
   CHECK(HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
              reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest,
              &length) != nullptr);
-  return Hex(digest, length);
+  return HexLower(digest, length);
 }
 
-bool ProofEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
-}
+bool ProofEquals(std::string_view a, std::string_view b) { return SecretEquals(a, b); }
 
 bool LooksLikePeerNonce(std::string_view nonce) {
   if (nonce.size() != kNonceBytes * 2) return false;

@@ -224,7 +224,8 @@ void Server::Accept(uv_stream_t* listener) {
     return Refuse(&connection->handle, "-" + std::string(errors::kMaxClients) + "\r\n");
   }
   if (connections_.size() >= config_.maxclients) connection->client.reserved_for_peer = true;
-  if (config_.protected_mode && config_.requirepass.empty() && !IsLoopback(peer)) {
+  // As in Redis: protected while the default user needs no password.
+  if (config_.protected_mode && engine_.acl().default_user()->nopass() && !IsLoopback(peer)) {
     if (engine_.members_count() > 1) {
       // Peers on other hosts must reach us; such a connection may only
       // prove itself a peer (PEER HELLO with the cluster secret).

@@ -3,6 +3,7 @@
 #include <openssl/evp.h>
 
 #include "cluster/check.h"
+#include "server/hex.h"
 
 namespace lockerd::server::script {
 
@@ -10,14 +11,7 @@ std::string Sha1Hex(std::string_view bytes) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int length = 0;
   CHECK(EVP_Digest(bytes.data(), bytes.size(), digest, &length, EVP_sha1(), nullptr) == 1);
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string hex;
-  hex.reserve(length * 2);
-  for (unsigned int i = 0; i < length; ++i) {
-    hex.push_back(kHex[digest[i] >> 4]);
-    hex.push_back(kHex[digest[i] & 0xf]);
-  }
-  return hex;
+  return HexLower(digest, length);
 }
 
 bool LooksLikeSha1(std::string_view text) {

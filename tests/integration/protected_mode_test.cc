@@ -1,5 +1,6 @@
-// Protected mode: with no requirepass, a client from a non-loopback address
-// is refused with an error that says how to fix it; loopback clients and
+// Protected mode: while the default user needs no password (no requirepass,
+// no `user default` with one), a client from a non-loopback address is
+// refused with an error that says how to fix it; loopback clients and
 // clients of a password-protected server are served.
 #include <gtest/gtest.h>
 #include <ifaddrs.h>
@@ -67,6 +68,28 @@ TEST(ProtectedMode, PasswordLetsRemoteClientsIn) {
   ReplyPtr token = Command(remote.get(), {"LOCK", "k", "me", "1000"});
   ASSERT_NE(token, nullptr);
   EXPECT_EQ(token->type, REDIS_REPLY_INTEGER);
+}
+
+// As in Redis, what counts is the default user: a password given by a
+// `user default` rule ends protected mode; other users with passwords do not.
+TEST(ProtectedMode, FollowsTheDefaultUsersPassword) {
+  const std::string address = NonLoopbackAddress();
+  if (address.empty()) GTEST_SKIP() << "this machine has no non-loopback IPv4 address";
+  auto open = LockerdProcess::Start(
+      {.args = {"--bind", "0.0.0.0", "--user", "alice", "on", ">pw", "~*", "+@all"}});
+  RedisPtr refused = ConnectTo(address, open->port());
+  ASSERT_TRUE(refused && refused->err == 0);
+  ReplyPtr denied = Command(refused.get(), {"AUTH", "alice", "pw"});
+  ASSERT_NE(denied, nullptr);
+  EXPECT_EQ(std::string(denied->str, denied->len).rfind("DENIED", 0), 0u);
+
+  auto closed = LockerdProcess::Start(
+      {.args = {"--bind", "0.0.0.0", "--user", "default", "on", ">pw", "~*", "+@all"}});
+  RedisPtr remote = ConnectTo(address, closed->port());
+  ASSERT_TRUE(remote && remote->err == 0);
+  ReplyPtr auth = Command(remote.get(), {"AUTH", "pw"});
+  ASSERT_NE(auth, nullptr);
+  EXPECT_EQ(std::string(auth->str, auth->len), "OK");
 }
 
 }  // namespace

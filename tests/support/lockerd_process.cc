@@ -186,8 +186,9 @@ std::unique_ptr<LockerdProcess> LockerdProcess::Start(Options options) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     process->port_ = options.port != 0 ? options.port : FreePort();
     process->log_path_ = process->dir_ + "/lockerd-" + std::to_string(process->port_) + ".log";
-    std::vector<std::string> args = {LOCKERD_BINARY, "--port", std::to_string(process->port_),
-                                     "--dir", process->dir_};
+    std::vector<std::string> args = {LOCKERD_BINARY};
+    if (!options.config_file.empty()) args.push_back(options.config_file);
+    args.insert(args.end(), {"--port", std::to_string(process->port_), "--dir", process->dir_});
     args.insert(args.end(), options.args.begin(), options.args.end());
     const pid_t pid = fork();
     if (pid == 0) {

@@ -61,6 +61,7 @@ class LockerdProcess {
   // subset: Start({.args = {"--maxclients", "2"}}).
   struct Options {
     std::vector<std::string> args = {};  // Extra settings, e.g. {"--requirepass", "x"}.
+    std::string config_file = {};        // Passed first, as lockerd reads it; flags override it.
     std::string dir = {};                // Data dir; a fresh temporary one if empty.
     int port = 0;                        // 0: a free port.
     bool wait_ready = true;

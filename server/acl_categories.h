@@ -1,0 +1,58 @@
+// ACL categories and the commands ACL rules name: every command of the
+// command table (subcommands one by one, "client|kill"), in Redis's
+// categories plus @lock, and the commands scripts may call that the table
+// does not hold (EXPIRE, PEXPIRE, UNLINK). Each has an index, so a user's
+// permissions are one bit per command.
+//
+// It does not decide anything: acl.h holds users and their checks.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string_view>
+
+namespace lockerd::server {
+
+enum AclCategory : uint32_t {
+  kAclKeyspace = 1u << 0,
+  kAclRead = 1u << 1,
+  kAclWrite = 1u << 2,
+  kAclString = 1u << 3,
+  kAclFast = 1u << 4,
+  kAclSlow = 1u << 5,
+  kAclAdmin = 1u << 6,
+  kAclDangerous = 1u << 7,
+  kAclConnection = 1u << 8,
+  kAclScripting = 1u << 9,
+  kAclBlocking = 1u << 10,
+  kAclLock = 1u << 11,
+};
+
+// What ACL knows of one command: where its keys are (as COMMAND INFO
+// says; EVAL's come from numkeys) and its categories.
+struct AclCommand {
+  std::string_view name;  // Lower case; "client|kill" for a subcommand.
+  uint32_t categories = 0;
+  int first_key = 0;
+  int last_key = 0;
+  int key_step = 0;
+  bool keys_from_numkeys = false;  // EVAL and its forms: argv[2] counts the keys.
+  bool exempt = false;             // No-auth commands (AUTH, HELLO, PEER...): never refused.
+};
+
+// Every command, in a fixed order (the indexes users' bits use).
+std::span<const AclCommand> AclCommands();
+// The index of "name" or "container|sub" (any case), or nullopt.
+std::optional<size_t> FindAclCommand(std::string_view name);
+// Indexes of the commands named `name` by a rule: one, or every
+// subcommand of a container ("client"). Empty when unknown.
+std::span<const size_t> AclCommandsNamed(std::string_view name);
+
+// "keyspace" -> kAclKeyspace (without the '@'); nullopt when unknown.
+std::optional<uint32_t> FindAclCategory(std::string_view name);
+// Every category name, in ACL CAT's order ("all" is not one of them).
+std::span<const std::string_view> AclCategoryNames();
+
+}  // namespace lockerd::server

@@ -1,0 +1,129 @@
+// ACL users through the engine: AUTH and HELLO switch user, commands and
+// keys outside a user's rules answer NOPERM, scripts run as their caller.
+#include <gtest/gtest.h>
+
+#include "server/errors.h"
+#include "tests/server/engine_fixture.h"
+
+namespace lockerd::server {
+namespace {
+
+using testing::Reply;
+
+Config WithUsers() {
+  Config config;
+  AclUser alice("alice");
+  EXPECT_EQ(alice.ApplyRules(std::vector<std::string>{"on", ">apw", "~locks:*", "-@all", "+@lock",
+                                                      "+@scripting", "+acl|whoami"}),
+            "");
+  AclUser bob("bob");
+  EXPECT_EQ(bob.ApplyRules(std::vector<std::string>{"off", ">bpw", "~*", "+@all"}), "");
+  AclUser def("default");
+  EXPECT_EQ(def.ApplyRules(std::vector<std::string>{"on", ">dpw", "~*", "+@all"}), "");
+  config.users = {alice, bob, def};
+  return config;
+}
+
+class EngineAclTest : public EngineTest {
+ protected:
+  EngineAclTest() : EngineTest(WithUsers()) {}
+  Client& Alice() {
+    Client& client = NewClient();
+    EXPECT_EQ(One(client, {"AUTH", "alice", "apw"}).text, "OK");
+    return client;
+  }
+};
+
+TEST_F(EngineAclTest, AuthSwitchesUser) {
+  Client& a = NewClient();
+  EXPECT_EQ(One(a, {"LOCK", "locks:1", "me", "100"}).text, errors::kNoAuth);
+  EXPECT_EQ(One(a, {"AUTH", "alice", "wrong"}).text, errors::kWrongPass);
+  EXPECT_EQ(One(a, {"AUTH", "bob", "bpw"}).text, errors::kWrongPass) << "bob is off";
+  EXPECT_EQ(One(a, {"AUTH", "nobody", "apw"}).text, errors::kWrongPass);
+  EXPECT_EQ(One(a, {"AUTH", "alice", "apw"}).text, "OK");
+  EXPECT_EQ(One(a, {"ACL", "WHOAMI"}).text, "alice");
+  EXPECT_EQ(One(a, {"RESET"}).text, "RESET");
+  EXPECT_EQ(One(a, {"ACL", "WHOAMI"}).text, errors::kNoAuth) << "default has a password";
+  EXPECT_EQ(One(a, {"HELLO", "3", "AUTH", "alice", "apw"}).Field("proto")->integer, 3);
+  EXPECT_EQ(One(a, {"ACL", "WHOAMI"}).text, "alice");
+  EXPECT_EQ(One(a, {"AUTH", "dpw"}).text, "OK") << "the one-argument form is the default user";
+  EXPECT_EQ(One(a, {"ACL", "WHOAMI"}).text, "default");
+}
+
+TEST_F(EngineAclTest, CommandsAndKeysOutsideTheRulesAreRefused) {
+  Client& a = Alice();
+  EXPECT_EQ(One(a, {"LOCK", "locks:1", "me", "1000"}).type, Reply::Type::kInteger);
+  EXPECT_EQ(One(a, {"LOCK", "other", "me", "1000"}).text, errors::kNoPermKey);
+  EXPECT_EQ(One(a, {"SET", "other", "me", "NX", "PX", "1000"}).text, errors::kNoPermKey);
+  EXPECT_EQ(One(a, {"DEL", "locks:1", "other"}).text, errors::kNoPermKey);
+  EXPECT_EQ(One(a, {"PING"}).text,
+            "NOPERM User alice has no permissions to run the 'ping' command");
+  EXPECT_EQ(One(a, {"CLIENT", "LIST"}).text,
+            "NOPERM User alice has no permissions to run the 'client|list' command");
+  EXPECT_EQ(One(a, {"GET", "locks:1"}).text, "me");
+  EXPECT_EQ(One(a, {"RELEASE", "locks:1", "me"}).integer, 1);
+  Client& d = NewClient();
+  EXPECT_EQ(One(d, {"AUTH", "dpw"}).text, "OK");
+  EXPECT_EQ(One(d, {"LOCK", "other", "me", "1000"}).type, Reply::Type::kInteger);
+}
+
+TEST_F(EngineAclTest, ScriptsRunAsTheirCaller) {
+  Client& a = Alice();
+  EXPECT_EQ(One(a, {"EVAL", "return redis.call('lock', KEYS[1], 'me', 1000)", "1", "locks:2"}).type,
+            Reply::Type::kInteger);
+  EXPECT_EQ(One(a, {"EVAL", "return 1", "1", "other"}).text, errors::kNoPermKey)
+      << "declared keys are checked";
+  EXPECT_EQ(
+      One(a, {"EVAL", "return redis.call('pttl', KEYS[1])", "1", "locks:2"})
+          .text.rfind(
+              "ERR ACL failure in script: User alice has no permissions to run the 'pttl' command",
+              0),
+      0u);
+  // A key outside the patterns reached without declaring it.
+  const Reply undeclared = One(a, {"EVAL", "return redis.call('get', 'other')", "0"});
+  EXPECT_EQ(undeclared.text.rfind("ERR ACL failure in script: No permissions to access a key", 0),
+            0u)
+      << undeclared.text;
+  Client& d = NewClient();
+  EXPECT_EQ(One(d, {"AUTH", "dpw"}).text, "OK");
+  EXPECT_EQ(One(d, {"EVAL", "return redis.call('pttl', KEYS[1])", "1", "locks:2"}).type,
+            Reply::Type::kInteger);
+}
+
+TEST_F(EngineAclTest, AclCommandsAndClientList) {
+  Client& d = NewClient();
+  EXPECT_EQ(One(d, {"AUTH", "default", "dpw"}).text, "OK");
+  const Reply users = One(d, {"ACL", "USERS"});
+  ASSERT_EQ(users.elements.size(), 3u);
+  EXPECT_EQ(users.elements[0].text, "alice");
+  EXPECT_EQ(users.elements[2].text, "default");
+  const Reply list = One(d, {"ACL", "LIST"});
+  ASSERT_EQ(list.elements.size(), 3u);
+  EXPECT_EQ(list.elements[0].text.rfind("user alice on #", 0), 0u) << list.elements[0].text;
+  EXPECT_NE(
+      list.elements[0].text.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"),
+      std::string::npos)
+      << list.elements[0].text;
+  EXPECT_EQ(list.elements[1].text.rfind("user bob off #", 0), 0u);
+  EXPECT_EQ(One(d, {"ACL", "CAT", "nosuch"}).text, "ERR Unknown category 'nosuch'");
+  EXPECT_GE(One(d, {"ACL", "CAT"}).elements.size(), 10u);
+  EXPECT_EQ(One(d, {"ACL", "SETUSER", "x", "on"}).text, errors::kAclSetUser);
+  Client& a = Alice();
+  const std::string clients = One(d, {"CLIENT", "LIST"}).text;
+  EXPECT_NE(clients.find("id=" + std::to_string(a.id()) + " "), std::string::npos);
+  EXPECT_NE(clients.find("user=alice"), std::string::npos) << clients;
+  EXPECT_EQ(One(d, {"CLIENT", "KILL", "USER", "alice"}).integer, 1);
+}
+
+TEST_F(EngineTest, WithoutUsersEveryoneIsTheOpenDefaultUser) {
+  Client& a = NewClient();
+  EXPECT_EQ(One(a, {"ACL", "WHOAMI"}).text, "default");
+  EXPECT_EQ(One(a, {"HELLO", "3", "AUTH", "default", "anything"}).Field("proto")->integer, 3)
+      << "nopass: any password, as in Redis";
+  const Reply list = One(a, {"ACL", "LIST"});
+  ASSERT_EQ(list.elements.size(), 1u);
+  EXPECT_EQ(list.elements[0].text, "user default on nopass ~* resetchannels +@all");
+}
+
+}  // namespace
+}  // namespace lockerd::server
