@@ -27,6 +27,7 @@ struct Config {
   std::vector<std::string> bind = {"127.0.0.1"};
   int port = 6379;
   size_t maxclients = kMaxClientsDefault;
+  int64_t idle_timeout_seconds = kIdleTimeoutSecondsDefault;  // `timeout`; 0: never.
   std::string requirepass;
   bool protected_mode = true;
   int64_t max_lease_ms = cluster::kMaxLeaseMsDefault;
