@@ -20,6 +20,12 @@ inline constexpr size_t kOutputHardBytesDefault = 256ull << 20;
 inline constexpr size_t kOutputSoftBytesDefault = 8ull << 20;
 inline constexpr int64_t kOutputSoftSecondsDefault = 60;
 
+// File descriptors kept beyond maxclients for everything else: listeners,
+// peer links, the state file, the log, libuv's own (Redis keeps 32).
+// At startup lockerd raises its open-files limit to maxclients plus these;
+// when the hard limit does not allow it, maxclients is lowered to fit.
+inline constexpr size_t kReservedFds = 32;
+
 // `timeout`: a client connection that makes no progress (no bytes read
 // from it, no reply bytes written to it) for this many seconds is closed; 0,
 // the default as in Redis, never closes. Peers and blocked clients (LOCK ...
