@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <malloc.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -23,6 +24,11 @@ constexpr size_t kBufferKeepBytes = 64 * 1024;
 constexpr int kAttentionRoundsMax = 8;
 // The cron timer: soft output limits are checked this often.
 constexpr uint64_t kCronIntervalMs = 1000;
+// After this many connections have closed since the last peak, the cron
+// hands free heap pages back to the system (malloc_trim): glibc returns
+// only the top of the heap by itself, so a flood of 10,000 connections
+// would otherwise pin their memory after they are gone.
+constexpr size_t kTrimAfterConnectionsClosed = 1000;
 constexpr int kListenBacklog = 511;
 
 int64_t WallMs() {
@@ -239,8 +245,12 @@ void Server::Accept(uv_stream_t* listener) {
     }
   }
   uv_tcp_nodelay(&connection->handle, 1);
+  if (connection->client.peer_only || connection->client.reserved_for_peer) {
+    awaiting_hello_.insert(connection);
+  }
   connection->client.last_interaction_ms = now.mono_ms;
   connections_.emplace(connection->client.id(), connection);
+  connections_peak_ = std::max(connections_peak_, connections_.size());
   engine_.AddClient(&connection->client);
   NoteProgress(*connection, now.mono_ms);
   Log(LogLevel::kVerbose, "Accepted %s (id %llu)", connection->client.peer_address().c_str(),
@@ -424,9 +434,13 @@ void Server::CheckOutputLimits(Connection& connection, Time now) {
     return Close(connection, "output buffer over its hard limit");
   }
   if (pending > limit.soft_bytes) {
-    if (connection.over_soft_since_ms < 0) connection.over_soft_since_ms = now.mono_ms;
-  } else {
+    if (connection.over_soft_since_ms < 0) {
+      connection.over_soft_since_ms = now.mono_ms;
+      over_soft_.insert(&connection);
+    }
+  } else if (connection.over_soft_since_ms >= 0) {
     connection.over_soft_since_ms = -1;
+    over_soft_.erase(&connection);
   }
 }
 
@@ -454,6 +468,8 @@ void Server::Close(Connection& connection, const char* why) {
   engine_.RemoveClient(&connection.client);
   connections_.erase(connection.client.id());
   idle_list_.Remove(&connection.idle);
+  over_soft_.erase(&connection);
+  awaiting_hello_.erase(&connection);
   uv_close(reinterpret_cast<uv_handle_t*>(&connection.handle), OnClose);
 }
 
@@ -523,25 +539,38 @@ void Server::OnCron(uv_timer_t* timer) {
   Server& server = *static_cast<Server*>(timer->data);
   const Time now = server.Now();
   const int64_t soft_ms = server.config_.output_limit.soft_seconds * 1000;
+  // Only the connections that can be due are looked at, never all of them:
+  // with 10,000 clients a sweep would stall the loop every second.
   std::vector<Connection*> over;
-  for (const auto& [id, connection] : server.connections_) {
-    if (connection->over_soft_since_ms >= 0 && now.mono_ms - connection->over_soft_since_ms >= soft_ms) {
-      over.push_back(connection);
-    }
+  for (Connection* connection : server.over_soft_) {
+    if (now.mono_ms - connection->over_soft_since_ms >= soft_ms) over.push_back(connection);
   }
   for (Connection* connection : over) {
     ++server.engine_.stats().output_limit_disconnects;
     server.Close(*connection, "output buffer over its soft limit for too long");
   }
   std::vector<Connection*> silent;
-  for (const auto& [id, connection] : server.connections_) {
+  std::vector<Connection*> proven;
+  for (Connection* connection : server.awaiting_hello_) {
     const Client& client = connection->client;
-    if ((client.peer_only || client.reserved_for_peer) && client.peer_member < 0 &&
-        now.mono_ms - client.created_ms() > kPeerHelloTimeoutMs) {
+    if (client.peer_member >= 0) {
+      proven.push_back(connection);
+    } else if (now.mono_ms - client.created_ms() > kPeerHelloTimeoutMs) {
       silent.push_back(connection);
     }
   }
+  for (Connection* connection : proven) server.awaiting_hello_.erase(connection);
   for (Connection* connection : silent) server.Close(*connection, "no PEER HELLO in time");
+  server.TrimMemoryAfterFlood();
+}
+
+void Server::TrimMemoryAfterFlood() {
+  connections_peak_ = std::max(connections_peak_, connections_.size());
+  if (connections_.size() + kTrimAfterConnectionsClosed > connections_peak_) return;
+  connections_peak_ = connections_.size();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 void Server::HandleAttention(Time now) {

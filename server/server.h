@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "server/config.h"
@@ -75,6 +76,9 @@ class Server {
   void CloseIdleClients(int64_t now_ms);
   void ArmIdleTimer(int64_t now_ms);
   void HandleAttention(Time now);
+  // Called by the cron: once many connections have closed, returns the
+  // memory they used to the system.
+  void TrimMemoryAfterFlood();
   void RearmTimer();
   void Shutdown(const char* why);
 
@@ -97,6 +101,12 @@ class Server {
   uv_timer_t idle_timer_{};
   bool idle_timer_armed_ = false;
   std::unordered_map<uint64_t, Connection*> connections_;
+  size_t connections_peak_ = 0;  // Most connections since the last trim.
+  // What the cron looks at each second, so that it never sweeps every
+  // connection: those over the soft output limit, and those let in only to
+  // be peers that have not said PEER HELLO yet.
+  std::unordered_set<Connection*> over_soft_;
+  std::unordered_set<Connection*> awaiting_hello_;
   std::vector<uint64_t> flush_queue_;
   std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
   std::vector<cluster::Message> peer_outbox_;
