@@ -33,7 +33,9 @@ if [ -f faults-short/report.txt ]; then
   cat faults-short/report.txt
 fi
 # What the 10,000-connection load test measured (latency, cut slow readers, RSS).
-if [ -f tests/load-report.txt ]; then
-  echo "== load test"
-  cat tests/load-report.txt
-fi
+for report in tests/load-report.txt tests/load-report-cluster.txt; do
+  if [ -f "$report" ]; then
+    echo "== load test"
+    cat "$report"
+  fi
+done

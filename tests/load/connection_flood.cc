@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "bench/latency_histogram.h"
+#include "tests/support/lockerd_cluster.h"
 #include "tests/support/lockerd_process.h"
 
 namespace lockerd::testing {
@@ -546,35 +547,43 @@ int64_t InfoInt(redisContext* context, std::string_view field) {
 
 double Ms(uint64_t micros) { return static_cast<double>(micros) / 1000.0; }
 
-TEST(Load, TenThousandConnections) {
-  if (const std::string why = RaiseOwnFdLimit(); !why.empty()) GTEST_SKIP() << why;
-  auto server = LockerdProcess::Start(
-      {.args = {"--maxclients", std::to_string(kMaxClients), "--client-output-buffer-limit",
-                "normal", std::to_string(kOutputLimitBytes), std::to_string(kOutputLimitBytes),
-                "10", "--max-lease-ms", std::to_string(kKeysTtlMs)}});
-  ASSERT_NE(server, nullptr);
-  RedisPtr observer = server->Connect(milliseconds(30000));
-  ASSERT_TRUE(observer && observer->err == 0);
-  // lockerd lowers maxclients when it cannot raise its own open-files limit.
-  const std::string maxclients = ConfigValue(observer.get(), "maxclients");
-  if (maxclients != std::to_string(kMaxClients)) {
-    GTEST_SKIP() << "lockerd could not raise its open-files limit (maxclients lowered to "
-                 << maxclients << "); log:\n" << server->Log();
-  }
+// The settings every member runs with: room for the flood, an output limit
+// that cuts slow readers, and leases long enough for the KEYS * keys.
+std::vector<std::string> FloodSettings() {
+  return {"--maxclients", std::to_string(kMaxClients), "--client-output-buffer-limit", "normal",
+          std::to_string(kOutputLimitBytes), std::to_string(kOutputLimitBytes), "10",
+          "--max-lease-ms", std::to_string(kKeysTtlMs)};
+}
+
+// Why the member behind `observer` cannot take the flood (it lowered
+// maxclients: it could not raise its own open-files limit), or empty.
+std::string CannotTakeTheFlood(redisContext* observer) {
+  const std::string maxclients = ConfigValue(observer, "maxclients");
+  if (maxclients == std::to_string(kMaxClients)) return {};
+  return "lockerd could not raise its open-files limit (maxclients lowered to " + maxclients + ")";
+}
+
+// The run against the member on `port` (process `pid`): keys for big
+// replies, the unloaded run, the flood and the loaded run, the after
+// phase; prints the table, writes it to `report_path`, checks it.
+void RunFlood(const std::string& title, int port, pid_t pid, redisContext* observer,
+              const std::string& report_path) {
   for (int i = 0; i < kKeysForBigReplies; ++i) {
     ReplyPtr token = Command(
-        observer.get(),
+        observer,
         {"LOCK", "a-rather-long-lock-name-for-a-big-keys-reply:" + std::to_string(i), "setup",
          std::to_string(kKeysTtlMs)});
     ASSERT_TRUE(token != nullptr && token->type == REDIS_REPLY_INTEGER) << "setup LOCK failed";
   }
 
-  GoodClients good(server->port(), server->pid());
+  GoodClients good(port, pid);
   const GoodResult unloaded = good.Run(kWarmup, kUnloadedRun);
-  const int64_t rss_before_kb = RssKb(server->pid());
-  const int64_t stalls_before = InfoInt(observer.get(), "loop_stalls_over_10ms");
+  const int64_t rss_before_kb = RssKb(pid);
+  const int64_t stalls_before = InfoInt(observer, "loop_stalls_over_10ms");
 
-  Flood flood(server->port());
+  // The observer and, in a cluster, the peers' links.
+  const int64_t connected_base = InfoInt(observer, "connected_clients");
+  Flood flood(port);
   flood.Start();
   const auto open_deadline = Clock::now() + std::chrono::seconds(60);
   while (!flood.counts().initial_open_done && Clock::now() < open_deadline) {
@@ -584,11 +593,11 @@ TEST(Load, TenThousandConnections) {
   // Every connection the flood opened is counted by lockerd before we measure.
   int64_t connected = 0;
   while (Clock::now() < open_deadline) {
-    connected = InfoInt(observer.get(), "connected_clients");
+    connected = InfoInt(observer, "connected_clients");
     if (connected >= kConnections - kGoodClients - kSlowReaderSlots) break;
     std::this_thread::sleep_for(milliseconds(50));
   }
-  const int64_t stalls_opened = InfoInt(observer.get(), "loop_stalls_over_10ms");
+  const int64_t stalls_opened = InfoInt(observer, "loop_stalls_over_10ms");
   const uint64_t p99_unloaded = unloaded.latency_us.Percentile(0.99);
   const int64_t p99_bound = std::max<int64_t>(2 * static_cast<int64_t>(p99_unloaded),
                                               static_cast<int64_t>(p99_unloaded) + kLatencyFloorUs);
@@ -607,21 +616,21 @@ TEST(Load, TenThousandConnections) {
     loaded = std::move(again);
     loaded_attempts = 2;
   }
-  const int64_t connected_end = InfoInt(observer.get(), "connected_clients");
-  const int64_t stall_us = InfoInt(observer.get(), "loop_longest_stall_us");
-  const int64_t stalls_over_10ms = InfoInt(observer.get(), "loop_stalls_over_10ms");
+  const int64_t connected_end = InfoInt(observer, "connected_clients");
+  const int64_t stall_us = InfoInt(observer, "loop_longest_stall_us");
+  const int64_t stalls_over_10ms = InfoInt(observer, "loop_stalls_over_10ms");
   const int peak_open = flood.counts().peak_open + kGoodClients + 1;
   flood.Stop();
 
   // After: every flood connection closed; give lockerd a moment to see it.
   const auto close_deadline = Clock::now() + std::chrono::seconds(20);
-  while (InfoInt(observer.get(), "connected_clients") > 1 && Clock::now() < close_deadline) {
+  while (InfoInt(observer, "connected_clients") > connected_base && Clock::now() < close_deadline) {
     std::this_thread::sleep_for(milliseconds(100));
   }
   std::this_thread::sleep_for(milliseconds(1500));
-  const int64_t rss_after_kb = RssKb(server->pid());
-  const int64_t cut_by_server = InfoInt(observer.get(), "client_output_limit_disconnections");
-  ReplyPtr pong = Command(observer.get(), {"PING"});
+  const int64_t rss_after_kb = RssKb(pid);
+  const int64_t cut_by_server = InfoInt(observer, "client_output_limit_disconnections");
+  ReplyPtr pong = Command(observer, {"PING"});
   const bool answers_ping = pong != nullptr && pong->type == REDIS_REPLY_STATUS &&
                             std::string(pong->str) == "PONG";
 
@@ -632,7 +641,8 @@ TEST(Load, TenThousandConnections) {
 
   std::ostringstream table;
   char line[256];
-  table << "Load.TenThousandConnections (one member, maxclients " << kMaxClients
+  table << "Load." << ::testing::UnitTest::GetInstance()->current_test_info()->name() << " ("
+        << title << ", maxclients " << kMaxClients
         << ", client-output-buffer-limit normal 64kb 64kb 10)\n";
   std::snprintf(line, sizeof line,
                 "  connections open (peak, incl. %d good + observer): %d; lockerd counted %lld "
@@ -691,7 +701,7 @@ TEST(Load, TenThousandConnections) {
         << load_average << "\n";
   std::printf("%s", table.str().c_str());
   std::fflush(stdout);
-  std::ofstream("load-report.txt") << table.str();
+  std::ofstream(report_path) << table.str();
 
   EXPECT_TRUE(opened) << "the flood did not finish opening its connections in 60 s";
   EXPECT_GE(connected, kConnections - kGoodClients - kSlowReaderSlots)
@@ -712,7 +722,37 @@ TEST(Load, TenThousandConnections) {
   EXPECT_LE(rss_after_kb, rss_before_kb + kRssReturnMarginKb)
       << "lockerd's memory did not come back after the flood";
   EXPECT_TRUE(answers_ping);
+}
+
+TEST(Load, TenThousandConnections) {
+  if (const std::string why = RaiseOwnFdLimit(); !why.empty()) GTEST_SKIP() << why;
+  auto server = LockerdProcess::Start({.args = FloodSettings()});
+  ASSERT_NE(server, nullptr);
+  RedisPtr observer = server->Connect(milliseconds(30000));
+  ASSERT_TRUE(observer && observer->err == 0);
+  if (const std::string why = CannotTakeTheFlood(observer.get()); !why.empty()) {
+    GTEST_SKIP() << why << "; log:\n" << server->Log();
+  }
+  RunFlood("one member", server->port(), server->pid(), observer.get(), "load-report.txt");
   EXPECT_TRUE(server->Running()) << server->Log();
+}
+
+// The same against one member of three: every LOCK and RELEASE of the good
+// clients is a quorum round with the two others, which share the machine.
+TEST(Load, TenThousandConnectionsThreeMembers) {
+  if (const std::string why = RaiseOwnFdLimit(); !why.empty()) GTEST_SKIP() << why;
+  auto cluster = LockerdCluster::Start(3, FloodSettings());
+  ASSERT_NE(cluster, nullptr);
+  RedisPtr observer = cluster->Connect(0);
+  ASSERT_TRUE(observer && observer->err == 0);
+  if (const std::string why = CannotTakeTheFlood(observer.get()); !why.empty()) {
+    GTEST_SKIP() << why << "; log:\n" << cluster->member(0).Log();
+  }
+  RunFlood("member 1 of a 3-member cluster", cluster->port(0), cluster->member(0).pid(),
+           observer.get(), "load-report-cluster.txt");
+  for (size_t i = 0; i < cluster->size(); ++i) {
+    EXPECT_TRUE(cluster->member(i).Running()) << cluster->member(i).Log();
+  }
 }
 
 }  // namespace
