@@ -327,8 +327,12 @@ class Flood {
       slot_conn_[static_cast<size_t>(conn->slot)] = nullptr;
       slot_cut_ms_[static_cast<size_t>(conn->slot)] = NowMs();
     }
-    uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp),
-             [](uv_handle_t* handle) { delete static_cast<FloodConn*>(handle->data); });
+    const auto on_close = [](uv_handle_t* handle) { delete static_cast<FloodConn*>(handle->data); };
+    // Ending the flood with a reset leaves no 10,000 sockets in TIME_WAIT
+    // holding ephemeral ports that other tests on this machine need.
+    if (!stop_ || uv_tcp_close_reset(&conn->tcp, on_close) != 0) {
+      uv_close(reinterpret_cast<uv_handle_t*>(&conn->tcp), on_close);
+    }
   }
 
   void CloseAll() {
