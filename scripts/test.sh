@@ -10,13 +10,14 @@ cd "$BUILD_DIR"
 ctest --output-on-failure -j "$(nproc)" --timeout 300
 # Unit, integration and simulation tests again under AddressSanitizer,
 # LeakSanitizer and UndefinedBehaviorSanitizer (lockerd is single-threaded,
-# so there is no ThreadSanitizer run). The fault suite, the benchmark and
-# the client matrix ran above on the normal build.
+# so there is no ThreadSanitizer run). The fault suite, the benchmark, the
+# client matrix and the load test ran above on the normal build (the load
+# test measures latency and RSS, which ASan's overheads would swamp).
 echo "== the tests again under ASan + LSan + UBSan"
 build_sanitized
 (cd "$SANITIZED_BUILD_DIR" &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
-    ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "^(Faults|Bench|Compat)\.")
+    ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "^(Faults|Bench|Compat|Load)\.")
 # A short run of every libFuzzer target (about 60 s each: RESP parser,
 # command layer, peer decoder, Lua scripts) when clang is installed;
 # ./scripts/fuzz.sh 3600 runs them for hours.
@@ -31,3 +32,10 @@ if [ -f faults-short/report.txt ]; then
   echo "== fault suite, short run"
   cat faults-short/report.txt
 fi
+# What the 10,000-connection load test measured (latency, cut slow readers, RSS).
+for report in tests/load-report.txt tests/load-report-cluster.txt; do
+  if [ -f "$report" ]; then
+    echo "== load test"
+    cat "$report"
+  fi
+done

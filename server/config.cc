@@ -173,6 +173,10 @@ const std::vector<Setting>& Settings() {
       {"maxclients", "<n>", "most client connections at once (default 10000)",
        SizeSetting(&Config::maxclients, 1, 1'000'000, false),
        [](const Config& c) { return std::to_string(c.maxclients); }},
+      {"timeout", "<seconds>",
+       "close a client idle (nothing read or written) this long; 0 never (default 0)",
+       IntSetting(&Config::idle_timeout_seconds, 0, kIdleTimeoutSecondsMax),
+       [](const Config& c) { return std::to_string(c.idle_timeout_seconds); }},
       {"requirepass", "<password>", "password clients must send with AUTH (default none)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;

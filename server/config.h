@@ -28,6 +28,7 @@ struct Config {
   std::vector<std::string> bind = {"127.0.0.1"};
   int port = 6379;
   size_t maxclients = kMaxClientsDefault;
+  int64_t idle_timeout_seconds = kIdleTimeoutSecondsDefault;  // `timeout`; 0: never.
   std::string requirepass;
   // ACL users from `user <name> [rules...]` lines and --user flags, each
   // with its rules applied (see acl.h); `default` among them redefines

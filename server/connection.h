@@ -13,6 +13,7 @@
 
 #include "protocol/resp_parser.h"
 #include "server/client.h"
+#include "server/idle_list.h"
 
 namespace lockerd::server {
 
@@ -35,6 +36,7 @@ struct Connection {
   bool closing = false;
   bool queued_for_flush = false;
   int64_t over_soft_since_ms = -1;  // When output went over the soft limit.
+  IdleEntry idle{this};  // In the server's idle list while `timeout` is set.
 };
 
 }  // namespace lockerd::server

@@ -58,6 +58,7 @@ struct EngineStats {
   uint64_t noquorum_replies = 0;
   uint64_t protocol_errors = 0;
   uint64_t output_limit_disconnects = 0;
+  uint64_t idle_timeout_disconnects = 0;  // Closed by the `timeout` setting.
   uint64_t peer_messages_in = 0;
   uint64_t peer_messages_malformed = 0;
   uint64_t peer_handshakes_refused = 0;

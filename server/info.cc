@@ -91,6 +91,7 @@ void StatsSection(const Engine& engine, InfoText& info) {
   info.Field("acl_access_denied_key", stats.acl_denied_key);
   info.Field("protocol_errors", stats.protocol_errors);
   info.Field("client_output_limit_disconnections", stats.output_limit_disconnects);
+  info.Field("client_idle_timeout_disconnections", stats.idle_timeout_disconnects);
   info.Field("locks_granted", stats.locks_granted);
   info.Field("locks_denied", stats.locks_denied);
   info.Field("lock_releases", stats.releases);

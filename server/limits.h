@@ -20,6 +20,20 @@ inline constexpr size_t kOutputHardBytesDefault = 256ull << 20;
 inline constexpr size_t kOutputSoftBytesDefault = 8ull << 20;
 inline constexpr int64_t kOutputSoftSecondsDefault = 60;
 
+// File descriptors kept beyond maxclients for everything else: listeners,
+// peer links, the state file, the log, libuv's own (Redis keeps 32).
+// At startup lockerd raises its open-files limit to maxclients plus these;
+// when the hard limit does not allow it, maxclients is lowered to fit.
+inline constexpr size_t kReservedFds = 32;
+
+// `timeout`: a client connection that makes no progress (no bytes read
+// from it, no reply bytes written to it) for this many seconds is closed; 0,
+// the default as in Redis, never closes. Peers and blocked clients (LOCK ...
+// WAIT has its own timeout) are exempt. The largest value accepted is a
+// year, which keeps the millisecond arithmetic far from overflow.
+inline constexpr int64_t kIdleTimeoutSecondsDefault = 0;
+inline constexpr int64_t kIdleTimeoutSecondsMax = 365ll * 24 * 3600;
+
 // `maxwaiters-per-key`: blocked LOCK ... WAIT and WAIT clients on one key.
 // Thousands may wait; an unbounded queue is a memory leak under abuse.
 inline constexpr size_t kWaitersPerKeyDefault = 10'000;

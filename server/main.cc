@@ -2,10 +2,12 @@
 // is told to stop.
 #include <csignal>
 #include <cstdio>
+#include <utility>
 
 #include "cluster/broken.h"
 #include "server/config.h"
 #include "server/log.h"
+#include "server/open_files.h"
 #include "server/server.h"
 #include "server/version.h"
 
@@ -38,6 +40,8 @@ int main(int argc, char** argv) {
     Log(LogLevel::kWarning, "TEST BUILD BEHAVIOUR: safety rule broken on purpose (%s); never "
         "use this outside tests", rule.c_str());
   }
-  Server server(*load.config);
+  Config config = *load.config;
+  RaiseOpenFilesLimit(&config);
+  Server server(std::move(config));
   return server.Run();
 }

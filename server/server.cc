@@ -1,5 +1,6 @@
 #include "server/server.h"
 
+#include <malloc.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -23,6 +24,11 @@ constexpr size_t kBufferKeepBytes = 64 * 1024;
 constexpr int kAttentionRoundsMax = 8;
 // The cron timer: soft output limits are checked this often.
 constexpr uint64_t kCronIntervalMs = 1000;
+// After this many connections have closed since the last peak, the cron
+// hands free heap pages back to the system (malloc_trim): glibc returns
+// only the top of the heap by itself, so a flood of 10,000 connections
+// would otherwise pin their memory after they are gone.
+constexpr size_t kTrimAfterConnectionsClosed = 1000;
 constexpr int kListenBacklog = 511;
 
 int64_t WallMs() {
@@ -110,6 +116,7 @@ int Server::Run() {
   }
   uv_timer_init(&loop_, &timer_);
   uv_timer_init(&loop_, &cron_);
+  uv_timer_init(&loop_, &idle_timer_);
   uv_timer_start(&cron_, OnCron, kCronIntervalMs, kCronIntervalMs);
   uv_prepare_init(&loop_, &prepare_);
   uv_prepare_start(&prepare_, OnPrepare);
@@ -119,6 +126,7 @@ int Server::Run() {
   uv_signal_start(&sigint_, OnSignal, SIGINT);
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
                               reinterpret_cast<uv_handle_t*>(&cron_),
+                              reinterpret_cast<uv_handle_t*>(&idle_timer_),
                               reinterpret_cast<uv_handle_t*>(&prepare_),
                               reinterpret_cast<uv_handle_t*>(&sigterm_),
                               reinterpret_cast<uv_handle_t*>(&sigint_)}) {
@@ -238,9 +246,14 @@ void Server::Accept(uv_stream_t* listener) {
     }
   }
   uv_tcp_nodelay(&connection->handle, 1);
+  if (connection->client.peer_only || connection->client.reserved_for_peer) {
+    awaiting_hello_.insert(connection);
+  }
   connection->client.last_interaction_ms = now.mono_ms;
   connections_.emplace(connection->client.id(), connection);
+  connections_peak_ = std::max(connections_peak_, connections_.size());
   engine_.AddClient(&connection->client);
+  NoteProgress(*connection, now.mono_ms);
   Log(LogLevel::kVerbose, "Accepted %s (id %llu)", connection->client.peer_address().c_str(),
       static_cast<unsigned long long>(connection->client.id()));
   UpdateReading(*connection);
@@ -270,6 +283,7 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   if (nread == 0 || connection.closing) return;
   const std::string_view data(buf->base, static_cast<size_t>(nread));
   const Time now = server.Now();
+  server.NoteProgress(connection, now.mono_ms);
   if (connection.held_input.empty()) {
     server.Process(connection, data, now);
     return;
@@ -366,6 +380,7 @@ void Server::Flush(Connection& connection) {
     int written = uv_try_write(stream, &buf, 1);
     if (written == UV_EAGAIN) written = 0;
     if (written < 0) return Close(connection, uv_strerror(written));
+    if (written > 0) NoteProgress(connection, static_cast<int64_t>(uv_now(&loop_)));
     if (static_cast<size_t>(written) < reply.size()) {
       // The rest goes out with uv_write; its bytes must stay put until the
       // callback, so they move to `inflight` and replies keep accumulating.
@@ -402,6 +417,7 @@ void Server::OnWrite(uv_write_t* request, int status) {
   ReleaseIfBig(connection.inflight);
   if (connection.closing) return;  // Cancelled by uv_close; OnClose frees it.
   if (status < 0) return server.Close(connection, uv_strerror(status));
+  server.NoteProgress(connection, static_cast<int64_t>(uv_now(&server.loop_)));
   // Part of the output drained: the soft-limit clock restarts when it falls
   // below the limit, even if it has not drained completely.
   server.CheckOutputLimits(connection, server.Now());
@@ -419,9 +435,13 @@ void Server::CheckOutputLimits(Connection& connection, Time now) {
     return Close(connection, "output buffer over its hard limit");
   }
   if (pending > limit.soft_bytes) {
-    if (connection.over_soft_since_ms < 0) connection.over_soft_since_ms = now.mono_ms;
-  } else {
+    if (connection.over_soft_since_ms < 0) {
+      connection.over_soft_since_ms = now.mono_ms;
+      over_soft_.insert(&connection);
+    }
+  } else if (connection.over_soft_since_ms >= 0) {
     connection.over_soft_since_ms = -1;
+    over_soft_.erase(&connection);
   }
 }
 
@@ -448,10 +468,67 @@ void Server::Close(Connection& connection, const char* why) {
       static_cast<unsigned long long>(connection.client.id()), why);
   engine_.RemoveClient(&connection.client);
   connections_.erase(connection.client.id());
+  idle_list_.Remove(&connection.idle);
+  over_soft_.erase(&connection);
+  awaiting_hello_.erase(&connection);
   uv_close(reinterpret_cast<uv_handle_t*>(&connection.handle), OnClose);
 }
 
 void Server::OnClose(uv_handle_t* handle) { delete &ConnectionOf(handle); }
+
+void Server::NoteProgress(Connection& connection, int64_t now_ms) {
+  // Peers are exempt: their links have their own pings and timeouts.
+  if (config_.idle_timeout_seconds == 0 || connection.closing ||
+      connection.client.peer_member >= 0) {
+    return;
+  }
+  // O(1): the connection moves to the tail; the timer stays armed for the
+  // head, and when the head has moved on, it fires early and re-arms.
+  idle_list_.Touch(&connection.idle, now_ms);
+  if (!idle_timer_armed_) ArmIdleTimer(now_ms);
+}
+
+void Server::OnIdleTimer(uv_timer_t* timer) {
+  Server& server = *static_cast<Server*>(timer->data);
+  server.idle_timer_armed_ = false;
+  const int64_t now_ms = server.Now().mono_ms;
+  server.CloseIdleClients(now_ms);
+  server.ArmIdleTimer(now_ms);
+}
+
+void Server::CloseIdleClients(int64_t now_ms) {
+  const int64_t timeout_ms = config_.idle_timeout_seconds * 1000;
+  // Each step removes the head or moves it to the tail with now_ms, which is
+  // not expired (timeout_ms >= 1000), so this ends after at most one pass.
+  while (IdleEntry* entry = idle_list_.Expired(now_ms, timeout_ms)) {
+    Connection& connection = *static_cast<Connection*>(entry->owner);
+    const Client& client = connection.client;
+    if (client.peer_member >= 0) {
+      idle_list_.Remove(entry);  // Became a peer (PEER HELLO) since it was listed.
+    } else if (client.blocked != BlockKind::kNone || client.needs_attention ||
+               connection.queued_for_flush) {
+      // As in Redis, a blocked client is not idle: its LOCK ... WAIT (or a
+      // write waiting for a majority) has its own timeout. Nor is one whose
+      // reply goes out at the end of this loop turn (a wait that just
+      // timed out). Looked at again one timeout from now.
+      idle_list_.Touch(entry, now_ms);
+    } else {
+      ++engine_.stats().idle_timeout_disconnects;
+      Log(LogLevel::kVerbose, "Closing %s (id %llu): idle for %lld s (timeout)",
+          client.peer_address().c_str(), static_cast<unsigned long long>(client.id()),
+          static_cast<long long>((now_ms - entry->active_ms) / 1000));
+      Close(connection, "idle longer than timeout");
+    }
+  }
+}
+
+void Server::ArmIdleTimer(int64_t now_ms) {
+  if (shutting_down_ || idle_timer_armed_ || idle_list_.empty()) return;
+  const int64_t deadline_ms = idle_list_.head()->active_ms + config_.idle_timeout_seconds * 1000;
+  uv_timer_start(&idle_timer_, OnIdleTimer,
+                 static_cast<uint64_t>(std::max<int64_t>(0, deadline_ms - now_ms)), 0);
+  idle_timer_armed_ = true;
+}
 
 void Server::OnTimer(uv_timer_t* timer) {
   Server& server = *static_cast<Server*>(timer->data);
@@ -463,25 +540,38 @@ void Server::OnCron(uv_timer_t* timer) {
   Server& server = *static_cast<Server*>(timer->data);
   const Time now = server.Now();
   const int64_t soft_ms = server.config_.output_limit.soft_seconds * 1000;
+  // Only the connections that can be due are looked at, never all of them:
+  // with 10,000 clients a sweep would stall the loop every second.
   std::vector<Connection*> over;
-  for (const auto& [id, connection] : server.connections_) {
-    if (connection->over_soft_since_ms >= 0 && now.mono_ms - connection->over_soft_since_ms >= soft_ms) {
-      over.push_back(connection);
-    }
+  for (Connection* connection : server.over_soft_) {
+    if (now.mono_ms - connection->over_soft_since_ms >= soft_ms) over.push_back(connection);
   }
   for (Connection* connection : over) {
     ++server.engine_.stats().output_limit_disconnects;
     server.Close(*connection, "output buffer over its soft limit for too long");
   }
   std::vector<Connection*> silent;
-  for (const auto& [id, connection] : server.connections_) {
+  std::vector<Connection*> proven;
+  for (Connection* connection : server.awaiting_hello_) {
     const Client& client = connection->client;
-    if ((client.peer_only || client.reserved_for_peer) && client.peer_member < 0 &&
-        now.mono_ms - client.created_ms() > kPeerHelloTimeoutMs) {
+    if (client.peer_member >= 0) {
+      proven.push_back(connection);
+    } else if (now.mono_ms - client.created_ms() > kPeerHelloTimeoutMs) {
       silent.push_back(connection);
     }
   }
+  for (Connection* connection : proven) server.awaiting_hello_.erase(connection);
   for (Connection* connection : silent) server.Close(*connection, "no PEER HELLO in time");
+  server.TrimMemoryAfterFlood();
+}
+
+void Server::TrimMemoryAfterFlood() {
+  connections_peak_ = std::max(connections_peak_, connections_.size());
+  if (connections_.size() + kTrimAfterConnectionsClosed > connections_peak_) return;
+  connections_peak_ = connections_.size();
+#ifdef __GLIBC__
+  malloc_trim(0);
+#endif
 }
 
 void Server::HandleAttention(Time now) {
@@ -586,6 +676,7 @@ void Server::Shutdown(const char* why) {
   for (Connection* connection : open) Close(*connection, "server shutting down");
   for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
                               reinterpret_cast<uv_handle_t*>(&cron_),
+                              reinterpret_cast<uv_handle_t*>(&idle_timer_),
                               reinterpret_cast<uv_handle_t*>(&prepare_),
                               reinterpret_cast<uv_handle_t*>(&sigterm_),
                               reinterpret_cast<uv_handle_t*>(&sigint_)}) {

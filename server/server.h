@@ -10,11 +10,13 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "server/config.h"
 #include "server/connection.h"
 #include "server/engine.h"
+#include "server/idle_list.h"
 #include "server/limits.h"
 #include "server/peer_links.h"
 #include "server/log.h"
@@ -41,6 +43,7 @@ class Server {
   static void OnClose(uv_handle_t* handle);
   static void OnTimer(uv_timer_t* timer);
   static void OnCron(uv_timer_t* timer);
+  static void OnIdleTimer(uv_timer_t* timer);
   static void OnPrepare(uv_prepare_t* prepare);
   void MeasureLoopTurn();
   static void OnSignal(uv_signal_t* signal, int signum);
@@ -67,7 +70,15 @@ class Server {
   void CheckOutputLimits(Connection& connection, Time now);
   void UpdateReading(Connection& connection);
   void Close(Connection& connection, const char* why);
+  // The `timeout` setting: records that a client made progress (bytes read
+  // or written), and closes the clients idle too long.
+  void NoteProgress(Connection& connection, int64_t now_ms);
+  void CloseIdleClients(int64_t now_ms);
+  void ArmIdleTimer(int64_t now_ms);
   void HandleAttention(Time now);
+  // Called by the cron: once many connections have closed, returns the
+  // memory they used to the system.
+  void TrimMemoryAfterFlood();
   void RearmTimer();
   void Shutdown(const char* why);
 
@@ -84,7 +95,18 @@ class Server {
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
+  // Client connections by last progress, and the one timer armed for the
+  // head's deadline (`timeout`); unused when the setting is 0.
+  IdleList idle_list_;
+  uv_timer_t idle_timer_{};
+  bool idle_timer_armed_ = false;
   std::unordered_map<uint64_t, Connection*> connections_;
+  size_t connections_peak_ = 0;  // Most connections since the last trim.
+  // What the cron looks at each second, so that it never sweeps every
+  // connection: those over the soft output limit, and those let in only to
+  // be peers that have not said PEER HELLO yet.
+  std::unordered_set<Connection*> over_soft_;
+  std::unordered_set<Connection*> awaiting_hello_;
   std::vector<uint64_t> flush_queue_;
   std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
   std::vector<cluster::Message> peer_outbox_;

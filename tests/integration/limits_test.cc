@@ -3,9 +3,11 @@
 // At each bound the offending client gets an error or is cut off while
 // everyone else keeps being served.
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <fstream>
 #include <string>
 
 #include "tests/support/lockerd_process.h"
@@ -51,6 +53,39 @@ TEST(Limits, MaxClientsRefusesTheConnectionBeyondTheLimit) {
   RedisPtr replacement = server->Connect();
   ASSERT_TRUE(replacement && replacement->err == 0);
   EXPECT_TRUE(Pongs(replacement.get()));
+}
+
+// The soft open-files limit of a process (/proc/<pid>/limits), -1 if unknown.
+long SoftOpenFilesLimit(pid_t pid) {
+  std::ifstream limits("/proc/" + std::to_string(pid) + "/limits");
+  std::string line;
+  while (std::getline(limits, line)) {
+    if (line.rfind("Max open files", 0) == 0) return std::stol(line.substr(26));
+  }
+  return -1;
+}
+
+// Started with a soft open-files limit far below maxclients (the common
+// 1024 against 10000), lockerd raises its own, as Redis does, so that
+// accept() does not fail with EMFILE long before maxclients.
+TEST(Limits, LockerdRaisesItsOpenFilesLimitForMaxClients) {
+  rlimit saved{};
+  ASSERT_EQ(getrlimit(RLIMIT_NOFILE, &saved), 0);
+  if (saved.rlim_max != RLIM_INFINITY && saved.rlim_max < 2000) {
+    GTEST_SKIP() << "the hard open-files limit (" << saved.rlim_max << ") is below 2000";
+  }
+  rlimit low = saved;
+  low.rlim_cur = 256;
+  ASSERT_EQ(setrlimit(RLIMIT_NOFILE, &low), 0);
+  auto server = LockerdProcess::Start({.args = {"--maxclients", "1500"}});
+  setrlimit(RLIMIT_NOFILE, &saved);  // lockerd inherited the low limit.
+  RedisPtr client = server->Connect();
+  ASSERT_TRUE(client && client->err == 0);
+  EXPECT_GE(SoftOpenFilesLimit(server->pid()), 1500 + 32);
+  ReplyPtr maxclients = Command(client.get(), {"CONFIG", "GET", "maxclients"});
+  ASSERT_EQ(maxclients->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(maxclients->elements, 2u);
+  EXPECT_EQ(std::string(maxclients->element[1]->str), "1500");
 }
 
 TEST(Limits, MaxWaitersPerKeyRefusesTheExtraWaiter) {

@@ -115,7 +115,7 @@ TEST(Config, HelpAndVersion) {
   const std::string help = HelpText();
   for (const char* name : {"--bind", "--port", "--maxclients", "--requirepass", "--max-lease-ms",
                            "--dir", "--loglevel", "--proto-max-bulk-len",
-                           "--client-output-buffer-limit"}) {
+                           "--client-output-buffer-limit", "--timeout"}) {
     EXPECT_NE(help.find(name), std::string::npos) << name;
   }
 }
@@ -136,6 +136,19 @@ TEST(Config, ConfigGetByPattern) {
   const auto pairs = ConfigGet(config, "PORT");
   ASSERT_EQ(pairs.size(), 1u);
   EXPECT_EQ(pairs[0], (std::pair<std::string, std::string>{"port", "7002"}));
+}
+
+TEST(Config, IdleTimeoutIsSecondsAndOffByDefault) {
+  EXPECT_EQ(Load({}).config->idle_timeout_seconds, 0);
+  const Config config = *Load({"--timeout", "300"}).config;
+  EXPECT_EQ(config.idle_timeout_seconds, 300);
+  const auto pairs = ConfigGet(config, "timeout");
+  ASSERT_EQ(pairs.size(), 1u);
+  EXPECT_EQ(pairs[0], (std::pair<std::string, std::string>{"timeout", "300"}));
+  const ConfigLoad negative = Load({"--timeout", "-1"});
+  EXPECT_FALSE(negative.config);
+  EXPECT_EQ(negative.errors.at(0), "--timeout: timeout must be an integer between 0 and 31536000");
+  EXPECT_FALSE(Load({"--timeout", "1s"}).config);
 }
 
 }  // namespace
