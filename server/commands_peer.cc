@@ -43,6 +43,9 @@ void Hello(CommandContext& c) {
   if (c.engine.members_count() < 2 || config.cluster_secret.empty()) {
     return refuse("this member is not in a cluster");
   }
+  if (config.tls_cluster && !c.client.tls_cert_verified) {
+    return refuse("tls-cluster is on: peers connect to tls-port with a certificate from the CA");
+  }
   if (!SecretEquals(c.args[4], config.cluster_secret)) return refuse("wrong cluster secret");
   const std::string fingerprint = ClusterFingerprint(config);
   if (!members || static_cast<size_t>(*members) != c.engine.members_count() ||
