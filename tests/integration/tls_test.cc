@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "tests/support/raw_client.h"
 #include "tests/support/reply_text.h"
 #include "tests/support/tls_certs.h"
+#include "tests/support/tls_client.h"
 
 namespace lockerd::testing {
 namespace {
@@ -98,6 +100,54 @@ TEST_F(Tls, PipeModeAndABigReplyOverTls) {
   EXPECT_EQ(std::count(keys.output.begin(), keys.output.end(), '\n'), kKeys);
   EXPECT_TRUE(Contains(keys.output, "tls-pipeline-key-19999...")) << "the last key came through";
   EXPECT_EQ(Cli({"DBSIZE"}).output, std::to_string(kKeys) + "\n");
+}
+
+// Commands for `keys` keys of 200 bytes each, and KEYS * `big_replies`
+// times: about 1 MB per KEYS reply.
+std::string LocksThenKeys(int keys, int big_replies) {
+  std::string stream;
+  for (int i = 0; i < keys; ++i) {
+    std::string key = "big-" + std::to_string(i);
+    key.resize(200, '.');
+    stream += Resp({"LOCK", key, "owner", "60000"});
+  }
+  for (int i = 0; i < big_replies; ++i) stream += Resp({"KEYS", "*"});
+  return stream;
+}
+
+TEST_F(Tls, RepliesToAClientThatStopsReadingArriveWhole) {
+  StartServer();
+  TlsClient client(tls_port_, *certs_);
+  ASSERT_TRUE(client.ok()) << client.error();
+  // 20 MB of replies while the client does not read: more than the
+  // socket buffers hold, so the server's writes come up short and the
+  // rest of the ciphertext waits for uv_write, chunk after chunk.
+  constexpr int kKeys = 5000;
+  constexpr int kBig = 20;
+  ASSERT_TRUE(client.Send(LocksThenKeys(kKeys, kBig)));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const std::vector<Reply> replies = client.ReadReplies(kKeys + kBig, std::chrono::seconds(30));
+  ASSERT_EQ(replies.size(), static_cast<size_t>(kKeys + kBig)) << client.error();
+  for (int i = 0; i < kKeys; ++i) ASSERT_EQ(replies[i].type, Reply::Type::kInteger) << i;
+  for (int i = kKeys; i < kKeys + kBig; ++i) {
+    ASSERT_EQ(replies[i].type, Reply::Type::kArray) << i;
+    ASSERT_EQ(replies[i].elements.size(), static_cast<size_t>(kKeys)) << i;
+  }
+  EXPECT_FALSE(client.closed_by_server());
+}
+
+TEST_F(Tls, OutputLimitsCountRepliesNotYetEncrypted) {
+  // Over 2 MB unread for a second: closed, although most of the bytes sit
+  // in plaintext behind the TLS session rather than in the reply buffer.
+  StartServer({"--client-output-buffer-limit", "normal", "64mb", "2mb", "1"});
+  TlsClient client(tls_port_, *certs_);
+  ASSERT_TRUE(client.ok()) << client.error();
+  ASSERT_TRUE(client.Send(LocksThenKeys(5000, 40)));
+  // The client does not read; the server notices on its own.
+  RedisPtr plain = server_->Connect();
+  EXPECT_TRUE(WaitForInfoField(plain.get(), "client_output_limit_disconnections", "1"))
+      << server_->Log();
+  EXPECT_EQ(InfoField(plain.get(), "connected_clients"), "1") << "only the plain one is left";
 }
 
 TEST_F(Tls, ClientCertificatesAreRequiredByDefault) {
