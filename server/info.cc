@@ -87,6 +87,7 @@ void StatsSection(const Engine& engine, InfoText& info) {
   info.Field("rejected_connections", stats.connections_rejected);
   info.Field("total_error_replies", stats.error_replies);
   info.Field("protocol_errors", stats.protocol_errors);
+  info.Field("tls_handshake_failures", stats.tls_handshake_failures);
   info.Field("client_output_limit_disconnections", stats.output_limit_disconnects);
   info.Field("locks_granted", stats.locks_granted);
   info.Field("locks_denied", stats.locks_denied);

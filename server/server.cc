@@ -323,7 +323,7 @@ void Server::ReadTls(Connection& connection, std::string_view ciphertext) {
   if (result == TlsStream::Result::kFailed) {
     // Scanners, plain RESP on this port and clients with the wrong
     // certificate all end here; one line each, at verbose.
-    ++engine_.stats().protocol_errors;
+    ++(was_done ? engine_.stats().protocol_errors : engine_.stats().tls_handshake_failures);
     Log(LogLevel::kVerbose, "Closing TLS connection from %s: %s",
         connection.client.peer_address().c_str(), tls.error().c_str());
     // The alert OpenSSL queued tells the client why; best effort.
@@ -342,7 +342,10 @@ void Server::ReadTls(Connection& connection, std::string_view ciphertext) {
         connection.client.tls_cert_verified ? "verified" : "none");
   }
   // Handshake messages to send, or replies that waited for the handshake.
-  if (tls.has_output() || !connection.client.reply().empty()) QueueFlush(connection);
+  if (tls.has_output() || !connection.client.reply().empty() ||
+      connection.tls_plain_offset < connection.tls_plain.size()) {
+    QueueFlush(connection);
+  }
   if (!tls_read_plain_.empty()) Receive(connection, tls_read_plain_);
   if (result == TlsStream::Result::kClosed) Close(connection, "client sent close_notify");
 }

@@ -186,6 +186,7 @@ TEST_F(Tls, PlainRespOnTheTlsPortIsClosedWhileThePlainPortServes) {
   ASSERT_TRUE(junk.Send(std::string(5000, '\x16')));
   EXPECT_TRUE(junk.WaitClosed());
   EXPECT_EQ(Text(Command(plain.get(), {"GET", "k"})), "me") << "the plain connection lives on";
+  EXPECT_EQ(InfoField(plain.get(), "tls_handshake_failures"), "2");
   EXPECT_EQ(Cli({"GET", "k"}).output, "me\n");
   EXPECT_TRUE(server_->Running());
 }
@@ -257,6 +258,23 @@ class TlsCluster : public ::testing::Test {
   std::unique_ptr<TlsCerts> certs_;
   std::unique_ptr<LockerdCluster> cluster_;
 };
+
+TEST_F(Tls, PeersCannotBypassTlsThroughThePlainPort) {
+  // A member with tls-cluster also serving a plain port (for clients):
+  // PEER HELLO with the right secret is still refused there.
+  tls_port_ = FreePort();
+  const std::string self = "127.0.0.1:" + std::to_string(tls_port_);
+  std::vector<std::string> args = {"--tls-port", std::to_string(tls_port_), "--tls-cluster", "yes",
+                                   "--cluster", self + ",127.0.0.1:" + std::to_string(FreePort()),
+                                   "--cluster-secret", "test-secret", "--advertise", self};
+  const std::vector<std::string> tls = certs_->ServerArgs();
+  args.insert(args.end(), tls.begin(), tls.end());
+  server_ = LockerdProcess::Start({.args = args});
+  RedisPtr plain = server_->Connect();
+  const std::string refused =
+      Text(Command(plain.get(), {"PEER", "HELLO", "1", "2", "test-secret", "x"}));
+  EXPECT_TRUE(Contains(refused, "tls-cluster is on")) << refused;
+}
 
 TEST_F(TlsCluster, ALockThroughOneMemberIsSeenByAnother) {
   cluster_ = LockerdCluster::StartTlsOnly(
