@@ -338,6 +338,8 @@ void PeerLinks::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) 
       return self.ScheduleReconnect(link, "TLS failed");
     }
     if (result == TlsStream::Result::kClosed) return self.ScheduleReconnect(link, "peer closed");
+    // The peer answers only once it accepted this member's certificate.
+    if (!link.replies.empty()) link.tls_error_logged.clear();
     self.Write(link);  // Handshake answers, or what waited for the handshake.
     if (link.socket == nullptr) return;
   } else {
@@ -367,7 +369,6 @@ void PeerLinks::OnReplies(Link& link) {
         return ScheduleReconnect(link, "wrong member");
       }
       link.state = Link::State::kUp;
-      link.tls_error_logged.clear();
       link.status.reachable = true;
       link.backoff_ms = kPeerBackoffMinMs;
       Log(LogLevel::kNotice, "Peer %s (member %u) connected", link.address.c_str(), link.member);
