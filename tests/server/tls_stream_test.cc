@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include "server/tls.h"
 #include "tests/support/tls_certs.h"
 
@@ -39,8 +41,14 @@ Result Carry(TlsStream& from, TlsStream& to, size_t piece, std::string* plaintex
 
 class TlsStreamTest : public ::testing::Test {
  protected:
+  // One set of certificates for the suite: making them takes a while.
+  static void SetUpTestSuite() { certs_ = TlsCerts::Make().release(); }
+  static void TearDownTestSuite() {
+    delete certs_;
+    certs_ = nullptr;
+  }
+
   void SetUp() override {
-    certs_ = TlsCerts::Make();
     ASSERT_NE(certs_, nullptr);
     std::string error;
     server_context_ = TlsContext::Create(TlsConfig(*certs_, "server", "ca"), &error);
@@ -75,10 +83,12 @@ class TlsStreamTest : public ::testing::Test {
     return false;
   }
 
-  std::unique_ptr<TlsCerts> certs_;
+  static TlsCerts* certs_;
   std::unique_ptr<TlsContext> server_context_;
   std::vector<std::unique_ptr<TlsContext>> client_contexts_;
 };
+
+TlsCerts* TlsStreamTest::certs_ = nullptr;
 
 TEST_F(TlsStreamTest, HandshakeThenDataBothWays) {
   auto client = Client();
@@ -159,6 +169,26 @@ TEST_F(TlsStreamTest, CloseNotifyEndsTheStream) {
   std::string received;
   EXPECT_EQ(Carry(*client, *server, 1 << 20, &received), Result::kClosed);
   EXPECT_EQ(received, "last") << "bytes before close_notify are delivered";
+}
+
+TEST_F(TlsStreamTest, ACaDirectoryWorksInsteadOfAFile) {
+  const std::string dir = certs_->Path("ca-dir");
+  const std::string command = "mkdir -p '" + dir + "' && cp '" + certs_->Path("ca.crt") + "' '" +
+                              dir + "/' && openssl rehash '" + dir + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << command;
+  Config config = TlsConfig(*certs_, "server", "ca");
+  config.tls_ca_cert_file.clear();
+  config.tls_ca_cert_dir = dir;
+  std::string error;
+  auto context = TlsContext::Create(config, &error);
+  ASSERT_NE(context, nullptr) << error;
+  auto server = TlsStream::Create(context->accept_context(), TlsStream::Role::kAccept);
+  auto client = Client();
+  ASSERT_TRUE(Handshake(*client, *server, 1 << 20)) << client->error() << server->error();
+  EXPECT_TRUE(server->peer_verified());
+  auto impostor = Client("other", "ca");
+  auto server2 = TlsStream::Create(context->accept_context(), TlsStream::Role::kAccept);
+  EXPECT_FALSE(Handshake(*impostor, *server2, 1 << 20));
 }
 
 TEST(TlsContextTest, ABadFileStopsTheStartWithItsName) {
