@@ -186,6 +186,7 @@ bool Server::ListenOn(int port, uv_connection_cb on_connection) {
     const auto address = ParseBindAddress(host, port);
     if (!address) {
       Log(LogLevel::kWarning, "Cannot listen: '%s' is not an IPv4 or IPv6 address", host.c_str());
+      Shutdown(nullptr);  // Closes the listeners already open, or the loop never ends.
       return false;
     }
     auto* listener = new uv_tcp_t;

@@ -223,6 +223,19 @@ TEST_F(Tls, ABadCertificateFileStopsTheStartNamingIt) {
       << mismatch.output;
 }
 
+TEST_F(Tls, AnUnusableSecondBindAddressStopsTheStart) {
+  // The first address's listeners (plain and TLS) are open when the second
+  // fails; they must be closed, or the process never exits.
+  const ProcessResult start = RunProgram(
+      {LOCKERD_BINARY, "--bind", "127.0.0.1", "bogus", "--port", std::to_string(FreePort()),
+       "--tls-port", std::to_string(FreePort()), "--dir", certs_->dir(), "--tls-cert-file",
+       certs_->Path("server.crt"), "--tls-key-file", certs_->Path("server.key"),
+       "--tls-ca-cert-file", certs_->Path("ca.crt")},
+      {}, std::chrono::seconds(10));
+  EXPECT_EQ(start.exit_code, 1) << start.output;
+  EXPECT_TRUE(Contains(start.output, "'bogus' is not an IPv4 or IPv6 address")) << start.output;
+}
+
 // A TLS-only cluster: clients and peers on tls-port, `port 0`.
 class TlsCluster : public ::testing::Test {
  protected:
