@@ -14,7 +14,8 @@ BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-d
 # redis-server and gnuplot-nox: the benchmark runner's quick run (a test).
 # python3-redis and ruby-redis: clients of the compatibility matrix.
 COMPAT_PACKAGES=(redis-tools python3 python3-redis ruby ruby-redis)
-TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables libfaketime
+# openssl: the TLS tests make their certificates with its command line.
+TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables libfaketime openssl
   "${COMPAT_PACKAGES[@]}")
 FAULTS_PACKAGES=(iproute2 iptables libfaketime gnuplot-nox)
 # etcd-server is optional (the benchmark includes etcd when it is there).

@@ -142,6 +142,11 @@ class Client {
   // Accepted into the slots kept for peers beyond maxclients: it must be a
   // peer (PEER HELLO) or it is told the server is full.
   bool reserved_for_peer = false;
+  // Connected to tls-port; and, once its handshake is done, whether it
+  // presented a certificate that verified against the CA (a peer on a
+  // tls-cluster must have).
+  bool tls = false;
+  bool tls_cert_verified = false;
 
  private:
   Slot* FindSlot(uint64_t seq) {

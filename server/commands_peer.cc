@@ -46,6 +46,9 @@ void Hello(CommandContext& c) {
   if (c.client.peer_member >= 0 || c.client.peer_challenge) {
     return Refuse(c, "a second PEER HELLO on one link");
   }
+  if (config.tls_cluster && !c.client.tls_cert_verified) {
+    return Refuse(c, "tls-cluster is on: peers connect to tls-port with a certificate from the CA");
+  }
   if (!members || static_cast<size_t>(*members) != c.engine.members_count() ||
       c.args[4] != ClusterFingerprint(config)) {
     return Refuse(c, "the member lists, max-lease-ms or lease-drift differ between members");

@@ -148,6 +148,55 @@ std::string SetUser(Config& config, const Values& values) {
   return {};
 }
 
+Setter StringSetting(std::string Config::*field) {
+  return [=](Config& config, const Values& values) {
+    std::string error;
+    config.*field = OneValue(values, &error);
+    return error;
+  };
+}
+
+std::string SetTlsAuthClients(Config& config, const Values& values) {
+  std::string error;
+  const std::string value = protocol::ToLower(OneValue(values, &error));
+  if (!error.empty()) return error;
+  if (value == "yes") {
+    config.tls_auth_clients = TlsAuthClients::kYes;
+  } else if (value == "no") {
+    config.tls_auth_clients = TlsAuthClients::kNo;
+  } else if (value == "optional") {
+    config.tls_auth_clients = TlsAuthClients::kOptional;
+  } else {
+    return "must be yes, no or optional";
+  }
+  return {};
+}
+
+// Redis's form: "TLSv1.2 TLSv1.3", in one value or several. The allowed
+// versions must be a range, which two versions always are.
+std::string SetTlsProtocols(Config& config, const Values& values) {
+  bool v12 = false;
+  bool v13 = false;
+  for (const std::string& value : values) {
+    std::istringstream words(value);
+    std::string word;
+    while (words >> word) {
+      word = protocol::ToLower(word);
+      if (word == "tlsv1.2") {
+        v12 = true;
+      } else if (word == "tlsv1.3") {
+        v13 = true;
+      } else {
+        return "must list TLSv1.2 and/or TLSv1.3, not '" + word + "'";
+      }
+    }
+  }
+  if (!v12 && !v13) return "expects TLSv1.2 and/or TLSv1.3";
+  config.tls_protocol_min = v12 ? 0x0303 : 0x0304;
+  config.tls_protocol_max = v13 ? 0x0304 : 0x0303;
+  return {};
+}
+
 std::string FormatDouble(double value) {
   std::ostringstream out;
   out << value;
@@ -167,9 +216,40 @@ const std::vector<Setting>& Settings() {
          for (const auto& a : c.bind) out += (out.empty() ? "" : " ") + a;
          return out;
        }},
-      {"port", "<port>", "TCP port for clients (default 6379)",
-       IntSetting(&Config::port, 1, 65535),
+      {"port", "<port>", "TCP port for clients (default 6379; 0: none, TLS only)",
+       IntSetting(&Config::port, 0, 65535),
        [](const Config& c) { return std::to_string(c.port); }},
+      {"tls-port", "<port>", "TCP port for TLS clients (default 0: no TLS)",
+       IntSetting(&Config::tls_port, 0, 65535),
+       [](const Config& c) { return std::to_string(c.tls_port); }},
+      {"tls-cert-file", "<path>", "this member's certificate (PEM; chain allowed) for TLS",
+       StringSetting(&Config::tls_cert_file), [](const Config& c) { return c.tls_cert_file; }},
+      {"tls-key-file", "<path>", "the private key of tls-cert-file (PEM)",
+       StringSetting(&Config::tls_key_file), [](const Config& c) { return c.tls_key_file; }},
+      {"tls-ca-cert-file", "<path>", "CA certificates that client and peer certificates must chain to",
+       StringSetting(&Config::tls_ca_cert_file), [](const Config& c) { return c.tls_ca_cert_file; }},
+      {"tls-ca-cert-dir", "<path>", "a directory of CA certificates (c_rehash form), with or instead of the file",
+       StringSetting(&Config::tls_ca_cert_dir), [](const Config& c) { return c.tls_ca_cert_dir; }},
+      {"tls-auth-clients", "yes|no|optional",
+       "TLS clients must present a certificate from the CA (yes), may (optional), or are not asked (no) (default yes)",
+       SetTlsAuthClients,
+       [](const Config& c) {
+         return std::string(c.tls_auth_clients == TlsAuthClients::kYes        ? "yes"
+                            : c.tls_auth_clients == TlsAuthClients::kOptional ? "optional"
+                                                                                : "no");
+       }},
+      {"tls-cluster", "yes|no",
+       "peer links use TLS; cluster then lists the members' tls-ports (default no)",
+       [](Config& c, const Values& v) { return SetYesNo(&c.tls_cluster, v); },
+       [](const Config& c) { return std::string(c.tls_cluster ? "yes" : "no"); }},
+      {"tls-protocols", "<versions>", "TLS versions allowed: TLSv1.2 and/or TLSv1.3 (default both)",
+       SetTlsProtocols,
+       [](const Config& c) {
+         std::string out;
+         if (c.tls_protocol_min <= 0x0303) out = "TLSv1.2";
+         if (c.tls_protocol_max >= 0x0304) out += out.empty() ? "TLSv1.3" : " TLSv1.3";
+         return out;
+       }},
       {"maxclients", "<n>", "most client connections at once (default 10000)",
        SizeSetting(&Config::maxclients, 1, 1'000'000, false),
        [](const Config& c) { return std::to_string(c.maxclients); }},
@@ -301,7 +381,7 @@ const std::vector<Setting>& Settings() {
          for (const auto& member : c.cluster) out += (out.empty() ? "" : ",") + member;
          return out;
        }},
-      {"advertise", "<host:port>", "this member's address in the cluster list (default bind:port)",
+      {"advertise", "<host:port>", "this member's address in the cluster list (default bind:port, bind:tls-port with tls-cluster)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;
          c.advertise = OneValue(v, &error);
@@ -384,9 +464,31 @@ void ReadConfigFile(Config& config, const std::string& path, std::vector<std::st
   }
 }
 
+void ValidateTls(const Config& config, std::vector<std::string>* errors) {
+  if (config.port == 0 && config.tls_port == 0) {
+    errors->push_back("port and tls-port are both 0: nothing to listen on");
+  }
+  if (config.port != 0 && config.port == config.tls_port) {
+    errors->push_back("port and tls-port must differ");
+  }
+  if (config.tls_cluster && config.tls_port == 0) {
+    errors->push_back("tls-cluster yes needs a tls-port: peers connect to it");
+  }
+  if (config.tls_port == 0 && !config.tls_cluster) return;
+  if (config.tls_cert_file.empty()) errors->push_back("tls-port needs tls-cert-file");
+  if (config.tls_key_file.empty()) errors->push_back("tls-port needs tls-key-file");
+  const bool verifies = config.tls_auth_clients != TlsAuthClients::kNo || config.tls_cluster;
+  if (verifies && config.tls_ca_cert_file.empty() && config.tls_ca_cert_dir.empty()) {
+    errors->push_back("tls-auth-clients and tls-cluster need tls-ca-cert-file or tls-ca-cert-dir "
+                      "to verify certificates against");
+  }
+}
+
 void ValidateCluster(Config& config, std::vector<std::string>* errors) {
   if (config.advertise.empty() && !config.bind.empty()) {
-    config.advertise = config.bind.front() + ":" + std::to_string(config.port);
+    // Peers connect to the port the cluster's links use.
+    const int port = config.tls_cluster ? config.tls_port : config.port;
+    config.advertise = config.bind.front() + ":" + std::to_string(port);
   }
   if (config.cluster.empty()) return;
   std::string host;
@@ -527,6 +629,7 @@ ConfigLoad LoadConfig(int argc, const char* const* argv) {
     i = j;
   }
   Validate(config, &load.errors);
+  ValidateTls(config, &load.errors);
   ValidateCluster(config, &load.errors);
   if (load.errors.empty()) load.config = std::move(config);
   return load;

@@ -24,9 +24,25 @@ struct OutputBufferLimit {
   int64_t soft_seconds = kOutputSoftSecondsDefault;
 };
 
+// tls-auth-clients: whether a client on tls-port must present a certificate.
+enum class TlsAuthClients { kNo, kOptional, kYes };
+
 struct Config {
   std::vector<std::string> bind = {"127.0.0.1"};
-  int port = 6379;
+  int port = 6379;  // 0: no plain port (TLS only).
+  // TLS (tls.h): a second port for TLS clients, 0 for none; this member's
+  // certificate and key; the CA that client and peer certificates must
+  // chain to; and whether peer links use TLS (then `cluster` lists the
+  // members' TLS ports).
+  int tls_port = 0;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_ca_cert_file;
+  std::string tls_ca_cert_dir;
+  TlsAuthClients tls_auth_clients = TlsAuthClients::kYes;
+  bool tls_cluster = false;
+  int tls_protocol_min = 0x0303;  // TLS 1.2 (OpenSSL's TLS1_2_VERSION).
+  int tls_protocol_max = 0x0304;  // TLS 1.3.
   size_t maxclients = kMaxClientsDefault;
   int64_t idle_timeout_seconds = kIdleTimeoutSecondsDefault;  // `timeout`; 0: never.
   std::string requirepass;

@@ -9,11 +9,13 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "protocol/resp_parser.h"
 #include "server/client.h"
 #include "server/idle_list.h"
+#include "server/tls_stream.h"
 
 namespace lockerd::server {
 
@@ -31,6 +33,12 @@ struct Connection {
   protocol::RespParser parser;
   std::string held_input;  // Received, not yet parsed (client blocked or paused).
   std::string inflight;    // Bytes handed to uv_write, until its callback.
+  // On tls-port only (null otherwise): the session, and the replies taken
+  // from client.reply() that are being encrypted, a chunk at a time, from
+  // `tls_plain_offset` on (see Server::FlushTls).
+  std::unique_ptr<TlsStream> tls;
+  std::string tls_plain;
+  size_t tls_plain_offset = 0;
   bool writing = false;
   bool reading = false;
   bool closing = false;

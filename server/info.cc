@@ -90,6 +90,7 @@ void StatsSection(const Engine& engine, InfoText& info) {
   info.Field("acl_access_denied_cmd", stats.acl_denied_cmd);
   info.Field("acl_access_denied_key", stats.acl_denied_key);
   info.Field("protocol_errors", stats.protocol_errors);
+  info.Field("tls_handshake_failures", stats.tls_handshake_failures);
   info.Field("client_output_limit_disconnections", stats.output_limit_disconnects);
   info.Field("client_idle_timeout_disconnections", stats.idle_timeout_disconnects);
   info.Field("locks_granted", stats.locks_granted);

@@ -48,6 +48,9 @@ inline constexpr int64_t kWaitTimeoutMsMax = 365ll * 24 * 3600 * 1000;
 
 // Bytes read from a socket per read call; one buffer shared by all reads.
 inline constexpr size_t kReadChunkBytes = 64 * 1024;
+// Plaintext encrypted per TLS write: big enough for few syscalls, small
+// enough that a huge reply is not held twice (plaintext and ciphertext).
+inline constexpr size_t kTlsWriteChunkBytes = 256 * 1024;
 
 // SCAN's COUNT: the default number of slots looked at, and the largest.
 inline constexpr size_t kScanCountDefault = 10;

@@ -8,6 +8,7 @@
 #include "server/log.h"
 #include "server/peer_auth.h"
 #include "server/peer_codec.h"
+#include "server/tls_stream.h"
 
 namespace lockerd::server {
 
@@ -25,6 +26,8 @@ struct PeerLinks::Link {
   std::vector<sockaddr_storage> addresses;  // Resolved; tried in turn.
   size_t next_address = 0;
   uv_tcp_t* socket = nullptr;  // Heap; freed in its close callback.
+  std::unique_ptr<TlsStream> tls;  // With tls-cluster: this socket's session.
+  std::string tls_error_logged;    // Logged at notice once per streak.
   uv_write_t write{};
   uv_timer_t timer{};  // Backoff while idle; deadlines and pings otherwise.
   std::string pending;   // Encoded messages for the next write.
@@ -181,6 +184,12 @@ void PeerLinks::OnConnected(uv_connect_t* request, int status) {
   if (self.stopped_ || !current) return;
   if (status != 0) return self.TryNextAddress(link);
   uv_tcp_nodelay(link.socket, 1);
+  if (self.tls_context_ != nullptr) {
+    link.tls = TlsStream::Create(self.tls_context_, TlsStream::Role::kConnect, link.host);
+    if (!link.tls || link.tls->Handshake() == TlsStream::Result::kFailed) {
+      return self.ScheduleReconnect(link, "cannot start a TLS session");
+    }
+  }
   uv_read_start(reinterpret_cast<uv_stream_t*>(link.socket), OnAlloc, OnRead);
   link.state = Link::State::kHandshaking;
   link.replies.clear();
@@ -219,6 +228,7 @@ void PeerLinks::CloseSocket(Link& link) {
   link.inflight.clear();
   ReleaseIfBig(link.pending);
   ReleaseIfBig(link.inflight);
+  link.tls.reset();
   if (link.socket != nullptr) {
     if (!uv_is_closing(reinterpret_cast<uv_handle_t*>(link.socket))) {
       uv_close(reinterpret_cast<uv_handle_t*>(link.socket), FreeSocket);
@@ -274,9 +284,23 @@ void PeerLinks::FlushAll() {
 }
 
 void PeerLinks::Write(Link& link) {
-  if (link.writing || link.pending.empty() || link.socket == nullptr) return;
-  link.inflight.swap(link.pending);
-  link.pending.clear();
+  if (link.writing || link.socket == nullptr) return;
+  if (link.tls) {
+    // Handshake messages first; then what is queued, which the session
+    // takes only once the handshake is done (until then it waits here).
+    link.inflight.clear();
+    link.tls->TakeOutput(&link.inflight);
+    if (!link.pending.empty() && link.tls->Write(link.pending) == link.pending.size()) {
+      link.pending.clear();
+      link.tls->TakeOutput(&link.inflight);
+    }
+    if (link.tls->failed()) return ScheduleReconnect(link, link.tls->error().c_str());
+    if (link.inflight.empty()) return;
+  } else {
+    if (link.pending.empty()) return;
+    link.inflight.swap(link.pending);
+    link.pending.clear();
+  }
   uv_buf_t buf = uv_buf_init(link.inflight.data(), static_cast<unsigned>(link.inflight.size()));
   const int status =
       uv_write(&link.write, reinterpret_cast<uv_stream_t*>(link.socket), &buf, 1, OnWritten);
@@ -306,7 +330,26 @@ void PeerLinks::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) 
   PeerLinks& self = *link.owner;
   if (reinterpret_cast<uv_tcp_t*>(stream) != link.socket || self.stopped_) return;
   if (nread < 0) return self.ScheduleReconnect(link, uv_strerror(static_cast<int>(nread)));
-  link.replies.append(buf->base, static_cast<size_t>(nread));
+  if (link.tls) {
+    const TlsStream::Result result =
+        link.tls->Feed(std::string_view(buf->base, static_cast<size_t>(nread)), &link.replies);
+    if (result == TlsStream::Result::kFailed) {
+      // A certificate either side rejects ends here, on every attempt:
+      // said once at notice, then at debug until it changes.
+      const bool repeated = link.tls->error() == link.tls_error_logged;
+      link.tls_error_logged = link.tls->error();
+      Log(repeated ? LogLevel::kDebug : LogLevel::kNotice, "Peer %s (member %u): %s",
+          link.address.c_str(), link.member, link.tls->error().c_str());
+      return self.ScheduleReconnect(link, "TLS failed");
+    }
+    if (result == TlsStream::Result::kClosed) return self.ScheduleReconnect(link, "peer closed");
+    // The peer answers only once it accepted this member's certificate.
+    if (!link.replies.empty()) link.tls_error_logged.clear();
+    self.Write(link);  // Handshake answers, or what waited for the handshake.
+    if (link.socket == nullptr) return;
+  } else {
+    link.replies.append(buf->base, static_cast<size_t>(nread));
+  }
   if (link.replies.size() > 64 * 1024) return self.ScheduleReconnect(link, "peer sent junk");
   self.OnReplies(link);
 }

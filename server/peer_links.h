@@ -11,6 +11,10 @@
 // not up are dropped: the quorum protocol tolerates loss, and a member
 // never waits on a peer it cannot reach (it needs only a majority).
 //
+// With tls-cluster, each link is a TLS session over the socket (a
+// TlsStream): the handshake's messages go out first, and what the link
+// queues waits in `pending` until the handshake is done.
+//
 // Ownership: the Server owns PeerLinks; each Link owns its uv handles and
 // frees a socket handle only in its close callback.
 #pragma once
@@ -25,6 +29,8 @@
 
 #include "cluster/messages.h"
 #include "server/config.h"
+
+struct ssl_ctx_st;
 
 namespace lockerd::server {
 
@@ -46,6 +52,9 @@ class PeerLinks {
   PeerLinks(const PeerLinks&) = delete;
   PeerLinks& operator=(const PeerLinks&) = delete;
 
+  // With tls-cluster: links speak TLS on `context` (verifying the peer's
+  // certificate against the CA and its address); before Start.
+  void UseTls(ssl_ctx_st* context) { tls_context_ = context; }
   void Start();
   // Queues a message for its peer's next write; dropped if the link is down.
   void Send(const cluster::Message& message);
@@ -82,6 +91,7 @@ class PeerLinks {
   std::vector<std::unique_ptr<Link>> links_;  // Indexed by member id; null for self.
   std::mt19937_64 rng_;
   std::string read_buffer_;
+  ssl_ctx_st* tls_context_ = nullptr;  // Not owned; null for plain links.
   bool stopped_ = false;
 };
 

@@ -98,6 +98,14 @@ int Server::Run() {
   char executable[4096] = {};
   size_t size = sizeof executable;
   if (uv_exepath(executable, &size) == 0) process.executable = executable;
+  if (config_.tls_port != 0 || config_.tls_cluster) {
+    std::string error;
+    tls_ = TlsContext::Create(config_, &error);
+    if (!tls_) {
+      Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+      return 1;
+    }
+  }
   Restore(now);
   if (!Listen()) return 1;
   if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
@@ -107,6 +115,7 @@ int Server::Run() {
   }
   if (engine_.members_count() > 1) {
     peers_ = std::make_unique<PeerLinks>(&loop_, config_, engine_.self(), RandomSeed());
+    if (config_.tls_cluster) peers_->UseTls(tls_->connect_context());
     peers_->Start();
     engine_.process().peer_status = [this] { return peers_->Status(); };
     engine_.process().on_peer_hello = [this](cluster::MemberId member) { peers_->PeerSeen(member); };
@@ -132,8 +141,13 @@ int Server::Run() {
                               reinterpret_cast<uv_handle_t*>(&sigint_)}) {
     handle->data = this;
   }
-  Log(LogLevel::kNotice, "lockerd ready to accept connections on port %d (pid %d)", config_.port,
-      process.pid);
+  if (config_.tls_port != 0) {
+    Log(LogLevel::kNotice, "lockerd ready to accept connections on port %d, tls-port %d (pid %d)",
+        config_.port, config_.tls_port, process.pid);
+  } else {
+    Log(LogLevel::kNotice, "lockerd ready to accept connections on port %d (pid %d)", config_.port,
+        process.pid);
+  }
   uv_run(&loop_, UV_RUN_DEFAULT);
   return exit_code_;
 }
@@ -171,10 +185,16 @@ void Server::Restore(Time now) {
 }
 
 bool Server::Listen() {
+  if (config_.port != 0 && !ListenOn(config_.port, OnConnection)) return false;
+  return config_.tls_port == 0 || ListenOn(config_.tls_port, OnTlsConnection);
+}
+
+bool Server::ListenOn(int port, uv_connection_cb on_connection) {
   for (const std::string& host : config_.bind) {
-    const auto address = ParseBindAddress(host, config_.port);
+    const auto address = ParseBindAddress(host, port);
     if (!address) {
       Log(LogLevel::kWarning, "Cannot listen: '%s' is not an IPv4 or IPv6 address", host.c_str());
+      Shutdown(nullptr);  // Closes the listeners already open, or the loop never ends.
       return false;
     }
     auto* listener = new uv_tcp_t;
@@ -183,10 +203,10 @@ bool Server::Listen() {
     listeners_.push_back(listener);
     int status = uv_tcp_bind(listener, reinterpret_cast<const sockaddr*>(&*address), 0);
     if (status == 0) {
-      status = uv_listen(reinterpret_cast<uv_stream_t*>(listener), kListenBacklog, OnConnection);
+      status = uv_listen(reinterpret_cast<uv_stream_t*>(listener), kListenBacklog, on_connection);
     }
     if (status != 0) {
-      Log(LogLevel::kWarning, "Cannot listen on %s:%d: %s", host.c_str(), config_.port,
+      Log(LogLevel::kWarning, "Cannot listen on %s:%d: %s", host.c_str(), port,
           uv_strerror(status));
       Shutdown(nullptr);
       return false;
@@ -201,10 +221,19 @@ void Server::OnConnection(uv_stream_t* listener, int status) {
     Log(LogLevel::kWarning, "Accept failed: %s", uv_strerror(status));
     return;
   }
-  server->Accept(listener);
+  server->Accept(listener, /*tls=*/false);
 }
 
-void Server::Accept(uv_stream_t* listener) {
+void Server::OnTlsConnection(uv_stream_t* listener, int status) {
+  auto* server = static_cast<Server*>(listener->data);
+  if (status < 0) {
+    Log(LogLevel::kWarning, "Accept failed: %s", uv_strerror(status));
+    return;
+  }
+  server->Accept(listener, /*tls=*/true);
+}
+
+void Server::Accept(uv_stream_t* listener, bool tls) {
   const Time now = Now();
   auto* connection = new Connection(this, engine_.NextClientId(), {}, {}, now.mono_ms,
                                     config_.parser_limits);
@@ -223,6 +252,19 @@ void Server::Accept(uv_stream_t* listener) {
   length = sizeof local;
   uv_tcp_getsockname(&connection->handle, reinterpret_cast<sockaddr*>(&local), &length);
   connection->client.set_addresses(FormatAddress(peer), FormatAddress(local));
+  if (tls) {
+    // Refusals below close a TLS connection without a reply: it could not
+    // be read before a handshake.
+    connection->client.tls = true;
+    connection->tls = TlsStream::Create(tls_->accept_context(), TlsStream::Role::kAccept);
+    if (!connection->tls) {
+      Log(LogLevel::kWarning, "Refused %s: cannot create a TLS session",
+          connection->client.peer_address().c_str());
+      connection->closing = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&connection->handle), OnClose);
+      return;
+    }
+  }
   if (shutting_down_) return Refuse(&connection->handle, "-ERR server is shutting down\r\n");
   // Beyond maxclients, one slot per other member stays for peers, so that
   // clients filling the server cannot cut the cluster apart.
@@ -261,8 +303,10 @@ void Server::Accept(uv_stream_t* listener) {
 
 void Server::Refuse(uv_tcp_t* handle, std::string_view reply) {
   Connection& connection = ConnectionOf(reinterpret_cast<uv_handle_t*>(handle));
-  uv_buf_t buf = uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
-  uv_try_write(reinterpret_cast<uv_stream_t*>(handle), &buf, 1);  // Best effort.
+  if (!connection.tls) {
+    uv_buf_t buf = uv_buf_init(const_cast<char*>(reply.data()), static_cast<unsigned>(reply.size()));
+    uv_try_write(reinterpret_cast<uv_stream_t*>(handle), &buf, 1);  // Best effort.
+  }
   connection.closing = true;
   uv_close(reinterpret_cast<uv_handle_t*>(handle), OnClose);
 }
@@ -282,22 +326,62 @@ void Server::OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf) {
   }
   if (nread == 0 || connection.closing) return;
   const std::string_view data(buf->base, static_cast<size_t>(nread));
-  const Time now = server.Now();
-  server.NoteProgress(connection, now.mono_ms);
+  if (connection.tls) return server.ReadTls(connection, data);
+  server.Receive(connection, data);
+}
+
+void Server::ReadTls(Connection& connection, std::string_view ciphertext) {
+  TlsStream& tls = *connection.tls;
+  const bool was_done = tls.handshake_done();
+  tls_read_plain_.clear();
+  const TlsStream::Result result = tls.Feed(ciphertext, &tls_read_plain_);
+  if (result == TlsStream::Result::kFailed) {
+    // Scanners, plain RESP on this port and clients with the wrong
+    // certificate all end here; one line each, at verbose.
+    ++(was_done ? engine_.stats().protocol_errors : engine_.stats().tls_handshake_failures);
+    Log(LogLevel::kVerbose, "Closing TLS connection from %s: %s",
+        connection.client.peer_address().c_str(), tls.error().c_str());
+    // The alert OpenSSL queued tells the client why; best effort.
+    std::string alert;
+    tls.TakeOutput(&alert);
+    if (!alert.empty() && !connection.writing) {
+      uv_buf_t buf = uv_buf_init(alert.data(), static_cast<unsigned>(alert.size()));
+      uv_try_write(reinterpret_cast<uv_stream_t*>(&connection.handle), &buf, 1);
+    }
+    return Close(connection, "TLS handshake or record failed");
+  }
+  if (!was_done && tls.handshake_done()) {
+    connection.client.tls_cert_verified = tls.peer_verified();
+    Log(LogLevel::kDebug, "TLS %s with %s (certificate %s)", tls.version().c_str(),
+        connection.client.peer_address().c_str(),
+        connection.client.tls_cert_verified ? "verified" : "none");
+  }
+  // Handshake messages to send, or replies that waited for the handshake.
+  if (tls.has_output() || !connection.client.reply().empty() ||
+      connection.tls_plain_offset < connection.tls_plain.size()) {
+    QueueFlush(connection);
+  }
+  if (!tls_read_plain_.empty()) Receive(connection, tls_read_plain_);
+  if (result == TlsStream::Result::kClosed) Close(connection, "client sent close_notify");
+}
+
+void Server::Receive(Connection& connection, std::string_view data) {
+  const Time now = Now();
+  NoteProgress(connection, now.mono_ms);
   if (connection.held_input.empty()) {
-    server.Process(connection, data, now);
+    Process(connection, data, now);
     return;
   }
   connection.held_input.append(data);
-  if (connection.held_input.size() > server.config_.parser_limits.command_bytes_max) {
+  if (connection.held_input.size() > config_.parser_limits.command_bytes_max) {
     // A blocked client keeps being read so that its disconnect is seen; what
     // it pipelines meanwhile is bounded like any query buffer.
-    ++server.engine_.stats().protocol_errors;
-    server.Close(connection, "input held while blocked is over client-query-buffer-limit");
+    ++engine_.stats().protocol_errors;
+    Close(connection, "input held while blocked is over client-query-buffer-limit");
     return;
   }
   connection.client.query_bytes = connection.held_input.size();
-  server.Continue(connection, now);
+  Continue(connection, now);
 }
 
 void Server::Process(Connection& connection, std::string_view input, Time now) {
@@ -372,6 +456,7 @@ void Server::QueueFlush(Connection& connection) {
 
 void Server::Flush(Connection& connection) {
   if (connection.closing || connection.writing) return;
+  if (connection.tls) return FlushTls(connection);
   Client& client = connection.client;
   std::string& reply = client.reply();
   if (!reply.empty()) {
@@ -399,6 +484,65 @@ void Server::Flush(Connection& connection) {
   Drained(connection);
 }
 
+void Server::FlushTls(Connection& connection) {
+  auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
+  while (TakeTlsOutput(connection)) {
+    std::string& out = connection.inflight;
+    uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
+    int written = uv_try_write(stream, &buf, 1);
+    if (written == UV_EAGAIN) written = 0;
+    if (written < 0) return Close(connection, uv_strerror(written));
+    if (written > 0) NoteProgress(connection, static_cast<int64_t>(uv_now(&loop_)));
+    if (static_cast<size_t>(written) < out.size()) {
+      // As in Flush: the rest goes out with uv_write and stays put until
+      // OnWrite, which comes back here for the next chunk.
+      out.erase(0, static_cast<size_t>(written));
+      buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
+      const int status = uv_write(&connection.write_request, stream, &buf, 1, OnWrite);
+      if (status != 0) return Close(connection, uv_strerror(status));
+      connection.writing = true;
+      return;
+    }
+    out.clear();
+  }
+  if (connection.tls->failed()) return Close(connection, connection.tls->error().c_str());
+  ReleaseIfBig(connection.inflight);
+  // Replies written before the handshake finished wait for it.
+  if (!connection.client.reply().empty() ||
+      connection.tls_plain_offset < connection.tls_plain.size()) {
+    return;
+  }
+  ReleaseIfBig(connection.client.reply());
+  Drained(connection);
+}
+
+bool Server::TakeTlsOutput(Connection& connection) {
+  TlsStream& tls = *connection.tls;
+  Client& client = connection.client;
+  std::string& out = connection.inflight;
+  tls.TakeOutput(&out);  // Handshake messages and alerts first.
+  if (out.empty() && tls.handshake_done()) {
+    if (connection.tls_plain_offset == connection.tls_plain.size()) {
+      // Take every reply so far without copying; new ones keep
+      // accumulating in client.reply().
+      connection.tls_plain.clear();
+      connection.tls_plain_offset = 0;
+      ReleaseIfBig(connection.tls_plain);
+      connection.tls_plain.swap(client.reply());
+    }
+    const std::string_view rest =
+        std::string_view(connection.tls_plain).substr(connection.tls_plain_offset);
+    if (!rest.empty()) {
+      connection.tls_plain_offset += tls.Write(rest.substr(0, kTlsWriteChunkBytes));
+      tls.TakeOutput(&out);
+    }
+  }
+  // The output limits count replies not yet on the wire: those still in
+  // plaintext and the ciphertext in hand (about the same size).
+  client.inflight_bytes = connection.tls_plain.size() - connection.tls_plain_offset + out.size();
+  return !out.empty();
+}
+
 void Server::Drained(Connection& connection) {
   // Nothing is pending: a client that stopped being served because of its
   // output (backpressure) continues with the input it has sent since.
@@ -412,7 +556,8 @@ void Server::OnWrite(uv_write_t* request, int status) {
   Connection& connection = *static_cast<Connection*>(request->data);
   Server& server = *connection.server;
   connection.writing = false;
-  connection.client.inflight_bytes = 0;
+  connection.client.inflight_bytes =
+      connection.tls ? connection.tls_plain.size() - connection.tls_plain_offset : 0;
   connection.inflight.clear();
   ReleaseIfBig(connection.inflight);
   if (connection.closing) return;  // Cancelled by uv_close; OnClose frees it.
@@ -466,6 +611,15 @@ void Server::Close(Connection& connection, const char* why) {
   connection.closing = true;
   Log(LogLevel::kVerbose, "Closing %s (id %llu): %s", connection.client.peer_address().c_str(),
       static_cast<unsigned long long>(connection.client.id()), why);
+  if (connection.tls && !connection.writing && connection.tls->handshake_done()) {
+    // close_notify tells the client the stream ended here, not cut; best
+    // effort, and never while a write is in flight (it would interleave).
+    std::string notify;
+    connection.tls->Shutdown();
+    connection.tls->TakeOutput(&notify);
+    uv_buf_t buf = uv_buf_init(notify.data(), static_cast<unsigned>(notify.size()));
+    if (!notify.empty()) uv_try_write(reinterpret_cast<uv_stream_t*>(&connection.handle), &buf, 1);
+  }
   engine_.RemoveClient(&connection.client);
   connections_.erase(connection.client.id());
   idle_list_.Remove(&connection.idle);

@@ -21,6 +21,7 @@
 #include "server/peer_links.h"
 #include "server/log.h"
 #include "server/state_file.h"
+#include "server/tls.h"
 
 namespace lockerd::server {
 
@@ -37,6 +38,7 @@ class Server {
 
  private:
   static void OnConnection(uv_stream_t* listener, int status);
+  static void OnTlsConnection(uv_stream_t* listener, int status);
   static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
   static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
   static void OnWrite(uv_write_t* request, int status);
@@ -50,8 +52,14 @@ class Server {
 
   Time Now() const;
   bool Listen();
+  bool ListenOn(int port, uv_connection_cb on_connection);
   void Restore(Time now);
-  void Accept(uv_stream_t* listener);
+  void Accept(uv_stream_t* listener, bool tls);
+  // A TLS connection's ciphertext in: feeds the session and processes the
+  // plaintext that comes out.
+  void ReadTls(Connection& connection, std::string_view ciphertext);
+  // Plaintext in (from the socket, or out of the TLS session).
+  void Receive(Connection& connection, std::string_view data);
   void Refuse(uv_tcp_t* handle, std::string_view reply);
   // Parses and runs commands from `input` until it is used up or the client
   // blocks, must close, or is over its output limit; the rest is held.
@@ -65,6 +73,12 @@ class Server {
   void FailProtocol(Connection& connection, std::string_view error, LogLevel level);
   void QueueFlush(Connection& connection);
   void Flush(Connection& connection);
+  // Flush for a TLS connection: encrypts replies a chunk at a time and
+  // writes the ciphertext, so that plaintext waiting still counts against
+  // the output limits and a huge reply is not doubled in memory.
+  void FlushTls(Connection& connection);
+  // The next ciphertext to write into connection.inflight; false if none.
+  bool TakeTlsOutput(Connection& connection);
   // Called when a connection has no reply bytes left to send.
   void Drained(Connection& connection);
   void CheckOutputLimits(Connection& connection, Time now);
@@ -108,6 +122,8 @@ class Server {
   std::unordered_set<Connection*> over_soft_;
   std::unordered_set<Connection*> awaiting_hello_;
   std::vector<uint64_t> flush_queue_;
+  std::unique_ptr<TlsContext> tls_;  // With tls-port or tls-cluster.
+  std::string tls_read_plain_;       // Plaintext of the TLS read at hand.
   std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
   std::vector<cluster::Message> peer_outbox_;
   std::string read_buffer_;

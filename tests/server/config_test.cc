@@ -57,7 +57,7 @@ TEST(Config, EveryBadValueGetsItsOwnMessage) {
       Load({"--port", "70000", "--max-lease-ms", "0", "--nosuch", "1", "--lease-drift", "2"});
   EXPECT_FALSE(load.config.has_value());
   ASSERT_EQ(load.errors.size(), 4u);
-  EXPECT_EQ(load.errors[0], "--port: port must be an integer between 1 and 65535");
+  EXPECT_EQ(load.errors[0], "--port: port must be an integer between 0 and 65535");
   EXPECT_NE(load.errors[2].find("unknown setting 'nosuch'"), std::string::npos);
 }
 
@@ -116,6 +116,40 @@ TEST(Config, HelpAndVersion) {
   for (const char* name : {"--bind", "--port", "--maxclients", "--requirepass", "--max-lease-ms",
                            "--dir", "--loglevel", "--proto-max-bulk-len",
                            "--client-output-buffer-limit", "--timeout"}) {
+    EXPECT_NE(help.find(name), std::string::npos) << name;
+  }
+}
+
+TEST(Config, TlsSettingsAreCheckedTogether) {
+  const ConfigLoad tls = Load({"--tls-port", "7443", "--tls-cert-file", "s.crt", "--tls-key-file",
+                               "s.key", "--tls-ca-cert-file", "ca.crt", "--tls-protocols",
+                               "TLSv1.3"});
+  ASSERT_TRUE(tls.config.has_value());
+  EXPECT_EQ(tls.config->tls_port, 7443);
+  EXPECT_EQ(tls.config->tls_auth_clients, TlsAuthClients::kYes) << "client certificates by default";
+  EXPECT_EQ(tls.config->tls_protocol_min, 0x0304);
+  EXPECT_EQ(ConfigGet(*tls.config, "tls-protocols")[0].second, "TLSv1.3");
+  EXPECT_FALSE(Load({"--tls-port", "7443"}).config) << "needs a certificate and key";
+  EXPECT_FALSE(Load({"--tls-port", "7443", "--tls-cert-file", "s.crt", "--tls-key-file", "s.key"})
+                   .config)
+      << "verifying client certificates needs a CA";
+  EXPECT_TRUE(Load({"--tls-port", "7443", "--tls-cert-file", "s.crt", "--tls-key-file", "s.key",
+                    "--tls-auth-clients", "no"})
+                  .config);
+  EXPECT_FALSE(Load({"--port", "0"}).config) << "nothing to listen on";
+  EXPECT_FALSE(Load({"--tls-auth-clients", "maybe"}).config);
+  EXPECT_FALSE(Load({"--tls-protocols", "SSLv3"}).config);
+  EXPECT_FALSE(Load({"--tls-cluster", "yes"}).config) << "peers need a tls-port";
+  const ConfigLoad cluster =
+      Load({"--port", "0", "--tls-port", "7443", "--tls-cert-file", "s.crt", "--tls-key-file",
+            "s.key", "--tls-ca-cert-file", "ca.crt", "--tls-cluster", "yes", "--cluster",
+            "127.0.0.1:7443,127.0.0.1:7444", "--cluster-secret", "x"});
+  ASSERT_TRUE(cluster.config.has_value()) << (cluster.errors.empty() ? "" : cluster.errors[0]);
+  EXPECT_EQ(cluster.config->advertise, "127.0.0.1:7443") << "peers connect to the TLS port";
+  const std::string help = HelpText();
+  for (const char* name : {"--tls-port", "--tls-cert-file", "--tls-key-file", "--tls-ca-cert-file",
+                           "--tls-ca-cert-dir", "--tls-auth-clients", "--tls-cluster",
+                           "--tls-protocols"}) {
     EXPECT_NE(help.find(name), std::string::npos) << name;
   }
 }

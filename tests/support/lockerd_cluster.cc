@@ -10,6 +10,31 @@
 
 namespace lockerd::testing {
 
+std::unique_ptr<LockerdCluster> LockerdCluster::StartTlsOnly(
+    size_t members, std::vector<std::string> args,
+    std::vector<std::vector<std::string>> member_args) {
+  std::unique_ptr<LockerdCluster> cluster(new LockerdCluster());
+  cluster->args_ = std::move(args);
+  cluster->member_args_ = std::move(member_args);
+  cluster->tls_only_ = true;
+  cluster->member_args_.resize(members);
+  std::set<int> taken;
+  while (cluster->ports_.size() < members) {
+    const int port = FreePort();
+    if (taken.insert(port).second) cluster->ports_.push_back(port);
+  }
+  for (size_t i = 0; i < members; ++i) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "lockerd-cluster-XXXXXX").string();
+    cluster->dirs_.push_back(mkdtemp(pattern.data()));
+  }
+  for (size_t i = 0; i < members; ++i) {
+    cluster->members_.push_back(LockerdProcess::Start(cluster->OptionsFor(i)));
+    cluster->paused_.push_back(false);
+  }
+  return cluster;
+}
+
 std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vector<std::string> args) {
   std::unique_ptr<LockerdCluster> cluster(new LockerdCluster());
   cluster->args_ = std::move(args);
@@ -48,8 +73,12 @@ LockerdProcess::Options LockerdCluster::OptionsFor(size_t i) const {
   options.args = args_;
   options.args.insert(options.args.end(), {"--cluster", list, "--cluster-secret", "test-secret",
                                            "--advertise", "127.0.0.1:" + std::to_string(ports_[i])});
+  if (i < member_args_.size()) {
+    options.args.insert(options.args.end(), member_args_[i].begin(), member_args_[i].end());
+  }
   options.dir = dirs_[i];
   options.port = ports_[i];
+  options.tls_only = tls_only_;
   return options;
 }
 

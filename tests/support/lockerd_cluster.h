@@ -22,6 +22,14 @@ class LockerdCluster {
  public:
   // `args` are extra settings every member gets (e.g. a short max-lease-ms).
   static std::unique_ptr<LockerdCluster> Start(size_t members, std::vector<std::string> args = {});
+
+  // A cluster whose members serve TLS only and link over TLS: each member
+  // gets `args`, then its own `member_args[i]` (its certificate, CA and
+  // tls-cluster). Start does not wait for the links (hiredis cannot ask
+  // over TLS); the test does.
+  static std::unique_ptr<LockerdCluster> StartTlsOnly(
+      size_t members, std::vector<std::string> args,
+      std::vector<std::vector<std::string>> member_args);
   ~LockerdCluster();
 
   size_t size() const { return members_.size(); }
@@ -41,6 +49,8 @@ class LockerdCluster {
   std::vector<int> ports_;
   std::vector<std::string> dirs_;
   std::vector<std::string> args_;
+  std::vector<std::vector<std::string>> member_args_;
+  bool tls_only_ = false;
   std::vector<std::unique_ptr<LockerdProcess>> members_;
   std::vector<bool> paused_;
 };

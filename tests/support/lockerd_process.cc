@@ -188,7 +188,13 @@ std::unique_ptr<LockerdProcess> LockerdProcess::Start(Options options) {
     process->log_path_ = process->dir_ + "/lockerd-" + std::to_string(process->port_) + ".log";
     std::vector<std::string> args = {LOCKERD_BINARY};
     if (!options.config_file.empty()) args.push_back(options.config_file);
-    args.insert(args.end(), {"--port", std::to_string(process->port_), "--dir", process->dir_});
+    if (options.tls_only) {
+      args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(process->port_)});
+    } else {
+      args.insert(args.end(), {"--port", std::to_string(process->port_)});
+    }
+    args.insert(args.end(), {"--dir", process->dir_});
+    process->tls_only_ = options.tls_only;
     args.insert(args.end(), options.args.begin(), options.args.end());
     const pid_t pid = fork();
     if (pid == 0) {
@@ -262,7 +268,19 @@ std::optional<int> LockerdProcess::Stop(int signal, std::chrono::milliseconds ti
   return std::nullopt;
 }
 
+bool LockerdProcess::WaitLogged(std::string_view text, std::chrono::milliseconds timeout) {
+  const auto deadline = Clock::now() + timeout;
+  while (Clock::now() < deadline) {
+    if (!Running()) return false;
+    if (Log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
 bool LockerdProcess::WaitReady(std::chrono::milliseconds timeout) {
+  // The line is logged after the listening sockets are open.
+  if (tls_only_) return WaitLogged("ready to accept connections", timeout);
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     if (!Running()) return false;

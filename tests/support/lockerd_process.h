@@ -65,6 +65,10 @@ class LockerdProcess {
     std::string dir = {};                // Data dir; a fresh temporary one if empty.
     int port = 0;                        // 0: a free port.
     bool wait_ready = true;
+    // TLS only: `port` becomes --tls-port and --port is 0; readiness is the
+    // "ready" log line, since hiredis cannot speak TLS (Connect() does not
+    // work then). The TLS settings themselves go in `args`.
+    bool tls_only = false;
   };
 
   // Starts lockerd; on failure the test fails with the server's log.
@@ -89,6 +93,7 @@ class LockerdProcess {
  private:
   LockerdProcess() = default;
   bool WaitReady(std::chrono::milliseconds timeout);
+  bool WaitLogged(std::string_view text, std::chrono::milliseconds timeout);
 
   pid_t pid_ = -1;
   std::optional<int> exit_status_;
@@ -96,6 +101,7 @@ class LockerdProcess {
   std::string dir_;
   bool own_dir_ = false;
   std::string log_path_;
+  bool tls_only_ = false;
 };
 
 }  // namespace lockerd::testing
