@@ -95,40 +95,47 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   ++stats_.commands_processed;
   ++client.commands_count;
   client.last_interaction_ms = now.mono_ms;
+  // Refusals answer in command order too: behind the replies of writes
+  // still in flight, not ahead of them.
+  const auto refuse = [this, &client](std::string_view text) {
+    if (!client.has_slots()) return ReplyError(client, text);
+    client.BeginSlot();
+    ReplyError(client, text);
+    client.EndSlot(/*done=*/true);
+  };
   const CommandSpec* spec = FindCommand(args[0]);
   if (spec == nullptr) {
     client.last_command = "unknown";
-    return ReplyError(client, errors::UnknownCommand(args[0], args.subspan(1)));
+    return refuse(errors::UnknownCommand(args[0], args.subspan(1)));
   }
   if (!spec->subcommands.empty() && args.size() >= 2) {
     const CommandSpec* sub = FindSubcommand(*spec, args[1]);
     if (sub == nullptr) {
       client.last_command = spec->name;
-      return ReplyError(client, errors::UnknownSubcommand(args[1], protocol::ToUpper(spec->name)));
+      return refuse(errors::UnknownSubcommand(args[1], protocol::ToUpper(spec->name)));
     }
     spec = sub;
   }
   client.last_command = spec->name;
-  if (!ArityOk(spec->arity, args.size())) return ReplyError(client, errors::WrongArity(spec->name));
+  if (!ArityOk(spec->arity, args.size())) return refuse(errors::WrongArity(spec->name));
   if (client.reserved_for_peer && spec->handler != CmdPeer) {
     client.close_after_reply = true;
-    return ReplyError(client, errors::kMaxClients);
+    return refuse(errors::kMaxClients);
   }
   if (client.peer_only && spec->handler != CmdPeer) {
     client.close_after_reply = true;
-    return ReplyError(client, client.peer_member >= 0
-                                  ? "ERR a peer link carries PEER commands only"
-                                  : std::string(errors::kProtected));
+    return refuse(client.peer_member >= 0 ? "ERR a peer link carries PEER commands only"
+                                          : std::string(errors::kProtected));
   }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
-    return ReplyError(client, errors::kNoAuth);
+    return refuse(errors::kNoAuth);
   }
   if (const AclUser& user = UserOf(client); !user.unrestricted()) {
     if (const auto command = FindAclCommand(spec->name)) {
       const std::string denied = AclCheck(user, *command, args);
       if (!denied.empty()) {
         ++(denied == errors::kNoPermKey ? stats_.acl_denied_key : stats_.acl_denied_cmd);
-        return ReplyError(client, denied);
+        return refuse(denied);
       }
     }
   }

@@ -177,5 +177,22 @@ TEST_F(EngineTrio, WokenWaiterOnAQuietMemberWinsAtTheFirstAttempt) {
   EXPECT_EQ(engines_[1]->node().coordinator().stats().rounds_retried, retried_before);
 }
 
+// A pipelined write in flight, then a command refused before it runs
+// (unknown, wrong arity, NOPERM ...): the refusal is answered after the
+// write's reply, or a pipelining client would pair the replies wrongly.
+TEST_F(EngineTrio, RefusalsWaitBehindTheRepliesOfWritesInFlight) {
+  Client& client = NewClient(0);
+  Send(0, client, {"LOCK", "k", "me", "5000"});
+  Send(0, client, {"NOSUCHCOMMAND"});
+  Send(0, client, {"LOCK", "k"});
+  EXPECT_TRUE(Take(client).empty()) << "nothing before the LOCK's own reply";
+  Pump();
+  const auto replies = Take(client);
+  ASSERT_EQ(replies.size(), 3u);
+  EXPECT_EQ(replies[0].type, testing::Reply::Type::kInteger) << replies[0].text;
+  EXPECT_EQ(replies[1].text.rfind("ERR unknown command", 0), 0u) << replies[1].text;
+  EXPECT_EQ(replies[2].text.rfind("ERR wrong number of arguments", 0), 0u) << replies[2].text;
+}
+
 }  // namespace
 }  // namespace lockerd::server
