@@ -130,7 +130,7 @@ void RunScript(CommandContext& c, const std::string& sha, bool read_only) {
                   eval = std::move(eval),
                   user = c.client.user ? c.client.user : engine.acl().default_user(),
                   options = script::ScriptKeysOptions{config.max_lease_ms, config.lease_drift, false,
-                                                      SIZE_MAX, config.maxkeys},
+                                                      SIZE_MAX, config.maxkeys, config.max_key_bytes},
                   reply](const cluster::TxnView& view) mutable {
     if (!lua->Exists(sha)) lua->Load(*body);  // Evicted or flushed while it waited.
     const size_t held = table->held_count();

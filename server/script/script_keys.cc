@@ -185,6 +185,9 @@ ScriptValue ScriptKeys::Set(Args args) {
   if (key == nullptr) return error;
   cluster::LeaseView& lease = key->lease;
   const std::string_view owner = args[2];
+  if (owner.size() > options_.max_owner_bytes) {
+    return ScriptValue::Error(errors::KeyTooLong(options_.max_owner_bytes));
+  }
   if ((nx && lease.held) || (xx && !lease.held) || (has_ifeq && (!lease.held || lease.owner != ifeq))) {
     return ScriptValue::Null();
   }
@@ -306,6 +309,10 @@ ScriptValue ScriptKeys::LockWrite(Args args) {
   } else {
     request.op = cluster::WriteOp::kRelease;
     one_zero = true;
+  }
+  if (request.owner.size() > options_.max_owner_bytes ||
+      request.new_owner.size() > options_.max_owner_bytes) {
+    return ScriptValue::Error(errors::KeyTooLong(options_.max_owner_bytes));
   }
   ScriptValue error;
   Key* key = Find(request.key, &error);

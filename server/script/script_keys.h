@@ -28,6 +28,9 @@ struct ScriptKeysOptions {
   // hold more keys than that gets -OOM, as a LOCK would.
   size_t new_keys_allowed = SIZE_MAX;
   size_t maxkeys = SIZE_MAX;
+  // `max-key-bytes`: the longest owner a script may write, as for LOCK
+  // (declared keys are checked before the script runs).
+  size_t max_owner_bytes = 4096;
 };
 
 class ScriptKeys {

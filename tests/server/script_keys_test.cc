@@ -607,4 +607,20 @@ TEST_F(ScriptKeysTest, NothingCalledNothingWritten) {
 }
 
 }  // namespace
+// Owners written by scripts are bounded by max-key-bytes, as LOCK's are:
+// a longer one would be dropped by every peer (peer message size) and the
+// script could never reach a majority.
+TEST_F(ScriptKeysTest, OwnersLongerThanMaxKeyBytesAreRefused) {
+  Declare("k", Held("me", 7, 5000));
+  Start();
+  const std::string too_long(4097, 'o');
+  const std::string error = "ERR key or owner is longer than max-key-bytes (4096)";
+  EXPECT_EQ(CallError({"SET", "k", too_long, "PX", "1000"}), error);
+  EXPECT_EQ(CallError({"LOCK", "k", too_long, "1000"}), error);
+  EXPECT_EQ(CallError({"UPDATE", "k", "me", too_long}), error);
+  EXPECT_FALSE(script_->Writes()[0].write) << "nothing written";
+  EXPECT_EQ(Call({"SET", "k", std::string(4096, 'o'), "PX", "1000"}).kind, Kind::kStatus)
+      << "max-key-bytes itself is fine";
+}
+
 }  // namespace lockerd::server::script
