@@ -134,13 +134,14 @@ std::string AclUser::ApplyCommandRule(std::string_view rule) {
 }
 
 bool AclUser::Authenticates(std::string_view password) const {
-  if (!enabled_) return false;
-  if (nopass_) return true;
+  if (enabled_ && nopass_) return true;
+  // Hashed and compared even for a disabled user, so that the time says
+  // neither whether the user is on nor (all stored hashes are compared)
+  // which password matched.
   const std::string hash = Sha256Hex(password);
   bool match = false;
-  // Every stored hash is compared, so the time says nothing of which matched.
   for (const std::string& stored : password_hashes_) match |= SecretEquals(hash, stored);
-  return match;
+  return enabled_ && match;
 }
 
 bool AclUser::MayAccessKey(std::string_view key) const {
