@@ -84,6 +84,10 @@ inline constexpr int64_t kPeerBackoffMaxMs = 1000;
 // long is closed, so idle sockets cannot hold the peers' slots.
 inline constexpr int64_t kPeerHelloTimeoutMs = 5000;
 
+// A cluster secret shorter than this draws a warning at startup: peer
+// handshakes can be recorded and the secret guessed offline.
+inline constexpr size_t kClusterSecretBytesAdvised = 16;
+
 // Bytes queued for one peer before the link is dropped and rebuilt: a
 // peer that stops reading must not make this member grow without bound.
 inline constexpr size_t kPeerBufferBytesMax = 64ull << 20;

@@ -98,6 +98,14 @@ PeerLinks::PeerLinks(uv_loop_t* loop, const Config& config, cluster::MemberId se
 PeerLinks::~PeerLinks() = default;
 
 void PeerLinks::Start() {
+  if (config_.cluster_secret.size() < kClusterSecretBytesAdvised) {
+    // The handshake never sends the secret, but anyone who records one (or
+    // answers at a member's address) can try guesses against it offline.
+    Log(LogLevel::kWarning,
+        "cluster-secret is only %zu bytes: use a long random one (openssl rand -hex 32), "
+        "and tls-cluster where the network is not trusted",
+        config_.cluster_secret.size());
+  }
   for (auto& link : links_) {
     if (link) Connect(*link);
   }
@@ -370,6 +378,7 @@ void PeerLinks::OnReplies(Link& link) {
                                link.peer_nonce, self_, link.member, fingerprint_),
                      &link.pending);
       Write(link);
+      if (link.socket == nullptr) return;  // The write failed: reconnecting.
     } else if (line.rfind("+OK ", 0) == 0 && link.state == Link::State::kHandshaking &&
                !link.peer_nonce.empty()) {
       // The peer says who it is: the member this link is meant for, with

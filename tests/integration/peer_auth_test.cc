@@ -46,6 +46,8 @@ TEST(PeerAuth, AMemberWithTheWrongSecretIsRefusedAndLogged) {
   EXPECT_EQ(refused->type, REDIS_REPLY_ERROR) << "member 2 alone is no majority";
   for (const auto& member : members) {
     EXPECT_EQ(member->Log().find("the-secret"), std::string::npos) << "secrets are not logged";
+    EXPECT_NE(member->Log().find("cluster-secret is only"), std::string::npos)
+        << "a short secret draws a warning";
   }
 }
 
