@@ -19,9 +19,13 @@
 //   !<k>                 the network drops its k-th message
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <span>
+#include <vector>
 #include <string>
 #include <string_view>
 
+#include "server/acl.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -35,7 +39,22 @@ struct Options {
   bool trio = false;
   bool auth = false;
   bool tight = false;
+  bool acl = false;
 };
+
+// @acl: users with restricted commands and keys, one disabled.
+void AddUsers(lockerd::server::Config& config) {
+  const std::vector<std::vector<std::string>> users = {
+      {"alice", "on", ">pw", "~a*", "-@all", "+@lock", "+@scripting", "+acl|whoami", "+ping"},
+      {"bob", "on", "nopass", "allkeys", "+@all", "-@dangerous", "-del"},
+      {"carol", "off", ">pw", "allkeys", "+@all"},
+  };
+  for (const auto& rules : users) {
+    lockerd::server::AclUser user(rules[0]);
+    if (!user.ApplyRules(std::span(rules).subspan(1)).empty()) std::abort();
+    config.users.push_back(std::move(user));
+  }
+}
 
 lockerd::server::Config ConfigFor(const Options& options) {
   lockerd::server::Config config;
@@ -44,6 +63,7 @@ lockerd::server::Config ConfigFor(const Options& options) {
   config.script_memory_limit = 4u << 20;
   config.script_cache_max = 16;
   if (options.auth) config.requirepass = "pw";
+  if (options.acl) AddUsers(config);
   if (options.tight) {
     config.maxkeys = 3;
     config.maxwaiters_per_key = 2;
@@ -65,6 +85,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     options.trio = lines[0].find("@trio") != std::string_view::npos;
     options.auth = lines[0].find("@auth") != std::string_view::npos;
     options.tight = lines[0].find("@tight") != std::string_view::npos;
+    options.acl = lines[0].find("@acl") != std::string_view::npos;
   }
   const size_t members = options.trio ? 3 : 1;
   Harness harness(ConfigFor(options), members, members);
