@@ -18,42 +18,14 @@ std::unique_ptr<LockerdCluster> LockerdCluster::StartTlsOnly(
   cluster->member_args_ = std::move(member_args);
   cluster->tls_only_ = true;
   cluster->member_args_.resize(members);
-  std::set<int> taken;
-  while (cluster->ports_.size() < members) {
-    const int port = FreePort();
-    if (taken.insert(port).second) cluster->ports_.push_back(port);
-  }
-  for (size_t i = 0; i < members; ++i) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "lockerd-cluster-XXXXXX").string();
-    cluster->dirs_.push_back(mkdtemp(pattern.data()));
-  }
-  for (size_t i = 0; i < members; ++i) {
-    cluster->members_.push_back(LockerdProcess::Start(cluster->OptionsFor(i)));
-    cluster->paused_.push_back(false);
-  }
+  cluster->Launch(members);
   return cluster;
 }
 
 std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vector<std::string> args) {
   std::unique_ptr<LockerdCluster> cluster(new LockerdCluster());
   cluster->args_ = std::move(args);
-  std::set<int> taken;
-  while (cluster->ports_.size() < members) {
-    const int port = FreePort();
-    if (taken.insert(port).second) cluster->ports_.push_back(port);
-  }
-  for (size_t i = 0; i < members; ++i) {
-    std::string pattern =
-        (std::filesystem::temp_directory_path() / "lockerd-cluster-XXXXXX").string();
-    cluster->dirs_.push_back(mkdtemp(pattern.data()));
-  }
-  // Each start waits for its member to answer PING (a member answers PING
-  // before its peers are up); then all wait for their links.
-  for (size_t i = 0; i < members; ++i) {
-    cluster->members_.push_back(LockerdProcess::Start(cluster->OptionsFor(i)));
-    cluster->paused_.push_back(false);
-  }
+  cluster->Launch(members);
   // Ready when every member's links to all the others are up.
   for (size_t i = 0; i < members; ++i) {
     RedisPtr client = cluster->Connect(i);
@@ -64,6 +36,25 @@ std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vecto
     }
   }
   return cluster;
+}
+
+void LockerdCluster::Launch(size_t members) {
+  std::set<int> taken;
+  while (ports_.size() < members) {
+    const int port = FreePort();
+    if (taken.insert(port).second) ports_.push_back(port);
+  }
+  for (size_t i = 0; i < members; ++i) {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "lockerd-cluster-XXXXXX").string();
+    dirs_.push_back(mkdtemp(pattern.data()));
+  }
+  // Each start waits for its member to answer PING (a member answers PING
+  // before its peers are up), not for its links.
+  for (size_t i = 0; i < members; ++i) {
+    members_.push_back(LockerdProcess::Start(OptionsFor(i)));
+    paused_.push_back(false);
+  }
 }
 
 LockerdProcess::Options LockerdCluster::OptionsFor(size_t i) const {

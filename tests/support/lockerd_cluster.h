@@ -44,6 +44,8 @@ class LockerdCluster {
   void Resume(size_t i);   // SIGCONT.
 
  private:
+  // Picks free ports and data dirs and starts every member.
+  void Launch(size_t members);
   LockerdProcess::Options OptionsFor(size_t i) const;
 
   std::vector<int> ports_;
