@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/engine.h"
+#include "tests/server/engine_fixture.h"
 #include "tests/support/resp_reply.h"
 
 namespace lockerd::server {
@@ -21,12 +22,7 @@ class EngineTrio : public ::testing::Test {
 
   EngineTrio() {
     for (size_t i = 0; i < kMembers; ++i) {
-      Config config;
-      config.cluster = {"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"};
-      config.advertise = config.cluster[i];
-      config.self_index = i;
-      config.cluster_secret = "secret";
-      configs_.push_back(config);
+      configs_.push_back(TrioMemberConfig(i));
     }
     for (size_t i = 0; i < kMembers; ++i) {
       engines_.push_back(std::make_unique<Engine>(configs_[i], now_, /*seed=*/i + 1));

@@ -13,6 +13,16 @@
 
 namespace lockerd::server {
 
+// The settings of member `self` of a three-member cluster on loopback.
+inline Config TrioMemberConfig(size_t self, std::string secret = "secret") {
+  Config config;
+  config.cluster = {"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"};
+  config.advertise = config.cluster[self];
+  config.self_index = self;
+  config.cluster_secret = std::move(secret);
+  return config;
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   static constexpr int64_t kWallMs = 1'700'000'000'000;

@@ -17,6 +17,7 @@
 #include "server/engine.h"
 #include "server/script/lua_engine.h"
 #include "server/script/script_value.h"
+#include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {
@@ -157,11 +158,7 @@ TEST(FuzzRegressionTest, ScriptReplyIsBoundedByTheMemoryLimit) {
 // aborts. Peers are untrusted; their mistakes are dropped, never asserted
 // (cluster/check.h). Found by lockerd_fuzz_peer.
 void PromiseOfALeaseWithTokenZero() {
-  Config config;
-  config.cluster = {"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"};
-  config.advertise = config.cluster[0];
-  config.self_index = 0;
-  config.cluster_secret = "secret";
+  const Config config = TrioMemberConfig(0);
   const cluster::Time now{0, 1'700'000'000'000, 0};
   Engine engine(config, now, /*seed=*/1);
   Client client(engine.NextClientId(), "127.0.0.1:50000", "127.0.0.1:7001", now.mono_ms);

@@ -12,11 +12,7 @@ namespace lockerd::server {
 namespace {
 
 Config MemberZero() {
-  Config config;
-  config.cluster = {"127.0.0.1:7001", "127.0.0.1:7002", "127.0.0.1:7003"};
-  config.advertise = config.cluster[0];
-  config.self_index = 0;
-  config.cluster_secret = "the-secret";
+  Config config = TrioMemberConfig(0, "the-secret");
   config.max_key_bytes = 100;
   return config;
 }
