@@ -7,6 +7,7 @@
 // vectors and refuses input that breaks a limit. It does not parse replies.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -41,6 +42,13 @@ class RespParser {
   ParseResult Feed(std::string_view input);
 
   std::span<const std::string> command() const { return {args_.data(), args_count_}; }
+
+  // Lets bulk strings (and so commands) grow to at least `bytes`: a peer
+  // link's batches need not fit a client's limit.
+  void RaiseBulkLimit(size_t bytes) {
+    limits_.bulk_bytes_max = std::max(limits_.bulk_bytes_max, bytes);
+    limits_.command_bytes_max = std::max(limits_.command_bytes_max, limits_.bulk_bytes_max);
+  }
 
   // Forgets any partial command (used when a connection is reset or reused).
   void Reset();

@@ -4,7 +4,10 @@
 //   PEER AUTH <proof>
 //       -> "+OK <this member's id> <fingerprint> <proof>", or an error and close
 //   PEER PING                                    -> +PONG
-//   PEER PREPARE|PEEK|PROMISE|ACCEPT|ACCEPTED|LEARN|SYNC|SYNCED ...  -> no reply
+//   PEER BATCH <payload>    messages in binary, as links send them
+//                           (server/peer_batch.h)           -> no reply
+//   PEER PREPARE|PEEK|PROMISE|ACCEPT|ACCEPTED|LEARN|SYNC|SYNCED ...
+//                           one message in text, for tests   -> no reply
 // The proofs are HMACs of the cluster secret over both nonces
 // (server/peer_auth.h): the secret itself never crosses the network.
 // Cluster messages get no reply: a link carries one direction, and the
@@ -16,6 +19,7 @@
 #include "server/engine.h"
 #include "server/log.h"
 #include "server/peer_auth.h"
+#include "server/peer_batch.h"
 #include "server/peer_codec.h"
 #include "server/request_parse.h"
 
@@ -106,14 +110,30 @@ void CmdPeer(CommandContext& c) {
   // Peer message size: a message's only long fields are a key and an owner,
   // so no field may be longer than max-key-bytes (numbers need far less).
   const size_t field_max = std::max<size_t>(c.engine.config().max_key_bytes, 64);
+  const auto from = static_cast<cluster::MemberId>(c.client.peer_member);
+  if (kind == "BATCH") {
+    if (c.args.size() != 3) {
+      ++c.engine.stats().peer_messages_malformed;
+      return;
+    }
+    std::string_view payload = c.args[2];
+    while (!payload.empty()) {
+      const auto message = TakePeerMessage(&payload, from, c.engine.self(), field_max);
+      if (!message) {
+        ++c.engine.stats().peer_messages_malformed;  // The rest of the batch is dropped.
+        return;
+      }
+      c.engine.ReceivePeer(*message, c.now);
+    }
+    return;
+  }
   for (const std::string& field : c.args) {
     if (field.size() > field_max) {
       ++c.engine.stats().peer_messages_malformed;
       return;
     }
   }
-  const auto message = DecodePeerMessage(c.args, static_cast<cluster::MemberId>(c.client.peer_member),
-                                         c.engine.self());
+  const auto message = DecodePeerMessage(c.args, from, c.engine.self());
   if (!message) {
     ++c.engine.stats().peer_messages_malformed;  // Counted and dropped, never asserted.
     return;

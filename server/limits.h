@@ -92,6 +92,13 @@ inline constexpr size_t kClusterSecretBytesAdvised = 16;
 // peer that stops reading must not make this member grow without bound.
 inline constexpr size_t kPeerBufferBytesMax = 64ull << 20;
 
+// A link closes its PEER BATCH command once its payload passes this many
+// bytes (a turn with more messages sends several), and a member accepts
+// peer batches up to kPeerBatchBulkBytesMax whatever proto-max-bulk-len a
+// client gets: the peers' own traffic must not depend on a client limit.
+inline constexpr size_t kPeerBatchFrameBytes = 16 * 1024;
+inline constexpr size_t kPeerBatchBulkBytesMax = 1 << 20;
+
 // CLIENT SETNAME and SETINFO values; longer names are refused.
 inline constexpr size_t kClientNameBytesMax = 256;
 

@@ -1,6 +1,7 @@
-// Cluster messages on the wire: each is a RESP command, so a peer link is
-// read by the same parser as a client and can be watched with the same
-// tools ("PEER PREPARE <round> <key> <ballot round> <ballot member>" ...).
+// Cluster messages as readable RESP commands ("PEER PREPARE <round> <key>
+// <ballot round> <ballot member>" ...), which members accept one at a time:
+// for tests, fuzzing and debugging by hand. Links send the binary batch of
+// server/peer_batch.h instead.
 // Peers are untrusted: a message that does not decode is dropped (and
 // counted) by the caller, never asserted.
 #pragma once

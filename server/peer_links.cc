@@ -7,6 +7,7 @@
 #include "server/limits.h"
 #include "server/log.h"
 #include "server/peer_auth.h"
+#include "server/peer_batch.h"
 #include "server/peer_codec.h"
 #include "server/tls_stream.h"
 
@@ -30,7 +31,8 @@ struct PeerLinks::Link {
   std::string tls_error_logged;    // Logged at notice once per streak.
   uv_write_t write{};
   uv_timer_t timer{};  // Backoff while idle; deadlines and pings otherwise.
-  std::string pending;   // Encoded messages for the next write.
+  std::string batch;     // This turn's messages, to go out as one PEER BATCH.
+  std::string pending;   // Encoded commands for the next write.
   std::string inflight;  // The write in progress.
   bool writing = false;
   std::string replies;   // Reply bytes from the peer (+OK ..., +PONG, -ERR ...).
@@ -201,6 +203,7 @@ void PeerLinks::OnConnected(uv_connect_t* request, int status) {
   uv_read_start(reinterpret_cast<uv_stream_t*>(link.socket), OnAlloc, OnRead);
   link.state = Link::State::kHandshaking;
   link.replies.clear();
+  link.batch.clear();
   link.pending.clear();
   link.nonce = NewPeerNonce();
   link.peer_nonce.clear();
@@ -232,8 +235,10 @@ void PeerLinks::ScheduleReconnect(Link& link, const char* why) {
 void PeerLinks::CloseSocket(Link& link) {
   link.status.reachable = false;
   link.writing = false;
+  link.batch.clear();
   link.pending.clear();
   link.inflight.clear();
+  ReleaseIfBig(link.batch);
   ReleaseIfBig(link.pending);
   ReleaseIfBig(link.inflight);
   link.tls.reset();
@@ -278,8 +283,9 @@ void PeerLinks::Send(const cluster::Message& message) {
     ++link.status.messages_dropped;
     return;
   }
-  EncodePeerMessage(message, &link.pending);
+  AppendPeerMessage(message, &link.batch);
   ++link.status.messages_sent;
+  if (link.batch.size() >= kPeerBatchFrameBytes) CloseBatch(link);
   if (link.pending.size() + link.inflight.size() > kPeerBufferBytesMax) {
     ScheduleReconnect(link, "peer is not reading (buffer limit)");
   }
@@ -287,12 +293,21 @@ void PeerLinks::Send(const cluster::Message& message) {
 
 void PeerLinks::FlushAll() {
   for (auto& link : links_) {
-    if (link && link->state == Link::State::kUp && !link->pending.empty()) Write(*link);
+    if (link && link->state == Link::State::kUp && !(link->pending.empty() && link->batch.empty())) {
+      Write(*link);
+    }
   }
+}
+
+void PeerLinks::CloseBatch(Link& link) {
+  if (link.batch.empty()) return;
+  FramePeerBatch(link.batch, &link.pending);
+  link.batch.clear();
 }
 
 void PeerLinks::Write(Link& link) {
   if (link.writing || link.socket == nullptr) return;
+  CloseBatch(link);
   if (link.tls) {
     // Handshake messages first; then what is queued, which the session
     // takes only once the handshake is done (until then it waits here).

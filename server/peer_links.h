@@ -1,6 +1,6 @@
 // The peer transport: one outbound TCP link to every other member, over
-// which this member sends its cluster messages as RESP commands ("PEER
-// PREPARE ..."). The other direction arrives as an ordinary client
+// which this member sends its cluster messages, batched per loop turn into
+// one RESP command ("PEER BATCH <payload>", server/peer_batch.h). The other direction arrives as an ordinary client
 // connection that said PEER HELLO (see commands_peer.cc).
 //
 // A link resolves its peer's name, connects, proves itself with the
@@ -73,6 +73,8 @@ class PeerLinks {
   void TryNextAddress(Link& link);
   void ScheduleReconnect(Link& link, const char* why);
   void CloseSocket(Link& link);
+  // Frames the link's batch of messages as one PEER BATCH command.
+  void CloseBatch(Link& link);
   void Write(Link& link);
   void OnReplies(Link& link);
   void Heartbeat(Link& link);

@@ -6,9 +6,12 @@
 // any connection (RESP arrays or inline lines). The fuzz input plays
 // members 1 and 2 of a 3-member cluster; the Engine of member 0 listens.
 //   PEER <kind> <fields...>  decoded (the result must survive encode ->
-//                           parse -> decode unchanged), then sent on the
-//                           peer link of the current member (as CmdPeer
-//                           receives it, after a real PEER HELLO)
+//                           parse -> decode unchanged, in text and in the
+//                           binary batch form), then sent on the peer link
+//                           of the current member in a PEER BATCH, as links
+//                           send it (after a real PEER HELLO); a command
+//                           that does not decode (PEER BATCH <bytes>
+//                           included) is sent as it is
 //   FROM 1 | FROM 2         which member the next PEER messages come from
 //   TICK <ms>               the clock moves on; timers fire on the way
 //   AS <slot>               the next client commands come from client 0 or 1
@@ -19,7 +22,8 @@
 //                           ones are 0, the owner ""): a PROMISE carries
 //                           them all (accepted and highest as ballot rounds
 //                           of member 1), an ACCEPTED the vote, highest and
-//                           quarantine. It saves guessing round ids, so
+//                           quarantine, all in one PEER BATCH. It saves
+//                           guessing round ids, so
 //                           that the fuzzer can work on what peers say.
 //   anything else           a command of the current client on member 0
 //                           (LOCK, EVAL ...), to give it rounds in flight
@@ -41,6 +45,7 @@
 #include "protocol/resp_parser.h"
 #include "server/config.h"
 #include "server/peer_auth.h"
+#include "server/peer_batch.h"
 #include "server/peer_codec.h"
 #include "tests/fuzz/fuzz_support.h"
 
@@ -54,6 +59,25 @@ constexpr size_t kCommandsMax = 256;
 // Client slots of the harness: 0 and 1 are clients, 2 and 3 the peer links
 // of members 1 and 2.
 constexpr size_t kPeerSlotBase = 1;
+
+// The same in the binary form of PEER BATCH (server/peer_batch.h).
+void CheckBinaryRoundTrip(const lockerd::cluster::Message& message) {
+  std::string payload;
+  lockerd::server::AppendPeerMessage(message, &payload);
+  std::string_view rest = payload;
+  const auto again = lockerd::server::TakePeerMessage(&rest, message.from, message.to, SIZE_MAX);
+  if (!again || !rest.empty()) Fail("a peer message does not come back from its binary form", payload);
+  std::string payload_again;
+  lockerd::server::AppendPeerMessage(*again, &payload_again);
+  if (payload != payload_again) Fail("a peer message changes through its binary form", payload);
+}
+
+// The messages as one PEER BATCH command, as a link sends them.
+std::vector<std::string> BatchOf(const std::vector<lockerd::cluster::Message>& messages) {
+  std::string payload;
+  for (const auto& message : messages) lockerd::server::AppendPeerMessage(message, &payload);
+  return {"PEER", "BATCH", payload};
+}
 
 // A decoded message must come back unchanged from its own encoding.
 void CheckRoundTrip(const lockerd::cluster::Message& message, std::span<const std::string> args) {
@@ -71,6 +95,7 @@ void CheckRoundTrip(const lockerd::cluster::Message& message, std::span<const st
   if (wire != wire_again) Fail("a peer message changes through encode and decode", wire + " / " + wire_again);
   if (again->body.index() != message.body.index()) Fail("a peer message changes kind", wire);
   (void)args;
+  CheckBinaryRoundTrip(message);
 }
 
 // The peer handshake of member `from` on client `slot` of member 0, as a
@@ -105,8 +130,8 @@ int64_t FieldOr(std::span<const std::string> args, size_t index, int64_t fallbac
   return lockerd::protocol::ParseInt64(args[index]).value_or(fallback);
 }
 
-// ANSWER's messages, each as the command a peer link carries.
-std::vector<std::vector<std::string>> Answers(Outstanding& outstanding, std::span<const std::string> args,
+// ANSWER's messages, as the one PEER BATCH a peer link carries.
+std::vector<std::string> Answers(Outstanding& outstanding, std::span<const std::string> args,
                                               lockerd::cluster::MemberId from) {
   using lockerd::cluster::Ballot;
   using lockerd::cluster::Vote;
@@ -134,15 +159,7 @@ std::vector<std::vector<std::string>> Answers(Outstanding& outstanding, std::spa
                                                              quarantine}});
   }
   outstanding = {};
-  std::vector<std::vector<std::string>> commands;
-  for (const auto& message : messages) {
-    std::string wire;
-    lockerd::server::EncodePeerMessage(message, &wire);
-    lockerd::protocol::RespParser parser;
-    if (parser.Feed(wire).status != lockerd::protocol::ParseStatus::kComplete) Fail("ANSWER's message", wire);
-    commands.emplace_back(parser.command().begin(), parser.command().end());
-  }
-  return commands;
+  return BatchOf(messages);
 }
 
 void Trace(Harness& harness, Outstanding* outstanding) {
@@ -206,13 +223,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       slot = args[1] == "1" ? 1 : 0;
       continue;
     }
+    std::optional<lockerd::cluster::Message> message;
     if (args.size() >= 2) {
       // The decoder must cope with any argument vector, PEER or not.
-      const auto message = lockerd::server::DecodePeerMessage(
-          args, static_cast<lockerd::cluster::MemberId>(from), 0);
+      message = lockerd::server::DecodePeerMessage(args, static_cast<lockerd::cluster::MemberId>(from), 0);
       if (message) {
         if (message->from != from || message->to != 0) Fail("the decoder changed the message's ends");
         CheckRoundTrip(*message, args);
+      }
+    }
+    if (args.size() == 3 && EqualsIgnoreCase(args[0], "PEER") && args[1] == "BATCH") {
+      // Whatever of a raw batch decodes must survive its binary form.
+      std::string_view rest = args[2];
+      while (const auto taken = lockerd::server::TakePeerMessage(
+                 &rest, static_cast<lockerd::cluster::MemberId>(from), 0, SIZE_MAX)) {
+        CheckBinaryRoundTrip(*taken);
       }
     }
     const bool answer = !args.empty() && EqualsIgnoreCase(args[0], "ANSWER");
@@ -221,12 +246,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         Handshake(harness, kPeerSlotBase + from, static_cast<lockerd::cluster::MemberId>(from), secret,
                   fingerprint);
       }
-      if (!answer) {
-        harness.Send(0, kPeerSlotBase + from, args);
+      if (answer) {
+        harness.Send(0, kPeerSlotBase + from,
+                     Answers(outstanding[from], args, static_cast<lockerd::cluster::MemberId>(from)));
+      } else if (message) {
+        harness.Send(0, kPeerSlotBase + from, BatchOf({*message}));
       } else {
-        for (auto& message : Answers(outstanding[from], args, static_cast<lockerd::cluster::MemberId>(from))) {
-          harness.Send(0, kPeerSlotBase + from, std::move(message));
-        }
+        harness.Send(0, kPeerSlotBase + from, args);
       }
     } else {
       harness.Send(0, slot, args);

@@ -57,10 +57,7 @@ TEST(PipelinedWrites, RepliesComeBackInOrderAndReadsSeeEarlierWrites) {
   EXPECT_STREQ(ping->str, "PONG");
 }
 
-TEST(PipelinedWrites, AThousandsLongPipelineIsAnsweredInFull) {
-  // More than kClientWritesInFlightMax (1024): the client's input waits
-  // for room, then goes on.
-  auto cluster = LockerdCluster::Start(3);
+void ThousandsLongPipeline(LockerdCluster* cluster) {
   RedisPtr client = cluster->Connect(1);
   constexpr int kKeys = 3000;
   for (int i = 0; i < kKeys; ++i) {
@@ -83,6 +80,27 @@ TEST(PipelinedWrites, AThousandsLongPipelineIsAnsweredInFull) {
   ReplyPtr dbsize = GetReply(client.get());
   ASSERT_TRUE(dbsize);
   EXPECT_EQ(dbsize->integer, 0) << "DBSIZE ran after every RELEASE";
+}
+
+TEST(PipelinedWrites, AThousandsLongPipelineIsAnsweredInFull) {
+  // More than kClientWritesInFlightMax (1024): the client's input waits
+  // for room, then goes on.
+  auto cluster = LockerdCluster::Start(3);
+  ThousandsLongPipeline(cluster.get());
+}
+
+TEST(PipelinedWrites, PeerBatchesMayExceedTheClientsBulkLimit) {
+  // A member sends a loop turn's messages as one PEER BATCH; a thousand
+  // rounds at once make batches far over a 1 KB proto-max-bulk-len, which
+  // binds clients, not peers.
+  auto cluster = LockerdCluster::Start(3, {"--proto-max-bulk-len", "1024"});
+  ThousandsLongPipeline(cluster.get());
+  for (size_t i = 0; i < cluster->size(); ++i) {
+    RedisPtr member = cluster->Connect(i);
+    const std::string info = Command(member.get(), {"INFO", "cluster"})->str;
+    EXPECT_NE(info.find("peer_messages_malformed:0"), std::string::npos) << info;
+    EXPECT_NE(info.find("cluster_reachable_members:3"), std::string::npos) << info;
+  }
 }
 
 }  // namespace

@@ -1,0 +1,126 @@
+// A link's batch of messages survives the wire in order, and a peer's junk
+// stops the batch rather than being trusted.
+#include "server/peer_batch.h"
+
+#include <gtest/gtest.h>
+
+#include <limits>
+
+#include "protocol/resp_parser.h"
+#include "server/peer_codec.h"
+
+namespace lockerd::server {
+namespace {
+
+using namespace cluster;
+
+constexpr size_t kFieldMax = 64;
+
+std::vector<Message> EveryKind() {
+  Promise promise;
+  promise.round_id = 9;
+  promise.ballot = {71, 0};
+  promise.vote = Vote::kNo;
+  promise.highest = {70, 2};
+  promise.accepted = {68, 1};
+  promise.lease = {true, std::string("own\0er", 6), 1790000000000001, 4321};
+  promise.token_counter = 1790000000000005;
+  promise.quarantine_left_ms = 12;
+  return {
+      {1, 0, Prepare{5, "job:\r\n1", {7, 1}}},
+      {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
+      {1, 0, promise},
+      {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
+      {1, 0, Accept{6, "k", {8, 1}, false, "", 0, 0}},
+      {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
+      {1, 0, SyncRequest{3}},
+      {1, 0, SyncReply{3, 99, {12, 2}}},
+      {1, 0, Learn{"k", {14, 0}, true, "me", 77, -1}},
+  };
+}
+
+// The text form is the reference: equal text means equal messages.
+std::string TextOf(const Message& message) {
+  std::string text;
+  EncodePeerMessage(message, &text);
+  return text;
+}
+
+TEST(PeerBatch, EveryMessageComesBackInOrderThroughOneCommand) {
+  const std::vector<Message> messages = EveryKind();
+  std::string payload;
+  for (const Message& message : messages) AppendPeerMessage(message, &payload);
+  std::string wire;
+  FramePeerBatch(payload, &wire);
+
+  protocol::RespParser parser;
+  const protocol::ParseResult result = parser.Feed(wire);
+  ASSERT_EQ(result.status, protocol::ParseStatus::kComplete);
+  EXPECT_EQ(result.consumed_bytes, wire.size()) << "one command, nothing left over";
+  ASSERT_EQ(parser.command().size(), 3u);
+  EXPECT_EQ(parser.command()[0], "PEER");
+  EXPECT_EQ(parser.command()[1], "BATCH");
+
+  std::string_view rest = parser.command()[2];
+  for (const Message& message : messages) {
+    const auto taken = TakePeerMessage(&rest, 1, 0, kFieldMax);
+    ASSERT_TRUE(taken.has_value()) << TextOf(message);
+    EXPECT_EQ(taken->from, 1u);
+    EXPECT_EQ(taken->to, 0u);
+    EXPECT_EQ(TextOf(*taken), TextOf(message));
+  }
+  EXPECT_TRUE(rest.empty());
+}
+
+TEST(PeerBatch, ACutShortMessageIsRefusedAtEveryLength) {
+  for (const Message& message : EveryKind()) {
+    std::string payload;
+    AppendPeerMessage(message, &payload);
+    for (size_t size = 0; size < payload.size(); ++size) {
+      std::string_view cut(payload.data(), size);
+      EXPECT_FALSE(TakePeerMessage(&cut, 1, 0, kFieldMax).has_value())
+          << TextOf(message) << " cut to " << size << " bytes";
+      EXPECT_EQ(cut.size(), size) << "a refused message consumes nothing";
+    }
+  }
+}
+
+TEST(PeerBatch, FieldsOutOfRangeAreRefused) {
+  const auto refused = [](const Message& message, size_t field_max = kFieldMax) {
+    std::string payload;
+    AppendPeerMessage(message, &payload);
+    std::string_view rest = payload;
+    return !TakePeerMessage(&rest, 1, 0, field_max).has_value();
+  };
+  const auto patched = [](const Message& message, size_t offset, char byte) {
+    std::string payload;
+    AppendPeerMessage(message, &payload);
+    payload[offset] = byte;
+    std::string_view rest = payload;
+    return !TakePeerMessage(&rest, 1, 0, kFieldMax).has_value();
+  };
+  const Message accepted{1, 0, Accepted{6, {8, 1}, Vote::kYes, {9, 0}, 0}};
+  EXPECT_FALSE(refused(accepted));
+  // Layout: kind (1), round id (8), ballot (8 + 4), vote (1), ...
+  EXPECT_TRUE(patched(accepted, 0, 99)) << "unknown kind";
+  EXPECT_TRUE(patched(accepted, 21, 3)) << "vote out of range";
+  EXPECT_TRUE(patched(accepted, 17, 31)) << "no such member";
+  EXPECT_TRUE(patched(accepted, 8, static_cast<char>(0x80))) << "a number above INT64_MAX";
+  const Message prepare{1, 0, Prepare{5, "k", {7, 1}}};
+  EXPECT_TRUE(patched(prepare, 1, 2)) << "a flag is 0 or 1";
+  EXPECT_TRUE(refused({1, 0, Prepare{5, std::string(kFieldMax + 1, 'k'), {7, 1}}}))
+      << "a key longer than the member's limit";
+  EXPECT_FALSE(refused({1, 0, Prepare{5, std::string(kFieldMax, 'k'), {7, 1}}}));
+}
+
+TEST(PeerBatch, AHugeLengthDoesNotReadPastTheEnd) {
+  std::string payload;
+  AppendPeerMessage({1, 0, Prepare{5, "k", {7, 1}}}, &payload);
+  // The key's 32-bit length says 4 GB.
+  payload.replace(1 + 1 + 8, 4, "\xff\xff\xff\xff");
+  std::string_view rest = payload;
+  EXPECT_FALSE(TakePeerMessage(&rest, 1, 0, std::numeric_limits<size_t>::max()).has_value());
+}
+
+}  // namespace
+}  // namespace lockerd::server
