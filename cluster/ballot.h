@@ -13,9 +13,14 @@ using MemberId = uint32_t;
 struct Ballot {
   uint64_t round = 0;
   MemberId member = 0;
+  // Zero for every ballot a round takes. A one-round-trip write from the
+  // state accepted at ballot b uses b with step + 1: the ballot right after
+  // b, with no other ballot between them (Coordinator::TryFastAttempt).
+  uint32_t step = 0;
 
   friend auto operator<=>(const Ballot&, const Ballot&) = default;
-  bool IsZero() const { return round == 0 && member == 0; }
+  bool IsZero() const { return round == 0 && member == 0 && step == 0; }
+  Ballot NextStep() const { return {round, member, step + 1}; }
 };
 
 }  // namespace lockerd::cluster

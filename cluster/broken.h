@@ -17,6 +17,10 @@ struct BrokenRules {
   bool vote_in_quarantine = false;
   // Tokens come from the counter alone, without the wall-clock floor.
   bool token_without_floor = false;
+  // A one-round-trip write takes a fresh ballot instead of the step right
+  // after the ballot of the state it was decided from, so a competing round
+  // can be chosen between the two and then be outranked by it.
+  bool fast_write_fresh_ballot = false;
 };
 
 // The process-wide flags (all false unless a test sets them).

@@ -1,6 +1,7 @@
 #include "cluster/coordinator.h"
 
 #include <algorithm>
+#include <bit>
 #include <string>
 #include <utility>
 
@@ -66,14 +67,6 @@ void Coordinator::Submit(WriteRequest request, Time now, std::vector<Message>* o
 void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
                                std::vector<Message>* outbox, bool may_peek) {
   ++stats_.rounds_started;
-  round.ballot = TakeBallot();
-  // A LOCK peeks first when its member sees the key held by another owner,
-  // and when it was pre-empted: whoever pre-empted it may hold the key now,
-  // and a peek that finds so ends the duel without raising the ballot again.
-  const bool peek = may_peek && round.request.op == WriteOp::kLock &&
-                    (round.attempt > 0 || (refusal_hint_ && refusal_hint_(round.request, now)));
-  if (peek) ++stats_.peeks;
-  round.phase = peek ? Phase::kPeek : Phase::kPromise;
   round.peeks_agree = true;
   round.attempt_seq = ++submit_seq_;
   round.sent_ms = now.mono_ms;
@@ -86,9 +79,77 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
   round.chosen_ballot = {};
   round.chosen = {};
   round.counter_max = 0;
+  round.fast = false;
   auto [it, inserted] = rounds_.emplace(round_id, std::move(round));
   CHECK(inserted);
-  Broadcast(it->second, round_id, outbox);
+  Round& placed = it->second;
+  if (TryFastAttempt(round_id, placed, now, outbox)) return;
+  placed.ballot = TakeBallot();
+  // A LOCK peeks first when its member sees the key held by another owner,
+  // and when it was pre-empted: whoever pre-empted it may hold the key now,
+  // and a peek that finds so ends the duel without raising the ballot again.
+  const bool peek = may_peek && placed.request.op == WriteOp::kLock &&
+                    (placed.attempt > 0 || (refusal_hint_ && refusal_hint_(placed.request, now)));
+  if (peek) ++stats_.peeks;
+  placed.phase = peek ? Phase::kPeek : Phase::kPromise;
+  Broadcast(placed, round_id, outbox);
+}
+
+// One round trip instead of two. Phase 1 would tell the coordinator the
+// key's register. When this member's own register shows that this
+// coordinator (in this run) wrote the key last, at ballot b, that nothing
+// is promised above b, and that the lease is live with time to spare, the
+// write is decided from that register and sent straight to phase 2 at
+// b.NextStep(): the ballot right after b, with no ballot of any member
+// between them. That is what makes it a proposal Paxos allows without
+// phase 1 (CLUSTER-SAFETY.md, "One-round-trip writes"): any value chosen
+// below the new ballot was chosen at b or below, and b's own proposal
+// already carried it on, so a proposal derived from b's value carries it
+// on too. Only this member proposes at b's steps (b is its ballot), once
+// each: its own register takes the new ballot at once, so the next fast
+// write starts from there. Members answer it like any commit: one that
+// promised or accepted a higher ballot refuses, and the write then runs a
+// full round at once (Retry). Only writes that keep the token go this way
+// (RELEASE, DEL, EXTEND, LOCK by the holder, UPDATE): a new token needs the
+// others' counters.
+bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
+                                 std::vector<Message>* outbox) {
+  if (round.fast_tried || round.attempt > 0 || !local_view_ || options_.members_count == 1 ||
+      round.request.op == WriteOp::kRollback || first_own_round_ == 0 ||
+      options_.members_count - static_cast<size_t>(std::popcount(unreachable_)) <
+          MajorityOf(options_.members_count)) {
+    return false;
+  }
+  LocalRegister local;
+  if (!local_view_(round.request.key, now, &local)) return false;
+  // Its own ballot, taken in this run: a ballot of an earlier run (before a
+  // restart) might have had steps this run does not know of.
+  const Ballot& from = local.accepted;
+  if (from.member != options_.self || from.round < first_own_round_ ||
+      from.step == UINT32_MAX || local.promised != from || !local.lease.held) {
+    return false;
+  }
+  // The other members started the lease later than this one, but their
+  // clocks may run faster: with this much left here it is live on all of
+  // them, so the decision is the one a full round would make.
+  if (local.lease.remaining_ms <= FastWriteMarginMs(options_.drift, options_.max_lease_ms)) {
+    return false;
+  }
+  const Decision decision = DecideWrite({round.request, local.lease, from, 0, now.wall_ms,
+                                         options_.drift, options_.max_lease_ms});
+  if (decision.kind != Decision::Kind::kCommit ||
+      (decision.held && decision.token != local.lease.token)) {
+    return false;
+  }
+  ++stats_.fast_rounds;
+  round.ballot = Broken().fast_write_fresh_ballot ? TakeBallot() : from.NextStep();
+  round.fast = true;
+  round.fast_tried = true;
+  round.chosen_set = true;
+  round.chosen_ballot = from;
+  round.chosen = local.lease;
+  SendAccepts(round_id, round, decision, outbox);
+  return true;
 }
 
 void Coordinator::Broadcast(const Round& round, uint64_t round_id,
@@ -225,6 +286,11 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
     case Decision::Kind::kCommit:
       break;
   }
+  SendAccepts(round_id, round, decision, outbox);
+}
+
+void Coordinator::SendAccepts(uint64_t round_id, Round& round, const Decision& decision,
+                              std::vector<Message>* outbox) {
   if (round.request.op == WriteOp::kRelease && !round.release_sent && decision.held == false &&
       round.chosen.held && round.chosen.owner == round.request.owner) {
     round.release_sent = true;
@@ -317,6 +383,15 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
 }
 
 void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
+  if (round.fast) {
+    // A member's register moved on since this member last wrote the key
+    // (or it is in quarantine): not a duel, so the full round starts now.
+    ++stats_.fast_rounds_refused;
+    Round moved = std::move(round);
+    rounds_.erase(round_id);
+    StartAttempt(next_round_id_++, std::move(moved), now, outbox);
+    return;
+  }
   // Members in quarantine cannot vote; if nothing else stood in the way, a
   // retry would meet the same wall. A higher ballot, though, a retry beats.
   if (round.quarantined && !round.outvoted) {

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cluster/ballot.h"
+#include "cluster/decision.h"
 #include "cluster/messages.h"
 #include "cluster/quorum.h"
 #include "cluster/string_hash.h"
@@ -55,6 +56,18 @@ struct CoordinatorStats {
   // RELEASE retries that found their earlier attempt carried on by a rival
   // round (see Round::release_sent).
   uint64_t releases_carried_on = 0;
+  // One-round-trip writes (see TryFastAttempt), and those a majority did
+  // not take (a member had moved on; they ran a full round).
+  uint64_t fast_rounds = 0;
+  uint64_t fast_rounds_refused = 0;
+};
+
+// This member's own register for a key, as the coordinator's fast path
+// reads it.
+struct LocalRegister {
+  Ballot promised;
+  Ballot accepted;
+  LeaseView lease;
 };
 
 class Coordinator {
@@ -82,6 +95,18 @@ class Coordinator {
   // by another owner): such a LOCK peeks first (see OnPeekReply).
   using RefusalHint = std::function<bool(const WriteRequest&, Time)>;
   void SetRefusalHint(RefusalHint hint) { refusal_hint_ = std::move(hint); }
+  // Reads this member's register for a key (false: it has none). Without
+  // it, every write runs both phases.
+  using LocalView = std::function<bool(const std::string& key, Time, LocalRegister*)>;
+  void SetLocalView(LocalView view) { local_view_ = std::move(view); }
+  // Whether this member can reach `member` now (its peer link is up). A
+  // one-round-trip write is tried only while a majority is reachable: it
+  // changes this member's own register as it is sent, which a write that
+  // cannot succeed should not do. Members count as reachable until told.
+  void SetReachable(MemberId member, bool reachable) {
+    const uint32_t bit = uint32_t{1} << member;
+    unreachable_ = reachable ? (unreachable_ & ~bit) : (unreachable_ | bit);
+  }
   size_t rounds_in_flight() const { return rounds_.size(); }
   size_t writes_queued() const { return queued_count_; }
   const CoordinatorStats& stats() const { return stats_; }
@@ -98,7 +123,10 @@ class Coordinator {
   Ballot last_ballot() const { return {ballot_round_, options_.self}; }
   // A fresh ballot for a round of this member (its transactions' rounds
   // share the counter, so that no ballot is used twice on one key).
-  Ballot TakeBallot() { return {++ballot_round_, options_.self}; }
+  Ballot TakeBallot() {
+    if (first_own_round_ == 0) first_own_round_ = ballot_round_ + 1;
+    return {++ballot_round_, options_.self};
+  }
   // What -TRYAGAIN says while members are in restart quarantine.
   static std::string QuarantineDetail(int64_t quarantine_left_ms);
 
@@ -136,7 +164,18 @@ class Coordinator {
     Ballot release_ballot;
     uint64_t release_token = 0;
     int64_t release_lease_floor_ms = 0;
+    // This attempt skipped phase 1 (TryFastAttempt); a refusal then runs a
+    // full round at once, and only one fast attempt is made.
+    bool fast = false;
+    bool fast_tried = false;
   };
+  // A write decided from this member's own register and sent straight to
+  // phase 2, when that register shows the write is safe to try so (see
+  // coordinator.cc). False: run the full round.
+  bool TryFastAttempt(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  // Phase 2 of `round` with `decision`.
+  void SendAccepts(uint64_t round_id, Round& round, const Decision& decision,
+                   std::vector<Message>* outbox);
   // A RELEASE retry that finds the key no longer held by its owner: true
   // when the release's own earlier attempt is what ended the lease.
   bool EarlierAttemptReleased(const Round& round, Time now) const;
@@ -166,7 +205,10 @@ class Coordinator {
 
   CoordinatorOptions options_;
   RefusalHint refusal_hint_;
+  LocalView local_view_;
+  uint32_t unreachable_ = 0;  // One bit per member.
   uint64_t ballot_round_ = 0;
+  uint64_t first_own_round_ = 0;  // Of this run's first ballot (0: none yet).
   uint64_t next_round_id_ = 1;
   std::unordered_map<uint64_t, Round> rounds_;
   struct Queued {

@@ -39,6 +39,16 @@ inline int64_t CarriedOverMs(int64_t remaining_ms, double drift, int64_t max_lea
   return std::min(stretched, max_lease_ms);
 }
 
+// A one-round-trip write decides from this member's copy of a lease
+// (coordinator.cc, TryFastAttempt) only while that copy has more than this
+// left: the other members started their copies no earlier, but a clock
+// faster by the drift allowance ends a copy of a lease of up to
+// max-lease-ms up to drift * max-lease-ms sooner; 5 ms more cover the
+// clocks' granularity.
+inline int64_t FastWriteMarginMs(double drift, int64_t max_lease_ms) {
+  return static_cast<int64_t>(std::ceil(static_cast<double>(max_lease_ms) * drift)) + 5;
+}
+
 // A member that restarted without its state must not vote until every lease
 // it may have granted has expired everywhere: max-lease-ms stretched by the
 // drift allowance.

@@ -43,6 +43,17 @@ Node::Node(NodeOptions options)
     const Register* reg = table_.FindHeld(request.key, now.mono_ms);
     return reg != nullptr && reg->owner != request.owner;
   });
+  coordinator_.SetLocalView([this](const std::string& key, Time now, LocalRegister* out) {
+    const Register* reg = table_.Find(key);
+    if (reg == nullptr) return false;
+    out->promised = reg->promised;
+    out->accepted = reg->accepted;
+    out->lease = {};
+    if (reg->HeldAt(now.mono_ms)) {
+      out->lease = {true, reg->owner.str(), reg->token, reg->RemainingMs(now.mono_ms)};
+    }
+    return true;
+  });
 }
 
 void Node::Submit(WriteRequest request, Time now) {

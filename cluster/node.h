@@ -69,6 +69,9 @@ class Node {
   void SubmitTxn(TxnRequest request, Time now);
   void Receive(const Message& message, Time now);
   void Tick(Time now);
+  // The server's peer links say whether `member` is reachable (see
+  // Coordinator::SetReachable).
+  void SetPeerReachable(MemberId member, bool reachable) { coordinator_.SetReachable(member, reachable); }
   // When Tick next has work: the earliest lease deadline, tombstone end,
   // round timeout or retry. Equal to or before now when work is pending.
   std::optional<int64_t> NextWakeMs() const;

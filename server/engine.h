@@ -157,6 +157,10 @@ class Engine {
   // the node produced since the last call (the server batches them per peer
   // and writes once per loop turn).
   void ReceivePeer(const cluster::Message& message, Time now);
+  // A peer link went up or down.
+  void SetPeerReachable(cluster::MemberId member, bool reachable) {
+    node_.SetPeerReachable(member, reachable);
+  }
   void TakePeerOutbox(std::vector<cluster::Message>* out) { node_.TakeOutbox(out); }
   size_t members_count() const { return node_.options().members_count; }
   cluster::MemberId self() const { return node_.options().self; }

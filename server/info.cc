@@ -191,6 +191,8 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   info.Field("lock_peek_refusals", node.coordinator().stats().peek_refusals);
   info.Field("queued_locks_refused", node.coordinator().stats().queued_locks_refused);
   info.Field("releases_carried_on", node.coordinator().stats().releases_carried_on);
+  info.Field("fast_writes", node.coordinator().stats().fast_rounds);
+  info.Field("fast_writes_refused", node.coordinator().stats().fast_rounds_refused);
   info.Field("peer_messages_in", engine.stats().peer_messages_in);
   info.Field("peer_messages_malformed", engine.stats().peer_messages_malformed);
   info.Field("peer_handshakes_refused", engine.stats().peer_handshakes_refused);

@@ -39,7 +39,9 @@ class BinaryWriter {
     out_->append(text);
     return *this;
   }
-  BinaryWriter& BallotOf(const Ballot& ballot) { return Number(ballot.round).Fixed(ballot.member, 4); }
+  BinaryWriter& BallotOf(const Ballot& ballot) {
+    return Number(ballot.round).Fixed(ballot.member, 4).Fixed(ballot.step, 4);
+  }
 
  private:
   BinaryWriter& Fixed(uint64_t value, size_t bytes) {
@@ -88,6 +90,7 @@ class BinaryReader {
     const uint64_t member = Fixed(4);
     if (member >= cluster::kMembersMax) ok_ = false;
     ballot.member = static_cast<cluster::MemberId>(member);
+    ballot.step = static_cast<uint32_t>(Fixed(4));
     return ballot;
   }
   Vote VoteOf() {

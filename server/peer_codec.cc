@@ -2,6 +2,7 @@
 
 #include "cluster/limits.h"
 #include "protocol/numbers.h"
+#include "server/ballot_text.h"
 
 namespace lockerd::server {
 namespace {
@@ -19,7 +20,9 @@ class CommandWriter {
   }
   CommandWriter& Number(uint64_t value) { return Text(std::to_string(value)); }
   CommandWriter& Signed(int64_t value) { return Text(std::to_string(value)); }
-  CommandWriter& BallotOf(const Ballot& ballot) { return Number(ballot.round).Number(ballot.member); }
+  CommandWriter& BallotOf(const Ballot& ballot) {
+    return Number(ballot.round).Text(BallotMemberText(ballot));
+  }
 
  private:
   protocol::RespWriter writer_;
@@ -35,8 +38,7 @@ class FieldReader {
     return args_[next_++];
   }
   uint64_t Number() {
-    const std::string text = Text();
-    const auto value = protocol::ParseInt64(text);
+    const auto value = protocol::ParseInt64(Text());
     if (!value || *value < 0) {
       ok_ = false;
       return 0;
@@ -51,9 +53,7 @@ class FieldReader {
   Ballot BallotOf() {
     Ballot ballot;
     ballot.round = Number();
-    const uint64_t member = Number();
-    if (member >= cluster::kMembersMax) ok_ = false;
-    ballot.member = static_cast<cluster::MemberId>(member);
+    if (!ParseBallotMember(Text(), &ballot) || ballot.member >= cluster::kMembersMax) ok_ = false;
     return ballot;
   }
   Vote VoteOf() {

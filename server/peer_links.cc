@@ -233,7 +233,7 @@ void PeerLinks::ScheduleReconnect(Link& link, const char* why) {
 }
 
 void PeerLinks::CloseSocket(Link& link) {
-  link.status.reachable = false;
+  SetReachable(link, false);
   link.writing = false;
   link.batch.clear();
   link.pending.clear();
@@ -416,7 +416,7 @@ void PeerLinks::OnReplies(Link& link) {
         return ScheduleReconnect(link, "wrong cluster secret");
       }
       link.state = Link::State::kUp;
-      link.status.reachable = true;
+      SetReachable(link, true);
       link.backoff_ms = kPeerBackoffMinMs;
       Log(LogLevel::kNotice, "Peer %s (member %u) connected", link.address.c_str(), link.member);
     } else if (line == "+PONG") {
@@ -424,13 +424,19 @@ void PeerLinks::OnReplies(Link& link) {
         link.status.rtt_ms = static_cast<double>(uv_hrtime() - link.ping_sent_ns) / 1e6;
       }
       link.ping_sent_ns = 0;
-      link.status.reachable = link.state == Link::State::kUp;
+      SetReachable(link, link.state == Link::State::kUp);
     } else {
       Log(LogLevel::kWarning, "Peer %s refused this member: %s", link.address.c_str(),
           line.c_str());
       return ScheduleReconnect(link, "refused");
     }
   }
+}
+
+void PeerLinks::SetReachable(Link& link, bool reachable) {
+  if (link.status.reachable == reachable) return;
+  link.status.reachable = reachable;
+  if (on_reachable_) on_reachable_(link.member, reachable);
 }
 
 void PeerLinks::PeerSeen(cluster::MemberId member) {

@@ -22,6 +22,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -62,6 +63,10 @@ class PeerLinks {
   void FlushAll();
   void Stop();
   std::vector<PeerStatus> Status() const;
+  // Told whenever a link's peer becomes reachable (handshake done, or a
+  // ping answered) or unreachable (link lost); before Start.
+  using ReachableHandler = std::function<void(cluster::MemberId, bool)>;
+  void OnReachable(ReachableHandler handler) { on_reachable_ = std::move(handler); }
   // The peer just connected to us, so it is up: a link waiting out its
   // reconnect backoff tries at once.
   void PeerSeen(cluster::MemberId member);
@@ -78,6 +83,7 @@ class PeerLinks {
   void Write(Link& link);
   void OnReplies(Link& link);
   void Heartbeat(Link& link);
+  void SetReachable(Link& link, bool reachable);
 
   static void OnResolved(uv_getaddrinfo_t* request, int status, addrinfo* result);
   static void OnConnected(uv_connect_t* request, int status);
@@ -94,6 +100,7 @@ class PeerLinks {
   std::mt19937_64 rng_;
   std::string read_buffer_;
   ssl_ctx_st* tls_context_ = nullptr;  // Not owned; null for plain links.
+  ReachableHandler on_reachable_;
   bool stopped_ = false;
 };
 

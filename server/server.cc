@@ -116,6 +116,13 @@ int Server::Run() {
   if (engine_.members_count() > 1) {
     peers_ = std::make_unique<PeerLinks>(&loop_, config_, engine_.self(), RandomSeed());
     if (config_.tls_cluster) peers_->UseTls(tls_->connect_context());
+    // Peers count as unreachable until their links are up.
+    for (cluster::MemberId member = 0; member < engine_.members_count(); ++member) {
+      if (member != engine_.self()) engine_.SetPeerReachable(member, false);
+    }
+    peers_->OnReachable([this](cluster::MemberId member, bool reachable) {
+      engine_.SetPeerReachable(member, reachable);
+    });
     peers_->Start();
     engine_.process().peer_status = [this] { return peers_->Status(); };
     engine_.process().on_peer_hello = [this](cluster::MemberId member) { peers_->PeerSeen(member); };

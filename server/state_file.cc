@@ -12,6 +12,7 @@
 #include "protocol/numbers.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
+#include "server/ballot_text.h"
 
 namespace lockerd::server {
 namespace {
@@ -75,7 +76,7 @@ std::string EncodeState(const cluster::NodeState& state, int64_t wall_ms) {
   writer.WriteBulk(std::to_string(wall_ms));
   writer.WriteBulk(std::to_string(state.token_counter));
   writer.WriteBulk(std::to_string(state.ballot_floor.round));
-  writer.WriteBulk(std::to_string(state.ballot_floor.member));
+  writer.WriteBulk(BallotMemberText(state.ballot_floor));
   writer.WriteBulk(std::to_string(state.leases.size()));
   writer.WriteBulk(std::to_string(state.quarantine_left_ms));
   writer.WriteBulk(state.needs_sync ? "1" : "0");
@@ -86,7 +87,7 @@ std::string EncodeState(const cluster::NodeState& state, int64_t wall_ms) {
     writer.WriteBulk(std::to_string(lease.token));
     writer.WriteBulk(std::to_string(lease.remaining_ms));
     writer.WriteBulk(std::to_string(lease.accepted.round));
-    writer.WriteBulk(std::to_string(lease.accepted.member));
+    writer.WriteBulk(BallotMemberText(lease.accepted));
   }
   writer.WriteArrayHeader(2);
   writer.WriteBulk("end");
@@ -116,7 +117,8 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* w
   const auto wall = protocol::ParseInt64(header[2]);
   const auto counter = ToUnsigned(header[3]);
   const auto floor_round = ToUnsigned(header[4]);
-  const auto floor_member = ToUnsigned(header[5]);
+  cluster::Ballot floor;
+  const bool floor_member = ParseBallotMember(header[5], &floor);
   const auto count = ToUnsigned(header[6]);
   if (!wall || !counter || !floor_round || !floor_member || !count) return fail("bad header");
   const auto quarantine_left = protocol::ParseInt64(header[7]);
@@ -128,17 +130,19 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* w
   state.needs_sync = header[8] == "1";
   *wall_ms = *wall;
   state.token_counter = *counter;
-  state.ballot_floor = {*floor_round, static_cast<cluster::MemberId>(*floor_member)};
+  floor.round = *floor_round;
+  state.ballot_floor = floor;
   for (uint64_t i = 0; i < *count; ++i) {
     if (!next(6)) return fail("truncated lease record");
     const auto fields = parser.command();
     const auto token = ToUnsigned(fields[2]);
     const auto remaining = protocol::ParseInt64(fields[3]);
     const auto round = ToUnsigned(fields[4]);
-    const auto member = ToUnsigned(fields[5]);
+    cluster::Ballot accepted;
+    const bool member = ParseBallotMember(fields[5], &accepted);
     if (!token || !remaining || !round || !member) return fail("bad lease record");
-    state.leases.push_back({fields[0], fields[1], *token, *remaining,
-                            {*round, static_cast<cluster::MemberId>(*member)}});
+    accepted.round = *round;
+    state.leases.push_back({fields[0], fields[1], *token, *remaining, accepted});
   }
   if (!next(2) || parser.command()[0] != "end" || ToUnsigned(parser.command()[1]) != *count) {
     return fail("missing end record");

@@ -7,6 +7,7 @@
 #include <algorithm>
 
 #include "cluster/fencing.h"
+#include "cluster/lease_math.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -500,6 +501,162 @@ TEST_F(PeekTest, QuarantinedPeersMakeThePeekRunTheFullRound) {
   Promise(2, Vote::kQuarantined);
   ASSERT_EQ(outbox_.size(), 3u);
   EXPECT_FALSE(SentPrepare().peek) << "the round reports the quarantine";
+}
+
+// One-round-trip writes: the coordinator's member shows, in its own
+// register, what this coordinator wrote last.
+class FastWriteTest : public CoordinatorTest {
+ protected:
+  FastWriteTest() {
+    coordinator_.SetLocalView([this](const std::string&, Time, LocalRegister* out) {
+      if (!has_local_) return false;
+      *out = local_;
+      return true;
+    });
+  }
+
+  // A LOCK by "me" through a full round; the member's own register then
+  // holds it at the round's ballot, as after a real round.
+  Ballot LockThroughARound(int64_t ttl_ms = 10'000) {
+    Submit(WriteOp::kLock, "me", ttl_ms);
+    Expect(SentPrepare());
+    Promise(0, Vote::kYes, {}, {}, 10);
+    Promise(1, Vote::kYes, {}, {}, 10);
+    const Accept accept = SentAccept();
+    Accepted(0, Vote::kYes);
+    Accepted(1, Vote::kYes);
+    EXPECT_EQ(Results().at(0).outcome, WriteOutcome::kDone);
+    has_local_ = true;
+    local_ = {accept.ballot, accept.ballot, {true, "me", accept.token, ttl_ms}};
+    return accept.ballot;
+  }
+
+  bool SentPrepares() const {
+    return !outbox_.empty() && std::holds_alternative<cluster::Prepare>(outbox_[0].body);
+  }
+
+  bool has_local_ = false;
+  LocalRegister local_;
+};
+
+TEST_F(FastWriteTest, TheHoldersReleaseTakesOneRoundTripAtTheNextStep) {
+  const Ballot lock_ballot = LockThroughARound();
+  Submit(WriteOp::kRelease);
+  ASSERT_EQ(outbox_.size(), 3u) << "accepts to every member, no prepares";
+  const Accept accept = SentAccept();
+  EXPECT_EQ(accept.ballot, lock_ballot.NextStep()) << "the ballot right after the lock's";
+  EXPECT_FALSE(accept.held);
+  round_id_ = accept.round_id;
+  ballot_ = accept.ballot;
+  Accepted(0, Vote::kYes);
+  Accepted(2, Vote::kYes);
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
+  EXPECT_EQ(coordinator_.stats().fast_rounds, 1u);
+}
+
+TEST_F(FastWriteTest, ExtendsChainStepByStepAndKeepTheToken) {
+  const Ballot lock_ballot = LockThroughARound();
+  const uint64_t token = local_.lease.token;
+  Submit(WriteOp::kExtend, "me", 20'000);
+  const Accept first = SentAccept();
+  EXPECT_EQ(first.ballot, lock_ballot.NextStep());
+  EXPECT_TRUE(first.held);
+  EXPECT_EQ(first.token, token);
+  EXPECT_EQ(first.ttl_ms, 20'000);
+  round_id_ = first.round_id;
+  ballot_ = first.ballot;
+  Accepted(0, Vote::kYes);
+  Accepted(1, Vote::kYes);
+  EXPECT_EQ(Results().at(0).token, token);
+  local_ = {first.ballot, first.ballot, {true, "me", token, 20'000}};
+  Submit(WriteOp::kExtend, "me", 20'000);
+  EXPECT_EQ(SentAccept().ballot, lock_ballot.NextStep().NextStep());
+}
+
+TEST_F(FastWriteTest, RefusedByAMajorityItRunsAFullRoundAtOnce) {
+  LockThroughARound();
+  Submit(WriteOp::kRelease);
+  const Accept accept = SentAccept();
+  round_id_ = accept.round_id;
+  ballot_ = accept.ballot;
+  // Two members promised a rival's higher ballot since.
+  cluster::Accepted no;
+  no.round_id = accept.round_id;
+  no.ballot = accept.ballot;
+  no.vote = Vote::kNo;
+  no.highest = {90, 2};
+  outbox_.clear();
+  coordinator_.OnAccepted(1, no, At(1), &outbox_);
+  coordinator_.OnAccepted(2, no, At(1), &outbox_);
+  ASSERT_TRUE(SentPrepares()) << "no backoff: this was not a duel";
+  EXPECT_GT(SentPrepare().ballot, (Ballot{90, 2}));
+  EXPECT_EQ(SentPrepare().ballot.step, 0u);
+  EXPECT_EQ(coordinator_.stats().fast_rounds_refused, 1u);
+  EXPECT_TRUE(Results().empty());
+}
+
+TEST_F(FastWriteTest, OnlyFromItsOwnSettledLiveRegisterAndWithoutANewToken) {
+  const Ballot lock_ballot = LockThroughARound();
+  const LeaseView mine = local_.lease;
+  const auto full_round = [&](WriteOp op, const char* owner, const LocalRegister& local) {
+    local_ = local;
+    Submit(op, owner);
+    const bool full = SentPrepares();
+    // Let the round end, so that the next write on the key starts at once.
+    Expect(SentPrepare());
+    Promise(0, Vote::kNo, {}, {}, 0, 0, Ballot{1000, 2});
+    Promise(1, Vote::kNo, {}, {}, 0, 0, Ballot{1000, 2});
+    for (int i = 0; i < 10 && coordinator_.rounds_in_flight() > 0; ++i) {
+      coordinator_.Tick(At(600 * (i + 1)), &outbox_);
+    }
+    Results();
+    return full;
+  };
+  EXPECT_TRUE(full_round(WriteOp::kRelease, "me", {{5, 1}, {5, 1}, mine})) << "another member's ballot";
+  EXPECT_TRUE(full_round(WriteOp::kRelease, "me", {{80, 1}, lock_ballot, mine}))
+      << "a higher promise since";
+  LeaseView ending = mine;
+  ending.remaining_ms = FastWriteMarginMs(0.01, 60'000);
+  EXPECT_TRUE(full_round(WriteOp::kRelease, "me", {lock_ballot, lock_ballot, ending}))
+      << "too close to its end to be sure it is live everywhere";
+  EXPECT_TRUE(full_round(WriteOp::kRelease, "me", {lock_ballot, lock_ballot, {}})) << "free";
+  EXPECT_TRUE(full_round(WriteOp::kLock, "rival", {lock_ballot, lock_ballot, mine}))
+      << "a refusal is read from a majority";
+  EXPECT_TRUE(full_round(WriteOp::kRelease, "rival", {lock_ballot, lock_ballot, mine}));
+  EXPECT_EQ(coordinator_.stats().fast_rounds, 0u);
+}
+
+TEST_F(FastWriteTest, NotFromABallotOfAnEarlierRun) {
+  // A restarted member's coordinator starts above what it saved; a register
+  // accepted at its ballot from before has steps this run cannot know of.
+  coordinator_.RaiseBallot({500, 0});
+  EXPECT_GT(LockThroughARound().round, 500u);
+  local_ = {{400, 0}, {400, 0}, {true, "me", 42, 10'000}};
+  Submit(WriteOp::kRelease);
+  EXPECT_TRUE(SentPrepares());
+  EXPECT_EQ(coordinator_.stats().fast_rounds, 0u);
+}
+
+TEST_F(FastWriteTest, OnlyWhileAMajorityIsReachable) {
+  LockThroughARound();
+  const LocalRegister settled = local_;
+  coordinator_.SetReachable(2, false);
+  Submit(WriteOp::kExtend, "me", 10'000);
+  EXPECT_FALSE(SentPrepares()) << "itself and member 1 are a majority";
+  round_id_ = SentAccept().round_id;
+  ballot_ = SentAccept().ballot;
+  Accepted(0, Vote::kYes);
+  Accepted(1, Vote::kYes);
+  Results();
+  // With members 1 and 2 gone, the write would change only this member's
+  // own register before failing: it runs the full round instead.
+  local_ = {ballot_, ballot_, settled.lease};
+  coordinator_.SetReachable(1, false);
+  Submit(WriteOp::kRelease);
+  EXPECT_TRUE(SentPrepares());
+  EXPECT_EQ(coordinator_.stats().fast_rounds, 1u);
 }
 
 }  // namespace

@@ -31,7 +31,7 @@ std::vector<Message> EveryKind() {
       {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
       {1, 0, promise},
       {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
-      {1, 0, Accept{6, "k", {8, 1}, false, "", 0, 0}},
+      {1, 0, Accept{6, "k", {8, 1, 3}, false, "", 0, 0}},
       {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
       {1, 0, SyncRequest{3}},
       {1, 0, SyncReply{3, 99, {12, 2}}},
@@ -101,9 +101,9 @@ TEST(PeerBatch, FieldsOutOfRangeAreRefused) {
   };
   const Message accepted{1, 0, Accepted{6, {8, 1}, Vote::kYes, {9, 0}, 0}};
   EXPECT_FALSE(refused(accepted));
-  // Layout: kind (1), round id (8), ballot (8 + 4), vote (1), ...
+  // Layout: kind (1), round id (8), ballot (round 8, member 4, step 4), vote (1), ...
   EXPECT_TRUE(patched(accepted, 0, 99)) << "unknown kind";
-  EXPECT_TRUE(patched(accepted, 21, 3)) << "vote out of range";
+  EXPECT_TRUE(patched(accepted, 25, 3)) << "vote out of range";
   EXPECT_TRUE(patched(accepted, 17, 31)) << "no such member";
   EXPECT_TRUE(patched(accepted, 8, static_cast<char>(0x80))) << "a number above INT64_MAX";
   const Message prepare{1, 0, Prepare{5, "k", {7, 1}}};

@@ -42,6 +42,7 @@ TEST(PeerCodec, EveryMessageRoundTrips) {
       {0, 1, SyncRequest{3}},
       {1, 0, SyncReply{3, 99, {12, 2}}},
       {0, 2, Learn{"k", {14, 0}, true, "me", 77, 900}},
+      {0, 2, Accept{6, "k", {8, 1, 4}, false, "", 0, 0}},  // A one-round-trip write.
   };
   for (const Message& message : messages) {
     const auto decoded = RoundTrip(message);
@@ -61,6 +62,8 @@ TEST(PeerCodec, MalformedMessagesAreRefused) {
                            Args{"PEER", "PREPARE", "1", "k", "2", "0", "extra"},   // Long.
                            Args{"PEER", "PREPARE", "-1", "k", "2", "0"},           // Negative.
                            Args{"PEER", "PREPARE", "1", "k", "2", "99"},           // No such member.
+                           Args{"PEER", "PREPARE", "1", "k", "2", "0.0"},          // Step 0 is "0".
+                           Args{"PEER", "PREPARE", "1", "k", "2", "0.x"},          // Bad step.
                            Args{"PEER", "ACCEPTED", "1", "2", "0", "7", "2", "0", "0"},  // Vote.
                            Args{"PEER", "ACCEPT", "1", "k", "2", "0", "2", "o", "1", "5"},  // Flag.
                            Args{"PEER", "NOSUCH"}}) {

@@ -10,8 +10,8 @@ namespace {
 cluster::NodeState Sample() {
   cluster::NodeState state;
   state.token_counter = 1234;
-  state.ballot_floor = {77, 0};
-  state.leases.push_back({"job:1", "host:42", 1200, 5000, {70, 0}});
+  state.ballot_floor = {77, 0, 3};
+  state.leases.push_back({"job:1", "host:42", 1200, 5000, {70, 2, 5}});
   state.leases.push_back({std::string("bin\0key\r\n", 9), "", 1234, 1, {77, 0}});
   state.quarantine_left_ms = 420;
   state.needs_sync = true;
@@ -25,8 +25,10 @@ TEST(StateFile, RoundTripsBinarySafely) {
   ASSERT_TRUE(decoded.has_value()) << problem;
   EXPECT_EQ(wall_ms, 1'700'000'000'000);
   EXPECT_EQ(decoded->token_counter, 1234u);
-  EXPECT_EQ(decoded->ballot_floor, (cluster::Ballot{77, 0}));
+  EXPECT_EQ(decoded->ballot_floor, (cluster::Ballot{77, 0, 3}));
   ASSERT_EQ(decoded->leases.size(), 2u);
+  EXPECT_EQ(decoded->leases[0].accepted, (cluster::Ballot{70, 2, 5})) << "with its step";
+  EXPECT_EQ(decoded->leases[1].accepted, (cluster::Ballot{77, 0}));
   EXPECT_EQ(decoded->leases[1].key, std::string("bin\0key\r\n", 9));
   EXPECT_EQ(decoded->leases[0].remaining_ms, 5000);
   EXPECT_EQ(decoded->quarantine_left_ms, 420);

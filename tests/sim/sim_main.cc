@@ -74,6 +74,7 @@ int main(int argc, char** argv) {
   uint64_t script_holds = 0;
   uint64_t scripts_run = 0;
   uint64_t scripts_done = 0;
+  std::map<std::string, uint64_t> rounds;
   std::map<std::string, long> faults;
   std::map<std::string, unsigned long long> txn;
   std::map<std::string, unsigned long long> script_kinds;
@@ -88,6 +89,7 @@ int main(int argc, char** argv) {
     scripts_done += report.scripts_done;
     for (const auto& [kind, count] : report.faults) faults[kind] += count;
     for (const auto& [kind, count] : report.txn) txn[kind] += count;
+    for (const auto& [kind, count] : report.rounds) rounds[kind] += count;
     for (const auto& [kind, count] : report.script_kinds) script_kinds[kind] += count;
     if (!report.ok) {
       ++failed;
@@ -108,6 +110,10 @@ int main(int argc, char** argv) {
               static_cast<unsigned long long>(scripts_done),
               static_cast<unsigned long long>(script_holds));
   for (const auto& [kind, count] : txn) std::printf(" %s=%llu", kind.c_str(), count);
+  std::printf("\nsingle-key rounds:");
+  for (const auto& [kind, count] : rounds) {
+    std::printf(" %s=%llu", kind.c_str(), static_cast<unsigned long long>(count));
+  }
   std::printf("\nscripts by kind:");
   for (const auto& [kind, count] : script_kinds) std::printf(" %s=%llu", kind.c_str(), count);
   std::printf("\n");

@@ -31,6 +31,7 @@ TEST(Simulation, SafetyHoldsUnderFaultsForManySeeds) {
   uint64_t script_holds = 0;
   std::map<std::string, int> faults;
   std::map<std::string, uint64_t> txn;
+  std::map<std::string, uint64_t> rounds;
   for (uint64_t seed = 1; seed <= seeds; ++seed) {
     const SimReport report = RunSeed(seed);
     ASSERT_TRUE(report.ok) << Describe(report);
@@ -38,6 +39,7 @@ TEST(Simulation, SafetyHoldsUnderFaultsForManySeeds) {
     script_holds += report.script_holds;
     for (const auto& [kind, count] : report.faults) faults[kind] += count;
     for (const auto& [kind, count] : report.txn) txn[kind] += count;
+    for (const auto& [kind, count] : report.rounds) rounds[kind] += count;
   }
   // The runs exercised what they claim to.
   EXPECT_GT(holds, seeds * 5);
@@ -49,6 +51,10 @@ TEST(Simulation, SafetyHoldsUnderFaultsForManySeeds) {
   // were retried, some wrote back a read, some answered from a peek or
   // after phase 1, some commits were found carried on after a pre-emption.
   EXPECT_GT(script_holds, seeds / 2);
+  // One-round-trip writes took part, and some were refused by a member
+  // that had moved on (and ran the full round).
+  EXPECT_GT(rounds["fast"], seeds);
+  EXPECT_GT(rounds["fast-refused"], 0u);
   for (const char* kind : {"committed", "read-only", "peek-answers", "retried", "written-back",
                            "carried-on", "timed-out"}) {
     EXPECT_GT(txn[kind], 0u) << kind;
@@ -92,8 +98,10 @@ TEST(Simulation, WithoutScriptsTheLockOnlyWorkloadStillHolds) {
 
 // Runs seeds with one rule broken until a checker fails; returns the seed
 // (0 if none within the budget) and prints what was caught.
+// With `varied`, each seed picks its members, clients and keys as the
+// safety test's seeds do; otherwise 5 clients fight over one key.
 uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uint64_t budget,
-                         bool whole_cluster_crashes = false) {
+                         bool whole_cluster_crashes = false, bool varied = false) {
   cluster::Broken() = {};
   cluster::Broken().*rule = true;
   uint64_t caught = 0;
@@ -103,6 +111,7 @@ uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uin
     options.keys = 1;
     options.clients = 5;
     options.whole_cluster_crashes = whole_cluster_crashes;
+    if (varied) options = OptionsForSeed(seed);
     const SimReport report = RunSimulation(options);
     if (!report.ok) {
       caught = seed;
@@ -152,6 +161,15 @@ TEST(BrokenVariants, VotingDuringQuarantineIsCaught) {
 TEST(BrokenVariants, TokensWithoutTheirFloorAreCaught) {
   EXPECT_NE(SeedThatCatches(&cluster::BrokenRules::token_without_floor, "token without floor",
                             400, true),
+            0u);
+}
+
+// A one-round-trip write must use the ballot right after the one it was
+// decided from: with a fresh (higher) ballot instead, a round chosen in
+// between is outranked by a write that never saw it.
+TEST(BrokenVariants, OneRoundTripWritesAtAFreshBallotAreCaught) {
+  EXPECT_NE(SeedThatCatches(&cluster::BrokenRules::fast_write_fresh_ballot,
+                            "fast write at a fresh ballot", 2000, false, /*varied=*/true),
             0u);
 }
 

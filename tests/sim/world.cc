@@ -132,7 +132,7 @@ class World {
   void ScriptExtend(Client& client);
   size_t AnyMember() { return static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1)); }
   std::string AnyKey() { return "key" + std::to_string(Uniform(0, static_cast<int64_t>(options_.keys) - 1)); }
-  void CountTxnStats(const cluster::Node& node);
+  void CountNodeStats(const cluster::Node& node);
   int64_t WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const;
   size_t FreeMembers(const std::string& key, uint64_t token);
   void Probe(size_t member, int attempt);
@@ -201,7 +201,8 @@ void World::Log(const std::string& line) const {
 
 std::string World::Describe(const Message& m) {
   const auto ballot = [](cluster::Ballot b) {
-    return std::to_string(b.round) + "." + std::to_string(b.member);
+    return std::to_string(b.round) + "." + std::to_string(b.member) +
+           (b.step != 0 ? "." + std::to_string(b.step) : "");
   };
   std::string text = std::to_string(m.from) + "->" + std::to_string(m.to) + " ";
   if (const auto* p = std::get_if<cluster::Prepare>(&m.body)) {
@@ -376,7 +377,7 @@ void World::Crash(size_t index) {
   Trace(3, index);
   Log("crash member " + std::to_string(index));
   Member& member = members_[index];
-  CountTxnStats(*member.node);
+  CountNodeStats(*member.node);
   member.node.reset();
   ++member.incarnation;  // Messages in flight to it are lost.
   member.backlog.clear();
@@ -397,7 +398,7 @@ void World::CleanRestart(size_t index) {
   if (member.paused_until_us > now_us_) return;  // A paused process cannot shut down.
   const cluster::NodeState saved = member.node->Save(LocalTime(member));
   const int64_t stopped_us = now_us_;
-  CountTxnStats(*member.node);
+  CountNodeStats(*member.node);
   member.node.reset();
   ++member.incarnation;
   At(now_us_ + Uniform(50'000, 800'000), [this, index, saved, stopped_us] {
@@ -809,7 +810,7 @@ void World::ScriptExtend(Client& client) {
             });
 }
 
-void World::CountTxnStats(const cluster::Node& node) {
+void World::CountNodeStats(const cluster::Node& node) {
   const cluster::TxnStats& stats = node.txn_coordinator().stats();
   report_.txn["started"] += stats.started;
   report_.txn["retried"] += stats.retried;
@@ -823,6 +824,11 @@ void World::CountTxnStats(const cluster::Node& node) {
   report_.txn["rollbacks"] += stats.rollbacks;
   report_.txn["rerun-unchanged"] += stats.rerun_unchanged;
   report_.txn["timed-out"] += stats.timed_out;
+  const cluster::CoordinatorStats& rounds = node.coordinator().stats();
+  report_.rounds["started"] += rounds.rounds_started;
+  report_.rounds["retried"] += rounds.rounds_retried;
+  report_.rounds["fast"] += rounds.fast_rounds;
+  report_.rounds["fast-refused"] += rounds.fast_rounds_refused;
 }
 
 size_t World::FreeMembers(const std::string& key, uint64_t token) {
@@ -872,7 +878,7 @@ SimReport World::Run() {
     event.run();
   }
   for (const Member& member : members_) {
-    if (member.node) CountTxnStats(*member.node);
+    if (member.node) CountNodeStats(*member.node);
   }
   report_.holds = checker_.holds();
   report_.violations = checker_.violations();

@@ -61,6 +61,8 @@ struct SimReport {
   uint64_t messages = 0;
   std::map<std::string, int> faults;  // By kind.
   std::map<std::string, uint64_t> txn;  // The members' TxnStats, summed.
+  // Single-key rounds by kind ("fast", "fast-refused", "retried"), summed.
+  std::map<std::string, uint64_t> rounds;
   // Scripts by kind ("acquire", "acquire2", "release", "extend"): how many
   // ran, and how many did what they were for ("acquire:took", ...).
   std::map<std::string, uint64_t> script_kinds;
