@@ -30,8 +30,8 @@ Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
   slot.reg.slot = id;
   index_.Insert(id, slot.key);
   // A new register is free: it lives as long as a tombstone unless written.
-  slot.reg.erase_at_ms = now_ms + idle_ms_;
-  heap_.Set(id, slot.reg.erase_at_ms);
+  slot.reg.wake_ms = now_ms + idle_ms_;
+  heap_.Set(id, slot.reg.wake_ms);
   return slot.reg;
 }
 
@@ -41,6 +41,7 @@ void LeaseTable::SetPromised(Register& reg, Ballot ballot) {
 
 void LeaseTable::Hold(Register& reg, Ballot accepted, std::string_view owner, uint64_t token,
                       int64_t deadline_ms) {
+  const bool renewal = reg.held;
   if (!reg.held) ++held_count_;
   reg.held = true;
   reg.accepted = accepted;
@@ -48,7 +49,13 @@ void LeaseTable::Hold(Register& reg, Ballot accepted, std::string_view owner, ui
   reg.owner.assign(owner);
   reg.token = token;
   reg.deadline_ms = deadline_ms;
-  heap_.Set(reg.slot, deadline_ms + 1);  // Due once the deadline has passed.
+  // Due once the deadline has passed. A renewal leaves the earlier wake of
+  // the lease it renews in place (ExpireDue finds the lease still held then
+  // and moves it on), so that renewing costs no heap work.
+  if (!renewal || reg.wake_ms > deadline_ms + 1) {
+    reg.wake_ms = deadline_ms + 1;
+    heap_.Set(reg.slot, reg.wake_ms);
+  }
 }
 
 void LeaseTable::Free(Register& reg, Ballot accepted, int64_t now_ms) {
@@ -58,8 +65,8 @@ void LeaseTable::Free(Register& reg, Ballot accepted, int64_t now_ms) {
   reg.accepted = accepted;
   reg.promised = std::max(reg.promised, accepted);
   reg.owner.clear();
-  reg.erase_at_ms = now_ms + idle_ms_;
-  heap_.Set(reg.slot, reg.erase_at_ms);
+  reg.wake_ms = now_ms + idle_ms_;
+  heap_.Set(reg.slot, reg.wake_ms);
   if (was_held) NoteFreed(SlotRef(reg.slot).key);
 }
 
@@ -75,7 +82,10 @@ bool LeaseTable::ExpireDue(int64_t now_ms, size_t budget) {
     if (heap_.empty() || heap_.top_wake_ms() > now_ms) return false;
     const uint32_t id = heap_.top_slot();
     Register& reg = SlotRef(id).reg;
-    if (reg.held) {
+    if (reg.HeldAt(now_ms)) {
+      reg.wake_ms = reg.deadline_ms + 1;  // Renewed since this wake was set.
+      heap_.Set(id, reg.wake_ms);
+    } else if (reg.held) {
       Expire(id, now_ms);
     } else {
       Erase(id);

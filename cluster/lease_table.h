@@ -37,7 +37,10 @@ struct Register {
   uint64_t token = 0;
   // While held: the last millisecond of the lease on this member's clock.
   int64_t deadline_ms = 0;
-  int64_t erase_at_ms = 0;  // While free: when the tombstone goes.
+  // When the expiry heap next wakes for it: while free, when the tombstone
+  // goes; while held, a deadline + 1 at or before this lease's own (a
+  // renewal leaves the wake of the lease it renews in place).
+  int64_t wake_ms = 0;
   uint32_t slot = 0;        // Where the table keeps it; the table's business.
   bool held = false;
 

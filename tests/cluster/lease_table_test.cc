@@ -38,6 +38,23 @@ TEST(LeaseTable, ActiveExpiryFreesOnlyWhatIsDue) {
   EXPECT_EQ(table.NextWakeMs(), 111);
 }
 
+TEST(LeaseTable, ARenewedLeaseExpiresAtItsNewDeadline) {
+  LeaseTable table(0);
+  Register& reg = table.FindOrCreate("k", 0);
+  table.Hold(reg, kB1, "o", 1, 100);
+  table.Hold(reg, kB1, "o", 1, 300);  // Renewed: the wake of the first stays.
+  EXPECT_EQ(table.NextWakeMs(), 101);
+  EXPECT_FALSE(table.ExpireDue(101, 10));
+  EXPECT_EQ(table.held_count(), 1u) << "still held: renewed since";
+  EXPECT_EQ(table.expired_count(), 0u);
+  EXPECT_EQ(table.NextWakeMs(), 301) << "moved on to the new deadline";
+  table.Hold(table.FindOrCreate("k", 150), kB1, "o", 1, 120);  // Shorter: the wake moves up.
+  EXPECT_EQ(table.NextWakeMs(), 121);
+  EXPECT_FALSE(table.ExpireDue(121, 10));
+  EXPECT_EQ(table.held_count(), 0u);
+  EXPECT_EQ(table.expired_count(), 1u);
+}
+
 TEST(LeaseTable, ExpiryRespectsItsBudget) {
   LeaseTable table(0);
   for (int i = 0; i < 50; ++i) {
