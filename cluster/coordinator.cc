@@ -122,8 +122,11 @@ bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
   }
   LocalRegister local;
   if (!local_view_(round.request.key, now, &local)) return false;
-  // Its own ballot, taken in this run: a ballot of an earlier run (before a
-  // restart) might have had steps this run does not know of.
+  // Its own ballot: then the register holds the last step this member used
+  // on the key (its own accepts apply here as they are sent). Taken in this
+  // run, too, to keep that argument within one run: after a clean restart
+  // the first ballot is above every restored one, and after a crash the
+  // registers start empty.
   const Ballot& from = local.accepted;
   if (from.member != options_.self || from.round < first_own_round_ ||
       from.step == UINT32_MAX || local.promised != from || !local.lease.held) {

@@ -3,6 +3,7 @@
 // protocol/limits.h and cluster limits in cluster/limits.h.
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -94,10 +95,20 @@ inline constexpr size_t kPeerBufferBytesMax = 64ull << 20;
 
 // A link closes its PEER BATCH command once its payload passes this many
 // bytes (a turn with more messages sends several), and a member accepts
-// peer batches up to kPeerBatchBulkBytesMax whatever proto-max-bulk-len a
+// peer batches up to PeerBatchBytesMax() whatever proto-max-bulk-len a
 // client gets: the peers' own traffic must not depend on a client limit.
 inline constexpr size_t kPeerBatchFrameBytes = 16 * 1024;
 inline constexpr size_t kPeerBatchBulkBytesMax = 1 << 20;
+// A message's fixed fields, with room to spare.
+inline constexpr size_t kPeerMessageFixedBytesMax = 256;
+
+// The largest batch a member takes from a peer: a frame holds at most
+// kPeerBatchFrameBytes and one message more, whose long fields are a key and
+// an owner of up to max-key-bytes each.
+inline size_t PeerBatchBytesMax(size_t max_key_bytes) {
+  return std::max(kPeerBatchBulkBytesMax,
+                  kPeerBatchFrameBytes + 2 * max_key_bytes + kPeerMessageFixedBytesMax);
+}
 
 // CLIENT SETNAME and SETINFO values; longer names are refused.
 inline constexpr size_t kClientNameBytesMax = 256;

@@ -414,7 +414,9 @@ void Server::Process(Connection& connection, std::string_view input, Time now) {
       break;
     }
     engine_.Execute(client, connection.parser.command(), now);
-    if (client.peer_member >= 0) connection.parser.RaiseBulkLimit(kPeerBatchBulkBytesMax);
+    if (client.peer_member >= 0) {
+      connection.parser.RaiseBulkLimit(PeerBatchBytesMax(config_.max_key_bytes));
+    }
   }
   if (!input.empty() && !client.close_after_reply) connection.held_input.append(input);
   client.query_bytes = connection.held_input.size() + connection.parser.buffered_bytes();

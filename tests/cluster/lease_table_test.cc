@@ -48,11 +48,20 @@ TEST(LeaseTable, ARenewedLeaseExpiresAtItsNewDeadline) {
   EXPECT_EQ(table.held_count(), 1u) << "still held: renewed since";
   EXPECT_EQ(table.expired_count(), 0u);
   EXPECT_EQ(table.NextWakeMs(), 301) << "moved on to the new deadline";
-  table.Hold(table.FindOrCreate("k", 150), kB1, "o", 1, 120);  // Shorter: the wake moves up.
-  EXPECT_EQ(table.NextWakeMs(), 121);
-  EXPECT_FALSE(table.ExpireDue(121, 10));
-  EXPECT_EQ(table.held_count(), 0u);
+  EXPECT_FALSE(table.ExpireDue(300, 10));
+  EXPECT_EQ(table.held_count(), 1u);
+  EXPECT_FALSE(table.ExpireDue(301, 10));
+  EXPECT_EQ(table.held_count(), 0u) << "expired at its new deadline";
   EXPECT_EQ(table.expired_count(), 1u);
+
+  // A renewal to a shorter deadline (a new holder's lease) moves the wake up.
+  Register& again = table.FindOrCreate("k", 310);
+  table.Hold(again, kB1, "o", 2, 900);
+  table.Hold(again, kB1, "o", 2, 400);
+  EXPECT_EQ(table.NextWakeMs(), 401);
+  EXPECT_FALSE(table.ExpireDue(401, 10));
+  EXPECT_EQ(table.held_count(), 0u);
+  EXPECT_EQ(table.expired_count(), 2u);
 }
 
 TEST(LeaseTable, ExpiryRespectsItsBudget) {

@@ -9,9 +9,10 @@
 //                           parse -> decode unchanged, in text and in the
 //                           binary batch form), then sent on the peer link
 //                           of the current member in a PEER BATCH, as links
-//                           send it (after a real PEER HELLO); a command
-//                           that does not decode (PEER BATCH <bytes>
-//                           included) is sent as it is
+//                           send it (after a real PEER HELLO); spelled in
+//                           any other case ("peer ..."), or not decoding
+//                           (PEER BATCH <bytes> included), it is sent as it
+//                           is, through the text decoder
 //   FROM 1 | FROM 2         which member the next PEER messages come from
 //   TICK <ms>               the clock moves on; timers fire on the way
 //   AS <slot>               the next client commands come from client 0 or 1
@@ -249,7 +250,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (answer) {
         harness.Send(0, kPeerSlotBase + from,
                      Answers(outstanding[from], args, static_cast<lockerd::cluster::MemberId>(from)));
-      } else if (message) {
+      } else if (message && args[0] == "PEER") {
         harness.Send(0, kPeerSlotBase + from, BatchOf({*message}));
       } else {
         harness.Send(0, kPeerSlotBase + from, args);

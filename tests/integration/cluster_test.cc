@@ -48,6 +48,20 @@ TEST(Cluster, ConcurrentLocksThroughDifferentMembersHaveOneWinner) {
   }
 }
 
+TEST(Cluster, KeysAndOwnersAtMaxKeyBytesCrossTheCluster) {
+  // A commit carries the key and the owner: 1.2 MB in one peer message, over
+  // the 1 MB a client's bulk may have, still goes through.
+  auto cluster = LockerdCluster::Start(3, {"--max-key-bytes", "600000"});
+  const std::string key(600000, 'k');
+  const std::string owner(600000, 'o');
+  RedisPtr client = cluster->Connect(0);
+  ReplyPtr token = Command(client.get(), {"LOCK", key, owner, "5000"});
+  ASSERT_EQ(token->type, REDIS_REPLY_INTEGER) << Text(token);
+  EXPECT_EQ(Command(client.get(), {"RELEASE", key, owner})->integer, 1);
+  RedisPtr other = cluster->Connect(1);
+  EXPECT_EQ(Command(other.get(), {"LOCK", key, "next", "5000"})->type, REDIS_REPLY_INTEGER);
+}
+
 TEST(Cluster, LockWorksWithOneMemberDown) {
   auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
   cluster->Kill(2);
