@@ -5,6 +5,7 @@
 
 #include "cluster/limits.h"
 #include "protocol/resp_writer.h"
+#include "server/peer_fields.h"
 
 namespace lockerd::server {
 namespace {
@@ -27,28 +28,26 @@ enum Kind : uint8_t {
 class BinaryWriter {
  public:
   explicit BinaryWriter(std::string* out) : out_(out) {}
-  BinaryWriter& Byte(uint8_t value) {
-    out_->push_back(static_cast<char>(value));
-    return *this;
-  }
-  BinaryWriter& Flag(bool value) { return Byte(value ? 1 : 0); }
-  BinaryWriter& Number(uint64_t value) { return Fixed(value, 8); }
-  BinaryWriter& Signed(int64_t value) { return Number(static_cast<uint64_t>(value)); }
-  BinaryWriter& Text(std::string_view text) {
+  void Byte(uint8_t value) { out_->push_back(static_cast<char>(value)); }
+  void Flag(bool value) { Byte(value ? 1 : 0); }
+  void VoteOf(Vote vote) { Byte(static_cast<uint8_t>(vote)); }
+  void Number(uint64_t value) { Fixed(value, 8); }
+  void Signed(int64_t value) { Number(static_cast<uint64_t>(value)); }
+  void Text(std::string_view text) {
     Fixed(text.size(), 4);
     out_->append(text);
-    return *this;
   }
-  BinaryWriter& BallotOf(const Ballot& ballot) {
-    return Number(ballot.round).Fixed(ballot.member, 4).Fixed(ballot.step, 4);
+  void BallotOf(const Ballot& ballot) {
+    Number(ballot.round);
+    Fixed(ballot.member, 4);
+    Fixed(ballot.step, 4);
   }
 
  private:
-  BinaryWriter& Fixed(uint64_t value, size_t bytes) {
+  void Fixed(uint64_t value, size_t bytes) {
     char buffer[8];
     for (size_t i = 0; i < bytes; ++i) buffer[i] = static_cast<char>(value >> (8 * i));
     out_->append(buffer, bytes);
-    return *this;
   }
   std::string* out_;
 };
@@ -63,40 +62,36 @@ class BinaryReader {
   std::string_view rest() const { return in_; }
 
   uint8_t Byte() { return static_cast<uint8_t>(Fixed(1)); }
-  bool Flag() {
+  void Flag(bool& out) {
     const uint8_t flag = Byte();
     if (flag > 1) ok_ = false;
-    return flag == 1;
+    out = flag == 1;
   }
-  uint64_t Number() {
-    const uint64_t value = Fixed(8);
-    if (value > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ok_ = false;
-    return value;
+  void VoteOf(Vote& out) {
+    const uint8_t vote = Byte();
+    if (vote > static_cast<uint8_t>(Vote::kQuarantined)) ok_ = false;
+    out = static_cast<Vote>(vote);
   }
-  int64_t Signed() { return static_cast<int64_t>(Fixed(8)); }
-  std::string Text() {
+  void Number(uint64_t& out) {
+    out = Fixed(8);
+    if (out > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ok_ = false;
+  }
+  void Signed(int64_t& out) { out = static_cast<int64_t>(Fixed(8)); }
+  void Text(std::string& out) {
     const uint64_t size = Fixed(4);
     if (!ok_ || size > text_max_ || size > in_.size()) {
       ok_ = false;
-      return {};
+      return;
     }
-    std::string text(in_.substr(0, size));
+    out.assign(in_.substr(0, size));
     in_.remove_prefix(size);
-    return text;
   }
-  Ballot BallotOf() {
-    Ballot ballot;
-    ballot.round = Number();
+  void BallotOf(Ballot& out) {
+    Number(out.round);
     const uint64_t member = Fixed(4);
     if (member >= cluster::kMembersMax) ok_ = false;
-    ballot.member = static_cast<cluster::MemberId>(member);
-    ballot.step = static_cast<uint32_t>(Fixed(4));
-    return ballot;
-  }
-  Vote VoteOf() {
-    const uint8_t vote = Byte();
-    if (vote > static_cast<uint8_t>(Vote::kQuarantined)) ok_ = false;
-    return static_cast<Vote>(vote);
+    out.member = static_cast<cluster::MemberId>(member);
+    out.step = static_cast<uint32_t>(Fixed(4));
   }
 
  private:
@@ -117,38 +112,42 @@ class BinaryReader {
   bool ok_ = true;
 };
 
+Kind KindOf(const cluster::Prepare&) { return kPrepare; }
+Kind KindOf(const cluster::Promise&) { return kPromise; }
+Kind KindOf(const cluster::Accept&) { return kAccept; }
+Kind KindOf(const cluster::Accepted&) { return kAccepted; }
+Kind KindOf(const cluster::Learn&) { return kLearn; }
+Kind KindOf(const cluster::SyncRequest&) { return kSync; }
+Kind KindOf(const cluster::SyncReply&) { return kSynced; }
+
+// A Prepare carries its peek flag ahead of the shared fields.
+void PeekFlag(BinaryWriter& out, const cluster::Prepare& m) { out.Flag(m.peek); }
+void PeekFlag(BinaryReader& in, cluster::Prepare& m) { in.Flag(m.peek); }
+template <typename F, typename M>
+void PeekFlag(F&, M&) {}
+
+template <typename M>
+std::optional<cluster::Message> Read(BinaryReader& read, std::string_view* payload,
+                                     cluster::MemberId from, cluster::MemberId to) {
+  M m;
+  PeekFlag(read, m);
+  MessageFields(read, m);
+  if (!read.ok()) return std::nullopt;
+  *payload = read.rest();
+  return cluster::Message{from, to, std::move(m)};
+}
+
 }  // namespace
 
 void AppendPeerMessage(const cluster::Message& message, std::string* payload) {
-  struct Encoder {
-    BinaryWriter out;
-    void operator()(const cluster::Prepare& m) {
-      out.Byte(kPrepare).Flag(m.peek).Number(m.round_id).Text(m.key).BallotOf(m.ballot);
-    }
-    void operator()(const cluster::Promise& m) {
-      out.Byte(kPromise).Number(m.round_id).BallotOf(m.ballot)
-          .Byte(static_cast<uint8_t>(m.vote)).BallotOf(m.highest).BallotOf(m.accepted)
-          .Flag(m.lease.held).Text(m.lease.owner).Number(m.lease.token)
-          .Signed(m.lease.remaining_ms).Number(m.token_counter).Signed(m.quarantine_left_ms);
-    }
-    void operator()(const cluster::Accept& m) {
-      out.Byte(kAccept).Number(m.round_id).Text(m.key).BallotOf(m.ballot).Flag(m.held)
-          .Text(m.owner).Number(m.token).Signed(m.ttl_ms);
-    }
-    void operator()(const cluster::Accepted& m) {
-      out.Byte(kAccepted).Number(m.round_id).BallotOf(m.ballot)
-          .Byte(static_cast<uint8_t>(m.vote)).BallotOf(m.highest).Signed(m.quarantine_left_ms);
-    }
-    void operator()(const cluster::Learn& m) {
-      out.Byte(kLearn).Text(m.key).BallotOf(m.ballot).Flag(m.held).Text(m.owner)
-          .Number(m.token).Signed(m.ttl_ms);
-    }
-    void operator()(const cluster::SyncRequest& m) { out.Byte(kSync).Number(m.nonce); }
-    void operator()(const cluster::SyncReply& m) {
-      out.Byte(kSynced).Number(m.nonce).Number(m.token_counter).BallotOf(m.highest);
-    }
-  };
-  std::visit(Encoder{BinaryWriter(payload)}, message.body);
+  std::visit(
+      [payload](const auto& m) {
+        BinaryWriter out(payload);
+        out.Byte(KindOf(m));
+        PeekFlag(out, m);
+        MessageFields(out, m);
+      },
+      message.body);
 }
 
 void FramePeerBatch(std::string_view payload, std::string* out) {
@@ -162,83 +161,16 @@ void FramePeerBatch(std::string_view payload, std::string* out) {
 std::optional<cluster::Message> TakePeerMessage(std::string_view* payload, cluster::MemberId from,
                                                 cluster::MemberId to, size_t field_bytes_max) {
   BinaryReader read(*payload, field_bytes_max);
-  cluster::Message message{from, to, {}};
   switch (read.Byte()) {
-    case kPrepare: {
-      cluster::Prepare m;
-      m.peek = read.Flag();
-      m.round_id = read.Number();
-      m.key = read.Text();
-      m.ballot = read.BallotOf();
-      message.body = std::move(m);
-      break;
-    }
-    case kPromise: {
-      cluster::Promise m;
-      m.round_id = read.Number();
-      m.ballot = read.BallotOf();
-      m.vote = read.VoteOf();
-      m.highest = read.BallotOf();
-      m.accepted = read.BallotOf();
-      m.lease.held = read.Flag();
-      m.lease.owner = read.Text();
-      m.lease.token = read.Number();
-      m.lease.remaining_ms = read.Signed();
-      m.token_counter = read.Number();
-      m.quarantine_left_ms = read.Signed();
-      message.body = std::move(m);
-      break;
-    }
-    case kAccept: {
-      cluster::Accept m;
-      m.round_id = read.Number();
-      m.key = read.Text();
-      m.ballot = read.BallotOf();
-      m.held = read.Flag();
-      m.owner = read.Text();
-      m.token = read.Number();
-      m.ttl_ms = read.Signed();
-      message.body = std::move(m);
-      break;
-    }
-    case kAccepted: {
-      cluster::Accepted m;
-      m.round_id = read.Number();
-      m.ballot = read.BallotOf();
-      m.vote = read.VoteOf();
-      m.highest = read.BallotOf();
-      m.quarantine_left_ms = read.Signed();
-      message.body = m;
-      break;
-    }
-    case kLearn: {
-      cluster::Learn m;
-      m.key = read.Text();
-      m.ballot = read.BallotOf();
-      m.held = read.Flag();
-      m.owner = read.Text();
-      m.token = read.Number();
-      m.ttl_ms = read.Signed();
-      message.body = std::move(m);
-      break;
-    }
-    case kSync:
-      message.body = cluster::SyncRequest{read.Number()};
-      break;
-    case kSynced: {
-      cluster::SyncReply m;
-      m.nonce = read.Number();
-      m.token_counter = read.Number();
-      m.highest = read.BallotOf();
-      message.body = m;
-      break;
-    }
-    default:
-      return std::nullopt;
+    case kPrepare: return Read<cluster::Prepare>(read, payload, from, to);
+    case kPromise: return Read<cluster::Promise>(read, payload, from, to);
+    case kAccept: return Read<cluster::Accept>(read, payload, from, to);
+    case kAccepted: return Read<cluster::Accepted>(read, payload, from, to);
+    case kLearn: return Read<cluster::Learn>(read, payload, from, to);
+    case kSync: return Read<cluster::SyncRequest>(read, payload, from, to);
+    case kSynced: return Read<cluster::SyncReply>(read, payload, from, to);
+    default: return std::nullopt;
   }
-  if (!read.ok()) return std::nullopt;
-  *payload = read.rest();
-  return message;
 }
 
 }  // namespace lockerd::server

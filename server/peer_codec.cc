@@ -3,6 +3,7 @@
 #include "cluster/limits.h"
 #include "protocol/numbers.h"
 #include "server/ballot_text.h"
+#include "server/peer_fields.h"
 
 namespace lockerd::server {
 namespace {
@@ -10,22 +11,31 @@ namespace {
 using cluster::Ballot;
 using cluster::Vote;
 
-// Writes a command of bulk strings; numbers in decimal.
-class CommandWriter {
+// Writes a command of bulk strings, numbers in decimal; the array header
+// goes first once the fields are counted (Finish).
+class TextWriter {
  public:
-  CommandWriter(std::string* out, size_t count) : writer_(out) { writer_.WriteArrayHeader(count); }
-  CommandWriter& Text(std::string_view text) {
-    writer_.WriteBulk(text);
+  TextWriter& Text(std::string_view text) {
+    body_writer_.WriteBulk(text);
+    ++count_;
     return *this;
   }
-  CommandWriter& Number(uint64_t value) { return Text(std::to_string(value)); }
-  CommandWriter& Signed(int64_t value) { return Text(std::to_string(value)); }
-  CommandWriter& BallotOf(const Ballot& ballot) {
+  TextWriter& Number(uint64_t value) { return Text(std::to_string(value)); }
+  TextWriter& Signed(int64_t value) { return Text(std::to_string(value)); }
+  TextWriter& Flag(bool value) { return Number(value ? 1 : 0); }
+  TextWriter& VoteOf(Vote vote) { return Number(static_cast<uint64_t>(vote)); }
+  TextWriter& BallotOf(const Ballot& ballot) {
     return Number(ballot.round).Text(BallotMemberText(ballot));
+  }
+  void Finish(std::string* out) const {
+    protocol::RespWriter(out).WriteArrayHeader(count_);
+    out->append(body_);
   }
 
  private:
-  protocol::RespWriter writer_;
+  std::string body_;
+  protocol::RespWriter body_writer_{&body_};
+  size_t count_ = 0;
 };
 
 // Reads the fields of a decoded command in order; any bad field spoils it.
@@ -33,173 +43,121 @@ class FieldReader {
  public:
   explicit FieldReader(std::span<const std::string> args) : args_(args) {}
   bool ok() const { return ok_ && next_ == args_.size(); }
-  std::string Text() {
-    if (next_ >= args_.size()) return Fail();
-    return args_[next_++];
+  void Text(std::string& out) {
+    if (const std::string* field = Next()) out = *field;
   }
-  uint64_t Number() {
-    const auto value = protocol::ParseInt64(Text());
-    if (!value || *value < 0) {
-      ok_ = false;
-      return 0;
-    }
-    return static_cast<uint64_t>(*value);
+  void Number(uint64_t& out) {
+    const auto value = Parse();
+    if (!value || *value < 0) ok_ = false;
+    out = static_cast<uint64_t>(value.value_or(0));
   }
-  int64_t Signed() {
-    const auto value = protocol::ParseInt64(Text());
+  void Signed(int64_t& out) {
+    const auto value = Parse();
     if (!value) ok_ = false;
-    return value.value_or(0);
+    out = value.value_or(0);
   }
-  Ballot BallotOf() {
-    Ballot ballot;
-    ballot.round = Number();
-    if (!ParseBallotMember(Text(), &ballot) || ballot.member >= cluster::kMembersMax) ok_ = false;
-    return ballot;
+  void BallotOf(Ballot& out) {
+    Number(out.round);
+    const std::string* member = Next();
+    if (member == nullptr || !ParseBallotMember(*member, &out) || out.member >= cluster::kMembersMax) {
+      ok_ = false;
+    }
   }
-  Vote VoteOf() {
-    const uint64_t vote = Number();
+  void VoteOf(Vote& out) {
+    uint64_t vote = 0;
+    Number(vote);
     if (vote > static_cast<uint64_t>(Vote::kQuarantined)) ok_ = false;
-    return static_cast<Vote>(vote);
+    out = static_cast<Vote>(vote);
   }
-  bool Flag() {
-    const uint64_t flag = Number();
+  void Flag(bool& out) {
+    uint64_t flag = 0;
+    Number(flag);
     if (flag > 1) ok_ = false;
-    return flag == 1;
+    out = flag == 1;
   }
 
  private:
-  std::string Fail() {
-    ok_ = false;
-    return {};
+  const std::string* Next() {
+    if (next_ >= args_.size()) {
+      ok_ = false;
+      return nullptr;
+    }
+    return &args_[next_++];
+  }
+  std::optional<int64_t> Parse() {
+    const std::string* field = Next();
+    return field == nullptr ? std::nullopt : protocol::ParseInt64(*field);
   }
   std::span<const std::string> args_;
   size_t next_ = 2;  // After "PEER" and the kind.
   bool ok_ = true;
 };
 
+std::string_view KindOf(const cluster::Prepare& m) { return m.peek ? "PEEK" : "PREPARE"; }
+std::string_view KindOf(const cluster::Promise&) { return "PROMISE"; }
+std::string_view KindOf(const cluster::Accept&) { return "ACCEPT"; }
+std::string_view KindOf(const cluster::Accepted&) { return "ACCEPTED"; }
+std::string_view KindOf(const cluster::Learn&) { return "LEARN"; }
+std::string_view KindOf(const cluster::SyncRequest&) { return "SYNC"; }
+std::string_view KindOf(const cluster::SyncReply&) { return "SYNCED"; }
+
+template <typename M>
+std::optional<cluster::Message> Read(std::span<const std::string> args, cluster::MemberId from,
+                                     cluster::MemberId to, M m = {}) {
+  FieldReader read(args);
+  MessageFields(read, m);
+  if (!read.ok()) return std::nullopt;
+  return cluster::Message{from, to, std::move(m)};
+}
+
 }  // namespace
 
 void EncodePeerMessage(const cluster::Message& message, std::string* out) {
-  struct Encoder {
-    std::string* out;
-    void operator()(const cluster::Prepare& m) const {
-      CommandWriter(out, 6).Text("PEER").Text(m.peek ? "PEEK" : "PREPARE").Number(m.round_id).Text(m.key)
-          .BallotOf(m.ballot);
-    }
-    void operator()(const cluster::Promise& m) const {
-      CommandWriter(out, 16)
-          .Text("PEER").Text("PROMISE").Number(m.round_id).BallotOf(m.ballot)
-          .Number(static_cast<uint64_t>(m.vote))
-          .BallotOf(m.highest).BallotOf(m.accepted).Number(m.lease.held ? 1 : 0)
-          .Text(m.lease.owner).Number(m.lease.token).Signed(m.lease.remaining_ms)
-          .Number(m.token_counter).Signed(m.quarantine_left_ms);
-    }
-    void operator()(const cluster::Accept& m) const {
-      CommandWriter(out, 10)
-          .Text("PEER").Text("ACCEPT").Number(m.round_id).Text(m.key).BallotOf(m.ballot)
-          .Number(m.held ? 1 : 0).Text(m.owner).Number(m.token).Signed(m.ttl_ms);
-    }
-    void operator()(const cluster::Accepted& m) const {
-      CommandWriter(out, 9)
-          .Text("PEER").Text("ACCEPTED").Number(m.round_id).BallotOf(m.ballot)
-          .Number(static_cast<uint64_t>(m.vote))
-          .BallotOf(m.highest).Signed(m.quarantine_left_ms);
-    }
-    void operator()(const cluster::Learn& m) const {
-      CommandWriter(out, 9)
-          .Text("PEER").Text("LEARN").Text(m.key).BallotOf(m.ballot).Number(m.held ? 1 : 0)
-          .Text(m.owner).Number(m.token).Signed(m.ttl_ms);
-    }
-    void operator()(const cluster::SyncRequest& m) const {
-      CommandWriter(out, 3).Text("PEER").Text("SYNC").Number(m.nonce);
-    }
-    void operator()(const cluster::SyncReply& m) const {
-      CommandWriter(out, 6).Text("PEER").Text("SYNCED").Number(m.nonce).Number(m.token_counter)
-          .BallotOf(m.highest);
-    }
-  };
-  std::visit(Encoder{out}, message.body);
+  std::visit(
+      [out](const auto& m) {
+        TextWriter writer;
+        writer.Text("PEER").Text(KindOf(m));
+        MessageFields(writer, m);
+        writer.Finish(out);
+      },
+      message.body);
 }
 
 std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> args,
                                                   cluster::MemberId from, cluster::MemberId to) {
   if (args.size() < 2) return std::nullopt;
   const std::string& kind = args[1];
-  FieldReader read(args);
-  cluster::Message message{from, to, {}};
   if (kind == "PREPARE" || kind == "PEEK") {
     cluster::Prepare m;
     m.peek = kind == "PEEK";
-    m.round_id = read.Number();
-    m.key = read.Text();
-    m.ballot = read.BallotOf();
-    message.body = std::move(m);
-  } else if (kind == "PROMISE") {
-    cluster::Promise m;
-    m.round_id = read.Number();
-    m.ballot = read.BallotOf();
-    m.vote = read.VoteOf();
-    m.highest = read.BallotOf();
-    m.accepted = read.BallotOf();
-    m.lease.held = read.Flag();
-    m.lease.owner = read.Text();
-    m.lease.token = read.Number();
-    m.lease.remaining_ms = read.Signed();
-    m.token_counter = read.Number();
-    m.quarantine_left_ms = read.Signed();
-    message.body = std::move(m);
-  } else if (kind == "ACCEPT") {
-    cluster::Accept m;
-    m.round_id = read.Number();
-    m.key = read.Text();
-    m.ballot = read.BallotOf();
-    m.held = read.Flag();
-    m.owner = read.Text();
-    m.token = read.Number();
-    m.ttl_ms = read.Signed();
-    message.body = std::move(m);
-  } else if (kind == "ACCEPTED") {
-    cluster::Accepted m;
-    m.round_id = read.Number();
-    m.ballot = read.BallotOf();
-    m.vote = read.VoteOf();
-    m.highest = read.BallotOf();
-    m.quarantine_left_ms = read.Signed();
-    message.body = m;
-  } else if (kind == "LEARN") {
-    cluster::Learn m;
-    m.key = read.Text();
-    m.ballot = read.BallotOf();
-    m.held = read.Flag();
-    m.owner = read.Text();
-    m.token = read.Number();
-    m.ttl_ms = read.Signed();
-    message.body = std::move(m);
-  } else if (kind == "SYNC") {
-    message.body = cluster::SyncRequest{read.Number()};
-  } else if (kind == "SYNCED") {
-    cluster::SyncReply m;
-    m.nonce = read.Number();
-    m.token_counter = read.Number();
-    m.highest = read.BallotOf();
-    message.body = m;
-  } else {
-    return std::nullopt;
+    return Read(args, from, to, std::move(m));
   }
-  if (!read.ok()) return std::nullopt;
-  return message;
+  if (kind == "PROMISE") return Read<cluster::Promise>(args, from, to);
+  if (kind == "ACCEPT") return Read<cluster::Accept>(args, from, to);
+  if (kind == "ACCEPTED") return Read<cluster::Accepted>(args, from, to);
+  if (kind == "LEARN") return Read<cluster::Learn>(args, from, to);
+  if (kind == "SYNC") return Read<cluster::SyncRequest>(args, from, to);
+  if (kind == "SYNCED") return Read<cluster::SyncReply>(args, from, to);
+  return std::nullopt;
 }
 
 void EncodePeerHello(cluster::MemberId self, size_t members_count, std::string_view fingerprint,
                      std::string_view nonce, std::string* out) {
-  CommandWriter(out, 6).Text("PEER").Text("HELLO").Number(self).Number(members_count)
-      .Text(fingerprint).Text(nonce);
+  TextWriter writer;
+  writer.Text("PEER").Text("HELLO").Number(self).Number(members_count).Text(fingerprint).Text(nonce);
+  writer.Finish(out);
 }
 
 void EncodePeerAuth(std::string_view proof, std::string* out) {
-  CommandWriter(out, 3).Text("PEER").Text("AUTH").Text(proof);
+  TextWriter writer;
+  writer.Text("PEER").Text("AUTH").Text(proof);
+  writer.Finish(out);
 }
 
-void EncodePeerPing(std::string* out) { CommandWriter(out, 2).Text("PEER").Text("PING"); }
+void EncodePeerPing(std::string* out) {
+  TextWriter writer;
+  writer.Text("PEER").Text("PING");
+  writer.Finish(out);
+}
 
 }  // namespace lockerd::server

@@ -8,6 +8,7 @@
 
 #include "protocol/resp_parser.h"
 #include "server/peer_codec.h"
+#include "tests/server/peer_messages.h"
 
 namespace lockerd::server {
 namespace {
@@ -15,29 +16,6 @@ namespace {
 using namespace cluster;
 
 constexpr size_t kFieldMax = 64;
-
-std::vector<Message> EveryKind() {
-  Promise promise;
-  promise.round_id = 9;
-  promise.ballot = {71, 0};
-  promise.vote = Vote::kNo;
-  promise.highest = {70, 2};
-  promise.accepted = {68, 1};
-  promise.lease = {true, std::string("own\0er", 6), 1790000000000001, 4321};
-  promise.token_counter = 1790000000000005;
-  promise.quarantine_left_ms = 12;
-  return {
-      {1, 0, Prepare{5, "job:\r\n1", {7, 1}}},
-      {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
-      {1, 0, promise},
-      {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
-      {1, 0, Accept{6, "k", {8, 1, 3}, false, "", 0, 0}},
-      {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
-      {1, 0, SyncRequest{3}},
-      {1, 0, SyncReply{3, 99, {12, 2}}},
-      {1, 0, Learn{"k", {14, 0}, true, "me", 77, -1}},
-  };
-}
 
 // The text form is the reference: equal text means equal messages.
 std::string TextOf(const Message& message) {
@@ -47,7 +25,7 @@ std::string TextOf(const Message& message) {
 }
 
 TEST(PeerBatch, EveryMessageComesBackInOrderThroughOneCommand) {
-  const std::vector<Message> messages = EveryKind();
+  const std::vector<Message> messages = EveryPeerMessageKind();
   std::string payload;
   for (const Message& message : messages) AppendPeerMessage(message, &payload);
   std::string wire;
@@ -73,7 +51,7 @@ TEST(PeerBatch, EveryMessageComesBackInOrderThroughOneCommand) {
 }
 
 TEST(PeerBatch, ACutShortMessageIsRefusedAtEveryLength) {
-  for (const Message& message : EveryKind()) {
+  for (const Message& message : EveryPeerMessageKind()) {
     std::string payload;
     AppendPeerMessage(message, &payload);
     for (size_t size = 0; size < payload.size(); ++size) {

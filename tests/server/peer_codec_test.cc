@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/resp_parser.h"
+#include "tests/server/peer_messages.h"
 
 namespace lockerd::server {
 namespace {
@@ -23,27 +24,7 @@ std::optional<Message> RoundTrip(const Message& message) {
 }
 
 TEST(PeerCodec, EveryMessageRoundTrips) {
-  Promise promise;
-  promise.round_id = 9;
-  promise.ballot = {71, 0};
-  promise.vote = Vote::kNo;
-  promise.highest = {70, 2};
-  promise.accepted = {68, 1};
-  promise.lease = {true, std::string("own\0er", 6), 1790000000000001, 4321};
-  promise.token_counter = 1790000000000005;
-  promise.quarantine_left_ms = 12;
-  const Message messages[] = {
-      {1, 0, Prepare{5, "job:\r\n1", {7, 1}}},
-      {1, 0, Prepare{5, "job:\r\n1", {7, 1}, /*peek=*/true}},
-      {2, 0, promise},
-      {1, 2, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
-      {1, 2, Accept{6, "k", {8, 1}, false, "", 0, 0}},
-      {2, 1, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
-      {0, 1, SyncRequest{3}},
-      {1, 0, SyncReply{3, 99, {12, 2}}},
-      {0, 2, Learn{"k", {14, 0}, true, "me", 77, 900}},
-      {0, 2, Accept{6, "k", {8, 1, 4}, false, "", 0, 0}},  // A one-round-trip write.
-  };
+  const std::vector<Message> messages = EveryPeerMessageKind();
   for (const Message& message : messages) {
     const auto decoded = RoundTrip(message);
     ASSERT_TRUE(decoded.has_value()) << message.body.index();

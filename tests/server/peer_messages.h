@@ -1,0 +1,38 @@
+// One cluster message of every kind (and the odd fields: binary and empty
+// strings, a peek, a ballot with a step, a negative number), for the tests
+// of both peer codecs. All go from member 1 to member 0.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "cluster/messages.h"
+
+namespace lockerd::server {
+
+inline std::vector<cluster::Message> EveryPeerMessageKind() {
+  using namespace cluster;
+  Promise promise;
+  promise.round_id = 9;
+  promise.ballot = {71, 0};
+  promise.vote = Vote::kNo;
+  promise.highest = {70, 2};
+  promise.accepted = {68, 1};
+  promise.lease = {true, std::string("own\0er", 6), 1790000000000001, 4321};
+  promise.token_counter = 1790000000000005;
+  promise.quarantine_left_ms = 12;
+  return {
+      {1, 0, Prepare{5, "job:\r\n1", {7, 1}}},
+      {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
+      {1, 0, promise},
+      {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
+      {1, 0, Accept{6, "k", {8, 1}, false, "", 0, 0}},
+      {1, 0, Accept{6, "k", {8, 1, 4}, false, "", 0, 0}},  // A one-round-trip write.
+      {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
+      {1, 0, SyncRequest{3}},
+      {1, 0, SyncReply{3, 99, {12, 2}}},
+      {1, 0, Learn{"k", {14, 0}, true, "me", 77, -1}},
+  };
+}
+
+}  // namespace lockerd::server
