@@ -80,7 +80,10 @@ int main(int argc, char** argv) {
   member_options.binary = args.binary;
   if (!args.break_rule.empty()) member_options.extra_args = {"--debug-break-rule", args.break_rule};
   Members members(member_options, network.get(), 3, dir);
-  members.StartAll();
+  if (!members.StartAll()) {
+    std::printf("could not run: a member did not start\n%s", members.Logs().c_str());
+    return 2;
+  }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Peer links come up.
 
   const std::vector<Fault> schedule =

@@ -28,6 +28,10 @@ Members::Members(const MemberOptions& options, TestNetwork* network, size_t coun
     hosts_.push_back(network ? network->address(i) : "127.0.0.1");
     ports_.push_back(network ? 6379 : testing::FreePort());
     addresses_.push_back(hosts_[i] + ":" + std::to_string(ports_[i]));
+    // Each run is a new cluster (on a new subnet): a dir left by an earlier
+    // run would be refused for its member list, or start as after a crash.
+    std::filesystem::remove_all(dir_ + "/m" + std::to_string(i));
+    std::filesystem::remove(dir_ + "/m" + std::to_string(i) + ".log");
     std::filesystem::create_directories(dir_ + "/m" + std::to_string(i));
   }
   faketime_file_ = dir_ + "/faketime.rc";
@@ -43,9 +47,11 @@ Members::~Members() {
   }
 }
 
-void Members::StartAll() {
+bool Members::StartAll() {
   for (size_t i = 0; i < size(); ++i) Start(i);
-  for (size_t i = 0; i < size(); ++i) WaitReady(i);
+  bool ready = true;
+  for (size_t i = 0; i < size(); ++i) ready = WaitReady(i) && ready;
+  return ready;
 }
 
 void Members::Start(size_t i) {

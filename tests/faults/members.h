@@ -33,7 +33,8 @@ class Members {
   const std::string& host(size_t i) const { return hosts_[i]; }
   int port(size_t i) const { return ports_[i]; }
 
-  void StartAll();
+  // False when a member did not come up (its log says why).
+  bool StartAll();
   bool Up(size_t i) const { return pids_[i] > 0 && !paused_[i]; }
   void Kill(size_t i);     // kill -9; the process is reaped.
   void Restart(size_t i);  // Same address, dir and settings.
