@@ -1,10 +1,46 @@
 #include "cluster/broken.h"
 
 namespace lockerd::cluster {
+namespace {
+
+struct NamedRule {
+  const char* name;
+  bool BrokenRules::*flag;
+};
+
+constexpr NamedRule kRules[] = {
+    {"forget-promises", &BrokenRules::forget_promises},
+    {"success-without-majority", &BrokenRules::success_without_majority},
+    {"vote-in-quarantine", &BrokenRules::vote_in_quarantine},
+    {"token-without-floor", &BrokenRules::token_without_floor},
+    {"fast-write-fresh-ballot", &BrokenRules::fast_write_fresh_ballot},
+    {"sync-answers-while-recovering", &BrokenRules::sync_answers_while_recovering},
+    {"downtime-from-wall-clock", &BrokenRules::downtime_from_wall_clock},
+    {"save-held-leases-only", &BrokenRules::save_held_leases_only},
+    {"apply-stale-commits", &BrokenRules::apply_stale_commits},
+};
+
+}  // namespace
 
 BrokenRules& Broken() {
   static BrokenRules rules;
   return rules;
+}
+
+bool BreakRule(std::string_view name) {
+  for (const NamedRule& rule : kRules) {
+    if (name == rule.name) {
+      Broken().*rule.flag = true;
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string BrokenRuleNames() {
+  std::string names;
+  for (const NamedRule& rule : kRules) names += (names.empty() ? "" : ", ") + std::string(rule.name);
+  return names;
 }
 
 }  // namespace lockerd::cluster

@@ -4,6 +4,9 @@
 // tests/sim sets them.
 #pragma once
 
+#include <string>
+#include <string_view>
+
 namespace lockerd::cluster {
 
 struct BrokenRules {
@@ -21,9 +24,28 @@ struct BrokenRules {
   // after the ballot of the state it was decided from, so a competing round
   // can be chosen between the two and then be outranked by it.
   bool fast_write_fresh_ballot = false;
+  // A member that is itself recovering answers others' recovery with its
+  // empty memory, and the answer counts (finding 1 of issue 14).
+  bool sync_answers_while_recovering = false;
+  // A clean restart takes the downtime from the wall clock, which may have
+  // stepped while the member was down (finding 2).
+  bool downtime_from_wall_clock = false;
+  // A clean stop saves held leases only, forgetting free registers and
+  // their ballots (finding 3).
+  bool save_held_leases_only = false;
+  // A member applies commits (Accept, Learn) whatever their age, so one
+  // delayed past its key's tombstone revives a released lease.
+  bool apply_stale_commits = false;
 };
 
 // The process-wide flags (all false unless a test sets them).
 BrokenRules& Broken();
+
+// The rules by name ("forget-promises", ...), for the test tools' flags:
+// sets the named flag and returns true, or returns false for an unknown
+// name. Listed once, here.
+bool BreakRule(std::string_view name);
+// Every name BreakRule knows, comma-separated.
+std::string BrokenRuleNames();
 
 }  // namespace lockerd::cluster

@@ -106,15 +106,27 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
 // below the new ballot was chosen at b or below, and b's own proposal
 // already carried it on, so a proposal derived from b's value carries it
 // on too. Only this member proposes at b's steps (b is its ballot), once
-// each: its own register takes the new ballot at once, so the next fast
-// write starts from there. Members answer it like any commit: one that
-// promised or accepted a higher ballot refuses, and the write then runs a
-// full round at once (Retry). Only writes that keep the token go this way
-// (RELEASE, DEL, EXTEND, LOCK by the holder, UPDATE): a new token needs the
-// others' counters.
+// each: its own register promises the new step as the write is sent, so
+// no later write starts from b again. Members answer it like any commit:
+// one that promised or accepted a higher ballot refuses, and the write
+// then runs a full round at once (Retry). Only writes that keep the token
+// go this way (RELEASE, DEL, EXTEND, LOCK by the holder, UPDATE): a new
+// token needs the others' counters.
+//
+// Two limits keep such a write from prolonging a state that a later write
+// has superseded on a majority this member did not hear from
+// (CLUSTER-SAFETY.md, "How long an older state can live"):
+// - this member's own register takes the write only once a majority less
+//   one of the others accepted it, so its register (the base of its next
+//   one-round-trip write) only ever holds what a full round or a chosen
+//   write put there;
+// - a lease it grants ends within max-lease-ms of when this member applied
+//   the base, as the base's own lease could have: with the commit's age
+//   limit L, (now - applied) + L + ttl <= max-lease-ms.
 bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
                                  std::vector<Message>* outbox) {
-  if (round.fast_tried || round.attempt > 0 || !local_view_ || options_.members_count == 1 ||
+  if (round.fast_tried || round.attempt > 0 || !local_view_ || !local_promise_ ||
+      options_.members_count == 1 ||
       round.request.op == WriteOp::kRollback || first_own_round_ == 0 ||
       options_.members_count - static_cast<size_t>(std::popcount(unreachable_)) <
           MajorityOf(options_.members_count)) {
@@ -144,9 +156,15 @@ bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
       (decision.held && decision.token != local.lease.token)) {
     return false;
   }
+  if (decision.held && (now.mono_ms - local.written_ms) + MessageAgeMaxMs(options_.round_timeout_ms) +
+                               decision.ttl_ms > options_.max_lease_ms) {
+    return false;
+  }
   ++stats_.fast_rounds;
   round.ballot = Broken().fast_write_fresh_ballot ? TakeBallot() : from.NextStep();
+  if (local_promise_) local_promise_(round.request.key, round.ballot, now);
   round.fast = true;
+  round.own_accept_sent = false;
   round.fast_tried = true;
   round.chosen_set = true;
   round.chosen_ballot = from;
@@ -158,6 +176,8 @@ bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
 void Coordinator::Broadcast(const Round& round, uint64_t round_id,
                             std::vector<Message>* outbox) const {
   for (MemberId member = 0; member < options_.members_count; ++member) {
+    // A one-round-trip write reaches this member last (OnAccepted).
+    if (round.fast && round.phase == Phase::kAccept && member == options_.self) continue;
     Message message{options_.self, member, {}};
     if (round.phase == Phase::kPromise || round.phase == Phase::kPeek) {
       message.body = Prepare{round_id, round.request.key, round.ballot, round.phase == Phase::kPeek};
@@ -332,6 +352,12 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
     return;
   }
   Round& round = it->second;
+  if (round.fast && !round.own_accept_sent &&
+      round.tally.yes_count() + 1 >= MajorityOf(options_.members_count)) {
+    // With this member's own, a majority: its register may take the write.
+    round.own_accept_sent = true;
+    outbox->push_back({options_.self, options_.self, round.accept});
+  }
   if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
     Completed(accepted.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
@@ -367,7 +393,7 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
                             std::vector<Message>* outbox) {
   const Accept& accept = round.accept;
   if (GrantsLease(round.request.op) &&
-      !LeaseStillValid(accept.ttl_ms, options_.drift, now.mono_ms - round.sent_ms)) {
+      !RoundLeaseStillValid(accept.ttl_ms, options_.drift, now.mono_ms - round.sent_ms)) {
     ++stats_.grants_too_late;
     std::optional<WriteRequest> undo = RollbackOf(round);
     Finish(round_id, WriteOutcome::kNoQuorum, 0,

@@ -68,6 +68,7 @@ struct LocalRegister {
   Ballot promised;
   Ballot accepted;
   LeaseView lease;
+  int64_t written_ms = 0;  // When this member applied `accepted`'s state.
 };
 
 class Coordinator {
@@ -99,6 +100,11 @@ class Coordinator {
   // it, every write runs both phases.
   using LocalView = std::function<bool(const std::string& key, Time, LocalRegister*)>;
   void SetLocalView(LocalView view) { local_view_ = std::move(view); }
+  // Makes this member's register for a key promise a ballot (a
+  // one-round-trip write takes its step this way, so the step is never
+  // used twice). Needed with a LocalView.
+  using LocalPromise = std::function<void(const std::string& key, Ballot, Time)>;
+  void SetLocalPromise(LocalPromise promise) { local_promise_ = std::move(promise); }
   // Whether this member can reach `member` now (its peer link is up). A
   // one-round-trip write is tried only while a majority is reachable: it
   // changes this member's own register as it is sent, which a write that
@@ -168,6 +174,9 @@ class Coordinator {
     // full round at once, and only one fast attempt is made.
     bool fast = false;
     bool fast_tried = false;
+    // A one-round-trip write reaches this member's own register only once
+    // a majority less one of the others accepted it (see TryFastAttempt).
+    bool own_accept_sent = false;
   };
   // A write decided from this member's own register and sent straight to
   // phase 2, when that register shows the write is safe to try so (see
@@ -206,6 +215,7 @@ class Coordinator {
   CoordinatorOptions options_;
   RefusalHint refusal_hint_;
   LocalView local_view_;
+  LocalPromise local_promise_;
   uint32_t unreachable_ = 0;  // One bit per member.
   uint64_t ballot_round_ = 0;
   uint64_t first_own_round_ = 0;  // Of this run's first ballot (0: none yet).

@@ -18,12 +18,14 @@
 
 namespace lockerd::cluster {
 
+// Also the floor of the token counter and of ballots when a majority lost
+// its memory at once (Node::FallBackToWallClockFloors).
 inline uint64_t TokenFloor(int64_t wall_ms) {
+  if (Broken().token_without_floor) return 0;
   return wall_ms > 0 ? static_cast<uint64_t>(wall_ms) * 1000 : 0;
 }
 
 inline uint64_t NextToken(uint64_t largest_seen, int64_t wall_ms) {
-  if (Broken().token_without_floor) return largest_seen + 1;
   return std::max(largest_seen + 1, TokenFloor(wall_ms));
 }
 

@@ -70,6 +70,12 @@ void LeaseTable::Free(Register& reg, Ballot accepted, int64_t now_ms) {
   if (was_held) NoteFreed(SlotRef(reg.slot).key);
 }
 
+void LeaseTable::RestoreFree(Register& reg, Ballot accepted, int64_t now_ms, int64_t keep_ms) {
+  Free(reg, accepted, now_ms);
+  reg.wake_ms = now_ms + std::max<int64_t>(keep_ms, 0);
+  heap_.Set(reg.slot, reg.wake_ms);
+}
+
 void LeaseTable::Expire(uint32_t id, int64_t now_ms) {
   Register& reg = SlotRef(id).reg;
   ++expired_count_;

@@ -37,6 +37,10 @@ struct Register {
   uint64_t token = 0;
   // While held: the last millisecond of the lease on this member's clock.
   int64_t deadline_ms = 0;
+  // When this member applied the state it holds (its accepted ballot's
+  // value), on its clock: a one-round-trip write reaches no further than
+  // max-lease-ms from there (Coordinator::TryFastAttempt).
+  int64_t written_ms = 0;
   // When the expiry heap next wakes for it: while free, when the tombstone
   // goes; while held, a deadline + 1 at or before this lease's own (a
   // renewal leaves the wake of the lease it renews in place).
@@ -73,6 +77,10 @@ class LeaseTable {
   void Hold(Register& reg, Ballot accepted, std::string_view owner, uint64_t token,
             int64_t deadline_ms);
   void Free(Register& reg, Ballot accepted, int64_t now_ms);
+  // A free register restored after a restart, whose tombstone has
+  // `keep_ms` left.
+  void RestoreFree(Register& reg, Ballot accepted, int64_t now_ms, int64_t keep_ms);
+  int64_t idle_ms() const { return idle_ms_; }
 
   // Active expiry: handles registers due at `now_ms`, at most `budget` of
   // them. Returns true if more are due (call again on the next loop turn).

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <variant>
 
 #include "cluster/ballot.h"
@@ -83,22 +84,51 @@ struct Learn {
 };
 
 // A member that restarted without its state asks the others for their
-// token counter and highest ballot before it votes again (defence 1 of
-// CLUSTER-SAFETY.md's "Tokens").
+// token counter and highest ballot before it votes again (CLUSTER-SAFETY.md,
+// "Recovery without stable storage").
 struct SyncRequest {
   uint64_t nonce = 0;
 };
 
+// A member that is itself recovering answers with `recovering` set and
+// nothing else: its empty memory must never count towards anyone's
+// recovery.
 struct SyncReply {
   uint64_t nonce = 0;
+  bool recovering = false;
   uint64_t token_counter = 0;
   Ballot highest;
 };
 
+// Keeps the bound on a quiet peer's clock fresh (message_clocks.h): a
+// Probe asks for a ProbeReply at once; both carry only their stamps.
+struct Probe {};
+struct ProbeReply {};
+
+// When a message was sent, and by which run of its sender, so that its
+// addressee can bound its age without trusting that clocks agree
+// (message_clocks.h). A member stamps what it sends to others; what it
+// delivers to itself carries no stamp.
+struct Stamp {
+  uint64_t incarnation = 0;  // The sender's run: random at each start, never 0.
+  int64_t sent_ms = 0;       // The sender's monotonic clock when it sent.
+  // The latest stamp the sender had received from the addressee: its run
+  // and sent_ms (0, 0 when it had none).
+  uint64_t echo_incarnation = 0;
+  int64_t echo_ms = 0;
+};
+
 struct Message {
+  using Body =
+      std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply, Learn, Probe, ProbeReply>;
+  Message() = default;
+  Message(MemberId from_member, MemberId to_member, Body message_body, Stamp message_stamp = {})
+      : from(from_member), to(to_member), body(std::move(message_body)), stamp(message_stamp) {}
+
   MemberId from = 0;
   MemberId to = 0;
-  std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply, Learn> body;
+  Body body;
+  Stamp stamp;
 };
 
 }  // namespace lockerd::cluster

@@ -1,9 +1,10 @@
 #include "cluster/node.h"
 
 #include <algorithm>
-#include <bit>
+#include <cmath>
 #include <utility>
 
+#include "cluster/broken.h"
 #include "cluster/check.h"
 #include "cluster/decision.h"
 #include "cluster/lease_math.h"
@@ -14,9 +15,20 @@ namespace {
 
 // A free register of a member alone need not be kept: no other member can
 // hold an older state of it. In a cluster it is kept as a tombstone until
-// every lease at a lower ballot has ended everywhere.
+// every copy of an older state has ended everywhere (StaleStateLifeMs).
 int64_t TombstoneMs(const NodeOptions& options) {
-  return options.members_count == 1 ? 0 : QuarantineMs(options.max_lease_ms, options.drift);
+  return options.members_count == 1
+             ? 0
+             : StaleStateLifeMs(options.max_lease_ms, options.drift, options.round_timeout_ms);
+}
+
+// A member that lost its memory asks for its peers' ballots once every round
+// that may have counted its lost votes has ended: a round's commits are sent
+// within its timeout and applied within L.
+int64_t RecoveryDelayMs(const NodeOptions& options) {
+  const int64_t span_ms = options.round_timeout_ms + MessageAgeMaxMs(options.round_timeout_ms);
+  return static_cast<int64_t>(std::ceil(static_cast<double>(span_ms) * (1.0 + options.drift))) +
+         kClockGranularityMs;
 }
 
 CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
@@ -37,7 +49,11 @@ Node::Node(NodeOptions options)
       table_(TombstoneMs(options), HashKeyFromSeed(options.seed)),
       acceptor_(&table_),
       coordinator_(CoordinatorOptionsOf(options)),
-      txn_(CoordinatorOptionsOf(options), &coordinator_) {
+      txn_(CoordinatorOptionsOf(options), &coordinator_),
+      clocks_(options.members_count, options.self, options.incarnation, options.drift,
+              options.probe_interval_ms),
+      recovery_(options.members_count, options.self, RecoveryDelayMs(options),
+                options.round_timeout_ms) {
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
     const Register* reg = table_.FindHeld(request.key, now.mono_ms);
@@ -48,11 +64,15 @@ Node::Node(NodeOptions options)
     if (reg == nullptr) return false;
     out->promised = reg->promised;
     out->accepted = reg->accepted;
+    out->written_ms = reg->written_ms;
     out->lease = {};
     if (reg->HeldAt(now.mono_ms)) {
       out->lease = {true, reg->owner.str(), reg->token, reg->RemainingMs(now.mono_ms)};
     }
     return true;
+  });
+  coordinator_.SetLocalPromise([this](const std::string& key, Ballot ballot, Time now) {
+    table_.SetPromised(table_.FindOrCreate(key, now.mono_ms), ballot);
   });
 }
 
@@ -103,6 +123,7 @@ void Node::SubmitAlone(const WriteRequest& request, Time now) {
 
 void Node::Receive(const Message& message, Time now) {
   Handle(message, now);
+  ProbeQuietPeers(now);  // A commit of unknown age asks for a probe at once.
   DeliverLocal(now);
 }
 
@@ -113,8 +134,20 @@ bool Node::LeaseSane(bool held, int64_t ttl_ms, uint64_t token) {
   return false;
 }
 
+bool Node::FreshEnough(const Message& message, std::optional<int64_t> age_ms) {
+  if (message.from == options_.self || Broken().apply_stale_commits) return true;
+  if (age_ms && *age_ms <= MessageAgeMaxMs(options_.round_timeout_ms)) return true;
+  ++stale_commits_;  // Too old, or from a run of the peer not yet bounded.
+  // Of unknown age: its sender's clock is not bounded yet (a new run, or a
+  // link just up). A probe bounds it for the next commits.
+  if (!age_ms) clocks_.ProbeSoon(message.from);
+  return false;
+}
+
 void Node::Handle(const Message& message, Time now) {
   if (message.to != options_.self || message.from >= options_.members_count) return;
+  std::optional<int64_t> age_ms;
+  if (message.from != options_.self) age_ms = clocks_.Receive(message.from, message.stamp, now.mono_ms);
   // This member's own next round starts above every ballot it has seen
   // from a peer: a waiter woken by another member's release would otherwise
   // be refused by its own acceptor and back off before it could win.
@@ -124,6 +157,14 @@ void Node::Handle(const Message& message, Time now) {
   } else if (const auto* accept = std::get_if<Accept>(&message.body)) {
     if (!LeaseSane(accept->held, accept->ttl_ms, accept->token)) return;
     coordinator_.RaiseBallot(accept->ballot);
+    if (!FreshEnough(message, age_ms)) {
+      // Older than L (or of unknown age): a lease started now could outlive
+      // the write that superseded it. Refused, so that a one-round-trip
+      // write runs its full round at once.
+      pending_.push_back({options_.self, message.from,
+                          Accepted{accept->round_id, accept->ballot, Vote::kNo, accept->ballot, 0}});
+      return;
+    }
     pending_.push_back({options_.self, message.from, acceptor_.OnAccept(*accept, now.mono_ms)});
   } else if (const auto* promise = std::get_if<Promise>(&message.body)) {
     // Durations from a peer are bounded before any arithmetic uses them.
@@ -145,39 +186,18 @@ void Node::Handle(const Message& message, Time now) {
       coordinator_.OnAccepted(message.from, *accepted, now, &pending_);
     }
   } else if (const auto* request = std::get_if<SyncRequest>(&message.body)) {
-    pending_.push_back({options_.self, message.from,
-                        SyncReply{request->nonce, acceptor_.token_counter(), HighestBallot()}});
+    AnswerSync(message.from, *request);
   } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
     OnSyncReply(message.from, *reply);
   } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
     if (!LeaseSane(learn->held, learn->ttl_ms, learn->token)) return;
     coordinator_.RaiseBallot(learn->ballot);
+    if (!FreshEnough(message, age_ms)) return;
     acceptor_.OnLearn(*learn, now.mono_ms);
+  } else if (std::holds_alternative<Probe>(message.body)) {
+    pending_.push_back({options_.self, message.from, ProbeReply{}});
   }
-}
-
-void Node::SendSyncRequests(Time now) {
-  for (MemberId member = 0; member < options_.members_count; ++member) {
-    if (member != options_.self) pending_.push_back({options_.self, member, SyncRequest{sync_nonce_}});
-  }
-  next_sync_ms_ = now.mono_ms + options_.round_timeout_ms;
-}
-
-void Node::OnSyncReply(MemberId from, const SyncReply& reply) {
-  if (!syncing_ || reply.nonce != sync_nonce_ || from == options_.self) return;
-  acceptor_.RaiseTokenCounter(reply.token_counter);
-  table_.RaiseBallotFloor(reply.highest);
-  coordinator_.RaiseBallot(reply.highest);
-  sync_answered_mask_ |= uint32_t{1} << from;
-  // A majority of the *others*: a token committed before the restart is on
-  // a majority, which may have included this member and its lost memory;
-  // the rest of that majority is then a minority of the others, which any
-  // majority of the others intersects.
-  if (static_cast<size_t>(std::popcount(sync_answered_mask_)) >=
-      MajorityOf(options_.members_count - 1)) {
-    syncing_ = false;
-    acceptor_.SetSynced(true);
-  }
+  // A ProbeReply has done its work: its stamp bounded the peer's clock.
 }
 
 Ballot Node::HighestBallot() const {
@@ -243,6 +263,7 @@ void Node::DeliverLocal(Time now) {
       if (message.to == options_.self) {
         Handle(message, now);
       } else {
+        message.stamp = clocks_.StampFor(message.to, now.mono_ms);
         outbox_.push_back(std::move(message));
       }
     }
@@ -250,20 +271,43 @@ void Node::DeliverLocal(Time now) {
 }
 
 void Node::Tick(Time now) {
+  last_tick_ms_ = now.mono_ms;
   table_.ExpireDue(now.mono_ms, options_.expire_budget);
   coordinator_.Tick(now, &pending_);
   txn_.Tick(now, &pending_);
-  if (syncing_ && now.mono_ms >= next_sync_ms_) SendSyncRequests(now);
+  if (recovery_.recovering()) {
+    if (recovery_.RequestsDue(now.mono_ms)) SendSyncRequests(now);
+    if (now.mono_ms >= acceptor_.quarantine_until_ms() && recovery_.Hopeless()) {
+      FallBackToWallClockFloors(now);
+    }
+  }
+  ProbeQuietPeers(now);
   DeliverLocal(now);
+}
+
+void Node::ProbeQuietPeers(Time now) {
+  if (options_.members_count == 1) return;
+  for (MemberId member = 0; member < options_.members_count; ++member) {
+    if (!clocks_.ProbeDue(member, now.mono_ms)) continue;
+    clocks_.ProbeSent(member, now.mono_ms);
+    pending_.push_back({options_.self, member, Probe{}});
+  }
 }
 
 std::optional<int64_t> Node::NextWakeMs() const {
   std::optional<int64_t> next = table_.NextWakeMs();
-  if (const auto rounds = coordinator_.NextWakeMs(); rounds && (!next || *rounds < *next)) {
-    next = rounds;
+  const auto earliest = [&next](std::optional<int64_t> at) {
+    if (at && (!next || *at < *next)) next = at;
+  };
+  earliest(coordinator_.NextWakeMs());
+  earliest(txn_.NextWakeMs());
+  if (recovery_.recovering()) {
+    earliest(recovery_.NextWakeMs());
+    // The fallback is first judged when the quarantine ends, then with each
+    // round of requests.
+    if (acceptor_.quarantine_until_ms() > last_tick_ms_) earliest(acceptor_.quarantine_until_ms());
   }
-  if (const auto txns = txn_.NextWakeMs(); txns && (!next || *txns < *next)) next = txns;
-  if (syncing_ && (!next || next_sync_ms_ < *next)) next = next_sync_ms_;
+  if (options_.members_count > 1) earliest(clocks_.NextProbeMs());
   return next;
 }
 
@@ -279,57 +323,6 @@ void Node::TakeResults(std::vector<WriteResult>* out) {
     out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
                 std::make_move_iterator(alone_results_.end()));
     alone_results_.clear();
-  }
-}
-
-void Node::StartQuarantine(Time now) {
-  acceptor_.QuarantineUntil(now.mono_ms + QuarantineMs(options_.max_lease_ms, options_.drift) +
-                            options_.round_timeout_ms);
-  if (options_.members_count == 1) return;
-  BeginSync(now);
-}
-
-void Node::BeginSync(Time now) {
-  syncing_ = true;
-  acceptor_.SetSynced(false);
-  ++sync_nonce_;
-  sync_answered_mask_ = 0;
-  SendSyncRequests(now);
-  DeliverLocal(now);
-}
-
-NodeState Node::Save(Time now) const {
-  NodeState state;
-  state.quarantine_left_ms = std::max<int64_t>(0, acceptor_.quarantine_until_ms() - now.mono_ms);
-  state.needs_sync = syncing_;
-  state.token_counter = acceptor_.token_counter();
-  state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
-  for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
-    const Register* reg = table_.RegisterAt(slot);
-    if (reg == nullptr) continue;
-    state.ballot_floor = std::max(state.ballot_floor, reg->promised);
-    if (!reg->HeldAt(now.mono_ms)) continue;
-    state.leases.push_back(
-        {table_.KeyAt(slot)->str(), reg->owner.str(), reg->token, reg->RemainingMs(now.mono_ms), reg->accepted});
-  }
-  return state;
-}
-
-void Node::Restore(const NodeState& state, Time now, int64_t downtime_ms) {
-  const int64_t quarantine_left_ms = state.quarantine_left_ms - std::max<int64_t>(downtime_ms, 0);
-  if (quarantine_left_ms > 0 || state.needs_sync) {
-    acceptor_.QuarantineUntil(now.mono_ms + std::max<int64_t>(quarantine_left_ms, 0));
-    if (state.needs_sync && options_.members_count > 1) BeginSync(now);
-  }
-  acceptor_.RaiseTokenCounter(state.token_counter);
-  table_.RaiseBallotFloor(state.ballot_floor);
-  coordinator_.RaiseBallot(state.ballot_floor);
-  for (const SavedLease& lease : state.leases) {
-    acceptor_.RaiseTokenCounter(lease.token);
-    const int64_t remaining_ms = lease.remaining_ms - std::max<int64_t>(downtime_ms, 0);
-    if (remaining_ms <= 0) continue;
-    Register& reg = table_.FindOrCreate(lease.key, now.mono_ms);
-    table_.Hold(reg, lease.accepted, lease.owner, lease.token, now.mono_ms + remaining_ms);
   }
 }
 

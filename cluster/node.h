@@ -21,7 +21,10 @@
 #include "cluster/acceptor.h"
 #include "cluster/coordinator.h"
 #include "cluster/lease_table.h"
+#include "cluster/message_clocks.h"
 #include "cluster/messages.h"
+#include "cluster/recovery_sync.h"
+#include "cluster/restart.h"
 #include "cluster/txn.h"
 #include "cluster/txn_coordinator.h"
 #include "cluster/write_request.h"
@@ -35,28 +38,14 @@ struct NodeOptions {
   double drift = 0.01;
   int64_t round_timeout_ms = 500;
   uint64_t seed = 1;  // Backoff jitter and the key of the key hash.
+  // This run of the member, for its peers' bounds on its clock
+  // (message_clocks.h): random at each start, never 0.
+  uint64_t incarnation = 1;
+  // A peer heard from less recently than this is probed (message_clocks.h).
+  int64_t probe_interval_ms = 1000;
   // Active expiry handles at most this many registers per Tick, so that a
   // million leases ending at once do not stall the server's loop.
   size_t expire_budget = 10'000;
-};
-
-// What a clean shutdown saves and a restart loads.
-struct SavedLease {
-  std::string key;
-  std::string owner;
-  uint64_t token = 0;
-  int64_t remaining_ms = 0;
-  Ballot accepted;
-};
-struct NodeState {
-  uint64_t token_counter = 0;
-  Ballot ballot_floor;  // At least every ballot the member promised or used.
-  std::vector<SavedLease> leases;
-  // A member shut down cleanly while still in quarantine after an unclean
-  // stop has not recovered what it lost: the quarantine (what was left of
-  // it) and the sync carry over the restart.
-  int64_t quarantine_left_ms = 0;
-  bool needs_sync = false;
 };
 
 class Node {
@@ -71,7 +60,12 @@ class Node {
   void Tick(Time now);
   // The server's peer links say whether `member` is reachable (see
   // Coordinator::SetReachable).
-  void SetPeerReachable(MemberId member, bool reachable) { coordinator_.SetReachable(member, reachable); }
+  // A link that comes up is probed at once (message_clocks.h), so that its
+  // member's first commits are of known age.
+  void SetPeerReachable(MemberId member, bool reachable) {
+    coordinator_.SetReachable(member, reachable);
+    if (reachable) clocks_.ProbeSoon(member);
+  }
   // When Tick next has work: the earliest lease deadline, tombstone end,
   // round timeout or retry. Equal to or before now when work is pending.
   std::optional<int64_t> NextWakeMs() const;
@@ -80,18 +74,25 @@ class Node {
   void TakeResults(std::vector<WriteResult>* out);
   std::vector<std::string> TakeFreedKeys() { return table_.TakeFreedKeys(); }
 
-  // A member that stopped uncleanly must not vote until every lease it may
-  // have granted has expired: max-lease-ms * (1 + drift) + a round timeout;
-  // in a cluster, nor before a majority of the other members has told it
-  // their token counters and highest ballots, so that tokens never go back.
-  void StartQuarantine(Time now);
-  bool syncing() const { return syncing_; }
+  // How the member starts, from what it found (CLUSTER-SAFETY.md,
+  // "Restarts"; node_restart.cc): a clean stop's registers are restored
+  // with the downtime passed (kept whole when it is unknown); a member that
+  // lost its memory stays in quarantine, and in a cluster recovers its
+  // ballots and counters from its peers first. Call once, before anything
+  // else.
+  StartReport Start(const StartFacts& facts, Time now);
+  // Starts as after a crash (memory lost); for tests.
+  void StartQuarantine(Time now) {
+    StartFacts facts;
+    facts.unclean = true;
+    Start(facts, now);
+  }
+  // What a clean stop saves: every register, free ones too.
+  NodeState Save(Time now) const;
+
+  bool recovering() const { return recovery_.recovering(); }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
   int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
-
-  NodeState Save(Time now) const;
-  // Loads a saved state; `downtime_ms` passes for every lease.
-  void Restore(const NodeState& state, Time now, int64_t downtime_ms);
 
   LeaseTable& table() { return table_; }
   const LeaseTable& table() const { return table_; }
@@ -100,6 +101,14 @@ class Node {
   const TxnCoordinator& txn_coordinator() const { return txn_; }
   const NodeOptions& options() const { return options_; }
   uint64_t malformed_messages() const { return malformed_messages_; }
+  // Commits (Accept, Learn) not applied because their age was unknown or
+  // above L, and other messages whose age could not be bounded.
+  uint64_t stale_commits() const { return stale_commits_; }
+  const MessageClocks& clocks() const { return clocks_; }
+  const RecoverySync& recovery() const { return recovery_; }
+  // Recoveries that fell back to wall-clock floors (a majority had lost
+  // its memory at once).
+  uint64_t recovery_fallbacks() const { return recovery_fallbacks_; }
 
  private:
   // Delivers messages addressed to this member until none are left; the
@@ -109,11 +118,20 @@ class Node {
   // A member alone: the same decision as a round's, without the messages.
   void SubmitAlone(const WriteRequest& request, Time now);
   void SubmitTxnAlone(const TxnRequest& request, Time now);
-  // Stops voting until a majority of the others have sent their token
-  // counters and ballots (CLUSTER-SAFETY.md, restart without state).
-  void BeginSync(Time now);
+  // Recovery without stable storage (recovery_sync.h): the requests, the
+  // answers to others' requests, and what an answer teaches.
+  void BeginRecovery(Time now);
   void SendSyncRequests(Time now);
+  void AnswerSync(MemberId from, const SyncRequest& request);
   void OnSyncReply(MemberId from, const SyncReply& reply);
+  // When recovery is hopeless (a majority lost its memory) at the end of
+  // the quarantine: the whole-cluster rule, wall-clock floors.
+  void FallBackToWallClockFloors(Time now);
+  void ProbeQuietPeers(Time now);
+  // Whether a commit (Accept, Learn) from a peer is young enough to apply:
+  // its age bounded, within L.
+  bool FreshEnough(const Message& message, std::optional<int64_t> age_ms);
+  void RestoreRegister(const SavedRegister& saved, Time now, std::optional<int64_t> downtime_ms);
   // False (and counted) for a held lease from a peer whose ttl is out of
   // 1..max-lease-ms or whose token is 0.
   bool LeaseSane(bool held, int64_t ttl_ms, uint64_t token);
@@ -130,11 +148,11 @@ class Node {
   std::vector<WriteResult> alone_results_;  // From SubmitAlone.
   std::vector<Message> outbox_;   // For other members.
   uint64_t malformed_messages_ = 0;
-  // Restart sync: which members answered this round of requests.
-  bool syncing_ = false;
-  uint64_t sync_nonce_ = 0;
-  uint32_t sync_answered_mask_ = 0;
-  int64_t next_sync_ms_ = 0;
+  uint64_t stale_commits_ = 0;
+  uint64_t recovery_fallbacks_ = 0;
+  int64_t last_tick_ms_ = INT64_MIN;  // When Tick last ran.
+  MessageClocks clocks_;
+  RecoverySync recovery_;
 };
 
 }  // namespace lockerd::cluster

@@ -424,7 +424,7 @@ void TxnCoordinator::Completed(uint64_t txn_id, Txn& txn, Time now,
                                             txn.pre_empted[i].kind == WriteKind::kSameToken);
     const int64_t ttl_ms = carried ? txn.pre_empted[i].sent.ttl_ms : key.accept.ttl_ms;
     const int64_t elapsed_ms = now.mono_ms - (carried ? txn.pre_empted_sent_ms : txn.sent_ms);
-    if (key.writing && (key.grants || carried) && !LeaseStillValid(ttl_ms, options_.drift, elapsed_ms)) {
+    if (key.writing && (key.grants || carried) && !RoundLeaseStillValid(ttl_ms, options_.drift, elapsed_ms)) {
       return Finish(txn_id, WriteOutcome::kNoQuorum,
                     "a lease the script wrote ran out before a majority accepted it");
     }

@@ -98,6 +98,7 @@ constexpr Categories kCategories[] = {
     {"script|load", kSl | kSc},
     {"select", kKs | kFa},
     {"set", kLk | kStr | kWr | kSl},
+    {"shutdown", kAd | kSl},
     {"time", kFa},
     {"ttl", kKs | kRd | kFa},
     {"type", kKs | kRd | kFa},

@@ -58,6 +58,11 @@ constexpr ArgDoc kScanArgs[] = {{"cursor", "integer"},
                                 {"count", "integer", "COUNT", true},
                                 {"type", "string", "TYPE", true}};
 constexpr ArgDoc kMessageOptional[] = {{"message", "string", {}, true}};
+constexpr ArgDoc kSaveMode[] = {{"nosave", "pure-token", "NOSAVE"}, {"save", "pure-token", "SAVE"}};
+constexpr ArgDoc kShutdownArgs[] = {{"save-selector", "oneof", {}, true, false, kSaveMode},
+                                    {"now", "pure-token", "NOW", true},
+                                    {"force", "pure-token", "FORCE", true},
+                                    {"abort", "pure-token", "ABORT", true}};
 constexpr ArgDoc kMessage[] = {{"message", "string"}};
 constexpr ArgDoc kHelloAuth[] = {{"username", "string"}, {"password", "string"}};
 constexpr ArgDoc kHelloProto[] = {
@@ -249,6 +254,10 @@ constexpr CommandSpec kCommands[] = {
     {"set", -3, kW, 1, 1, 1, "string",
      "Acquires a lease like LOCK: only SET key owner NX PX ms or NX EX s.", "1.0.0", kSetArgs,
      CmdSet},
+    {"shutdown", -1, kA | kL, 0, 0, 0, "server",
+     "Saves the state and stops the server; NOSAVE stops without saving (the next start then "
+     "quarantines, as after a crash).",
+     "1.0.0", kShutdownArgs, CmdShutdown},
     {"time", 1, kF | kL, 0, 0, 0, "server", "Returns the server time.", "2.6.0", {}, CmdTime},
     {"ttl", 2, kR | kF, 1, 1, 1, "generic",
      "Returns a lease's remaining seconds (a local read), -2 if not held.", "1.0.0", kOnlyKey,

@@ -73,6 +73,7 @@ void CmdConfigSet(CommandContext& context);
 void CmdConfigResetStat(CommandContext& context);
 void CmdConfigHelp(CommandContext& context);
 void CmdTime(CommandContext& context);
+void CmdShutdown(CommandContext& context);
 
 // ACL (commands_acl.cc).
 void CmdAclWhoAmI(CommandContext& context);

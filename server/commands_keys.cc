@@ -3,6 +3,7 @@
 // lease past its deadline reads as absent even before expiry removes it.
 #include <variant>
 
+#include "cluster/lease_math.h"
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/engine.h"
@@ -18,6 +19,10 @@ const cluster::Register* Held(CommandContext& c, std::string_view key) {
   return c.engine.node().table().FindHeld(key, c.now.mono_ms);
 }
 
+int64_t ReportedMs(const CommandContext& c, const cluster::Register& reg) {
+  return cluster::ReportedRemainingMs(reg.RemainingMs(c.now.mono_ms), c.engine.config().lease_drift);
+}
+
 }  // namespace
 
 void CmdExists(CommandContext& c) {
@@ -26,15 +31,18 @@ void CmdExists(CommandContext& c) {
   c.client.writer().WriteInteger(count);
 }
 
+// PTTL and TTL report what the holder may count on (never more than the ttl
+// asked): the time left here, less the drift allowance and δ
+// (cluster/lease_math.h, ReportedRemainingMs).
 void CmdPttl(CommandContext& c) {
   const cluster::Register* reg = Held(c, c.args[1]);
-  c.client.writer().WriteInteger(reg == nullptr ? -2 : reg->RemainingMs(c.now.mono_ms));
+  c.client.writer().WriteInteger(reg == nullptr ? -2 : ReportedMs(c, *reg));
 }
 
 void CmdTtl(CommandContext& c) {
   const cluster::Register* reg = Held(c, c.args[1]);
   // Redis rounds to the nearest second.
-  c.client.writer().WriteInteger(reg == nullptr ? -2 : (reg->RemainingMs(c.now.mono_ms) + 500) / 1000);
+  c.client.writer().WriteInteger(reg == nullptr ? -2 : (ReportedMs(c, *reg) + 500) / 1000);
 }
 
 void CmdType(CommandContext& c) {

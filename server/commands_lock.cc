@@ -4,6 +4,7 @@
 // it holds a lock with its LOCK reply and token, not with GET or LOCKINFO.
 #include <variant>
 
+#include "cluster/lease_math.h"
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/engine.h"
@@ -92,7 +93,9 @@ void CmdLockInfo(CommandContext& c) {
   writer.WriteBulk("token");
   writer.WriteInteger(static_cast<int64_t>(reg->token));
   writer.WriteBulk("remaining_ms");
-  writer.WriteInteger(reg->RemainingMs(c.now.mono_ms));
+  // What the holder may count on, as PTTL (cluster/lease_math.h).
+  writer.WriteInteger(
+      cluster::ReportedRemainingMs(reg->RemainingMs(c.now.mono_ms), c.engine.config().lease_drift));
 }
 
 void CmdSet(CommandContext& c) {

@@ -6,7 +6,8 @@
 //   PEER PING                                    -> +PONG
 //   PEER BATCH <payload>    messages in binary, as links send them
 //                           (server/peer_batch.h)           -> no reply
-//   PEER PREPARE|PEEK|PROMISE|ACCEPT|ACCEPTED|LEARN|SYNC|SYNCED ...
+//   PEER PREPARE|PEEK|PROMISE|ACCEPT|ACCEPTED|LEARN|SYNC|SYNCED|PROBE|PROBED
+//        <incarnation> <sent ms> <echo incarnation> <echo ms> ...
 //                           one message in text, for tests   -> no reply
 // The proofs are HMACs of the cluster secret over both nonces
 // (server/peer_auth.h): the secret itself never crosses the network.
@@ -55,7 +56,7 @@ void Hello(CommandContext& c) {
   }
   if (!members || static_cast<size_t>(*members) != c.engine.members_count() ||
       c.args[4] != ClusterFingerprint(config)) {
-    return Refuse(c, "the member lists, max-lease-ms or lease-drift differ between members");
+    return Refuse(c, "the member lists, max-lease-ms, lease-drift or round-timeout-ms differ between members");
   }
   if (!member || *member < 0 || static_cast<size_t>(*member) >= c.engine.members_count() ||
       static_cast<cluster::MemberId>(*member) == c.engine.self()) {

@@ -3,6 +3,7 @@
 // message that says how to change them.
 #include <iterator>
 
+#include "protocol/ascii.h"
 #include "server/client.h"
 #include "server/commands.h"
 #include "server/config.h"
@@ -122,6 +123,43 @@ void CmdTime(CommandContext& c) {
   c.client.writer().WriteArrayHeader(2);
   c.client.writer().WriteBulk(std::to_string(c.now.wall_ms / 1000));
   c.client.writer().WriteBulk(std::to_string((c.now.wall_ms % 1000) * 1000));
+}
+
+// SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT], with Redis's syntax and
+// replies. The server stops at the end of the loop turn, without a reply
+// (the connection closes, as Redis's does). SAVE (the default here) saves
+// every register and removes the running marker: the next start votes at
+// once. NOSAVE leaves the marker: the next start quarantines, as after a
+// crash. NOW and FORCE change nothing (there are no replicas to wait for,
+// and a failed save already stops the process with the marker left). A
+// shutdown is never in progress between loop turns, so ABORT always finds
+// none.
+void CmdShutdown(CommandContext& c) {
+  bool save = false;
+  bool nosave = false;
+  bool other_flag = false;
+  bool abort = false;
+  for (size_t i = 1; i < c.args.size(); ++i) {
+    const std::string& arg = c.args[i];
+    if (protocol::EqualsIgnoreCase(arg, "nosave")) {
+      nosave = true;
+    } else if (protocol::EqualsIgnoreCase(arg, "save")) {
+      save = true;
+    } else if (protocol::EqualsIgnoreCase(arg, "now") || protocol::EqualsIgnoreCase(arg, "force")) {
+      other_flag = true;
+    } else if (protocol::EqualsIgnoreCase(arg, "abort")) {
+      abort = true;
+    } else {
+      return c.engine.ReplyError(c.client, errors::kSyntax);
+    }
+  }
+  if ((abort && (save || nosave || other_flag)) || (save && nosave)) {
+    return c.engine.ReplyError(c.client, errors::kSyntax);
+  }
+  if (abort) return c.engine.ReplyError(c.client, errors::kNoShutdown);
+  if (!c.engine.process().shutdown) return c.engine.ReplyError(c.client, errors::kShutdownFailed);
+  c.engine.process().shutdown(!nosave);
+  c.client.close_after_reply = true;
 }
 
 }  // namespace lockerd::server

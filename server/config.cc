@@ -10,6 +10,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "cluster/broken.h"
 #include "cluster/siphash.h"
 #include "cluster/txn.h"
 #include "protocol/ascii.h"
@@ -298,7 +299,12 @@ const std::vector<Setting>& Settings() {
       {"round-timeout-ms", "<ms>", "how long a write waits for a majority (default 500)",
        IntSetting(&Config::round_timeout_ms, 1, 60'000),
        [](const Config& c) { return std::to_string(c.round_timeout_ms); }},
-      {"dir", "<path>", "where leases are saved on shutdown (default .)",
+      {"cluster-list-changed", "yes|no",
+       "the member list differs from the one dir remembers, on purpose: every member was stopped "
+       "first; start as after a crash (default no)",
+       [](Config& c, const Values& v) { return SetYesNo(&c.cluster_list_changed, v); },
+       [](const Config& c) { return std::string(c.cluster_list_changed ? "yes" : "no"); }},
+      {"dir", "<path>", "where leases are saved on shutdown, created if missing (default .)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;
          c.dir = OneValue(v, &error);
@@ -396,18 +402,19 @@ const std::vector<Setting>& Settings() {
        },
        [](const Config&) { return std::string("(hidden)"); }},
       {"debug-break-rule", "<rule>",
-       "TESTS ONLY: break a safety rule on purpose (forget-promises, success-without-majority, "
-       "vote-in-quarantine, token-without-floor)",
+       "TESTS ONLY: break a safety rule on purpose (one of cluster/broken.h's names, e.g. "
+       "success-without-majority)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;
          c.debug_break_rule = OneValue(v, &error);
          if (!error.empty()) return error;
-         for (const char* rule : {"forget-promises", "success-without-majority",
-                                  "vote-in-quarantine", "token-without-floor"}) {
-           if (c.debug_break_rule == rule) return {};
-         }
-         return "must be forget-promises, success-without-majority, vote-in-quarantine or "
-                "token-without-floor";
+         // Checked against the list on a copy of the rules: nothing is
+         // broken until main() applies it.
+         const cluster::BrokenRules saved = cluster::Broken();
+         const bool known = cluster::BreakRule(c.debug_break_rule);
+         cluster::Broken() = saved;
+         if (known) return {};
+         return "must be one of " + cluster::BrokenRuleNames();
        },
        [](const Config& c) { return c.debug_break_rule; }},
       {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
@@ -540,7 +547,11 @@ void Validate(const Config& config, std::vector<std::string>* errors) {
 std::string ClusterFingerprint(const Config& config) {
   std::string text;
   for (const std::string& member : config.cluster) text += member + ",";
-  text += "|" + std::to_string(config.max_lease_ms) + "|" + FormatDouble(config.lease_drift);
+  // The settings every member's safety arithmetic must agree on: the
+  // quarantine, the tombstones' life and the age limit of commits all
+  // derive from them (cluster/lease_math.h).
+  text += "|" + std::to_string(config.max_lease_ms) + "|" + FormatDouble(config.lease_drift) + "|" +
+          std::to_string(config.round_timeout_ms);
   char hex[17];
   std::snprintf(hex, sizeof hex, "%016llx",
                 static_cast<unsigned long long>(cluster::SipHash13(cluster::HashKey{}, text)));

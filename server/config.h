@@ -72,6 +72,9 @@ struct Config {
   std::string advertise;
   std::string cluster_secret;
   size_t self_index = 0;  // Derived: where `advertise` is in `cluster`.
+  // The member list differs from the one `dir` remembers on purpose (every
+  // member was stopped first): start as after a crash (server/data_dir.h).
+  bool cluster_list_changed = false;
   // Test-only: a rule of the cluster protocol to break on purpose (see
   // cluster/broken.h), so a fault test can prove its checker notices.
   std::string debug_break_rule;

@@ -91,6 +91,9 @@ struct ProcessInfo {
   // Called when a peer proves itself (PEER HELLO): it is up, so our link to
   // it need not wait out its reconnect backoff.
   std::function<void(cluster::MemberId)> on_peer_hello;
+  // SHUTDOWN: stops the server at the end of this loop turn, saving the
+  // state unless `save` is false (set by the server).
+  std::function<void(bool save)> shutdown;
 };
 
 class Engine {

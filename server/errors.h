@@ -37,6 +37,8 @@ inline constexpr std::string_view kSetForm =
     "ERR keys here are leases: SET needs NX with PX or EX (SET key owner NX PX ms), or IFEQ old "
     "with PX, EX or KEEPTTL; use LOCK for more";
 inline constexpr std::string_view kNoScript = "NOSCRIPT No matching script. Please use EVAL.";
+inline constexpr std::string_view kNoShutdown = "ERR No shutdown in progress.";
+inline constexpr std::string_view kShutdownFailed = "ERR Errors trying to SHUTDOWN. Check logs.";
 inline constexpr std::string_view kMaxClients = "ERR max number of clients reached";
 inline constexpr std::string_view kTooManyWaiters =
     "ERR too many clients waiting on this key (maxwaiters-per-key)";

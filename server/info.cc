@@ -37,7 +37,7 @@ class InfoText {
 };
 
 std::string MemberState(const cluster::Node& node, cluster::Time now) {
-  if (node.Quarantined(now)) return node.syncing() && now.mono_ms >= node.quarantine_until_ms()
+  if (node.Quarantined(now)) return node.recovering() && now.mono_ms >= node.quarantine_until_ms()
                                         ? "syncing"
                                         : "quarantine";
   return "ok";
@@ -164,6 +164,14 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   info.Field("member_state", MemberState(node, now));
   info.Field("quarantine_remaining_ms",
              std::max<int64_t>(0, node.quarantine_until_ms() - now.mono_ms));
+  // Recovery without stable storage (cluster/recovery_sync.h).
+  info.Field("recovering", node.recovering() ? 1 : 0);
+  info.Field("recovery_answers", node.recovery().answered_count());
+  info.Field("recovery_peers_recovering", node.recovery().recovering_count());
+  info.Field("recovery_fallbacks", node.recovery_fallbacks());
+  // Commits not applied because they were older than the age limit, or of
+  // unknown age (cluster/message_clocks.h).
+  info.Field("stale_commits_refused", node.stale_commits());
   size_t reachable = 1;  // This member.
   if (engine.process().peer_status) {
     for (const PeerStatus& peer : engine.process().peer_status()) {

@@ -1,8 +1,12 @@
 // lockerd's entry point: reads the settings, then runs the server until it
 // is told to stop.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <utility>
+#include <vector>
 
 #include "cluster/broken.h"
 #include "server/config.h"
@@ -11,9 +15,50 @@
 #include "server/server.h"
 #include "server/version.h"
 
+namespace {
+
+// Every exit path says why. SIGTERM, SIGINT and SHUTDOWN stop the server
+// cleanly (server.cc); SIGHUP and the user signals are ignored there. Any
+// other signal that ends the process gets one line on stderr first (written
+// with write(2), the only safe way inside a signal handler), then its
+// default action: the running marker stays, and the next start quarantines.
+void OnFatalSignal(int signum) {
+  char line[160] = "lockerd: terminated by signal ";
+  size_t length = std::strlen(line);
+  char digits[8];
+  size_t count = 0;
+  for (int n = signum; n > 0 && count < sizeof digits; n /= 10) digits[count++] = static_cast<char>('0' + n % 10);
+  while (count > 0) line[length++] = digits[--count];
+  const char tail[] = " without saving its state; the next start quarantines\n";
+  std::memcpy(line + length, tail, sizeof tail - 1);
+  length += sizeof tail - 1;
+  [[maybe_unused]] const ssize_t written = ::write(STDERR_FILENO, line, length);
+  std::signal(signum, SIG_DFL);
+  std::raise(signum);
+}
+
+void LogFatalSignals() {
+  std::vector<int> signals = {SIGQUIT, SIGTRAP, SIGSYS,  SIGXCPU, SIGXFSZ,
+                              SIGALRM, SIGVTALRM, SIGPROF, SIGPWR, SIGSTKFLT, SIGIO};
+#if !defined(__SANITIZE_ADDRESS__)
+  // AddressSanitizer reports these itself, with the stack.
+  for (const int fatal : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT}) signals.push_back(fatal);
+#endif
+  for (const int signum : signals) {
+    struct sigaction action {};
+    action.sa_handler = OnFatalSignal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESETHAND;
+    sigaction(signum, &action, nullptr);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace lockerd::server;
   std::signal(SIGPIPE, SIG_IGN);
+  LogFatalSignals();
   const ConfigLoad load = LoadConfig(argc, argv);
   if (load.help) {
     std::fputs(HelpText().c_str(), stdout);
@@ -32,11 +77,7 @@ int main(int argc, char** argv) {
   }
   SetLogLevel(load.config->loglevel);
   if (const std::string& rule = load.config->debug_break_rule; !rule.empty()) {
-    lockerd::cluster::BrokenRules& broken = lockerd::cluster::Broken();
-    broken.forget_promises = rule == "forget-promises";
-    broken.success_without_majority = rule == "success-without-majority";
-    broken.vote_in_quarantine = rule == "vote-in-quarantine";
-    broken.token_without_floor = rule == "token-without-floor";
+    lockerd::cluster::BreakRule(rule);
     Log(LogLevel::kWarning, "TEST BUILD BEHAVIOUR: safety rule broken on purpose (%s); never "
         "use this outside tests", rule.c_str());
   }

@@ -21,6 +21,8 @@ enum Kind : uint8_t {
   kLearn = 5,
   kSync = 6,
   kSynced = 7,
+  kProbe = 8,
+  kProbeReply = 9,
 };
 
 // Numbers are written as fixed-width little-endian integers, strings as a
@@ -119,6 +121,8 @@ Kind KindOf(const cluster::Accepted&) { return kAccepted; }
 Kind KindOf(const cluster::Learn&) { return kLearn; }
 Kind KindOf(const cluster::SyncRequest&) { return kSync; }
 Kind KindOf(const cluster::SyncReply&) { return kSynced; }
+Kind KindOf(const cluster::Probe&) { return kProbe; }
+Kind KindOf(const cluster::ProbeReply&) { return kProbeReply; }
 
 // A Prepare carries its peek flag ahead of the shared fields.
 void PeekFlag(BinaryWriter& out, const cluster::Prepare& m) { out.Flag(m.peek); }
@@ -130,20 +134,23 @@ template <typename M>
 std::optional<cluster::Message> Read(BinaryReader& read, std::string_view* payload,
                                      cluster::MemberId from, cluster::MemberId to) {
   M m;
+  cluster::Stamp stamp;
+  StampFields(read, stamp);
   PeekFlag(read, m);
   MessageFields(read, m);
   if (!read.ok()) return std::nullopt;
   *payload = read.rest();
-  return cluster::Message{from, to, std::move(m)};
+  return cluster::Message{from, to, std::move(m), stamp};
 }
 
 }  // namespace
 
 void AppendPeerMessage(const cluster::Message& message, std::string* payload) {
   std::visit(
-      [payload](const auto& m) {
+      [payload, &message](const auto& m) {
         BinaryWriter out(payload);
         out.Byte(KindOf(m));
+        StampFields(out, message.stamp);
         PeekFlag(out, m);
         MessageFields(out, m);
       },
@@ -169,6 +176,8 @@ std::optional<cluster::Message> TakePeerMessage(std::string_view* payload, clust
     case kLearn: return Read<cluster::Learn>(read, payload, from, to);
     case kSync: return Read<cluster::SyncRequest>(read, payload, from, to);
     case kSynced: return Read<cluster::SyncReply>(read, payload, from, to);
+    case kProbe: return Read<cluster::Probe>(read, payload, from, to);
+    case kProbeReply: return Read<cluster::ProbeReply>(read, payload, from, to);
     default: return std::nullopt;
   }
 }

@@ -100,23 +100,28 @@ std::string_view KindOf(const cluster::Accepted&) { return "ACCEPTED"; }
 std::string_view KindOf(const cluster::Learn&) { return "LEARN"; }
 std::string_view KindOf(const cluster::SyncRequest&) { return "SYNC"; }
 std::string_view KindOf(const cluster::SyncReply&) { return "SYNCED"; }
+std::string_view KindOf(const cluster::Probe&) { return "PROBE"; }
+std::string_view KindOf(const cluster::ProbeReply&) { return "PROBED"; }
 
 template <typename M>
 std::optional<cluster::Message> Read(std::span<const std::string> args, cluster::MemberId from,
                                      cluster::MemberId to, M m = {}) {
   FieldReader read(args);
+  cluster::Stamp stamp;
+  StampFields(read, stamp);
   MessageFields(read, m);
   if (!read.ok()) return std::nullopt;
-  return cluster::Message{from, to, std::move(m)};
+  return cluster::Message{from, to, std::move(m), stamp};
 }
 
 }  // namespace
 
 void EncodePeerMessage(const cluster::Message& message, std::string* out) {
   std::visit(
-      [out](const auto& m) {
+      [out, &message](const auto& m) {
         TextWriter writer;
         writer.Text("PEER").Text(KindOf(m));
+        StampFields(writer, message.stamp);
         MessageFields(writer, m);
         writer.Finish(out);
       },
@@ -138,6 +143,8 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   if (kind == "LEARN") return Read<cluster::Learn>(args, from, to);
   if (kind == "SYNC") return Read<cluster::SyncRequest>(args, from, to);
   if (kind == "SYNCED") return Read<cluster::SyncReply>(args, from, to);
+  if (kind == "PROBE") return Read<cluster::Probe>(args, from, to);
+  if (kind == "PROBED") return Read<cluster::ProbeReply>(args, from, to);
   return std::nullopt;
 }
 

@@ -75,8 +75,24 @@ void MessageFields(F& f, M& m) {
 template <typename F, MessageOf<cluster::SyncReply> M>
 void MessageFields(F& f, M& m) {
   f.Number(m.nonce);
+  f.Flag(m.recovering);
   f.Number(m.token_counter);
   f.BallotOf(m.highest);
+}
+
+template <typename F, MessageOf<cluster::Probe> M>
+void MessageFields(F&, M&) {}
+
+template <typename F, MessageOf<cluster::ProbeReply> M>
+void MessageFields(F&, M&) {}
+
+// Every message's stamp (cluster/message_clocks.h), right after its kind.
+template <typename F, MessageOf<cluster::Stamp> S>
+void StampFields(F& f, S& stamp) {
+  f.Number(stamp.incarnation);
+  f.Signed(stamp.sent_ms);
+  f.Number(stamp.echo_incarnation);
+  f.Signed(stamp.echo_ms);
 }
 
 }  // namespace lockerd::server

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <random>
 
 #include "cluster/check.h"
@@ -69,6 +70,7 @@ Connection& ConnectionOf(uv_handle_t* handle) { return *static_cast<Connection*>
 Server::Server(Config config)
     : config_(std::move(config)),
       engine_(config_, InitialTime(), RandomSeed()),
+      data_dir_(config_.dir),
       state_store_(config_.dir),
       read_buffer_(kReadChunkBytes, '\0') {
   CHECK(uv_loop_init(&loop_) == 0);
@@ -106,7 +108,7 @@ int Server::Run() {
       return 1;
     }
   }
-  Restore(now);
+  if (!Restore(now)) return 1;
   if (!Listen()) return 1;
   if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
     Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
@@ -140,14 +142,18 @@ int Server::Run() {
   uv_signal_start(&sigterm_, OnSignal, SIGTERM);
   uv_signal_init(&loop_, &sigint_);
   uv_signal_start(&sigint_, OnSignal, SIGINT);
-  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
-                              reinterpret_cast<uv_handle_t*>(&cron_),
-                              reinterpret_cast<uv_handle_t*>(&idle_timer_),
-                              reinterpret_cast<uv_handle_t*>(&prepare_),
-                              reinterpret_cast<uv_handle_t*>(&sigterm_),
-                              reinterpret_cast<uv_handle_t*>(&sigint_)}) {
-    handle->data = this;
-  }
+  // A daemon's SIGHUP (a closed terminal, a reload request) and the user
+  // signals must not end it: an unsaved stop costs a quarantine.
+  uv_signal_init(&loop_, &sighup_);
+  uv_signal_start(&sighup_, OnIgnoredSignal, SIGHUP);
+  uv_signal_init(&loop_, &sigusr1_);
+  uv_signal_start(&sigusr1_, OnIgnoredSignal, SIGUSR1);
+  uv_signal_init(&loop_, &sigusr2_);
+  uv_signal_start(&sigusr2_, OnIgnoredSignal, SIGUSR2);
+  for (uv_handle_t* handle : SignalAndTimerHandles()) handle->data = this;
+  // SHUTDOWN runs inside a command: the server stops at the end of the loop
+  // turn, once that turn's replies and peer messages are out.
+  engine_.process().shutdown = [this](bool save) { shutdown_requested_ = save ? 1 : 2; };
   if (config_.tls_port != 0) {
     Log(LogLevel::kNotice, "lockerd ready to accept connections on port %d, tls-port %d (pid %d)",
         config_.port, config_.tls_port, process.pid);
@@ -159,36 +165,94 @@ int Server::Run() {
   return exit_code_;
 }
 
-void Server::Restore(Time now) {
+bool Server::Restore(Time now) {
+  // Nothing in dir is read before its lock is held: a second process on
+  // one dir would take the first one's running marker for a crash of its
+  // own, or save over its state.
+  if (const std::string error = data_dir_.Lock(); !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+    return false;
+  }
+  DataDir::Members members{config_.cluster, config_.cluster.empty() ? "" : config_.advertise};
+  bool list_changed = false;
+  if (const std::string error = data_dir_.CheckMembers(members, config_.cluster_list_changed, &list_changed);
+      !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+    return false;
+  }
   const PreviousRun previous = state_store_.Load();
-  bool unclean = previous.unclean;
-  if (!previous.problem.empty()) {
-    Log(LogLevel::kWarning, "Ignoring unreadable state (%s); treating the last stop as unclean",
-        previous.problem.c_str());
-    unclean = true;
-  }
+  cluster::StartFacts facts;
+  facts.unclean = previous.unclean || !previous.problem.empty();
+  facts.members_changed = list_changed;
+  facts.saved = previous.saved;
   if (previous.saved) {
-    cluster::NodeState state = *previous.saved;
-    // Leases of an older clean stop may be long gone; only counters carry over.
-    if (unclean) state.leases.clear();
-    const int64_t downtime_ms = std::max<int64_t>(0, now.wall_ms - previous.saved_wall_ms);
-    engine_.node().Restore(state, now, downtime_ms);
-    engine_.process().leases_loaded = engine_.node().table().held_count();
-    if (!unclean) {
-      Log(LogLevel::kNotice, "Loaded %zu leases from %s (down for %lld ms)",
-          engine_.process().leases_loaded, state_store_.state_path().c_str(),
-          static_cast<long long>(downtime_ms));
-    }
+    facts.downtime_ms = ElapsedWithinBoot(previous.saved_at.boot, ReadBootStamp());
+    facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - previous.saved_at.wall_ms);
   }
-  if (unclean) {
-    engine_.node().StartQuarantine(now);
-    engine_.process().unclean_start = true;
+  const cluster::StartReport report = engine_.node().Start(facts, now);
+  engine_.process().leases_loaded = report.leases_loaded;
+  engine_.process().unclean_start = report.kind == cluster::StartKind::kUnclean;
+  LogStart(report, previous, facts);
+  was_voting_ = !engine_.node().Quarantined(now);
+  return true;
+}
+
+void Server::LogStart(const cluster::StartReport& report, const PreviousRun& previous,
+                      const cluster::StartFacts& facts) {
+  const auto quarantine_ms = static_cast<long long>(report.quarantine_ms);
+  switch (report.kind) {
+    case cluster::StartKind::kFirst:
+      Log(LogLevel::kNotice, "First start with dir %s", config_.dir.c_str());
+      break;
+    case cluster::StartKind::kClean:
+      Log(LogLevel::kNotice, "Loaded %zu registers (%zu leases) from %s (down for %lld ms by the boot clock)",
+          report.registers_loaded, report.leases_loaded, state_store_.state_path().c_str(),
+          static_cast<long long>(*facts.downtime_ms));
+      break;
+    case cluster::StartKind::kCleanAfterReboot:
+      Log(LogLevel::kNotice,
+          "Loaded %zu registers (%zu leases) from %s, saved before the machine rebooted: the "
+          "downtime is unknown, so leases are kept whole",
+          report.registers_loaded, report.leases_loaded, state_store_.state_path().c_str());
+      break;
+    case cluster::StartKind::kUnclean:
+      if (facts.members_changed) {
+        Log(LogLevel::kWarning,
+            "The member list changed on purpose (cluster-list-changed yes): starting as after a "
+            "crash, since a lease granted under the old list may still be held");
+      } else if (!previous.problem.empty()) {
+        Log(LogLevel::kWarning, "Ignoring unreadable state (%s); treating the last stop as unclean",
+            previous.problem.c_str());
+      } else {
+        Log(LogLevel::kWarning, "The last run did not shut down cleanly (%s exists)",
+            state_store_.marker_path().c_str());
+      }
+      break;
+  }
+  if (report.quarantine_ms > 0) {
     Log(LogLevel::kWarning,
-        "The last run did not shut down cleanly (%s exists): locks it granted may still be held, "
-        "so lock writes answer -TRYAGAIN for %lld ms",
-        state_store_.marker_path().c_str(),
-        static_cast<long long>(engine_.node().quarantine_until_ms() - now.mono_ms));
+        "Restart quarantine: this member does not vote for %lld ms (locks it granted may still be "
+        "held); lock writes need a majority of the other members meanwhile",
+        quarantine_ms);
   }
+  if (report.recovering) {
+    Log(LogLevel::kNotice,
+        "Recovering: learning the highest ballots and token counters from a majority of the "
+        "members that are not recovering themselves");
+  }
+}
+
+void Server::NoteVotingState(Time now) {
+  const cluster::Node& node = engine_.node();
+  if (node.recovery_fallbacks() != fallbacks_seen_) {
+    fallbacks_seen_ = node.recovery_fallbacks();
+    Log(LogLevel::kWarning,
+        "Recovery fell back to the whole-cluster rule: a majority of the members lost their state "
+        "at once, so ballots and tokens now start from the wall clock");
+  }
+  const bool voting = !node.Quarantined(now);
+  if (voting && !was_voting_) Log(LogLevel::kNotice, "Quarantine over: this member votes again");
+  was_voting_ = voting;
 }
 
 bool Server::Listen() {
@@ -703,6 +767,7 @@ void Server::OnTimer(uv_timer_t* timer) {
 void Server::OnCron(uv_timer_t* timer) {
   Server& server = *static_cast<Server*>(timer->data);
   const Time now = server.Now();
+  server.NoteVotingState(now);
   const int64_t soft_ms = server.config_.output_limit.soft_seconds * 1000;
   // Only the connections that can be due are looked at, never all of them:
   // with 10,000 clients a sweep would stall the loop every second.
@@ -774,6 +839,11 @@ void Server::OnPrepare(uv_prepare_t* prepare) {
   }
   queue.clear();
   if (server.flush_queue_.empty()) server.flush_queue_.swap(queue);  // Keep the capacity.
+  if (server.shutdown_requested_ != 0) {
+    const bool save = server.shutdown_requested_ == 1;
+    server.Shutdown(save ? "SHUTDOWN" : "SHUTDOWN NOSAVE", save);
+    return;
+  }
   server.RearmTimer();
   server.MeasureLoopTurn();
 }
@@ -815,19 +885,39 @@ void Server::OnSignal(uv_signal_t* signal, int signum) {
   server.Shutdown(signum == SIGTERM ? "SIGTERM" : "SIGINT");
 }
 
-void Server::Shutdown(const char* why) {
+void Server::OnIgnoredSignal(uv_signal_t*, int signum) {
+  const char* name = sigabbrev_np(signum);
+  Log(LogLevel::kNotice, "Received SIG%s: ignored (SIGTERM or SHUTDOWN stop lockerd; settings "
+      "change with a restart)", name != nullptr ? name : "?");
+}
+
+std::vector<uv_handle_t*> Server::SignalAndTimerHandles() {
+  return {reinterpret_cast<uv_handle_t*>(&timer_),   reinterpret_cast<uv_handle_t*>(&cron_),
+          reinterpret_cast<uv_handle_t*>(&idle_timer_), reinterpret_cast<uv_handle_t*>(&prepare_),
+          reinterpret_cast<uv_handle_t*>(&sigterm_), reinterpret_cast<uv_handle_t*>(&sigint_),
+          reinterpret_cast<uv_handle_t*>(&sighup_),  reinterpret_cast<uv_handle_t*>(&sigusr1_),
+          reinterpret_cast<uv_handle_t*>(&sigusr2_)};
+}
+
+void Server::Shutdown(const char* why, bool save) {
   if (shutting_down_) return;
   shutting_down_ = true;
-  if (why != nullptr) {
+  if (why != nullptr && save) {
     const Time now = Now();
     const cluster::NodeState state = engine_.node().Save(now);
-    Log(LogLevel::kNotice, "Received %s: saving %zu leases to %s and shutting down", why,
-        state.leases.size(), state_store_.state_path().c_str());
-    if (const std::string error = state_store_.SaveClean(state, now.wall_ms); !error.empty()) {
+    const auto leases = static_cast<size_t>(std::count_if(
+        state.registers.begin(), state.registers.end(), [](const auto& reg) { return reg.held; }));
+    Log(LogLevel::kNotice, "Received %s: saving %zu leases (%zu registers in all) to %s and shutting down",
+        why, leases, state.registers.size(), state_store_.state_path().c_str());
+    if (const std::string error = state_store_.SaveClean(state, {now.wall_ms, ReadBootStamp()});
+        !error.empty()) {
       Log(LogLevel::kWarning, "Could not save state: %s; the next start will quarantine",
           error.c_str());
       exit_code_ = 1;
     }
+  } else if (why != nullptr) {
+    Log(LogLevel::kWarning, "Received %s: shutting down without saving; the next start will "
+        "quarantine as after a crash", why);
   }
   if (peers_) peers_->Stop();
   for (uv_tcp_t* listener : listeners_) {
@@ -838,12 +928,7 @@ void Server::Shutdown(const char* why) {
   std::vector<Connection*> open;
   for (const auto& [id, connection] : connections_) open.push_back(connection);
   for (Connection* connection : open) Close(*connection, "server shutting down");
-  for (uv_handle_t* handle : {reinterpret_cast<uv_handle_t*>(&timer_),
-                              reinterpret_cast<uv_handle_t*>(&cron_),
-                              reinterpret_cast<uv_handle_t*>(&idle_timer_),
-                              reinterpret_cast<uv_handle_t*>(&prepare_),
-                              reinterpret_cast<uv_handle_t*>(&sigterm_),
-                              reinterpret_cast<uv_handle_t*>(&sigint_)}) {
+  for (uv_handle_t* handle : SignalAndTimerHandles()) {
     if (handle->loop == &loop_ && !uv_is_closing(handle)) uv_close(handle, nullptr);
   }
   if (why != nullptr) Log(LogLevel::kNotice, "lockerd is now ready to exit, bye bye...");

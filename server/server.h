@@ -15,6 +15,7 @@
 
 #include "server/config.h"
 #include "server/connection.h"
+#include "server/data_dir.h"
 #include "server/engine.h"
 #include "server/idle_list.h"
 #include "server/limits.h"
@@ -49,11 +50,18 @@ class Server {
   static void OnPrepare(uv_prepare_t* prepare);
   void MeasureLoopTurn();
   static void OnSignal(uv_signal_t* signal, int signum);
+  static void OnIgnoredSignal(uv_signal_t* signal, int signum);
 
   Time Now() const;
   bool Listen();
   bool ListenOn(int port, uv_connection_cb on_connection);
-  void Restore(Time now);
+  // Locks `dir`, checks its member list and starts the node from what the
+  // last run left (cluster::Node::Start). False: cannot start.
+  bool Restore(Time now);
+  void LogStart(const cluster::StartReport& report, const PreviousRun& previous,
+                const cluster::StartFacts& facts);
+  // Logs the end of a quarantine or a recovery (from the cron).
+  void NoteVotingState(Time now);
   void Accept(uv_stream_t* listener, bool tls);
   // A TLS connection's ciphertext in: feeds the session and processes the
   // plaintext that comes out.
@@ -94,11 +102,16 @@ class Server {
   // memory they used to the system.
   void TrimMemoryAfterFlood();
   void RearmTimer();
-  void Shutdown(const char* why);
+  std::vector<uv_handle_t*> SignalAndTimerHandles();
+  // Stops serving. `why` is logged; with `save`, the state is saved and the
+  // running marker removed (a clean stop); without, the marker stays and
+  // the next start quarantines. A null `why`: a failed start, nothing saved.
+  void Shutdown(const char* why, bool save = true);
 
   Config config_;
   uv_loop_t loop_{};
   Engine engine_;
+  DataDir data_dir_;
   StateStore state_store_;
   std::vector<uv_tcp_t*> listeners_;
   uv_timer_t timer_{};
@@ -108,6 +121,12 @@ class Server {
   uint64_t turn_idle_ns_ = 0;     // The loop's idle time then.
   uv_signal_t sigterm_{};
   uv_signal_t sigint_{};
+  // Signals that must not end the process: logged and ignored.
+  uv_signal_t sighup_{};
+  uv_signal_t sigusr1_{};
+  uv_signal_t sigusr2_{};
+  bool was_voting_ = true;  // Last seen by NoteVotingState.
+  uint64_t fallbacks_seen_ = 0;
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
   // Client connections by last progress, and the one timer armed for the
   // head's deadline (`timeout`); unused when the setting is 0.
@@ -128,6 +147,7 @@ class Server {
   std::vector<cluster::Message> peer_outbox_;
   std::string read_buffer_;
   bool shutting_down_ = false;
+  int shutdown_requested_ = 0;  // By SHUTDOWN: 1 to save, 2 not to.
   int exit_code_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <span>
 #include <sstream>
 
 #include "protocol/numbers.h"
@@ -18,8 +19,13 @@ namespace lockerd::server {
 namespace {
 
 constexpr std::string_view kMagic = "lockerd-state";
-// Version 2 added the quarantine left and whether a sync is still owed.
-constexpr std::string_view kFormatVersion = "2";
+// Version 2 added the quarantine left and whether a sync is still owed;
+// version 3 every register (free ones too, with both ballots) and the boot
+// clock's reading. Older files are refused: the member starts as after a
+// crash (quarantine), never with less than it saved.
+constexpr std::string_view kFormatVersion = "3";
+constexpr size_t kHeaderFields = 12;
+constexpr size_t kRegisterFields = 9;
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
 
@@ -67,35 +73,67 @@ std::optional<uint64_t> ToUnsigned(const std::string& text) {
 
 }  // namespace
 
-std::string EncodeState(const cluster::NodeState& state, int64_t wall_ms) {
+std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp) {
   std::string out;
   protocol::RespWriter writer(&out);
-  writer.WriteArrayHeader(9);
+  writer.WriteArrayHeader(kHeaderFields);
   writer.WriteBulk(kMagic);
   writer.WriteBulk(kFormatVersion);
-  writer.WriteBulk(std::to_string(wall_ms));
+  writer.WriteBulk(std::to_string(stamp.wall_ms));
+  writer.WriteBulk(stamp.boot.boot_id);
+  writer.WriteBulk(std::to_string(stamp.boot.boottime_ms));
   writer.WriteBulk(std::to_string(state.token_counter));
   writer.WriteBulk(std::to_string(state.ballot_floor.round));
   writer.WriteBulk(BallotMemberText(state.ballot_floor));
-  writer.WriteBulk(std::to_string(state.leases.size()));
+  writer.WriteBulk(std::to_string(state.registers.size()));
   writer.WriteBulk(std::to_string(state.quarantine_left_ms));
   writer.WriteBulk(state.needs_sync ? "1" : "0");
-  for (const cluster::SavedLease& lease : state.leases) {
-    writer.WriteArrayHeader(6);
-    writer.WriteBulk(lease.key);
-    writer.WriteBulk(lease.owner);
-    writer.WriteBulk(std::to_string(lease.token));
-    writer.WriteBulk(std::to_string(lease.remaining_ms));
-    writer.WriteBulk(std::to_string(lease.accepted.round));
-    writer.WriteBulk(BallotMemberText(lease.accepted));
+  writer.WriteBulk("end-of-header");
+  for (const cluster::SavedRegister& reg : state.registers) {
+    writer.WriteArrayHeader(kRegisterFields);
+    writer.WriteBulk(reg.key);
+    writer.WriteBulk(std::to_string(reg.promised.round));
+    writer.WriteBulk(BallotMemberText(reg.promised));
+    writer.WriteBulk(std::to_string(reg.accepted.round));
+    writer.WriteBulk(BallotMemberText(reg.accepted));
+    writer.WriteBulk(reg.held ? "1" : "0");
+    writer.WriteBulk(reg.owner);
+    writer.WriteBulk(std::to_string(reg.token));
+    writer.WriteBulk(std::to_string(reg.remaining_ms));
   }
   writer.WriteArrayHeader(2);
   writer.WriteBulk("end");
-  writer.WriteBulk(std::to_string(state.leases.size()));
+  writer.WriteBulk(std::to_string(state.registers.size()));
   return out;
 }
 
-std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* wall_ms,
+namespace {
+
+// One register record's fields, or a problem.
+std::optional<cluster::SavedRegister> DecodeRegister(std::span<const std::string> fields) {
+  cluster::SavedRegister reg;
+  const auto promised_round = ToUnsigned(fields[1]);
+  const auto accepted_round = ToUnsigned(fields[3]);
+  const auto token = ToUnsigned(fields[7]);
+  const auto remaining = protocol::ParseInt64(fields[8]);
+  if (!promised_round || !accepted_round || !token || !remaining || *remaining < 0 ||
+      !ParseBallotMember(fields[2], &reg.promised) || !ParseBallotMember(fields[4], &reg.accepted) ||
+      (fields[5] != "0" && fields[5] != "1")) {
+    return std::nullopt;
+  }
+  reg.key = fields[0];
+  reg.promised.round = *promised_round;
+  reg.accepted.round = *accepted_round;
+  reg.held = fields[5] == "1";
+  reg.owner = fields[6];
+  reg.token = *token;
+  reg.remaining_ms = *remaining;
+  return reg;
+}
+
+}  // namespace
+
+std::optional<cluster::NodeState> DecodeState(std::string_view bytes, SaveStamp* stamp,
                                               std::string* problem) {
   protocol::ParserLimits limits;
   limits.args_count_max = 16;
@@ -111,38 +149,41 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* w
     *problem = what;
     return std::nullopt;
   };
-  if (!next(9) || parser.command()[0] != kMagic) return fail("not a lockerd state file");
+  if (bytes.substr(0, 64).find(kMagic) == std::string_view::npos) return fail("not a lockerd state file");
+  if (!next(kHeaderFields) || parser.command()[0] != kMagic) {
+    return fail("unknown state file version (written by another version of lockerd)");
+  }
   const auto header = parser.command();
-  if (header[1] != kFormatVersion) return fail("unknown state file version");
+  if (header[1] != kFormatVersion) {
+    return fail("unknown state file version (written by another version of lockerd)");
+  }
   const auto wall = protocol::ParseInt64(header[2]);
-  const auto counter = ToUnsigned(header[3]);
-  const auto floor_round = ToUnsigned(header[4]);
+  const auto boottime = protocol::ParseInt64(header[4]);
+  const auto counter = ToUnsigned(header[5]);
+  const auto floor_round = ToUnsigned(header[6]);
   cluster::Ballot floor;
-  const bool floor_member = ParseBallotMember(header[5], &floor);
-  const auto count = ToUnsigned(header[6]);
-  if (!wall || !counter || !floor_round || !floor_member || !count) return fail("bad header");
-  const auto quarantine_left = protocol::ParseInt64(header[7]);
-  if (!quarantine_left || *quarantine_left < 0 || (header[8] != "0" && header[8] != "1")) {
+  const bool floor_member = ParseBallotMember(header[7], &floor);
+  const auto count = ToUnsigned(header[8]);
+  const auto quarantine_left = protocol::ParseInt64(header[9]);
+  if (!wall || !boottime || !counter || !floor_round || !floor_member || !count ||
+      !quarantine_left || *quarantine_left < 0 || (header[10] != "0" && header[10] != "1") ||
+      header[11] != "end-of-header") {
     return fail("bad header");
   }
+  stamp->wall_ms = *wall;
+  stamp->boot.boot_id = header[3];
+  stamp->boot.boottime_ms = *boottime;
   cluster::NodeState state;
   state.quarantine_left_ms = *quarantine_left;
-  state.needs_sync = header[8] == "1";
-  *wall_ms = *wall;
+  state.needs_sync = header[10] == "1";
   state.token_counter = *counter;
   floor.round = *floor_round;
   state.ballot_floor = floor;
   for (uint64_t i = 0; i < *count; ++i) {
-    if (!next(6)) return fail("truncated lease record");
-    const auto fields = parser.command();
-    const auto token = ToUnsigned(fields[2]);
-    const auto remaining = protocol::ParseInt64(fields[3]);
-    const auto round = ToUnsigned(fields[4]);
-    cluster::Ballot accepted;
-    const bool member = ParseBallotMember(fields[5], &accepted);
-    if (!token || !remaining || !round || !member) return fail("bad lease record");
-    accepted.round = *round;
-    state.leases.push_back({fields[0], fields[1], *token, *remaining, accepted});
+    if (!next(kRegisterFields)) return fail("truncated register record");
+    std::optional<cluster::SavedRegister> reg = DecodeRegister(parser.command());
+    if (!reg) return fail("bad register record");
+    state.registers.push_back(std::move(*reg));
   }
   if (!next(2) || parser.command()[0] != "end" || ToUnsigned(parser.command()[1]) != *count) {
     return fail("missing end record");
@@ -160,7 +201,7 @@ PreviousRun StateStore::Load() const {
   std::ostringstream bytes;
   bytes << file.rdbuf();
   std::string problem;
-  previous.saved = DecodeState(bytes.str(), &previous.saved_wall_ms, &problem);
+  previous.saved = DecodeState(bytes.str(), &previous.saved_at, &problem);
   if (!previous.saved) previous.problem = state_path() + ": " + problem;
   return previous;
 }
@@ -174,9 +215,9 @@ std::string StateStore::MarkRunning() const {
   return error;
 }
 
-std::string StateStore::SaveClean(const cluster::NodeState& state, int64_t wall_ms) const {
+std::string StateStore::SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const {
   const std::string temporary = state_path() + ".tmp";
-  std::string error = WriteSynced(temporary, EncodeState(state, wall_ms));
+  std::string error = WriteSynced(temporary, EncodeState(state, stamp));
   if (!error.empty()) return error;
   if (::rename(temporary.c_str(), state_path().c_str()) != 0) {
     return SystemError("cannot rename " + temporary);

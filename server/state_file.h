@@ -1,8 +1,13 @@
-// What survives a restart, in the `dir` setting's folder:
+// What survives a restart, in the `dir` setting's folder (server/data_dir.h
+// holds the folder's lock and its member list):
 //   lockerd.running  exists while the server runs; found at startup, it means
-//                    the last run did not shut down cleanly (crash, kill -9).
-//   lockerd.state    written by a clean shutdown: held leases with their time
-//                    left, the token counter and the ballot floor.
+//                    the last run did not shut down cleanly (crash, kill -9,
+//                    SHUTDOWN NOSAVE).
+//   lockerd.state    written by a clean shutdown: every register (held
+//                    leases with their time left, free ones with their
+//                    ballots and their tombstone's time left), the token
+//                    counter, the ballot floor, and when it was written on
+//                    the boot clock (server/boot_clock.h).
 // The state file is a series of RESP arrays of bulk strings (the format the
 // server already parses), written to a temporary file, synced and renamed,
 // so a crash mid-save leaves the previous file whole.
@@ -12,14 +17,21 @@
 #include <optional>
 #include <string>
 
-#include "cluster/node.h"
+#include "cluster/restart.h"
+#include "server/boot_clock.h"
 
 namespace lockerd::server {
+
+// When a state file was written.
+struct SaveStamp {
+  int64_t wall_ms = 0;  // For the log and the broken variant only.
+  BootStamp boot;
+};
 
 struct PreviousRun {
   bool unclean = false;                  // The running marker was found.
   std::optional<cluster::NodeState> saved;  // A readable state file.
-  int64_t saved_wall_ms = 0;             // When it was written (wall clock).
+  SaveStamp saved_at;
   std::string problem;                   // A state file that could not be read.
 };
 
@@ -32,7 +44,7 @@ class StateStore {
   // message, or an empty string.
   std::string MarkRunning() const;
   // Saves the state and removes the running marker: a clean stop.
-  std::string SaveClean(const cluster::NodeState& state, int64_t wall_ms) const;
+  std::string SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const;
 
   std::string state_path() const { return dir_ + "/lockerd.state"; }
   std::string marker_path() const { return dir_ + "/lockerd.running"; }
@@ -42,8 +54,8 @@ class StateStore {
 };
 
 // The state file's bytes, and back; exposed for tests.
-std::string EncodeState(const cluster::NodeState& state, int64_t wall_ms);
-std::optional<cluster::NodeState> DecodeState(std::string_view bytes, int64_t* wall_ms,
+std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp);
+std::optional<cluster::NodeState> DecodeState(std::string_view bytes, SaveStamp* stamp,
                                               std::string* problem);
 
 }  // namespace lockerd::server

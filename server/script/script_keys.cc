@@ -273,7 +273,8 @@ ScriptValue ScriptKeys::Ttl(Args args, int64_t unit_ms) {
   Key* key = Find(args[1], &error);
   if (key == nullptr) return error;
   if (!key->lease.held) return ScriptValue::Integer(-2);
-  const int64_t ms = key->lease.remaining_ms;
+  // What the holder may count on, as PTTL outside scripts (lease_math.h).
+  const int64_t ms = cluster::ReportedRemainingMs(key->lease.remaining_ms, options_.drift);
   return ScriptValue::Integer(unit_ms == 1 ? ms : (ms + 500) / 1000);  // Redis rounds TTL.
 }
 
@@ -288,7 +289,7 @@ ScriptValue ScriptKeys::LockInfo(Args args) {
   items.push_back(ScriptValue::Bulk("token"));
   items.push_back(ScriptValue::Integer(static_cast<int64_t>(key->lease.token)));
   items.push_back(ScriptValue::Bulk("remaining_ms"));
-  items.push_back(ScriptValue::Integer(key->lease.remaining_ms));
+  items.push_back(ScriptValue::Integer(cluster::ReportedRemainingMs(key->lease.remaining_ms, options_.drift)));
   return ScriptValue::Array(std::move(items));
 }
 

@@ -513,6 +513,21 @@ class FastWriteTest : public CoordinatorTest {
       *out = local_;
       return true;
     });
+    coordinator_.SetLocalPromise([this](const std::string&, Ballot ballot, Time) {
+      local_.promised = std::max(local_.promised, ballot);
+    });
+  }
+
+  // The write's commits went to the others only; once a majority less one
+  // of them accepted, this member's own register is sent its commit.
+  void AcceptedByTheOthers(std::vector<MemberId> others) {
+    for (const MemberId member : others) {
+      Accepted(member, Vote::kYes);
+      own_accept_ = std::find_if(outbox_.begin(), outbox_.end(), [](const Message& m) {
+        return m.to == 0 && std::holds_alternative<cluster::Accept>(m.body);
+      }) != outbox_.end();
+      if (own_accept_) break;
+    }
   }
 
   // A LOCK by "me" through a full round; the member's own register then
@@ -527,7 +542,7 @@ class FastWriteTest : public CoordinatorTest {
     Accepted(1, Vote::kYes);
     EXPECT_EQ(Results().at(0).outcome, WriteOutcome::kDone);
     has_local_ = true;
-    local_ = {accept.ballot, accept.ballot, {true, "me", accept.token, ttl_ms}};
+    local_ = {accept.ballot, accept.ballot, {true, "me", accept.token, ttl_ms}, 0};
     return accept.ballot;
   }
 
@@ -537,19 +552,25 @@ class FastWriteTest : public CoordinatorTest {
 
   bool has_local_ = false;
   LocalRegister local_;
+  bool own_accept_ = false;
 };
 
 TEST_F(FastWriteTest, TheHoldersReleaseTakesOneRoundTripAtTheNextStep) {
   const Ballot lock_ballot = LockThroughARound();
   Submit(WriteOp::kRelease);
-  ASSERT_EQ(outbox_.size(), 3u) << "accepts to every member, no prepares";
+  ASSERT_EQ(outbox_.size(), 2u) << "accepts to the other members, no prepares";
+  EXPECT_TRUE(std::none_of(outbox_.begin(), outbox_.end(), [](const Message& m) { return m.to == 0; }))
+      << "its own register takes the write only once a majority less one of the others has";
   const Accept accept = SentAccept();
   EXPECT_EQ(accept.ballot, lock_ballot.NextStep()) << "the ballot right after the lock's";
+  EXPECT_EQ(local_.promised, accept.ballot) << "its register promised the step: never used twice";
   EXPECT_FALSE(accept.held);
   round_id_ = accept.round_id;
   ballot_ = accept.ballot;
+  AcceptedByTheOthers({2});
+  EXPECT_TRUE(own_accept_);
+  EXPECT_TRUE(Results().empty());
   Accepted(0, Vote::kYes);
-  Accepted(2, Vote::kYes);
   const auto results = Results();
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
@@ -567,12 +588,40 @@ TEST_F(FastWriteTest, ExtendsChainStepByStepAndKeepTheToken) {
   EXPECT_EQ(first.ttl_ms, 20'000);
   round_id_ = first.round_id;
   ballot_ = first.ballot;
+  AcceptedByTheOthers({1});
   Accepted(0, Vote::kYes);
-  Accepted(1, Vote::kYes);
   EXPECT_EQ(Results().at(0).token, token);
-  local_ = {first.ballot, first.ballot, {true, "me", token, 20'000}};
+  local_ = {first.ballot, first.ballot, {true, "me", token, 20'000}, 0};
   Submit(WriteOp::kExtend, "me", 20'000);
   EXPECT_EQ(SentAccept().ballot, lock_ballot.NextStep().NextStep());
+}
+
+TEST_F(FastWriteTest, AWriteThatFailedIsNotTriedAgainFromTheSameBase) {
+  LockThroughARound();
+  Submit(WriteOp::kExtend, "me", 20'000);
+  ASSERT_FALSE(SentPrepares());
+  // Nobody answers: the round times out. Its step may have reached some
+  // members; the next write must not send another value at that step.
+  coordinator_.Tick(At(600), &outbox_);
+  EXPECT_EQ(Results().at(0).outcome, WriteOutcome::kNoQuorum);
+  Submit(WriteOp::kExtend, "me", 20'000, 600);
+  EXPECT_TRUE(SentPrepares()) << "the register promised the failed step: a full round";
+}
+
+TEST_F(FastWriteTest, ALeaseReachesNoFurtherThanMaxLeaseFromItsBase) {
+  // max-lease-ms 60000, L 500: 30 s after the base was applied, a renewal
+  // of up to 29.5 s goes in one round trip; a longer one runs the full
+  // round (on a member that missed a later release, a renewal must not
+  // prolong a copy past where its base could have lasted).
+  LockThroughARound(60'000);
+  local_.lease.remaining_ms = 20'000;  // (Less than the renewal: no carry-over.)
+  Submit(WriteOp::kExtend, "me", 29'500, /*now_ms=*/30'000);
+  EXPECT_FALSE(SentPrepares());
+  coordinator_.Tick(At(31'000), &outbox_);
+  Results();
+  local_.promised = local_.accepted;  // As if that write had settled.
+  Submit(WriteOp::kExtend, "me", 29'501, /*now_ms=*/30'000);
+  EXPECT_TRUE(SentPrepares());
 }
 
 TEST_F(FastWriteTest, RefusedByAMajorityItRunsAFullRoundAtOnce) {
@@ -648,12 +697,12 @@ TEST_F(FastWriteTest, OnlyWhileAMajorityIsReachable) {
   EXPECT_FALSE(SentPrepares()) << "itself and member 1 are a majority";
   round_id_ = SentAccept().round_id;
   ballot_ = SentAccept().ballot;
+  AcceptedByTheOthers({1});
   Accepted(0, Vote::kYes);
-  Accepted(1, Vote::kYes);
   Results();
-  // With members 1 and 2 gone, the write would change only this member's
-  // own register before failing: it runs the full round instead.
-  local_ = {ballot_, ballot_, settled.lease};
+  // With members 1 and 2 gone, the write cannot succeed: it runs the full
+  // round (which says so) instead.
+  local_ = {ballot_, ballot_, settled.lease, 0};
   coordinator_.SetReachable(1, false);
   Submit(WriteOp::kRelease);
   EXPECT_TRUE(SentPrepares());

@@ -118,47 +118,7 @@ TEST_F(NodeTest, QuarantineAnswersTryAgainUntilLeasesCouldHaveEnded) {
   EXPECT_EQ(Write(WriteOp::kLock, "k", "me").outcome, WriteOutcome::kDone);
 }
 
-TEST_F(NodeTest, CleanStopDuringQuarantineKeepsTheQuarantine) {
-  // A member restarted after a crash is shut down cleanly before its
-  // quarantine ended: what it lost in the crash is still lost, so the
-  // next start must not vote at once.
-  node_.StartQuarantine(now_);
-  Advance(4000);
-  const NodeState saved = node_.Save(now_);
-  EXPECT_EQ(saved.quarantine_left_ms, 10'600 - 4000);
-  Node restarted(Options());
-  restarted.Restore(saved, {0, kWallMs}, /*downtime_ms=*/1000);
-  EXPECT_TRUE(restarted.Quarantined({5599, kWallMs}));
-  EXPECT_FALSE(restarted.Quarantined({5600, kWallMs})) << "the downtime counts";
-}
-
-TEST_F(NodeTest, SaveAndRestoreCountTheDowntime) {
-  const WriteResult a = Write(WriteOp::kLock, "a", "me", 5000);
-  Write(WriteOp::kLock, "b", "me", 500);
-  const NodeState saved = node_.Save(now_);
-  ASSERT_EQ(saved.leases.size(), 2u);
-
-  Node restarted(Options());
-  const Time later{50, kWallMs + 2000};  // A new process: its own monotonic clock.
-  restarted.Restore(saved, later, /*downtime_ms=*/1000);
-  const Register* reg = restarted.table().FindHeld("a", later.mono_ms);
-  ASSERT_NE(reg, nullptr);
-  EXPECT_EQ(reg->token, a.token);
-  EXPECT_EQ(reg->RemainingMs(later.mono_ms), 4000);
-  EXPECT_EQ(restarted.table().FindHeld("b", later.mono_ms), nullptr) << "ran out while down";
-  WriteRequest request;
-  request.request_id = 1;
-  request.op = WriteOp::kLock;
-  request.key = "c";
-  request.owner = "x";
-  request.ttl_ms = 100;
-  // The wall clock went back: only the saved counter keeps tokens growing.
-  restarted.Submit(request, {later.mono_ms, kWallMs - 60'000});
-  std::vector<WriteResult> results;
-  restarted.TakeResults(&results);
-  ASSERT_EQ(results.size(), 1u);
-  EXPECT_GT(results[0].token, a.token);
-}
+// Restarts are tested in node_restart_test.cc.
 
 }  // namespace
 }  // namespace lockerd::cluster

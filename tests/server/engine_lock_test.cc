@@ -1,11 +1,17 @@
 // Lock commands through the engine: replies as SPEC section 1 writes them.
 #include <gtest/gtest.h>
 
+#include "cluster/lease_math.h"
+
 #include "server/errors.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {
+
+// PTTL, TTL and LOCKINFO report what the holder may count on: the time
+// left, less the drift allowance (1%) and δ (cluster/lease_math.h).
+int64_t Reported(int64_t remaining_ms) { return cluster::ReportedRemainingMs(remaining_ms, 0.01); }
 
 using testing::Reply;
 
@@ -16,12 +22,12 @@ TEST_F(EngineTest, LockLifecycle) {
   EXPECT_GT(token.integer, 0);
   EXPECT_TRUE(One(a, {"LOCK", "k", "other", "5000"}).IsNull());
   EXPECT_EQ(One(a, {"LOCK", "k", "me", "9000"}).integer, token.integer) << "idempotent";
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 9000);
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(9000));
   const Reply info = One(a, {"LOCKINFO", "k"});
   ASSERT_EQ(info.type, Reply::Type::kArray) << "RESP2: a flat array";
   EXPECT_EQ(info.Field("owner")->text, "me");
   EXPECT_EQ(info.Field("token")->integer, token.integer);
-  EXPECT_EQ(info.Field("remaining_ms")->integer, 9000);
+  EXPECT_EQ(info.Field("remaining_ms")->integer, Reported(9000));
   EXPECT_EQ(One(a, {"EXTEND", "k", "me", "20000"}).integer, token.integer);
   EXPECT_TRUE(One(a, {"EXTEND", "k", "other", "20000"}).IsNull());
   EXPECT_EQ(One(a, {"RELEASE", "k", "other"}).integer, 0);
@@ -64,7 +70,7 @@ TEST_F(EngineTest, UpdateHandsTheLeaseOver) {
   Advance(300);
   EXPECT_EQ(One(a, {"UPDATE", "k", "me", "you"}).integer, token);
   EXPECT_EQ(One(a, {"GET", "k"}).text, "you");
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 708) << "what was left, with the drift margin";
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(708)) << "what was left, with the drift margin";
   EXPECT_TRUE(One(a, {"UPDATE", "k", "me", "again"}).IsNull());
   EXPECT_EQ(One(a, {"RELEASE", "k", "me"}).integer, 0);
   EXPECT_EQ(One(a, {"RELEASE", "k", "you"}).integer, 1);
@@ -75,7 +81,7 @@ TEST_F(EngineTest, SetNxIsLock) {
   EXPECT_EQ(One(a, {"SET", "k", "v1", "NX", "PX", "1000"}).text, "OK");
   EXPECT_TRUE(One(a, {"SET", "k", "v2", "NX", "PX", "1000"}).IsNull());
   EXPECT_EQ(One(a, {"set", "k", "v1", "px", "3000", "nx"}).text, "OK") << "same owner renews";
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 3000);
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(3000));
   EXPECT_EQ(One(a, {"SET", "j", "v", "NX", "EX", "2"}).text, "OK");
   EXPECT_EQ(One(a, {"TTL", "j"}).integer, 2);
   EXPECT_EQ(One(a, {"GET", "j"}).text, "v");

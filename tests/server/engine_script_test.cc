@@ -8,12 +8,17 @@
 #include <string>
 #include <vector>
 
+#include "cluster/lease_math.h"
 #include "server/errors.h"
 #include "server/script/sha1.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {
+
+// PTTL, TTL and LOCKINFO report what the holder may count on: the time
+// left, less the drift allowance (1%) and δ (cluster/lease_math.h).
+int64_t Reported(int64_t remaining_ms) { return cluster::ReportedRemainingMs(remaining_ms, 0.01); }
 
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
@@ -79,7 +84,7 @@ TEST_F(EngineTest, EvalTakesALockThroughTheCluster) {
   EXPECT_EQ(set.type, Reply::Type::kSimple);
   EXPECT_EQ(set.text, "OK");
   EXPECT_EQ(One(a, {"GET", "k"}).text, "me");
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 5000);
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(5000));
   const int64_t token = One(a, {"LOCKINFO", "k"}).Field("token")->integer;
   EXPECT_GE(token, kWallMs * 1000) << "the wall-clock token floor";
   EXPECT_EQ(One(a, {"LOCK", "k", "me", "5000"}).integer, token) << "the native LOCK sees the same lease";
@@ -226,7 +231,7 @@ TEST_F(EngineTest, EvalRoReadsTheLocalTable) {
   ASSERT_EQ(reply.type, Reply::Type::kArray);
   ASSERT_EQ(reply.elements.size(), 4u);
   EXPECT_EQ(reply.elements[0].text, "me");
-  EXPECT_EQ(reply.elements[1].integer, 4000);
+  EXPECT_EQ(reply.elements[1].integer, Reported(4000));
   EXPECT_EQ(reply.elements[2].integer, 1);
   EXPECT_EQ(reply.elements[3].integer, -2);
   const std::string sha = One(a, {"SCRIPT", "LOAD", "return redis.call('get', KEYS[1])"}).text;
@@ -251,7 +256,7 @@ TEST_F(EngineTest, EvalRoRefusesWrites) {
   const std::string sha = One(a, {"SCRIPT", "LOAD", "return redis.call('del', KEYS[1])"}).text;
   EXPECT_THAT(One(a, {"EVALSHA_RO", sha, "1", "k"}).text, HasSubstr("not allowed from read-only scripts"));
   EXPECT_EQ(One(a, {"GET", "k"}).text, "me");
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 5000);
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(5000));
 }
 
 // --- Lock-library scripts ---------------------------------------------------
@@ -290,9 +295,10 @@ TEST_F(EngineTest, RedisPyExtendScript) {
   const int64_t token = One(a, {"LOCK", "k", "me", "1000"}).integer;
   Advance(400);
   EXPECT_EQ(One(a, {"EVAL", kExtendScript, "1", "k", "me", "5000", "1"}).integer, 1) << "replace_ttl";
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 5000);
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(5000));
   EXPECT_EQ(One(a, {"EVAL", kExtendScript, "1", "k", "me", "1000", "0"}).integer, 1) << "add";
-  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, 6000);
+  // "add" is PTTL + 1000, and PTTL reports what the holder may count on.
+  EXPECT_EQ(One(a, {"PTTL", "k"}).integer, Reported(Reported(5000) + 1000));
   EXPECT_EQ(One(a, {"EVAL", kExtendScript, "1", "k", "other", "5000", "1"}).integer, 0);
   EXPECT_EQ(One(a, {"LOCKINFO", "k"}).Field("token")->integer, token) << "the same lease";
   EXPECT_EQ(One(a, {"EVAL", kExtendScript, "1", "free", "me", "5000", "1"}).integer, 0);
@@ -354,7 +360,7 @@ TEST_F(EngineTest, SetIfEqHandsTheLeaseOver) {
   Reply info = One(a, {"LOCKINFO", "k"});
   EXPECT_EQ(info.Field("owner")->text, "new");
   EXPECT_EQ(info.Field("token")->integer, token) << "the same lease";
-  EXPECT_EQ(info.Field("remaining_ms")->integer, 10000);
+  EXPECT_EQ(info.Field("remaining_ms")->integer, Reported(10000));
   EXPECT_TRUE(One(a, {"SET", "k", "other", "IFEQ", "old", "PX", "1000"}).IsNull());
   EXPECT_EQ(One(a, {"GET", "k"}).text, "new");
   Advance(2000);
@@ -362,9 +368,9 @@ TEST_F(EngineTest, SetIfEqHandsTheLeaseOver) {
   info = One(a, {"LOCKINFO", "k"});
   EXPECT_EQ(info.Field("owner")->text, "newer");
   EXPECT_EQ(info.Field("token")->integer, token);
-  EXPECT_GE(info.Field("remaining_ms")->integer, 8000);
+  EXPECT_GE(info.Field("remaining_ms")->integer, Reported(8000));
   EXPECT_EQ(One(a, {"SET", "k", "last", "IFEQ", "newer", "PX", "1000"}).text, "OK");
-  EXPECT_GE(One(a, {"PTTL", "k"}).integer, 8000) << "never shortened";
+  EXPECT_GE(One(a, {"PTTL", "k"}).integer, Reported(8000)) << "never shortened";
   EXPECT_EQ(One(a, {"LOCKINFO", "k"}).Field("token")->integer, token);
   EXPECT_TRUE(One(a, {"SET", "free", "x", "IFEQ", "y", "PX", "1000"}).IsNull());
   EXPECT_EQ(One(a, {"EXISTS", "free"}).integer, 0);

@@ -1,5 +1,5 @@
 // One cluster message of every kind (and the odd fields: binary and empty
-// strings, a peek, a ballot with a step, a negative number), for the tests
+// strings, a peek, a ballot with a step, a negative number, stamps), for the tests
 // of both peer codecs. All go from member 1 to member 0.
 #pragma once
 
@@ -21,8 +21,11 @@ inline std::vector<cluster::Message> EveryPeerMessageKind() {
   promise.lease = {true, std::string("own\0er", 6), 1790000000000001, 4321};
   promise.token_counter = 1790000000000005;
   promise.quarantine_left_ms = 12;
+  // Stamps (cluster/message_clocks.h): a run id near 2^63, a negative
+  // clock reading, no echo yet.
+  const Stamp stamp{(uint64_t{1} << 62) + 12345, -7, 0x5eed, 1'000'000};
   return {
-      {1, 0, Prepare{5, "job:\r\n1", {7, 1}}},
+      {1, 0, Prepare{5, "job:\r\n1", {7, 1}}, stamp},
       {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
       {1, 0, promise},
       {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
@@ -30,8 +33,11 @@ inline std::vector<cluster::Message> EveryPeerMessageKind() {
       {1, 0, Accept{6, "k", {8, 1, 4}, false, "", 0, 0}},  // A one-round-trip write.
       {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
       {1, 0, SyncRequest{3}},
-      {1, 0, SyncReply{3, 99, {12, 2}}},
+      {1, 0, SyncReply{3, false, 99, {12, 2}}},
+      {1, 0, SyncReply{4, true, 0, {}}},  // From a member that is itself recovering.
       {1, 0, Learn{"k", {14, 0}, true, "me", 77, -1}},
+      {1, 0, Probe{}, {(uint64_t{1} << 62) + 1, 123, 0, 0}},
+      {1, 0, ProbeReply{}, {99, 124, (uint64_t{1} << 62) + 1, 123}},
   };
 }
 

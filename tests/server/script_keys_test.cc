@@ -19,6 +19,10 @@
 namespace lockerd::server::script {
 namespace {
 
+// PTTL, TTL and LOCKINFO report what the holder may count on: the time
+// left, less the drift allowance (1%) and δ (cluster/lease_math.h).
+int64_t Reported(int64_t remaining_ms) { return cluster::ReportedRemainingMs(remaining_ms, 0.01); }
+
 using ::testing::HasSubstr;
 using ::testing::StartsWith;
 using Kind = ScriptValue::Kind;
@@ -103,7 +107,7 @@ TEST_F(ScriptKeysTest, SetNxOnFreeKeyGrantsAFreshToken) {
   EXPECT_TRUE(write.grants);
   ASSERT_EQ(Call({"GET", "k"}).kind, Kind::kBulk) << "later reads see the write";
   EXPECT_EQ(Call({"GET", "k"}).text, "me");
-  EXPECT_EQ(CallInteger({"PTTL", "k"}), 1000);
+  EXPECT_EQ(CallInteger({"PTTL", "k"}), Reported(1000));
 }
 
 TEST_F(ScriptKeysTest, FreshTokenIsAboveACounterAboveTheFloor) {
@@ -277,7 +281,7 @@ TEST_F(ScriptKeysTest, PexpireRenewsTheSameLease) {
   EXPECT_EQ(write.token, 77u);
   EXPECT_EQ(write.ttl_ms, 20000);
   EXPECT_TRUE(write.grants);
-  EXPECT_EQ(CallInteger({"PTTL", "k"}), 20000);
+  EXPECT_EQ(CallInteger({"PTTL", "k"}), Reported(20000));
   EXPECT_EQ(CallInteger({"PEXPIRE", "k", "1000"}), 1);
   EXPECT_EQ(WriteOf("k").ttl_ms, Kept(20000)) << "never shortened";
   EXPECT_EQ(CallInteger({"EXPIRE", "k", "60"}), 1);
@@ -341,12 +345,13 @@ TEST_F(ScriptKeysTest, ExpireAboveMaxLeaseErrors) {
 TEST_F(ScriptKeysTest, PttlAndTtl) {
   Declare("free");
   Declare("a", Held("me", 1, 1499));
-  Declare("b", Held("me", 2, 1500));
+  Declare("b", Held("me", 2, 1520));
   Declare("c", Held("me", 3, 400));
   Start();
   EXPECT_EQ(CallInteger({"PTTL", "free"}), -2);
   EXPECT_EQ(CallInteger({"TTL", "free"}), -2);
-  EXPECT_EQ(CallInteger({"PTTL", "a"}), 1499);
+  // What the holder may count on, as PTTL outside scripts: 1499 * 0.99 - 2.
+  EXPECT_EQ(CallInteger({"PTTL", "a"}), 1482);
   EXPECT_EQ(CallInteger({"TTL", "a"}), 1) << "Redis rounds TTL to the nearest second";
   EXPECT_EQ(CallInteger({"TTL", "b"}), 2);
   EXPECT_EQ(CallInteger({"TTL", "c"}), 0);
@@ -456,7 +461,7 @@ TEST_F(ScriptKeysTest, LockInfo) {
   EXPECT_EQ(info.items[2].text, "token");
   EXPECT_EQ(info.items[3].integer, 77);
   EXPECT_EQ(info.items[4].text, "remaining_ms");
-  EXPECT_EQ(info.items[5].integer, 5000);
+  EXPECT_EQ(info.items[5].integer, Reported(5000));
   EXPECT_TRUE(CallNull({"LOCKINFO", "free"}));
 }
 
@@ -524,7 +529,7 @@ TEST_F(ScriptKeysTest, ReadOnlyRefusesWrites) {
   }
   EXPECT_EQ(Call({"GET", "k"}).text, "me");
   EXPECT_EQ(CallInteger({"EXISTS", "k"}), 1);
-  EXPECT_EQ(CallInteger({"PTTL", "k"}), 5000);
+  EXPECT_EQ(CallInteger({"PTTL", "k"}), Reported(5000));
   EXPECT_EQ(Call({"LOCKINFO", "k"}).kind, Kind::kArray);
   EXPECT_EQ(Call({"TYPE", "k"}).text, "string");
   EXPECT_FALSE(WriteOf("k").write);
@@ -565,7 +570,7 @@ TEST_F(ScriptKeysTest, WritesReportOnlyWrittenKeysInViewOrder) {
   Declare("released", Held("me", 12, 5000));
   Start();
   EXPECT_EQ(Call({"GET", "read"}).text, "x");
-  EXPECT_EQ(CallInteger({"PTTL", "untouched"}), 5000);
+  EXPECT_EQ(CallInteger({"PTTL", "untouched"}), Reported(5000));
   const int64_t token = CallInteger({"LOCK", "taken", "me", "3000"});
   EXPECT_EQ(CallInteger({"RELEASE", "released", "me"}), 1);
   const std::vector<cluster::TxnWrite> writes = script_->Writes();

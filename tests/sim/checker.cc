@@ -11,13 +11,16 @@ int Checker::Grant(const std::string& key, int client, uint64_t token, int64_t s
   by_key_[key].push_back(id);
   const Hold& hold = holds_.back();
   if (hold.end_us <= hold.start_us) return id;  // The reply came too late to use.
-  uint64_t& max_token = max_token_[key];
-  if (token <= max_token) {
+  TokenHolder& latest = max_token_[key];
+  // A client that reuses its owner name may be granted the token it holds
+  // again (LOCK by the holder renews); any other token must be new.
+  const bool renewal = token == latest.token && client == latest.client;
+  if (token <= latest.token && !renewal) {
     Fail("fencing: key " + key + " granted token " + std::to_string(token) + " to client " +
          std::to_string(client) + " at " + std::to_string(start_us) + " us, after token " +
-         std::to_string(max_token));
+         std::to_string(latest.token) + " (client " + std::to_string(latest.client) + ")");
   }
-  max_token = std::max(max_token, token);
+  if (token > latest.token) latest = {token, client};
   CheckOverlap(hold);
   return id;
 }

@@ -2,7 +2,9 @@
 //   mutual exclusion: no two clients hold a key at the same real time, a
 //     hold running from the successful reply until the client's own
 //     deadline (send time + ttl * (1 - drift) on its clock) or its RELEASE;
-//   fencing: each hold of a key has a larger token than every earlier one;
+//   fencing: each hold of a key has a larger token than every earlier one
+//     (or, for a client that reuses its owner name, the same token it was
+//     granted last, when no one was granted a larger one since);
 //   release: after an acknowledged RELEASE the key is free on a majority;
 //   liveness: judged by the world (a probe LOCK after the faults stop).
 #pragma once
@@ -45,7 +47,11 @@ class Checker {
 
   std::vector<Hold> holds_;
   std::map<std::string, std::vector<int>> by_key_;
-  std::map<std::string, uint64_t> max_token_;
+  struct TokenHolder {
+    uint64_t token = 0;
+    int client = -1;
+  };
+  std::map<std::string, TokenHolder> max_token_;  // The largest token granted, per key.
   std::vector<std::string> violations_;
 };
 

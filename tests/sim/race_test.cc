@@ -9,6 +9,8 @@
 
 #include "cluster/broken.h"
 #include "cluster/node.h"
+#include "server/boot_clock.h"
+#include "server/state_file.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -75,6 +77,7 @@ class ScriptedCluster {
   void Advance(int64_t ms) {
     now_ms_ += ms;
     for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (!nodes_[i]) continue;  // Down.
       nodes_[i]->Tick(now());
       Collect(i);
     }
@@ -85,6 +88,27 @@ class ScriptedCluster {
     std::erase_if(in_flight_, [i](const Message& m) { return m.to == i; });
     nodes_[i] = MakeNode(i);
     nodes_[i]->StartQuarantine(now());
+    Collect(i);
+  }
+
+  // A clean stop (SIGTERM) and a start `down_ms` later, through the same
+  // save and load code the server runs (the state file's bytes, the boot
+  // clock). Messages in flight to it are lost.
+  void CleanRestart(size_t i, int64_t down_ms, bool rebooted = false) {
+    std::erase_if(in_flight_, [i](const Message& m) { return m.to == i; });
+    const std::string bytes =
+        server::EncodeState(nodes_[i]->Save(now()), {now().wall_ms, {"boot", now_ms_}});
+    nodes_[i].reset();
+    Advance(down_ms);
+    server::SaveStamp saved_at;
+    std::string problem;
+    StartFacts facts;
+    facts.saved = server::DecodeState(bytes, &saved_at, &problem);
+    ASSERT_TRUE(facts.saved.has_value()) << problem;
+    facts.downtime_ms =
+        server::ElapsedWithinBoot(saved_at.boot, {rebooted ? "boot2" : "boot", now_ms_});
+    nodes_[i] = MakeNode(i);
+    nodes_[i]->Start(facts, now());
     Collect(i);
   }
 
@@ -296,6 +320,159 @@ TEST(Races, RollingEmptyRestartsKeepTokensGrowing) {
     }
   }
   EXPECT_GT(last_token, 0u);
+}
+
+// A one-round-trip EXTEND sent close to the lease's end, whose commits are
+// slow, while a new holder takes the key once the lease ran out. Returns
+// true when both were told they hold it.
+bool FastRenewalRacingANewHolderBothHold() {
+  ScriptedCluster cluster;
+  const auto between = [](size_t a, size_t b) {
+    return [a, b](const Message& m) { return (m.from == a && m.to == b) || (m.from == b && m.to == a); };
+  };
+  const uint64_t lock = cluster.Submit(2, WriteOp::kLock, "A", 100);
+  cluster.DeliverAll();
+  EXPECT_EQ(cluster.Result(lock).value_or(WriteResult{}).outcome, WriteOutcome::kDone);
+  cluster.Advance(80);  // 20 ms left: enough for a one-round-trip renewal.
+  const uint64_t extend = cluster.Submit(2, WriteOp::kExtend, "A", 100);
+  std::vector<Message> renewal = cluster.in_flight();  // Its commits, slow.
+  cluster.Drop([](const Message&) { return true; });
+  cluster.Advance(25);  // The lease ran out everywhere.
+  const uint64_t take = cluster.Submit(1, WriteOp::kLock, "D", 500);
+  cluster.Deliver(between(0, 1));
+  EXPECT_EQ(cluster.Result(take).value_or(WriteResult{}).outcome, WriteOutcome::kDone);
+  cluster.Drop([](const Message&) { return true; });
+  for (const Message& m : renewal) {
+    cluster.node(m.to).Receive(m, cluster.now());
+    cluster.Collect(m.to);
+  }
+  cluster.DeliverAll();
+  return cluster.Result(extend).value_or(WriteResult{}).outcome == WriteOutcome::kDone;
+}
+
+TEST(Races, AOneRoundTripRenewalAtTheNextStepLosesToANewHolder) {
+  EXPECT_FALSE(FastRenewalRacingANewHolderBothHold());
+}
+
+TEST(Races, AOneRoundTripRenewalAtAFreshBallotOutranksANewHolder) {
+  Broken().fast_write_fresh_ballot = true;
+  const bool both = FastRenewalRacingANewHolderBothHold();
+  Broken() = {};
+  EXPECT_TRUE(both);
+}
+
+// A Learn delayed past its key's tombstone (a stalled link delivering its
+// backlog): applied with a fresh ttl, it would revive a released lease
+// that the members which wrote the release have forgotten since. Returns
+// the token a LOCK by the first holder's owner name gets at the end, and
+// sets `*second` to the token granted in between.
+uint64_t LateLearnRelockToken(uint64_t* second) {
+  ScriptedCluster cluster;
+  const auto without_2 = [](const Message& m) { return m.to != 2 && m.from != 2; };
+  const uint64_t first = cluster.Submit(0, WriteOp::kLock, "A", 100);
+  cluster.Deliver(without_2);  // Member 2 hears nothing...
+  EXPECT_NE(cluster.Result(first).value_or(WriteResult{}).token, 0u);
+  std::vector<Message> learn;  // ...but is sent the chosen value: slow.
+  for (const Message& m : cluster.in_flight()) {
+    if (m.to == 2 && std::holds_alternative<Learn>(m.body)) learn.push_back(m);
+  }
+  EXPECT_FALSE(learn.empty());
+  cluster.Drop([](const Message&) { return true; });
+  cluster.Submit(0, WriteOp::kRelease, "A");
+  cluster.Deliver(without_2);
+  const uint64_t take = cluster.Submit(1, WriteOp::kLock, "C", 100);
+  cluster.Deliver(without_2);
+  *second = cluster.Result(take).value_or(WriteResult{}).token;
+  cluster.Submit(1, WriteOp::kRelease, "C");
+  cluster.Deliver(without_2);
+  cluster.Drop([](const Message&) { return true; });
+  // Longer than a tombstone lives (S = 1214 ms here): members 0 and 1 forget
+  // the key.
+  for (int i = 0; i < 14; ++i) cluster.Advance(100);
+  EXPECT_EQ(cluster.node(0).table().Find("k"), nullptr);
+  for (const Message& m : learn) {
+    cluster.node(2).Receive(m, cluster.now());
+    cluster.Collect(2);
+  }
+  cluster.Drop([](const Message&) { return true; });
+  const uint64_t relock = cluster.Submit(2, WriteOp::kLock, "A", 100);
+  cluster.Deliver([](const Message& m) { return m.to != 1 && m.from != 1; });
+  return cluster.Result(relock).value_or(WriteResult{}).token;
+}
+
+TEST(Races, ALearnOlderThanItsKeysTombstoneRevivesNothing) {
+  uint64_t second = 0;
+  const uint64_t relock = LateLearnRelockToken(&second);
+  ASSERT_NE(second, 0u);
+  EXPECT_GT(relock, second);
+}
+
+TEST(Races, ALearnAppliedWhateverItsAgeRevivesAReleasedLease) {
+  Broken().apply_stale_commits = true;
+  uint64_t second = 0;
+  const uint64_t relock = LateLearnRelockToken(&second);
+  Broken() = {};
+  ASSERT_NE(second, 0u);
+  EXPECT_NE(relock, 0u);
+  EXPECT_LT(relock, second) << "expected the old token to be handed out again";
+}
+
+// Race 9 (finding 3 of issue 14): a released key whose older copy survives
+// on one member, then a clean restart of another. Returns the token a LOCK
+// by the first holder's owner name gets at the end, and sets `*second` to
+// the token granted in between.
+uint64_t Race9RelockToken(uint64_t* second) {
+  ScriptedCluster cluster;
+  const auto lock = [&](size_t via, const std::string& owner) {
+    const uint64_t id = cluster.Submit(via, WriteOp::kLock, owner, 1000);
+    cluster.DeliverAll();
+    const auto result = cluster.Result(id);
+    return result && result->outcome == WriteOutcome::kDone ? result->token : 0;
+  };
+  const auto release = [&](size_t via, const std::string& owner) {
+    cluster.Submit(via, WriteOp::kRelease, owner);
+    cluster.DeliverAll();
+  };
+  const uint64_t first = lock(0, "A");  // On all three.
+  EXPECT_NE(first, 0u);
+  cluster.Advance(10);
+  // Member 2 stops cleanly and misses A's release and C's lock and release.
+  std::string saved;
+  cluster.CleanRestart(2, /*down_ms=*/0);  // (a restart to show it round-trips)
+  cluster.Drop([](const Message& m) { return m.to == 2 || m.from == 2; });
+  const auto cut_2 = [](const Message& m) { return m.to != 2 && m.from != 2; };
+  uint64_t id = cluster.Submit(0, WriteOp::kRelease, "A");
+  cluster.Deliver(cut_2);
+  id = cluster.Submit(0, WriteOp::kLock, "C", 1000);
+  cluster.Deliver(cut_2);
+  *second = cluster.Result(id).value_or(WriteResult{}).token;
+  cluster.Submit(0, WriteOp::kRelease, "C");
+  cluster.Deliver(cut_2);
+  cluster.Drop([](const Message& m) { return m.to == 2 || m.from == 2; });
+  // Member 0 restarts cleanly; member 1 is paused (its messages wait).
+  cluster.CleanRestart(0, /*down_ms=*/20);
+  const auto without_1 = [](const Message& m) { return m.to != 1 && m.from != 1; };
+  id = cluster.Submit(0, WriteOp::kLock, "A", 1000);
+  cluster.Deliver(without_1);
+  (void)release;
+  return cluster.Result(id).value_or(WriteResult{}).token;
+}
+
+TEST(Races, ReleasedKeySurvivesACleanRestart) {
+  uint64_t second = 0;
+  const uint64_t relock = Race9RelockToken(&second);
+  ASSERT_NE(second, 0u);
+  EXPECT_GT(relock, second) << "the released lease came back with its old token";
+}
+
+TEST(Races, ForgettingFreeRegistersAtACleanStopRevivesAReleasedLease) {
+  Broken().save_held_leases_only = true;
+  uint64_t second = 0;
+  const uint64_t relock = Race9RelockToken(&second);
+  Broken() = {};
+  ASSERT_NE(second, 0u);
+  EXPECT_NE(relock, 0u);
+  EXPECT_LT(relock, second) << "expected the old token to be handed out again";
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 //   lockerd_sim --seeds 100000 [--start 1]   many seeds; prints failures
 //   lockerd_sim --replay SEED                one seed, every event printed
 //   lockerd_sim --no-scripts ...             without script (transaction) clients
+//   lockerd_sim --break-rule NAME ...        a cluster rule broken on purpose
 //   lockerd_sim --broken-script KIND ...     scripts with a deliberate bug
 //                                            (ignore-holder, shorten-renewals)
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <cstring>
 #include <map>
 
+#include "cluster/broken.h"
 #include "tests/sim/world.h"
 
 int main(int argc, char** argv) {
@@ -26,6 +28,9 @@ int main(int argc, char** argv) {
           "  --seeds N       run N seeds (default 10000) from --start (default 1)\n"
           "  --replay SEED   run one seed and print every event\n"
           "  --no-scripts    clients use LOCK, EXTEND and RELEASE only (no transactions)\n"
+          "  --break-rule NAME\n"
+          "                  a cluster rule broken on purpose (cluster/broken.h), for the\n"
+          "                  checkers to catch\n"
           "  --broken-script ignore-holder|shorten-renewals\n"
           "                  scripts with a deliberate bug, for the checkers to catch\n");
       return 0;
@@ -43,6 +48,12 @@ int main(int argc, char** argv) {
         broken_script = Broken::kShortenRenewals;
       } else {
         std::fprintf(stderr, "unknown --broken-script %s\n", argv[i + 1]);
+        return 2;
+      }
+    } else if (std::strcmp(argv[i], "--break-rule") == 0) {
+      if (!lockerd::cluster::BreakRule(argv[i + 1])) {
+        std::fprintf(stderr, "unknown --break-rule %s (one of: %s)\n", argv[i + 1],
+                     lockerd::cluster::BrokenRuleNames().c_str());
         return 2;
       }
     } else if (std::strcmp(argv[i], "--seeds") == 0) {

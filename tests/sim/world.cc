@@ -10,6 +10,8 @@
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/txn.h"
+#include "server/boot_clock.h"
+#include "server/state_file.h"
 
 namespace lockerd::sim {
 namespace {
@@ -42,9 +44,22 @@ class World {
   SimReport Run();
 
  private:
+  // What a member's `dir` holds across its runs, as the server keeps it
+  // (server/state_file.h): the bytes of the last clean stop's state file,
+  // and the running marker.
+  struct Disk {
+    std::optional<std::string> state_bytes;
+    bool running_marker = false;
+  };
+
   struct Member {
     std::unique_ptr<cluster::Node> node;  // Null while down.
     int incarnation = 0;
+    Disk disk;
+    // The machine: which boot it is in, and when (real time) it booted;
+    // CLOCK_BOOTTIME runs at the member's clock rate from there.
+    int boot = 1;
+    int64_t booted_us = 0;
     double rate = 1.0;          // How fast its clocks run against real time.
     int64_t epoch_us = 0;       // Real time at which its monotonic clock read base_ms.
     int64_t base_ms = 0;
@@ -64,6 +79,8 @@ class World {
   struct Client {
     int id = 0;
     double rate = 1.0;
+    bool reuses_owner = false;  // The same owner name for every acquire...
+    int owner_generation = 0;   // ...until a request's outcome is unknown.
     std::string owner;
     // The keys of the current acquire: one, or two for a two-key script.
     std::vector<Held> held;
@@ -94,7 +111,11 @@ class World {
   // --- members
   cluster::Time LocalTime(const Member& member) const;
   cluster::NodeOptions NodeOptionsFor(size_t index);
-  void StartMember(size_t index);
+  // Starts a member's process from what its disk holds, through
+  // cluster::Node::Start, as the server does: `wall_step_ms` is how far its
+  // wall clock stepped while it was down (the broken variant reads it).
+  void StartMember(size_t index, int64_t wall_step_ms = 0);
+  server::BootStamp BootStampOf(const Member& member) const;
   // Runs `work` on a member now, later if it is paused, never if it is down
   // or restarted since `incarnation`.
   void OnMember(size_t index, int incarnation, std::function<void(cluster::Node&)> work);
@@ -105,11 +126,25 @@ class World {
 
   // --- faults
   void FaultTick();
-  void Crash(size_t index);
-  void CleanRestart(size_t index);
+  // Crashes a member; it restarts after `down_us` (random when absent).
+  void Crash(size_t index, std::optional<int64_t> down_us = std::nullopt);
+  // Several members at once (a majority, sometimes), and maybe a member
+  // slow while they recover.
+  void CrashSeveral();
+  // How a clean restart goes; what is not set is random.
+  struct RestartPlan {
+    std::optional<int64_t> wall_step_ms;
+    std::optional<int64_t> down_us;
+    std::optional<bool> reboot;
+  };
+  void CleanRestart(size_t index, RestartPlan plan = {});
   void Pause(size_t index, int64_t duration_us);
   void Partition();
+  // Cuts `members` off from the rest (and the rest from them).
+  void CutOff(const std::vector<size_t>& members);
   void HealAll();
+  void ScenarioTick();
+  std::vector<size_t> ShuffledMembers();
   void EndFaults();
 
   // --- clients
@@ -117,6 +152,8 @@ class World {
   void StartLock(Client& client);
   void Submit(size_t member, WriteRequest request,
               std::function<void(const WriteResult&)> on_result);
+  std::function<void(const WriteResult&)> ForClient(Client& client,
+                                                    std::function<void(const WriteResult&)> then);
   void OnLocked(Client& client, const WriteResult& result);
   void PlanHold(Client& client);
   void Release(Client& client);
@@ -130,7 +167,14 @@ class World {
   void ScriptAcquire(Client& client, std::vector<std::string> keys);
   void ScriptRelease(Client& client);
   void ScriptExtend(Client& client);
-  size_t AnyMember() { return static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1)); }
+  // A member for a client's request: any, except those the scenario has
+  // cut off from the clients too.
+  size_t AnyMember() {
+    for (;;) {
+      const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+      if (!clients_cut_[member]) return member;
+    }
+  }
   std::string AnyKey() { return "key" + std::to_string(Uniform(0, static_cast<int64_t>(options_.keys) - 1)); }
   void CountNodeStats(const cluster::Node& node);
   int64_t WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const;
@@ -144,6 +188,9 @@ class World {
   int64_t now_us_ = 0;
   std::vector<Member> members_;
   std::vector<std::vector<bool>> cut_;  // cut_[from][to]: the link is down.
+  std::vector<bool> clients_cut_;       // Members no client reaches.
+  // Until then, messages to the member wait and arrive together (kLinkBacklog).
+  std::vector<int64_t> backlog_until_us_;
   std::vector<std::unique_ptr<Client>> clients_;
   std::map<uint64_t, std::function<void(const WriteResult&)>> waiting_;  // By request id.
   uint64_t next_request_id_ = 1;
@@ -157,7 +204,9 @@ class World {
 
 World::World(const SimOptions& options)
     : options_(options), rng_(options.seed), members_(options.members),
-      cut_(options.members, std::vector<bool>(options.members, false)) {
+      cut_(options.members, std::vector<bool>(options.members, false)),
+      clients_cut_(options.members, false),
+      backlog_until_us_(options.members, 0) {
   report_.seed = options.seed;
   report_.trace_hash = 1469598103934665603ull;
   faults_on_ = options.faults;
@@ -180,6 +229,7 @@ World::World(const SimOptions& options)
     auto client = std::make_unique<Client>();
     client->id = static_cast<int>(i);
     client->rate = 1.0 + std::uniform_real_distribution<double>(-epsilon, epsilon)(rng_);
+    client->reuses_owner = Chance(options.owner_reuse);
     clients_.push_back(std::move(client));
   }
 }
@@ -231,7 +281,11 @@ std::string World::Describe(const Message& m) {
            (l->held ? " " + l->owner + " t" + std::to_string(l->token) : " free");
   }
   if (std::holds_alternative<cluster::SyncRequest>(m.body)) return text + "sync?";
-  return text + "sync!";
+  if (const auto* r = std::get_if<cluster::SyncReply>(&m.body)) {
+    return text + (r->recovering ? "sync! recovering" : "sync! floor " + ballot(r->highest));
+  }
+  if (std::holds_alternative<cluster::Probe>(m.body)) return text + "probe";
+  return text + "probed";
 }
 
 cluster::Time World::LocalTime(const Member& member) const {
@@ -248,10 +302,18 @@ cluster::NodeOptions World::NodeOptionsFor(size_t index) {
   node.drift = options_.drift;
   node.round_timeout_ms = options_.round_timeout_ms;
   node.seed = rng_();
+  node.incarnation = (rng_() >> 1) | 1;
+  node.probe_interval_ms = 1000;
   return node;
 }
 
-void World::StartMember(size_t index) {
+server::BootStamp World::BootStampOf(const Member& member) const {
+  const auto boottime_ms =
+      static_cast<int64_t>(std::floor(static_cast<double>(now_us_ - member.booted_us) * member.rate / 1000.0));
+  return {"boot-" + std::to_string(member.boot), boottime_ms};
+}
+
+void World::StartMember(size_t index, int64_t wall_step_ms) {
   Member& member = members_[index];
   member.node = std::make_unique<cluster::Node>(NodeOptionsFor(index));
   ++member.incarnation;
@@ -259,6 +321,29 @@ void World::StartMember(size_t index) {
   member.base_ms = Uniform(0, 1'000'000);  // A new process: any monotonic origin.
   member.paused_until_us = 0;
   member.backlog.clear();
+  // What the server does at startup (server.cc, Restore), from the same
+  // bytes and through the same code.
+  cluster::StartFacts facts;
+  facts.unclean = member.disk.running_marker;
+  if (member.disk.state_bytes) {
+    server::SaveStamp saved_at;
+    std::string problem;
+    facts.saved = server::DecodeState(*member.disk.state_bytes, &saved_at, &problem);
+    if (!facts.saved) {
+      checker_.Fail("state file of member " + std::to_string(index) + " unreadable: " + problem);
+      facts.unclean = true;
+    } else {
+      const cluster::Time now = LocalTime(member);
+      facts.downtime_ms = server::ElapsedWithinBoot(saved_at.boot, BootStampOf(member));
+      facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms + wall_step_ms - saved_at.wall_ms);
+    }
+  }
+  member.disk.running_marker = true;
+  const cluster::StartReport report = member.node->Start(facts, LocalTime(member));
+  Log("start member " + std::to_string(index) + ": " + cluster::StartKindName(report.kind) +
+      ", " + std::to_string(report.leases_loaded) + " leases, quarantine " +
+      std::to_string(report.quarantine_ms) + " ms" + (report.recovering ? ", recovering" : ""));
+  ++report_.faults[std::string("start: ") + cluster::StartKindName(report.kind)];
 }
 
 void World::OnMember(size_t index, int incarnation, std::function<void(cluster::Node&)> work) {
@@ -319,11 +404,22 @@ void World::Send(const Message& message) {
   ++report_.messages;
   const size_t from = message.from;
   const size_t to = message.to;
-  if (cut_[from][to] || Chance(drop_rate_)) return;
+  if (cut_[from][to] || Chance(drop_rate_)) { Log("drop " + Describe(message)); return; }
   const int copies = Chance(duplicate_rate_) ? 2 : 1;
   for (int copy = 0; copy < copies; ++copy) {
     int64_t delay_us = Uniform(100, 3000);
     if (Chance(spike_rate_)) delay_us += Uniform(20'000, 300'000);
+    // Now and then a message arrives very late (a link's retransmissions
+    // after a partition heals, a receiver paused with it in its socket):
+    // later than a tombstone lives, so that a commit applied on arrival
+    // would revive a lease the cluster has since released and forgotten.
+    if (backlog_until_us_[to] > now_us_) delay_us += backlog_until_us_[to] - now_us_;
+    if (Chance(spike_rate_ / 10)) {
+      const int64_t tombstone_ms = cluster::StaleStateLifeMs(options_.max_lease_ms, options_.drift,
+                                                             options_.round_timeout_ms);
+      delay_us += Uniform(tombstone_ms * 1000, 3 * tombstone_ms * 1000);
+      ++report_.faults["very-late-message"];
+    }
     const int incarnation = members_[to].incarnation;
     At(now_us_ + delay_us, [this, to, incarnation, message] {
       Trace(1, message.from * 64 + message.to, message.body.index());
@@ -353,11 +449,13 @@ void World::Resume(size_t index) {
 void World::FaultTick() {
   if (!faults_on_) return;
   const size_t victim = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
-  if (Chance(0.04)) Partition();
-  if (Chance(0.03) && members_[victim].node) Crash(victim);
-  if (Chance(0.02) && members_[victim].node) CleanRestart(victim);
-  if (Chance(0.03) && members_[victim].node) Pause(victim, Uniform(50'000, 2'000'000));
-  if (Chance(0.01)) {
+  const SimOptions::FaultRates& rates = options_.rates;
+  if (Chance(rates.partition)) Partition();
+  if (Chance(rates.crash) && members_[victim].node) Crash(victim);
+  if (Chance(rates.crash_several)) CrashSeveral();
+  if (Chance(rates.clean_restart) && members_[victim].node) CleanRestart(victim);
+  if (Chance(rates.pause) && members_[victim].node) Pause(victim, Uniform(50'000, 2'000'000));
+  if (Chance(rates.wall_step)) {
     // A wall clock step, either way, within the documented assumption: it
     // must change nothing.
     members_[victim].wall_offset_ms = Uniform(-options_.max_lease_ms / 2, options_.max_lease_ms / 2);
@@ -372,44 +470,89 @@ void World::FaultTick() {
   At(now_us_ + 100'000, [this] { FaultTick(); });
 }
 
-void World::Crash(size_t index) {
+void World::Crash(size_t index, std::optional<int64_t> down_us) {
   ++report_.faults["crash"];
   Trace(3, index);
   Log("crash member " + std::to_string(index));
   Member& member = members_[index];
   CountNodeStats(*member.node);
-  member.node.reset();
+  member.node.reset();  // Memory lost; the disk keeps its running marker.
   ++member.incarnation;  // Messages in flight to it are lost.
   member.backlog.clear();
-  At(now_us_ + Uniform(50'000, 1'500'000), [this, index] {
+  // Some crashes take the machine down with them.
+  if (Chance(0.3)) {
+    ++member.boot;
+    member.booted_us = now_us_;
+  }
+  At(now_us_ + down_us.value_or(Uniform(50'000, 1'500'000)), [this, index] {
     if (members_[index].node) return;
     StartMember(index);
-    Member& restarted = members_[index];
-    restarted.node->StartQuarantine(LocalTime(restarted));
     AfterNodeCall(index);
   });
 }
 
-void World::CleanRestart(size_t index) {
+void World::CrashSeveral() {
+  // Two or more at once: within what a majority survives (two of five),
+  // or a majority (recovery must then fall back to the wall clock).
+  std::vector<size_t> up;
+  for (size_t i = 0; i < options_.members; ++i) {
+    if (members_[i].node) up.push_back(i);
+  }
+  if (up.size() < 2) return;
+  std::shuffle(up.begin(), up.end(), rng_);
+  auto count = static_cast<size_t>(Uniform(2, static_cast<int64_t>(up.size())));
+  // Failures cluster: during a partition, half the time they strike the
+  // side that has been writing (the majority), all of it but one member,
+  // which is then slow. Those crashed members and the slow one may be
+  // the only ones that know the latest writes.
+  if (Chance(0.5)) {
+    const auto reach = [this](size_t i) {
+      size_t linked = 0;
+      for (size_t j = 0; j < options_.members; ++j) linked += !cut_[i][j];
+      return linked;
+    };
+    std::stable_sort(up.begin(), up.end(), [&](size_t a, size_t b) { return reach(a) > reach(b); });
+    size_t side = 0;
+    while (side < up.size() && reach(up[side]) == reach(up[0])) ++side;
+    if (reach(up[0]) < options_.members && side >= 3) count = side - 1;
+  }
+  ++report_.faults[count >= options_.members / 2 + 1 ? "majority-crash" : "minority-crash"];
+  for (size_t i = 0; i < count; ++i) Crash(up[i]);
+  // The member that would make their majority is slow while they recover.
+  if (count < up.size() && Chance(0.5)) Pause(up[count], Uniform(500'000, 4'000'000));
+}
+
+void World::CleanRestart(size_t index, RestartPlan plan) {
+  Member& member = members_[index];
+  if (member.paused_until_us > now_us_) return;  // A paused process cannot shut down.
   ++report_.faults["clean-restart"];
   Trace(4, index);
   Log("clean restart of member " + std::to_string(index));
-  Member& member = members_[index];
-  if (member.paused_until_us > now_us_) return;  // A paused process cannot shut down.
-  const cluster::NodeState saved = member.node->Save(LocalTime(member));
-  const int64_t stopped_us = now_us_;
+  // What the server's shutdown writes: the state file, then no marker.
+  const cluster::Time now = LocalTime(member);
+  member.disk.state_bytes =
+      server::EncodeState(member.node->Save(now), {now.wall_ms, BootStampOf(member)});
+  member.disk.running_marker = false;
   CountNodeStats(*member.node);
   member.node.reset();
   ++member.incarnation;
-  At(now_us_ + Uniform(50'000, 800'000), [this, index, saved, stopped_us] {
+  // While it is down its machine may reboot (the boot clock starts over,
+  // so the downtime is unknown), and its wall clock may step either way, by
+  // far more than wall clocks are otherwise wrong (an RTC or NTP correction
+  // at boot): a restart must not care.
+  if (plan.reboot.value_or(Chance(0.3))) {
+    ++member.boot;
+    member.booted_us = now_us_ + Uniform(10'000, 40'000);
+    ++report_.faults["reboot-while-down"];
+  }
+  int64_t wall_step_ms = plan.wall_step_ms.value_or(0);
+  if (!plan.wall_step_ms && Chance(0.4)) {
+    wall_step_ms = Uniform(-3 * options_.max_lease_ms, 3 * options_.max_lease_ms);
+    ++report_.faults[wall_step_ms >= 0 ? "wall-step-forward-while-down" : "wall-step-back-while-down"];
+  }
+  At(now_us_ + plan.down_us.value_or(Uniform(50'000, 800'000)), [this, index, wall_step_ms] {
     if (members_[index].node) return;
-    const double rate = members_[index].rate;
-    StartMember(index);
-    Member& restarted = members_[index];
-    // The downtime as the host's monotonic clock measured it.
-    const auto downtime_ms = static_cast<int64_t>(
-        std::floor(static_cast<double>(now_us_ - stopped_us) * rate / 1000.0));
-    restarted.node->Restore(saved, LocalTime(restarted), downtime_ms);
+    StartMember(index, wall_step_ms);
     AfterNodeCall(index);
   });
 }
@@ -447,8 +590,102 @@ void World::Partition() {
   At(now_us_ + Uniform(100'000, 1'500'000), [this] { HealAll(); });
 }
 
+void World::CutOff(const std::vector<size_t>& cut) {
+  // The clients are on the side of the rest: the members cut off hear from
+  // no one (and so take no new ballots of their own).
+  std::vector<bool> side(options_.members, false);
+  for (const size_t i : cut) side[i] = clients_cut_[i] = true;
+  for (size_t a = 0; a < options_.members; ++a) {
+    for (size_t b = 0; b < options_.members; ++b) {
+      if (side[a] != side[b]) cut_[a][b] = true;
+    }
+  }
+  std::string sides;
+  for (const bool s2 : side) sides += s2 ? 'B' : 'A';
+  Log("partition " + sides);
+}
+
+std::vector<size_t> World::ShuffledMembers() {
+  std::vector<size_t> order(options_.members);
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::shuffle(order.begin(), order.end(), rng_);
+  return order;
+}
+
+void World::ScenarioTick() {
+  if (!faults_on_) return;
+  const std::vector<size_t> order = ShuffledMembers();
+  const auto up = [this](size_t i) { return members_[i].node != nullptr; };
+  const int64_t cycle_us = Uniform(2'000'000, 3'000'000);
+  switch (options_.scenario) {
+    case SimOptions::Scenario::kNone:
+      return;
+    case SimOptions::Scenario::kCrashAllButOneOfTheWriters: {
+      // order: a minority cut off, the rest write; all the rest but the
+      // last crash together after a while, the last is slow.
+      const size_t cut = (options_.members - 1) / 2;
+      CutOff({order.begin(), order.begin() + static_cast<long>(cut)});
+      At(now_us_ + Uniform(150'000, 500'000), [this, order, cut, up] {
+        ++report_.faults["scenario"];
+        for (size_t i = cut; i + 1 < order.size(); ++i) {
+          if (up(order[i])) Crash(order[i], Uniform(50'000, 200'000));
+        }
+        Pause(order.back(), Uniform(1'400'000, 2'500'000));
+        At(now_us_ + Uniform(50'000, 300'000), [this] { HealAll(); });
+      });
+      break;
+    }
+    case SimOptions::Scenario::kCleanRestartWithClockStep: {
+      // order[0] cut off; order[1] restarts cleanly with its wall clock
+      // stepped forward; order[2] is slow once it is back.
+      CutOff({order[0]});
+      At(now_us_ + Uniform(200'000, 600'000), [this, order, up] {
+        if (!up(order[1])) return;
+        ++report_.faults["scenario"];
+        CleanRestart(order[1], {Uniform(2, 4) * options_.max_lease_ms, std::nullopt, false});
+        At(now_us_ + Uniform(850'000, 1'000'000), [this, order] {
+          HealAll();
+          Pause(order[2], Uniform(400'000, 900'000));
+        });
+      });
+      break;
+    }
+    case SimOptions::Scenario::kCleanRestartAfterARelease: {
+      // order[0] stops cleanly with the lease it holds, and is down while
+      // the others release it (and maybe grant and release it again); it
+      // comes back with its saved copy, order[1] then restarts cleanly too,
+      // and order[2] is slow once order[1] is back.
+      if (!up(order[0])) break;
+      ++report_.faults["scenario"];
+      const int64_t down_us = Uniform(100'000, 400'000);
+      CleanRestart(order[0], {0, down_us, false});
+      At(now_us_ + down_us + Uniform(1'000, 50'000), [this, order, up] {
+        if (!up(order[1])) return;
+        const int64_t second_down_us = Uniform(20'000, 100'000);
+        CleanRestart(order[1], {0, second_down_us, false});
+        At(now_us_ + second_down_us + Uniform(1'000, 20'000),
+           [this, order] { Pause(order[2], Uniform(400'000, 900'000)); });
+      });
+      break;
+    }
+    case SimOptions::Scenario::kLinkBacklog: {
+      ++report_.faults["scenario"];
+      const int64_t tombstone_us = 1000 * cluster::StaleStateLifeMs(options_.max_lease_ms, options_.drift,
+                                                                    options_.round_timeout_ms);
+      const size_t member = order[0];
+      backlog_until_us_[member] = now_us_ + Uniform(tombstone_us * 3 / 2, tombstone_us * 3);
+      clients_cut_[member] = true;
+      At(backlog_until_us_[member], [this, member] { clients_cut_[member] = false; });
+      At(now_us_ + cycle_us + (backlog_until_us_[member] - now_us_), [this] { ScenarioTick(); });
+      return;
+    }
+  }
+  At(now_us_ + cycle_us, [this] { ScenarioTick(); });
+}
+
 void World::HealAll() {
   for (auto& row : cut_) std::fill(row.begin(), row.end(), false);
+  std::fill(clients_cut_.begin(), clients_cut_.end(), false);
 }
 
 void World::EndFaults() {
@@ -471,6 +708,18 @@ void World::EndFaults() {
 }
 
 // --------------------------------------------------------------- clients
+
+std::function<void(const WriteResult&)> World::ForClient(Client& client,
+                                                        std::function<void(const WriteResult&)> then) {
+  return [&client, then = std::move(then)](const WriteResult& result) {
+    // A request given up on may still take effect later: a client that
+    // reuses its owner name takes a new one, as a client with a request of
+    // unknown outcome in flight must (a late RELEASE of the old name would
+    // end the next lease of the same name).
+    if (result.detail == "client timeout") ++client.owner_generation;
+    then(result);
+  };
+}
 
 void World::Submit(size_t member, WriteRequest request,
                    std::function<void(const WriteResult&)> on_result) {
@@ -510,8 +759,11 @@ void World::ClientIdle(Client& client, int64_t think_us) {
 
 void World::StartLock(Client& client) {
   const std::string key = AnyKey();
-  client.owner = "client" + std::to_string(client.id) + "-" + std::to_string(client.ops++);
-  client.ttl_ms = Uniform(20, options_.max_lease_ms);
+  client.owner = "client" + std::to_string(client.id) + "-";
+  client.owner += client.reuses_owner ? "g" + std::to_string(client.owner_generation)
+                                      : std::to_string(client.ops++);
+  client.ttl_ms = options_.brief_holds ? Uniform(options_.max_lease_ms / 2, options_.max_lease_ms)
+                                       : Uniform(20, options_.max_lease_ms);
   client.send_us = now_us_;
   client.held.clear();
   if (options_.scripts) {
@@ -530,9 +782,9 @@ void World::StartLock(Client& client) {
   request.key = key;
   request.owner = client.owner;
   request.ttl_ms = client.ttl_ms;
-  Submit(AnyMember(), request, [this, &client](const WriteResult& result) {
+  Submit(AnyMember(), request, ForClient(client, [this, &client](const WriteResult& result) {
     OnLocked(client, result);
-  });
+  }));
 }
 
 int64_t World::WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const {
@@ -554,7 +806,10 @@ void World::PlanHold(Client& client) {
   const int64_t left_us = client.window_end_us - now_us_;
   if (left_us <= 0) return ClientIdle(client, Uniform(1'000, 20'000));
   const double choice = std::uniform_real_distribution<double>(0, 1)(rng_);
-  if (choice < 0.6) {
+  if (options_.brief_holds) {
+    At(now_us_ + Uniform(0, std::min<int64_t>(left_us * 9 / 10, 20'000)), [this, &client] { Release(client); });
+
+  } else if (choice < 0.6) {
     At(now_us_ + Uniform(0, left_us * 9 / 10), [this, &client] { Release(client); });
   } else if (choice < 0.8) {
     At(now_us_ + Uniform(left_us / 4, left_us * 3 / 4), [this, &client] { Extend(client); });
@@ -580,13 +835,13 @@ void World::Release(Client& client) {
   request.op = WriteOp::kRelease;
   request.key = held.key;
   request.owner = client.owner;
-  Submit(AnyMember(), request, [this, &client, held](const WriteResult& result) {
+  Submit(AnyMember(), request, ForClient(client, [this, &client, held](const WriteResult& result) {
     if (result.outcome == WriteOutcome::kDone) {
       checker_.Released(held.key, held.token, FreeMembers(held.key, held.token), options_.members,
                         now_us_);
     }
     ClientIdle(client, Uniform(1'000, 30'000));
-  });
+  }));
 }
 
 void World::Extend(Client& client) {
@@ -607,7 +862,7 @@ void World::Extend(Client& client) {
   request.key = held.key;
   request.owner = client.owner;
   request.ttl_ms = ttl_ms;
-  Submit(AnyMember(), request, [this, &client, ttl_ms, send_us](const WriteResult& result) {
+  Submit(AnyMember(), request, ForClient(client, [this, &client, ttl_ms, send_us](const WriteResult& result) {
     if (result.outcome == WriteOutcome::kDone) {
       Held& extended = client.held.front();
       if (result.token != extended.token) {
@@ -619,7 +874,7 @@ void World::Extend(Client& client) {
     }
     // Failed or not, it goes on until its (possibly new) deadline.
     PlanHold(client);
-  });
+  }));
 }
 
 // ---------------------------------------------------------------- scripts
@@ -703,7 +958,7 @@ void World::ScriptAcquire(Client& client, std::vector<std::string> keys) {
   const std::string kind = keys.size() == 1 ? "acquire" : "acquire2";
   ++report_.script_kinds[kind];
   SubmitTxn(AnyMember(), std::move(keys), std::move(body),
-            [this, &client, plan, kind](const WriteResult& result) {
+            ForClient(client, [this, &client, plan, kind](const WriteResult& result) {
               if (result.outcome != WriteOutcome::kDone || !plan->wrote) {
                 return ClientIdle(client, Uniform(1'000, 50'000));
               }
@@ -717,7 +972,7 @@ void World::ScriptAcquire(Client& client, std::vector<std::string> keys) {
                 ++report_.script_holds;
               }
               PlanHold(client);
-            });
+            }));
 }
 
 // Frees each key the client still holds (same owner, same token).
@@ -746,7 +1001,7 @@ void World::ScriptRelease(Client& client) {
   const std::vector<Held> held = client.held;
   ++report_.script_kinds["release"];
   SubmitTxn(AnyMember(), std::move(keys), std::move(body),
-            [this, &client, plan, held](const WriteResult& result) {
+            ForClient(client, [this, &client, plan, held](const WriteResult& result) {
               if (result.outcome == WriteOutcome::kDone) {
                 if (plan->wrote) ++report_.script_kinds["release:freed"];
                 for (size_t i = 0; i < held.size(); ++i) {
@@ -757,7 +1012,7 @@ void World::ScriptRelease(Client& client) {
                 }
               }
               ClientIdle(client, Uniform(1'000, 30'000));
-            });
+            }));
 }
 
 // Renews every key if the client holds them all: same owner and token, the
@@ -797,7 +1052,7 @@ void World::ScriptExtend(Client& client) {
   };
   ++report_.script_kinds["extend"];
   SubmitTxn(AnyMember(), std::move(keys), std::move(body),
-            [this, &client, plan, ttl_ms, send_us](const WriteResult& result) {
+            ForClient(client, [this, &client, plan, ttl_ms, send_us](const WriteResult& result) {
               if (result.outcome == WriteOutcome::kDone && plan->wrote) {
                 ++report_.script_kinds["extend:renewed"];
                 client.window_end_us = WindowEnd(client, send_us, ttl_ms);
@@ -807,7 +1062,7 @@ void World::ScriptExtend(Client& client) {
               }
               // Failed or not, it goes on until its (possibly new) deadline.
               PlanHold(client);
-            });
+            }));
 }
 
 void World::CountNodeStats(const cluster::Node& node) {
@@ -866,8 +1121,12 @@ void World::Probe(size_t member, int attempt) {
 }
 
 SimReport World::Run() {
+  for (size_t i = 0; i < options_.members; ++i) AfterNodeCall(i);
   for (auto& client : clients_) ClientIdle(*client, Uniform(0, 20'000));
   if (faults_on_) At(100'000, [this] { FaultTick(); });
+  if (faults_on_ && options_.scenario != SimOptions::Scenario::kNone) {
+    At(Uniform(100'000, 600'000), [this] { ScenarioTick(); });
+  }
   At(options_.fault_phase_ms * 1000, [this] { EndFaults(); });
   const int64_t end_us = (options_.fault_phase_ms + options_.quiet_phase_ms) * 1000 + 2'000'000;
   while (!events_.empty() && events_.top().at_us <= end_us) {
@@ -894,7 +1153,7 @@ SimOptions OptionsForSeed(uint64_t seed) {
   std::mt19937_64 rng(seed ^ 0x5eed5eed5eedull);
   SimOptions options;
   options.seed = seed;
-  options.members = rng() % 5 == 0 ? 5 : 3;
+  options.members = rng() % 5 < 2 ? 5 : 3;
   options.clients = 3 + rng() % 4;
   options.keys = 1 + rng() % 3;
   options.whole_cluster_crashes = rng() % 8 == 0;

@@ -33,7 +33,47 @@ struct SimOptions {
   double drift = 0.01;            // rho; member clocks run within rho/2.
   int64_t round_timeout_ms = 120;
   bool faults = true;
+  // How likely each fault is at each fault tick (every 100 ms of the fault
+  // phase). The self-tests of the broken restart rules raise the ones their
+  // scenario needs.
+  struct FaultRates {
+    double partition = 0.04;
+    double crash = 0.03;
+    double crash_several = 0.008;  // Two or more members at once.
+    double clean_restart = 0.02;
+    double pause = 0.03;
+    double wall_step = 0.01;
+  };
+  FaultRates rates;
+  // A fault pattern replayed every few seconds with random members and
+  // timings, besides the random faults: the shapes of the restart bugs of
+  // issue 14, which random faults alone meet too rarely to prove their
+  // checks can fail.
+  enum class Scenario {
+    kNone,
+    // A minority cut off while the rest writes; then all but one of the
+    // rest crash at once and the last one is slow while they recover.
+    kCrashAllButOneOfTheWriters,
+    // One member cut off; another stops cleanly and comes back with its
+    // wall clock stepped forward; the third is slow after.
+    kCleanRestartWithClockStep,
+    // One member cut off after it saw a lease; the lease is released; a
+    // writer stops cleanly and comes back; the other writer is slow after.
+    kCleanRestartAfterARelease,
+    // A link to one member stalls and then delivers its whole backlog, all
+    // of it older than a tombstone lives (TCP retransmitting across a
+    // partition that heals late).
+    kLinkBacklog,
+  };
+  Scenario scenario = Scenario::kNone;
+  // Clients hold a lease briefly and release it (the keys change hands
+  // often), and ask for long ttls (older copies live long).
+  bool brief_holds = false;
   bool whole_cluster_crashes = false;  // Also crash every member at once.
+  // Clients reuse their owner name across acquires (as a host name or a
+  // fixed value would), so a lease that comes back is renewed by its old
+  // owner with its old token: the fencing checker sees it.
+  double owner_reuse = 0.5;  // The share of clients that reuse theirs.
   // Some client operations are scripts (cluster transactions): acquire one
   // or two keys, release, extend. Off: LOCK, RELEASE and EXTEND only.
   bool scripts = true;

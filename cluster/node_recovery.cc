@@ -1,0 +1,181 @@
+// Node: how a member starts, what a clean stop saves, and recovery without
+// stable storage (CLUSTER-SAFETY.md, "Restarts").
+#include <algorithm>
+
+#include "cluster/broken.h"
+#include "cluster/fencing.h"
+#include "cluster/lease_math.h"
+#include "cluster/node.h"
+
+namespace lockerd::cluster {
+
+const char* StartKindName(StartKind kind) {
+  switch (kind) {
+    case StartKind::kFirst: return "first start";
+    case StartKind::kClean: return "clean restart";
+    case StartKind::kCleanAfterReboot: return "clean restart after a reboot";
+    case StartKind::kUnclean: return "restart without its state";
+  }
+  return "?";
+}
+
+StartReport Node::Start(const StartFacts& facts, Time now) {
+  StartReport report;
+  const bool cluster = options_.members_count > 1;
+  if (facts.saved) {
+    // Counters and ballots only ever grow, whatever else is lost.
+    acceptor_.RaiseTokenCounter(facts.saved->token_counter);
+    table_.RaiseBallotFloor(facts.saved->ballot_floor);
+    coordinator_.RaiseBallot(facts.saved->ballot_floor);
+  }
+  if (facts.unclean || facts.members_changed) {
+    // What it promised and accepted since its state was saved is lost: the
+    // saved registers are stale, only their ballots and tokens count.
+    if (facts.saved) {
+      for (const SavedRegister& saved : facts.saved->registers) {
+        acceptor_.RaiseTokenCounter(saved.token);
+        table_.RaiseBallotFloor(std::max(saved.promised, saved.accepted));
+        coordinator_.RaiseBallot(std::max(saved.promised, saved.accepted));
+      }
+    }
+    // Every lease it may have granted, and every older copy of a state it
+    // may have been the witness of, must end before it votes.
+    report.kind = StartKind::kUnclean;
+    report.quarantine_ms =
+        cluster ? StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms)
+                : QuarantineMs(options_.max_lease_ms, options_.drift) + options_.round_timeout_ms;
+    acceptor_.QuarantineUntil(now.mono_ms + report.quarantine_ms);
+    if (cluster) BeginRecovery(now);
+    report.recovering = recovery_.recovering();
+    return report;
+  }
+  if (!facts.saved) return report;  // A new member: nothing to lose.
+  const NodeState& saved = *facts.saved;
+  const std::optional<int64_t> downtime_ms =
+      Broken().downtime_from_wall_clock ? std::optional<int64_t>(facts.wall_downtime_ms) : facts.downtime_ms;
+  report.kind = downtime_ms ? StartKind::kClean : StartKind::kCleanAfterReboot;
+  int64_t longest_lease_ms = 0;
+  for (const SavedRegister& reg : saved.registers) {
+    RestoreRegister(reg, now, downtime_ms);
+    if (reg.held) longest_lease_ms = std::max(longest_lease_ms, reg.remaining_ms);
+  }
+  report.registers_loaded = table_.registers_count();
+  report.leases_loaded = table_.held_count();
+  // A quarantine it was in goes on for what was left of it. After a reboot
+  // nothing is known to have passed: the quarantine is kept whole, and in a
+  // cluster the member does not vote while a lease it kept whole may be
+  // longer than it should (a copy that outlives the write that superseded
+  // it elsewhere would be an older state winning a later round).
+  int64_t quarantine_ms = saved.quarantine_left_ms - downtime_ms.value_or(0);
+  if (!downtime_ms && cluster) quarantine_ms = std::max(quarantine_ms, longest_lease_ms + 1);
+  if (quarantine_ms > 0) {
+    report.quarantine_ms = quarantine_ms;
+    acceptor_.QuarantineUntil(now.mono_ms + quarantine_ms);
+  }
+  if (saved.needs_sync && cluster) BeginRecovery(now);
+  report.recovering = recovery_.recovering();
+  return report;
+}
+
+void Node::RestoreRegister(const SavedRegister& saved, Time now, std::optional<int64_t> downtime_ms) {
+  const int64_t passed_ms = std::max<int64_t>(downtime_ms.value_or(0), 0);
+  acceptor_.RaiseTokenCounter(saved.token);
+  Register& reg = table_.FindOrCreate(saved.key, now.mono_ms);
+  table_.SetPromised(reg, std::max(saved.promised, saved.accepted));
+  reg.written_ms = now.mono_ms;
+  if (saved.held) {
+    const int64_t left_ms = saved.remaining_ms - passed_ms;
+    if (left_ms > 0) {
+      table_.Hold(reg, saved.accepted, saved.owner, saved.token, now.mono_ms + left_ms);
+      return;
+    }
+    // It ran out while the member was down: a tombstone since then.
+    table_.RestoreFree(reg, saved.accepted, now.mono_ms, table_.idle_ms() + left_ms);
+    return;
+  }
+  table_.RestoreFree(reg, saved.accepted, now.mono_ms, saved.remaining_ms - passed_ms);
+}
+
+NodeState Node::Save(Time now) const {
+  NodeState state;
+  state.quarantine_left_ms = std::max<int64_t>(0, acceptor_.quarantine_until_ms() - now.mono_ms);
+  state.needs_sync = recovery_.recovering();
+  state.token_counter = acceptor_.token_counter();
+  state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
+  for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
+    const Register* reg = table_.RegisterAt(slot);
+    if (reg == nullptr) continue;
+    state.ballot_floor = std::max(state.ballot_floor, reg->promised);
+    SavedRegister saved;
+    saved.key = table_.KeyAt(slot)->str();
+    saved.promised = reg->promised;
+    saved.accepted = reg->accepted;
+    if (reg->HeldAt(now.mono_ms)) {
+      saved.held = true;
+      saved.owner = reg->owner.str();
+      saved.token = reg->token;
+      saved.remaining_ms = reg->RemainingMs(now.mono_ms);
+    } else {
+      if (Broken().save_held_leases_only) continue;
+      // A lease past its deadline not yet expired by the table becomes a
+      // tombstone the instant after its deadline.
+      const int64_t keep_until_ms = reg->held ? reg->deadline_ms + 1 + table_.idle_ms() : reg->wake_ms;
+      saved.token = reg->held ? reg->token : 0;
+      saved.remaining_ms = std::max<int64_t>(0, keep_until_ms - now.mono_ms);
+    }
+    state.registers.push_back(std::move(saved));
+  }
+  return state;
+}
+
+void Node::BeginRecovery(Time now) {
+  recovery_.Begin(now.mono_ms);
+  acceptor_.SetSynced(!recovery_.recovering());
+}
+
+void Node::SendSyncRequests(Time now) {
+  recovery_.RequestsSent(now.mono_ms);
+  for (MemberId member = 0; member < options_.members_count; ++member) {
+    if (member != options_.self) pending_.push_back({options_.self, member, SyncRequest{recovery_.nonce()}});
+  }
+}
+
+void Node::AnswerSync(MemberId from, const SyncRequest& request) {
+  SyncReply reply;
+  reply.nonce = request.nonce;
+  if (recovery_.recovering() && !Broken().sync_answers_while_recovering) {
+    reply.recovering = true;  // Its memory is as empty as the asker's.
+  } else {
+    reply.token_counter = acceptor_.token_counter();
+    reply.highest = HighestBallot();
+  }
+  pending_.push_back({options_.self, from, reply});
+}
+
+void Node::OnSyncReply(MemberId from, const SyncReply& reply) {
+  if (!recovery_.OnReply(from, reply)) return;
+  acceptor_.RaiseTokenCounter(reply.token_counter);
+  table_.RaiseBallotFloor(reply.highest);
+  coordinator_.RaiseBallot(reply.highest);
+  if (!recovery_.Complete()) return;
+  recovery_.Finish();
+  acceptor_.SetSynced(true);
+}
+
+void Node::FallBackToWallClockFloors(Time now) {
+  // A majority lost its memory at once: no majority can say what was
+  // promised before. Every lease of before has ended (the quarantine is
+  // over); ballots and tokens start above the wall clock's reading in
+  // microseconds, above everything used before provided wall clocks are
+  // right to within the quarantine and fewer than a million ballots or
+  // tokens a second were taken (fencing.h).
+  const Ballot floor{TokenFloor(now.wall_ms), 0, 0};
+  table_.RaiseBallotFloor(floor);
+  coordinator_.RaiseBallot(floor);
+  acceptor_.RaiseTokenCounter(TokenFloor(now.wall_ms));
+  ++recovery_fallbacks_;
+  recovery_.Finish();
+  acceptor_.SetSynced(true);
+}
+
+}  // namespace lockerd::cluster
