@@ -28,10 +28,12 @@ else
 fi
 cd "$BUILD_DIR"
 # What the fault suite's short run saw (holds, faults by kind, violations).
-if [ -f faults-short/report.txt ]; then
-  echo "== fault suite, short run"
-  cat faults-short/report.txt
-fi
+for report in faults-short/report.txt faults-short-5/report.txt; do
+  if [ -f "$report" ]; then
+    echo "== fault suite, short run"
+    cat "$report"
+  fi
+done
 # What the 10,000-connection load test measured (latency, cut slow readers, RSS).
 for report in tests/load-report.txt tests/load-report-cluster.txt; do
   if [ -f "$report" ]; then

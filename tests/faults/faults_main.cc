@@ -6,6 +6,7 @@
 //
 //   lockerd_faults --short                      the test command's run (60 s)
 //   lockerd_faults --seconds 600 --seed 7 --report DIR     a long run
+//   lockerd_faults --short --members 5          five members (kill two at once)
 //   lockerd_faults --short --break-rule R --expect-violations
 //       with a safety rule broken on purpose: succeeds only if caught
 #include <cstdio>
@@ -33,6 +34,7 @@ struct Args {
   bool expect_violations = false;
   size_t clients = 8;
   size_t keys = 3;
+  size_t members = 3;
 };
 
 Args Parse(int argc, char** argv) {
@@ -48,6 +50,7 @@ Args Parse(int argc, char** argv) {
     else if (flag == "--break-rule") args.break_rule = value();
     else if (flag == "--expect-violations") args.expect_violations = true;
     else if (flag == "--clients") args.clients = std::strtoull(value().c_str(), nullptr, 10);
+    else if (flag == "--members") args.members = std::strtoull(value().c_str(), nullptr, 10);
     else {
       std::fprintf(stderr, "unknown argument %s\n", flag.c_str());
       std::exit(2);
@@ -68,7 +71,7 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
 
   std::string why_not;
-  std::unique_ptr<TestNetwork> network = TestNetwork::Create(3, &why_not);
+  std::unique_ptr<TestNetwork> network = TestNetwork::Create(args.members, &why_not);
   if (!network) {
     std::printf("NOTE: partitions, packet loss and delay are skipped: %s; members run on loopback\n",
                 why_not.c_str());
@@ -79,7 +82,7 @@ int main(int argc, char** argv) {
   MemberOptions member_options;
   member_options.binary = args.binary;
   if (!args.break_rule.empty()) member_options.extra_args = {"--debug-break-rule", args.break_rule};
-  Members members(member_options, network.get(), 3, dir);
+  Members members(member_options, network.get(), args.members, dir);
   if (!members.StartAll()) {
     std::printf("could not run: a member did not start\n%s", members.Logs().c_str());
     return 2;
@@ -87,8 +90,9 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // Peer links come up.
 
   const std::vector<Fault> schedule =
-      args.short_run ? ShortSchedule(args.seconds, network != nullptr, network && network->netem_available())
-                     : RandomSchedule(args.seed, args.seconds, 3, network != nullptr,
+      args.short_run ? ShortSchedule(args.seconds, args.members, network != nullptr,
+                                     network && network->netem_available())
+                     : RandomSchedule(args.seed, args.seconds, args.members, network != nullptr,
                                       network && network->netem_available());
   Workload workload(members, args.clients, args.keys, args.seed, /*drift=*/0.01);
   Nemesis nemesis(members, network.get(), schedule);
@@ -102,7 +106,8 @@ int main(int argc, char** argv) {
 
   const std::vector<FaultWindow> windows = nemesis.windows();
   const Report report = Check(workload, windows, start_us, end_us, members.size());
-  std::string text = "lockerd fault run: " + std::to_string(args.seconds) + " s, seed " +
+  std::string text = "lockerd fault run: " + std::to_string(args.members) + " members, " +
+                     std::to_string(args.seconds) + " s, seed " +
                      std::to_string(args.seed) + (args.short_run ? " (short schedule)" : "") +
                      (network ? ", members in network namespaces" : ", loopback") +
                      (args.break_rule.empty() ? "" : ", BROKEN RULE " + args.break_rule) + "\n" +
@@ -111,13 +116,15 @@ int main(int argc, char** argv) {
                      Format(report);
   const bool member_errors = members.LogsShowErrors();
   if (member_errors) text += "MEMBER LOGS SHOW AN ERROR (sanitizer report or failed CHECK)\n";
+  const std::vector<std::string> problems = nemesis.problems();
+  for (const std::string& problem : problems) text += "PROBLEM: " + problem + "\n";
   std::ofstream(dir + "/report.txt") << text;
   const std::string png = args.report_dir.empty() || args.short_run
                               ? ""
                               : WriteTimeline(dir, workload, windows, start_us);
   std::printf("%s", text.c_str());
   if (!png.empty()) std::printf("timeline: %s\n", png.c_str());
-  const bool violated = report.violations() > 0 || member_errors;
+  const bool violated = report.violations() > 0 || member_errors || !problems.empty();
   // Keep the run's logs when asked to, or when the outcome is a failure.
   const bool failed = args.expect_violations ? !violated : violated;
   if (args.report_dir.empty() && !failed) {

@@ -23,7 +23,12 @@ constexpr const char* kFaketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/lib
 
 Members::Members(const MemberOptions& options, TestNetwork* network, size_t count,
                  const std::string& dir)
-    : options_(options), network_(network), dir_(dir), pids_(count, -1), paused_(count, false) {
+    : options_(options),
+      network_(network),
+      dir_(dir),
+      pids_(count, -1),
+      paused_(count, false),
+      wall_step_seconds_(count, 0) {
   for (size_t i = 0; i < count; ++i) {
     hosts_.push_back(network ? network->address(i) : "127.0.0.1");
     ports_.push_back(network ? 6379 : testing::FreePort());
@@ -70,6 +75,11 @@ void Members::Start(size_t i) {
       args.push_back(std::string("LD_PRELOAD=") + kFaketimeLibrary);
       args.push_back("FAKETIME_TIMESTAMP_FILE=" + faketime_file_);
       args.push_back("FAKETIME_CACHE_DURATION=1");
+      args.push_back("FAKETIME_DONT_FAKE_MONOTONIC=1");
+    } else if (wall_step_seconds_[i] != 0) {
+      args.push_back(std::string("LD_PRELOAD=") + kFaketimeLibrary);
+      args.push_back("FAKETIME=" + std::string(wall_step_seconds_[i] > 0 ? "+" : "") +
+                     std::to_string(wall_step_seconds_[i]) + "s");
       args.push_back("FAKETIME_DONT_FAKE_MONOTONIC=1");
     }
   }
@@ -119,6 +129,55 @@ void Members::Restart(size_t i) {
   Kill(i);
   Start(i);
   WaitReady(i);
+}
+
+void Members::CleanRestartWithWallStep(size_t i, int seconds) {
+  if (pids_[i] > 0) {
+    if (paused_[i]) kill(pids_[i], SIGCONT);
+    kill(pids_[i], SIGTERM);
+    waitpid(pids_[i], nullptr, 0);
+    pids_[i] = -1;
+  }
+  wall_step_seconds_[i] = seconds;
+  Start(i);
+  WaitReady(i);
+}
+
+std::string Members::SecondProcessOnDir(size_t i) {
+  const int other_port = ports_[i] + 1000;
+  std::vector<std::string> args;
+  if (network_) args = {"ip", "netns", "exec", network_->ns(i)};
+  args.insert(args.end(), {options_.binary, "--bind", hosts_[i], "--port", std::to_string(other_port),
+                           "--dir", dir_ + "/m" + std::to_string(i), "--protected-mode", "no"});
+  const std::string log = dir_ + "/m" + std::to_string(i) + "-second.log";
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const int fd = open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    execvp(argv[0], argv.data());
+    _exit(127);
+  }
+  for (int waited_ms = 0; waited_ms < 5000; waited_ms += 10) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      std::ifstream file(log);
+      std::ostringstream text;
+      text << file.rdbuf();
+      const bool named = text.str().find("in use by another lockerd process (pid " +
+                                         std::to_string(pids_[i])) != std::string::npos;
+      if (WIFEXITED(status) && WEXITSTATUS(status) != 0 && named) return {};
+      return "the second process on member " + std::to_string(i) + "'s dir exited without naming " +
+             "the holder: " + text.str();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return "a second process ran on member " + std::to_string(i) + "'s dir";
 }
 
 void Members::Pause(size_t i) {

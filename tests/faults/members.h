@@ -1,8 +1,9 @@
 // The cluster under test: real lockerd processes, each inside its member's
 // network namespace (or on loopback when there is no test network), with
 // its own data dir and log, started, killed (-9), paused (SIGSTOP),
-// resumed and restarted by PID. One member may run under libfaketime: its
-// clocks run at a skewed rate, or its wall clock jumps on request.
+// resumed, restarted and stopped cleanly by PID. One member may run under
+// libfaketime: its clocks run at a skewed rate, or its wall clock jumps on
+// request; any other member may be restarted with its wall clock stepped.
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +39,14 @@ class Members {
   bool Up(size_t i) const { return pids_[i] > 0 && !paused_[i]; }
   void Kill(size_t i);     // kill -9; the process is reaped.
   void Restart(size_t i);  // Same address, dir and settings.
+  // SIGTERM (a clean stop that saves the member's state), then a start with
+  // its wall clock `seconds` off (libfaketime, monotonic and boot clocks
+  // untouched): an RTC or NTP correction while it was down.
+  void CleanRestartWithWallStep(size_t i, int seconds);
+  // Starts a second lockerd on member i's dir (another port): it must stop
+  // at once, naming the first one's pid. "" when it did; else what
+  // happened (it is then killed).
+  std::string SecondProcessOnDir(size_t i);
   void Pause(size_t i);
   void Resume(size_t i);
   // Steps the jumping member's wall clock by `seconds` (0: back to real).
@@ -57,6 +66,7 @@ class Members {
   std::vector<std::string> addresses_;  // host:port, the --cluster list.
   std::vector<pid_t> pids_;
   std::vector<bool> paused_;
+  std::vector<int> wall_step_seconds_;  // Applied when the member starts.
   std::string faketime_file_;
 };
 

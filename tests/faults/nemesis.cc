@@ -17,16 +17,25 @@ const char* FaultName(FaultKind kind) {
     case FaultKind::kLoss: return "packet loss";
     case FaultKind::kDelay: return "packet delay";
     case FaultKind::kWallJump: return "wall-clock jump";
+    case FaultKind::kKillSeveral: return "kill -9 of two at once";
+    case FaultKind::kCleanRestartWithWallStep: return "clean restart with a wall-clock step";
+    case FaultKind::kSecondProcessOnDir: return "second process on a dir";
   }
   return "?";
 }
 
-std::vector<Fault> ShortSchedule(int64_t seconds, bool network, bool netem) {
+std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem) {
   std::vector<Fault> kinds = {
       {FaultKind::kKill, 0, 2000, 0},
       {FaultKind::kPause, 0, 3500, 1},  // Longer than the longest ttl (2.5 s).
       {FaultKind::kWallJump, 0, 4000, 2},
+      {FaultKind::kCleanRestartWithWallStep, 1000, 1000, 0},
+      {FaultKind::kSecondProcessOnDir, 0, 500, 1},
   };
+  if (members >= 5) {
+    // Two of five at once while the third of the last writers is slow.
+    kinds.insert(kinds.begin(), {FaultKind::kKillSeveral, 0, 5000, 3, 4});
+  }
   if (network) {
     kinds.push_back({FaultKind::kSplit, 0, 4000, 2});
     kinds.push_back({FaultKind::kBridge, 0, 4000, 0, 1});
@@ -48,7 +57,10 @@ std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members
   const auto uniform = [&rng](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
   };
-  std::vector<FaultKind> kinds = {FaultKind::kKill, FaultKind::kPause, FaultKind::kWallJump};
+  std::vector<FaultKind> kinds = {FaultKind::kKill, FaultKind::kPause, FaultKind::kWallJump,
+                                  FaultKind::kCleanRestartWithWallStep,
+                                  FaultKind::kSecondProcessOnDir};
+  if (members >= 5) kinds.push_back(FaultKind::kKillSeveral);
   if (network) kinds.insert(kinds.end(), {FaultKind::kSplit, FaultKind::kBridge, FaultKind::kLoss});
   if (network && netem) kinds.push_back(FaultKind::kDelay);
   std::vector<Fault> schedule;
@@ -95,6 +107,8 @@ void Nemesis::Run() {
       description += " 20% on every member";
     } else if (fault.kind == FaultKind::kWallJump) {
       description += " +1h on member " + std::to_string(members_.jumping_member());
+    } else if (fault.kind == FaultKind::kKillSeveral) {
+      description += " members " + std::to_string(fault.target) + " and " + std::to_string(fault.other);
     } else {
       description += " member " + std::to_string(fault.target);
     }
@@ -120,6 +134,30 @@ void Nemesis::Begin(const Fault& fault) {
       for (size_t i = 0; i < n; ++i) network_->SetLoss(i, 0.2);
       break;
     case FaultKind::kDelay: network_->SetDelay(fault.target, 50); break;
+    case FaultKind::kKillSeveral:
+      members_.Kill(fault.target);
+      members_.Kill(fault.other);
+      if (n >= 5) {
+        // One of the members that did not crash is slow while they recover.
+        for (size_t i = 0; i < n; ++i) {
+          if (i != fault.target && i != fault.other) {
+            slow_member_ = i;
+            break;
+          }
+        }
+        members_.Pause(slow_member_);
+      }
+      members_.Restart(fault.target);
+      members_.Restart(fault.other);
+      break;
+    case FaultKind::kCleanRestartWithWallStep:
+      members_.CleanRestartWithWallStep(fault.target, (fault.at_ms / 1000) % 2 == 0 ? 120 : -120);
+      break;
+    case FaultKind::kSecondProcessOnDir:
+      if (std::string problem = members_.SecondProcessOnDir(fault.target); !problem.empty()) {
+        problems_.push_back(std::move(problem));
+      }
+      break;
   }
 }
 
@@ -134,6 +172,13 @@ void Nemesis::End(const Fault& fault) {
       for (size_t i = 0; i < members_.size(); ++i) network_->SetLoss(i, 0);
       break;
     case FaultKind::kDelay: network_->SetDelay(fault.target, 0); break;
+    case FaultKind::kKillSeveral:
+      if (slow_member_ != SIZE_MAX) members_.Resume(slow_member_);
+      slow_member_ = SIZE_MAX;
+      break;
+    case FaultKind::kCleanRestartWithWallStep:
+    case FaultKind::kSecondProcessOnDir:
+      break;
   }
 }
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,7 +15,24 @@
 
 namespace lockerd::faults {
 
-enum class FaultKind { kKill, kPause, kSplit, kBridge, kLoss, kDelay, kWallJump };
+enum class FaultKind {
+  kKill,
+  kPause,
+  kSplit,
+  kBridge,
+  kLoss,
+  kDelay,
+  kWallJump,
+  // kill -9 of `target` and `other` at once (two of five, or a majority of
+  // three); with five or more members, a third member is slow (paused)
+  // for the first part of the window, while they recover.
+  kKillSeveral,
+  // A clean stop of `target`, then a start with its wall clock stepped
+  // (forward on even seconds of `at_ms`, back on odd ones).
+  kCleanRestartWithWallStep,
+  // A second lockerd started on `target`'s dir: it must stop at once.
+  kSecondProcessOnDir,
+};
 const char* FaultName(FaultKind kind);
 
 struct Fault {
@@ -34,7 +52,7 @@ struct FaultWindow {
 
 // Every kind once, spaced out, within `seconds`; kinds that need what the
 // machine lacks (a test network, netem) are left out.
-std::vector<Fault> ShortSchedule(int64_t seconds, bool network, bool netem);
+std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem);
 // Random faults from a seed, one at a time with quiet gaps.
 std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members, bool network,
                                   bool netem);
@@ -46,6 +64,9 @@ class Nemesis {
   void Start(int64_t run_start_us);
   void Stop();
   std::vector<FaultWindow> windows() const { return windows_; }
+  // What went wrong that the history checker cannot see (a second process
+  // that ran on a member's dir).
+  std::vector<std::string> problems() const { return problems_; }
 
  private:
   void Run();
@@ -59,6 +80,8 @@ class Nemesis {
   std::atomic<bool> stop_{false};
   std::thread thread_;
   std::vector<FaultWindow> windows_;
+  std::vector<std::string> problems_;
+  size_t slow_member_ = SIZE_MAX;  // Paused by a kKillSeveral.
 };
 
 }  // namespace lockerd::faults

@@ -96,6 +96,16 @@ void LockerdCluster::Restart(size_t i) {
   paused_[i] = false;
 }
 
+void LockerdCluster::RestartWith(size_t i, std::vector<std::string> args, std::vector<std::string> env) {
+  if (members_[i]->Running()) members_[i]->Stop(SIGKILL);
+  LockerdProcess::Options options = OptionsFor(i);
+  options.args.erase(options.args.begin(), options.args.begin() + static_cast<long>(args_.size()));
+  options.args.insert(options.args.end(), args.begin(), args.end());
+  options.env = std::move(env);
+  members_[i] = LockerdProcess::Start(options);
+  paused_[i] = false;
+}
+
 void LockerdCluster::Pause(size_t i) {
   kill(members_[i]->pid(), SIGSTOP);
   paused_[i] = true;

@@ -40,6 +40,10 @@ class LockerdCluster {
   void Kill(size_t i);     // kill -9: the member loses its memory.
   void Stop(size_t i);     // SIGTERM: a clean shutdown that saves its leases.
   void Restart(size_t i);  // Same port, same dir, same settings.
+  // Same port and dir, these settings instead of the cluster's (the member
+  // list and secret still come first), and this extra environment.
+  void RestartWith(size_t i, std::vector<std::string> args, std::vector<std::string> env = {});
+  const std::vector<std::string>& args() const { return args_; }
   void Pause(size_t i);    // SIGSTOP.
   void Resume(size_t i);   // SIGCONT.
 

@@ -48,6 +48,11 @@ void Exec(const std::vector<std::string>& args) {
 
 }  // namespace
 
+std::string LockerdBinary() {
+  const char* chosen = std::getenv("LOCKERD_TEST_BINARY");
+  return chosen != nullptr && *chosen != '\0' ? chosen : LOCKERD_BINARY;
+}
+
 int FreePort() {
   // Below the ephemeral range (32768 and up), so that outgoing connections
   // (members reconnecting to each other) never take a port a test is about
@@ -186,7 +191,7 @@ std::unique_ptr<LockerdProcess> LockerdProcess::Start(Options options) {
   for (int attempt = 0; attempt < 5; ++attempt) {
     process->port_ = options.port != 0 ? options.port : FreePort();
     process->log_path_ = process->dir_ + "/lockerd-" + std::to_string(process->port_) + ".log";
-    std::vector<std::string> args = {LOCKERD_BINARY};
+    std::vector<std::string> args = {LockerdBinary()};
     if (!options.config_file.empty()) args.push_back(options.config_file);
     if (options.tls_only) {
       args.insert(args.end(), {"--port", "0", "--tls-port", std::to_string(process->port_)});
@@ -201,6 +206,7 @@ std::unique_ptr<LockerdProcess> LockerdProcess::Start(Options options) {
       const int log = open(process->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
       dup2(log, 1);
       dup2(log, 2);
+      for (const std::string& variable : options.env) putenv(const_cast<char*>(variable.c_str()));
       Exec(args);
     }
     process->pid_ = pid;

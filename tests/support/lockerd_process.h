@@ -25,6 +25,11 @@ struct ReplyFree {
 using RedisPtr = std::unique_ptr<redisContext, RedisFree>;
 using ReplyPtr = std::unique_ptr<redisReply, ReplyFree>;
 
+// The lockerd binary the tests start: the one this build made, or the one
+// LOCKERD_TEST_BINARY names (to run the same tests against an older build,
+// e.g. to show a test fails without the fix it checks).
+std::string LockerdBinary();
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
@@ -69,6 +74,9 @@ class LockerdProcess {
     // "ready" log line, since hiredis cannot speak TLS (Connect() does not
     // work then). The TLS settings themselves go in `args`.
     bool tls_only = false;
+    // Extra environment ("NAME=value"), e.g. libfaketime's LD_PRELOAD and
+    // FAKETIME to start the server with its wall clock stepped.
+    std::vector<std::string> env = {};
   };
 
   // Starts lockerd; on failure the test fails with the server's log.

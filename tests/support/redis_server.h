@@ -1,0 +1,40 @@
+// Starts the real redis-server (Debian's redis-server package) on a free
+// loopback port, for tests that compare lockerd's replies with Redis's:
+// same client, same calls. Stopped by PID when the object goes. Skips the
+// test (GTEST_SKIP in the caller, via available()) when redis-server is not
+// installed.
+#pragma once
+
+#include <sys/types.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "tests/support/lockerd_process.h"
+
+namespace lockerd::testing {
+
+class RedisServerProcess {
+ public:
+  // Null when redis-server is missing or did not start.
+  static std::unique_ptr<RedisServerProcess> Start();
+  static bool available();
+  ~RedisServerProcess();
+  RedisServerProcess(const RedisServerProcess&) = delete;
+  RedisServerProcess& operator=(const RedisServerProcess&) = delete;
+
+  int port() const { return port_; }
+  RedisPtr Connect() const;
+  // Reaps the process if it exited; its status is kept.
+  bool Running();
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout);
+
+ private:
+  RedisServerProcess() = default;
+  pid_t pid_ = -1;
+  int port_ = 0;
+  std::optional<int> exit_status_;
+};
+
+}  // namespace lockerd::testing
