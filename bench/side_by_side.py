@@ -124,6 +124,7 @@ class Lab:
         self.args = args
         self.p = processes
         self.lockerd = os.path.join(args.build, "lockerd")
+        self.commands = {}  # A lockerd member's process -> (name, command), to restart it.
 
     def start_lockerd(self, name, members=1):
         ports = free_ports(members)
@@ -136,10 +137,18 @@ class Lab:
             if members > 1:
                 cmd += ["--cluster", cluster, "--cluster-secret", "bench"]
             procs.append(self.p.start("%s-%d" % (name, i), cmd))
+            self.commands[procs[-1]] = ("%s-%d" % (name, i), cmd)
         for port in ports:
             wait_until(lambda port=port: info_field(port, "cluster_reachable_members") == str(members),
                        what="lockerd on port %d" % port)
         return ports, procs
+
+    def restart_lockerd(self, proc):
+        """Starts a stopped lockerd member again: same port, dir and settings."""
+        name, cmd = self.commands[proc]
+        restarted = self.p.start(name + "-again", cmd)
+        self.commands[restarted] = (name, cmd)
+        return restarted
 
     def start_redis(self, name, count=1):
         ports = free_ports(count)
@@ -298,6 +307,35 @@ def run_redis_benchmark(args, systems, results):
             print("  P=%-2d %-20s %10.0f requests/s" % (pipeline, system.label, rps), flush=True)
 
 
+def run_restart(args, lab, systems, results):
+    """A clean restart (SIGTERM, then a start on the same dir) of one member
+    of three under load: the longest gap without an acquire, and how long
+    after the stop the member votes again (member_state ok, links up)."""
+    print("== clean restart of one member under load (pairs, 16 clients)", flush=True)
+    seconds = 2 if args.quick else 6
+    for system in systems:
+        if system.key != "lockerd3":
+            continue
+        victim = 1
+        port = int(system.addresses[victim].rsplit(":", 1)[1])
+        proc = loadgen(args, system, "pairs", 16, seconds, background=True)
+        time.sleep(seconds / 3)
+        stopped = time.time()
+        lab.p.kill(system.procs[victim], signal.SIGTERM)
+        system.procs[victim] = lab.restart_lockerd(system.procs[victim])
+        wait_until(lambda: info_field(port, "member_state") == "ok" and
+                   info_field(port, "cluster_reachable_members") == "3", what="the restarted member")
+        back_ms = (time.time() - stopped) * 1000
+        stdout, stderr = proc.communicate(timeout=seconds * 4 + 120)
+        r = parse_loadgen(stdout, stderr)
+        r["back_ms"] = back_ms
+        results[("restart", system.key)] = r
+        print("  %-20s restarted member %d: longest gap without an acquire %s ms, votes again %.0f ms "
+              "after the stop (%s ops/s, errors %s)" % (
+                  system.label, victim, ms(r.get("max_gap_us")), back_ms, r.get("ops_per_s"),
+                  r.get("errors")), flush=True)
+
+
 def run_failover(args, lab, systems, results):
     print("== kill -9 of one member under load (pairs, 16 clients)", flush=True)
     seconds = 2 if args.quick else 6
@@ -444,6 +482,13 @@ def targets(results, systems):
     gap = num(results.get(("failover", "lockerd3"), {}).get("max_gap_us"))
     if gap is not None:
         add("kill -9 of a member: longest gap without a LOCK", "%.1f ms" % (gap / 1000), "<= 100 ms", gap <= 100000)
+    restart = results.get(("restart", "lockerd3"), {})
+    gap = num(restart.get("max_gap_us"))
+    if gap is not None:
+        add("clean restart of a member: longest gap without a LOCK", "%.1f ms" % (gap / 1000), "<= 100 ms",
+            gap <= 100000)
+        add("clean restart of a member: votes again after the stop", "%.0f ms" % restart["back_ms"],
+            "<= 1000 ms", restart["back_ms"] <= 1000)
     for key, goal in (("lockerd1", 300), ("lockerd3", 1000)):
         h = num(results.get(("handoff", key), {}).get("p50_us"))
         if h is not None:
@@ -564,6 +609,15 @@ def write_report(args, results, systems, rows, chart):
             cells.append("%.0f/s (%.2fx)" % (v, v / redis if redis else 0))
         lines.append("| P=%d | %s | %s | %.0f/s |" % (p, cells[0], cells[1], redis))
     lines.append("")
+    r = results.get(("restart", "lockerd3"))
+    if r:
+        lines.append("### Clean restart of one member under load (pairs, 16 clients)")
+        lines.append("")
+        lines.append("| system | longest gap without an acquire | votes again after the stop | ops/s | errors |")
+        lines.append("|---|---|---|---|---|")
+        lines.append("| lockerd, 3 members (a member) | %s ms | %.0f ms | %s | %s |" % (
+            ms(r.get("max_gap_us")), r["back_ms"], r.get("ops_per_s"), r.get("errors")))
+        lines.append("")
     lines.append("### kill -9 of one member under load (pairs, 16 clients)")
     lines.append("")
     lines.append("| system | longest gap without an acquire | ops/s over the run | errors |")
@@ -624,6 +678,7 @@ def main():
         systems = lab.systems()
         run_scenarios(args, systems, results)
         run_redis_benchmark(args, systems, results)
+        run_restart(args, lab, systems, results)
         run_failover(args, lab, systems, results)
         run_memory(args, lab, results)
         run_micro(args, results)

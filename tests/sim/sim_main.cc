@@ -3,6 +3,7 @@
 //   lockerd_sim --replay SEED                one seed, every event printed
 //   lockerd_sim --no-scripts ...             without script (transaction) clients
 //   lockerd_sim --break-rule NAME ...        a cluster rule broken on purpose
+//   lockerd_sim --scenario NAME ...          one of issue 14's restart scenarios
 //   lockerd_sim --broken-script KIND ...     scripts with a deliberate bug
 //                                            (ignore-holder, shorten-renewals)
 #include <chrono>
@@ -10,6 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <map>
+#include <optional>
 
 #include "cluster/broken.h"
 #include "tests/sim/world.h"
@@ -20,6 +22,11 @@ int main(int argc, char** argv) {
   long long replay = -1;
   bool scripts = true;
   auto broken_script = lockerd::sim::SimOptions::BrokenScript::kNone;
+  std::optional<lockerd::sim::SimOptions::Scenario> scenario;
+  // The options of a seed: the varied mix, or a restart scenario's.
+  const auto options_for = [&scenario](uint64_t seed) {
+    return scenario ? lockerd::sim::OptionsForScenario(*scenario, seed) : lockerd::sim::OptionsForSeed(seed);
+  };
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--help") == 0 || std::strcmp(argv[i], "-h") == 0) {
       std::printf(
@@ -28,6 +35,9 @@ int main(int argc, char** argv) {
           "  --seeds N       run N seeds (default 10000) from --start (default 1)\n"
           "  --replay SEED   run one seed and print every event\n"
           "  --no-scripts    clients use LOCK, EXTEND and RELEASE only (no transactions)\n"
+          "  --scenario crash-all-but-one|clean-restart-clock-step|clean-restart-after-release|\n"
+          "             link-backlog\n"
+          "                  the seeds run one of issue 14's restart scenarios\n"
           "  --break-rule NAME\n"
           "                  a cluster rule broken on purpose (cluster/broken.h), for the\n"
           "                  checkers to catch\n"
@@ -56,6 +66,12 @@ int main(int argc, char** argv) {
                      lockerd::cluster::BrokenRuleNames().c_str());
         return 2;
       }
+    } else if (std::strcmp(argv[i], "--scenario") == 0) {
+      scenario = lockerd::sim::ScenarioNamed(argv[i + 1]);
+      if (!scenario) {
+        std::fprintf(stderr, "unknown --scenario %s\n", argv[i + 1]);
+        return 2;
+      }
     } else if (std::strcmp(argv[i], "--seeds") == 0) {
       seeds = std::strtoull(argv[i + 1], nullptr, 10);
     } else if (std::strcmp(argv[i], "--start") == 0) {
@@ -67,7 +83,7 @@ int main(int argc, char** argv) {
   }
   using lockerd::sim::SimReport;
   if (replay >= 0) {
-    lockerd::sim::SimOptions options = lockerd::sim::OptionsForSeed(static_cast<uint64_t>(replay));
+    lockerd::sim::SimOptions options = options_for(static_cast<uint64_t>(replay));
     options.scripts = scripts;
     options.broken_script = broken_script;
     options.verbose = true;
@@ -90,7 +106,7 @@ int main(int argc, char** argv) {
   std::map<std::string, unsigned long long> txn;
   std::map<std::string, unsigned long long> script_kinds;
   for (uint64_t seed = start; seed < start + seeds; ++seed) {
-    lockerd::sim::SimOptions options = lockerd::sim::OptionsForSeed(seed);
+    lockerd::sim::SimOptions options = options_for(seed);
     options.scripts = scripts;
     options.broken_script = broken_script;
     const SimReport report = lockerd::sim::RunSimulation(options);

@@ -71,25 +71,7 @@ TEST(Simulation, SafetyHoldsUnderFaultsForManySeeds) {
 // over many seeds with the real rules: no violation. Their broken
 // variants below show that each scenario can catch what it is for.
 SimOptions ScenarioOptions(SimOptions::Scenario scenario, uint64_t seed) {
-  SimOptions options;
-  options.seed = seed;
-  options.keys = 1;
-  options.clients = 3;
-  options.owner_reuse = 1.0;
-  options.rates = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // Only the scenario's faults.
-  options.scenario = scenario;
-  switch (scenario) {
-    case SimOptions::Scenario::kCrashAllButOneOfTheWriters:
-      options.members = 5;
-      options.clients = 5;
-      break;
-    case SimOptions::Scenario::kCleanRestartAfterARelease:
-      options.brief_holds = true;
-      break;
-    default:
-      break;
-  }
-  return options;
+  return OptionsForScenario(scenario, seed);
 }
 
 constexpr SimOptions::Scenario kScenarios[] = {

@@ -1162,4 +1162,49 @@ SimOptions OptionsForSeed(uint64_t seed) {
 
 SimReport RunSeed(uint64_t seed) { return RunSimulation(OptionsForSeed(seed)); }
 
+SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed) {
+  SimOptions options;
+  options.seed = seed;
+  options.keys = 1;
+  options.clients = 3;
+  options.owner_reuse = 1.0;
+  options.rates = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // Only the scenario's faults.
+  options.scenario = scenario;
+  switch (scenario) {
+    case SimOptions::Scenario::kCrashAllButOneOfTheWriters:
+      options.members = 5;
+      options.clients = 5;
+      break;
+    case SimOptions::Scenario::kCleanRestartAfterARelease:
+      options.brief_holds = true;
+      break;
+    default:
+      break;
+  }
+  return options;
+}
+
+namespace {
+constexpr std::pair<SimOptions::Scenario, const char*> kScenarioNames[] = {
+    {SimOptions::Scenario::kCrashAllButOneOfTheWriters, "crash-all-but-one"},
+    {SimOptions::Scenario::kCleanRestartWithClockStep, "clean-restart-clock-step"},
+    {SimOptions::Scenario::kCleanRestartAfterARelease, "clean-restart-after-release"},
+    {SimOptions::Scenario::kLinkBacklog, "link-backlog"},
+};
+}  // namespace
+
+std::optional<SimOptions::Scenario> ScenarioNamed(std::string_view name) {
+  for (const auto& [scenario, scenario_name] : kScenarioNames) {
+    if (name == scenario_name) return scenario;
+  }
+  return std::nullopt;
+}
+
+const char* ScenarioName(SimOptions::Scenario scenario) {
+  for (const auto& [known, name] : kScenarioNames) {
+    if (known == scenario) return name;
+  }
+  return "none";
+}
+
 }  // namespace lockerd::sim

@@ -11,9 +11,11 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <queue>
 #include <random>
 #include <string>
+#include <string_view>
 #include <variant>
 #include <vector>
 
@@ -109,6 +111,13 @@ struct SimReport {
 };
 
 SimReport RunSimulation(const SimOptions& options);
+// The options a restart scenario runs with: one key, clients that reuse
+// their owner names, only the scenario's faults (5 members for the crash
+// of all writers but one; brief holds for the restart after a release).
+SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed);
+// The scenarios by name, for the command line ("crash-all-but-one", ...).
+std::optional<SimOptions::Scenario> ScenarioNamed(std::string_view name);
+const char* ScenarioName(SimOptions::Scenario scenario);
 // The options a seed runs with (members, clients, keys, fault mix).
 SimOptions OptionsForSeed(uint64_t seed);
 SimReport RunSeed(uint64_t seed);
