@@ -18,6 +18,7 @@ constexpr NamedRule kRules[] = {
     {"downtime-from-wall-clock", &BrokenRules::downtime_from_wall_clock},
     {"save-held-leases-only", &BrokenRules::save_held_leases_only},
     {"apply-stale-commits", &BrokenRules::apply_stale_commits},
+    {"first-start-votes-at-once", &BrokenRules::first_start_votes_at_once},
 };
 
 }  // namespace

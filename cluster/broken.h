@@ -36,6 +36,9 @@ struct BrokenRules {
   // A member applies commits (Accept, Learn) whatever their age, so one
   // delayed past its key's tombstone revives a released lease.
   bool apply_stale_commits = false;
+  // A member with an empty dir in a cluster votes at once, as if the
+  // cluster were new, even when it lost its disk.
+  bool first_start_votes_at_once = false;
 };
 
 // The process-wide flags (all false unless a test sets them).

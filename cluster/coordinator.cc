@@ -203,6 +203,10 @@ bool Coordinator::Count(Round& round, MemberId from, Vote vote, Ballot highest,
 void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
                             std::vector<Message>* outbox) {
   const auto it = rounds_.find(promise.round_id);
+  if (it != rounds_.end() && promise.ballot == it->second.ballot &&
+      TimedOut(promise.round_id, it->second, now, outbox)) {
+    return;
+  }
   if (it != rounds_.end() && it->second.phase == Phase::kPeek && promise.ballot == it->second.ballot) {
     OnPeekReply(from, promise.round_id, it->second, promise, now, outbox);
     return StartQueued(now, outbox);
@@ -345,6 +349,10 @@ bool Coordinator::EarlierAttemptReleased(const Round& round, Time now) const {
 void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                              std::vector<Message>* outbox) {
   const auto it = rounds_.find(accepted.round_id);
+  if (it != rounds_.end() && accepted.ballot == it->second.ballot &&
+      TimedOut(accepted.round_id, it->second, now, outbox)) {
+    return;
+  }
   if (it == rounds_.end() || it->second.phase != Phase::kAccept ||
       accepted.ballot != it->second.ballot ||
       !Count(it->second, from, accepted.vote, accepted.highest, accepted.quarantine_left_ms)) {
@@ -469,17 +477,47 @@ void Coordinator::Tick(Time now, std::vector<Message>* outbox) {
       StartAttempt(next_round_id_++, std::move(moved), now, outbox);
       continue;
     }
-    ++stats_.rounds_timed_out;
-    // A grant that may have reached some members is rolled back.
-    std::optional<WriteRequest> undo = RollbackOf(round);
-    if (round.quarantined) {
-      Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round.quarantine_left_ms));
-    } else {
-      Finish(round_id, WriteOutcome::kNoQuorum, 0, DescribeAnswers(round));
-    }
-    if (undo) Submit(std::move(*undo), now, outbox);
+    TimeOut(round_id, round, now, outbox);
   }
   StartQueued(now, outbox);
+}
+
+bool Coordinator::TimedOut(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
+  // A reply read after the attempt's deadline (its coordinator was paused,
+  // or a long loop turn) ends the attempt as its timer would have: no
+  // commit, own commit or Learn is sent after a round's timeout, which is
+  // what bounds how long an older state can live (CLUSTER-SAFETY.md).
+  if (round.phase == Phase::kBackoff || now.mono_ms < round.deadline_ms) return false;
+  TimeOut(round_id, round, now, outbox);
+  StartQueued(now, outbox);
+  return true;
+}
+
+void Coordinator::TimeOut(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
+  if (round.phase == Phase::kPromise && round.outvoted && !round.quarantined &&
+      round.attempt + 1 < kRoundAttemptsMax) {
+    // A member refused for a higher ballot, and the one whose answer would
+    // have decided never came (it is down). Nothing was accepted at this
+    // ballot, and the next one is above what the refusal showed: a retry
+    // can win. (With a member down in a three-member cluster, every duel,
+    // and the first write after members fell back to their wall-clock
+    // floors, would otherwise end in NOQUORUM.)
+    ++stats_.rounds_retried;
+    ++round.attempt;
+    Round moved = std::move(round);
+    rounds_.erase(round_id);
+    StartAttempt(next_round_id_++, std::move(moved), now, outbox);
+    return;
+  }
+  ++stats_.rounds_timed_out;
+  // A grant that may have reached some members is rolled back.
+  std::optional<WriteRequest> undo = RollbackOf(round);
+  if (round.quarantined) {
+    Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round.quarantine_left_ms));
+  } else {
+    Finish(round_id, WriteOutcome::kNoQuorum, 0, DescribeAnswers(round));
+  }
+  if (undo) Submit(std::move(*undo), now, outbox);
 }
 
 std::optional<int64_t> Coordinator::NextWakeMs() const {

@@ -21,6 +21,7 @@
 #include "cluster/decision.h"
 #include "cluster/messages.h"
 #include "cluster/quorum.h"
+#include "cluster/state_digest.h"
 #include "cluster/string_hash.h"
 #include "cluster/write_request.h"
 
@@ -116,6 +117,9 @@ class Coordinator {
   size_t rounds_in_flight() const { return rounds_.size(); }
   size_t writes_queued() const { return queued_count_; }
   const CoordinatorStats& stats() const { return stats_; }
+  // Adds every field that can change what this coordinator does later (not
+  // its statistics) to `digest` (node_digest.cc).
+  void Digest(StateDigest* digest) const;
 
   // Ballots only grow; after a restart the coordinator starts above the
   // highest ballot its member saved.
@@ -199,6 +203,9 @@ class Coordinator {
   void Decide(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Completed(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  // Ends an attempt whose deadline has passed (true), as Tick does.
+  bool TimedOut(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  void TimeOut(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token, std::string detail);
   // A LOCK refused because `holder_token`'s owner holds the key: LOCKs by
   // other owners queued behind it before its reads went out are refused

@@ -23,12 +23,22 @@ Stamp MessageClocks::StampFor(MemberId to, int64_t now_ms) const {
   return {incarnation_, now_ms, peer.echo_incarnation, peer.echo_ms};
 }
 
-int64_t MessageClocks::AgeBound(int64_t sent_ms, int64_t offset_floor_ms, int64_t at_ms,
-                                int64_t now_ms) const {
-  // True age a = now - sent - d(sent), with d(sent) >= floor - rho * |t - at|
-  // for the reading t = now - a at the sending: so
-  // a <= (now - sent - floor + rho * |now - at|) / (1 - rho).
-  const double slack = drift_ * static_cast<double>(std::llabs(now_ms - at_ms));
+// The floor F held at the reading u when the peer stamped the bounding
+// message, u somewhere in [from, at]; at another reading t it is worth
+// F - rho * |t - u| >= F - rho * (|t - at| + (at - from)).
+double MessageClocks::FloorAt(int64_t offset_floor_ms, int64_t from_ms, int64_t at_ms,
+                              int64_t now_ms) const {
+  const double span = static_cast<double>(std::llabs(now_ms - at_ms) + (at_ms - from_ms));
+  return static_cast<double>(offset_floor_ms) - drift_ * span;
+}
+
+int64_t MessageClocks::AgeBound(int64_t sent_ms, int64_t offset_floor_ms, int64_t from_ms,
+                                int64_t at_ms, int64_t now_ms) const {
+  // True age a = now - sent - d(v) at the reading v = now - a of the
+  // sending, with d(v) >= F - rho * (|v - at| + (at - from)) and
+  // |v - at| <= |now - at| + a: so
+  // a <= (now - sent - F + rho * (|now - at| + (at - from))) / (1 - rho).
+  const double slack = drift_ * static_cast<double>(std::llabs(now_ms - at_ms) + (at_ms - from_ms));
   const double bound =
       (static_cast<double>(now_ms - sent_ms - offset_floor_ms) + slack) / (1.0 - drift_);
   return std::max<int64_t>(0, static_cast<int64_t>(std::ceil(bound)));
@@ -45,22 +55,22 @@ std::optional<int64_t> MessageClocks::Receive(MemberId from, const Stamp& stamp,
   }
   std::optional<int64_t> age;
   if (peer.bound_incarnation == stamp.incarnation) {
-    age = AgeBound(stamp.sent_ms, peer.offset_floor_ms, peer.bound_at_ms, now_ms);
+    age = AgeBound(stamp.sent_ms, peer.offset_floor_ms, peer.bound_from_ms, peer.bound_at_ms, now_ms);
   }
   // The message's own echo, when it is of this run and not from the future.
   if (stamp.echo_incarnation == incarnation_ && stamp.echo_ms <= now_ms) {
     const int64_t floor_ms = stamp.echo_ms - stamp.sent_ms;
-    const int64_t own = AgeBound(stamp.sent_ms, floor_ms, now_ms, now_ms);
+    const int64_t own = AgeBound(stamp.sent_ms, floor_ms, stamp.echo_ms, now_ms, now_ms);
     age = age ? std::min(*age, own) : own;
-    // Keep it if it is at least as strong now as the bound already kept.
+    // Keep it if it is worth at least as much now as the bound kept.
     const bool stronger =
         peer.bound_incarnation != stamp.incarnation ||
-        static_cast<double>(floor_ms) >=
-            static_cast<double>(peer.offset_floor_ms) -
-                drift_ * static_cast<double>(now_ms - peer.bound_at_ms);
+        FloorAt(floor_ms, stamp.echo_ms, now_ms, now_ms) >=
+            FloorAt(peer.offset_floor_ms, peer.bound_from_ms, peer.bound_at_ms, now_ms);
     if (stronger) {
       peer.bound_incarnation = stamp.incarnation;
       peer.offset_floor_ms = floor_ms;
+      peer.bound_from_ms = stamp.echo_ms;
       peer.bound_at_ms = now_ms;
     }
   }

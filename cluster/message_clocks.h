@@ -28,6 +28,7 @@
 
 #include "cluster/ballot.h"
 #include "cluster/messages.h"
+#include "cluster/state_digest.h"
 
 namespace lockerd::cluster {
 
@@ -37,6 +38,8 @@ class MessageClocks {
                 int64_t probe_interval_ms);
 
   uint64_t incarnation() const { return incarnation_; }
+  // Adds every field to `digest` (node_digest.cc).
+  void Digest(StateDigest* digest) const;
 
   // The stamp of a message to `to`, sent now.
   Stamp StampFor(MemberId to, int64_t now_ms) const;
@@ -62,16 +65,24 @@ class MessageClocks {
     uint64_t echo_incarnation = 0;
     int64_t echo_ms = 0;
     // This member's clock minus the peer's (run `bound_incarnation`) was at
-    // least `offset_floor_ms` when this member's clock read `bound_at_ms`.
+    // least `offset_floor_ms` at the instant the peer stamped the message
+    // that gave the bound: some time after this member sent what it echoed
+    // (its reading `bound_from_ms`) and before this member received it
+    // (`bound_at_ms`).
     uint64_t bound_incarnation = 0;
     int64_t offset_floor_ms = 0;
+    int64_t bound_from_ms = 0;
     int64_t bound_at_ms = 0;
     int64_t next_probe_ms = 0;
     bool probe_soon = false;
   };
-  // Age bound of a message stamped `sent_ms` from an offset floor measured
-  // at `at_ms`, judged at `now_ms`.
-  int64_t AgeBound(int64_t sent_ms, int64_t offset_floor_ms, int64_t at_ms, int64_t now_ms) const;
+  // Age bound of a message stamped `sent_ms` from an offset floor that held
+  // at some reading in [from_ms, at_ms], judged at `now_ms`.
+  int64_t AgeBound(int64_t sent_ms, int64_t offset_floor_ms, int64_t from_ms, int64_t at_ms,
+                   int64_t now_ms) const;
+  // What a floor is worth at `now_ms`: the floor, less the drift over the
+  // longest time since it held.
+  double FloorAt(int64_t offset_floor_ms, int64_t from_ms, int64_t at_ms, int64_t now_ms) const;
 
   MemberId self_;
   uint64_t incarnation_;

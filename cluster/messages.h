@@ -98,6 +98,9 @@ struct SyncReply {
   bool recovering = false;
   uint64_t token_counter = 0;
   Ballot highest;
+  // The answering member has never promised or accepted a ballot, nor seen
+  // a token: for a first start, nothing was written through it.
+  bool pristine = false;
 };
 
 // Keeps the bound on a quiet peer's clock fresh (message_clocks.h): a

@@ -52,7 +52,7 @@ Node::Node(NodeOptions options)
       txn_(CoordinatorOptionsOf(options), &coordinator_),
       clocks_(options.members_count, options.self, options.incarnation, options.drift,
               options.probe_interval_ms),
-      recovery_(options.members_count, options.self, RecoveryDelayMs(options),
+      recovery_(options.members_count, options.self, options.incarnation, RecoveryDelayMs(options),
                 options.round_timeout_ms) {
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
@@ -188,7 +188,7 @@ void Node::Handle(const Message& message, Time now) {
   } else if (const auto* request = std::get_if<SyncRequest>(&message.body)) {
     AnswerSync(message.from, *request);
   } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
-    OnSyncReply(message.from, *reply);
+    OnSyncReply(message.from, *reply, now);
   } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
     if (!LeaseSane(learn->held, learn->ttl_ms, learn->token)) return;
     coordinator_.RaiseBallot(learn->ballot);
@@ -277,8 +277,16 @@ void Node::Tick(Time now) {
   txn_.Tick(now, &pending_);
   if (recovery_.recovering()) {
     if (recovery_.RequestsDue(now.mono_ms)) SendSyncRequests(now);
-    if (now.mono_ms >= acceptor_.quarantine_until_ms() && recovery_.Hopeless()) {
-      FallBackToWallClockFloors(now);
+    if (recovery_.Hopeless() || recovery_.FirstStartOverdue(now.mono_ms)) {
+      if (!recovery_.lost_memory()) {
+        // A first start that cannot tell whether the cluster is new (too
+        // many of the others are recovering, or missing): as after losing
+        // its memory.
+        ++first_starts_undecided_;
+        LoseMemory(now);
+      } else if (now.mono_ms >= acceptor_.quarantine_until_ms()) {
+        FallBackToWallClockFloors(now);
+      }
     }
   }
   ProbeQuietPeers(now);

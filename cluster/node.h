@@ -25,6 +25,7 @@
 #include "cluster/messages.h"
 #include "cluster/recovery_sync.h"
 #include "cluster/restart.h"
+#include "cluster/state_digest.h"
 #include "cluster/txn.h"
 #include "cluster/txn_coordinator.h"
 #include "cluster/write_request.h"
@@ -109,6 +110,18 @@ class Node {
   // Recoveries that fell back to wall-clock floors (a majority had lost
   // its memory at once).
   uint64_t recovery_fallbacks() const { return recovery_fallbacks_; }
+  // First starts (an empty dir) that found the cluster has history: the
+  // member had lost its disk, and recovered as after a crash.
+  uint64_t first_starts_with_history() const { return first_starts_with_history_; }
+  // First starts that could not tell (no majority of the others answered
+  // in time): started as after a crash.
+  uint64_t first_starts_undecided() const { return first_starts_undecided_; }
+
+  // Adds every field that can change what this member does later (its
+  // registers, counters, rounds, clocks' bounds and recovery; not its
+  // statistics) to `digest`, with clock readings as they are. For tools
+  // that compare states (tests/explorer); reads only (node_digest.cc).
+  void Digest(StateDigest* digest) const;
 
  private:
   // Delivers messages addressed to this member until none are left; the
@@ -120,10 +133,13 @@ class Node {
   void SubmitTxnAlone(const TxnRequest& request, Time now);
   // Recovery without stable storage (recovery_sync.h): the requests, the
   // answers to others' requests, and what an answer teaches.
-  void BeginRecovery(Time now);
+  void BeginRecovery(Time now, RecoverySync::Kind kind);
+  // The member lost its memory (a crash, or a first start that found the
+  // cluster has history): quarantine S from now, and recovery.
+  void LoseMemory(Time now);
   void SendSyncRequests(Time now);
   void AnswerSync(MemberId from, const SyncRequest& request);
-  void OnSyncReply(MemberId from, const SyncReply& reply);
+  void OnSyncReply(MemberId from, const SyncReply& reply, Time now);
   // When recovery is hopeless (a majority lost its memory) at the end of
   // the quarantine: the whole-cluster rule, wall-clock floors.
   void FallBackToWallClockFloors(Time now);
@@ -150,6 +166,8 @@ class Node {
   uint64_t malformed_messages_ = 0;
   uint64_t stale_commits_ = 0;
   uint64_t recovery_fallbacks_ = 0;
+  uint64_t first_starts_with_history_ = 0;
+  uint64_t first_starts_undecided_ = 0;
   int64_t last_tick_ms_ = INT64_MIN;  // When Tick last ran.
   MessageClocks clocks_;
   RecoverySync recovery_;

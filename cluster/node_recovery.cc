@@ -45,11 +45,20 @@ StartReport Node::Start(const StartFacts& facts, Time now) {
         cluster ? StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms)
                 : QuarantineMs(options_.max_lease_ms, options_.drift) + options_.round_timeout_ms;
     acceptor_.QuarantineUntil(now.mono_ms + report.quarantine_ms);
-    if (cluster) BeginRecovery(now);
+    if (cluster) BeginRecovery(now, RecoverySync::Kind::kLostMemory);
     report.recovering = recovery_.recovering();
     return report;
   }
-  if (!facts.saved) return report;  // A new member: nothing to lose.
+  if (!facts.saved) {
+    // An empty dir: a new member, or one whose disk was lost or replaced.
+    // In a cluster it votes only once a majority of the others say nothing
+    // was ever written (the cluster is new); else it lost its memory.
+    if (cluster && !facts.new_cluster && !Broken().first_start_votes_at_once) {
+      BeginRecovery(now, RecoverySync::Kind::kFirstStart);
+      report.checking_new = true;
+    }
+    return report;
+  }
   const NodeState& saved = *facts.saved;
   const std::optional<int64_t> downtime_ms =
       Broken().downtime_from_wall_clock ? std::optional<int64_t>(facts.wall_downtime_ms) : facts.downtime_ms;
@@ -72,7 +81,7 @@ StartReport Node::Start(const StartFacts& facts, Time now) {
     report.quarantine_ms = quarantine_ms;
     acceptor_.QuarantineUntil(now.mono_ms + quarantine_ms);
   }
-  if (saved.needs_sync && cluster) BeginRecovery(now);
+  if (saved.needs_sync && cluster) BeginRecovery(now, RecoverySync::Kind::kLostMemory);
   report.recovering = recovery_.recovering();
   return report;
 }
@@ -100,6 +109,12 @@ NodeState Node::Save(Time now) const {
   NodeState state;
   state.quarantine_left_ms = std::max<int64_t>(0, acceptor_.quarantine_until_ms() - now.mono_ms);
   state.needs_sync = recovery_.recovering();
+  if (recovery_.recovering() && !recovery_.lost_memory()) {
+    // Stopped before its first-start check ended: it may have lost its disk.
+    state.quarantine_left_ms = std::max(
+        state.quarantine_left_ms,
+        StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms));
+  }
   state.token_counter = acceptor_.token_counter();
   state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
   for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
@@ -128,9 +143,16 @@ NodeState Node::Save(Time now) const {
   return state;
 }
 
-void Node::BeginRecovery(Time now) {
-  recovery_.Begin(now.mono_ms);
+void Node::BeginRecovery(Time now, RecoverySync::Kind kind) {
+  recovery_.Begin(now.mono_ms, kind);
   acceptor_.SetSynced(!recovery_.recovering());
+}
+
+void Node::LoseMemory(Time now) {
+  acceptor_.QuarantineUntil(std::max(
+      acceptor_.quarantine_until_ms(),
+      now.mono_ms + StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms)));
+  BeginRecovery(now, RecoverySync::Kind::kLostMemory);
 }
 
 void Node::SendSyncRequests(Time now) {
@@ -143,21 +165,30 @@ void Node::SendSyncRequests(Time now) {
 void Node::AnswerSync(MemberId from, const SyncRequest& request) {
   SyncReply reply;
   reply.nonce = request.nonce;
-  if (recovery_.recovering() && !Broken().sync_answers_while_recovering) {
+  if (recovery_.lost_memory() && !Broken().sync_answers_while_recovering) {
     reply.recovering = true;  // Its memory is as empty as the asker's.
   } else {
     reply.token_counter = acceptor_.token_counter();
     reply.highest = HighestBallot();
+    // Its own coordinator's ballots do not count: they were only ever
+    // promised by members that have registers or floors of their own.
+    reply.pristine = reply.token_counter == 0 && table_.registers_count() == 0 &&
+                     table_.ballot_floor().round == 0;
   }
   pending_.push_back({options_.self, from, reply});
 }
 
-void Node::OnSyncReply(MemberId from, const SyncReply& reply) {
+void Node::OnSyncReply(MemberId from, const SyncReply& reply, Time now) {
   if (!recovery_.OnReply(from, reply)) return;
   acceptor_.RaiseTokenCounter(reply.token_counter);
   table_.RaiseBallotFloor(reply.highest);
   coordinator_.RaiseBallot(reply.highest);
   if (!recovery_.Complete()) return;
+  if (!recovery_.lost_memory() && recovery_.history_seen()) {
+    // An empty dir in a cluster with history: this member lost its disk.
+    ++first_starts_with_history_;
+    return LoseMemory(now);
+  }
   recovery_.Finish();
   acceptor_.SetSynced(true);
 }

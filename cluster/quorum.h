@@ -26,6 +26,9 @@ class QuorumTally {
   size_t no_count() const { return static_cast<size_t>(std::popcount(no_mask_)); }
   size_t answered_count() const { return yes_count() + no_count(); }
   size_t members_count() const { return members_count_; }
+  // Who answered what, one bit per member (for state digests).
+  uint32_t yes_mask() const { return yes_mask_; }
+  uint32_t no_mask() const { return no_mask_; }
 
   bool Reached() const { return yes_count() >= MajorityOf(members_count_); }
   // True once so many members said no that a majority of yes is impossible.

@@ -7,17 +7,31 @@
 
 namespace lockerd::cluster {
 
-RecoverySync::RecoverySync(size_t members_count, MemberId self, int64_t delay_ms, int64_t retry_ms)
-    : members_count_(members_count), self_(self), delay_ms_(delay_ms), retry_ms_(retry_ms) {
+RecoverySync::RecoverySync(size_t members_count, MemberId self, uint64_t run_id, int64_t delay_ms,
+                           int64_t retry_ms)
+    : members_count_(members_count), self_(self), run_id_(run_id), delay_ms_(delay_ms), retry_ms_(retry_ms) {
   CHECK(members_count_ <= kMembersMax);
 }
 
-void RecoverySync::Begin(int64_t now_ms) {
+void RecoverySync::Begin(int64_t now_ms, Kind kind) {
   recovering_ = members_count_ > 1;
-  ++nonce_;
+  kind_ = kind;
+  // Unique to this run and this recovery, and within the peer codecs'
+  // range (0..2^63-1).
+  nonce_ = ((run_id_ << 12) + ++begun_) & 0x7fff'ffff'ffff'ffffull;
+  requests_sent_ = false;
   answered_mask_ = 0;
   recovering_mask_ = 0;
+  history_seen_ = false;
+  hopeless_ = false;
+  began_ms_ = now_ms;
   next_request_ms_ = now_ms + delay_ms_;
+}
+
+bool RecoverySync::FirstStartOverdue(int64_t now_ms) const {
+  constexpr int64_t kRequestRounds = 5;
+  return recovering_ && kind_ == Kind::kFirstStart &&
+         now_ms >= began_ms_ + delay_ms_ + kRequestRounds * retry_ms_;
 }
 
 std::optional<int64_t> RecoverySync::NextWakeMs() const {
@@ -26,26 +40,27 @@ std::optional<int64_t> RecoverySync::NextWakeMs() const {
 }
 
 bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
-  if (!recovering_ || reply.nonce != nonce_ || from == self_ || from >= members_count_) return false;
+  if (!recovering_ || !requests_sent_ || reply.nonce != nonce_ || from == self_ ||
+      from >= members_count_) {
+    return false;
+  }
   const uint32_t bit = uint32_t{1} << from;
   if (reply.recovering) {
     // Its last word counts: a member that recovered since answers again.
     answered_mask_ &= ~bit;
     recovering_mask_ |= bit;
+    const size_t others = members_count_ - 1;
+    if (others - static_cast<size_t>(std::popcount(recovering_mask_)) < MajorityOf(others)) hopeless_ = true;
     return false;
   }
   recovering_mask_ &= ~bit;
   answered_mask_ |= bit;
+  if (!reply.pristine) history_seen_ = true;
   return true;
 }
 
 bool RecoverySync::Complete() const {
   return static_cast<size_t>(std::popcount(answered_mask_)) >= MajorityOf(members_count_ - 1);
-}
-
-bool RecoverySync::Hopeless() const {
-  const size_t others = members_count_ - 1;
-  return others - static_cast<size_t>(std::popcount(recovering_mask_)) < MajorityOf(others);
 }
 
 size_t RecoverySync::answered_count() const { return static_cast<size_t>(std::popcount(answered_mask_)); }

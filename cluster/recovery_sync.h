@@ -15,8 +15,13 @@
 //   the others always meets.
 // - Where the members that are not recovering are too few to make that
 //   majority (a majority lost its memory at once), waiting cannot help:
-//   Fallback() says so, and the member falls back to the whole-cluster rule
+//   Hopeless() says so, and the member falls back to the whole-cluster rule
 //   (wall-clock floors for ballots and tokens, after its quarantine).
+// - A member that starts with an empty dir in a cluster may be new, or may
+//   have lost its disk. It asks the same question first (a first-start
+//   check): if a majority of the others has never seen a ballot or a token,
+//   the cluster is new and it votes at once; otherwise it lost its memory
+//   and recovers as above (the node decides, from history_seen()).
 //
 // Pure: it decides, the node sends and applies.
 #pragma once
@@ -26,21 +31,35 @@
 
 #include "cluster/ballot.h"
 #include "cluster/messages.h"
+#include "cluster/state_digest.h"
 
 namespace lockerd::cluster {
 
 class RecoverySync {
  public:
-  RecoverySync(size_t members_count, MemberId self, int64_t delay_ms, int64_t retry_ms);
+  // `run_id` makes this run's nonces its own: an answer to an earlier run's
+  // recovery, arriving late, never counts.
+  RecoverySync(size_t members_count, MemberId self, uint64_t run_id, int64_t delay_ms,
+               int64_t retry_ms);
 
-  // The member lost its memory (or carries a recovery over a clean stop).
-  void Begin(int64_t now_ms);
+  enum class Kind {
+    kLostMemory,  // A crash, kill -9, SHUTDOWN NOSAVE, a changed member list.
+    kFirstStart,  // An empty dir: a new member, or one that lost its disk.
+  };
+  // Starts asking (or carries a recovery over a clean stop).
+  void Begin(int64_t now_ms, Kind kind);
   bool recovering() const { return recovering_; }
+  // A member that lost its memory answers others' recoveries "recovering";
+  // one checking that the cluster is new answers with what it has.
+  bool lost_memory() const { return recovering_ && kind_ == Kind::kLostMemory; }
   uint64_t nonce() const { return nonce_; }
 
   // Whether the requests are due now; RequestsSent() schedules the next.
   bool RequestsDue(int64_t now_ms) const { return recovering_ && now_ms >= next_request_ms_; }
-  void RequestsSent(int64_t now_ms) { next_request_ms_ = now_ms + retry_ms_; }
+  void RequestsSent(int64_t now_ms) {
+    next_request_ms_ = now_ms + retry_ms_;
+    requests_sent_ = true;
+  }
   std::optional<int64_t> NextWakeMs() const;
 
   // An answer. True when it carries counters and ballots to learn (an
@@ -49,20 +68,42 @@ class RecoverySync {
   // A majority of the others that are not recovering has answered.
   bool Complete() const;
   // So many of the others answered that they are recovering that the rest
-  // cannot make a majority of the others.
-  bool Hopeless() const;
+  // could not make a majority of the others. It stays so for this recovery
+  // even when one of them recovers later (by the whole-cluster rule itself,
+  // in a three-member cluster whose third member is down): the fallback is
+  // safe whatever the others know, and waiting for a member that is down
+  // could last for ever.
+  bool Hopeless() const { return hopeless_; }
+  // A first-start check that has had no majority of answers for five
+  // rounds of requests: some member is missing (down, or not started yet),
+  // and the check cannot tell a new cluster from a lost disk. The member
+  // then starts as after losing its memory (quarantine, recovery, or the
+  // whole-cluster rule).
+  bool FirstStartOverdue(int64_t now_ms) const;
+  // A counted answer came from a member that has promised or accepted a
+  // ballot, or seen a token: the cluster has history.
+  bool history_seen() const { return history_seen_; }
   void Finish() { recovering_ = false; }
 
   size_t answered_count() const;
   size_t recovering_count() const;
+  // Adds every field to `digest` (node_digest.cc).
+  void Digest(StateDigest* digest) const;
 
  private:
   size_t members_count_;
   MemberId self_;
+  uint64_t run_id_;
   int64_t delay_ms_;
   int64_t retry_ms_;
   bool recovering_ = false;
+  Kind kind_ = Kind::kLostMemory;
+  uint64_t begun_ = 0;
+  int64_t began_ms_ = 0;
   uint64_t nonce_ = 0;
+  bool requests_sent_ = false;  // Answers before this recovery's requests do not count.
+  bool history_seen_ = false;
+  bool hopeless_ = false;
   int64_t next_request_ms_ = 0;
   uint32_t answered_mask_ = 0;    // Members that answered with their memory.
   uint32_t recovering_mask_ = 0;  // Members whose last answer said "recovering".

@@ -58,6 +58,11 @@ struct StartFacts {
   // The wall clock's idea of the downtime. Only the deliberately broken
   // variant of the simulator's self-test reads it (BrokenRules).
   int64_t wall_downtime_ms = 0;
+  // With nothing saved: the cluster is known to be new (a tool or test
+  // that starts every member from nothing), so the first-start check may be
+  // skipped. Without it, a member with an empty dir in a cluster first asks
+  // a majority of the others whether anything was ever written.
+  bool new_cluster = false;
 };
 
 enum class StartKind {
@@ -72,7 +77,8 @@ struct StartReport {
   size_t registers_loaded = 0;
   size_t leases_loaded = 0;
   int64_t quarantine_ms = 0;  // From the start; 0 when it votes at once.
-  bool recovering = false;    // Must learn ballots and counters first.
+  bool recovering = false;    // Must learn ballots and counters first...
+  bool checking_new = false;  // ...or, on a first start, that the cluster is new.
 };
 
 const char* StartKindName(StartKind kind);

@@ -95,6 +95,10 @@ bool TxnCoordinator::Count(Txn& txn, KeyRound& key, MemberId from, Vote vote, Ba
 
 void TxnCoordinator::OnPromise(MemberId from, const Promise& promise, Time now,
                                std::vector<Message>* outbox) {
+  // A reply read after its attempt's deadline (a paused coordinator) ends
+  // the attempt as the timer would: nothing is committed after a round's
+  // timeout (CLUSTER-SAFETY.md, "How long an older state can live").
+  if (HasDue(now)) TimeOut(now, outbox);
   size_t index = 0;
   uint64_t txn_id = 0;
   const uint64_t key_mask = (uint64_t{1} << kKeyBits) - 1;
@@ -343,6 +347,7 @@ void TxnCoordinator::SendDeferred(Txn& txn, std::vector<Message>* outbox) {
 
 void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                                 std::vector<Message>* outbox) {
+  if (HasDue(now)) TimeOut(now, outbox);  // As in OnPromise.
   HandleAccepted(from, accepted, now, outbox);
   SubmitRollbacks(now, outbox);
 }
@@ -500,6 +505,11 @@ void TxnCoordinator::TimeOut(Time now, std::vector<Message>* outbox) {
       Finish(txn_id, WriteOutcome::kNoQuorum, std::move(detail));
     }
   }
+}
+
+bool TxnCoordinator::HasDue(Time now) const {
+  const std::optional<int64_t> next = NextWakeMs();
+  return next && *next <= now.mono_ms;
 }
 
 std::optional<int64_t> TxnCoordinator::NextWakeMs() const {

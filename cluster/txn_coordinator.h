@@ -61,6 +61,8 @@ class TxnCoordinator {
                   std::vector<Message>* outbox);
   void Tick(Time now, std::vector<Message>* outbox);
   std::optional<int64_t> NextWakeMs() const;
+  // Some transaction's deadline or backoff is due at `now`.
+  bool HasDue(Time now) const;
   // Appends the results of finished transactions.
   void TakeResults(std::vector<WriteResult>* out);
 

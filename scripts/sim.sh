@@ -13,7 +13,8 @@ seeds="${1:-100000}"
 first="${2:-1}"
 status=0
 "$BUILD_DIR/tests/lockerd_sim" --seeds "$seeds" --start "$first" || status=1
-for scenario in crash-all-but-one clean-restart-clock-step clean-restart-after-release link-backlog; do
+for scenario in crash-all-but-one clean-restart-clock-step clean-restart-after-release link-backlog \
+    replaced-disk; do
   echo "== scenario $scenario"
   "$BUILD_DIR/tests/lockerd_sim" --scenario "$scenario" --seeds "$(( (seeds + 9) / 10 ))" --start "$first" ||
     status=1

@@ -169,6 +169,10 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   info.Field("recovery_answers", node.recovery().answered_count());
   info.Field("recovery_peers_recovering", node.recovery().recovering_count());
   info.Field("recovery_fallbacks", node.recovery_fallbacks());
+  // First starts with an empty dir that found the cluster's history (a
+  // lost disk), or could not tell (too few members answered).
+  info.Field("first_start_found_history", node.first_starts_with_history());
+  info.Field("first_start_undecided", node.first_starts_undecided());
   // Commits not applied because they were older than the age limit, or of
   // unknown age (cluster/message_clocks.h).
   info.Field("stale_commits_refused", node.stale_commits());

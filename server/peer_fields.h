@@ -78,6 +78,7 @@ void MessageFields(F& f, M& m) {
   f.Flag(m.recovering);
   f.Number(m.token_counter);
   f.BallotOf(m.highest);
+  f.Flag(m.pristine);
 }
 
 template <typename F, MessageOf<cluster::Probe> M>

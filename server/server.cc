@@ -86,13 +86,16 @@ Server::~Server() {
   uv_loop_close(&loop_);
 }
 
-Time Server::Now() const {
+Time Server::Now() {
+  // Read afresh in every callback: libuv's cached time is the loop turn's
+  // start, and a socket read late in a long turn (after another client's
+  // slow script) holds commands sent after it. A lease started at such a
+  // reading would begin before its LOCK was sent.
+  uv_update_time(&loop_);
   return {static_cast<int64_t>(uv_now(&loop_)), WallMs(), static_cast<int64_t>(uv_hrtime() / 1000)};
 }
 
 int Server::Run() {
-  uv_update_time(&loop_);
-  const Time now = Now();
   ProcessInfo& process = engine_.process();
   process.pid = static_cast<int>(getpid());
   process.os = OsName();
@@ -108,11 +111,11 @@ int Server::Run() {
       return 1;
     }
   }
-  if (!Restore(now)) return 1;
-  if (!Listen()) return 1;
-  if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
-    Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
-    Shutdown(nullptr);
+  if (!Restore()) return 1;
+  if (!Listen()) {
+    // Nothing was served: as it found it, unless the last stop or this
+    // start's member list already calls for a start as after a crash.
+    if (!start_must_quarantine_) state_store_.ClearRunning();
     return 1;
   }
   if (engine_.members_count() > 1) {
@@ -165,7 +168,7 @@ int Server::Run() {
   return exit_code_;
 }
 
-bool Server::Restore(Time now) {
+bool Server::Restore() {
   // Nothing in dir is read before its lock is held: a second process on
   // one dir would take the first one's running marker for a crash of its
   // own, or save over its state.
@@ -173,18 +176,30 @@ bool Server::Restore(Time now) {
     Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
     return false;
   }
+  const PreviousRun previous = state_store_.Load();
+  // The running marker goes down before anything in dir changes (the member
+  // list below): from here on, a stop without a saved state is unclean.
+  if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
+    return false;
+  }
+  start_must_quarantine_ = previous.unclean || !previous.problem.empty();
   DataDir::Members members{config_.cluster, config_.cluster.empty() ? "" : config_.advertise};
   bool list_changed = false;
   if (const std::string error = data_dir_.CheckMembers(members, config_.cluster_list_changed, &list_changed);
       !error.empty()) {
     Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+    if (!start_must_quarantine_) state_store_.ClearRunning();  // Nothing happened.
     return false;
   }
-  const PreviousRun previous = state_store_.Load();
+  start_must_quarantine_ = start_must_quarantine_ || list_changed;
   cluster::StartFacts facts;
   facts.unclean = previous.unclean || !previous.problem.empty();
   facts.members_changed = list_changed;
   facts.saved = previous.saved;
+  // The monotonic and the boot clock read together, after the loading: a
+  // restored lease's time left counts from this instant.
+  const Time now = Now();
   if (previous.saved) {
     facts.downtime_ms = ElapsedWithinBoot(previous.saved_at.boot, ReadBootStamp());
     facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - previous.saved_at.wall_ms);
@@ -203,6 +218,11 @@ void Server::LogStart(const cluster::StartReport& report, const PreviousRun& pre
   switch (report.kind) {
     case cluster::StartKind::kFirst:
       Log(LogLevel::kNotice, "First start with dir %s", config_.dir.c_str());
+      if (report.checking_new) {
+        Log(LogLevel::kNotice,
+            "Empty dir in a cluster: asking the other members whether the cluster is new (this "
+            "member may have lost its disk) before voting");
+      }
       break;
     case cluster::StartKind::kClean:
       Log(LogLevel::kNotice, "Loaded %zu registers (%zu leases) from %s (down for %lld ms by the boot clock)",
@@ -249,6 +269,20 @@ void Server::NoteVotingState(Time now) {
     Log(LogLevel::kWarning,
         "Recovery fell back to the whole-cluster rule: a majority of the members lost their state "
         "at once, so ballots and tokens now start from the wall clock");
+  }
+  if (node.first_starts_with_history() != first_starts_with_history_seen_) {
+    first_starts_with_history_seen_ = node.first_starts_with_history();
+    Log(LogLevel::kWarning,
+        "The other members have voted before: this member's dir was lost or replaced, so it is "
+        "starting as after a crash (quarantine %lld ms, then recovery)",
+        static_cast<long long>(node.quarantine_until_ms() - now.mono_ms));
+  }
+  if (node.first_starts_undecided() != first_starts_undecided_seen_) {
+    first_starts_undecided_seen_ = node.first_starts_undecided();
+    Log(LogLevel::kWarning,
+        "No majority of the other members answered whether the cluster is new (some are down or "
+        "not started): starting as after a crash (quarantine %lld ms, then recovery)",
+        static_cast<long long>(node.quarantine_until_ms() - now.mono_ms));
   }
   const bool voting = !node.Quarantined(now);
   if (voting && !was_voting_) Log(LogLevel::kNotice, "Quarantine over: this member votes again");

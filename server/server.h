@@ -52,12 +52,12 @@ class Server {
   static void OnSignal(uv_signal_t* signal, int signum);
   static void OnIgnoredSignal(uv_signal_t* signal, int signum);
 
-  Time Now() const;
+  Time Now();
   bool Listen();
   bool ListenOn(int port, uv_connection_cb on_connection);
   // Locks `dir`, checks its member list and starts the node from what the
   // last run left (cluster::Node::Start). False: cannot start.
-  bool Restore(Time now);
+  bool Restore();
   void LogStart(const cluster::StartReport& report, const PreviousRun& previous,
                 const cluster::StartFacts& facts);
   // Logs the end of a quarantine or a recovery (from the cron).
@@ -126,7 +126,12 @@ class Server {
   uv_signal_t sigusr1_{};
   uv_signal_t sigusr2_{};
   bool was_voting_ = true;  // Last seen by NoteVotingState.
+  // The previous stop was unclean, or the member list changed: a failed
+  // start leaves the running marker, so the next start still quarantines.
+  bool start_must_quarantine_ = false;
   uint64_t fallbacks_seen_ = 0;
+  uint64_t first_starts_with_history_seen_ = 0;
+  uint64_t first_starts_undecided_seen_ = 0;
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
   // Client connections by last progress, and the one timer armed for the
   // head's deadline (`timeout`); unused when the setting is 0.

@@ -215,6 +215,11 @@ std::string StateStore::MarkRunning() const {
   return error;
 }
 
+void StateStore::ClearRunning() const {
+  ::unlink(marker_path().c_str());
+  SyncDirectory(dir_);
+}
+
 std::string StateStore::SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const {
   const std::string temporary = state_path() + ".tmp";
   std::string error = WriteSynced(temporary, EncodeState(state, stamp));

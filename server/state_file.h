@@ -43,6 +43,8 @@ class StateStore {
   // Creates `dir` if needed and writes the running marker. Returns an error
   // message, or an empty string.
   std::string MarkRunning() const;
+  // Removes the running marker of a start that served nothing.
+  void ClearRunning() const;
   // Saves the state and removes the running marker: a clean stop.
   std::string SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const;
 

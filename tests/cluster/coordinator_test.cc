@@ -112,6 +112,23 @@ TEST_F(CoordinatorTest, LockNeedsAMajorityOfPromisesThenOfAccepts) {
   EXPECT_EQ(std::get<Learn>(outbox_[0].body).token, accept.token);
 }
 
+// A paused coordinator reads its promises after the attempt's deadline: it
+// ends the attempt as its timer would, and commits nothing (commits are
+// sent within a round timeout of the prepares: CLUSTER-SAFETY.md, "How
+// long an older state can live").
+TEST_F(CoordinatorTest, PromisesReadAfterTheDeadlineCommitNothing) {
+  Submit(WriteOp::kLock);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes, {}, {}, 10, /*now_ms=*/0);
+  Promise(1, Vote::kYes, {}, {}, 10, /*now_ms=*/500);
+  EXPECT_TRUE(std::none_of(outbox_.begin(), outbox_.end(), [](const Message& m) {
+    return std::holds_alternative<Accept>(m.body);
+  }));
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kNoQuorum);
+}
+
 TEST_F(CoordinatorTest, HighestAcceptedBallotDecides) {
   Submit(WriteOp::kLock);
   Expect(SentPrepare());
@@ -165,9 +182,13 @@ class ReleaseRetryTest : public CoordinatorTest {
     Accepted(1, Vote::kNo, 1);
     const std::optional<int64_t> retry_at = coordinator_.NextWakeMs();
     EXPECT_TRUE(retry_at.has_value());
-    if (outbox_.empty() && retry_at) coordinator_.Tick(At(*retry_at), &outbox_);
+    int64_t started_ms = 1;  // At once (the home member), or after a backoff:
+    if (outbox_.empty() && retry_at) {
+      coordinator_.Tick(At(*retry_at), &outbox_);
+      started_ms = *retry_at;
+    }
     Expect(SentPrepare());
-    now_ms_ = retry_at.value_or(0) + 1;
+    now_ms_ = started_ms + 1;  // The retry's promises, well within its timeout.
     Promise(0, Vote::kYes, found, Ballot{50, 2}, 6, now_ms_);
     Promise(1, Vote::kYes, found, Ballot{50, 2}, 6, now_ms_);
     return Results();
@@ -219,10 +240,14 @@ TEST_F(ReleaseRetryTest, AnIntruderRetryingIsStillRefused) {
   Promise(1, Vote::kNo, {}, {}, 0, 0, Ballot{40, 2});
   const std::optional<int64_t> retry_at = coordinator_.NextWakeMs();
   ASSERT_TRUE(retry_at.has_value());
-  if (outbox_.empty()) coordinator_.Tick(At(*retry_at), &outbox_);
+  int64_t started_ms = 0;  // At once, or after a backoff.
+  if (outbox_.empty()) {
+    coordinator_.Tick(At(*retry_at), &outbox_);
+    started_ms = *retry_at;
+  }
   Expect(SentPrepare());
-  Promise(0, Vote::kYes, {true, "me", 5, 900}, Ballot{41, 2}, 5, *retry_at + 1);
-  Promise(1, Vote::kYes, {true, "me", 5, 900}, Ballot{41, 2}, 5, *retry_at + 1);
+  Promise(0, Vote::kYes, {true, "me", 5, 900}, Ballot{41, 2}, 5, started_ms + 1);
+  Promise(1, Vote::kYes, {true, "me", 5, 900}, Ballot{41, 2}, 5, started_ms + 1);
   const auto results = Results();
   ASSERT_EQ(results.size(), 1u);
   EXPECT_EQ(results[0].outcome, WriteOutcome::kRefused);
@@ -272,6 +297,38 @@ TEST_F(CoordinatorTest, PreemptedRoundRetriesAboveTheBallotThatBeatIt) {
   ASSERT_EQ(outbox_.size(), 3u);
   EXPECT_GT(SentPrepare().ballot, (Ballot{40, 2}));
   EXPECT_EQ(coordinator_.stats().rounds_retried, 1u);
+}
+
+TEST_F(CoordinatorTest, OneRefusalAndAMemberDownRetriesAtTheDeadline) {
+  // Three members, member 2 down: member 1 promised a higher ballot (a duel,
+  // or its floors rose), so only a retry above it can win.
+  Submit(WriteOp::kLock);
+  Expect(SentPrepare());
+  Promise(0, Vote::kYes);
+  Promise(1, Vote::kNo, {}, {}, 0, 0, Ballot{40, 1});
+  EXPECT_TRUE(outbox_.empty()) << "member 2 may yet say yes";
+  coordinator_.Tick(At(500), &outbox_);
+  EXPECT_TRUE(Results().empty()) << "not NOQUORUM";
+  ASSERT_EQ(outbox_.size(), 3u);
+  Expect(SentPrepare());
+  EXPECT_GT(ballot_, (Ballot{40, 1}));
+  if (SentPrepare().peek) {
+    // A retried LOCK reads first; a free key runs the full round.
+    Promise(0, Vote::kYes, {}, {}, 0, 500);
+    Promise(1, Vote::kYes, {}, {}, 0, 500);
+    ASSERT_EQ(outbox_.size(), 3u);
+    Expect(SentPrepare());
+    ASSERT_FALSE(SentPrepare().peek);
+  }
+  Promise(0, Vote::kYes, {}, {}, 0, 500);
+  Promise(1, Vote::kYes, {}, {}, 0, 500);
+  ASSERT_EQ(outbox_.size(), 3u);
+  Accepted(0, Vote::kYes, 500);
+  Accepted(1, Vote::kYes, 500);
+  const auto results = Results();
+  ASSERT_EQ(results.size(), 1u);
+  EXPECT_EQ(results[0].outcome, WriteOutcome::kDone);
+  EXPECT_EQ(coordinator_.stats().rounds_timed_out, 0u);
 }
 
 TEST_F(CoordinatorTest, LateMajorityOfAcceptsIsNotASuccess) {

@@ -40,12 +40,29 @@ StartFacts CleanStop(const Node& node, Time now, std::optional<int64_t> downtime
   return facts;
 }
 
-TEST(NodeRestart, AFirstStartVotesAtOnce) {
-  Node node(Options(3));
+TEST(NodeRestart, AFirstStartAloneVotesAtOnce) {
+  Node node(Options(1));
   const StartReport report = node.Start({}, {0, kWallMs});
   EXPECT_EQ(report.kind, StartKind::kFirst);
   EXPECT_FALSE(node.Quarantined({0, kWallMs}));
   EXPECT_FALSE(node.recovering());
+}
+
+// A member with an empty dir in a cluster may be new or may have lost its
+// disk: it asks a majority of the others first. (The whole exchange is in
+// the first-start tests of tests/sim/race_test.cc.)
+TEST(NodeRestart, AFirstStartInAClusterChecksThatTheClusterIsNew) {
+  Node node(Options(3));
+  const StartReport report = node.Start({}, {0, kWallMs});
+  EXPECT_EQ(report.kind, StartKind::kFirst);
+  EXPECT_TRUE(report.checking_new);
+  EXPECT_TRUE(node.Quarantined({0, kWallMs})) << "it does not vote before the answers";
+  EXPECT_FALSE(node.recovery().lost_memory()) << "and answers others with what it has";
+  StartFacts facts;
+  facts.new_cluster = true;  // A tool that knows the cluster is new.
+  Node told(Options(3));
+  told.Start(facts, {0, kWallMs});
+  EXPECT_FALSE(told.Quarantined({0, kWallMs}));
 }
 
 TEST(NodeRestart, QuarantineAnswersTryAgainUntilLeasesCouldHaveEnded) {
@@ -146,7 +163,9 @@ TEST(NodeRestart, AfterARebootLeasesAreKeptWholeAndInAClusterWaitedOut) {
 
 TEST(NodeRestart, FreeRegistersSurviveACleanRestartWithTheirBallots) {
   Node node(Options(3));
-  node.Start({}, {0, kWallMs});
+  StartFacts new_cluster;
+  new_cluster.new_cluster = true;
+  node.Start(new_cluster, {0, kWallMs});
   // Registers written as peers would: a held lease and a released one.
   // Their stamps echo this member's (incarnation 1) reading of now: fresh.
   const Stamp fresh{77, 0, 1, 0};

@@ -16,6 +16,7 @@
 #include "tests/support/lockerd_cluster.h"
 #include "tests/support/lockerd_process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/reply_text.h"
 
 namespace lockerd::testing {
 namespace {
@@ -183,6 +184,41 @@ TEST(Recovery, AReleasedKeyStaysReleasedAcrossCleanRestarts) {
   cluster->Resume(1);
 }
 
+// A member whose disk was lost or replaced starts with an empty dir: it
+// may not vote as a new member would while the cluster has history (its
+// lost copy of a lease may be the one a majority needs).
+TEST(Recovery, AMemberWithAWipedDirDoesNotVoteAsIfNew) {
+  auto cluster = LockerdCluster::Start(3, {"--max-lease-ms", "20000", "--round-timeout-ms", "300"});
+  cluster->Stop(1);
+  {
+    RedisPtr client = cluster->Connect(0);
+    ASSERT_TRUE(Lock(client.get(), "k", "A", 15000).granted);  // On m0 and m2.
+  }
+  cluster->Restart(1);  // It never saw A's lease.
+  cluster->Stop(2);
+  std::error_code ignored;
+  for (const auto& entry : std::filesystem::directory_iterator(cluster->member(2).dir())) {
+    std::filesystem::remove_all(entry.path(), ignored);  // A new disk.
+  }
+  cluster->Restart(2);
+  cluster->Pause(0);  // The majority would be m1 and the wiped m2.
+  const LockResult other = LockAnswered(*cluster, 1, "k", "C", 15000, milliseconds(2000));
+  EXPECT_FALSE(other.granted) << "C got k (token " << other.token << ") while A holds it";
+  cluster->Resume(0);
+  RedisPtr wiped = cluster->Connect(2);
+  EXPECT_TRUE(WaitForInfoField(wiped.get(), "member_state", "quarantine", std::chrono::seconds(5)))
+      << "the wiped member found the cluster has history and quarantines";
+  // m1 alone answered while m0 was paused (not a majority of the others):
+  // it found the history, or could not tell in time; either way it started
+  // as after a crash, and says so.
+  EXPECT_EQ(std::stoi(InfoField(wiped.get(), "first_start_found_history")) +
+                std::stoi(InfoField(wiped.get(), "first_start_undecided")),
+            1);
+  EXPECT_TRUE(Eventually([&] {
+    return cluster->member(2).Log().find("starting as after a crash") != std::string::npos;
+  })) << cluster->member(2).Log();
+}
+
 // Finding 4. A second process started on a running member's dir took the
 // first one's running marker for a crash of its own; after a stop and a
 // kill -9 in the right order, a restart loaded 0 leases without a
@@ -239,7 +275,15 @@ TEST(Recovery, AStartWithAnotherMemberListIsRefusedUnlessChangedOnPurpose) {
   EXPECT_NE(log.find(old_list), std::string::npos) << log;
   EXPECT_NE(log.find(new_list), std::string::npos) << log;
   EXPECT_NE(log.find("stop every member"), std::string::npos) << log;
-  auto changed = member(new_list, {"--cluster-list-changed", "yes"}, dir, true);
+  {
+    // A first try with the override fails to listen (its port is taken):
+    // the next try, without the override, must still start as after a
+    // crash, since the new list is already written down.
+    auto squatter = LockerdProcess::Start({.port = port});
+    auto failed = member(new_list, {"--cluster-list-changed", "yes"}, dir, false);
+    ASSERT_TRUE(failed->Stop(0, std::chrono::seconds(10)).has_value());
+  }
+  auto changed = member(new_list, {}, dir, true);
   RedisPtr client = changed->Connect();
   EXPECT_EQ(InfoField(client.get(), "member_state"), "quarantine") << "as after a crash";
   client.reset();

@@ -126,8 +126,9 @@ class World {
 
   // --- faults
   void FaultTick();
-  // Crashes a member; it restarts after `down_us` (random when absent).
-  void Crash(size_t index, std::optional<int64_t> down_us = std::nullopt);
+  // Crashes a member; it restarts after `down_us` (random when absent),
+  // with an empty disk when `disk_lost` (a replaced disk, a wiped dir).
+  void Crash(size_t index, std::optional<int64_t> down_us = std::nullopt, bool disk_lost = false);
   // Several members at once (a majority, sometimes), and maybe a member
   // slow while they recover.
   void CrashSeveral();
@@ -144,6 +145,10 @@ class World {
   void CutOff(const std::vector<size_t>& members);
   void HealAll();
   void ScenarioTick();
+  // Runs `then` with a member that holds a lease with a third of
+  // max-lease-ms left, once there is one (looking every 5 ms, at most
+  // `tries` times), `delay_us` from now at the earliest.
+  void WhenAMemberHolds(int64_t delay_us, std::function<void(size_t)> then, int tries = 60);
   std::vector<size_t> ShuffledMembers();
   void EndFaults();
 
@@ -210,7 +215,7 @@ World::World(const SimOptions& options)
   report_.seed = options.seed;
   report_.trace_hash = 1469598103934665603ull;
   faults_on_ = options.faults;
-  if (faults_on_) {
+  if (faults_on_ && options.network_faults) {
     drop_rate_ = std::uniform_real_distribution<double>(0, 0.1)(rng_);
     duplicate_rate_ = std::uniform_real_distribution<double>(0, 0.05)(rng_);
     spike_rate_ = std::uniform_real_distribution<double>(0, 0.03)(rng_);
@@ -451,7 +456,7 @@ void World::FaultTick() {
   const size_t victim = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
   const SimOptions::FaultRates& rates = options_.rates;
   if (Chance(rates.partition)) Partition();
-  if (Chance(rates.crash) && members_[victim].node) Crash(victim);
+  if (Chance(rates.crash) && members_[victim].node) Crash(victim, std::nullopt, Chance(0.1));
   if (Chance(rates.crash_several)) CrashSeveral();
   if (Chance(rates.clean_restart) && members_[victim].node) CleanRestart(victim);
   if (Chance(rates.pause) && members_[victim].node) Pause(victim, Uniform(50'000, 2'000'000));
@@ -470,13 +475,17 @@ void World::FaultTick() {
   At(now_us_ + 100'000, [this] { FaultTick(); });
 }
 
-void World::Crash(size_t index, std::optional<int64_t> down_us) {
+void World::Crash(size_t index, std::optional<int64_t> down_us, bool disk_lost) {
   ++report_.faults["crash"];
   Trace(3, index);
-  Log("crash member " + std::to_string(index));
+  Log("crash member " + std::to_string(index) + (disk_lost ? " (its disk is lost)" : ""));
   Member& member = members_[index];
   CountNodeStats(*member.node);
-  member.node.reset();  // Memory lost; the disk keeps its running marker.
+  member.node.reset();  // Memory lost; the disk keeps its running marker...
+  if (disk_lost) {      // ...unless it is lost too: it starts with an empty dir.
+    member.disk = Disk{};
+    ++report_.faults["disk-lost"];
+  }
   ++member.incarnation;  // Messages in flight to it are lost.
   member.backlog.clear();
   // Some crashes take the machine down with them.
@@ -614,6 +623,13 @@ std::vector<size_t> World::ShuffledMembers() {
 
 void World::ScenarioTick() {
   if (!faults_on_) return;
+  // Each pattern starts from a cluster whose members all vote.
+  for (const Member& member : members_) {
+    if (!member.node || member.node->Quarantined(LocalTime(member))) {
+      At(now_us_ + 50'000, [this] { ScenarioTick(); });
+      return;
+    }
+  }
   const std::vector<size_t> order = ShuffledMembers();
   const auto up = [this](size_t i) { return members_[i].node != nullptr; };
   const int64_t cycle_us = Uniform(2'000'000, 3'000'000);
@@ -651,20 +667,37 @@ void World::ScenarioTick() {
       break;
     }
     case SimOptions::Scenario::kCleanRestartAfterARelease: {
-      // order[0] stops cleanly with the lease it holds, and is down while
-      // the others release it (and maybe grant and release it again); it
-      // comes back with its saved copy, order[1] then restarts cleanly too,
-      // and order[2] is slow once order[1] is back.
-      if (!up(order[0])) break;
-      ++report_.faults["scenario"];
-      const int64_t down_us = Uniform(100'000, 400'000);
-      CleanRestart(order[0], {0, down_us, false});
-      At(now_us_ + down_us + Uniform(1'000, 50'000), [this, order, up] {
+      // As soon as some member holds a lease with time to spare, that member
+      // stops cleanly with it, and is down while the others release it (and
+      // maybe grant and release it again); it comes back with its saved
+      // copy, a second member then restarts cleanly too, and the third is
+      // slow once the second is back.
+      WhenAMemberHolds(Uniform(0, 20'000), [this](size_t holder) {
+        std::vector<size_t> roles = {holder};
+        for (const size_t i : ShuffledMembers()) {
+          if (i != holder) roles.push_back(i);
+        }
+        ++report_.faults["scenario"];
+        const int64_t down_us = Uniform(100'000, 400'000);
+        CleanRestart(roles[0], {0, down_us, false});
+        At(now_us_ + down_us + Uniform(1'000, 50'000), [this, roles] {
+          if (!members_[roles[1]].node) return;
+          const int64_t second_down_us = Uniform(20'000, 100'000);
+          CleanRestart(roles[1], {0, second_down_us, false});
+          At(now_us_ + second_down_us + Uniform(1'000, 20'000),
+             [this, roles] { Pause(roles[2], Uniform(400'000, 900'000)); });
+        });
+      });
+      break;
+    }
+    case SimOptions::Scenario::kReplacedDisk: {
+      CutOff({order[0]});
+      At(now_us_ + Uniform(150'000, 500'000), [this, order, up] {
         if (!up(order[1])) return;
-        const int64_t second_down_us = Uniform(20'000, 100'000);
-        CleanRestart(order[1], {0, second_down_us, false});
-        At(now_us_ + second_down_us + Uniform(1'000, 20'000),
-           [this, order] { Pause(order[2], Uniform(400'000, 900'000)); });
+        ++report_.faults["scenario"];
+        Crash(order[1], Uniform(50'000, 200'000), /*disk_lost=*/true);
+        Pause(order[2], Uniform(800'000, 1'500'000));
+        At(now_us_ + Uniform(50'000, 300'000), [this] { HealAll(); });
       });
       break;
     }
@@ -681,6 +714,21 @@ void World::ScenarioTick() {
     }
   }
   At(now_us_ + cycle_us, [this] { ScenarioTick(); });
+}
+
+void World::WhenAMemberHolds(int64_t delay_us, std::function<void(size_t)> then, int tries) {
+  At(now_us_ + delay_us, [this, then = std::move(then), tries]() mutable {
+    for (size_t i = 0; i < options_.members; ++i) {
+      const Member& member = members_[i];
+      if (!member.node || member.paused_until_us > now_us_) continue;
+      const cluster::Time now = LocalTime(member);
+      for (size_t k = 0; k < options_.keys; ++k) {
+        const cluster::Register* reg = member.node->table().FindHeld("key" + std::to_string(k), now.mono_ms);
+        if (reg != nullptr && reg->RemainingMs(now.mono_ms) > options_.max_lease_ms / 3) return then(i);
+      }
+    }
+    if (tries > 0) WhenAMemberHolds(5'000, std::move(then), tries - 1);
+  });
 }
 
 void World::HealAll() {
@@ -1125,7 +1173,9 @@ SimReport World::Run() {
   for (auto& client : clients_) ClientIdle(*client, Uniform(0, 20'000));
   if (faults_on_) At(100'000, [this] { FaultTick(); });
   if (faults_on_ && options_.scenario != SimOptions::Scenario::kNone) {
-    At(Uniform(100'000, 600'000), [this] { ScenarioTick(); });
+    // Once the new cluster votes (each member first checks that a majority
+    // of the others are new too).
+    At(Uniform(500'000, 1'000'000), [this] { ScenarioTick(); });
   }
   At(options_.fault_phase_ms * 1000, [this] { EndFaults(); });
   const int64_t end_us = (options_.fault_phase_ms + options_.quiet_phase_ms) * 1000 + 2'000'000;
@@ -1190,6 +1240,7 @@ constexpr std::pair<SimOptions::Scenario, const char*> kScenarioNames[] = {
     {SimOptions::Scenario::kCleanRestartWithClockStep, "clean-restart-clock-step"},
     {SimOptions::Scenario::kCleanRestartAfterARelease, "clean-restart-after-release"},
     {SimOptions::Scenario::kLinkBacklog, "link-backlog"},
+    {SimOptions::Scenario::kReplacedDisk, "replaced-disk"},
 };
 }  // namespace
 

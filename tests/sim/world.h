@@ -47,6 +47,9 @@ struct SimOptions {
     double wall_step = 0.01;
   };
   FaultRates rates;
+  // Messages dropped, duplicated and delayed at random (rates drawn per
+  // seed). Off for the restart scenarios, whose own faults then decide.
+  bool network_faults = true;
   // A fault pattern replayed every few seconds with random members and
   // timings, besides the random faults: the shapes of the restart bugs of
   // issue 14, which random faults alone meet too rarely to prove their
@@ -66,6 +69,9 @@ struct SimOptions {
     // of it older than a tombstone lives (TCP retransmitting across a
     // partition that heals late).
     kLinkBacklog,
+    // One member cut off while the rest write; one of the writers loses its
+    // disk (it comes back with an empty dir), the other is slow after.
+    kReplacedDisk,
   };
   Scenario scenario = Scenario::kNone;
   // Clients hold a lease briefly and release it (the keys change hands

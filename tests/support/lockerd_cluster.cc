@@ -26,12 +26,15 @@ std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vecto
   std::unique_ptr<LockerdCluster> cluster(new LockerdCluster());
   cluster->args_ = std::move(args);
   cluster->Launch(members);
-  // Ready when every member's links to all the others are up.
+  // Ready when every member's links to all the others are up, and it
+  // votes (a new member first checks that a majority of the others are new
+  // too: CLUSTER-SAFETY.md, "Restarts").
   for (size_t i = 0; i < members; ++i) {
     RedisPtr client = cluster->Connect(i);
     if (!client || !WaitForInfoField(client.get(), "cluster_reachable_members",
-                                     std::to_string(members), std::chrono::seconds(10))) {
-      ADD_FAILURE() << "member " << i << " did not reach its peers; its log:\n"
+                                     std::to_string(members), std::chrono::seconds(10)) ||
+        !WaitForInfoField(client.get(), "member_state", "ok", std::chrono::seconds(10))) {
+      ADD_FAILURE() << "member " << i << " did not reach its peers or did not start voting; its log:\n"
                     << cluster->members_[i]->Log();
     }
   }
