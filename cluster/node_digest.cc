@@ -150,6 +150,7 @@ void MessageClocks::Digest(StateDigest* digest) const {
     digest->Add(peer.echo_ms);
     digest->Add(peer.bound_incarnation);
     digest->Add(peer.offset_floor_ms);
+    digest->Add(peer.bound_from_ms);
     digest->Add(peer.bound_at_ms);
     digest->Add(peer.next_probe_ms);
     digest->Add(peer.probe_soon);
@@ -158,6 +159,12 @@ void MessageClocks::Digest(StateDigest* digest) const {
 
 void RecoverySync::Digest(StateDigest* digest) const {
   digest->Add(recovering_);
+  digest->Add(static_cast<int>(kind_));
+  digest->Add(begun_);
+  digest->Add(began_ms_);
+  digest->Add(requests_sent_);
+  digest->Add(history_seen_);
+  digest->Add(hopeless_);
   digest->Add(nonce_);
   digest->Add(next_request_ms_);
   digest->Add(answered_mask_);

@@ -8,6 +8,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <thread>
@@ -140,9 +141,12 @@ TEST(Recovery, AWallClockStepWhileAMemberIsDownChangesNothing) {
   cluster->Restart(2);  // It never saw the lease.
   for (const char* step : {"+120s", "-120s"}) {
     cluster->Stop(0);
+    // Under ASan (scripts/test.sh), its runtime must let libfaketime load first.
+    const char* asan = std::getenv("ASAN_OPTIONS");
     cluster->RestartWith(0, settings,
                          {std::string("LD_PRELOAD=") + kFaketime, std::string("FAKETIME=") + step,
-                          "FAKETIME_DONT_FAKE_MONOTONIC=1"});
+                          "FAKETIME_DONT_FAKE_MONOTONIC=1",
+                          std::string("ASAN_OPTIONS=") + (asan ? asan : "") + ":verify_asan_link_order=0"});
     EXPECT_EQ(Get(*cluster, 0, "k"), "A") << "the lease was dropped after a " << step << " step";
     cluster->Pause(1);  // The majority is now the restarted member and m2.
     const LockResult other = LockAnswered(*cluster, 0, "k", "C", 15000, milliseconds(3000));
