@@ -1,0 +1,432 @@
+// The explored cluster (explored_cluster.h): the events a state enables,
+// what each does to the members, the network and the clients, and the
+// digest of a state. Members are called only through Call and Start, so
+// that every call is in a member's log and a rebuilt member is the same.
+#include "tests/explorer/explored_cluster.h"
+
+#include <algorithm>
+#include <bit>
+#include <functional>
+
+#include "server/boot_clock.h"
+#include "server/state_file.h"
+
+namespace lockerd::explorer {
+namespace {
+
+constexpr int64_t kWallEpochMs = 1'790'000'000'000;  // Late 2026, as a wall clock reads.
+constexpr int64_t kStartMs = 1000;                   // Real time when the cluster starts.
+// A member never ticks more often than this within one event: a timer that
+// stays due after its tick is a bug of the member, not a reason to spin.
+constexpr int kTicksPerEventMax = 8;
+// The settling of the first probes, and of the network after an event
+// (kPartitions), ends after this many deliveries: a protocol that keeps
+// talking forever without a client or a timer is not explored further.
+constexpr int kSettleDeliveriesMax = 10'000;
+// Every machine stays in one boot: the boot clock reads real time.
+const char* const kBootId = "boot";
+
+uint64_t DigestBytes(const std::string& bytes) {
+  cluster::StateDigest digest;
+  digest.Add(bytes);
+  return digest.value();
+}
+
+}  // namespace
+
+ExploredCluster::ExploredCluster(const ModelOptions& options,
+                                 std::shared_ptr<const std::vector<ClientScript>> scripts)
+    : options_(options),
+      state_{kStartMs, std::vector<Member>(options.members), Network(options.fifo_links),
+             ExploredClients(std::move(scripts), options.keys, options.members, options.drift),
+             options.budgets},
+      live_(options.members) {
+  for (size_t member = 0; member < options_.members; ++member) Start(member, false, false);
+  TickDue();
+  if (options_.settle_probes) Settle();
+}
+
+cluster::Time ExploredCluster::TimeOf(size_t member) const {
+  const Member& m = state_.members[member];
+  const int64_t mono_ms = state_.now_ms + m.mono_origin_ms;
+  return {mono_ms, kWallEpochMs + state_.now_ms + m.wall_offset_ms, mono_ms * 1000};
+}
+
+cluster::NodeOptions ExploredCluster::OptionsOf(size_t member, int starts) const {
+  cluster::NodeOptions node;
+  node.members_count = options_.members;
+  node.self = static_cast<cluster::MemberId>(member);
+  node.max_lease_ms = options_.max_lease_ms;
+  node.drift = options_.drift;
+  node.round_timeout_ms = options_.round_timeout_ms;
+  // Distinct per process, as a server's random seed and run id are.
+  node.seed = options_.seed * 1'000'003 + member * 1009 + static_cast<uint64_t>(starts);
+  node.incarnation = (member + 1) * 1000 + static_cast<uint64_t>(starts);
+  node.probe_interval_ms = options_.probe_interval_ms;
+  return node;
+}
+
+void ExploredCluster::Call(size_t member, CallBody call) {
+  Member& m = state_.members[member];
+  const uint64_t rebuilds_before = live_[member].rebuilds();
+  cluster::Node& node = live_[member].At(m.log);
+  if (live_[member].rebuilds() != rebuilds_before) {
+    cluster::StateDigest digest;
+    node.Digest(&digest);
+    if (digest.value() != m.digest) ++replay_mismatches_;
+  }
+  NodeCall made{TimeOf(member), std::move(call)};
+  MakeCall(node, made);
+  ++calls_;
+  m.log = Append(m.log, std::move(made));
+  live_[member].Advanced(m.log);
+  Collect(member, node);
+}
+
+void ExploredCluster::Collect(size_t member, cluster::Node& node) {
+  std::vector<cluster::Message> outbox;
+  node.TakeOutbox(&outbox);
+  std::vector<cluster::WriteResult> results;
+  node.TakeResults(&results);
+  // The member's view first (with its outputs taken, as a replay leaves
+  // it): the answers below are judged against it.
+  Observe(member, node);
+  for (const cluster::Message& message : outbox) state_.network.Send(message);
+  const auto free_members = [this](const std::string& key, uint64_t token) {
+    return FreeMembers(key, token);
+  };
+  for (const cluster::WriteResult& result : results) {
+    const std::string told = state_.clients.OnResult(result, state_.now_ms, free_members);
+    if (!told.empty()) Log("  m" + std::to_string(member) + " answers " + told);
+  }
+}
+
+void ExploredCluster::Observe(size_t member, const cluster::Node& node) {
+  Member& m = state_.members[member];
+  cluster::StateDigest digest;
+  node.Digest(&digest);
+  m.digest = digest.value();
+  m.wake_ms = node.NextWakeMs();
+  m.quarantine_until_ms = node.quarantine_until_ms();
+  m.held.clear();
+  const cluster::LeaseTable& table = node.table();
+  for (size_t slot = 0; slot < table.slot_limit(); ++slot) {
+    const cluster::Register* reg = table.RegisterAt(slot);
+    if (reg == nullptr || !reg->held) continue;
+    m.held.push_back({std::string(table.KeyAt(slot)->view()), reg->token, reg->deadline_ms});
+  }
+}
+
+size_t ExploredCluster::FreeMembers(const std::string& key, uint64_t token) const {
+  size_t free_members = 0;
+  for (size_t member = 0; member < state_.members.size(); ++member) {
+    const int64_t mono_ms = TimeOf(member).mono_ms;
+    const auto& held = state_.members[member].held;
+    free_members += std::none_of(held.begin(), held.end(), [&](const HeldLease& lease) {
+      return lease.key == key && lease.token == token && mono_ms <= lease.deadline_ms;
+    });
+  }
+  return free_members;
+}
+
+void ExploredCluster::Receive(Flight flight) {
+  if (log_ != nullptr) Log("  " + DescribeMessage(flight.message));
+  const cluster::MemberId to = flight.message.to;
+  Call(to, std::move(flight.message));
+}
+
+void ExploredCluster::Deliver(size_t index, bool round_trip) {
+  Flight flight = state_.network.Take(index);
+  const cluster::MemberId from = flight.message.from;
+  const cluster::MemberId to = flight.message.to;
+  const bool answered = round_trip && from != to && ExpectsReply(flight.message);
+  const uint64_t first_new = state_.network.next_seq();
+  Receive(std::move(flight));
+  if (!answered) return;
+  // The answer is the last message on the link back sent by this call;
+  // with FIFO links whatever waited on that link before it arrives first.
+  uint64_t answer_seq = 0;
+  for (const Flight& sent : state_.network.flights()) {
+    if (sent.seq >= first_new && sent.message.from == to && sent.message.to == from) {
+      answer_seq = sent.seq;
+    }
+  }
+  const uint64_t oldest = options_.fifo_links ? 0 : first_new;
+  while (answer_seq != 0) {
+    const int at = state_.network.FindOnLink(to, from, oldest);
+    if (at < 0 || state_.network.flights()[static_cast<size_t>(at)].seq > answer_seq) break;
+    Receive(state_.network.Take(static_cast<size_t>(at)));
+  }
+}
+
+void ExploredCluster::TickDue() {
+  for (size_t member = 0; member < state_.members.size(); ++member) {
+    for (int i = 0; i < kTicksPerEventMax; ++i) {
+      const std::optional<int64_t>& wake_ms = state_.members[member].wake_ms;
+      if (!wake_ms || *wake_ms > TimeOf(member).mono_ms) break;
+      Call(member, TickCall{});
+    }
+  }
+}
+
+bool ExploredCluster::LinkUp(const cluster::Message& message) const {
+  return ((state_.isolated >> message.from) & 1) == 0 && ((state_.isolated >> message.to) & 1) == 0;
+}
+
+void ExploredCluster::Settle() {
+  TickDue();
+  for (int delivered = 0; delivered < kSettleDeliveriesMax; ++delivered) {
+    const auto& flights = state_.network.flights();
+    const auto next = std::find_if(flights.begin(), flights.end(),
+                                   [this](const Flight& flight) { return LinkUp(flight.message); });
+    if (next == flights.end()) return;
+    Deliver(static_cast<size_t>(next - flights.begin()), false);
+    TickDue();
+  }
+}
+
+void ExploredCluster::Stop(size_t member, bool clean) {
+  Member& m = state_.members[member];
+  if (clean) {
+    // What the server's shutdown writes, through the same code.
+    const cluster::Time now = TimeOf(member);
+    cluster::Node& node = live_[member].At(m.log);
+    m.disk = std::make_shared<const std::string>(
+        server::EncodeState(node.Save(now), {now.wall_ms, {kBootId, state_.now_ms}}));
+    m.disk_digest = DigestBytes(*m.disk);
+  }
+  const auto id = static_cast<cluster::MemberId>(member);
+  state_.network.DropIf([this, id](const cluster::Message& message) {
+    return message.to == id || (message.from == id && !LinkUp(message));
+  });
+  state_.clients.Lost(id);
+}
+
+void ExploredCluster::Restart(size_t member, bool clean, bool wall_stepped, bool lose_disk) {
+  Stop(member, clean);
+  if (lose_disk) {
+    state_.members[member].disk = nullptr;
+    state_.members[member].disk_digest = 0;
+  }
+  // An empty dir has no running marker either: the start is a first one.
+  Start(member, wall_stepped, !clean && !lose_disk);
+}
+
+void ExploredCluster::Start(size_t member, bool wall_stepped, bool unclean) {
+  Member& m = state_.members[member];
+  if (wall_stepped) m.wall_offset_ms += options_.wall_step_ms;
+  ++m.starts;
+  // A new process reads its monotonic clock from another origin.
+  m.mono_origin_ms = 100'000 * m.starts + 7'919 * static_cast<int64_t>(member);
+  const cluster::Time now = TimeOf(member);
+  StartCall start{OptionsOf(member, m.starts), {}};
+  // What the server does at startup (server.cc, Restore), from the same
+  // bytes and through the same code. The first processes start a new
+  // cluster, with nothing to check.
+  start.facts.unclean = unclean;
+  start.facts.new_cluster = m.starts == 1;
+  if (m.disk) {
+    server::SaveStamp saved_at;
+    std::string problem;
+    start.facts.saved = server::DecodeState(*m.disk, &saved_at, &problem);
+    if (!start.facts.saved) {
+      state_.clients.Fail("state file of member " + std::to_string(member) +
+                          " unreadable: " + problem);
+      start.facts.unclean = true;
+    } else {
+      start.facts.downtime_ms = server::ElapsedWithinBoot(saved_at.boot, {kBootId, state_.now_ms});
+      start.facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - saved_at.wall_ms);
+    }
+  }
+  m.log = Append(nullptr, NodeCall{now, std::move(start)});
+  ++calls_;
+  Collect(member, live_[member].Start(m.log));
+}
+
+std::vector<int64_t> ExploredCluster::AdvanceTimes() const {
+  std::vector<int64_t> times;
+  for (size_t member = 0; member < state_.members.size(); ++member) {
+    const Member& m = state_.members[member];
+    if (m.wake_ms) times.push_back(*m.wake_ms - m.mono_origin_ms);
+    times.push_back(m.quarantine_until_ms - m.mono_origin_ms);
+  }
+  if (options_.step_ms > 0) times.push_back(state_.now_ms + options_.step_ms);
+  std::erase_if(times, [this](int64_t at_ms) {
+    return at_ms <= state_.now_ms || at_ms > state_.now_ms + options_.horizon_ms;
+  });
+  std::sort(times.begin(), times.end());
+  times.erase(std::unique(times.begin(), times.end()), times.end());
+  return times;
+}
+
+std::vector<Event> ExploredCluster::Enabled() const {
+  std::vector<Event> events;
+  const Network& network = state_.network;
+  const Budgets& left = state_.left;
+  const bool messages = options_.network == NetworkModel::kMessages;
+  const auto count = [](size_t n) { return static_cast<int32_t>(n); };
+  for (size_t i = 0; messages && i < network.flights().size(); ++i) {
+    if (network.Deliverable(i)) events.push_back({EventKind::kDeliver, count(i)});
+  }
+  for (size_t client = 0; client < state_.clients.count(); ++client) {
+    if (!state_.clients.CanSend(client)) continue;
+    for (size_t member = 0; member < options_.members; ++member) {
+      events.push_back({EventKind::kSubmit, count(client), count(member)});
+    }
+  }
+  if (left.timers > 0) {
+    for (const int64_t at_ms : AdvanceTimes()) events.push_back({EventKind::kAdvance, 0, 0, at_ms});
+  }
+  if (!messages && left.partitions > 0) {
+    // Any minority may be the side cut off (a majority cut off from the
+    // rest would leave no side that can answer).
+    for (uint32_t mask = 0; mask < (uint32_t{1} << options_.members); ++mask) {
+      if (mask != state_.isolated &&
+          static_cast<size_t>(std::popcount(mask)) <= (options_.members - 1) / 2) {
+        events.push_back({EventKind::kPartition, static_cast<int32_t>(mask)});
+      }
+    }
+  }
+  for (size_t member = 0; member < options_.members; ++member) {
+    if (left.restarts > 0) events.push_back({EventKind::kRestart, count(member), 0});
+    if (left.restarts > 0 && left.wall_steps > 0) {
+      events.push_back({EventKind::kRestart, count(member), 1});
+    }
+    if (left.crashes > 0) events.push_back({EventKind::kCrash, count(member)});
+    if (left.disk_losses > 0) events.push_back({EventKind::kLoseDisk, count(member)});
+  }
+  for (size_t i = 0; i < network.flights().size(); ++i) {
+    if (!network.Deliverable(i)) continue;
+    const cluster::Message& message = network.flights()[i].message;
+    if (messages && left.splits > 0 && options_.round_trips && ExpectsReply(message)) {
+      events.push_back({EventKind::kDeliverOne, count(i)});
+    }
+    // With partitions, only what waits can be lost: the rest arrived.
+    if (left.drops > 0 && (messages || !LinkUp(message))) {
+      events.push_back({EventKind::kDrop, count(i)});
+    }
+  }
+  return events;
+}
+
+void ExploredCluster::Apply(const Event& event) {
+  Budgets& left = state_.left;
+  const auto member = static_cast<size_t>(event.a);
+  switch (event.kind) {
+    case EventKind::kSubmit: {
+      const auto via = static_cast<cluster::MemberId>(event.b);
+      cluster::WriteRequest request = state_.clients.Send(member, via, state_.now_ms);
+      Call(via, std::move(request));
+      break;
+    }
+    case EventKind::kDeliver:
+      Deliver(member, options_.round_trips);
+      break;
+    case EventKind::kDeliverOne:
+      --left.splits;
+      Deliver(member, false);
+      break;
+    case EventKind::kDrop:
+      --left.drops;
+      state_.network.Drop(member);
+      break;
+    case EventKind::kAdvance:
+      --left.timers;
+      state_.now_ms = event.at_ms;
+      break;
+    case EventKind::kRestart:
+      --left.restarts;
+      if (event.b != 0) --left.wall_steps;
+      Restart(member, true, event.b != 0, false);
+      break;
+    case EventKind::kCrash:
+      --left.crashes;
+      Restart(member, false, false, false);
+      break;
+    case EventKind::kLoseDisk:
+      --left.disk_losses;
+      Restart(member, false, false, true);
+      break;
+    case EventKind::kPartition:
+      --left.partitions;
+      state_.isolated = static_cast<uint32_t>(event.a);
+      break;
+  }
+  if (options_.network == NetworkModel::kPartitions) {
+    Settle();
+  } else {
+    TickDue();
+  }
+}
+
+std::string ExploredCluster::Describe(const Event& event) const {
+  const auto& flights = state_.network.flights();
+  const auto message = [&flights](int32_t index) {
+    return index >= 0 && static_cast<size_t>(index) < flights.size()
+               ? DescribeMessage(flights[static_cast<size_t>(index)].message)
+               : std::string("(no such message)");
+  };
+  const std::string member = "m" + std::to_string(event.a);
+  switch (event.kind) {
+    case EventKind::kSubmit:
+      return state_.clients.DescribeNext(static_cast<size_t>(event.a)) + " through m" +
+             std::to_string(event.b);
+    case EventKind::kDeliver:
+      return "arrives: " + message(event.a);
+    case EventKind::kDeliverOne:
+      return "arrives, its answer stays in flight: " + message(event.a);
+    case EventKind::kDrop:
+      return "lost: " + message(event.a) +
+             (options_.fifo_links ? " (and the rest of its link)" : "");
+    case EventKind::kAdvance:
+      return "time passes to " + std::to_string(event.at_ms) + " ms (+" +
+             std::to_string(event.at_ms - state_.now_ms) + " ms)";
+    case EventKind::kRestart:
+      return member + " stops cleanly and starts again" +
+             (event.b != 0 ? ", its wall clock stepped " + std::to_string(options_.wall_step_ms) +
+                                 " ms forward"
+                           : "");
+    case EventKind::kCrash:
+      return member + " crashes (memory lost) and starts again";
+    case EventKind::kLoseDisk:
+      return member + " crashes and starts again with an empty dir (memory and disk lost)";
+    case EventKind::kPartition: {
+      std::string cut;
+      for (size_t i = 0; i < options_.members; ++i) {
+        if ((event.a >> i) & 1) cut += (cut.empty() ? "m" : ", m") + std::to_string(i);
+      }
+      return cut.empty() ? "the partition heals"
+                         : cut + " cut off from the rest (messages to and from them wait)";
+    }
+  }
+  return "?";
+}
+
+uint64_t ExploredCluster::Digest() const {
+  cluster::StateDigest digest;
+  digest.Add(state_.now_ms);
+  for (const Member& m : state_.members) {
+    digest.Add(m.digest);
+    digest.Add(m.mono_origin_ms);
+    digest.Add(m.wall_offset_ms);
+    digest.Add(m.disk_digest);
+  }
+  state_.network.Digest(&digest);
+  digest.Add(state_.isolated);
+  state_.clients.Digest(&digest, state_.now_ms);
+  return digest.value();
+}
+
+uint64_t ExploredCluster::rebuilds() const {
+  uint64_t total = 0;
+  for (const LiveMember& member : live_) total += member.rebuilds();
+  return total;
+}
+
+uint64_t ExploredCluster::calls_replayed() const {
+  uint64_t total = 0;
+  for (const LiveMember& member : live_) total += member.calls_replayed();
+  return total;
+}
+
+}  // namespace lockerd::explorer

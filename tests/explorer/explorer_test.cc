@@ -1,0 +1,207 @@
+// The explorer's checks, run by the test command (ctest -R Explore): small
+// budgets explored completely with the real rules find no violation, and
+// each deliberately broken rule of cluster/broken.h that the explorer can
+// reach is found by enumeration within a stated budget, with a trace that
+// replays to the same violation. lockerd_explore runs larger budgets.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <string>
+
+#include "cluster/broken.h"
+#include "tests/explorer/explorer.h"
+
+namespace lockerd::explorer {
+namespace {
+
+// Sets one broken rule for the life of a test.
+class BrokenRule {
+ public:
+  explicit BrokenRule(const char* name) {
+    cluster::Broken() = {};
+    EXPECT_TRUE(cluster::BreakRule(name)) << name;
+  }
+  ~BrokenRule() { cluster::Broken() = {}; }
+  BrokenRule(const BrokenRule&) = delete;
+  BrokenRule& operator=(const BrokenRule&) = delete;
+};
+
+ExploreOptions Messages(const char* script) {
+  ExploreOptions options;
+  options.model.network = NetworkModel::kMessages;
+  options.model.script = script;
+  return options;
+}
+
+ExploreOptions Partitions(const char* script, int partitions) {
+  ExploreOptions options;
+  options.model.network = NetworkModel::kPartitions;
+  options.model.script = script;
+  options.model.budgets.partitions = partitions;
+  return options;
+}
+
+std::string Describe(const ExploreOptions& options, const ExploreReport& report) {
+  std::string text = Summary(report) + "\n";
+  for (const std::string& violation : report.violations) text += "  violation: " + violation + "\n";
+  if (report.trace.empty()) return text;
+  text += "  trace: " + EncodeTrace(report.trace) + "\n";
+  for (const std::string& line : Replay(options.model, report.trace).lines) {
+    text += "    " + line + "\n";
+  }
+  return text;
+}
+
+// Explores with the real rules: everything within the budgets, no violation.
+ExploreReport ExpectSafe(const ExploreOptions& options) {
+  cluster::Broken() = {};
+  const ExploreReport report = Explore(options);
+  EXPECT_TRUE(report.problem.empty()) << report.problem;
+  EXPECT_TRUE(report.violations.empty()) << Describe(options, report);
+  EXPECT_TRUE(report.complete) << Summary(report);
+  EXPECT_EQ(report.replay_mismatches, 0u) << "a member rebuilt from its calls differed";
+  std::printf("%s\n", Summary(report).c_str());
+  return report;
+}
+
+// Explores with `rule` broken until a violation; expects one within the
+// options' budgets, and that its trace replays to a violation.
+void ExpectFound(const char* rule, const ExploreOptions& options) {
+  BrokenRule broken(rule);
+  const ExploreReport report = Explore(options);
+  ASSERT_TRUE(report.problem.empty()) << report.problem;
+  ASSERT_FALSE(report.violations.empty()) << rule << " not found: " << Summary(report);
+  const ReplayReport replay = Replay(options.model, report.trace);
+  EXPECT_TRUE(replay.problem.empty()) << replay.problem;
+  EXPECT_FALSE(replay.violations.empty()) << "the trace did not replay to a violation";
+  std::printf("broken rule '%s' found: %s", rule, Describe(options, report).c_str());
+}
+
+// Two clients racing for one key through any members, every message
+// arriving in any order its link allows, one answer left in flight.
+TEST(Clean, EveryInterleavingOfTwoLocksIsSafe) {
+  ExploreOptions options = Messages("lock");
+  options.model.budgets.splits = 1;
+  const ExploreReport report = ExpectSafe(options);
+  EXPECT_GE(report.states, 10'000u);
+}
+
+// A client taking, releasing and taking a key again while any minority is
+// cut off, twice, and any member restarts cleanly once.
+TEST(Clean, EveryPartitionAndRestartAroundAClientComingBackIsSafe) {
+  ExploreOptions options = Partitions("A: lock, release, lock", 2);
+  options.model.budgets.restarts = 1;
+  const ExploreReport report = ExpectSafe(options);
+  EXPECT_GE(report.states, 9'000u);
+}
+
+// Members rebuilt from their calls are the members that made them, so
+// two explorations of the same options agree event for event.
+TEST(Clean, TheSameOptionsGiveTheSameExploration) {
+  ExploreOptions options = Messages("A: lock, release");
+  options.model.budgets.splits = 1;
+  const ExploreReport first = Explore(options);
+  const ExploreReport second = Explore(options);
+  EXPECT_TRUE(first.complete);
+  EXPECT_EQ(first.replay_mismatches, 0u);
+  EXPECT_EQ(first.states, second.states);
+  EXPECT_EQ(first.revisits, second.revisits);
+  EXPECT_EQ(first.transitions, second.transitions);
+  EXPECT_EQ(first.max_depth, second.max_depth);
+}
+
+TEST(Clean, ABoundedRunStopsAtItsStateBudget) {
+  ExploreOptions options = Messages("lock-release");
+  options.max_states = 500;
+  const ExploreReport report = Explore(options);
+  EXPECT_TRUE(report.stopped);
+  EXPECT_FALSE(report.complete);
+  EXPECT_EQ(report.states, 500u);
+}
+
+// Each broken rule below is found by enumerating, within the budgets
+// given, with the clients' writes given; the comment says what the
+// violation was when this was written (the trace is printed).
+
+// Both clients told they hold the key by a majority of one.
+TEST(BrokenVariants, SuccessWithoutMajority) {
+  ExpectFound("success-without-majority", Messages("lock"));
+}
+
+// A commit accepted below a ballot promised to a rival: both hold.
+TEST(BrokenVariants, ForgetPromises) { ExpectFound("forget-promises", Messages("lock")); }
+
+// A member that lost its memory votes at once and makes a second majority.
+TEST(BrokenVariants, VoteInQuarantine) {
+  ExploreOptions options = Messages("lock");
+  options.model.budgets.crashes = 1;
+  ExpectFound("vote-in-quarantine", options);
+}
+
+// The same with a member whose dir was lost (it starts as a new member).
+TEST(BrokenVariants, FirstStartVotesAtOnce) {
+  ExploreOptions options = Messages("lock");
+  options.model.budgets.disk_losses = 1;
+  ExpectFound("first-start-votes-at-once", options);
+}
+
+// Finding 2 of issue 14: a clean restart with the wall clock stepped
+// forward drops a live lease; a majority without its holder grants again.
+TEST(BrokenVariants, DowntimeFromWallClock) {
+  ExploreOptions options = Messages("lock");
+  options.model.budgets.restarts = 1;
+  options.model.budgets.wall_steps = 1;
+  ExpectFound("downtime-from-wall-clock", options);
+}
+
+// Finding 3 of issue 14: a clean stop forgets a released key; an older copy
+// of the lease elsewhere wins, and its owner gets its old token back. The
+// events that spend a budget are tried first (the default order finds it
+// too, in about twice the states).
+TEST(BrokenVariants, SaveHeldLeasesOnly) {
+  ExploreOptions options = Partitions("again", 2);
+  options.model.budgets.restarts = 1;
+  options.faults_first = true;
+  ExpectFound("save-held-leases-only", options);
+}
+
+// A commit delayed past its key's tombstone revives a released lease. The
+// events that spend a budget are tried first (the default order finds it
+// too, in about ten times the states).
+TEST(BrokenVariants, ApplyStaleCommits) {
+  ExploreOptions options = Partitions("again", 2);
+  options.model.budgets.timers = 1;
+  options.faults_first = true;
+  ExpectFound("apply-stale-commits", options);
+}
+
+// A one-round-trip renewal at a fresh ballot outranks the next holder's
+// round after the lease ran out.
+TEST(BrokenVariants, FastWriteFreshBallot) {
+  ExploreOptions options = Partitions("extend", 2);
+  options.model.budgets.timers = 2;
+  options.model.step_ms = 50;
+  ExpectFound("fast-write-fresh-ballot", options);
+}
+
+// Every member loses its memory at once: without the wall-clock floor,
+// tokens start over and a second holder gets the first one's token.
+TEST(BrokenVariants, TokenWithoutFloor) {
+  ExploreOptions options = Partitions("A: lock; B: lock", 0);
+  options.model.budgets.crashes = 3;
+  options.model.budgets.timers = 2;
+  ExpectFound("token-without-floor", options);
+}
+
+// Not found by enumeration: sync-answers-while-recovering (finding 1)
+// needs five members. Its story is ten events of the partitions model (a
+// lock written with two members cut off, two of its three writers crash,
+// the cut moves to the third, two timers, a lock by one client, the cut
+// heals, a lock by another), and its trace replays to a violation, but
+// with exactly those budgets (crashes 2, timers 2, partitions 3; clients
+// "A: lock, lock; B: lock") lockerd_explore went through 2.35 million
+// states (4.16 million trying faults first) to depth 10 in 15 minutes
+// without reaching it. No test here scripts it.
+
+}  // namespace
+}  // namespace lockerd::explorer
