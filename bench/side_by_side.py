@@ -659,7 +659,15 @@ def main():
     parser.add_argument("--out", default=os.path.join(ROOT, "bench", "RESULTS.md"))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--no-etcd", action="store_true")
+    parser.add_argument("--only", default="",
+                        help="run only these sections (comma-separated: loads, redis-benchmark, restart, "
+                             "failover, memory, micro) and print them; writes no report")
     args = parser.parse_args()
+    sections = ["loads", "redis-benchmark", "restart", "failover", "memory", "micro"]
+    only = [name for name in args.only.split(",") if name]
+    unknown = [name for name in only if name not in sections]
+    if unknown:
+        parser.error("--only: unknown section(s) %s; sections: %s" % (", ".join(unknown), ", ".join(sections)))
     args.build = os.path.abspath(args.build)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     if args.quick:
@@ -676,15 +684,22 @@ def main():
         lab = Lab(args, processes)
         print("Machine: " + machine(), flush=True)
         systems = lab.systems()
-        run_scenarios(args, systems, results)
-        run_redis_benchmark(args, systems, results)
-        run_restart(args, lab, systems, results)
-        run_failover(args, lab, systems, results)
-        run_memory(args, lab, results)
-        run_micro(args, results)
+        runs = {
+            "loads": lambda: run_scenarios(args, systems, results),
+            "redis-benchmark": lambda: run_redis_benchmark(args, systems, results),
+            "restart": lambda: run_restart(args, lab, systems, results),
+            "failover": lambda: run_failover(args, lab, systems, results),
+            "memory": lambda: run_memory(args, lab, results),
+            "micro": lambda: run_micro(args, results),
+        }
+        for name in sections:
+            if not only or name in only:
+                runs[name]()
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+    if only:
+        return 0
     rows = targets(results, systems)
     print("\n== targets")
     for name, measured, goal, verdict in rows:

@@ -39,7 +39,8 @@ class ChunkedVector {
  private:
   void Reserve(size_t count) {
     while (chunks_.size() * kChunkSize < count) {
-      chunks_.push_back(std::make_unique<T[]>(kChunkSize));
+      // Not zeroed: every entry is written before it is read.
+      chunks_.push_back(std::make_unique_for_overwrite<T[]>(kChunkSize));
     }
   }
 

@@ -135,9 +135,16 @@ uint32_t LeaseTable::AllocateSlot() {
     return id;
   }
   if (slots_used_ == chunks_.size() * kSlotsPerChunk) {
-    chunks_.push_back(std::make_unique<Slot[]>(kSlotsPerChunk));
+    chunks_.push_back(std::make_unique_for_overwrite<SlotStorage[]>(kSlotsPerChunk));
   }
-  return static_cast<uint32_t>(slots_used_++);
+  const auto id = static_cast<uint32_t>(slots_used_);
+  new (chunks_[id / kSlotsPerChunk][id % kSlotsPerChunk].bytes) Slot();
+  ++slots_used_;
+  return id;
+}
+
+LeaseTable::~LeaseTable() {
+  for (size_t id = 0; id < slots_used_; ++id) SlotRef(static_cast<uint32_t>(id)).~Slot();
 }
 
 void LeaseTable::Erase(uint32_t id) {

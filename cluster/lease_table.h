@@ -14,8 +14,10 @@
 // them by slot number: a key present for a whole SCAN is returned once.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -63,6 +65,7 @@ class LeaseTable {
       : idle_ms_(idle_ms), index_(KeyOfSlot{this}, hash_key), watched_(16, StringHash{hash_key}) {}
   LeaseTable(const LeaseTable&) = delete;
   LeaseTable& operator=(const LeaseTable&) = delete;
+  ~LeaseTable();
 
   // Reads: never change the table. A lease past its deadline reads as free.
   const Register* Find(std::string_view key) const;
@@ -113,9 +116,15 @@ class LeaseTable {
     bool used = false;
   };
   static constexpr size_t kSlotsPerChunk = 4096;
+  // Room for a slot, constructed only when the slot is first used: a table
+  // that holds a few keys does not build (and later destroy) thousands.
+  struct SlotStorage {
+    alignas(Slot) std::byte bytes[sizeof(Slot)];
+  };
 
   Slot& SlotRef(uint32_t slot) const {
-    return chunks_[slot / kSlotsPerChunk][slot % kSlotsPerChunk];
+    return *std::launder(
+        reinterpret_cast<Slot*>(chunks_[slot / kSlotsPerChunk][slot % kSlotsPerChunk].bytes));
   }
   uint32_t AllocateSlot();
   void Erase(uint32_t slot);
@@ -123,7 +132,7 @@ class LeaseTable {
   void NoteFreed(std::string_view key);
 
   int64_t idle_ms_;
-  std::vector<std::unique_ptr<Slot[]>> chunks_;
+  std::vector<std::unique_ptr<SlotStorage[]>> chunks_;  // Slots [0, slots_used_) are built.
   // Key -> slot; keys are read from the slots themselves.
   struct KeyOfSlot {
     const LeaseTable* table;
