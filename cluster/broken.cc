@@ -19,6 +19,7 @@ constexpr NamedRule kRules[] = {
     {"save-held-leases-only", &BrokenRules::save_held_leases_only},
     {"apply-stale-commits", &BrokenRules::apply_stale_commits},
     {"first-start-votes-at-once", &BrokenRules::first_start_votes_at_once},
+    {"first-start-counts-undecided", &BrokenRules::first_start_counts_undecided},
 };
 
 }  // namespace

@@ -39,6 +39,10 @@ struct BrokenRules {
   // A member with an empty dir in a cluster votes at once, as if the
   // cluster were new, even when it lost its disk.
   bool first_start_votes_at_once = false;
+  // A first-start check counts the empty answer of a member that is
+  // checking too as proof that the cluster is new, although that member may
+  // have lost its disk as well (two disks lost at once in five members).
+  bool first_start_counts_undecided = false;
 };
 
 // The process-wide flags (all false unless a test sets them).

@@ -390,8 +390,8 @@ std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
 
 std::string Coordinator::QuarantineDetail(int64_t quarantine_left_ms) {
   if (quarantine_left_ms <= 0) {
-    return "members restarted without their state are still learning the token counters from "
-           "their peers";
+    return "members are starting or restarted without their state: they are still asking their "
+           "peers for token counters and ballots (or whether the cluster is new) before they vote";
   }
   return "members are in restart quarantine for another " +
          std::to_string(quarantine_left_ms) + " ms";

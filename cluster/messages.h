@@ -101,6 +101,16 @@ struct SyncReply {
   // The answering member has never promised or accepted a ballot, nor seen
   // a token: for a first start, nothing was written through it.
   bool pristine = false;
+  // The answering member is itself in a first-start check (an empty dir):
+  // it may be new or may have lost its disk, so its empty state says
+  // nothing about what the cluster wrote.
+  bool undecided = false;
+  // The answering member found the cluster new counting an answer from the
+  // asker's present run, which had not voted then and has not since (it
+  // was checking): the asker never voted, whatever this member wrote since.
+  bool vouched = false;
+  // The answering member's run (RecoverySync::run()), for the vouching.
+  uint64_t run = 0;
 };
 
 // Keeps the bound on a quiet peer's clock fresh (message_clocks.h): a

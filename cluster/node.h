@@ -13,6 +13,7 @@
 // so a member alone answers within the call that submitted the write.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -171,6 +172,11 @@ class Node {
   int64_t last_tick_ms_ = INT64_MIN;  // When Tick last ran.
   MessageClocks clocks_;
   RecoverySync recovery_;
+  // Once this member's first start found the cluster new: the runs of the
+  // members whose answers showed no vote then (0: none). While such a run
+  // checks in its turn, this member vouches that it never voted
+  // (SyncReply::vouched), whatever this member wrote since.
+  std::array<uint64_t, kMembersMax> vouched_runs_{};
 };
 
 }  // namespace lockerd::cluster

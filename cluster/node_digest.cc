@@ -76,6 +76,7 @@ void Node::Digest(StateDigest* digest) const {
   digest->Add(txn_.in_flight());
   clocks_.Digest(digest);
   recovery_.Digest(digest);
+  for (size_t member = 0; member < options_.members_count; ++member) digest->Add(vouched_runs_[member]);
   // Between calls these are empty once the caller took its outbox and
   // results; counted in case it did not.
   digest->Add(pending_.size());
@@ -169,6 +170,8 @@ void RecoverySync::Digest(StateDigest* digest) const {
   digest->Add(next_request_ms_);
   digest->Add(answered_mask_);
   digest->Add(recovering_mask_);
+  digest->Add(knowing_mask_);
+  for (size_t member = 0; member < members_count_; ++member) digest->Add(unvoted_runs_[member]);
 }
 
 }  // namespace lockerd::cluster

@@ -174,6 +174,10 @@ void Node::AnswerSync(MemberId from, const SyncRequest& request) {
     // promised by members that have registers or floors of their own.
     reply.pristine = reply.token_counter == 0 && table_.registers_count() == 0 &&
                      table_.ballot_floor().round == 0;
+    reply.undecided = recovery_.recovering();  // Not lost_memory(): a first-start check.
+    const uint64_t vouched = vouched_runs_[from];
+    reply.vouched = vouched != 0 && vouched == RecoverySync::RunOf(request.nonce);
+    reply.run = recovery_.run();
   }
   pending_.push_back({options_.self, from, reply});
 }
@@ -184,10 +188,13 @@ void Node::OnSyncReply(MemberId from, const SyncReply& reply, Time now) {
   table_.RaiseBallotFloor(reply.highest);
   coordinator_.RaiseBallot(reply.highest);
   if (!recovery_.Complete()) return;
-  if (!recovery_.lost_memory() && recovery_.history_seen()) {
-    // An empty dir in a cluster with history: this member lost its disk.
-    ++first_starts_with_history_;
-    return LoseMemory(now);
+  if (!recovery_.lost_memory()) {
+    if (recovery_.history_seen()) {
+      // An empty dir in a cluster with history: this member lost its disk.
+      ++first_starts_with_history_;
+      return LoseMemory(now);
+    }
+    vouched_runs_ = recovery_.UnvotedRuns();
   }
   recovery_.Finish();
   acceptor_.SetSynced(true);

@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "cluster/broken.h"
 #include "cluster/check.h"
 #include "cluster/quorum.h"
 
@@ -18,10 +19,12 @@ void RecoverySync::Begin(int64_t now_ms, Kind kind) {
   kind_ = kind;
   // Unique to this run and this recovery, and within the peer codecs'
   // range (0..2^63-1).
-  nonce_ = ((run_id_ << 12) + ++begun_) & 0x7fff'ffff'ffff'ffffull;
+  nonce_ = ((run_id_ << kRunShift) + ++begun_) & kNonceMask;
   requests_sent_ = false;
   answered_mask_ = 0;
   recovering_mask_ = 0;
+  knowing_mask_ = 0;
+  unvoted_runs_ = {};
   history_seen_ = false;
   hopeless_ = false;
   began_ms_ = now_ms;
@@ -55,12 +58,30 @@ bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
   }
   recovering_mask_ &= ~bit;
   answered_mask_ |= bit;
-  if (!reply.pristine) history_seen_ = true;
+  if (!reply.pristine && !reply.vouched) history_seen_ = true;
+  if (reply.vouched || (reply.pristine && (!reply.undecided || Broken().first_start_counts_undecided))) {
+    knowing_mask_ |= bit;
+  } else {
+    knowing_mask_ &= ~bit;
+  }
+  unvoted_runs_[from] = reply.pristine ? reply.run : 0;
   return true;
 }
 
 bool RecoverySync::Complete() const {
-  return static_cast<size_t>(std::popcount(answered_mask_)) >= MajorityOf(members_count_ - 1);
+  const size_t others = members_count_ - 1;
+  const auto answered = static_cast<size_t>(std::popcount(answered_mask_));
+  if (answered < MajorityOf(others)) return false;
+  if (kind_ != Kind::kFirstStart || history_seen_) return true;
+  return static_cast<size_t>(std::popcount(knowing_mask_)) >= MajorityOf(others) || answered == others;
+}
+
+std::array<uint64_t, kMembersMax> RecoverySync::UnvotedRuns() const {
+  std::array<uint64_t, kMembersMax> runs{};
+  for (MemberId member = 0; member < members_count_; ++member) {
+    if ((answered_mask_ >> member) & 1) runs[member] = unvoted_runs_[member];
+  }
+  return runs;
 }
 
 size_t RecoverySync::answered_count() const { return static_cast<size_t>(std::popcount(answered_mask_)); }

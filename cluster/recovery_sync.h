@@ -19,17 +19,25 @@
 //   (wall-clock floors for ballots and tokens, after its quarantine).
 // - A member that starts with an empty dir in a cluster may be new, or may
 //   have lost its disk. It asks the same question first (a first-start
-//   check): if a majority of the others has never seen a ballot or a token,
-//   the cluster is new and it votes at once; otherwise it lost its memory
-//   and recovers as above (the node decides, from history_seen()).
+//   check). Any answer showing a ballot or a token means it lost its memory,
+//   and it recovers as above (the node decides, from history_seen()). The
+//   cluster is new when no answer shows one and either every other member
+//   answered (the members of a new cluster, all checking at once) or a
+//   majority of the others knows it from a decision of its own: members
+//   that never voted although they are past their own start, and members
+//   that found the cluster new counting this run's earlier answer (they
+//   vouch for it). The empty answer of a member that is checking too is no
+//   such knowledge: it may have lost its disk as well.
 //
 // Pure: it decides, the node sends and applies.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <optional>
 
 #include "cluster/ballot.h"
+#include "cluster/limits.h"
 #include "cluster/messages.h"
 #include "cluster/state_digest.h"
 
@@ -53,6 +61,9 @@ class RecoverySync {
   // one checking that the cluster is new answers with what it has.
   bool lost_memory() const { return recovering_ && kind_ == Kind::kLostMemory; }
   uint64_t nonce() const { return nonce_; }
+  // This run's name in nonces and answers (the run id's part of a nonce).
+  uint64_t run() const { return RunOf(run_id_ << kRunShift); }
+  static uint64_t RunOf(uint64_t nonce) { return (nonce & kNonceMask) >> kRunShift; }
 
   // Whether the requests are due now; RequestsSent() schedules the next.
   bool RequestsDue(int64_t now_ms) const { return recovering_ && now_ms >= next_request_ms_; }
@@ -83,6 +94,10 @@ class RecoverySync {
   // A counted answer came from a member that has promised or accepted a
   // ballot, or seen a token: the cluster has history.
   bool history_seen() const { return history_seen_; }
+  // The run of each member whose counted answer showed no vote of its own
+  // (0: none): once this first start finds the cluster new, those runs had
+  // not voted then, and the node vouches for them while they check.
+  std::array<uint64_t, kMembersMax> UnvotedRuns() const;
   void Finish() { recovering_ = false; }
 
   size_t answered_count() const;
@@ -91,6 +106,9 @@ class RecoverySync {
   void Digest(StateDigest* digest) const;
 
  private:
+  static constexpr int kRunShift = 12;
+  static constexpr uint64_t kNonceMask = 0x7fff'ffff'ffff'ffffull;  // The peer codecs' range.
+
   size_t members_count_;
   MemberId self_;
   uint64_t run_id_;
@@ -107,6 +125,10 @@ class RecoverySync {
   int64_t next_request_ms_ = 0;
   uint32_t answered_mask_ = 0;    // Members that answered with their memory.
   uint32_t recovering_mask_ = 0;  // Members whose last answer said "recovering".
+  // Members whose last answer says, from a decision of their own, that the
+  // asker never voted (decided and never voted themselves, or vouching).
+  uint32_t knowing_mask_ = 0;
+  std::array<uint64_t, kMembersMax> unvoted_runs_{};
 };
 
 }  // namespace lockerd::cluster

@@ -29,6 +29,9 @@ runs=(
   "--network partitions --script extend --partitions 2 --timers 3 --step-ms 50"
   # Two of five crash at once around a lock, with the cut moving (finding 1's shape).
   "--members 5 --network partitions --script A:lock,lock;B:lock --crashes 2 --timers 2 --partitions 3"
+  # Two of four members lose their disks around a lock (the first-start
+  # check; complete in about 1.5 million states).
+  "--members 4 --network partitions --script A:lock;B:lock --disk-losses 2 --timers 1 --partitions 2"
   # Every member loses its memory: the wall-clock floors.
   "--network partitions --script A:lock;B:lock --crashes 3 --timers 3 --partitions 1"
 )

@@ -79,6 +79,9 @@ void MessageFields(F& f, M& m) {
   f.Number(m.token_counter);
   f.BallotOf(m.highest);
   f.Flag(m.pristine);
+  f.Flag(m.undecided);
+  f.Flag(m.vouched);
+  f.Number(m.run);
 }
 
 template <typename F, MessageOf<cluster::Probe> M>

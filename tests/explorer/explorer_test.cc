@@ -145,6 +145,32 @@ TEST(BrokenVariants, FirstStartVotesAtOnce) {
   ExpectFound("first-start-votes-at-once", options);
 }
 
+// Two members of four lose their disks after a lock was written on three:
+// each counts the other's empty answer, and that of the member that missed
+// the lock, as proof that the cluster is new, and they grant the key again.
+// (On five members the same needs two lost disks of five, within what five
+// members survive; the rule as written before this check was exactly this.)
+TEST(BrokenVariants, FirstStartCountsUndecided) {
+  ExploreOptions options = Partitions("A: lock; B: lock", 2);
+  options.model.members = 4;
+  options.model.budgets.disk_losses = 2;
+  options.model.budgets.timers = 1;
+  options.faults_first = true;
+  ExpectFound("first-start-counts-undecided", options);
+}
+
+// Nearly the same budgets with the real rules: every interleaving is safe
+// (with two partitions, as above, ./scripts/explore.sh runs all 1.5
+// million states).
+TEST(Clean, TwoLostDisksOfFourNeverMakeASecondHolder) {
+  ExploreOptions options = Partitions("A: lock; B: lock", 1);
+  options.model.members = 4;
+  options.model.budgets.disk_losses = 2;
+  options.model.budgets.timers = 1;
+  const ExploreReport report = ExpectSafe(options);
+  EXPECT_GE(report.states, 10'000u);
+}
+
 // Finding 2 of issue 14: a clean restart with the wall clock stepped
 // forward drops a live lease; a majority without its holder grants again.
 TEST(BrokenVariants, DowntimeFromWallClock) {

@@ -82,6 +82,9 @@ void AddBody(StateDigest* d, const cluster::SyncReply& r) {
   d->Add(r.token_counter);
   d->Add(r.highest);
   d->Add(r.pristine);
+  d->Add(r.undecided);
+  d->Add(r.vouched);
+  d->Add(r.run);
 }
 void AddBody(StateDigest*, const cluster::Probe&) {}
 void AddBody(StateDigest*, const cluster::ProbeReply&) {}
@@ -129,7 +132,8 @@ std::string DescribeMessage(const cluster::Message& m) {
   if (const auto* r = std::get_if<cluster::SyncReply>(&m.body)) {
     if (r->recovering) return text + "sync reply: recovering";
     return text + "sync reply: counter " + std::to_string(r->token_counter) + ", highest b" +
-           BallotText(r->highest) + (r->pristine ? ", pristine" : "");
+           BallotText(r->highest) + (r->pristine ? ", pristine" : "") +
+           (r->undecided ? ", undecided" : "") + (r->vouched ? ", vouched" : "");
   }
   if (std::holds_alternative<cluster::Probe>(m.body)) return text + "probe";
   return text + "probe reply";

@@ -41,6 +41,13 @@ std::unique_ptr<LockerdCluster> LockerdCluster::Start(size_t members, std::vecto
   return cluster;
 }
 
+std::unique_ptr<LockerdCluster> LockerdCluster::Launched(size_t members, std::vector<std::string> args) {
+  std::unique_ptr<LockerdCluster> cluster(new LockerdCluster());
+  cluster->args_ = std::move(args);
+  cluster->Launch(members);
+  return cluster;
+}
+
 void LockerdCluster::Launch(size_t members) {
   std::set<int> taken;
   while (ports_.size() < members) {

@@ -22,6 +22,9 @@ class LockerdCluster {
  public:
   // `args` are extra settings every member gets (e.g. a short max-lease-ms).
   static std::unique_ptr<LockerdCluster> Start(size_t members, std::vector<std::string> args = {});
+  // Starts every member (each answers PING) without waiting for the links
+  // or the members' first-start checks: what an operator's clients see.
+  static std::unique_ptr<LockerdCluster> Launched(size_t members, std::vector<std::string> args = {});
 
   // A cluster whose members serve TLS only and link over TLS: each member
   // gets `args`, then its own `member_args[i]` (its certificate, CA and
