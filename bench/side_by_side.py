@@ -138,9 +138,11 @@ class Lab:
                 cmd += ["--cluster", cluster, "--cluster-secret", "bench"]
             procs.append(self.p.start("%s-%d" % (name, i), cmd))
             self.commands[procs[-1]] = ("%s-%d" % (name, i), cmd)
+        # Ready when its links are up and it votes (a new member first checks
+        # that the cluster is new: CLUSTER-SAFETY.md, "Restarts").
         for port in ports:
-            wait_until(lambda port=port: info_field(port, "cluster_reachable_members") == str(members),
-                       what="lockerd on port %d" % port)
+            wait_until(lambda port=port: info_field(port, "cluster_reachable_members") == str(members) and
+                       info_field(port, "member_state") == "ok", what="lockerd on port %d" % port)
         return ports, procs
 
     def restart_lockerd(self, proc):
