@@ -556,11 +556,11 @@ void Coordinator::RefuseQueuedLocks(const Round& round, uint64_t holder_token,
   // The reads saw round.chosen held at some instant after the attempt sent
   // them; a LOCK queued before that was still waiting at that instant, so
   // refusing it there is as linearizable as refusing this one. The holder's
-  // own LOCK is left to run: it renews.
+  // own LOCK is left to run: it renews (its SET NX is refused too).
   for (auto it = line->second.begin(); it != line->second.end();) {
     const WriteRequest& queued = it->request;
     if (it->seq > round.attempt_seq || queued.op != WriteOp::kLock ||
-        queued.owner == round.chosen.owner) {
+        (queued.owner == round.chosen.owner && !queued.only_if_free)) {
       ++it;
       continue;
     }

@@ -27,7 +27,7 @@ Decision DecideWrite(const DecisionInput& input) {
   };
   switch (request.op) {
     case WriteOp::kLock:
-      if (live && !mine) {
+      if (live && (!mine || request.only_if_free)) {
         decision.holder_token = lease.token;
         decision.holder_remaining_ms = lease.remaining_ms;
         return decision;

@@ -28,6 +28,11 @@ struct WriteRequest {
   std::string owner;
   std::string new_owner;
   int64_t ttl_ms = 0;
+  // kLock only: SET NX, with Redis's rule: refused whenever the key is
+  // held, by this owner too (no renewal). Many users send a fixed value
+  // (a host name, "1", a task id shared by forked workers); with LOCK's
+  // renewal, two of them would both hold the key.
+  bool only_if_free = false;
   // kRollback only: the ballot of the failed grant. Only that write is
   // undone, never a later one that happens to carry the same owner or token.
   Ballot rollback_ballot;

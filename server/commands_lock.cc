@@ -111,8 +111,9 @@ void CmdSet(CommandContext& c) {
     ++c.engine.stats().locks_denied;
     return c.client.writer().WriteNull();
   }
-  c.engine.SubmitWrite(c.client, MakeRequest(cluster::WriteOp::kLock, set.key, set.owner, set.ttl_ms),
-                       ReplyStyle::kOk, c.now);
+  auto request = MakeRequest(cluster::WriteOp::kLock, set.key, set.owner, set.ttl_ms);
+  request.only_if_free = true;  // Redis's NX: null whenever the key is held.
+  c.engine.SubmitWrite(c.client, std::move(request), ReplyStyle::kOk, c.now);
 }
 
 void CmdGet(CommandContext& c) {

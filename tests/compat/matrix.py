@@ -66,8 +66,11 @@ class Cluster:
         self.ports = free_ports(3)
         members = ",".join("127.0.0.1:%d" % p for p in self.ports)
         for i, port in enumerate(self.ports):
+            # A new cluster every run: a dir keeps its member list, and the
+            # ports are new each time.
             data = os.path.join(work, "member-%d" % i)
-            os.makedirs(data, exist_ok=True)
+            shutil.rmtree(data, ignore_errors=True)
+            os.makedirs(data)
             log = open(os.path.join(work, "member-%d.log" % i), "w")
             self.procs.append(subprocess.Popen(
                 [binary, "--port", str(port), "--dir", data, "--loglevel", "warning",
@@ -75,7 +78,10 @@ class Cluster:
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True))
         deadline = time.time() + 20
         for port in self.ports:
-            while cli(port, "INFO", "cluster").find("cluster_reachable_members:3") < 0:
+            # Ready when its links are up and it votes (a new member first
+            # checks that the cluster is new).
+            while not all(field in cli(port, "INFO", "cluster")
+                          for field in ("cluster_reachable_members:3", "member_state:ok")):
                 if time.time() > deadline:
                     raise RuntimeError("the cluster did not form")
                 time.sleep(0.05)

@@ -1,0 +1,123 @@
+// Where lockerd answers a command Redis also has, Redis's observable
+// behaviour is the spec: each test sends the same calls with the same client
+// to redis-server and to lockerd (one member, and a 3-member cluster through
+// two members) and compares the replies, so a difference is what fails.
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "tests/support/lockerd_cluster.h"
+#include "tests/support/lockerd_process.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/reply_text.h"
+
+namespace lockerd::testing {
+namespace {
+
+using Calls = std::vector<std::vector<std::string>>;
+
+// The replies to `calls`, in order, as text.
+std::vector<std::string> Replies(redisContext* client, const Calls& calls) {
+  std::vector<std::string> replies;
+  for (const std::vector<std::string>& call : calls) replies.push_back(Text(Command(client, call)));
+  return replies;
+}
+
+// Two clients, each sending its half of every pair before either reads:
+// the replies, pair by pair.
+std::vector<std::string> RacedReplies(redisContext* first, redisContext* second, const Calls& calls) {
+  std::vector<std::string> replies;
+  for (const std::vector<std::string>& call : calls) {
+    for (redisContext* client : {first, second}) {
+      std::vector<const char*> argv;
+      std::vector<size_t> lengths;
+      for (const std::string& arg : call) {
+        argv.push_back(arg.data());
+        lengths.push_back(arg.size());
+      }
+      redisAppendCommandArgv(client, static_cast<int>(argv.size()), argv.data(), lengths.data());
+    }
+    for (redisContext* client : {first, second}) {
+      void* raw = nullptr;
+      replies.push_back(redisGetReply(client, &raw) == REDIS_OK
+                            ? Text(ReplyPtr(static_cast<redisReply*>(raw)))
+                            : "(no reply)");
+    }
+  }
+  return replies;
+}
+
+class RedisSemantics : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_ = RedisServerProcess::Start();
+    if (!redis_) GTEST_SKIP() << "redis-server is not installed";
+  }
+  std::unique_ptr<RedisServerProcess> redis_;
+};
+
+// Issue 15, finding 1: SET NX answered OK when the key was held with the
+// same value. Redis answers null whenever the key exists, and many users
+// send a fixed value (Celery's cache.add with a task id shared by forked
+// workers, a host name, "1"): with LOCK's renewal rule both would hold.
+const Calls kSetNxWithOneValue = {
+    {"SET", "job", "worker", "NX", "PX", "5000"},
+    {"SET", "job", "worker", "NX", "PX", "5000"},
+    {"SET", "job", "worker", "NX", "EX", "5"},
+    {"SET", "job", "other", "NX", "PX", "5000"},
+    {"GET", "job"},
+    {"EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', 5000)", "1", "job", "worker"},
+    {"SET", "free", "worker", "NX", "PX", "5000"},
+};
+
+TEST_F(RedisSemantics, SetNxAnswersNullWhileTheKeyIsHeldWhateverTheValue) {
+  RedisPtr theirs = redis_->Connect();
+  const std::vector<std::string> expected = Replies(theirs.get(), kSetNxWithOneValue);
+  auto server = LockerdProcess::Start();
+  RedisPtr ours = server->Connect();
+  EXPECT_EQ(Replies(ours.get(), kSetNxWithOneValue), expected);
+}
+
+TEST_F(RedisSemantics, SetNxWithOneValueThroughTwoMembersGivesTheKeyOnce) {
+  RedisPtr theirs = redis_->Connect();
+  RedisPtr theirs_too = redis_->Connect();
+  auto cluster = LockerdCluster::Start(3);
+  RedisPtr via_first = cluster->Connect(0);
+  RedisPtr via_second = cluster->Connect(1);
+  // Two workers with the same value race for 30 keys, as npm redis-lock's
+  // clients do when their timestamps agree.
+  Calls race;
+  for (int i = 0; i < 30; ++i) race.push_back({"SET", "task:" + std::to_string(i), "host", "NX", "PX", "10000"});
+  const std::vector<std::string> expected = RacedReplies(theirs.get(), theirs_too.get(), race);
+  const std::vector<std::string> got = RacedReplies(via_first.get(), via_second.get(), race);
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t pair = 0; pair < race.size(); ++pair) {
+    // Which of the two wins may differ; that exactly one does may not.
+    const auto oks = [&](const std::vector<std::string>& replies) {
+      return int{replies[2 * pair] == "OK"} + int{replies[2 * pair + 1] == "OK"};
+    };
+    EXPECT_EQ(oks(expected), 1);
+    EXPECT_EQ(oks(got), 1) << race[pair][1] << ": " << got[2 * pair] << " / " << got[2 * pair + 1];
+  }
+  // Sent again by either, through either member: null, as Redis says.
+  EXPECT_EQ(Replies(via_second.get(), {race[0]}), Replies(theirs.get(), {race[0]}));
+  EXPECT_EQ(Replies(via_first.get(), {race[1]}), Replies(theirs_too.get(), {race[1]}));
+}
+
+// LOCK keeps its documented renewal by the current owner (lockerd's own
+// command; SPEC "Redis-compatible surface" says how it differs from SET NX).
+TEST(LockRenewal, LockByTheOwnerRenewsWithTheSameToken) {
+  auto server = LockerdProcess::Start();
+  RedisPtr client = server->Connect();
+  const ReplyPtr first = Command(client.get(), {"LOCK", "k", "me", "5000"});
+  ASSERT_EQ(first->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ(Text(Command(client.get(), {"SET", "k", "me", "NX", "PX", "5000"})), "(nil)");
+  const ReplyPtr again = Command(client.get(), {"LOCK", "k", "me", "5000"});
+  ASSERT_EQ(again->type, REDIS_REPLY_INTEGER);
+  EXPECT_EQ(again->integer, first->integer);
+}
+
+}  // namespace
+}  // namespace lockerd::testing
