@@ -73,6 +73,10 @@ void CmdConfigSet(CommandContext& context);
 void CmdConfigResetStat(CommandContext& context);
 void CmdConfigHelp(CommandContext& context);
 void CmdTime(CommandContext& context);
+// CLUSTER ..., READONLY, READWRITE, ASKING: refused as a standalone Redis
+// refuses them (commands_cluster_mode.cc).
+void CmdCluster(CommandContext& context);
+void CmdClusterModeOnly(CommandContext& context);
 void CmdShutdown(CommandContext& context);
 
 // ACL (commands_acl.cc).

@@ -156,7 +156,9 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   const cluster::Node& node = engine.node();
   const size_t members = engine.members_count();
   info.Section("Cluster");
-  info.Field("cluster_enabled", members > 1 ? 1 : 0);
+  // Redis Cluster's flag: 0, since lockerd does not speak the cluster
+  // protocol; clients that see 1 switch to cluster mode and fail.
+  info.Field("cluster_enabled", 0);
   info.Field("cluster_members", members);
   info.Field("cluster_quorum", members / 2 + 1);
   info.Field("cluster_self", engine.self());

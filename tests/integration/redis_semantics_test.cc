@@ -106,6 +106,23 @@ TEST_F(RedisSemantics, SetNxWithOneValueThroughTwoMembersGivesTheKeyOnce) {
   EXPECT_EQ(Replies(via_first.get(), {race[1]}), Replies(theirs_too.get(), {race[1]}));
 }
 
+// Issue 15, finding 7: INFO said cluster_enabled:1 on a multi-member
+// cluster while CLUSTER was unknown, so clients that pick cluster mode from
+// INFO switched modes and failed. lockerd looks like a standalone Redis.
+TEST_F(RedisSemantics, AClusterOfMembersLooksLikeAStandaloneRedisToClusterClients) {
+  const Calls calls = {{"CLUSTER", "INFO"},   {"CLUSTER", "SLOTS"},   {"CLUSTER", "SHARDS"},
+                       {"CLUSTER", "NODES"},  {"CLUSTER", "MYID"},    {"CLUSTER", "HELP"},
+                       {"cluster", "keyslot", "foo"}, {"CLUSTER", "BOGUS"}, {"CLUSTER"},
+                       {"READONLY"},          {"READWRITE"},          {"ASKING"}};
+  RedisPtr theirs = redis_->Connect();
+  const std::vector<std::string> expected = Replies(theirs.get(), calls);
+  auto cluster = LockerdCluster::Start(3);
+  RedisPtr ours = cluster->Connect(1);
+  EXPECT_EQ(Replies(ours.get(), calls), expected);
+  EXPECT_EQ(InfoField(ours.get(), "cluster_enabled"), InfoField(theirs.get(), "cluster_enabled"));
+  EXPECT_EQ(InfoField(ours.get(), "cluster_enabled"), "0");
+}
+
 // LOCK keeps its documented renewal by the current owner (lockerd's own
 // command; SPEC "Redis-compatible surface" says how it differs from SET NX).
 TEST(LockRenewal, LockByTheOwnerRenewsWithTheSameToken) {
