@@ -55,7 +55,9 @@ std::string NoPermCommand(std::string_view user, std::string_view command) {
 }
 
 std::string TtlRange(int64_t max_lease_ms) {
-  return "ERR ttl must be between 1 and " + std::to_string(max_lease_ms);
+  // Names the setting: a library's lock timeout above it is refused, and
+  // the user must know what to raise.
+  return "ERR ttl must be between 1 and " + std::to_string(max_lease_ms) + " (max-lease-ms)";
 }
 
 }  // namespace lockerd::server::errors

@@ -235,12 +235,12 @@ TEST_F(LockLifecycle, ScanWithSmallCountVisitsEveryKey) {
 }
 
 TEST_F(LockLifecycle, TtlOutsideOneToMaxLeaseIsRefused) {
-  EXPECT_EQ(Error({"LOCK", "k", "me", "0"}), "ERR ttl must be between 1 and 60000");
-  EXPECT_EQ(Error({"LOCK", "k", "me", "60001"}), "ERR ttl must be between 1 and 60000");
-  EXPECT_EQ(Error({"LOCK", "k", "me", "-5"}), "ERR ttl must be between 1 and 60000");
+  EXPECT_EQ(Error({"LOCK", "k", "me", "0"}), "ERR ttl must be between 1 and 60000 (max-lease-ms)");
+  EXPECT_EQ(Error({"LOCK", "k", "me", "60001"}), "ERR ttl must be between 1 and 60000 (max-lease-ms)");
+  EXPECT_EQ(Error({"LOCK", "k", "me", "-5"}), "ERR ttl must be between 1 and 60000 (max-lease-ms)");
   EXPECT_EQ(Integer({"EXISTS", "k"}), 0);
   Integer({"LOCK", "k", "me", "60000"});
-  EXPECT_EQ(Error({"EXTEND", "k", "me", "0"}), "ERR ttl must be between 1 and 60000");
+  EXPECT_EQ(Error({"EXTEND", "k", "me", "0"}), "ERR ttl must be between 1 and 60000 (max-lease-ms)");
 }
 
 TEST(LockLifecycleSettings, MaxLeaseMsSetsTheTtlBound) {
@@ -249,7 +249,7 @@ TEST(LockLifecycleSettings, MaxLeaseMsSetsTheTtlBound) {
   ASSERT_TRUE(client && client->err == 0);
   ReplyPtr refused = Command(client.get(), {"LOCK", "k", "me", "1001"});
   ASSERT_EQ(refused->type, REDIS_REPLY_ERROR);
-  EXPECT_STREQ(refused->str, "ERR ttl must be between 1 and 1000");
+  EXPECT_STREQ(refused->str, "ERR ttl must be between 1 and 1000 (max-lease-ms)");
   ReplyPtr granted = Command(client.get(), {"LOCK", "k", "me", "1000"});
   EXPECT_EQ(granted->type, REDIS_REPLY_INTEGER);
 }
