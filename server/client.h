@@ -60,6 +60,9 @@ class Client {
   std::string lib_name;
   std::string lib_version;
   bool authenticated = false;
+  // MULTI was refused (commands_transaction.cc): until EXEC or DISCARD,
+  // every command is refused without running.
+  bool multi_refused = false;
   // The ACL user the connection runs as: `default` until AUTH or HELLO
   // AUTH switches it (set by Engine::AddClient; never null after that).
   std::shared_ptr<const AclUser> user;

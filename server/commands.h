@@ -76,6 +76,11 @@ void CmdTime(CommandContext& context);
 // CLUSTER ..., READONLY, READWRITE, ASKING: refused as a standalone Redis
 // refuses them (commands_cluster_mode.cc).
 void CmdCluster(CommandContext& context);
+// MULTI, EXEC, DISCARD (commands_transaction.cc): MULTI is refused, and
+// nothing sent before EXEC or DISCARD runs.
+void CmdMulti(CommandContext& context);
+void CmdExec(CommandContext& context);
+void CmdDiscard(CommandContext& context);
 void CmdClusterModeOnly(CommandContext& context);
 void CmdShutdown(CommandContext& context);
 

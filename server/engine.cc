@@ -141,6 +141,7 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
       }
     }
   }
+  if (client.multi_refused && !EndsRefusedMulti(*spec)) return refuse(errors::kQueuedRefused);
   const bool pipelined = PipelinedWrite(*spec, args);
   if (client.writes_in_flight > 0 && !pipelined) {
     // It may read what the writes before it change: it runs after them.
@@ -171,6 +172,14 @@ void Engine::RunDeferred(Client& client, Time now) {
   --stats_.commands_processed;
   --client.commands_count;
   Execute(client, args, now);
+}
+
+// What a connection whose MULTI was refused may still run: EXEC and
+// DISCARD end the refusal, MULTI is refused again, RESET and QUIT are the
+// connection's own.
+bool Engine::EndsRefusedMulti(const CommandSpec& spec) {
+  return spec.handler == CmdExec || spec.handler == CmdDiscard || spec.handler == CmdMulti ||
+         spec.handler == CmdReset || spec.handler == CmdQuit;
 }
 
 // Writes that may run while the client's earlier writes are in flight: each

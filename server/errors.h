@@ -36,6 +36,16 @@ inline constexpr std::string_view kNoSuchClient = "ERR No such client";
 inline constexpr std::string_view kSetForm =
     "ERR keys here are leases: SET needs NX with PX or EX (SET key owner NX PX ms), or IFEQ old "
     "with PX, EX or KEEPTTL; use LOCK for more";
+inline constexpr std::string_view kMultiRefused =
+    "ERR MULTI is not supported by lockerd yet: the transaction is refused, and every command "
+    "sent before EXEC or DISCARD is refused without running (use EVAL for an atomic group of "
+    "lock commands)";
+inline constexpr std::string_view kQueuedRefused =
+    "ERR not run: this connection's MULTI was refused, so nothing runs until EXEC or DISCARD";
+inline constexpr std::string_view kExecAbort =
+    "EXECABORT Transaction discarded because of previous errors.";
+inline constexpr std::string_view kExecWithoutMulti = "ERR EXEC without MULTI";
+inline constexpr std::string_view kDiscardWithoutMulti = "ERR DISCARD without MULTI";
 inline constexpr std::string_view kNoScript = "NOSCRIPT No matching script. Please use EVAL.";
 inline constexpr std::string_view kNoShutdown = "ERR No shutdown in progress.";
 inline constexpr std::string_view kShutdownFailed = "ERR Errors trying to SHUTDOWN. Check logs.";
