@@ -56,6 +56,15 @@ ScriptValue ScriptKeys::Call(Args args) {
   const auto arity = [&](size_t min, size_t max) { return args.size() >= min && args.size() <= max; };
   const auto wrong_arity = [&] { return ScriptValue::Error(errors::WrongArity(protocol::ToLower(name))); };
   if (EqualsIgnoreCase(name, "get")) return arity(2, 2) ? Get(args) : wrong_arity();
+  if (EqualsIgnoreCase(name, "mget")) return arity(2, SIZE_MAX) ? MGet(args) : wrong_arity();
+  if (EqualsIgnoreCase(name, "strlen")) return arity(2, 2) ? StrLen(args) : wrong_arity();
+  if (EqualsIgnoreCase(name, "getrange")) return arity(4, 4) ? GetRange(args) : wrong_arity();
+  if (EqualsIgnoreCase(name, "time")) {
+    if (!arity(1, 1)) return wrong_arity();
+    // The wall clock the transaction was given (Symfony Lock reads it).
+    return ScriptValue::Array({ScriptValue::Bulk(std::to_string(wall_ms_ / 1000)),
+                               ScriptValue::Bulk(std::to_string(wall_ms_ % 1000 * 1000))});
+  }
   if (EqualsIgnoreCase(name, "set")) return arity(3, 9) ? Set(args) : wrong_arity();
   if (EqualsIgnoreCase(name, "del") || EqualsIgnoreCase(name, "unlink")) {
     return arity(2, SIZE_MAX) ? Del(args) : wrong_arity();
@@ -100,8 +109,9 @@ ScriptValue ScriptKeys::Call(Args args) {
     return ScriptValue::Status(key->lease.held ? "string" : "none");
   }
   return ScriptValue::Error("ERR Unknown Redis command called from script: '" + errors::Echo(name) +
-                            "' (scripts here may call GET, SET, DEL, EXISTS, PEXPIRE, EXPIRE, "
-                            "PTTL, TTL, TYPE, SELECT 0, PING and the lock commands)");
+                            "' (scripts here may call GET, MGET, STRLEN, GETRANGE, SET, DEL, "
+                            "EXISTS, PEXPIRE, EXPIRE, PTTL, TTL, TYPE, TIME, SELECT 0, PING and "
+                            "the lock commands)");
 }
 
 bool ScriptKeys::MayHoldAnother(const Key& key, ScriptValue* error) {
@@ -206,6 +216,46 @@ ScriptValue ScriptKeys::Set(Args args) {
     Hold(*key, owner, NewToken(), ttl_ms, /*grants=*/true);
   }
   return ScriptValue::Status("OK");
+}
+
+// MGET key...: each declared key's owner, or null.
+ScriptValue ScriptKeys::MGet(Args args) {
+  std::vector<ScriptValue> values;
+  for (size_t i = 1; i < args.size(); ++i) {
+    ScriptValue error;
+    Key* key = Find(args[i], &error);
+    if (key == nullptr) return error;
+    values.push_back(key->lease.held ? ScriptValue::Bulk(key->lease.owner) : ScriptValue::Null());
+  }
+  return ScriptValue::Array(std::move(values));
+}
+
+ScriptValue ScriptKeys::StrLen(Args args) {
+  ScriptValue error;
+  Key* key = Find(args[1], &error);
+  if (key == nullptr) return error;
+  return ScriptValue::Integer(key->lease.held ? static_cast<int64_t>(key->lease.owner.size()) : 0);
+}
+
+// GETRANGE key start end, with Redis's index rules (negative from the end,
+// clamped; an empty string when the range is empty or the key free).
+ScriptValue ScriptKeys::GetRange(Args args) {
+  const auto start_arg = protocol::ParseInt64(args[2]);
+  const auto end_arg = protocol::ParseInt64(args[3]);
+  if (!start_arg || !end_arg) return Error(errors::kNotInteger);
+  ScriptValue error;
+  Key* key = Find(args[1], &error);
+  if (key == nullptr) return error;
+  const std::string owner = key->lease.held ? key->lease.owner : std::string();
+  int64_t start = *start_arg;
+  int64_t end = *end_arg;
+  if (start < 0 && end < 0 && start > end) return ScriptValue::Bulk("");
+  const auto length = static_cast<int64_t>(owner.size());
+  if (start < 0) start = std::max<int64_t>(length + start, 0);
+  if (end < 0) end = std::max<int64_t>(length + end, 0);
+  if (end >= length) end = length - 1;
+  if (length == 0 || start > end) return ScriptValue::Bulk("");
+  return ScriptValue::Bulk(owner.substr(static_cast<size_t>(start), static_cast<size_t>(end - start + 1)));
 }
 
 ScriptValue ScriptKeys::Del(Args args) {

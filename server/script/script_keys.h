@@ -55,6 +55,9 @@ class ScriptKeys {
   // The declared key named `name`; null (and `error` set) when undeclared.
   Key* Find(std::string_view name, ScriptValue* error);
   ScriptValue Get(std::span<const std::string> args);
+  ScriptValue MGet(std::span<const std::string> args);
+  ScriptValue StrLen(std::span<const std::string> args);
+  ScriptValue GetRange(std::span<const std::string> args);
   ScriptValue Set(std::span<const std::string> args);
   ScriptValue Del(std::span<const std::string> args);
   ScriptValue Exists(std::span<const std::string> args);

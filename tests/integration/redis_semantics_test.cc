@@ -186,6 +186,32 @@ TEST_F(RedisSemantics, WhenExecAnswersAnErrorNothingQueuedRan) {
   }
 }
 
+// Issue 15, finding 4: scripts refused plain reads lock libraries use
+// (@redis-kit/lock's extend script calls MGET; Symfony Lock calls TIME).
+TEST_F(RedisSemantics, ScriptsReadDeclaredKeysAsRedisScriptsDo) {
+  const std::string reads =
+      "local out = {}\n"
+      "local both = redis.call('MGET', KEYS[1], KEYS[2])\n"
+      "out[1] = #both .. ':' .. tostring(both[1]) .. ':' .. tostring(both[2])\n"
+      "out[2] = redis.call('STRLEN', KEYS[1])\n"
+      "out[3] = redis.call('STRLEN', KEYS[2])\n"
+      "local ranges = {{0, -1}, {2, 5}, {-3, -1}, {-1, -3}, {5, 2}, {-100, 100}, {3, 3}}\n"
+      "for i, r in ipairs(ranges) do out[3 + i] = redis.call('GETRANGE', KEYS[1], r[1], r[2]) end\n"
+      "out[11] = redis.call('GETRANGE', KEYS[2], 0, -1)\n"
+      "local t = redis.call('TIME')\n"
+      "out[12] = #t\n"
+      "out[13] = tostring(tonumber(t[1]) > 1700000000 and tonumber(t[2]) < 1000000)\n"
+      "for i = 1, #out do out[i] = tostring(out[i]) end\n"
+      "return table.concat(out, '|')";
+  const Calls calls = {{"SET", "held", "owner-1234", "NX", "PX", "10000"},
+                       {"EVAL", reads, "2", "held", "free"}};
+  RedisPtr theirs = redis_->Connect();
+  const std::vector<std::string> expected = Replies(theirs.get(), calls);
+  auto cluster = LockerdCluster::Start(3);
+  RedisPtr ours = cluster->Connect(2);
+  EXPECT_EQ(Replies(ours.get(), calls), expected);
+}
+
 // LOCK keeps its documented renewal by the current owner (lockerd's own
 // command; SPEC "Redis-compatible surface" says how it differs from SET NX).
 TEST(LockRenewal, LockByTheOwnerRenewsWithTheSameToken) {
