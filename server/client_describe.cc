@@ -21,15 +21,24 @@ std::string DescribeClient(const Client& client, cluster::Time now) {
   line += " age=" + std::to_string(age_s);
   line += " idle=" + std::to_string(idle_s);
   line += " flags=" + flags;
+  // Redis 7.0's fields in its order (client libraries parse them all), then
+  // 7.2's lib-name and lib-ver, then tot-cmds. Where a field has no meaning
+  // here it is 0 (no pub/sub, no transactions, no argv kept between
+  // commands, one reply buffer whose size is the pending output).
+  const size_t pending = client.pending_bytes();
   line += " db=0 sub=0 psub=0 ssub=0 multi=-1";
   line += " qbuf=" + std::to_string(client.query_bytes);
-  line += " omem=" + std::to_string(client.pending_bytes());
-  line += " tot-cmds=" + std::to_string(client.commands_count);
+  line += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0";
+  line += " obl=0 oll=0 omem=" + std::to_string(pending);
+  line += " tot-mem=" + std::to_string(client.query_bytes + pending);
+  line += std::string(" events=") + (pending > 0 ? "rw" : "r");
   line += " cmd=" + (client.last_command.empty() ? std::string("NULL") : client.last_command);
   line += " user=" + (client.user != nullptr ? client.user->name() : std::string("default"));
+  line += " redir=-1";
   line += " resp=" + std::to_string(static_cast<int>(client.version()));
   line += " lib-name=" + client.lib_name;
   line += " lib-ver=" + client.lib_version;
+  line += " tot-cmds=" + std::to_string(client.commands_count);
   return line;
 }
 

@@ -212,6 +212,41 @@ TEST_F(RedisSemantics, ScriptsReadDeclaredKeysAsRedisScriptsDo) {
   EXPECT_EQ(Replies(ours.get(), calls), expected);
 }
 
+// The field names of a CLIENT INFO / CLIENT LIST line, in order.
+std::vector<std::string> FieldNames(const std::string& line) {
+  std::vector<std::string> names;
+  size_t at = 0;
+  while (at < line.size()) {
+    const size_t end = std::min(line.find(' ', at), line.size());
+    const std::string field = line.substr(at, end - at);
+    if (const size_t equals = field.find('='); equals != std::string::npos) {
+      names.push_back(field.substr(0, equals));
+    }
+    at = end + 1;
+  }
+  return names;
+}
+
+// Issue 15, finding 3: CLIENT INFO lacked Redis 7.0's fields, so
+// redis-py's client_info() raised KeyError: 'obl' and node-redis's
+// clientInfo() returned NaN fields. Every field redis-server prints comes
+// first, in its order; lockerd's extra fields follow.
+TEST_F(RedisSemantics, ClientInfoAndListCarryRedisFieldsInRedisOrder) {
+  RedisPtr theirs = redis_->Connect();
+  const std::vector<std::string> expected = FieldNames(Text(Command(theirs.get(), {"CLIENT", "INFO"})));
+  ASSERT_GE(expected.size(), 27u);
+  auto server = LockerdProcess::Start();
+  RedisPtr ours = server->Connect();
+  for (const std::vector<std::string>& call : Calls{{"CLIENT", "INFO"}, {"CLIENT", "LIST"}}) {
+    std::string line = Text(Command(ours.get(), call));
+    line = line.substr(0, line.find('\n'));
+    std::vector<std::string> names = FieldNames(line);
+    ASSERT_GE(names.size(), expected.size()) << line;
+    names.resize(expected.size());
+    EXPECT_EQ(names, expected) << call[1] << ": " << line;
+  }
+}
+
 // LOCK keeps its documented renewal by the current owner (lockerd's own
 // command; SPEC "Redis-compatible surface" says how it differs from SET NX).
 TEST(LockRenewal, LockByTheOwnerRenewsWithTheSameToken) {
