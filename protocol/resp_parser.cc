@@ -157,7 +157,7 @@ ParseStatus RespParser::StepBulkHeader(std::string_view& input) {
   }
   const auto bulk_bytes = static_cast<size_t>(*length);
   if (command_bytes_ + bulk_bytes > limits_.command_bytes_max) {
-    return Fail("Protocol error: command exceeds the query buffer limit");
+    return Fail("Protocol error: command exceeds the query buffer limit (client-query-buffer-limit)");
   }
   command_bytes_ += bulk_bytes;
   NextArg().reserve(std::min(bulk_bytes, kBulkReserveBytesMax));

@@ -119,7 +119,14 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
     spec = sub;
   }
   client.last_command = spec->name;
-  if (!ArityOk(spec->arity, args.size())) return refuse(errors::WrongArity(spec->name));
+  // A MULTI refused for its arguments or by ACL is refused like any other:
+  // nothing its client queues behind it may run (unlike Redis, which runs
+  // them; a client told "error" must not hold a lock).
+  const auto refuse_multi = [&](std::string_view text) {
+    if (spec->handler == CmdMulti && client.authenticated) client.multi_refused = true;
+    refuse(text);
+  };
+  if (!ArityOk(spec->arity, args.size())) return refuse_multi(errors::WrongArity(spec->name));
   if (client.reserved_for_peer && spec->handler != CmdPeer) {
     client.close_after_reply = true;
     return refuse(errors::kMaxClients);
@@ -132,12 +139,16 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return refuse(errors::kNoAuth);
   }
-  if (const AclUser& user = UserOf(client); !user.unrestricted()) {
+  // EXEC and DISCARD only end a refused MULTI then: a user whose ACL
+  // refused MULTI (and so maybe EXEC) must still be able to end it.
+  const bool ends_refusal =
+      client.multi_refused && (spec->handler == CmdExec || spec->handler == CmdDiscard);
+  if (const AclUser& user = UserOf(client); !user.unrestricted() && !ends_refusal) {
     if (const auto command = FindAclCommand(spec->name)) {
       const std::string denied = AclCheck(user, *command, args);
       if (!denied.empty()) {
         ++(denied == errors::kNoPermKey ? stats_.acl_denied_key : stats_.acl_denied_cmd);
-        return refuse(denied);
+        return refuse_multi(denied);
       }
     }
   }

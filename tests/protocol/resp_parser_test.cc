@@ -162,7 +162,7 @@ TEST(RespParser, LimitsAreSettings) {
   EXPECT_EQ(FeedWhole("*3\r\n", limits).error, "Protocol error: invalid multibulk length");
   EXPECT_EQ(FeedWhole("a b c\r\n", limits).error, "Protocol error: invalid multibulk length");
   EXPECT_EQ(FeedWhole("*2\r\n$4\r\nECHO\r\n$4\r\nabcd\r\n", limits).error,
-            "Protocol error: command exceeds the query buffer limit");
+            "Protocol error: command exceeds the query buffer limit (client-query-buffer-limit)");
 }
 
 TEST(RespParser, StaysFailedUntilReset) {

@@ -67,6 +67,19 @@ TEST_F(EngineAclTest, CommandsAndKeysOutsideTheRulesAreRefused) {
   EXPECT_EQ(One(d, {"LOCK", "other", "me", "1000"}).type, Reply::Type::kInteger);
 }
 
+// A MULTI the ACL refuses is a refused MULTI: nothing queued behind it runs
+// (Redis would run it), and EXEC or DISCARD still end it although the user
+// may not run them otherwise.
+TEST_F(EngineAclTest, AMultiTheAclRefusesRunsNothingBehindIt) {
+  Client& a = Alice();
+  EXPECT_EQ(One(a, {"MULTI"}).text, "NOPERM User alice has no permissions to run the 'multi' command");
+  EXPECT_EQ(One(a, {"LOCK", "locks:2", "me", "1000"}).text, errors::kQueuedRefused);
+  EXPECT_EQ(One(a, {"EXEC"}).text, errors::kExecAbort);
+  EXPECT_TRUE(One(a, {"GET", "locks:2"}).IsNull());
+  EXPECT_EQ(One(a, {"EXEC"}).text, "NOPERM User alice has no permissions to run the 'exec' command");
+  EXPECT_EQ(One(a, {"LOCK", "locks:2", "me", "1000"}).type, Reply::Type::kInteger);
+}
+
 TEST_F(EngineAclTest, ScriptsRunAsTheirCaller) {
   Client& a = Alice();
   EXPECT_EQ(One(a, {"EVAL", "return redis.call('lock', KEYS[1], 'me', 1000)", "1", "locks:2"}).type,
