@@ -280,8 +280,8 @@ void Server::NoteVotingState(Time now) {
   if (node.first_starts_undecided() != first_starts_undecided_seen_) {
     first_starts_undecided_seen_ = node.first_starts_undecided();
     Log(LogLevel::kWarning,
-        "No majority of the other members answered whether the cluster is new (some are down or "
-        "not started): starting as after a crash (quarantine %lld ms, then recovery)",
+        "Could not tell within five request rounds whether the cluster is new (a member is down "
+        "or not started): starting as after a crash (quarantine %lld ms, then recovery)",
         static_cast<long long>(node.quarantine_until_ms() - now.mono_ms));
   }
   const bool voting = !node.Quarantined(now);

@@ -25,26 +25,31 @@ std::vector<std::string> Replies(redisContext* client, const Calls& calls) {
   return replies;
 }
 
+// Queues `call` on `client` without reading its reply.
+void Append(redisContext* client, const std::vector<std::string>& call) {
+  std::vector<const char*> argv;
+  std::vector<size_t> lengths;
+  for (const std::string& arg : call) {
+    argv.push_back(arg.data());
+    lengths.push_back(arg.size());
+  }
+  redisAppendCommandArgv(client, static_cast<int>(argv.size()), argv.data(), lengths.data());
+}
+
+// The next reply `client` has, as text.
+std::string NextReply(redisContext* client) {
+  void* raw = nullptr;
+  return redisGetReply(client, &raw) == REDIS_OK ? Text(ReplyPtr(static_cast<redisReply*>(raw)))
+                                                 : "(no reply)";
+}
+
 // Two clients, each sending its half of every pair before either reads:
 // the replies, pair by pair.
 std::vector<std::string> RacedReplies(redisContext* first, redisContext* second, const Calls& calls) {
   std::vector<std::string> replies;
   for (const std::vector<std::string>& call : calls) {
-    for (redisContext* client : {first, second}) {
-      std::vector<const char*> argv;
-      std::vector<size_t> lengths;
-      for (const std::string& arg : call) {
-        argv.push_back(arg.data());
-        lengths.push_back(arg.size());
-      }
-      redisAppendCommandArgv(client, static_cast<int>(argv.size()), argv.data(), lengths.data());
-    }
-    for (redisContext* client : {first, second}) {
-      void* raw = nullptr;
-      replies.push_back(redisGetReply(client, &raw) == REDIS_OK
-                            ? Text(ReplyPtr(static_cast<redisReply*>(raw)))
-                            : "(no reply)");
-    }
+    for (redisContext* client : {first, second}) Append(client, call);
+    for (redisContext* client : {first, second}) replies.push_back(NextReply(client));
   }
   return replies;
 }
@@ -126,21 +131,9 @@ TEST_F(RedisSemantics, AClusterOfMembersLooksLikeAStandaloneRedisToClusterClient
 // Sends `calls` in one go, as transaction pipelines do, then reads every
 // reply.
 std::vector<std::string> Pipelined(redisContext* client, const Calls& calls) {
-  for (const std::vector<std::string>& call : calls) {
-    std::vector<const char*> argv;
-    std::vector<size_t> lengths;
-    for (const std::string& arg : call) {
-      argv.push_back(arg.data());
-      lengths.push_back(arg.size());
-    }
-    redisAppendCommandArgv(client, static_cast<int>(argv.size()), argv.data(), lengths.data());
-  }
+  for (const std::vector<std::string>& call : calls) Append(client, call);
   std::vector<std::string> replies;
-  for (size_t i = 0; i < calls.size(); ++i) {
-    void* raw = nullptr;
-    replies.push_back(redisGetReply(client, &raw) == REDIS_OK ? Text(ReplyPtr(static_cast<redisReply*>(raw)))
-                                                                : "(no reply)");
-  }
+  for (size_t i = 0; i < calls.size(); ++i) replies.push_back(NextReply(client));
   return replies;
 }
 
