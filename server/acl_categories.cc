@@ -22,11 +22,13 @@ constexpr uint32_t kCo = kAclConnection;
 constexpr uint32_t kSc = kAclScripting;
 constexpr uint32_t kBl = kAclBlocking;
 constexpr uint32_t kLk = kAclLock;
+constexpr uint32_t kTx = kAclTransaction;
 
 // Bit i is kCategoryNames[i].
 constexpr std::string_view kCategoryNames[] = {
     "keyspace", "read",      "write",      "string",    "fast",     "slow",
     "admin",    "dangerous", "connection", "scripting", "blocking", "lock",
+    "transaction",
 };
 
 // Categories per command, as Redis gives its equivalents, plus @lock for
@@ -71,13 +73,13 @@ constexpr Categories kCategories[] = {
     {"del", kLk | kKs | kWr | kSl},
     {"delex", kLk | kStr | kWr | kFa},
     {"delifeq", kLk | kStr | kWr | kFa},
-    {"discard", kFa},
+    {"discard", kFa | kTx},
     {"echo", kFa | kCo},
     {"eval", kSl | kSc},
     {"eval_ro", kSl | kSc},
     {"evalsha", kSl | kSc},
     {"evalsha_ro", kSl | kSc},
-    {"exec", kSl},
+    {"exec", kSl | kTx},
     {"exists", kKs | kRd | kFa},
     {"expire", kKs | kWr | kFa},
     {"extend", kLk | kWr | kFa},
@@ -87,7 +89,7 @@ constexpr Categories kCategories[] = {
     {"keys", kKs | kRd | kSl | kDa},
     {"lock", kLk | kWr | kSl | kBl},
     {"lockinfo", kLk | kRd | kFa},
-    {"multi", kFa},
+    {"multi", kFa | kTx},
     {"peer", kAd | kFa},
     {"pexpire", kKs | kWr | kFa},
     {"ping", kFa | kCo},
@@ -110,8 +112,10 @@ constexpr Categories kCategories[] = {
     {"ttl", kKs | kRd | kFa},
     {"type", kKs | kRd | kFa},
     {"unlink", kKs | kWr | kFa},
+    {"unwatch", kFa | kTx},
     {"update", kLk | kWr | kFa},
     {"wait", kLk | kRd | kSl | kBl},
+    {"watch", kFa | kTx},
 };
 
 uint32_t CategoriesOf(std::string_view name) {

@@ -28,6 +28,7 @@ enum AclCategory : uint32_t {
   kAclScripting = 1u << 9,
   kAclBlocking = 1u << 10,
   kAclLock = 1u << 11,
+  kAclTransaction = 1u << 12,
 };
 
 // What ACL knows of one command: where its keys are (as COMMAND INFO

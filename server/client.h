@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "protocol/resp_writer.h"
+#include "server/transaction.h"
 
 namespace lockerd::server {
 
@@ -60,9 +61,13 @@ class Client {
   std::string lib_name;
   std::string lib_version;
   bool authenticated = false;
-  // MULTI was refused (commands_transaction.cc): until EXEC or DISCARD,
-  // every command is refused without running.
-  bool multi_refused = false;
+  // MULTI ... EXEC and WATCH (transaction.h); null when neither is in use.
+  std::unique_ptr<Transaction> transaction;
+  bool in_multi() const { return transaction != nullptr && transaction->in_multi(); }
+  Transaction& StartTransaction() {
+    if (transaction == nullptr) transaction = std::make_unique<Transaction>();
+    return *transaction;
+  }
   // The ACL user the connection runs as: `default` until AUTH or HELLO
   // AUTH switches it (set by Engine::AddClient; never null after that).
   std::shared_ptr<const AclUser> user;

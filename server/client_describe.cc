@@ -10,7 +10,11 @@ namespace lockerd::server {
 std::string DescribeClient(const Client& client, cluster::Time now) {
   const int64_t age_s = (now.mono_ms - client.created_ms()) / 1000;
   const int64_t idle_s = (now.mono_ms - client.last_interaction_ms) / 1000;
-  std::string flags = client.blocked != BlockKind::kNone ? "b" : "N";
+  // Redis's letters: b blocked, x in MULTI, N none of them.
+  std::string flags;
+  if (client.blocked != BlockKind::kNone) flags += 'b';
+  if (client.in_multi()) flags += 'x';
+  if (flags.empty()) flags = "N";
   std::string line;
   line.reserve(256);
   line += "id=" + std::to_string(client.id());
@@ -23,12 +27,17 @@ std::string DescribeClient(const Client& client, cluster::Time now) {
   line += " flags=" + flags;
   // Redis 7.0's fields in its order (client libraries parse them all), then
   // 7.2's lib-name and lib-ver, then tot-cmds. Where a field has no meaning
-  // here it is 0 (no pub/sub, no transactions, no argv kept between
-  // commands, one reply buffer whose size is the pending output).
+  // here it is 0 (no pub/sub, no argv kept between commands, one reply
+  // buffer whose size is the pending output); multi is the number of
+  // queued commands in MULTI, else -1, and multi-mem their bytes.
   const size_t pending = client.pending_bytes();
-  line += " db=0 sub=0 psub=0 ssub=0 multi=-1";
+  const bool multi = client.in_multi();
+  line += " db=0 sub=0 psub=0 ssub=0 multi=";
+  line += multi ? std::to_string(client.transaction->queued.size()) : "-1";
   line += " qbuf=" + std::to_string(client.query_bytes);
-  line += " qbuf-free=0 argv-mem=0 multi-mem=0 rbs=0 rbp=0";
+  line += " qbuf-free=0 argv-mem=0 multi-mem=";
+  line += std::to_string(multi ? client.transaction->queued_bytes : 0);
+  line += " rbs=0 rbp=0";
   line += " obl=0 oll=0 omem=" + std::to_string(pending);
   line += " tot-mem=" + std::to_string(client.query_bytes + pending);
   line += std::string(" events=") + (pending > 0 ? "rw" : "r");

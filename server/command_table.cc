@@ -202,7 +202,7 @@ constexpr CommandSpec kCommands[] = {
      "Deletes a lease only while value owns it (RELEASE). Returns 1 or 0.", "9.0.0",
      kDelIfEqArgs, CmdDelIfEq},
     {"discard", 1, kF | kL, 0, 0, 0, "transactions",
-     "Ends a refused MULTI (transactions are not supported yet).", "2.0.0", {}, CmdDiscard},
+     "Discards the commands queued since MULTI, and every WATCH.", "2.0.0", {}, CmdDiscard},
     {"echo", 2, kF, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", kMessage,
      CmdEcho},
     {"eval", -3, kW, 0, 0, 0, "scripting",
@@ -217,7 +217,7 @@ constexpr CommandSpec kCommands[] = {
      "Runs a cached read-only Lua script by its SHA1, like EVAL_RO.", "7.0.0", kEvalShaArgs,
      CmdEvalShaRo},
     {"exec", 1, kL, 0, 0, 0, "transactions",
-     "Ends a refused MULTI with EXECABORT (transactions are not supported yet).", "1.2.0", {},
+     "Runs the commands queued since MULTI as one transaction through the majority.", "1.2.0", {},
      CmdExec},
     {"exists", -2, kR | kF, 1, -1, 1, "generic",
      "Counts the given keys held here (a local read).", "1.0.0", kKeys, CmdExists},
@@ -239,8 +239,7 @@ constexpr CommandSpec kCommands[] = {
     {"lockinfo", 2, kR | kF, 1, 1, 1, "lock",
      "Returns a lease's owner, token and remaining ms (a local read), or null.", "0.1.0",
      kOnlyKey, CmdLockInfo},
-    {"multi", 1, kF | kL, 0, 0, 0, "transactions",
-     "Refused (transactions are not supported yet); nothing sent before EXEC or DISCARD runs.",
+    {"multi", 1, kF | kL, 0, 0, 0, "transactions", "Starts a transaction: commands queue until EXEC.",
      "1.2.0", {}, CmdMulti},
     {"peer", -2, kN | kF | kL, 0, 0, 0, "cluster",
      "Cluster traffic between members (PEER HELLO, then PEER AUTH with a proof of the cluster secret).",
@@ -281,6 +280,8 @@ constexpr CommandSpec kCommands[] = {
      CmdTtl},
     {"type", 2, kR | kF, 1, 1, 1, "generic", "Returns string for a held lease, none otherwise.",
      "1.0.0", kOnlyKey, CmdType},
+    {"unwatch", 1, kF | kL, 0, 0, 0, "transactions", "Forgets every WATCH of the connection.",
+     "2.2.0", {}, CmdUnwatch},
     {"update", 4, kW | kF, 1, 1, 1, "lock",
      "Hands a lease from owner to newowner, keeping token and deadline. Returns the token, or "
      "null.",
@@ -288,6 +289,9 @@ constexpr CommandSpec kCommands[] = {
     {"wait", 3, kR | kB, 1, 1, 1, "lock",
      "Blocks until a held key is free: 1, 0 if not held, null on timeout (ms, 0: forever).",
      "0.1.0", kWaitArgs, CmdWait},
+    {"watch", -2, kF | kL, 1, -1, 1, "transactions",
+     "Makes EXEC run nothing (and answer null) if a key's lease changes before it.", "2.2.0",
+     kKeys, CmdWatch},
 };
 
 bool NameLess(std::string_view a, std::string_view b) { return a < b; }

@@ -76,12 +76,21 @@ void CmdTime(CommandContext& context);
 // CLUSTER ..., READONLY, READWRITE, ASKING: refused as a standalone Redis
 // refuses them (commands_cluster_mode.cc).
 void CmdCluster(CommandContext& context);
-// MULTI, EXEC, DISCARD (commands_transaction.cc): MULTI is refused, and
-// nothing sent before EXEC or DISCARD runs.
+void CmdClusterModeOnly(CommandContext& context);
+// Transactions (commands_transaction.cc): MULTI queues the commands up to
+// EXEC, which runs them as one transaction through the majority.
 void CmdMulti(CommandContext& context);
 void CmdExec(CommandContext& context);
 void CmdDiscard(CommandContext& context);
-void CmdClusterModeOnly(CommandContext& context);
+void CmdWatch(CommandContext& context);
+void CmdUnwatch(CommandContext& context);
+// Between MULTI and EXEC: queues one command (QUEUED) or rejects it, which
+// makes EXEC answer EXECABORT.
+void QueueInTransaction(Engine& engine, Client& client, const CommandSpec& spec,
+                        std::span<const std::string> args);
+// Runs one command on its first key as a transaction through the majority,
+// answering its reply: the SET forms other than SET NX and IFEQ.
+void RunAsTransaction(CommandContext& context);
 void CmdShutdown(CommandContext& context);
 
 // ACL (commands_acl.cc).

@@ -60,7 +60,7 @@ void CmdQuit(CommandContext& c) {
 void CmdReset(CommandContext& c) {
   c.client.writer().set_version(protocol::RespVersion::kResp2);
   c.client.name.clear();
-  c.client.multi_refused = false;
+  c.client.transaction.reset();  // Out of MULTI, nothing watched.
   c.engine.SetDefaultUser(c.client);
   c.client.writer().WriteSimpleString("RESET");
 }

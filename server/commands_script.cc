@@ -15,6 +15,7 @@
 #include "server/commands.h"
 #include "server/engine.h"
 #include "server/errors.h"
+#include "server/local_leases.h"
 #include "server/script/script_keys.h"
 #include "server/script/script_reply.h"
 #include "server/script/sha1.h"
@@ -64,21 +65,6 @@ std::vector<std::string> Distinct(const std::vector<std::string>& keys) {
     if (std::find(distinct.begin(), distinct.end(), key) == distinct.end()) distinct.push_back(key);
   }
   return distinct;
-}
-
-// This member's view of `names`, as the other reads see it.
-std::vector<cluster::LeaseView> LocalLeases(Engine& engine, const std::vector<std::string>& names,
-                                            Time now) {
-  std::vector<cluster::LeaseView> leases;
-  leases.reserve(names.size());
-  for (const std::string& name : names) {
-    cluster::LeaseView lease;
-    if (const cluster::Register* reg = engine.node().table().FindHeld(name, now.mono_ms)) {
-      lease = {true, std::string(reg->owner.str()), reg->token, reg->RemainingMs(now.mono_ms)};
-    }
-    leases.push_back(std::move(lease));
-  }
-  return leases;
 }
 
 // Runs the script on this member's own table; its writes are not applied.

@@ -97,36 +97,42 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   ++stats_.commands_processed;
   ++client.commands_count;
   client.last_interaction_ms = now.mono_ms;
-  // Refusals answer in command order too: behind the replies of writes
-  // still in flight, not ahead of them.
-  const auto refuse = [this, &client](std::string_view text) {
-    if (!client.has_slots()) return ReplyError(client, text);
+  // Answers that do not wait for a round still answer in command order:
+  // behind the replies of writes in flight, not ahead of them.
+  const auto answer_now = [&client](const auto& write) {
+    if (!client.has_slots()) return write();
     client.BeginSlot();
-    ReplyError(client, text);
+    write();
     client.EndSlot(/*done=*/true);
   };
+  const auto refuse = [&](std::string_view text) { answer_now([&] { ReplyError(client, text); }); };
+  // A command refused between MULTI and EXEC makes EXEC answer EXECABORT,
+  // as in Redis. A MULTI refused itself (for its arguments, or by ACL)
+  // refuses what follows up to EXEC or DISCARD (Redis would run it; a client
+  // told "error" must not hold a lock): commands_transaction.cc.
   const CommandSpec* spec = FindCommand(args[0]);
+  const auto reject = [&](std::string_view text) {
+    if (client.in_multi()) {
+      if (client.transaction->queuing()) client.transaction->aborted = true;
+    } else if (spec != nullptr && spec->handler == CmdMulti && client.authenticated) {
+      client.StartTransaction().state = Transaction::State::kRefused;
+    }
+    refuse(text);
+  };
   if (spec == nullptr) {
     client.last_command = "unknown";
-    return refuse(errors::UnknownCommand(args[0], args.subspan(1)));
+    return reject(errors::UnknownCommand(args[0], args.subspan(1)));
   }
   if (!spec->subcommands.empty() && args.size() >= 2) {
     const CommandSpec* sub = FindSubcommand(*spec, args[1]);
     if (sub == nullptr) {
       client.last_command = spec->name;
-      return refuse(errors::UnknownSubcommand(args[1], protocol::ToUpper(spec->name)));
+      return reject(errors::UnknownSubcommand(args[1], protocol::ToUpper(spec->name)));
     }
     spec = sub;
   }
   client.last_command = spec->name;
-  // A MULTI refused for its arguments or by ACL is refused like any other:
-  // nothing its client queues behind it may run (unlike Redis, which runs
-  // them; a client told "error" must not hold a lock).
-  const auto refuse_multi = [&](std::string_view text) {
-    if (spec->handler == CmdMulti && client.authenticated) client.multi_refused = true;
-    refuse(text);
-  };
-  if (!ArityOk(spec->arity, args.size())) return refuse_multi(errors::WrongArity(spec->name));
+  if (!ArityOk(spec->arity, args.size())) return reject(errors::WrongArity(spec->name));
   if (client.reserved_for_peer && spec->handler != CmdPeer) {
     client.close_after_reply = true;
     return refuse(errors::kMaxClients);
@@ -137,22 +143,26 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
                                           : std::string(errors::kProtected));
   }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
-    return refuse(errors::kNoAuth);
+    return reject(errors::kNoAuth);
   }
-  // EXEC and DISCARD only end a refused MULTI then: a user whose ACL
-  // refused MULTI (and so maybe EXEC) must still be able to end it.
-  const bool ends_refusal =
-      client.multi_refused && (spec->handler == CmdExec || spec->handler == CmdDiscard);
-  if (const AclUser& user = UserOf(client); !user.unrestricted() && !ends_refusal) {
+  // EXEC and DISCARD end a MULTI whatever the ACL: a user whose ACL refused
+  // MULTI (and so maybe EXEC) must still be able to end it, and every
+  // queued command was checked when it was queued.
+  const bool in_refused_multi = client.in_multi() && client.transaction->refused();
+  const bool ends_multi = client.in_multi() && (spec->handler == CmdExec || spec->handler == CmdDiscard);
+  if (const AclUser& user = UserOf(client); !user.unrestricted() && !ends_multi) {
     if (const auto command = FindAclCommand(spec->name)) {
       const std::string denied = AclCheck(user, *command, args);
       if (!denied.empty()) {
         ++(denied == errors::kNoPermKey ? stats_.acl_denied_key : stats_.acl_denied_cmd);
-        return refuse_multi(denied);
+        return reject(denied);
       }
     }
   }
-  if (client.multi_refused && !EndsRefusedMulti(*spec)) return refuse(errors::kQueuedRefused);
+  if (client.in_multi() && !RunsInsideMulti(*spec)) {
+    if (in_refused_multi) return refuse(errors::kQueuedRefused);
+    return answer_now([&] { QueueInTransaction(*this, client, *spec, args); });
+  }
   const bool pipelined = PipelinedWrite(*spec, args);
   if (client.writes_in_flight > 0 && !pipelined) {
     // It may read what the writes before it change: it runs after them.
@@ -185,12 +195,12 @@ void Engine::RunDeferred(Client& client, Time now) {
   Execute(client, args, now);
 }
 
-// What a connection whose MULTI was refused may still run: EXEC and
-// DISCARD end the refusal, MULTI is refused again, RESET and QUIT are the
-// connection's own.
-bool Engine::EndsRefusedMulti(const CommandSpec& spec) {
+// What runs at once between MULTI and EXEC rather than being queued (as in
+// Redis): the transaction's own commands, and the connection's RESET and
+// QUIT. WATCH runs to answer that it may not.
+bool Engine::RunsInsideMulti(const CommandSpec& spec) {
   return spec.handler == CmdExec || spec.handler == CmdDiscard || spec.handler == CmdMulti ||
-         spec.handler == CmdReset || spec.handler == CmdQuit;
+         spec.handler == CmdWatch || spec.handler == CmdReset || spec.handler == CmdQuit;
 }
 
 // Writes that may run while the client's earlier writes are in flight: each

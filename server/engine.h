@@ -115,7 +115,7 @@ class Engine {
   // client.blocked says whether it waits for a majority or a key.
   void Execute(Client& client, std::span<const std::string> args, Time now);
   static bool PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args);
-  static bool EndsRefusedMulti(const CommandSpec& spec);
+  static bool RunsInsideMulti(const CommandSpec& spec);
   // Runs the command that waited for the client's pipelined writes
   // (Client::deferred), once they are done; the server calls it.
   void RunDeferred(Client& client, Time now);

@@ -34,14 +34,13 @@ inline constexpr std::string_view kClientName =
     "ERR Client names cannot contain spaces, newlines or special characters.";
 inline constexpr std::string_view kNoSuchClient = "ERR No such client";
 inline constexpr std::string_view kSetForm =
-    "ERR keys here are leases: SET needs NX with PX or EX (SET key owner NX PX ms), or IFEQ old "
-    "with PX, EX or KEEPTTL; use LOCK for more";
-inline constexpr std::string_view kMultiRefused =
-    "ERR MULTI is not supported by lockerd yet: the transaction is refused, and every command "
-    "sent before EXEC or DISCARD is refused without running (use EVAL for an atomic group of "
-    "lock commands)";
+    "ERR keys here are leases: SET needs PX or EX (or KEEPTTL on a held key), and EXAT and PXAT "
+    "are not offered (a value without a ttl would be a lock that never ends)";
 inline constexpr std::string_view kQueuedRefused =
     "ERR not run: this connection's MULTI was refused, so nothing runs until EXEC or DISCARD";
+inline constexpr std::string_view kMultiNested = "ERR MULTI calls can not be nested";
+inline constexpr std::string_view kWatchInMulti = "ERR WATCH inside MULTI is not allowed";
+inline constexpr std::string_view kInvalidExpireSet = "ERR invalid expire time in 'set' command";
 inline constexpr std::string_view kExecAbort =
     "EXECABORT Transaction discarded because of previous errors.";
 inline constexpr std::string_view kExecWithoutMulti = "ERR EXEC without MULTI";

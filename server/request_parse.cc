@@ -45,9 +45,11 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
   // Read every option first, as Redis does, so that a syntax error wins over
   // a form we do not offer.
   bool nx = false;
+  bool xx = false;
+  bool get = false;
   bool ifeq = false;
   bool keepttl = false;
-  bool other_form = false;  // XX, GET, EXAT, PXAT.
+  bool absolute = false;  // EXAT, PXAT.
   int expire_options = 0;
   std::string_view old_owner;
   std::string_view expire_text;
@@ -56,36 +58,34 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
     const std::string& option = args[i];
     if (EqualsIgnoreCase(option, "NX")) {
       nx = true;
+    } else if (EqualsIgnoreCase(option, "XX")) {
+      xx = true;
+    } else if (EqualsIgnoreCase(option, "GET")) {
+      get = true;
     } else if (EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
       ifeq = true;
       old_owner = args[++i];
     } else if (EqualsIgnoreCase(option, "KEEPTTL")) {
       keepttl = true;
       ++expire_options;
-    } else if (EqualsIgnoreCase(option, "XX") || EqualsIgnoreCase(option, "GET")) {
-      other_form = true;
     } else if ((EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX") ||
                 EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) &&
                i + 1 < args.size()) {
       ++expire_options;
-      if (EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) other_form = true;
+      if (EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) absolute = true;
       unit_ms = EqualsIgnoreCase(option, "EX") ? 1000 : 1;
       expire_text = args[++i];
     } else {
       return std::string(errors::kSyntax);
     }
   }
-  if (expire_options > 1 || (nx && ifeq)) return std::string(errors::kSyntax);
-  if (nx == ifeq || other_form || expire_options == 0 || (nx && keepttl)) {
-    return std::string(errors::kSetForm);
-  }
-  SetArgs set{args[1], args[2], 0, ifeq, old_owner};
+  if (expire_options > 1 || int{nx} + int{xx} + int{ifeq} > 1) return std::string(errors::kSyntax);
+  if (absolute || expire_options == 0) return std::string(errors::kSetForm);
+  SetArgs set{args[1], args[2], 0, ifeq && !get, old_owner, nx && !get && !keepttl};
   if (keepttl) return set;
   const auto expire = protocol::ParseInt64(expire_text);
   if (!expire) return std::string(errors::kNotInteger);
-  if (*expire <= 0 || *expire > INT64_MAX / unit_ms) {
-    return std::string("ERR invalid expire time in 'set' command");
-  }
+  if (*expire <= 0 || *expire > INT64_MAX / unit_ms) return std::string(errors::kInvalidExpireSet);
   set.ttl_ms = *expire * unit_ms;
   if (set.ttl_ms > max_lease_ms) return errors::TtlRange(max_lease_ms);
   return set;

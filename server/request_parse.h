@@ -32,6 +32,10 @@ struct SetArgs {
   // SET key new IFEQ old ...: compare-and-set of the owner (Redis 8.4).
   bool ifeq = false;
   std::string_view old_owner;
+  // SET key value NX PX|EX n: the lock libraries' form, run as a LOCK that
+  // only takes a free key. Any other valid form (XX, GET, KEEPTTL, no
+  // condition) runs as a one-key transaction (script_keys.cc's SET).
+  bool nx_lock = false;
 };
 
 struct ScanArgs {

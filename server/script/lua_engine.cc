@@ -190,6 +190,7 @@ void PushValue(lua_State* lua, const ScriptValue& value, int depth) {
   luaL_checkstack(lua, 4, "reply too deeply nested");
   switch (value.kind) {
     case ScriptValue::Kind::kNull:
+    case ScriptValue::Kind::kNullArray:
       lua_pushboolean(lua, 0);
       return;
     case ScriptValue::Kind::kInteger:

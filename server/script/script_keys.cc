@@ -65,7 +65,7 @@ ScriptValue ScriptKeys::Call(Args args) {
     return ScriptValue::Array({ScriptValue::Bulk(std::to_string(wall_ms_ / 1000)),
                                ScriptValue::Bulk(std::to_string(wall_ms_ % 1000 * 1000))});
   }
-  if (EqualsIgnoreCase(name, "set")) return arity(3, 9) ? Set(args) : wrong_arity();
+  if (EqualsIgnoreCase(name, "set")) return arity(3, SIZE_MAX) ? Set(args) : wrong_arity();
   if (EqualsIgnoreCase(name, "del") || EqualsIgnoreCase(name, "unlink")) {
     return arity(2, SIZE_MAX) ? Del(args) : wrong_arity();
   }
@@ -150,45 +150,55 @@ ScriptValue ScriptKeys::Get(Args args) {
   return key->lease.held ? ScriptValue::Bulk(key->lease.owner) : ScriptValue::Null();
 }
 
-// SET key value [NX | XX | IFEQ old] [PX ms | EX s | KEEPTTL]: Redis's
-// meaning, with leases: a new owner of a free key, or a different owner
-// replacing one (a forced take-over), gets a fresh token; the same owner
-// renews; IFEQ and KEEPTTL hand the same lease (token and all) over.
+// SET key value [NX | XX | IFEQ old] [GET] [PX ms | EX s | KEEPTTL]:
+// Redis's meaning, with leases: a new owner of a free key, or a different
+// owner replacing one (a forced take-over), gets a fresh token; the same
+// owner renews; IFEQ and KEEPTTL hand the same lease (token and all) over.
+// With GET it answers the owner before (or null), whether it set or not.
 ScriptValue ScriptKeys::Set(Args args) {
-  bool nx = false, xx = false, keepttl = false;
+  bool nx = false, xx = false, keepttl = false, get = false, absolute = false;
   std::string_view ifeq;
   bool has_ifeq = false;
   int expire_options = 0;
   int64_t ttl_ms = 0;
+  std::string_view expire_text;
+  int64_t unit_ms = 1;
   for (size_t i = 3; i < args.size(); ++i) {
     const std::string& option = args[i];
     if (EqualsIgnoreCase(option, "NX")) {
       nx = true;
     } else if (EqualsIgnoreCase(option, "XX")) {
       xx = true;
+    } else if (EqualsIgnoreCase(option, "GET")) {
+      get = true;
     } else if (EqualsIgnoreCase(option, "KEEPTTL")) {
       keepttl = true;
       ++expire_options;
     } else if (EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
       has_ifeq = true;
       ifeq = args[++i];
-    } else if ((EqualsIgnoreCase(option, "PX") || EqualsIgnoreCase(option, "EX")) && i + 1 < args.size()) {
+    } else if ((EqualsIgnoreCase(option, "PX") || EqualsIgnoreCase(option, "EX") ||
+                EqualsIgnoreCase(option, "PXAT") || EqualsIgnoreCase(option, "EXAT")) &&
+               i + 1 < args.size()) {
       ++expire_options;
-      const int64_t unit_ms = EqualsIgnoreCase(option, "EX") ? 1000 : 1;
-      const auto expire = protocol::ParseInt64(args[++i]);
-      if (!expire) return Error(errors::kNotInteger);
-      if (*expire <= 0 || *expire > options_.max_lease_ms / unit_ms) {
-        return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
-      }
-      ttl_ms = *expire * unit_ms;
+      absolute = absolute || EqualsIgnoreCase(option, "PXAT") || EqualsIgnoreCase(option, "EXAT");
+      unit_ms = EqualsIgnoreCase(option, "EX") ? 1000 : 1;
+      expire_text = args[++i];
     } else {
       return Error(errors::kSyntax);
     }
   }
   if (expire_options > 1 || int{nx} + int{xx} + int{has_ifeq} > 1) return Error(errors::kSyntax);
-  if (expire_options == 0) {
-    return Error("ERR keys here are leases: SET needs PX, EX or KEEPTTL (a value without a ttl "
-                 "would be a lock that never ends)");
+  if (absolute || expire_options == 0) return Error(errors::kSetForm);
+  if (!keepttl) {
+    // As SET outside scripts says it (request_parse.cc), and as Redis does.
+    const auto expire = protocol::ParseInt64(expire_text);
+    if (!expire) return Error(errors::kNotInteger);
+    if (*expire <= 0 || *expire > INT64_MAX / unit_ms) return Error(errors::kInvalidExpireSet);
+    if (*expire > options_.max_lease_ms / unit_ms) {
+      return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
+    }
+    ttl_ms = *expire * unit_ms;
   }
   ScriptValue error;
   Key* key = Find(args[1], &error);
@@ -198,8 +208,11 @@ ScriptValue ScriptKeys::Set(Args args) {
   if (owner.size() > options_.max_owner_bytes) {
     return ScriptValue::Error(errors::KeyTooLong(options_.max_owner_bytes));
   }
+  const ScriptValue before = lease.held ? ScriptValue::Bulk(lease.owner) : ScriptValue::Null();
+  const ScriptValue done = get ? before : ScriptValue::Status("OK");
+  const ScriptValue not_done = get ? before : ScriptValue::Null();
   if ((nx && lease.held) || (xx && !lease.held) || (has_ifeq && (!lease.held || lease.owner != ifeq))) {
-    return ScriptValue::Null();
+    return not_done;
   }
   if (keepttl && !lease.held) {
     return Error("ERR keys here are leases: SET KEEPTTL needs a held key, use PX or EX");
@@ -215,7 +228,7 @@ ScriptValue ScriptKeys::Set(Args args) {
     if (!MayHoldAnother(*key, &error)) return error;
     Hold(*key, owner, NewToken(), ttl_ms, /*grants=*/true);
   }
-  return ScriptValue::Status("OK");
+  return done;
 }
 
 // MGET key...: each declared key's owner, or null.

@@ -8,6 +8,8 @@ void WriteScriptValue(protocol::RespWriter& writer, const ScriptValue& value) {
   switch (value.kind) {
     case ScriptValue::Kind::kNull:
       return writer.WriteNull();
+    case ScriptValue::Kind::kNullArray:
+      return writer.WriteNullArray();
     case ScriptValue::Kind::kInteger:
       return writer.WriteInteger(value.integer);
     case ScriptValue::Kind::kBulk:

@@ -11,13 +11,15 @@
 namespace lockerd::server::script {
 
 struct ScriptValue {
-  enum class Kind : uint8_t { kNull, kInteger, kBulk, kStatus, kError, kArray };
+  // kNullArray: EXEC's answer when a watched key changed (RESP2 "*-1").
+  enum class Kind : uint8_t { kNull, kInteger, kBulk, kStatus, kError, kArray, kNullArray };
   Kind kind = Kind::kNull;
   int64_t integer = 0;
   std::string text;  // kBulk, kStatus, kError (without the leading '-').
   std::vector<ScriptValue> items;
 
   static ScriptValue Null() { return {}; }
+  static ScriptValue NullArray() { return {Kind::kNullArray, 0, {}, {}}; }
   static ScriptValue Integer(int64_t value) { return {Kind::kInteger, value, {}, {}}; }
   static ScriptValue Bulk(std::string text) { return {Kind::kBulk, 0, std::move(text), {}}; }
   static ScriptValue Status(std::string text) { return {Kind::kStatus, 0, std::move(text), {}}; }

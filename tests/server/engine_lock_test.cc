@@ -89,21 +89,40 @@ TEST_F(EngineTest, SetNxAcquiresOnlyAFreeKey) {
   EXPECT_EQ(One(a, {"GET", "j"}).text, "v");
 }
 
-TEST_F(EngineTest, OtherSetFormsExplainLeases) {
+// SET's other forms (XX, GET, KEEPTTL, no condition) run as a one-key
+// transaction with Redis's meaning on leases; only a SET without a ttl, or
+// with an absolute one, is refused (a lease must end).
+TEST_F(EngineTest, SetFormsBeyondNxAnswerAsRedisDoesOnLeases) {
   Client& a = NewClient();
   for (std::vector<std::string> args :
-       {std::vector<std::string>{"SET", "k", "v"}, {"SET", "k", "v", "PX", "100"},
-        {"SET", "k", "v", "NX"}, {"SET", "k", "v", "XX", "PX", "100"},
-        {"SET", "k", "v", "NX", "PX", "100", "GET"}, {"SET", "k", "v", "NX", "KEEPTTL"},
-        {"SET", "k", "v", "NX", "PXAT", "100"}}) {
+       {std::vector<std::string>{"SET", "k", "v"}, {"SET", "k", "v", "NX"}, {"SET", "k", "v", "XX", "GET"},
+        {"SET", "k", "v", "NX", "PXAT", "100"}, {"SET", "k", "v", "EXAT", "100"}}) {
     EXPECT_EQ(One(a, args).text, errors::kSetForm) << args.size();
   }
   EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "1", "PX", "2"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "XX", "PX", "2"}).text, errors::kSyntax);
   EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "BOGUS"}).text, errors::kSyntax);
-  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "0"}).text,
-            "ERR invalid expire time in 'set' command");
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "0"}).text, errors::kInvalidExpireSet);
+  EXPECT_EQ(One(a, {"SET", "k", "v", "XX", "PX", "0"}).text, errors::kInvalidExpireSet);
   EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "EX", "61"}).text, errors::TtlRange(60'000));
-  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "x"}).text, errors::kNotInteger);
+  EXPECT_TRUE(One(a, {"SET", "free", "x", "IFEQ", "y", "PX", "1000"}).IsNull());
+  EXPECT_TRUE(One(a, {"SET", "free", "x", "XX", "PX", "1000"}).IsNull());
+  EXPECT_TRUE(One(a, {"SET", "free", "x", "XX", "GET", "PX", "1000"}).IsNull());
+  EXPECT_EQ(One(a, {"EXISTS", "free"}).integer, 0);
+
+  EXPECT_EQ(One(a, {"SET", "k", "v1", "PX", "3000"}).text, "OK");
+  const int64_t first = One(a, {"LOCKINFO", "k"}).elements[3].integer;
+  EXPECT_EQ(One(a, {"SET", "k", "v2", "XX", "PX", "3000"}).text, "OK");
+  EXPECT_GT(One(a, {"LOCKINFO", "k"}).elements[3].integer, first) << "a take-over gets a fresh token";
+  EXPECT_EQ(One(a, {"SET", "k", "v3", "NX", "GET", "PX", "3000"}).text, "v2") << "held: not set";
+  EXPECT_EQ(One(a, {"SET", "k", "v4", "GET", "EX", "3"}).text, "v2");
+  EXPECT_EQ(One(a, {"GET", "k"}).text, "v4");
+  EXPECT_EQ(One(a, {"SET", "k", "v5", "KEEPTTL"}).text, "OK");
+  EXPECT_EQ(One(a, {"GET", "k"}).text, "v5");
+  EXPECT_TRUE(One(a, {"SET", "j", "v", "NX", "GET", "PX", "3000"}).IsNull());
+  EXPECT_EQ(One(a, {"GET", "j"}).text, "v");
+  EXPECT_EQ(One(a, {"SET", "gone", "v", "KEEPTTL"}).text,
+            "ERR keys here are leases: SET KEEPTTL needs a held key, use PX or EX");
 }
 
 TEST_F(EngineTest, DelForceReleasesAndCounts) {

@@ -216,8 +216,10 @@ TEST_F(ScriptKeysTest, SetKeepTtl) {
 TEST_F(ScriptKeysTest, SetNeedsATtl) {
   Declare("k");
   Start();
-  EXPECT_THAT(CallError({"SET", "k", "me"}), HasSubstr("SET needs PX, EX or KEEPTTL"));
-  EXPECT_THAT(CallError({"SET", "k", "me", "NX"}), HasSubstr("SET needs PX, EX or KEEPTTL"));
+  // The same words as SET outside scripts.
+  EXPECT_EQ(CallError({"SET", "k", "me"}), errors::kSetForm);
+  EXPECT_EQ(CallError({"SET", "k", "me", "NX"}), errors::kSetForm);
+  EXPECT_EQ(CallError({"SET", "k", "me", "PXAT", "100"}), errors::kSetForm);
   EXPECT_FALSE(WriteOf("k").write);
 }
 
@@ -231,8 +233,9 @@ TEST_F(ScriptKeysTest, SetSyntaxAndRanges) {
   EXPECT_EQ(CallError({"SET", "k", "me", "NX", "BOGUS"}), errors::kSyntax);
   EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX"}), errors::kSyntax);
   EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX", "abc"}), errors::kNotInteger);
-  EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX", "0"}), errors::TtlRange(kMaxLeaseMs));
-  EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX", "-5"}), errors::TtlRange(kMaxLeaseMs));
+  // As SET outside a script answers them, and as Redis does (issue 16, item 4).
+  EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX", "0"}), errors::kInvalidExpireSet);
+  EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX", "-5"}), errors::kInvalidExpireSet);
   EXPECT_EQ(CallError({"SET", "k", "me", "NX", "PX", "60001"}), errors::TtlRange(kMaxLeaseMs));
   EXPECT_EQ(CallError({"SET", "k", "me", "NX", "EX", "61"}), errors::TtlRange(kMaxLeaseMs));
   EXPECT_TRUE(CallOk({"SET", "k", "me", "NX", "EX", "60"}));
