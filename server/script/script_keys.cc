@@ -58,7 +58,11 @@ ScriptValue ScriptKeys::Call(Args args) {
   if (EqualsIgnoreCase(name, "get")) return arity(2, 2) ? Get(args) : wrong_arity();
   if (EqualsIgnoreCase(name, "mget")) return arity(2, SIZE_MAX) ? MGet(args) : wrong_arity();
   if (EqualsIgnoreCase(name, "strlen")) return arity(2, 2) ? StrLen(args) : wrong_arity();
-  if (EqualsIgnoreCase(name, "getrange")) return arity(4, 4) ? GetRange(args) : wrong_arity();
+  if (EqualsIgnoreCase(name, "getrange") || EqualsIgnoreCase(name, "substr")) {
+    return arity(4, 4) ? GetRange(args) : wrong_arity();
+  }
+  if (EqualsIgnoreCase(name, "pexpiretime")) return arity(2, 2) ? ExpireTime(args, 1) : wrong_arity();
+  if (EqualsIgnoreCase(name, "expiretime")) return arity(2, 2) ? ExpireTime(args, 1000) : wrong_arity();
   if (EqualsIgnoreCase(name, "time")) {
     if (!arity(1, 1)) return wrong_arity();
     // The wall clock the transaction was given (Symfony Lock reads it).
@@ -109,9 +113,9 @@ ScriptValue ScriptKeys::Call(Args args) {
     return ScriptValue::Status(key->lease.held ? "string" : "none");
   }
   return ScriptValue::Error("ERR Unknown Redis command called from script: '" + errors::Echo(name) +
-                            "' (scripts here may call GET, MGET, STRLEN, GETRANGE, SET, DEL, "
-                            "EXISTS, PEXPIRE, EXPIRE, PTTL, TTL, TYPE, TIME, SELECT 0, PING and "
-                            "the lock commands)");
+                            "' (scripts here may call GET, MGET, STRLEN, GETRANGE, SUBSTR, SET, DEL, "
+                            "EXISTS, PEXPIRE, EXPIRE, PTTL, TTL, PEXPIRETIME, EXPIRETIME, TYPE, "
+                            "TIME, SELECT 0, PING and the lock commands)");
 }
 
 bool ScriptKeys::MayHoldAnother(const Key& key, ScriptValue* error) {
@@ -339,6 +343,17 @@ ScriptValue ScriptKeys::Ttl(Args args, int64_t unit_ms) {
   // What the holder may count on, as PTTL outside scripts (lease_math.h).
   const int64_t ms = cluster::ReportedRemainingMs(key->lease.remaining_ms, options_.drift);
   return ScriptValue::Integer(unit_ms == 1 ? ms : (ms + 500) / 1000);  // Redis rounds TTL.
+}
+
+// PEXPIRETIME / EXPIRETIME key: when the lease ends as a Unix time, from
+// the transaction's wall clock and what the holder may count on (-2: free).
+ScriptValue ScriptKeys::ExpireTime(Args args, int64_t unit_ms) {
+  ScriptValue error;
+  Key* key = Find(args[1], &error);
+  if (key == nullptr) return error;
+  if (!key->lease.held) return ScriptValue::Integer(-2);
+  const int64_t at_ms = wall_ms_ + cluster::ReportedRemainingMs(key->lease.remaining_ms, options_.drift);
+  return ScriptValue::Integer(at_ms / unit_ms);
 }
 
 ScriptValue ScriptKeys::LockInfo(Args args) {

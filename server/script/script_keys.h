@@ -63,6 +63,7 @@ class ScriptKeys {
   ScriptValue Exists(std::span<const std::string> args);
   ScriptValue Expire(std::span<const std::string> args, int64_t unit_ms);
   ScriptValue Ttl(std::span<const std::string> args, int64_t unit_ms);
+  ScriptValue ExpireTime(std::span<const std::string> args, int64_t unit_ms);
   ScriptValue LockInfo(std::span<const std::string> args);
   // LOCK, EXTEND, RELEASE, UPDATE, DELIFEQ: the cluster's own decision rules.
   ScriptValue LockWrite(std::span<const std::string> args);

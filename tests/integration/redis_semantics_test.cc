@@ -186,6 +186,12 @@ TEST_F(RedisSemantics, ScriptsReadDeclaredKeysAsRedisScriptsDo) {
       "local t = redis.call('TIME')\n"
       "out[12] = #t\n"
       "out[13] = tostring(tonumber(t[1]) > 1700000000 and tonumber(t[2]) < 1000000)\n"
+      "out[14] = redis.call('SUBSTR', KEYS[1], 1, 3)\n"
+      "local at = redis.call('PEXPIRETIME', KEYS[1])\n"
+      "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+      "out[15] = tostring(at > now + 5000 and at <= now + 10000)\n"
+      "out[16] = redis.call('EXPIRETIME', KEYS[1]) - math.floor(at / 1000)\n"
+      "out[17] = redis.call('PEXPIRETIME', KEYS[2])\n"
       "for i = 1, #out do out[i] = tostring(out[i]) end\n"
       "return table.concat(out, '|')";
   const Calls calls = {{"SET", "held", "owner-1234", "NX", "PX", "10000"},

@@ -18,9 +18,13 @@ Config WithUsers() {
             "");
   AclUser bob("bob");
   EXPECT_EQ(bob.ApplyRules(std::vector<std::string>{"off", ">bpw", "~*", "+@all"}), "");
+  AclUser carol("carol");
+  EXPECT_EQ(carol.ApplyRules(std::vector<std::string>{"on", ">cpw", "~locks:*", "-@all", "+@lock",
+                                                      "+@transaction"}),
+            "");
   AclUser def("default");
   EXPECT_EQ(def.ApplyRules(std::vector<std::string>{"on", ">dpw", "~*", "+@all"}), "");
-  config.users = {alice, bob, def};
+  config.users = {alice, bob, carol, def};
   return config;
 }
 
@@ -80,6 +84,29 @@ TEST_F(EngineAclTest, AMultiTheAclRefusesRunsNothingBehindIt) {
   EXPECT_EQ(One(a, {"LOCK", "locks:2", "me", "1000"}).type, Reply::Type::kInteger);
 }
 
+// Inside a transaction each queued command is checked when queued, as
+// Redis does: one the ACL refuses (a command or a key) aborts the whole
+// transaction, so nothing the user was told about runs half.
+TEST_F(EngineAclTest, AQueuedCommandTheAclRefusesAbortsTheTransaction) {
+  Client& c = NewClient();
+  EXPECT_EQ(One(c, {"AUTH", "carol", "cpw"}).text, "OK");
+  EXPECT_EQ(One(c, {"MULTI"}).text, "OK");
+  EXPECT_EQ(One(c, {"LOCK", "locks:3", "me", "1000"}).text, "QUEUED");
+  EXPECT_EQ(One(c, {"LOCK", "other", "me", "1000"}).text, errors::kNoPermKey);
+  EXPECT_EQ(One(c, {"EXEC"}).text, errors::kExecAbort);
+  EXPECT_TRUE(One(c, {"GET", "locks:3"}).IsNull());
+  EXPECT_EQ(One(c, {"MULTI"}).text, "OK");
+  EXPECT_EQ(One(c, {"LOCK", "locks:3", "me", "1000"}).text, "QUEUED");
+  EXPECT_EQ(One(c, {"PING"}).text, "NOPERM User carol has no permissions to run the 'ping' command");
+  EXPECT_EQ(One(c, {"EXEC"}).text, errors::kExecAbort);
+  EXPECT_EQ(One(c, {"MULTI"}).text, "OK");
+  EXPECT_EQ(One(c, {"LOCK", "locks:3", "me", "1000"}).text, "QUEUED");
+  const Reply done = One(c, {"EXEC"});
+  ASSERT_EQ(done.elements.size(), 1u);
+  EXPECT_EQ(done.elements[0].type, Reply::Type::kInteger);
+  EXPECT_EQ(One(c, {"GET", "locks:3"}).text, "me");
+}
+
 TEST_F(EngineAclTest, ScriptsRunAsTheirCaller) {
   Client& a = Alice();
   EXPECT_EQ(One(a, {"EVAL", "return redis.call('lock', KEYS[1], 'me', 1000)", "1", "locks:2"}).type,
@@ -107,11 +134,11 @@ TEST_F(EngineAclTest, AclCommandsAndClientList) {
   Client& d = NewClient();
   EXPECT_EQ(One(d, {"AUTH", "default", "dpw"}).text, "OK");
   const Reply users = One(d, {"ACL", "USERS"});
-  ASSERT_EQ(users.elements.size(), 3u);
+  ASSERT_EQ(users.elements.size(), 4u);
   EXPECT_EQ(users.elements[0].text, "alice");
-  EXPECT_EQ(users.elements[2].text, "default");
+  EXPECT_EQ(users.elements[3].text, "default");
   const Reply list = One(d, {"ACL", "LIST"});
-  ASSERT_EQ(list.elements.size(), 3u);
+  ASSERT_EQ(list.elements.size(), 4u);
   EXPECT_EQ(list.elements[0].text.rfind("user alice on #", 0), 0u) << list.elements[0].text;
   EXPECT_NE(
       list.elements[0].text.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"),
