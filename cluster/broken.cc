@@ -20,6 +20,7 @@ constexpr NamedRule kRules[] = {
     {"apply-stale-commits", &BrokenRules::apply_stale_commits},
     {"first-start-votes-at-once", &BrokenRules::first_start_votes_at_once},
     {"first-start-counts-undecided", &BrokenRules::first_start_counts_undecided},
+    {"retry-forgets-its-accepts", &BrokenRules::retry_forgets_its_accepts},
 };
 
 }  // namespace

@@ -43,6 +43,11 @@ struct BrokenRules {
   // checking too as proof that the cluster is new, although that member may
   // have lost its disk as well (two disks lost at once in five members).
   bool first_start_counts_undecided = false;
+  // A pre-empted write's retry decides from what it finds as if no earlier
+  // attempt had sent accepts: a DEL carried on by a rival deletes the next
+  // holder's lease, and a SET NX whose own grant was carried on answers
+  // null (found by the compatibility matrix, issue 15).
+  bool retry_forgets_its_accepts = false;
 };
 
 // The process-wide flags (all false unless a test sets them).

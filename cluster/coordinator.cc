@@ -269,9 +269,7 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
   }
   if (round.peeks_agree && !round.tally.Reached() && !round.tally.Impossible()) return;
   if (round.peeks_agree && round.tally.Reached() && round.chosen.held) {
-    const Decision decision =
-        DecideWrite({round.request, round.chosen, round.chosen_ballot, round.counter_max, now.wall_ms,
-                     options_.drift, options_.max_lease_ms});
+    const Decision decision = DecideAttempt(round, now);
     if (decision.kind == Decision::Kind::kRefuse) {
       ++stats_.peek_refusals;
       RefuseQueuedLocks(round, decision.holder_token, decision.holder_remaining_ms);
@@ -285,11 +283,72 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
   StartAttempt(next_round_id_++, std::move(moved), now, outbox, /*may_peek=*/false);
 }
 
+bool Coordinator::OwnGrant(const Round& round, Ballot ballot, uint64_t token) {
+  return std::find(round.granted.begin(), round.granted.end(), std::pair{ballot, token}) !=
+         round.granted.end();
+}
+
+Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
+  const LeaseView& found = round.chosen;
+  const DecisionInput input{round.request, found, round.chosen_ballot, round.counter_max, now.wall_ms,
+                            options_.drift, options_.max_lease_ms};
+  if (!round.accepts_sent || round.request.op == WriteOp::kRollback ||
+      Broken().retry_forgets_its_accepts) {
+    return DecideWrite(input);
+  }
+  // Its own fresh grant, carried on by a rival round: the lease is this
+  // request's, whatever the request's rule for a held key (SET NX's
+  // included). It is committed again at this ballot, as a renewal.
+  if (round.request.op == WriteOp::kLock && found.held && OwnGrant(round, round.chosen_ballot, found.token)) {
+    WriteRequest as_holder = round.request;
+    as_holder.only_if_free = false;
+    return DecideWrite({as_holder, found, round.chosen_ballot, round.counter_max, now.wall_ms,
+                        options_.drift, options_.max_lease_ms});
+  }
+  const bool same_lease = found.held ? round.acted_on_held && found.token == round.acted_on_token
+                                     : !round.acted_on_held;
+  if (same_lease || !round.acted_on_held) return DecideWrite(input);
+  // The lease the earlier accepts acted on has ended since (by them, or
+  // otherwise): what is there now is not this request's to end or renew.
+  // Where the request is answered as done, what was found is written again
+  // at this ballot, as Paxos re-proposes the highest accepted state: found
+  // on a minority only, it could otherwise lose to the ended lease later.
+  Decision decision;
+  const auto carry_on = [&] {
+    decision.kind = Decision::Kind::kCommit;
+    decision.held = found.held;
+    decision.owner = found.held ? found.owner : std::string();
+    decision.token = found.held ? found.token : 0;
+    decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
+    return decision;
+  };
+  switch (round.request.op) {
+    case WriteOp::kDelete:
+      // Deleted by the earlier attempt or otherwise ended: done, and the
+      // next holder's lease, if any, stays.
+      return carry_on();
+    case WriteOp::kUpdate:
+    case WriteOp::kSwap:
+      // Its own hand-over, carried on.
+      if (found.held && found.token == round.acted_on_token && found.owner == round.request.new_owner) {
+        return carry_on();
+      }
+      break;
+    case WriteOp::kLock:
+      // A renewal whose lease ended: as a new LOCK.
+      return DecideWrite(input);
+    default:
+      break;
+  }
+  // RELEASE (see EarlierAttemptReleased), EXTEND, UPDATE: refused.
+  decision.holder_token = found.token;
+  decision.holder_remaining_ms = found.remaining_ms;
+  return decision;
+}
+
 void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
                          std::vector<Message>* outbox) {
-  Decision decision =
-      DecideWrite({round.request, round.chosen, round.chosen_ballot, round.counter_max, now.wall_ms,
-                   options_.drift, options_.max_lease_ms});
+  Decision decision = DecideAttempt(round, now);
   if (decision.kind == Decision::Kind::kRefuse && EarlierAttemptReleased(round, now)) {
     // Write what was found (free, or the next holder's lease unchanged) at
     // this ballot, as Paxos re-proposes the highest accepted value.
@@ -330,6 +389,16 @@ void Coordinator::SendAccepts(uint64_t round_id, Round& round, const Decision& d
         round.sent_ms + static_cast<int64_t>(static_cast<double>(round.chosen.remaining_ms) *
                                              (1.0 - options_.drift));
   }
+  if (!round.accepts_sent) {
+    round.accepts_sent = true;
+    round.acted_on_held = round.chosen.held;
+    round.acted_on_token = round.chosen.held ? round.chosen.token : 0;
+  }
+  const bool renews_found = round.chosen.held && decision.token == round.chosen.token &&
+                            !OwnGrant(round, round.chosen_ballot, round.chosen.token);
+  if (round.request.op == WriteOp::kLock && decision.held && !renews_found) {
+    round.granted.emplace_back(round.ballot, decision.token);
+  }
   round.accept = Accept{round_id,        round.request.key, round.ballot,   decision.held,
                         decision.owner, decision.token,    decision.ttl_ms};
   round.phase = Phase::kAccept;
@@ -343,7 +412,7 @@ bool Coordinator::EarlierAttemptReleased(const Round& round, Time now) const {
   // Free at or above the release's ballot, or held by a later holder: the
   // lease ended after the release's accepts went out.
   if (!round.chosen.held) return round.chosen_ballot >= round.release_ballot;
-  return round.chosen.owner != round.request.owner && round.chosen.token > round.release_token;
+  return round.chosen.token != round.release_token;  // Another lease: a later one (tokens grow).
 }
 
 void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
@@ -378,7 +447,7 @@ std::optional<WriteRequest> Coordinator::RollbackOf(const Round& round) {
   // Only a fresh grant is undone: a renewal's token is one the client was
   // already told it holds.
   if (round.phase != Phase::kAccept || round.request.op != WriteOp::kLock ||
-      round.accept.token == round.chosen.token) {
+      !OwnGrant(round, round.ballot, round.accept.token)) {
     return std::nullopt;
   }
   WriteRequest undo;

@@ -174,6 +174,22 @@ class Coordinator {
     Ballot release_ballot;
     uint64_t release_token = 0;
     int64_t release_lease_floor_ms = 0;
+    // What earlier attempts' accepts did, once some went out. Any of them
+    // may have reached a minority and been carried on by a rival round
+    // (which takes the highest accepted state), so a retry must recognise
+    // its own write in what it finds, and must never act on a lease other
+    // than the one its accepts acted on: a DEL, RELEASE or EXTEND retried
+    // after its first attempt was carried on would otherwise end or renew
+    // the next holder's lease, and with clients that share one owner value
+    // (Celery's task id, a host name) "the owner's lease" is not one lease.
+    // See DecideAttempt.
+    bool accepts_sent = false;
+    bool acted_on_held = false;  // The lease the first accepts were decided from.
+    uint64_t acted_on_token = 0;
+    // Fresh grants proposed by LOCK, each with the ballot of its accepts:
+    // two coordinators can propose the same token (the same counters and
+    // millisecond), so only the pair says the state found is this round's.
+    std::vector<std::pair<Ballot, uint64_t>> granted;
     // This attempt skipped phase 1 (TryFastAttempt); a refusal then runs a
     // full round at once, and only one fast attempt is made.
     bool fast = false;
@@ -186,6 +202,12 @@ class Coordinator {
   // phase 2, when that register shows the write is safe to try so (see
   // coordinator.cc). False: run the full round.
   bool TryFastAttempt(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
+  // The write `round`'s attempt makes from the register it found: the
+  // request's decision (decision.h), unless an earlier attempt's accepts
+  // went out (Round::accepts_sent).
+  Decision DecideAttempt(const Round& round, Time now) const;
+  // `round` proposed the grant of `token` at `ballot` (Round::granted).
+  static bool OwnGrant(const Round& round, Ballot ballot, uint64_t token);
   // Phase 2 of `round` with `decision`.
   void SendAccepts(uint64_t round_id, Round& round, const Decision& decision,
                    std::vector<Message>* outbox);

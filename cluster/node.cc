@@ -57,7 +57,7 @@ Node::Node(NodeOptions options)
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
     const Register* reg = table_.FindHeld(request.key, now.mono_ms);
-    return reg != nullptr && reg->owner != request.owner;
+    return reg != nullptr && (reg->owner != request.owner || request.only_if_free);
   });
   coordinator_.SetLocalView([this](const std::string& key, Time now, LocalRegister* out) {
     const Register* reg = table_.Find(key);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Long simulator run: builds, then runs the cluster simulator over many seeds
 # (default 100,000; about 15 minutes on 2 cores), then each of issue 14's
-# restart scenarios over a tenth as many. A failing seed is printed with the
+# restart scenarios and the shared-owner clients over a tenth as many. A failing seed is printed with the
 # command that replays it:  build/tests/lockerd_sim --replay SEED
 # (with --scenario NAME for a scenario's seed).
 # Usage: ./scripts/sim.sh [seeds] [first-seed]
@@ -19,4 +19,6 @@ for scenario in crash-all-but-one clean-restart-clock-step clean-restart-after-r
   "$BUILD_DIR/tests/lockerd_sim" --scenario "$scenario" --seeds "$(( (seeds + 9) / 10 ))" --start "$first" ||
     status=1
 done
+echo "== clients sharing one owner name (SET NX, then DEL or RELEASE)"
+"$BUILD_DIR/tests/lockerd_sim" --shared-owner --seeds "$(( (seeds + 9) / 10 ))" --start "$first" || status=1
 exit "$status"

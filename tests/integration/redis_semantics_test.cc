@@ -4,7 +4,10 @@
 // two members) and compares the replies, so a difference is what fails.
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -124,6 +127,47 @@ TEST_F(RedisSemantics, SetFormsBeyondNxAnswerAsRedisDoes) {
   auto cluster = LockerdCluster::Start(3);
   RedisPtr via_cluster = cluster->Connect(1);
   EXPECT_EQ(Replies(via_cluster.get(), kSetForms), expected);
+}
+
+// Found by the wider compatibility matrix (issue 15): workers that share
+// one value (Celery's cache.add with a task id, a host name) take a key
+// with SET NX and free it with DEL, through different members. A DEL or
+// RELEASE retried after a rival round carried its first attempt on used to
+// end the next holder's lease, and a SET NX whose own grant was carried on
+// answered null: 15 of 35 holds overlapped, and a key stayed held.
+TEST(SharedValues, SetNxAndDelWithOneValueThroughTwoMembersNeverGiveTwoHolders) {
+  auto cluster = LockerdCluster::Start(3);
+  std::atomic<int> holders{0};
+  std::atomic<int> overlaps{0};
+  std::atomic<int> errors{0};
+  std::vector<int> holds(2, 0);
+  const auto worker = [&](size_t member, int* held) {
+    RedisPtr client = cluster->Connect(member);
+    const auto end = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (std::chrono::steady_clock::now() < end) {
+      const std::string reply = Text(Command(client.get(), {"SET", "job", "worker", "NX", "PX", "3000"}));
+      if (reply == "(nil)") continue;
+      if (reply != "OK") {
+        ++errors;
+        continue;
+      }
+      ++*held;
+      if (holders.fetch_add(1) != 0) ++overlaps;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      holders.fetch_sub(1);
+      Command(client.get(), {"DEL", "job"});
+    }
+  };
+  std::thread first(worker, 0, &holds[0]);
+  std::thread second(worker, 1, &holds[1]);
+  first.join();
+  second.join();
+  EXPECT_EQ(overlaps.load(), 0) << holds[0] << " + " << holds[1] << " holds";
+  EXPECT_GT(holds[0] + holds[1], 100);
+  EXPECT_EQ(errors.load(), 0);
+  // Nothing left held: every hold was freed by its DEL.
+  RedisPtr probe = cluster->Connect(2);
+  EXPECT_TRUE(Eventually([&] { return Text(Command(probe.get(), {"EXISTS", "job"})) == "0"; }));
 }
 
 bool IsError(const std::string& reply) {

@@ -5,6 +5,7 @@
 //   lockerd_sim --break-rule NAME ...        a cluster rule broken on purpose
 //   lockerd_sim --scenario NAME ...          one of issue 14's restart scenarios
 //   lockerd_sim --broken-script KIND ...     scripts with a deliberate bug
+//   lockerd_sim --shared-owner ...           clients sharing one owner name (SET NX, DEL)
 //                                            (ignore-holder, shorten-renewals)
 #include <chrono>
 #include <cstdio>
@@ -23,8 +24,10 @@ int main(int argc, char** argv) {
   bool scripts = true;
   auto broken_script = lockerd::sim::SimOptions::BrokenScript::kNone;
   std::optional<lockerd::sim::SimOptions::Scenario> scenario;
-  // The options of a seed: the varied mix, or a restart scenario's.
-  const auto options_for = [&scenario](uint64_t seed) {
+  bool shared_owner = false;
+  // The options of a seed: the varied mix, a restart scenario's, or shared owners'.
+  const auto options_for = [&scenario, &shared_owner](uint64_t seed) {
+    if (shared_owner) return lockerd::sim::OptionsForSharedOwner(seed);
     return scenario ? lockerd::sim::OptionsForScenario(*scenario, seed) : lockerd::sim::OptionsForSeed(seed);
   };
   for (int i = 1; i < argc; ++i) {
@@ -41,12 +44,17 @@ int main(int argc, char** argv) {
           "  --break-rule NAME\n"
           "                  a cluster rule broken on purpose (cluster/broken.h), for the\n"
           "                  checkers to catch\n"
+          "  --shared-owner  clients share one owner name: SET NX, then DEL or RELEASE\n"
           "  --broken-script ignore-holder|shorten-renewals\n"
           "                  scripts with a deliberate bug, for the checkers to catch\n");
       return 0;
     }
     if (std::strcmp(argv[i], "--no-scripts") == 0) {
       scripts = false;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--shared-owner") == 0) {
+      shared_owner = true;
       continue;
     }
     if (i + 1 >= argc) break;
@@ -84,7 +92,7 @@ int main(int argc, char** argv) {
   using lockerd::sim::SimReport;
   if (replay >= 0) {
     lockerd::sim::SimOptions options = options_for(static_cast<uint64_t>(replay));
-    options.scripts = scripts;
+    options.scripts = scripts && options.scripts;
     options.broken_script = broken_script;
     options.verbose = true;
     const SimReport report = lockerd::sim::RunSimulation(options);
@@ -107,7 +115,7 @@ int main(int argc, char** argv) {
   std::map<std::string, unsigned long long> script_kinds;
   for (uint64_t seed = start; seed < start + seeds; ++seed) {
     lockerd::sim::SimOptions options = options_for(seed);
-    options.scripts = scripts;
+    options.scripts = scripts && options.scripts;
     options.broken_script = broken_script;
     const SimReport report = lockerd::sim::RunSimulation(options);
     holds += report.holds;

@@ -125,6 +125,23 @@ TEST(Simulation, WithoutScriptsTheLockOnlyWorkloadStillHolds) {
   }
 }
 
+// Issue 15: clients that share one owner value (Celery's task id, npm
+// redis-lock's timestamp) take a key with SET NX and free it with DEL or
+// RELEASE through any member. A pre-empted write's retry must not take its
+// own carried-on grant for another's, nor end the next holder's lease.
+TEST(Simulation, ClientsSharingOneOwnerNameNeverHoldTogether) {
+  uint64_t holds = 0;
+  uint64_t retried = 0;
+  for (uint64_t seed = 1; seed <= 300; ++seed) {
+    const SimReport report = RunSimulation(OptionsForSharedOwner(seed));
+    ASSERT_TRUE(report.ok) << Describe(report);
+    holds += report.holds;
+    retried += report.rounds.count("retried") ? report.rounds.at("retried") : 0;
+  }
+  EXPECT_GT(holds, 300u * 20);
+  EXPECT_GT(retried, 0u) << "no duel: the retries this test is for never ran";
+}
+
 // Runs seeds with one rule broken until a checker fails; returns the seed
 // (0 if none within the budget) and prints what was caught.
 // With `varied`, each seed picks its members, clients and keys as the
@@ -150,6 +167,24 @@ uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uin
   }
   cluster::Broken() = {};
   return caught;
+}
+
+// The retry rule of the test above, broken: the retry decides from what it
+// finds as if its earlier accepts had never gone out.
+TEST(BrokenVariants, ARetryThatForgetsItsAcceptsIsCaught) {
+  cluster::Broken() = {};
+  cluster::Broken().retry_forgets_its_accepts = true;
+  uint64_t caught = 0;
+  for (uint64_t seed = 1; seed <= 300 && caught == 0; ++seed) {
+    const SimReport report = RunSimulation(OptionsForSharedOwner(seed));
+    if (!report.ok) {
+      caught = seed;
+      std::printf("broken rule 'retry forgets its accepts' caught at seed %llu: %s\n",
+                  static_cast<unsigned long long>(seed), report.violations[0].c_str());
+    }
+  }
+  cluster::Broken() = {};
+  EXPECT_NE(caught, 0u);
 }
 
 // A broken restart rule, run through its scenario until a checker fails.

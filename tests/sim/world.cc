@@ -810,11 +810,12 @@ void World::StartLock(Client& client) {
   client.owner = "client" + std::to_string(client.id) + "-";
   client.owner += client.reuses_owner ? "g" + std::to_string(client.owner_generation)
                                       : std::to_string(client.ops++);
+  if (options_.shared_owner) client.owner = "shared";
   client.ttl_ms = options_.brief_holds ? Uniform(options_.max_lease_ms / 2, options_.max_lease_ms)
                                        : Uniform(20, options_.max_lease_ms);
   client.send_us = now_us_;
   client.held.clear();
-  if (options_.scripts) {
+  if (options_.scripts && !options_.shared_owner) {
     // A modest share of acquires are scripts: one key, or two at once.
     const double choice = std::uniform_real_distribution<double>(0, 1)(rng_);
     if (choice < 0.06 && options_.keys >= 2) {
@@ -830,6 +831,7 @@ void World::StartLock(Client& client) {
   request.key = key;
   request.owner = client.owner;
   request.ttl_ms = client.ttl_ms;
+  request.only_if_free = options_.shared_owner;  // SET key value NX PX ttl.
   Submit(AnyMember(), request, ForClient(client, [this, &client](const WriteResult& result) {
     OnLocked(client, result);
   }));
@@ -854,7 +856,7 @@ void World::PlanHold(Client& client) {
   const int64_t left_us = client.window_end_us - now_us_;
   if (left_us <= 0) return ClientIdle(client, Uniform(1'000, 20'000));
   const double choice = std::uniform_real_distribution<double>(0, 1)(rng_);
-  if (options_.brief_holds) {
+  if (options_.brief_holds || options_.shared_owner) {
     At(now_us_ + Uniform(0, std::min<int64_t>(left_us * 9 / 10, 20'000)), [this, &client] { Release(client); });
 
   } else if (choice < 0.6) {
@@ -880,7 +882,9 @@ void World::Release(Client& client) {
   if (options_.scripts && (client.held.size() > 1 || Chance(0.3))) return ScriptRelease(client);
   const Held held = client.held.front();
   WriteRequest request;
-  request.op = WriteOp::kRelease;
+  // With a shared owner name, half the releases are DEL (a forced release,
+  // Celery's cache.delete), the rest RELEASE (a compare-and-delete).
+  request.op = options_.shared_owner && Chance(0.5) ? WriteOp::kDelete : WriteOp::kRelease;
   request.key = held.key;
   request.owner = client.owner;
   Submit(AnyMember(), request, ForClient(client, [this, &client, held](const WriteResult& result) {
@@ -1231,6 +1235,23 @@ SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed) {
     default:
       break;
   }
+  return options;
+}
+
+SimOptions OptionsForSharedOwner(uint64_t seed) {
+  SimOptions options;
+  options.seed = seed;
+  options.members = seed % 3 == 0 ? 5 : 3;
+  options.clients = 3 + seed % 3;
+  options.keys = 1;
+  options.shared_owner = true;
+  options.scripts = false;
+  // Holds of a few ms on leases of seconds: every release is decided long
+  // before its lease could end. (One whose lease ran out first would end
+  // the next holder's, on Redis too: a shared value cannot tell them apart.)
+  options.brief_holds = true;
+  options.max_lease_ms = 3000;
+  options.rates = {0.0, 0.0, 0.0, 0.0, 0.0, 0.0};  // The network's faults only.
   return options;
 }
 

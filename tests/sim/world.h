@@ -82,6 +82,11 @@ struct SimOptions {
   // fixed value would), so a lease that comes back is renewed by its old
   // owner with its old token: the fencing checker sees it.
   double owner_reuse = 0.5;  // The share of clients that reuse theirs.
+  // Every client uses one owner name and acquires with SET NX's rule (only
+  // a free key), holds briefly and releases by DEL or RELEASE, as Celery's
+  // cache.add recipe and npm redis-lock do: two clients with one value must
+  // still never hold together (issue 15). No scripts or EXTENDs then.
+  bool shared_owner = false;
   // Some client operations are scripts (cluster transactions): acquire one
   // or two keys, release, extend. Off: LOCK, RELEASE and EXTEND only.
   bool scripts = true;
@@ -121,6 +126,9 @@ SimReport RunSimulation(const SimOptions& options);
 // their owner names, only the scenario's faults (5 members for the crash
 // of all writers but one; brief holds for the restart after a release).
 SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed);
+// Clients that share one owner name (SimOptions::shared_owner) over one
+// key, with the network's faults only (loss, duplicates, delays, reorders).
+SimOptions OptionsForSharedOwner(uint64_t seed);
 // The scenarios by name, for the command line ("crash-all-but-one", ...).
 std::optional<SimOptions::Scenario> ScenarioNamed(std::string_view name);
 const char* ScenarioName(SimOptions::Scenario scenario);
