@@ -141,12 +141,12 @@ const LOCKS = {
     const { createLock, IoredisAdapter } = require('redlock-universal');
     const client = ioredis6();
     const adapter = new IoredisAdapter(client);
-    const locks = new Map();
-    const lockFor = (name) => locks.get(name) || locks.set(name, createLock({
-      adapter, key: name, retryAttempts: 0,
+    const locks = new Map();  // A lock object per name, made with its ttl.
+    const lockFor = (name, ttl) => locks.get(name) || locks.set(name, createLock({
+      adapter, key: name, ttl, retryAttempts: 0,
     })).get(name);
     return {
-      acquire: (name, ttl) => lockFor(name).acquire().then((handle) => handle, (error) => {
+      acquire: (name, ttl) => lockFor(name, ttl).acquire().then((handle) => handle, (error) => {
         if (error.name === 'LockAcquisitionError' && /already|held|locked/i.test(error.message)) return null;
         throw error;
       }),
@@ -154,7 +154,6 @@ const LOCKS = {
       release: (handle) => lockFor(handle.key).release(handle),
       stored: (name) => name,
       close: () => client.disconnect(),
-      withTtl: (name, ttl) => { locks.set(name, createLock({ adapter, key: name, ttl, retryAttempts: 0 })); },
     };
   },
   async redislock() {

@@ -204,9 +204,9 @@ function contend(string $library, int $seconds, string $marker): void
                 @unlink($marker);
                 return true;
             });
-            if ($held === null) {
-                usleep(2000);
-            }
+            // A pause either way: malkusch/lock's waiter backs off, and
+            // would never win against a holder that takes the lock again at once.
+            usleep($held === null ? 2000 : 5000);
         }
     } catch (Throwable $error) {
         $out['error'] = messages($error);
