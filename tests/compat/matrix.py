@@ -751,8 +751,8 @@ def run_compared(results, program, cluster, redis, seconds):
 
 def left_held(cluster, key):
     """What LOCKINFO says of key when it is still held; "" when it is free."""
-    info = cli(cluster.ports[0], "LOCKINFO", key).split()
-    return " ".join(info) if "owner" in info else ""
+    info = cli(cluster.ports[0], "LOCKINFO", key, extra=["--no-raw"])  # Quoted: owners may be binary.
+    return " ".join(info.split()) if '"owner"' in info else ""
 
 
 def skip_all(results, clients, why):
