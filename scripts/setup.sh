@@ -12,8 +12,13 @@ BUILD_PACKAGES=(g++ make cmake pkg-config libuv1-dev libgtest-dev libbenchmark-d
 # iproute2 and iptables: the fault suite's network namespaces and partitions;
 # libfaketime: its clock skew and wall-clock jumps.
 # redis-server and gnuplot-nox: the benchmark runner's quick run (a test).
-# python3-redis and ruby-redis: clients of the compatibility matrix.
-COMPAT_PACKAGES=(redis-tools python3 python3-redis ruby ruby-redis)
+# python3-redis, ruby-redis and the Go, PHP, Perl and Django packages:
+# clients of the compatibility matrix (Go builds offline from Debian's
+# sources in /usr/share/gocode); redis-server: what the matrix compares with.
+COMPAT_PACKAGES=(redis-tools redis-server python3 python3-redis ruby ruby-redis
+  golang-go golang-github-gomodule-redigo-dev golang-gopkg-redis.v5-dev golang-github-mna-redisc-dev
+  php-cli php-redis php-malkusch-lock php-symfony-lock libredis-perl libredis-fast-perl
+  python3-django-redis)
 # openssl: the TLS tests make their certificates with its command line.
 TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables libfaketime openssl
   "${COMPAT_PACKAGES[@]}")

