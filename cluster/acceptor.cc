@@ -14,7 +14,12 @@ bool Acceptor::Quarantined(int64_t now_ms) const {
 void Acceptor::Apply(Register& reg, Ballot ballot, bool held, const std::string& owner,
                      uint64_t token, int64_t ttl_ms, int64_t now_ms) {
   reg.written_ms = now_ms;
-  if (!held) return table_->Free(reg, ballot, now_ms);
+  if (!held) {
+    // A transaction that granted a token and freed the key again carries
+    // the token here, so that no later grant is given it again.
+    RaiseTokenCounter(token);
+    return table_->Free(reg, ballot, now_ms);
+  }
   // A renewal (same lease: same token) never shortens the lease here. A
   // renewal can fail after reaching a few members; had it shortened their
   // copies, a later round could choose the shorter one while the holder,

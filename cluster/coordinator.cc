@@ -412,7 +412,7 @@ bool Coordinator::EarlierAttemptReleased(const Round& round, Time now) const {
   // Free at or above the release's ballot, or held by a later holder: the
   // lease ended after the release's accepts went out.
   if (!round.chosen.held) return round.chosen_ballot >= round.release_ballot;
-  return round.chosen.token != round.release_token;  // Another lease: a later one (tokens grow).
+  return round.chosen.owner != round.request.owner && round.chosen.token > round.release_token;
 }
 
 void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,

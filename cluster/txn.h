@@ -18,6 +18,9 @@ struct TxnWrite {
   bool write = false;  // False: leave the key as it is.
   bool held = false;   // With write: the new lease, or free.
   std::string owner;
+  // Held: the lease's token. Freed: the largest token the body granted (0
+  // if none), which the members' token counters take, so that a token
+  // granted and freed in one transaction is never granted again.
   uint64_t token = 0;
   int64_t ttl_ms = 0;
   // The write starts a lease the client will count on (a grant or a

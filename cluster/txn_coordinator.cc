@@ -295,6 +295,8 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
           accept.ttl_ms = std::max(write.ttl_ms, CarriedOverMs(key.chosen.remaining_ms, options_.drift,
                                                                options_.max_lease_ms));
         }
+      } else {
+        accept.token = write.token;  // Tokens the body granted, for the counters (txn.h).
       }
       key.grants = write.held && write.grants;
       key.new_lease = write.held && (!key.chosen.held || write.token != key.chosen.token);
@@ -549,6 +551,31 @@ void TxnCoordinator::Finish(uint64_t txn_id, WriteOutcome outcome, std::string d
       undo.op = WriteOp::kRollback;
       undo.key = key.accept.key;
       undo.rollback_ballot = txn.ballot;
+      rollbacks_.push_back(std::move(undo));
+      ++stats_.rollbacks;
+    }
+  }
+  if (outcome != WriteOutcome::kDone && txn.confirming) {
+    // Confirming a pre-empted commit, and failed: the first commit's grants
+    // may be in effect (carried on by the rival, or written back by this
+    // attempt at its own ballot) while its client is told it failed. Each
+    // is undone at the ballot it is at: this attempt's, when its accepts
+    // wrote it back (its promises saw everything chosen below), else the
+    // first commit's (what is at that ballot is the grant; below it, the
+    // grant reached a minority at most).
+    for (size_t i = 0; i < txn.keys.size(); ++i) {
+      const PreEmpted& pre = txn.pre_empted[i];
+      if (pre.kind != WriteKind::kNewLease || pre.read.held) continue;
+      const KeyRound& key = txn.keys[i];
+      // Ours when this attempt's reads chose the state accepted at the first
+      // commit's ballot: a token alone does not say whose a lease is (two
+      // coordinators can grant one token in the same millisecond).
+      const bool written_back = txn.phase == Phase::kAccept && key.writing && key.accept.held &&
+                                key.chosen_ballot == pre.sent.ballot;
+      WriteRequest undo;
+      undo.op = WriteOp::kRollback;
+      undo.key = pre.sent.key;
+      undo.rollback_ballot = written_back ? txn.ballot : pre.sent.ballot;
       rollbacks_.push_back(std::move(undo));
       ++stats_.rollbacks;
     }

@@ -186,8 +186,10 @@ void QueueInTransaction(Engine& engine, Client& client, const CommandSpec& spec,
     if (key.size() > config.max_key_bytes) return reject(errors::KeyTooLong(config.max_key_bytes));
     AddDistinct(keys, key);
   }
-  size_t bytes = txn.queued_bytes;
-  for (const std::string& arg : args) bytes += arg.size();
+  // What the queue holds in memory: each argument's bytes and string, and
+  // each command's vector.
+  size_t bytes = txn.queued_bytes + sizeof(std::vector<std::string>);
+  for (const std::string& arg : args) bytes += arg.size() + sizeof(std::string);
   if (bytes > config.parser_limits.command_bytes_max) {
     txn.queued.clear();  // Nothing of it will run: free it now.
     txn.queued_bytes = 0;

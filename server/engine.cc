@@ -113,6 +113,12 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   const CommandSpec* spec = FindCommand(args[0]);
   const auto reject = [&](std::string_view text) {
     if (client.in_multi()) {
+      if (client.transaction->queuing() && spec != nullptr && spec->handler == CmdExec) {
+        // An EXEC refused (arity, ACL) ends the transaction, as Redis's does.
+        client.transaction.reset();
+        if (text.rfind("ERR ", 0) == 0) text.remove_prefix(4);
+        return refuse("EXECABORT Transaction discarded because of: " + std::string(text));
+      }
       if (client.transaction->queuing()) client.transaction->aborted = true;
     } else if (spec != nullptr && spec->handler == CmdMulti && client.authenticated) {
       client.StartTransaction().state = Transaction::State::kRefused;
@@ -145,11 +151,12 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return reject(errors::kNoAuth);
   }
-  // EXEC and DISCARD end a MULTI whatever the ACL: a user whose ACL refused
-  // MULTI (and so maybe EXEC) must still be able to end it, and every
-  // queued command was checked when it was queued.
+  // DISCARD ends a MULTI whatever the ACL, and so does EXEC a refused one:
+  // a user whose ACL refused MULTI (and so maybe EXEC) must still be able to
+  // end it. An EXEC the ACL refuses in a transaction aborts it (reject).
   const bool in_refused_multi = client.in_multi() && client.transaction->refused();
-  const bool ends_multi = client.in_multi() && (spec->handler == CmdExec || spec->handler == CmdDiscard);
+  const bool ends_multi = client.in_multi() && (spec->handler == CmdDiscard ||
+                                                (spec->handler == CmdExec && in_refused_multi));
   if (const AclUser& user = UserOf(client); !user.unrestricted() && !ends_multi) {
     if (const auto command = FindAclCommand(spec->name)) {
       const std::string denied = AclCheck(user, *command, args);

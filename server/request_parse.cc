@@ -50,7 +50,7 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
   bool ifeq = false;
   bool keepttl = false;
   bool absolute = false;  // EXAT, PXAT.
-  int expire_options = 0;
+  std::string_view expire_kind;  // As Redis: one of them, repeated at will (the last wins).
   std::string_view old_owner;
   std::string_view expire_text;
   int64_t unit_ms = 1;
@@ -66,12 +66,14 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
       ifeq = true;
       old_owner = args[++i];
     } else if (EqualsIgnoreCase(option, "KEEPTTL")) {
+      if (!expire_kind.empty() && !EqualsIgnoreCase(expire_kind, option)) return std::string(errors::kSyntax);
+      expire_kind = option;
       keepttl = true;
-      ++expire_options;
     } else if ((EqualsIgnoreCase(option, "EX") || EqualsIgnoreCase(option, "PX") ||
                 EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) &&
                i + 1 < args.size()) {
-      ++expire_options;
+      if (!expire_kind.empty() && !EqualsIgnoreCase(expire_kind, option)) return std::string(errors::kSyntax);
+      expire_kind = option;
       if (EqualsIgnoreCase(option, "EXAT") || EqualsIgnoreCase(option, "PXAT")) absolute = true;
       unit_ms = EqualsIgnoreCase(option, "EX") ? 1000 : 1;
       expire_text = args[++i];
@@ -79,8 +81,8 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
       return std::string(errors::kSyntax);
     }
   }
-  if (expire_options > 1 || int{nx} + int{xx} + int{ifeq} > 1) return std::string(errors::kSyntax);
-  if (absolute || expire_options == 0) return std::string(errors::kSetForm);
+  if (int{nx} + int{xx} + int{ifeq} > 1) return std::string(errors::kSyntax);
+  if (absolute || expire_kind.empty()) return std::string(errors::kSetForm);
   SetArgs set{args[1], args[2], 0, ifeq && !get, old_owner, nx && !get && !keepttl};
   if (keepttl) return set;
   const auto expire = protocol::ParseInt64(expire_text);

@@ -32,7 +32,11 @@ bool IsWrite(std::string_view name) {
 }  // namespace
 
 ScriptKeys::ScriptKeys(const cluster::TxnView& view, ScriptKeysOptions options)
-    : options_(options), names_(view.keys), counter_(view.counter_max), wall_ms_(view.wall_ms) {
+    : options_(options),
+      names_(view.keys),
+      counter_(view.counter_max),
+      counter_at_start_(view.counter_max),
+      wall_ms_(view.wall_ms) {
   keys_.reserve(names_.size());
   for (size_t i = 0; i < names_.size(); ++i) {
     index_.emplace(names_[i], i);
@@ -163,7 +167,7 @@ ScriptValue ScriptKeys::Set(Args args) {
   bool nx = false, xx = false, keepttl = false, get = false, absolute = false;
   std::string_view ifeq;
   bool has_ifeq = false;
-  int expire_options = 0;
+  std::string_view expire_kind;  // As Redis: one of them, repeated at will (the last wins).
   int64_t ttl_ms = 0;
   std::string_view expire_text;
   int64_t unit_ms = 1;
@@ -176,15 +180,17 @@ ScriptValue ScriptKeys::Set(Args args) {
     } else if (EqualsIgnoreCase(option, "GET")) {
       get = true;
     } else if (EqualsIgnoreCase(option, "KEEPTTL")) {
+      if (!expire_kind.empty() && !EqualsIgnoreCase(expire_kind, option)) return Error(errors::kSyntax);
+      expire_kind = option;
       keepttl = true;
-      ++expire_options;
     } else if (EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
       has_ifeq = true;
       ifeq = args[++i];
     } else if ((EqualsIgnoreCase(option, "PX") || EqualsIgnoreCase(option, "EX") ||
                 EqualsIgnoreCase(option, "PXAT") || EqualsIgnoreCase(option, "EXAT")) &&
                i + 1 < args.size()) {
-      ++expire_options;
+      if (!expire_kind.empty() && !EqualsIgnoreCase(expire_kind, option)) return Error(errors::kSyntax);
+      expire_kind = option;
       absolute = absolute || EqualsIgnoreCase(option, "PXAT") || EqualsIgnoreCase(option, "EXAT");
       unit_ms = EqualsIgnoreCase(option, "EX") ? 1000 : 1;
       expire_text = args[++i];
@@ -192,8 +198,8 @@ ScriptValue ScriptKeys::Set(Args args) {
       return Error(errors::kSyntax);
     }
   }
-  if (expire_options > 1 || int{nx} + int{xx} + int{has_ifeq} > 1) return Error(errors::kSyntax);
-  if (absolute || expire_options == 0) return Error(errors::kSetForm);
+  if (int{nx} + int{xx} + int{has_ifeq} > 1) return Error(errors::kSyntax);
+  if (absolute || expire_kind.empty()) return Error(errors::kSetForm);
   if (!keepttl) {
     // As SET outside scripts says it (request_parse.cc), and as Redis does.
     const auto expire = protocol::ParseInt64(expire_text);
@@ -224,13 +230,16 @@ ScriptValue ScriptKeys::Set(Args args) {
   const int64_t kept_ms = lease.held ? cluster::CarriedOverMs(lease.remaining_ms, options_.drift,
                                                               options_.max_lease_ms)
                                      : 0;
-  if (lease.held && (lease.owner == owner || keepttl || has_ifeq)) {
-    // The same lease: a renewal never shortens it (see Acceptor::Apply).
+  if (lease.held && (lease.owner == owner || has_ifeq)) {
+    // The same lease (renewed, or handed over by its owner's IFEQ): a
+    // renewal never shortens it (see Acceptor::Apply).
     const int64_t new_ttl = keepttl ? kept_ms : std::max(ttl_ms, kept_ms);
     Hold(*key, owner, lease.token, std::max<int64_t>(new_ttl, 1), /*grants=*/true);
   } else {
+    // A new holder, KEEPTTL's included: a fresh token, so that a fenced
+    // resource can tell the old holder's writes from the new one's.
     if (!MayHoldAnother(*key, &error)) return error;
-    Hold(*key, owner, NewToken(), ttl_ms, /*grants=*/true);
+    Hold(*key, owner, NewToken(), keepttl ? std::max<int64_t>(kept_ms, 1) : ttl_ms, /*grants=*/true);
   }
   return done;
 }
@@ -353,7 +362,7 @@ ScriptValue ScriptKeys::ExpireTime(Args args, int64_t unit_ms) {
   if (key == nullptr) return error;
   if (!key->lease.held) return ScriptValue::Integer(-2);
   const int64_t at_ms = wall_ms_ + cluster::ReportedRemainingMs(key->lease.remaining_ms, options_.drift);
-  return ScriptValue::Integer(at_ms / unit_ms);
+  return ScriptValue::Integer(unit_ms == 1 ? at_ms : (at_ms + 500) / 1000);  // Redis rounds, as TTL.
 }
 
 ScriptValue ScriptKeys::LockInfo(Args args) {
@@ -419,6 +428,7 @@ std::vector<cluster::TxnWrite> ScriptKeys::Writes() const {
     cluster::TxnWrite& write = writes[i];
     write.write = true;
     write.held = key.lease.held;
+    if (!key.lease.held && counter_ > counter_at_start_) write.token = counter_;
     if (key.lease.held) {
       write.owner = key.lease.owner;
       write.token = key.lease.token;

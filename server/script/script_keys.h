@@ -78,6 +78,7 @@ class ScriptKeys {
   std::unordered_map<std::string_view, size_t> index_;
   std::vector<Key> keys_;
   uint64_t counter_ = 0;  // The largest token seen or issued.
+  uint64_t counter_at_start_ = 0;
   int64_t wall_ms_ = 0;
   size_t new_keys_ = 0;  // Keys this script made held that were free.
 };

@@ -604,14 +604,6 @@ class RedisServer:
             self.proc.wait()
 
 
-def uses_transactions(detail):
-    """Whether lockerd's answer is its refusal of MULTI, which it does not run
-    yet: the MULTI reply, or a queued command's "this connection's MULTI was
-    refused". Once lockerd runs MULTI/EXEC, this answers False and every
-    transaction must work as on redis-server."""
-    return "MULTI" in detail
-
-
 # What a library needs that lockerd does not offer, told by lockerd's answer
 # (its error names the command): (pattern of the answer, what is needed).
 REFUSALS = [
@@ -638,8 +630,6 @@ def refusal(row):
     nothing was left held; None otherwise."""
     if row.get("held") != 0:
         return None
-    if uses_transactions(row["detail"]):
-        return "uses MULTI/EXEC (not yet offered)"
     for pattern, need in REFUSALS:
         if re.search(pattern, row["detail"]):
             return need

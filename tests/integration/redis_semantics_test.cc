@@ -114,6 +114,14 @@ const Calls kSetForms = {
     {"SET", "n", "w", "PX", "0"},
     {"SET", "n", "w", "NX", "XX", "PX", "10"},
     {"SET", "n", "w", "PX", "abc"},
+    // An expiry option repeated: the last wins; two kinds: a syntax error.
+    {"SET", "r", "v", "PX", "100", "PX", "20000"},
+    {"SET", "r", "v", "EX", "1", "EX", "20", "XX"},
+    {"SET", "r", "v", "KEEPTTL", "KEEPTTL"},
+    {"SET", "r", "v", "NX", "NX", "PX", "100", "PX", "200"},
+    {"SET", "r", "v", "PX", "100", "EX", "20"},
+    {"SET", "r", "v", "KEEPTTL", "PX", "100"},
+    {"TTL", "r"},
     {"EVAL", "return redis.call('SET', KEYS[1], 'x', 'XX', 'GET', 'PX', 10000)", "1", "n"},
     {"GET", "n"},
 };
@@ -234,7 +242,7 @@ TEST_F(RedisSemantics, ScriptsReadDeclaredKeysAsRedisScriptsDo) {
       "local at = redis.call('PEXPIRETIME', KEYS[1])\n"
       "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
       "out[15] = tostring(at > now + 5000 and at <= now + 10000)\n"
-      "out[16] = redis.call('EXPIRETIME', KEYS[1]) - math.floor(at / 1000)\n"
+      "out[16] = redis.call('EXPIRETIME', KEYS[1]) - math.floor((at + 500) / 1000)\n"
       "out[17] = redis.call('PEXPIRETIME', KEYS[2])\n"
       "for i = 1, #out do out[i] = tostring(out[i]) end\n"
       "return table.concat(out, '|')";

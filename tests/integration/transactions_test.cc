@@ -96,6 +96,12 @@ const Calls kTransactionRules = {
     {"MULTI"},
     {"EXEC"},
     {"UNWATCH"},
+    // An EXEC refused for its arguments ends the transaction.
+    {"MULTI"},
+    {"SET", "d", "v", "NX", "PX", "10000"},
+    {"EXEC", "now"},
+    {"EXISTS", "d"},
+    {"EXEC"},
 };
 
 TEST_F(Transactions, NestedQueuedAndDiscardedCommandsFollowRedisRules) {
@@ -260,6 +266,37 @@ TEST(TransactionsOfLocks, LockCommandsRunInsideMultiWithoutBlocking) {
   ASSERT_EQ(info->type, REDIS_REPLY_ARRAY);
   const std::string token = Shown(info->element[3]);
   EXPECT_EQ(replies[7], "[" + token + ", (nil), (nil), 0, 0, " + token + "]");
+}
+
+// Fencing tokens only grow, transactions included: a token granted and
+// freed inside one EXEC is never granted again (the review of issue 15 saw
+// the next LOCK, in the same millisecond, get the same token), and a
+// KEEPTTL take-over by another owner gets a fresh token (with the old one
+// the old holder's writes could not be told from the new holder's).
+TEST(TransactionsOfLocks, TokensGrantedInsideATransactionAreNeverGrantedAgain) {
+  auto cluster = LockerdCluster::Start(3);
+  RedisPtr ours = cluster->Connect(0);
+  RedisPtr other = cluster->Connect(1);
+  for (int round = 0; round < 20; ++round) {
+    const std::string key = "tk" + std::to_string(round);
+    const std::vector<std::string> replies =
+        Pipelined(ours.get(), {{"MULTI"}, {"LOCK", key, "a", "10000"}, {"RELEASE", key, "a"}, {"EXEC"}});
+    const std::string exec = replies.back();
+    ASSERT_EQ(exec.rfind("[", 0), 0u) << exec;
+    const uint64_t granted = std::stoull(exec.substr(1, exec.find(',') - 1));
+    const ReplyPtr next = Command(other.get(), {"LOCK", key, "c", "10000"});
+    ASSERT_EQ(next->type, REDIS_REPLY_INTEGER);
+    EXPECT_GT(static_cast<uint64_t>(next->integer), granted) << "round " << round;
+  }
+  EXPECT_EQ(Text(Command(ours.get(), {"SET", "kt", "c", "GET", "PX", "5000"})), "(nil)");
+  const ReplyPtr before = Command(ours.get(), {"LOCKINFO", "kt"});
+  EXPECT_EQ(Text(Command(ours.get(), {"SET", "kt", "d", "KEEPTTL"})), "OK");
+  const ReplyPtr after = Command(ours.get(), {"LOCKINFO", "kt"});
+  ASSERT_EQ(before->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(after->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(Shown(after->element[1]), "d");
+  EXPECT_GT(after->element[3]->integer, before->element[3]->integer);
+  EXPECT_LE(after->element[5]->integer, before->element[5]->integer + 100) << "KEEPTTL keeps the deadline";
 }
 
 // What lockerd does not offer inside MULTI is rejected when queued, with

@@ -22,9 +22,11 @@ Config WithUsers() {
   EXPECT_EQ(carol.ApplyRules(std::vector<std::string>{"on", ">cpw", "~locks:*", "-@all", "+@lock",
                                                       "+@transaction"}),
             "");
+  AclUser dave("dave");
+  EXPECT_EQ(dave.ApplyRules(std::vector<std::string>{"on", ">vpw", "~locks:*", "-@all", "+@lock", "+multi"}), "");
   AclUser def("default");
   EXPECT_EQ(def.ApplyRules(std::vector<std::string>{"on", ">dpw", "~*", "+@all"}), "");
-  config.users = {alice, bob, carol, def};
+  config.users = {alice, bob, carol, dave, def};
   return config;
 }
 
@@ -102,9 +104,25 @@ TEST_F(EngineAclTest, AQueuedCommandTheAclRefusesAbortsTheTransaction) {
   EXPECT_EQ(One(c, {"MULTI"}).text, "OK");
   EXPECT_EQ(One(c, {"LOCK", "locks:3", "me", "1000"}).text, "QUEUED");
   const Reply done = One(c, {"EXEC"});
+  // (alice may not run EXEC: her MULTI is refused, below; an EXEC the ACL
+  // refuses inside a transaction aborts it, as Redis's does.)
   ASSERT_EQ(done.elements.size(), 1u);
   EXPECT_EQ(done.elements[0].type, Reply::Type::kInteger);
   EXPECT_EQ(One(c, {"GET", "locks:3"}).text, "me");
+}
+
+// An EXEC the ACL refuses ends the transaction without running it, as
+// Redis answers: EXECABORT naming the refusal.
+TEST_F(EngineAclTest, AnExecTheAclRefusesRunsNothing) {
+  Client& v = NewClient();
+  EXPECT_EQ(One(v, {"AUTH", "dave", "vpw"}).text, "OK");
+  EXPECT_EQ(One(v, {"MULTI"}).text, "OK");
+  EXPECT_EQ(One(v, {"LOCK", "locks:4", "me", "1000"}).text, "QUEUED");
+  EXPECT_EQ(One(v, {"EXEC"}).text,
+            "EXECABORT Transaction discarded because of: NOPERM User dave has no permissions to run "
+            "the 'exec' command");
+  EXPECT_TRUE(One(v, {"GET", "locks:4"}).IsNull());
+  EXPECT_EQ(One(v, {"LOCK", "locks:4", "me", "1000"}).type, Reply::Type::kInteger) << "out of MULTI";
 }
 
 TEST_F(EngineAclTest, ScriptsRunAsTheirCaller) {
@@ -134,11 +152,11 @@ TEST_F(EngineAclTest, AclCommandsAndClientList) {
   Client& d = NewClient();
   EXPECT_EQ(One(d, {"AUTH", "default", "dpw"}).text, "OK");
   const Reply users = One(d, {"ACL", "USERS"});
-  ASSERT_EQ(users.elements.size(), 4u);
+  ASSERT_EQ(users.elements.size(), 5u);
   EXPECT_EQ(users.elements[0].text, "alice");
-  EXPECT_EQ(users.elements[3].text, "default");
+  EXPECT_EQ(users.elements[4].text, "default");
   const Reply list = One(d, {"ACL", "LIST"});
-  ASSERT_EQ(list.elements.size(), 4u);
+  ASSERT_EQ(list.elements.size(), 5u);
   EXPECT_EQ(list.elements[0].text.rfind("user alice on #", 0), 0u) << list.elements[0].text;
   EXPECT_NE(
       list.elements[0].text.find(" ~locks:* resetchannels -@all +@lock +@scripting +acl|whoami"),

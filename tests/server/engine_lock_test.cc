@@ -99,7 +99,7 @@ TEST_F(EngineTest, SetFormsBeyondNxAnswerAsRedisDoesOnLeases) {
         {"SET", "k", "v", "NX", "PXAT", "100"}, {"SET", "k", "v", "EXAT", "100"}}) {
     EXPECT_EQ(One(a, args).text, errors::kSetForm) << args.size();
   }
-  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "1", "PX", "2"}).text, errors::kSyntax);
+  EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "1", "EX", "2"}).text, errors::kSyntax);
   EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "XX", "PX", "2"}).text, errors::kSyntax);
   EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "BOGUS"}).text, errors::kSyntax);
   EXPECT_EQ(One(a, {"SET", "k", "v", "NX", "PX", "0"}).text, errors::kInvalidExpireSet);

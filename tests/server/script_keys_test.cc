@@ -589,8 +589,18 @@ TEST_F(ScriptKeysTest, WritesReportOnlyWrittenKeysInViewOrder) {
   EXPECT_TRUE(writes[3].write);
   EXPECT_FALSE(writes[3].held);
   EXPECT_TRUE(writes[3].owner.empty());
-  EXPECT_EQ(writes[3].token, 0u);
+  // A freed key carries the largest token the script granted, for the
+  // members' counters (a token granted and freed in one transaction must
+  // never be granted again).
+  EXPECT_EQ(writes[3].token, static_cast<uint64_t>(token));
   EXPECT_FALSE(writes[3].grants);
+}
+
+TEST_F(ScriptKeysTest, AFreedKeyCarriesNoTokenWhenNoneWasGranted) {
+  Declare("released", Held("me", 12, 5000));
+  Start();
+  EXPECT_EQ(CallInteger({"RELEASE", "released", "me"}), 1);
+  EXPECT_EQ(script_->Writes()[0].token, 0u);
 }
 
 TEST_F(ScriptKeysTest, FreedThenTakenAgainIsOneWrite) {

@@ -221,7 +221,7 @@ TEST(BrokenVariants, RecoveringMembersAnsweringEachOtherAreCaught) {
 TEST(BrokenVariants, DowntimeFromTheWallClockIsCaught) {
   EXPECT_NE(ScenarioSeedThatCatches(&cluster::BrokenRules::downtime_from_wall_clock,
                                     SimOptions::Scenario::kCleanRestartWithClockStep,
-                                    "downtime from the wall clock", 1000),
+                                    "downtime from the wall clock", 3000),
             0u);
 }
 
