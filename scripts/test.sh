@@ -18,11 +18,11 @@ build_sanitized
 (cd "$SANITIZED_BUILD_DIR" &&
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --output-on-failure -j "$(nproc)" --timeout 900 -E "^(Faults|Bench|Compat|Load)\.")
-# A short run of every libFuzzer target (about 60 s each: RESP parser,
+# A short run of every libFuzzer target (about 45 s each: RESP parser,
 # command layer, peer decoder, Lua scripts) when clang is installed;
 # ./scripts/fuzz.sh 3600 runs them for hours.
 if command -v clang++ >/dev/null; then
-  "$ROOT/scripts/fuzz.sh" "${LOCKERD_FUZZ_SECONDS:-60}"
+  "$ROOT/scripts/fuzz.sh" "${LOCKERD_FUZZ_SECONDS:-45}"
 else
   echo "== fuzzing skipped: clang is not installed (apt-get install clang libclang-rt-14-dev)"
 fi
