@@ -391,6 +391,7 @@ void Coordinator::SendAccepts(uint64_t round_id, Round& round, const Decision& d
   }
   if (!round.accepts_sent) {
     round.accepts_sent = true;
+    round.accepts_ballot = round.ballot;
     round.acted_on_held = round.chosen.held;
     round.acted_on_token = round.chosen.held ? round.chosen.token : 0;
   }
@@ -488,7 +489,23 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
   Finish(round_id, WriteOutcome::kDone, accept.token, {});
 }
 
+void Coordinator::ForgetIfAcceptedNowhere(Round& round) const {
+  if (round.phase != Phase::kAccept || round.tally.yes_count() > 0) return;
+  // A one-round-trip attempt's own accept goes out only after the others'.
+  const size_t refusals_needed =
+      round.fast && !round.own_accept_sent ? options_.members_count - 1 : options_.members_count;
+  if (round.tally.no_count() < refusals_needed) return;
+  if (round.accepts_sent && round.accepts_ballot == round.ballot) {
+    round.accepts_sent = false;
+    round.acted_on_held = false;
+    round.acted_on_token = 0;
+  }
+  if (round.release_sent && round.release_ballot == round.ballot) round.release_sent = false;
+  std::erase_if(round.granted, [&](const auto& grant) { return grant.first == round.ballot; });
+}
+
 void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
+  ForgetIfAcceptedNowhere(round);
   if (round.fast) {
     // A member's register moved on since this member last wrote the key
     // (or it is in quarantine): not a duel, so the full round starts now.

@@ -184,6 +184,7 @@ class Coordinator {
     // (Celery's task id, a host name) "the owner's lease" is not one lease.
     // See DecideAttempt.
     bool accepts_sent = false;
+    Ballot accepts_ballot;       // The attempt whose accepts set what follows.
     bool acted_on_held = false;  // The lease the first accepts were decided from.
     uint64_t acted_on_token = 0;
     // Fresh grants proposed by LOCK, each with the ballot of its accepts:
@@ -208,6 +209,11 @@ class Coordinator {
   Decision DecideAttempt(const Round& round, Time now) const;
   // `round` proposed the grant of `token` at `ballot` (Round::granted).
   static bool OwnGrant(const Round& round, Ballot ballot, uint64_t token);
+  // A refused attempt whose accepts every member refused (this member's own
+  // included) took effect nowhere, so nothing of it can be carried on: its
+  // retry decides afresh (a one-round-trip attempt decided from a stale
+  // register would otherwise bind the retry to a lease that had ended).
+  void ForgetIfAcceptedNowhere(Round& round) const;
   // Phase 2 of `round` with `decision`.
   void SendAccepts(uint64_t round_id, Round& round, const Decision& decision,
                    std::vector<Message>* outbox);

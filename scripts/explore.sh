@@ -34,6 +34,10 @@ runs=(
   "--members 4 --network partitions --script A:lock;B:lock --disk-losses 2 --timers 1 --partitions 2"
   # Every member loses its memory: the wall-clock floors.
   "--network partitions --script A:lock;B:lock --crashes 3 --timers 3 --partitions 1"
+  # Two workers sharing one owner name, SET NX and DEL, every message order
+  # (issue 15; complete in about 3 million states), then with a crash.
+  "--network messages --script shared-owner"
+  "--network messages --script A:setnx,del;A:setnx,del --crashes 1 --splits 1"
 )
 # Finding 1 of issue 14 with the rule broken: two of four members crash
 # together and count each other's empty answers.

@@ -24,6 +24,9 @@ constexpr Preset kPresets[] = {
     {"again", "A: lock, release, lock, release, lock"},
     {"extend", "A: lock 100, extend 100; D: lock"},
     {"two-keys", "A: lock k0, lock k1; B: lock k1, lock k0"},
+    // Two workers sharing one owner name (Celery's task id): SET NX, then
+    // DEL (issue 15's finding on the wider client matrix).
+    {"shared-owner", "A: setnx, del, setnx; A: setnx"},
 };
 
 std::string_view Trim(std::string_view text) {
@@ -48,6 +51,11 @@ std::optional<ScriptedWrite> ParseWrite(std::string_view text, size_t keys_count
   const std::vector<std::string_view> words = Split(text, ' ');
   if (words[0] == "lock") {
     write.op = cluster::WriteOp::kLock;
+  } else if (words[0] == "setnx") {
+    write.op = cluster::WriteOp::kLock;
+    write.only_if_free = true;
+  } else if (words[0] == "del") {
+    write.op = cluster::WriteOp::kDelete;
   } else if (words[0] == "extend") {
     write.op = cluster::WriteOp::kExtend;
   } else if (words[0] == "release") {

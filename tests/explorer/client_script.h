@@ -5,9 +5,11 @@
 //
 //   "A: lock k0 500, release k0, lock k0 500; C: lock k0 500, release k0"
 //
-// A write is `lock`, `extend` or `release`, then a key (k0, k1, ...; k0 by
-// default) and for lock and extend a ttl in ms (500 by default). It does
-// not model scripts (cluster transactions) or blocking waits.
+// A write is `lock`, `setnx` (SET NX: a lock that never renews), `extend`,
+// `release` or `del` (DEL: frees whoever holds), then a key (k0, k1, ...; k0
+// by default) and for lock, setnx and extend a ttl in ms (500 by default).
+// Two clients may share an owner name (as Celery's workers share a task
+// id). It does not model scripts (cluster transactions) or blocking waits.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +26,7 @@ struct ScriptedWrite {
   cluster::WriteOp op = cluster::WriteOp::kLock;
   size_t key = 0;  // Index: key k<key>.
   int64_t ttl_ms = 500;
+  bool only_if_free = false;  // setnx: SET key owner NX PX ttl (a LOCK that never renews).
 };
 
 struct ClientScript {

@@ -24,6 +24,8 @@ const char* OpName(WriteOp op) {
       return "extend";
     case WriteOp::kRelease:
       return "release";
+    case WriteOp::kDelete:
+      return "del";
     default:
       return "write";
   }
@@ -94,7 +96,8 @@ cluster::WriteRequest ExploredClients::Send(size_t client_index, cluster::Member
   Hold& hold = client.holds[write.key];
   // A client whose own deadline passed knows it holds nothing.
   if (hold.id >= 0 && hold.end_us <= now_ms * 1000) hold = {};
-  if (write.op == WriteOp::kRelease && hold.id >= 0) {
+  const bool frees = write.op == WriteOp::kRelease || write.op == WriteOp::kDelete;
+  if (frees && hold.id >= 0) {
     // It stops using the lock before it asks.
     checker_.Cut(hold.id, now_ms * 1000);
     hold.end_us = std::min(hold.end_us, now_ms * 1000);
@@ -106,7 +109,8 @@ cluster::WriteRequest ExploredClients::Send(size_t client_index, cluster::Member
   request.op = write.op;
   request.key = KeyName(write.key);
   request.owner = Owner(client_index);
-  request.ttl_ms = write.op == WriteOp::kRelease ? 0 : write.ttl_ms;
+  request.ttl_ms = frees ? 0 : write.ttl_ms;
+  request.only_if_free = write.only_if_free;
   return request;
 }
 
@@ -136,10 +140,21 @@ std::string ExploredClients::OnResult(const cluster::WriteResult& result, int64_
   if (!client.waiting || client.next_write != write_index + 1) return {};
   client.waiting = false;
   const ScriptedWrite& write = Waiting(client_index);
-  const std::string told = Owner(client_index) + "'s " + OpName(write.op) + " " +
+  const std::string told = Owner(client_index) + "'s " +
+                           (write.only_if_free ? "setnx" : OpName(write.op)) + " " +
                            KeyName(write.key) + ": " + OutcomeName(result.outcome) +
                            (result.token != 0 ? ", token " + std::to_string(result.token) : "");
-  if (result.outcome != WriteOutcome::kDone) return told;
+  if (result.outcome != WriteOutcome::kDone) {
+    // A worker whose SET NX failed does not DEL the key it does not hold
+    // (DEL frees whoever holds: sent anyway, it would end another worker's
+    // lease on Redis too).
+    const auto& writes = (*scripts_)[client_index].writes;
+    if (write.only_if_free && client.next_write < writes.size() &&
+        writes[client.next_write].op == WriteOp::kDelete && writes[client.next_write].key == write.key) {
+      ++client.next_write;
+    }
+    return told;
+  }
   Hold& hold = client.holds[write.key];
   switch (write.op) {
     case WriteOp::kLock:
@@ -156,6 +171,7 @@ std::string ExploredClients::OnResult(const cluster::WriteResult& result, int64_
       hold.id = checker_.Extend(hold.id, now_ms * 1000, DeadlineUs(client.sent_ms, write.ttl_ms));
       break;
     case WriteOp::kRelease:
+    case WriteOp::kDelete:
       if (client.releasing_token != 0) {
         checker_.Released(KeyName(write.key), client.releasing_token,
                           free_members(KeyName(write.key), client.releasing_token), members_count_,
@@ -204,8 +220,9 @@ void ExploredClients::Digest(cluster::StateDigest* digest, int64_t now_ms) const
 
 std::string ExploredClients::DescribeNext(size_t client) const {
   const ScriptedWrite& write = (*scripts_)[client].writes[clients_[client].next_write];
-  return Owner(client) + " sends " + OpName(write.op) + " " + KeyName(write.key) +
-         (write.op == WriteOp::kRelease ? "" : " ttl " + std::to_string(write.ttl_ms));
+  const bool frees = write.op == WriteOp::kRelease || write.op == WriteOp::kDelete;
+  return Owner(client) + " sends " + (write.only_if_free ? "setnx" : OpName(write.op)) + " " +
+         KeyName(write.key) + (frees ? "" : " ttl " + std::to_string(write.ttl_ms));
 }
 
 }  // namespace lockerd::explorer

@@ -219,6 +219,21 @@ TEST(BrokenVariants, TokenWithoutFloor) {
   ExpectFound("token-without-floor", options);
 }
 
+// Two workers sharing one owner name (issue 15): SET NX, DEL, through any
+// members, every message order. A DEL retried after a rival carried its
+// first attempt on must not free the other worker's lease; a retry whose
+// first attempt was refused everywhere decides afresh.
+TEST(Clean, WorkersSharingAnOwnerNameNeverHoldTogether) {
+  const ExploreReport report = ExpectSafe(Messages("A: setnx, del; A: setnx"));
+  EXPECT_GE(report.states, 50'000u);
+}
+
+// The retry rule broken: a DEL carried on by the other worker's SET NX is
+// retried and frees that worker's lease; the first worker takes the key again.
+TEST(BrokenVariants, RetryForgetsItsAccepts) {
+  ExpectFound("retry-forgets-its-accepts", Messages("shared-owner"));
+}
+
 // Not in the test command: sync-answers-while-recovering (finding 1) needs
 // four members or more (with three, a recovering member needs both others'
 // answers, so the one that never crashed always tells it the ballot). On
