@@ -228,11 +228,12 @@ TEST(Clean, WorkersSharingAnOwnerNameNeverHoldTogether) {
   EXPECT_GE(report.states, 50'000u);
 }
 
-// The retry rule broken: a DEL carried on by the other worker's SET NX is
-// retried and frees that worker's lease; the first worker takes the key again.
-TEST(BrokenVariants, RetryForgetsItsAccepts) {
-  ExpectFound("retry-forgets-its-accepts", Messages("shared-owner"));
-}
+// With the retry rule broken (a DEL carried on by the other worker's SET NX
+// is retried and frees that worker's lease), the explorer finds two holders
+// in about 233,000 states: too slow for the test command under ASan, so
+// ./scripts/explore.sh runs it; the simulator's self-test
+// (BrokenVariants.ARetryThatForgetsItsAcceptsIsCaught) catches the same
+// rule in the test command.
 
 // Not in the test command: sync-answers-while-recovering (finding 1) needs
 // four members or more (with three, a recovering member needs both others'
