@@ -12,7 +12,7 @@ bool Acceptor::Quarantined(int64_t now_ms) const {
 }
 
 void Acceptor::Apply(Register& reg, Ballot ballot, bool held, const std::string& owner,
-                     uint64_t token, int64_t ttl_ms, int64_t now_ms) {
+                     uint64_t token, int64_t ttl_ms, int64_t now_ms, Ballot carry_from) {
   reg.written_ms = now_ms;
   if (!held) {
     // A transaction that granted a token and freed the key again carries
@@ -25,7 +25,14 @@ void Acceptor::Apply(Register& reg, Ballot ballot, bool held, const std::string&
   // copies, a later round could choose the shorter one while the holder,
   // told its renewal failed, still counts on the deadline it had.
   int64_t deadline_ms = now_ms + ttl_ms;
-  if (reg.HeldAt(now_ms) && reg.token == token) deadline_ms = std::max(deadline_ms, reg.deadline_ms);
+  if (reg.HeldAt(now_ms) && reg.token == token) {
+    // A write-back of exactly the state this member holds (accepted at the
+    // ballot it was read at) keeps its deadline: reading a lease through a
+    // round must never lengthen it. Any other copy (an older one of the
+    // same lease included) takes the longer of the two.
+    const bool same_state = !carry_from.IsZero() && reg.accepted == carry_from;
+    deadline_ms = same_state ? reg.deadline_ms : std::max(deadline_ms, reg.deadline_ms);
+  }
   table_->Hold(reg, ballot, owner, token, deadline_ms);
   RaiseTokenCounter(token);
 }
@@ -34,7 +41,7 @@ void Acceptor::OnLearn(const Learn& learn, int64_t now_ms) {
   if (Quarantined(now_ms) || (learn.held && learn.ttl_ms <= 0)) return;
   Register& reg = table_->FindOrCreate(learn.key, now_ms);
   if (learn.ballot <= reg.accepted) return;  // Already has it, or something later.
-  Apply(reg, learn.ballot, learn.held, learn.owner, learn.token, learn.ttl_ms, now_ms);
+  Apply(reg, learn.ballot, learn.held, learn.owner, learn.token, learn.ttl_ms, now_ms, learn.carry_from);
   ++stats_.learned;
 }
 
@@ -115,7 +122,8 @@ Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
     reply.highest = reg.promised;
     return reply;
   }
-  Apply(reg, accept.ballot, accept.held, accept.owner, accept.token, accept.ttl_ms, now_ms);
+  Apply(reg, accept.ballot, accept.held, accept.owner, accept.token, accept.ttl_ms, now_ms,
+        accept.carry_from);
   ++stats_.accepts_applied;
   reply.vote = Vote::kYes;
   reply.highest = reg.promised;

@@ -58,7 +58,7 @@ class Acceptor {
  private:
   // Applies an accepted or chosen state to the register.
   void Apply(Register& reg, Ballot ballot, bool held, const std::string& owner, uint64_t token,
-             int64_t ttl_ms, int64_t now_ms);
+             int64_t ttl_ms, int64_t now_ms, Ballot carry_from = {});
 
   LeaseTable* table_;  // Not owned; outlives the acceptor.
   uint64_t token_counter_ = 0;

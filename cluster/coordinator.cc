@@ -320,6 +320,7 @@ Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
     decision.owner = found.held ? found.owner : std::string();
     decision.token = found.held ? found.token : 0;
     decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
+    decision.carry_from = round.chosen_ballot;
     return decision;
   };
   switch (round.request.op) {
@@ -359,6 +360,7 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
     decision.owner = found.held ? found.owner : std::string();
     decision.token = found.held ? found.token : 0;
     decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
+    decision.carry_from = round.chosen_ballot;
   }
   switch (decision.kind) {
     case Decision::Kind::kRefuse:
@@ -400,8 +402,8 @@ void Coordinator::SendAccepts(uint64_t round_id, Round& round, const Decision& d
   if (round.request.op == WriteOp::kLock && decision.held && !renews_found) {
     round.granted.emplace_back(round.ballot, decision.token);
   }
-  round.accept = Accept{round_id,        round.request.key, round.ballot,   decision.held,
-                        decision.owner, decision.token,    decision.ttl_ms};
+  round.accept = Accept{round_id,       round.request.key, round.ballot,   decision.held,
+                        decision.owner, decision.token,    decision.ttl_ms, decision.carry_from};
   round.phase = Phase::kAccept;
   round.tally = QuorumTally(options_.members_count);
   Broadcast(round, round_id, outbox);
@@ -480,11 +482,13 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
     return;
   }
   // Members that have not accepted learn the chosen value.
+  const Learn learn{accept.key,   accept.ballot, accept.held, accept.owner,
+                    accept.token, accept.ttl_ms, accept.carry_from};
   for (MemberId member = 0; member < options_.members_count; ++member) {
     if (round.tally.SaidYes(member)) continue;
-    outbox->push_back({options_.self, member,
-                       Learn{accept.key, accept.ballot, accept.held, accept.owner, accept.token,
-                             accept.ttl_ms}});
+    Message message{options_.self, member, {}};
+    message.body = learn;
+    outbox->push_back(std::move(message));
   }
   Finish(round_id, WriteOutcome::kDone, accept.token, {});
 }

@@ -31,6 +31,7 @@ struct Decision {
   std::string owner;
   uint64_t token = 0;
   int64_t ttl_ms = 0;
+  Ballot carry_from;  // A write-back of the state found at this ballot (Accept::carry_from).
   // kRefuse of a LOCK: the holder's lease (for waiters).
   uint64_t holder_token = 0;
   int64_t holder_remaining_ms = 0;

@@ -59,6 +59,11 @@ struct Accept {
   std::string owner;
   uint64_t token = 0;
   int64_t ttl_ms = 0;  // Counted by each member from when it applies it.
+  // Non-zero: a write-back (Paxos's re-proposal) of the state a round read,
+  // accepted at this ballot. A member whose register holds exactly that
+  // state keeps its deadline; reading a lease must never lengthen it
+  // (ttl_ms is inflated for the members that lack the state).
+  Ballot carry_from;
 };
 
 struct Accepted {
@@ -81,6 +86,7 @@ struct Learn {
   std::string owner;
   uint64_t token = 0;
   int64_t ttl_ms = 0;
+  Ballot carry_from;  // As Accept::carry_from.
 };
 
 // A member that restarted without its state asks the others for their

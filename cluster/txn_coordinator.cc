@@ -279,7 +279,7 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
   for (size_t i = 0; i < txn.keys.size(); ++i) {
     KeyRound& key = txn.keys[i];
     const TxnWrite& write = writes[i];
-    Accept accept{txn_id | i, txn.request.keys[i], txn.ballot, false, {}, 0, 0};
+    Accept accept{txn_id | i, txn.request.keys[i], txn.ballot, false, {}, 0, 0, {}};
     if (write.write) {
       accept.held = write.held;
       if (write.held) {
@@ -317,6 +317,7 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
         accept.owner = key.chosen.owner;
         accept.token = key.chosen.token;
         accept.ttl_ms = ttl_ms;
+        accept.carry_from = key.chosen_ballot;  // Reading a lease never lengthens it.
       }
     } else {
       continue;
@@ -439,11 +440,13 @@ void TxnCoordinator::Completed(uint64_t txn_id, Txn& txn, Time now,
   for (const KeyRound& key : txn.keys) {
     if (!key.writing) continue;
     const Accept& accept = key.accept;
+    const Learn learn{accept.key,   accept.ballot, accept.held, accept.owner,
+                      accept.token, accept.ttl_ms, accept.carry_from};
     for (MemberId member = 0; member < options_.members_count; ++member) {
       if (key.tally.SaidYes(member)) continue;
-      outbox->push_back({options_.self, member,
-                         Learn{accept.key, accept.ballot, accept.held, accept.owner, accept.token,
-                               accept.ttl_ms}});
+      Message message{options_.self, member, {}};
+      message.body = learn;
+      outbox->push_back(std::move(message));
     }
   }
   ++stats_.committed;

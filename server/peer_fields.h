@@ -46,6 +46,7 @@ void MessageFields(F& f, M& m) {
   f.Text(m.owner);
   f.Number(m.token);
   f.Signed(m.ttl_ms);
+  f.BallotOf(m.carry_from);
 }
 
 template <typename F, MessageOf<cluster::Accepted> M>
@@ -65,6 +66,7 @@ void MessageFields(F& f, M& m) {
   f.Text(m.owner);
   f.Number(m.token);
   f.Signed(m.ttl_ms);
+  f.BallotOf(m.carry_from);
 }
 
 template <typename F, MessageOf<cluster::SyncRequest> M>

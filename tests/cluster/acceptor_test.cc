@@ -13,7 +13,7 @@ class AcceptorTest : public ::testing::Test {
   }
   Accepted Accept(const char* key, Ballot ballot, bool held, const char* owner, uint64_t token,
                   int64_t ttl_ms, int64_t now_ms = 0) {
-    return acceptor_.OnAccept({1, key, ballot, held, owner, token, ttl_ms}, now_ms);
+    return acceptor_.OnAccept({1, key, ballot, held, owner, token, ttl_ms, {}}, now_ms);
   }
 
   LeaseTable table_{0};

@@ -169,8 +169,8 @@ TEST(NodeRestart, FreeRegistersSurviveACleanRestartWithTheirBallots) {
   // Registers written as peers would: a held lease and a released one.
   // Their stamps echo this member's (incarnation 1) reading of now: fresh.
   const Stamp fresh{77, 0, 1, 0};
-  Message accept{1, 0, Accept{1, "held", {5, 1}, true, "a", 100, 8000}, fresh};
-  Message release{1, 0, Accept{2, "freed", {9, 2}, false, "", 0, 0}, fresh};
+  Message accept{1, 0, Accept{1, "held", {5, 1}, true, "a", 100, 8000, {}}, fresh};
+  Message release{1, 0, Accept{2, "freed", {9, 2}, false, "", 0, 0, {}}, fresh};
   node.Receive(accept, {0, kWallMs});
   node.Receive(release, {0, kWallMs});
   const StartFacts facts = CleanStop(node, {1000, kWallMs}, 3000);

@@ -299,6 +299,33 @@ TEST(TransactionsOfLocks, TokensGrantedInsideATransactionAreNeverGrantedAgain) {
   EXPECT_LE(after->element[5]->integer, before->element[5]->integer + 100) << "KEEPTTL keeps the deadline";
 }
 
+// Reading a lease through the majority never lengthens it: another
+// client's WATCH + MULTI polling of a dead holder's lock (and two-key
+// scripts reading it) used to add 1% + 1 ms to it per read, so the lock
+// never ran out while anyone polled it (10 s grew to 59 s in the review).
+TEST(TransactionsOfLocks, ReadingALeaseInTransactionsNeverLengthensIt) {
+  auto cluster = LockerdCluster::Start(3);
+  RedisPtr holder = cluster->Connect(0);
+  RedisPtr poller = cluster->Connect(1);
+  ASSERT_EQ(Command(holder.get(), {"LOCK", "dead", "gone", "2000"})->type, REDIS_REPLY_INTEGER);
+  const auto taken = std::chrono::steady_clock::now();
+  int polls = 0;
+  while (std::chrono::steady_clock::now() - taken < std::chrono::milliseconds(1500)) {
+    const std::string other = "other" + std::to_string(polls % 2);
+    Pipelined(poller.get(), {{"WATCH", "dead"}, {"MULTI"}, {"SET", other, "z", "PX", "1000"}, {"EXEC"}});
+    Command(poller.get(), {"EVAL", "return redis.call('MGET', KEYS[1], KEYS[2])", "2", "dead", other});
+    ++polls;
+  }
+  EXPECT_GT(polls, 20);
+  // The lease ends when its 2 s are up, wherever it is read.
+  std::this_thread::sleep_until(taken + std::chrono::milliseconds(2200));
+  for (size_t member = 0; member < 3; ++member) {
+    RedisPtr probe = cluster->Connect(member);
+    EXPECT_EQ(Text(Command(probe.get(), {"EXISTS", "dead"})), "0") << "member " << member << ", " << polls << " polls";
+  }
+  EXPECT_EQ(Text(Command(poller.get(), {"SET", "dead", "next", "NX", "PX", "1000"})), "OK");
+}
+
 // What lockerd does not offer inside MULTI is rejected when queued, with
 // an error that says so, and the transaction runs nothing.
 TEST(TransactionsOfLocks, CommandsNotOfferedInsideMultiAbortTheTransaction) {

@@ -28,15 +28,17 @@ inline std::vector<cluster::Message> EveryPeerMessageKind() {
       {1, 0, Prepare{5, "job:\r\n1", {7, 1}}, stamp},
       {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
       {1, 0, promise},
-      {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000}},
-      {1, 0, Accept{6, "k", {8, 1}, false, "", 0, 0}},
-      {1, 0, Accept{6, "k", {8, 1, 4}, false, "", 0, 0}},  // A one-round-trip write.
+      {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000, {}}},
+      {1, 0, Accept{6, "k", {9, 2}, true, "me", 42, 5050, {8, 1}}},  // A write-back.
+      {1, 0, Accept{6, "k", {8, 1}, false, "", 0, 0, {}}},
+      {1, 0, Accept{6, "k", {8, 1, 4}, false, "", 0, 0, {}}},  // A one-round-trip write.
       {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
       {1, 0, SyncRequest{3}},
       {1, 0, SyncReply{3, false, 99, {12, 2}, false}},
       {1, 0, SyncReply{4, true, 0, {}, false}},  // From a member that is itself recovering.
       {1, 0, SyncReply{5, false, 0, {0, 1}, true}},  // From a member that never voted.
-      {1, 0, Learn{"k", {14, 0}, true, "me", 77, -1}},
+      {1, 0, Learn{"k", {14, 0}, true, "me", 77, -1, {}}},
+      {1, 0, Learn{"k", {15, 2}, true, "me", 77, 400, {14, 0}}},
       {1, 0, Probe{}, {(uint64_t{1} << 62) + 1, 123, 0, 0}},
       {1, 0, ProbeReply{}, {99, 124, (uint64_t{1} << 62) + 1, 123}},
   };
