@@ -283,6 +283,18 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
   StartAttempt(next_round_id_++, std::move(moved), now, outbox, /*may_peek=*/false);
 }
 
+Decision Coordinator::CarryOn(const Round& round) const {
+  const LeaseView& found = round.chosen;
+  Decision decision;
+  decision.kind = Decision::Kind::kCommit;
+  decision.held = found.held;
+  decision.owner = found.held ? found.owner : std::string();
+  decision.token = found.held ? found.token : 0;
+  decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
+  decision.carry_from = round.chosen_ballot;
+  return decision;
+}
+
 bool Coordinator::OwnGrant(const Round& round, Ballot ballot, uint64_t token) {
   return std::find(round.granted.begin(), round.granted.end(), std::pair{ballot, token}) !=
          round.granted.end();
@@ -314,25 +326,16 @@ Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
   // at this ballot, as Paxos re-proposes the highest accepted state: found
   // on a minority only, it could otherwise lose to the ended lease later.
   Decision decision;
-  const auto carry_on = [&] {
-    decision.kind = Decision::Kind::kCommit;
-    decision.held = found.held;
-    decision.owner = found.held ? found.owner : std::string();
-    decision.token = found.held ? found.token : 0;
-    decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
-    decision.carry_from = round.chosen_ballot;
-    return decision;
-  };
   switch (round.request.op) {
     case WriteOp::kDelete:
       // Deleted by the earlier attempt or otherwise ended: done, and the
       // next holder's lease, if any, stays.
-      return carry_on();
+      return CarryOn(round);
     case WriteOp::kUpdate:
     case WriteOp::kSwap:
       // Its own hand-over, carried on.
       if (found.held && found.token == round.acted_on_token && found.owner == round.request.new_owner) {
-        return carry_on();
+        return CarryOn(round);
       }
       break;
     case WriteOp::kLock:
@@ -354,13 +357,7 @@ void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
     // Write what was found (free, or the next holder's lease unchanged) at
     // this ballot, as Paxos re-proposes the highest accepted value.
     ++stats_.releases_carried_on;
-    const LeaseView& found = round.chosen;
-    decision.kind = Decision::Kind::kCommit;
-    decision.held = found.held;
-    decision.owner = found.held ? found.owner : std::string();
-    decision.token = found.held ? found.token : 0;
-    decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
-    decision.carry_from = round.chosen_ballot;
+    decision = CarryOn(round);
   }
   switch (decision.kind) {
     case Decision::Kind::kRefuse:

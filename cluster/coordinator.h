@@ -207,6 +207,9 @@ class Coordinator {
   // request's decision (decision.h), unless an earlier attempt's accepts
   // went out (Round::accepts_sent).
   Decision DecideAttempt(const Round& round, Time now) const;
+  // The state `round` found, written again at its ballot as a write-back
+  // (Paxos re-proposes the highest accepted state; Accept::carry_from).
+  Decision CarryOn(const Round& round) const;
   // `round` proposed the grant of `token` at `ballot` (Round::granted).
   static bool OwnGrant(const Round& round, Ballot ballot, uint64_t token);
   // A refused attempt whose accepts every member refused (this member's own
