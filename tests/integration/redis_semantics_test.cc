@@ -20,14 +20,7 @@
 namespace lockerd::testing {
 namespace {
 
-class RedisSemantics : public ::testing::Test {
- protected:
-  void SetUp() override {
-    redis_ = RedisServerProcess::Start();
-    if (!redis_) GTEST_SKIP() << "redis-server is not installed";
-  }
-  std::unique_ptr<RedisServerProcess> redis_;
-};
+class RedisSemantics : public AgainstRedis {};
 
 // Issue 15, finding 1: SET NX answered OK when the key was held with the
 // same value. Redis answers null whenever the key exists, and many users

@@ -19,14 +19,7 @@
 namespace lockerd::testing {
 namespace {
 
-class Transactions : public ::testing::Test {
- protected:
-  void SetUp() override {
-    redis_ = RedisServerProcess::Start();
-    if (!redis_) GTEST_SKIP() << "redis-server is not installed";
-  }
-  std::unique_ptr<RedisServerProcess> redis_;
-};
+class Transactions : public AgainstRedis {};
 
 // What redis-py's pipeline(), node-redis and ioredis multi() and go-redis
 // TxPipelined send: the queued replies, then EXEC's array of each

@@ -4,15 +4,30 @@
 // in one go, as pipelines and transactions send them.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "tests/support/lockerd_process.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/reply_text.h"
 
 namespace lockerd::testing {
 
 using Calls = std::vector<std::vector<std::string>>;
+
+// A test with a redis-server of its own to compare with (skipped when
+// redis-server is not installed).
+class AgainstRedis : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    redis_ = RedisServerProcess::Start();
+    if (!redis_) GTEST_SKIP() << "redis-server is not installed";
+  }
+  std::unique_ptr<RedisServerProcess> redis_;
+};
 
 // Text(), with arrays as "[a, b, (nil)]".
 inline std::string Shown(const redisReply* reply) {
