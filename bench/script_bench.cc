@@ -9,7 +9,7 @@
 
 #include "cluster/decision.h"
 #include "server/script/lua_engine.h"
-#include "server/script/script_keys.h"
+#include "server/commands/script_keys.h"
 
 namespace {
 

@@ -9,11 +9,12 @@
 #include <vector>
 
 #include "cluster/broken.h"
-#include "server/config.h"
-#include "server/log.h"
-#include "server/open_files.h"
-#include "server/server.h"
-#include "server/version.h"
+#include "server/commands/command_table.h"
+#include "server/config/config.h"
+#include "base/log.h"
+#include "server/net/open_files.h"
+#include "server/net/server.h"
+#include "server/config/version.h"
 
 namespace {
 
@@ -59,7 +60,7 @@ int main(int argc, char** argv) {
   using namespace lockerd::server;
   std::signal(SIGPIPE, SIG_IGN);
   LogFatalSignals();
-  const ConfigLoad load = LoadConfig(argc, argv);
+  const ConfigLoad load = LoadConfig(argc, argv, CommandAclCatalog());
   if (load.help) {
     std::fputs(HelpText().c_str(), stdout);
     return 0;

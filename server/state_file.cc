@@ -13,7 +13,7 @@
 #include "protocol/numbers.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
-#include "server/ballot_text.h"
+#include "cluster/ballot_text.h"
 
 namespace lockerd::server {
 namespace {
@@ -84,7 +84,7 @@ std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp)
   writer.WriteBulk(std::to_string(stamp.boot.boottime_ms));
   writer.WriteBulk(std::to_string(state.token_counter));
   writer.WriteBulk(std::to_string(state.ballot_floor.round));
-  writer.WriteBulk(BallotMemberText(state.ballot_floor));
+  writer.WriteBulk(cluster::BallotMemberText(state.ballot_floor));
   writer.WriteBulk(std::to_string(state.registers.size()));
   writer.WriteBulk(std::to_string(state.quarantine_left_ms));
   writer.WriteBulk(state.needs_sync ? "1" : "0");
@@ -93,9 +93,9 @@ std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp)
     writer.WriteArrayHeader(kRegisterFields);
     writer.WriteBulk(reg.key);
     writer.WriteBulk(std::to_string(reg.promised.round));
-    writer.WriteBulk(BallotMemberText(reg.promised));
+    writer.WriteBulk(cluster::BallotMemberText(reg.promised));
     writer.WriteBulk(std::to_string(reg.accepted.round));
-    writer.WriteBulk(BallotMemberText(reg.accepted));
+    writer.WriteBulk(cluster::BallotMemberText(reg.accepted));
     writer.WriteBulk(reg.held ? "1" : "0");
     writer.WriteBulk(reg.owner);
     writer.WriteBulk(std::to_string(reg.token));
@@ -117,7 +117,7 @@ std::optional<cluster::SavedRegister> DecodeRegister(std::span<const std::string
   const auto token = ToUnsigned(fields[7]);
   const auto remaining = protocol::ParseInt64(fields[8]);
   if (!promised_round || !accepted_round || !token || !remaining || *remaining < 0 ||
-      !ParseBallotMember(fields[2], &reg.promised) || !ParseBallotMember(fields[4], &reg.accepted) ||
+      !cluster::ParseBallotMember(fields[2], &reg.promised) || !cluster::ParseBallotMember(fields[4], &reg.accepted) ||
       (fields[5] != "0" && fields[5] != "1")) {
     return std::nullopt;
   }
@@ -162,7 +162,7 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, SaveStamp*
   const auto counter = ToUnsigned(header[5]);
   const auto floor_round = ToUnsigned(header[6]);
   cluster::Ballot floor;
-  const bool floor_member = ParseBallotMember(header[7], &floor);
+  const bool floor_member = cluster::ParseBallotMember(header[7], &floor);
   const auto count = ToUnsigned(header[8]);
   const auto quarantine_left = protocol::ParseInt64(header[9]);
   if (!wall || !boottime || !counter || !floor_round || !floor_member || !count ||

@@ -3,7 +3,7 @@
 #include <openssl/evp.h>
 
 #include "cluster/check.h"
-#include "server/hex.h"
+#include "base/hex.h"
 
 namespace lockerd::server::script {
 

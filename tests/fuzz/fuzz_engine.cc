@@ -1,4 +1,4 @@
-// Fuzzes the command layer: the Engine (server/engine.h) with in-memory
+// Fuzzes the command layer: the Engine (server/engine/engine.h) with in-memory
 // clients and a fake clock, fed whole commands, as the libuv server feeds
 // it. Every reply must be well-formed RESP; nothing may crash, trip a
 // CHECK, leak or hang; at the end every timer is run out and the engine
@@ -25,7 +25,8 @@
 #include <string>
 #include <string_view>
 
-#include "server/acl.h"
+#include "server/commands/command_table.h"
+#include "server/security/acl.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
@@ -50,7 +51,7 @@ void AddUsers(lockerd::server::Config& config) {
       {"carol", "off", ">pw", "allkeys", "+@all"},
   };
   for (const auto& rules : users) {
-    lockerd::server::AclUser user(rules[0]);
+    lockerd::server::AclUser user(rules[0], lockerd::server::CommandAclCatalog());
     if (!user.ApplyRules(std::span(rules).subspan(1)).empty()) std::abort();
     config.users.push_back(std::move(user));
   }

@@ -1,6 +1,6 @@
 // Fuzzes the Lua script path directly: server/script/lua_engine.h (the
 // sandboxed interpreter, its conversions and limits) with redis.call going
-// to server/script/script_keys.h over a small snapshot of leases.
+// to server/commands/script_keys.h over a small snapshot of leases.
 //
 // Input: a Lua body, optionally followed by a last line "--@ [ro] numkeys
 // key... arg..." (EVAL's arguments, split like an inline command; "ro"
@@ -28,7 +28,7 @@
 #include "cluster/txn.h"
 #include "protocol/resp_writer.h"
 #include "server/script/lua_engine.h"
-#include "server/script/script_keys.h"
+#include "server/commands/script_keys.h"
 #include "server/script/script_reply.h"
 #include "tests/fuzz/fuzz_support.h"
 

@@ -1,4 +1,4 @@
-// Fuzzes the peer-message decoder (server/peer_codec.h) and what a member
+// Fuzzes the peer-message decoder (server/peer/codec.h) and what a member
 // does with what it decodes: peers are untrusted, so no message, however
 // odd, may crash a member, trip a CHECK or overflow its arithmetic.
 //
@@ -41,27 +41,27 @@
 #include <string_view>
 #include <vector>
 
-#include "protocol/ascii.h"
+#include "base/ascii.h"
 #include "protocol/numbers.h"
 #include "protocol/resp_parser.h"
-#include "server/config.h"
-#include "server/peer_auth.h"
-#include "server/peer_batch.h"
-#include "server/peer_codec.h"
+#include "server/config/config.h"
+#include "server/peer/auth.h"
+#include "server/peer/batch.h"
+#include "server/peer/codec.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace {
 
 using lockerd::fuzz::Fail;
 using lockerd::fuzz::Harness;
-using lockerd::protocol::EqualsIgnoreCase;
+using lockerd::base::EqualsIgnoreCase;
 
 constexpr size_t kCommandsMax = 256;
 // Client slots of the harness: 0 and 1 are clients, 2 and 3 the peer links
 // of members 1 and 2.
 constexpr size_t kPeerSlotBase = 1;
 
-// The same in the binary form of PEER BATCH (server/peer_batch.h).
+// The same in the binary form of PEER BATCH (server/peer/batch.h).
 void CheckBinaryRoundTrip(const lockerd::cluster::Message& message) {
   std::string payload;
   lockerd::server::AppendPeerMessage(message, &payload);
@@ -100,7 +100,7 @@ void CheckRoundTrip(const lockerd::cluster::Message& message, std::span<const st
 }
 
 // The peer handshake of member `from` on client `slot` of member 0, as a
-// member's link does it (server/peer_auth.h).
+// member's link does it (server/peer/auth.h).
 void Handshake(Harness& harness, size_t slot, lockerd::cluster::MemberId from, const std::string& secret,
                const std::string& fingerprint) {
   const std::string nonce = lockerd::server::NewPeerNonce();
@@ -211,16 +211,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (result.status != lockerd::protocol::ParseStatus::kComplete) break;
     ++commands;
     const std::vector<std::string> args(parser.command().begin(), parser.command().end());
-    if (args.size() == 2 && EqualsIgnoreCase(args[0], "FROM")) {
+    if (args.size() == 2 && base::EqualsIgnoreCase(args[0], "FROM")) {
       from = args[1] == "2" ? 2 : 1;
       continue;
     }
-    if (args.size() == 2 && EqualsIgnoreCase(args[0], "TICK")) {
+    if (args.size() == 2 && base::EqualsIgnoreCase(args[0], "TICK")) {
       harness.Advance(lockerd::fuzz::LeadingNumber(args[1]).value_or(1));
       Trace(harness, outstanding);
       continue;
     }
-    if (args.size() == 2 && EqualsIgnoreCase(args[0], "AS")) {
+    if (args.size() == 2 && base::EqualsIgnoreCase(args[0], "AS")) {
       slot = args[1] == "1" ? 1 : 0;
       continue;
     }
@@ -233,7 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CheckRoundTrip(*message, args);
       }
     }
-    if (args.size() == 3 && EqualsIgnoreCase(args[0], "PEER") && args[1] == "BATCH") {
+    if (args.size() == 3 && base::EqualsIgnoreCase(args[0], "PEER") && args[1] == "BATCH") {
       // Whatever of a raw batch decodes must survive its binary form.
       std::string_view rest = args[2];
       while (const auto taken = lockerd::server::TakePeerMessage(
@@ -241,8 +241,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CheckBinaryRoundTrip(*taken);
       }
     }
-    const bool answer = !args.empty() && EqualsIgnoreCase(args[0], "ANSWER");
-    if (answer || (!args.empty() && EqualsIgnoreCase(args[0], "PEER"))) {
+    const bool answer = !args.empty() && base::EqualsIgnoreCase(args[0], "ANSWER");
+    if (answer || (!args.empty() && base::EqualsIgnoreCase(args[0], "PEER"))) {
       if (!harness.Connected(0, kPeerSlotBase + from)) {
         Handshake(harness, kPeerSlotBase + from, static_cast<lockerd::cluster::MemberId>(from), secret,
                   fingerprint);

@@ -6,10 +6,10 @@
 #include <cstdlib>
 #include <utility>
 
-#include "protocol/ascii.h"
+#include "base/ascii.h"
 #include "protocol/inline_split.h"
 #include "protocol/numbers.h"
-#include "server/peer_codec.h"
+#include "server/peer/codec.h"
 
 namespace lockerd::fuzz {
 
@@ -306,7 +306,7 @@ void Harness::Send(size_t member, size_t slot, std::vector<std::string> args) {
                  member, slot, line.c_str());
   }
   ++conn.commands;
-  if (protocol::EqualsIgnoreCase(args[0], "PEER")) conn.sent_peer = true;
+  if (base::EqualsIgnoreCase(args[0], "PEER")) conn.sent_peer = true;
   conn.queued.push_back(std::move(args));
   Continue(member, conn);
   EndTurn();

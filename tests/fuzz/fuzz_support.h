@@ -16,8 +16,8 @@
 #include <vector>
 
 #include "cluster/messages.h"
-#include "server/config.h"
-#include "server/engine.h"
+#include "server/config/config.h"
+#include "server/engine/engine.h"
 
 namespace lockerd::fuzz {
 

@@ -7,7 +7,7 @@
 #include <set>
 #include <string>
 
-#include "server/errors.h"
+#include "base/errors.h"
 #include "tests/support/lockerd_process.h"
 #include "tests/support/raw_client.h"
 

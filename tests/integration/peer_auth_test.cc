@@ -1,5 +1,5 @@
 // Peers prove themselves with the cluster secret (an HMAC challenge, see
-// server/peer_auth.h); nobody else may speak the cluster's protocol.
+// server/peer/auth.h); nobody else may speak the cluster's protocol.
 #include <gtest/gtest.h>
 
 #include <algorithm>

@@ -1,6 +1,6 @@
 // ACL users without a server: rules applied in order, resets, errors,
 // category membership, key patterns and ACL LIST's line.
-#include "server/acl.h"
+#include "server/security/acl.h"
 
 #include <gtest/gtest.h>
 
@@ -9,21 +9,21 @@
 #include <string>
 #include <vector>
 
-#include "server/command_table.h"
-#include "server/config.h"
-#include "server/sha256.h"
+#include "server/commands/command_table.h"
+#include "server/config/config.h"
+#include "server/security/sha256.h"
 
 namespace lockerd::server {
 namespace {
 
 size_t Index(std::string_view name) {
-  const auto index = FindAclCommand(name);
+  const auto index = CommandAclCatalog().Find(name);
   EXPECT_TRUE(index.has_value()) << name;
   return index.value_or(0);
 }
 
 AclUser User(std::vector<std::string> rules, std::string name = "alice") {
-  AclUser user(std::move(name));
+  AclUser user(std::move(name), CommandAclCatalog());
   EXPECT_EQ(user.ApplyRules(rules), "");
   return user;
 }
@@ -36,7 +36,7 @@ TEST(Sha256, KnownVectors) {
 }
 
 TEST(AclUser, NewUserIsOffWithNothingAllowed) {
-  const AclUser user("alice");
+  const AclUser user("alice", CommandAclCatalog());
   EXPECT_FALSE(user.enabled());
   EXPECT_FALSE(user.Authenticates(""));
   EXPECT_FALSE(user.MayRun(Index("get")));
@@ -45,7 +45,7 @@ TEST(AclUser, NewUserIsOffWithNothingAllowed) {
 }
 
 TEST(AclUser, DefaultUserIsOpen) {
-  const AclUser user = AclUser::DefaultUser();
+  const AclUser user = AclUser::DefaultUser(CommandAclCatalog());
   EXPECT_TRUE(user.unrestricted());
   EXPECT_TRUE(user.Authenticates("anything"));
   EXPECT_EQ(user.Describe(), "user default on nopass ~* resetchannels +@all");
@@ -124,7 +124,7 @@ TEST(AclUser, ResetStartsOver) {
 }
 
 TEST(AclUser, UnknownRulesAreErrors) {
-  AclUser user("alice");
+  AclUser user("alice", CommandAclCatalog());
   EXPECT_EQ(user.ApplyRule("bogus"), "unknown rule 'bogus'");
   EXPECT_EQ(user.ApplyRule("+nosuchcommand"), "unknown command in rule '+nosuchcommand'");
   EXPECT_EQ(user.ApplyRule("+@nosuch"), "unknown category in rule '+@nosuch' (see ACL CAT)");
@@ -139,7 +139,7 @@ TEST(AclUser, ListLineInRedisOrder) {
 }
 
 TEST(AclCategories, EveryCommandHasCategoriesAndOneSpeed) {
-  for (const AclCommand& command : AclCommands()) {
+  for (const AclCommand& command : CommandAclCatalog().commands()) {
     const bool fast = command.categories & kAclFast;
     const bool slow = command.categories & kAclSlow;
     EXPECT_NE(fast, slow) << command.name << " is either @fast or @slow";
@@ -147,16 +147,16 @@ TEST(AclCategories, EveryCommandHasCategoriesAndOneSpeed) {
   // And every command of the table is one of them.
   for (const CommandSpec& spec : AllCommands()) {
     if (spec.subcommands.empty()) {
-      EXPECT_TRUE(FindAclCommand(spec.name)) << spec.name;
+      EXPECT_TRUE(CommandAclCatalog().Find(spec.name)) << spec.name;
     }
     for (const CommandSpec& sub : spec.subcommands)
-      EXPECT_TRUE(FindAclCommand(sub.name)) << sub.name;
+      EXPECT_TRUE(CommandAclCatalog().Find(sub.name)) << sub.name;
   }
 }
 
 TEST(AclCategories, Membership) {
   const auto in = [](std::string_view name, uint32_t category) {
-    return (AclCommands()[Index(name)].categories & category) != 0;
+    return (CommandAclCatalog().commands()[Index(name)].categories & category) != 0;
   };
   for (const char* name :
        {"lock", "extend", "release", "update", "wait", "lockinfo", "set", "del", "get"}) {
@@ -200,15 +200,15 @@ TEST(AclCheck, CommandsAndKeys) {
 }
 
 TEST(AclUsers, DefaultUserFromRequirepassOrConfig) {
-  const AclUsers open({}, "");
+  const AclUsers open({}, "", CommandAclCatalog());
   EXPECT_TRUE(open.default_user()->nopass());
-  const AclUsers with_password({}, "s3cret");
+  const AclUsers with_password({}, "s3cret", CommandAclCatalog());
   EXPECT_TRUE(with_password.default_user()->Authenticates("s3cret"));
   EXPECT_FALSE(with_password.default_user()->Authenticates(""));
   EXPECT_TRUE(with_password.default_user()->unrestricted());
   const std::vector<AclUser> configured = {User({"on", ">pw", "~*", "+@read"}, "zed"),
                                            User({"on", ">d", "+@all"}, "default")};
-  const AclUsers users(configured, "");
+  const AclUsers users(configured, "", CommandAclCatalog());
   EXPECT_FALSE(users.default_user()->MayAccessKey("k")) << "user default starts from reset";
   EXPECT_TRUE(users.default_user()->Authenticates("d"));
   ASSERT_EQ(users.Sorted().size(), 2u);
@@ -219,7 +219,7 @@ TEST(AclUsers, DefaultUserFromRequirepassOrConfig) {
 
 ConfigLoad Load(std::vector<const char*> args) {
   args.insert(args.begin(), "lockerd");
-  return LoadConfig(static_cast<int>(args.size()), args.data());
+  return LoadConfig(static_cast<int>(args.size()), args.data(), CommandAclCatalog());
 }
 
 TEST(AclConfig, UserLinesAndFlags) {

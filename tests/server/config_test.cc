@@ -1,4 +1,5 @@
-#include "server/config.h"
+#include "server/commands/command_table.h"
+#include "server/config/config.h"
 
 #include <gtest/gtest.h>
 
@@ -10,7 +11,7 @@ namespace {
 
 ConfigLoad Load(std::vector<const char*> args) {
   args.insert(args.begin(), "lockerd");
-  return LoadConfig(static_cast<int>(args.size()), args.data());
+  return LoadConfig(static_cast<int>(args.size()), args.data(), CommandAclCatalog());
 }
 
 TEST(Config, DefaultsAreSafe) {

@@ -2,7 +2,8 @@
 // keys outside a user's rules answer NOPERM, scripts run as their caller.
 #include <gtest/gtest.h>
 
-#include "server/errors.h"
+#include "base/errors.h"
+#include "server/commands/command_table.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {
@@ -12,19 +13,19 @@ using testing::Reply;
 
 Config WithUsers() {
   Config config;
-  AclUser alice("alice");
+  AclUser alice("alice", CommandAclCatalog());
   EXPECT_EQ(alice.ApplyRules(std::vector<std::string>{"on", ">apw", "~locks:*", "-@all", "+@lock",
                                                       "+@scripting", "+acl|whoami"}),
             "");
-  AclUser bob("bob");
+  AclUser bob("bob", CommandAclCatalog());
   EXPECT_EQ(bob.ApplyRules(std::vector<std::string>{"off", ">bpw", "~*", "+@all"}), "");
-  AclUser carol("carol");
+  AclUser carol("carol", CommandAclCatalog());
   EXPECT_EQ(carol.ApplyRules(std::vector<std::string>{"on", ">cpw", "~locks:*", "-@all", "+@lock",
                                                       "+@transaction"}),
             "");
-  AclUser dave("dave");
+  AclUser dave("dave", CommandAclCatalog());
   EXPECT_EQ(dave.ApplyRules(std::vector<std::string>{"on", ">vpw", "~locks:*", "-@all", "+@lock", "+multi"}), "");
-  AclUser def("default");
+  AclUser def("default", CommandAclCatalog());
   EXPECT_EQ(def.ApplyRules(std::vector<std::string>{"on", ">dpw", "~*", "+@all"}), "");
   config.users = {alice, bob, carol, dave, def};
   return config;

@@ -7,7 +7,7 @@
 #include <string>
 #include <vector>
 
-#include "server/engine.h"
+#include "server/engine/engine.h"
 #include "tests/server/engine_fixture.h"
 #include "tests/support/resp_reply.h"
 

@@ -2,8 +2,8 @@
 // time: texts and reply shapes follow Redis.
 #include <gtest/gtest.h>
 
-#include "server/command_table.h"
-#include "server/errors.h"
+#include "server/commands/command_table.h"
+#include "base/errors.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "server/engine.h"
+#include "server/engine/engine.h"
 #include "tests/support/resp_reply.h"
 
 namespace lockerd::server {

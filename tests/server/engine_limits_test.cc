@@ -2,7 +2,7 @@
 // maxkeys, KEYS pattern and reply size, client names.
 #include <gtest/gtest.h>
 
-#include "server/errors.h"
+#include "base/errors.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {

@@ -3,7 +3,7 @@
 
 #include "cluster/lease_math.h"
 
-#include "server/errors.h"
+#include "base/errors.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {

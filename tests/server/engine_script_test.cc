@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "cluster/lease_math.h"
-#include "server/errors.h"
+#include "base/errors.h"
 #include "server/script/sha1.h"
 #include "tests/server/engine_fixture.h"
 

@@ -3,7 +3,7 @@
 // forget a client that disconnects.
 #include <gtest/gtest.h>
 
-#include "server/errors.h"
+#include "base/errors.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {

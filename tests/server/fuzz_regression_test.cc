@@ -12,9 +12,9 @@
 #include <vector>
 
 #include "cluster/messages.h"
-#include "server/client.h"
-#include "server/config.h"
-#include "server/engine.h"
+#include "server/engine/client.h"
+#include "server/config/config.h"
+#include "server/engine/engine.h"
 #include "server/script/lua_engine.h"
 #include "server/script/script_value.h"
 #include "tests/server/engine_fixture.h"

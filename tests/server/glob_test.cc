@@ -1,4 +1,4 @@
-#include "server/glob.h"
+#include "base/glob.h"
 
 #include <gtest/gtest.h>
 

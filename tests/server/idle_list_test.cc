@@ -1,6 +1,6 @@
 // The idle list behind the `timeout` setting: ordered by last progress,
 // O(1) touch and removal, and the head is the only entry that can expire.
-#include "server/idle_list.h"
+#include "server/net/idle_list.h"
 
 #include <gtest/gtest.h>
 

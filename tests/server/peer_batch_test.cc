@@ -1,13 +1,13 @@
 // A link's batch of messages survives the wire in order, and a peer's junk
 // stops the batch rather than being trusted.
-#include "server/peer_batch.h"
+#include "server/peer/batch.h"
 
 #include <gtest/gtest.h>
 
 #include <limits>
 
 #include "protocol/resp_parser.h"
-#include "server/peer_codec.h"
+#include "server/peer/codec.h"
 #include "tests/server/peer_messages.h"
 
 namespace lockerd::server {

@@ -1,6 +1,6 @@
 // Every cluster message survives the wire, and a peer's junk is refused
 // rather than trusted.
-#include "server/peer_codec.h"
+#include "server/peer/codec.h"
 
 #include <gtest/gtest.h>
 

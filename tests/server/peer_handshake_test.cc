@@ -4,8 +4,8 @@
 // of one role cannot stand for the other.
 #include <gtest/gtest.h>
 
-#include "server/config.h"
-#include "server/peer_auth.h"
+#include "server/config/config.h"
+#include "server/peer/auth.h"
 #include "tests/server/engine_fixture.h"
 
 namespace lockerd::server {

@@ -1,9 +1,9 @@
-// The commands a script may call (server/script/script_keys.h), on
+// The commands a script may call (server/commands/script_keys.h), on
 // hand-built snapshots: Redis's meaning of SET / DEL / EXPIRE / TTL with
 // leases, the lock commands deciding exactly as the native ones (SPEC
 // section 1), fresh fencing tokens above the counter and the wall-clock
 // floor, read-only scripts, and what Writes() hands to the cluster.
-#include "server/script/script_keys.h"
+#include "server/commands/script_keys.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
-#include "server/errors.h"
+#include "base/errors.h"
 
 namespace lockerd::server::script {
 namespace {

@@ -3,13 +3,13 @@
 // certificates the other side must refuse, plain bytes where TLS is
 // expected, and close_notify. No sockets; the certificates are made by
 // tests/support/make_certs.sh.
-#include "server/tls_stream.h"
+#include "server/security/tls_stream.h"
 
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
-#include "server/tls.h"
+#include "server/net/tls.h"
 #include "tests/support/tls_certs.h"
 
 namespace lockerd::server {

@@ -12,8 +12,8 @@
 #include <string_view>
 #include <vector>
 
-#include "server/tls.h"
-#include "server/tls_stream.h"
+#include "server/net/tls.h"
+#include "server/security/tls_stream.h"
 #include "tests/support/resp_reply.h"
 #include "tests/support/tls_certs.h"
 

@@ -1,0 +1,81 @@
+// Reply texts for errors, in one place so that tests, docs and handlers
+// agree. Texts that Redis also sends are Redis's, word for word, because
+// clients match on them.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+
+namespace lockerd::server::errors {
+
+inline constexpr std::string_view kSyntax = "ERR syntax error";
+inline constexpr std::string_view kNotInteger = "ERR value is not an integer or out of range";
+inline constexpr std::string_view kTimeoutNegative = "ERR timeout is negative";
+inline constexpr std::string_view kTimeoutOutOfRange = "ERR timeout is out of range";
+inline constexpr std::string_view kNoAuth = "NOAUTH Authentication required.";
+inline constexpr std::string_view kWrongPass =
+    "WRONGPASS invalid username-password pair or user is disabled.";
+inline constexpr std::string_view kAuthNotConfigured =
+    "ERR AUTH <password> called without any password configured for the default user. Are you "
+    "sure your configuration is correct?";
+inline constexpr std::string_view kHelloNoAuth =
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the HELLO "
+    "<proto> AUTH <user> <pass> option can be used to authenticate the client and select the "
+    "RESP protocol version at the same time";
+inline constexpr std::string_view kNoPermKey = "NOPERM No permissions to access a key";
+inline constexpr std::string_view kAclSetUser =
+    "ERR ACL SETUSER and ACL DELUSER are not supported: users are defined by `user` lines in the "
+    "config file (or --user flags) and fixed at startup";
+inline constexpr std::string_view kNoProto = "NOPROTO unsupported protocol version";
+inline constexpr std::string_view kDbIndex = "ERR DB index is out of range";
+inline constexpr std::string_view kClientName =
+    "ERR Client names cannot contain spaces, newlines or special characters.";
+inline constexpr std::string_view kNoSuchClient = "ERR No such client";
+inline constexpr std::string_view kSetForm =
+    "ERR keys here are leases: SET needs PX or EX (or KEEPTTL on a held key), and EXAT and PXAT "
+    "are not offered (a value without a ttl would be a lock that never ends)";
+inline constexpr std::string_view kQueuedRefused =
+    "ERR not run: this connection's MULTI was refused, so nothing runs until EXEC or DISCARD";
+inline constexpr std::string_view kMultiNested = "ERR MULTI calls can not be nested";
+inline constexpr std::string_view kWatchInMulti = "ERR WATCH inside MULTI is not allowed";
+inline constexpr std::string_view kInvalidExpireSet = "ERR invalid expire time in 'set' command";
+inline constexpr std::string_view kExecAbort =
+    "EXECABORT Transaction discarded because of previous errors.";
+inline constexpr std::string_view kExecWithoutMulti = "ERR EXEC without MULTI";
+inline constexpr std::string_view kDiscardWithoutMulti = "ERR DISCARD without MULTI";
+inline constexpr std::string_view kNoScript = "NOSCRIPT No matching script. Please use EVAL.";
+inline constexpr std::string_view kNoShutdown = "ERR No shutdown in progress.";
+inline constexpr std::string_view kShutdownFailed = "ERR Errors trying to SHUTDOWN. Check logs.";
+inline constexpr std::string_view kMaxClients = "ERR max number of clients reached";
+inline constexpr std::string_view kTooManyWaiters =
+    "ERR too many clients waiting on this key (maxwaiters-per-key)";
+inline constexpr std::string_view kPatternTooLong = "ERR pattern is longer than 256 bytes";
+inline constexpr std::string_view kKeysReplyTooBig =
+    "ERR the KEYS reply would pass client-output-buffer-limit; use SCAN";
+inline constexpr std::string_view kConfigSet =
+    "ERR CONFIG SET is not supported: restart lockerd with --name value or a config file";
+inline constexpr std::string_view kProtected =
+    "DENIED lockerd is running in protected mode because no password is set (requirepass) and "
+    "the client is not on a loopback address. To fix it: 1) set a password with --requirepass "
+    "<password> or `requirepass` in the config file and restart; or 2) bind only to loopback; or "
+    "3) if you trust this network, start with --protected-mode no.";
+
+// Echoed client bytes in error replies are cut to this many characters.
+inline constexpr size_t kEchoBytesMax = 128;
+
+// Bytes a client sent, made safe to echo: cut to kEchoBytesMax characters,
+// CR and LF removed.
+std::string Echo(std::string_view client_bytes);
+
+std::string UnknownCommand(std::string_view name, std::span<const std::string> args);
+std::string WrongArity(std::string_view name);
+std::string UnknownSubcommand(std::string_view subcommand, std::string_view command);
+std::string TtlRange(int64_t max_lease_ms);
+std::string KeyTooLong(size_t key_bytes_max);
+std::string MaxKeys(size_t max_keys);
+// Redis 7's text: "NOPERM User alice has no permissions to run the 'lock' command".
+std::string NoPermCommand(std::string_view user, std::string_view command);
+
+}  // namespace lockerd::server::errors

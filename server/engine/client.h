@@ -1,0 +1,182 @@
+// One client connection's state as the command layer sees it: identity,
+// protocol version, authentication, pending replies and whether it is blocked.
+// It holds no socket: the libuv connection (connection.h) owns a Client and
+// tests create Clients directly.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "protocol/resp_writer.h"
+#include "server/engine/transaction.h"
+
+namespace lockerd::server {
+
+class AclUser;
+
+enum class BlockKind : uint8_t {
+  kNone,
+  kWrite,   // Waiting for a majority to answer a write.
+  kWait,    // LOCK ... WAIT or WAIT: waiting for a key to be free.
+  kWrites,  // Pipelined writes in flight: too many, or the next command
+            // (kept in `deferred`) must see them done first.
+};
+
+class Client {
+ public:
+  Client(uint64_t id, std::string peer_address, std::string local_address, int64_t created_ms)
+      : id_(id),
+        peer_address_(std::move(peer_address)),
+        local_address_(std::move(local_address)),
+        created_ms_(created_ms),
+        writer_(&reply_) {}
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  uint64_t id() const { return id_; }
+  // Set once, when the socket is accepted.
+  void set_addresses(std::string peer, std::string local) {
+    peer_address_ = std::move(peer);
+    local_address_ = std::move(local);
+  }
+  const std::string& peer_address() const { return peer_address_; }
+  const std::string& local_address() const { return local_address_; }
+  int64_t created_ms() const { return created_ms_; }
+
+  // Replies not yet handed to the socket.
+  protocol::RespWriter& writer() { return writer_; }
+  std::string& reply() { return reply_; }
+  const std::string& reply() const { return reply_; }
+  // Bytes handed to the socket but not yet written (set by the connection).
+  size_t inflight_bytes = 0;
+  size_t pending_bytes() const { return reply_.size() + inflight_bytes; }
+  // Bytes received but not yet parsed into a command (set by the connection).
+  size_t query_bytes = 0;
+  protocol::RespVersion version() const { return writer_.version(); }
+
+  std::string name;
+  std::string lib_name;
+  std::string lib_version;
+  bool authenticated = false;
+  // MULTI ... EXEC and WATCH (transaction.h); null when neither is in use.
+  std::unique_ptr<Transaction> transaction;
+  bool in_multi() const { return transaction != nullptr && transaction->in_multi(); }
+  Transaction& StartTransaction() {
+    if (transaction == nullptr) transaction = std::make_unique<Transaction>();
+    return *transaction;
+  }
+  // The ACL user the connection runs as: `default` until AUTH or HELLO
+  // AUTH switches it (set by Engine::AddClient; never null after that).
+  std::shared_ptr<const AclUser> user;
+  bool close_after_reply = false;  // QUIT, protocol errors, CLIENT KILL of self.
+  bool kill_requested = false;     // CLIENT KILL by another client.
+  BlockKind blocked = BlockKind::kNone;
+  int64_t last_interaction_ms = 0;
+  std::string last_command;
+  uint64_t commands_count = 0;
+  bool needs_attention = false;  // Queued in Engine's attention list.
+  // Pipelined writes (LOCK, EXTEND, RELEASE, UPDATE) in flight at once, and
+  // a command that arrived after them and must wait until they are done.
+  size_t writes_in_flight = 0;
+  std::vector<std::string> deferred;
+
+ private:
+  struct Slot {
+    uint64_t seq = 0;
+    bool done = false;
+    std::string bytes;
+  };
+
+ public:
+  // Replies in command order while writes are in flight: each write in
+  // flight, and each command answered after one, owns a slot; a slot's
+  // bytes reach reply() once every slot before it is done.
+  bool has_slots() const { return !slots_.empty(); }
+  // Sends what the writer writes from now on into a new slot.
+  uint64_t BeginSlot() {
+    slots_.push_back({next_slot_++, false, {}});
+    writer_.set_output(&slots_.back().bytes);
+    return slots_.back().seq;
+  }
+  // Back to reply(); `done`: the slot is complete (else a write fills it).
+  void EndSlot(bool done) {
+    slots_.back().done = done;
+    writer_.set_output(&reply_);
+    FlushSlots();
+  }
+  // An empty slot for a write still in flight, after all output so far.
+  uint64_t AddPendingSlot() {
+    slots_.push_back({next_slot_++, false, {}});
+    return slots_.back().seq;
+  }
+  // While alive, the writer writes into slot `seq`; then the slot is done.
+  class SlotScope {
+   public:
+    SlotScope(Client& client, uint64_t seq) : client_(client), saved_(client.writer_.output()) {
+      slot_ = client.FindSlot(seq);
+      if (slot_ != nullptr) client.writer_.set_output(&slot_->bytes);
+    }
+    ~SlotScope() {
+      client_.writer_.set_output(saved_);
+      if (slot_ != nullptr) slot_->done = true;
+      client_.FlushSlots();
+    }
+    SlotScope(const SlotScope&) = delete;
+    SlotScope& operator=(const SlotScope&) = delete;
+
+   private:
+    Client& client_;
+    std::string* saved_;
+    Slot* slot_ = nullptr;
+  };
+
+  // A cluster peer that proved itself (PEER HELLO, then PEER AUTH): its
+  // member id.
+  int peer_member = -1;
+  // Between PEER HELLO and PEER AUTH: who the connecting member says it is
+  // and both nonces (see server/peer/auth.h).
+  struct PeerChallenge {
+    int member = -1;
+    std::string connecting_nonce;
+    std::string listening_nonce;
+  };
+  std::unique_ptr<PeerChallenge> peer_challenge;
+  // Protected mode let this non-loopback connection in only because this
+  // member is in a cluster: it may send PEER commands and nothing else.
+  bool peer_only = false;
+  // Accepted into the slots kept for peers beyond maxclients: it must be a
+  // peer (PEER HELLO) or it is told the server is full.
+  bool reserved_for_peer = false;
+  // Connected to tls-port; and, once its handshake is done, whether it
+  // presented a certificate that verified against the CA (a peer on a
+  // tls-cluster must have).
+  bool tls = false;
+  bool tls_cert_verified = false;
+
+ private:
+  Slot* FindSlot(uint64_t seq) {
+    if (slots_.empty() || seq < slots_.front().seq) return nullptr;
+    const uint64_t index = seq - slots_.front().seq;
+    return index < slots_.size() ? &slots_[index] : nullptr;
+  }
+  void FlushSlots() {
+    while (!slots_.empty() && slots_.front().done) {
+      reply_ += slots_.front().bytes;
+      slots_.pop_front();
+    }
+  }
+
+  uint64_t id_;
+  std::string peer_address_;
+  std::string local_address_;
+  int64_t created_ms_;
+  std::string reply_;
+  protocol::RespWriter writer_;
+  std::deque<Slot> slots_;
+  uint64_t next_slot_ = 0;
+};
+
+}  // namespace lockerd::server

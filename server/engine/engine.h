@@ -1,0 +1,283 @@
+// The command layer without IO: it executes parsed commands for clients,
+// routes lock writes through the cluster node (a majority of one when alone),
+// keeps blocked clients and answers them when a key is freed or their
+// timeout passes. The libuv server (server.h) feeds it commands and the time
+// and flushes what it writes; tests drive it directly with a fake clock.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <set>
+#include <optional>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "cluster/node.h"
+#include "cluster/txn.h"
+#include "cluster/string_hash.h"
+#include "server/security/acl.h"
+#include "server/engine/client.h"
+#include "server/config/config.h"
+#include "server/engine/latency_stats.h"
+#include "server/peer/peer_status.h"
+#include "server/script/lua_engine.h"
+#include "server/script/script_value.h"
+#include "server/engine/waiters.h"
+
+namespace lockerd::server {
+
+struct CommandSpec;
+
+using cluster::Time;
+
+// How a write's outcome is answered.
+enum class ReplyStyle : uint8_t {
+  kToken,    // LOCK, EXTEND, UPDATE: the token, or null.
+  kOk,       // SET NX: +OK, or null.
+  kOneZero,  // RELEASE: :1 or :0.
+  kDelete,   // DEL: one of several keys; the batch replies with a count.
+  kScript,   // EVAL: the script's own reply, kept with the pending write.
+};
+
+struct EngineStats {
+  uint64_t connections_received = 0;
+  uint64_t connections_rejected = 0;
+  uint64_t commands_processed = 0;
+  uint64_t error_replies = 0;
+  uint64_t locks_granted = 0;
+  uint64_t locks_denied = 0;  // LOCK/SET answered null: held by another owner.
+  uint64_t releases = 0;
+  uint64_t extends = 0;
+  uint64_t waits_started = 0;
+  uint64_t waits_timed_out = 0;
+  uint64_t waits_woken = 0;
+  uint64_t noquorum_replies = 0;
+  uint64_t protocol_errors = 0;
+  uint64_t tls_handshake_failures = 0;  // Wrong CA, no certificate, not TLS at all.
+  uint64_t output_limit_disconnects = 0;
+  uint64_t idle_timeout_disconnects = 0;  // Closed by the `timeout` setting.
+  uint64_t peer_messages_in = 0;
+  uint64_t peer_messages_malformed = 0;
+  uint64_t peer_handshakes_refused = 0;
+  // As Redis 7.2's INFO: failed AUTHs, commands and keys refused by ACL
+  // rules (before a command runs; refusals inside scripts are not counted).
+  uint64_t acl_denied_auth = 0;
+  uint64_t acl_denied_cmd = 0;
+  uint64_t acl_denied_key = 0;
+  // Event-loop turns (measured by the server): the longest time one turn
+  // kept the loop busy, and how many turns were busy longer than 10 ms.
+  uint64_t loop_longest_stall_us = 0;
+  uint64_t loop_stalls_over_10ms = 0;
+};
+
+// Facts about the process that INFO reports and the engine cannot know.
+struct ProcessInfo {
+  int tcp_port = 0;
+  int pid = 0;
+  std::string os;
+  size_t leases_loaded = 0;
+  bool unclean_start = false;
+  int64_t started_wall_ms = 0;
+  int64_t started_mono_ms = 0;
+  std::string executable;
+  std::string config_file;
+  std::string run_id;
+  // The peer links' view, for INFO cluster (set by the server in a cluster).
+  std::function<std::vector<PeerStatus>()> peer_status;
+  // Called when a peer proves itself (PEER HELLO): it is up, so our link to
+  // it need not wait out its reconnect backoff.
+  std::function<void(cluster::MemberId)> on_peer_hello;
+  // SHUTDOWN: stops the server at the end of this loop turn, saving the
+  // state unless `save` is false (set by the server).
+  std::function<void(bool save)> shutdown;
+};
+
+class Engine {
+ public:
+  // `seed` keys the hashing of client-chosen keys and the backoff jitter:
+  // random in the server, fixed in tests.
+  Engine(Config config, Time now, uint64_t seed = 1);
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Clients are registered for their whole connection; the caller owns them.
+  uint64_t NextClientId() { return next_client_id_++; }
+  void AddClient(Client* client);
+  void RemoveClient(Client* client);
+  Client* FindClient(uint64_t id) const;
+  const std::map<uint64_t, Client*>& clients() const { return clients_; }
+
+  // Runs one command. Its reply (if it has one yet) is in client.reply();
+  // client.blocked says whether it waits for a majority or a key.
+  void Execute(Client& client, std::span<const std::string> args, Time now);
+  static bool PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args);
+  static bool RunsInsideMulti(const CommandSpec& spec);
+  // Runs the command that waited for the client's pipelined writes
+  // (Client::deferred), once they are done; the server calls it.
+  void RunDeferred(Client& client, Time now);
+
+  // Serves waiters of keys freed since the last call, first come first
+  // served; called once per loop turn, after the turn's commands.
+  void ServeReadyKeys(Time now);
+  // Timers: lease expiry, write timeouts, wait timeouts.
+  void Tick(Time now);
+  std::optional<int64_t> NextWakeMs() const;
+
+  // Clients that got a reply or a kill from outside their own command; the
+  // server flushes, resumes or closes them.
+  std::vector<uint64_t> TakeAttention();
+  // True while ready keys or attention wait to be handled.
+  bool HasPendingWork() const { return !ready_order_.empty() || !attention_.empty(); }
+
+  // The write path every lock command uses.
+  void SubmitWrite(Client& client, cluster::WriteRequest request, ReplyStyle style, Time now);
+  // LOCK ... WAIT: on refusal the client waits until `deadline_ms`.
+  void SubmitLockWait(Client& client, cluster::WriteRequest request, int64_t deadline_ms,
+                      bool front_of_line, Time now);
+  // DEL: one write per key; one reply with the count when all are done.
+  void SubmitDelete(Client& client, std::span<const std::string> keys, Time now);
+  // EVAL over declared keys: a transaction through the majority; the
+  // script writes its reply into `reply` each time it runs.
+  void SubmitScript(Client& client, cluster::TxnRequest request,
+                    std::shared_ptr<script::ScriptValue> reply, Time now);
+  script::LuaEngine& lua() { return lua_; }
+  const script::LuaEngine& lua() const { return lua_; }
+  // WAIT key timeout, for a held key: blocks until it is freed.
+  void StartObserve(Client& client, std::string_view key, int64_t deadline_ms);
+
+  // First come, first served: while LOCK ... WAIT clients are queued on a
+  // key, a newcomer (other than the holder renewing) must not take it first.
+  bool MustQueue(std::string_view key, std::string_view owner, Time now) const;
+  // Queues a LOCK ... WAIT behind the clients already waiting, without a round.
+  void QueueBehindWaiters(Client& client, cluster::WriteRequest request, int64_t deadline_ms);
+
+  void ReplyError(Client& client, std::string_view text);
+
+  // Cluster traffic: a message from a peer, and the messages for peers that
+  // the node produced since the last call (the server batches them per peer
+  // and writes once per loop turn).
+  void ReceivePeer(const cluster::Message& message, Time now);
+  // A peer link went up or down.
+  void SetPeerReachable(cluster::MemberId member, bool reachable) {
+    node_.SetPeerReachable(member, reachable);
+  }
+  void TakePeerOutbox(std::vector<cluster::Message>* out) { node_.TakeOutbox(out); }
+  size_t members_count() const { return node_.options().members_count; }
+  cluster::MemberId self() const { return node_.options().self; }
+  // CLIENT KILL of another client: the server closes it on its next turn.
+  void RequestKill(Client& client);
+
+  cluster::Node& node() { return node_; }
+  const cluster::Node& node() const { return node_; }
+  const Config& config() const { return config_; }
+  const AclUsers& acl() const { return acl_; }
+  // Connects `client` as `user` (AUTH, HELLO AUTH), or as the default user
+  // (connect, RESET): authenticated then only if it is on and nopass.
+  void SetUser(Client& client, std::shared_ptr<const AclUser> user);
+  void SetDefaultUser(Client& client);
+  // The user `client` runs as.
+  const AclUser& UserOf(const Client& client) const;
+  EngineStats& stats() { return stats_; }
+  const EngineStats& stats() const { return stats_; }
+  const WaiterQueue& waiters() const { return waiters_; }
+  const LatencyStats& write_latency() const { return write_latency_; }
+  ProcessInfo& process() { return process_; }
+  const ProcessInfo& process() const { return process_; }
+  size_t blocked_clients() const;
+
+ private:
+  struct PendingWrite {
+    uint64_t client_id = 0;
+    ReplyStyle style = ReplyStyle::kToken;
+    cluster::WriteOp op = cluster::WriteOp::kLock;
+    bool wait = false;  // LOCK ... WAIT
+    bool front_of_line = false;
+    int64_t deadline_ms = kNoDeadline;
+    cluster::WriteRequest request;  // Kept only for LOCK ... WAIT.
+    uint64_t freed_seq_at_start = 0;  // LOCK ... WAIT: see wait_flights_.
+    bool freed_in_flight = false;     // The key was freed while it ran.
+    uint64_t delete_batch = 0;
+    int64_t started_us = 0;  // For the quorum latency statistics.
+    // A pipelined write: its reply goes into this slot of the client's.
+    bool pipelined = false;
+    bool slotted = false;  // Left in flight by its command: it owns `slot`.
+    uint64_t slot = 0;
+    std::shared_ptr<script::ScriptValue> script_reply;  // kScript.
+  };
+  struct DeleteBatch {
+    uint64_t client_id = 0;
+    size_t remaining = 0;
+    int64_t deleted = 0;
+    std::string error;
+  };
+
+  // Replies with an error and returns false for a write that breaks a limit
+  // (key or owner length, maxkeys).
+  bool Admit(Client& client, const cluster::WriteRequest& request, Time now);
+  // Stops watching `key` for releases once no one waits for it and no
+  // waiting round for it is in flight.
+  void UnwatchIfUnused(const std::string& key);
+  void Submit(Client& client, cluster::WriteRequest request, PendingWrite pending, Time now);
+  // Hands a write to the node; its result comes out of Drain().
+  void Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now);
+  // Takes results and freed keys out of the node and acts on them.
+  void Drain(Time now);
+  void ReplyToWrite(Client& client, PendingWrite& pending, const cluster::WriteResult& result,
+                    Time now);
+  void HandleResult(const cluster::WriteResult& result, Time now);
+  void HandleDeleteResult(const cluster::WriteResult& result, uint64_t batch_id);
+  bool StartWait(Client& client, Waiter waiter, bool front_of_line);
+  void Unblock(Client& client);
+  void Attention(Client& client);
+  void ForgetWait(const Waiter& waiter);
+  // Queues `key` for ServeReadyKeys. `freed`: this member saw the lease end
+  // (observers wake even if someone takes the key again at once); otherwise
+  // a maybe-free key to look at (it is served only if free here then).
+  void MarkReady(const std::string& key, bool freed);
+
+  Config config_;
+  AclUsers acl_;  // Built from config_: declared after it.
+  cluster::Node node_;
+  std::map<uint64_t, Client*> clients_;
+  uint64_t next_client_id_ = 1;
+  uint64_t executing_client_id_ = 0;  // The client whose command is running.
+  // The running command is a pipelined write (see PipelinedWrite), and
+  // whether its reply was captured into a slot that its write must fill.
+  bool executing_pipelined_ = false;
+  bool capture_active_ = false;
+  bool capture_pending_ = false;
+  uint64_t capture_slot_ = 0;
+  uint64_t next_request_id_ = 1;
+  uint64_t next_delete_batch_ = 1;
+  std::unordered_map<uint64_t, PendingWrite> pending_writes_;
+  std::unordered_map<uint64_t, DeleteBatch> delete_batches_;
+  WaiterQueue waiters_;
+  cluster::StringMap<bool> ready_keys_;    // Key -> freed (see MarkReady).
+  std::vector<std::string> ready_order_;  // ready_keys_ in the order marked.
+  std::vector<uint64_t> attention_;
+  // When to look again at a key whose LOCK ... WAIT was refused: when the
+  // holder's lease would end, in case this member misses the release.
+  std::set<std::pair<int64_t, std::string>> rechecks_;
+  // LOCK ... WAIT rounds in flight, per key, and when the key was last seen
+  // freed (a number from freed_seq_). A release that lands while a waiting
+  // round is in flight must not be lost: the round may come back refused on
+  // what the members said before the release, and the client would then
+  // wait for a wake-up that has already happened.
+  struct WaitFlight {
+    uint32_t rounds = 0;
+    uint64_t freed_seq = 0;
+  };
+  cluster::StringMap<WaitFlight> wait_flights_;
+  uint64_t freed_seq_ = 0;
+  std::vector<cluster::WriteResult> results_scratch_;
+  EngineStats stats_;
+  LatencyStats write_latency_;
+  ProcessInfo process_;
+  script::LuaEngine lua_;
+};
+
+}  // namespace lockerd::server

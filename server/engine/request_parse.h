@@ -1,0 +1,62 @@
+// Argument parsing for the lock commands: each function reads a command's
+// arguments into a request, or returns the exact error reply, before any
+// state is touched ("parse, then act"). A ttl becomes checked milliseconds
+// here, once.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <variant>
+
+#include "base/ascii.h"
+
+namespace lockerd::server {
+
+using base::EqualsIgnoreCase;
+using Args = std::span<const std::string>;
+
+struct LockArgs {
+  std::string_view key;
+  std::string_view owner;
+  int64_t ttl_ms = 0;
+  bool wait = false;
+  int64_t wait_ms = 0;  // With wait: 0 waits forever.
+};
+
+struct SetArgs {
+  std::string_view key;
+  std::string_view owner;
+  int64_t ttl_ms = 0;  // 0 with `ifeq` and KEEPTTL: the lease keeps its deadline.
+  // SET key new IFEQ old ...: compare-and-set of the owner (Redis 8.4).
+  bool ifeq = false;
+  std::string_view old_owner;
+  // SET key value NX PX|EX n: the lock libraries' form, run as a LOCK that
+  // only takes a free key. Any other valid form (XX, GET, KEEPTTL, no
+  // condition) runs as a one-key transaction (script_keys.cc's SET).
+  bool nx_lock = false;
+};
+
+struct ScanArgs {
+  uint64_t cursor = 0;
+  std::string_view pattern;  // Empty: every key.
+  size_t count = 0;
+  bool type_filter = false;
+  bool type_matches = true;  // TYPE string matches leases; any other type nothing.
+};
+
+// A ttl argument: an integer in 1..max_lease_ms.
+std::variant<int64_t, std::string> ParseTtl(std::string_view text, int64_t max_lease_ms);
+// A WAIT timeout: an integer >= 0 (0 = forever) and at most a year.
+std::variant<int64_t, std::string> ParseWaitTimeout(std::string_view text);
+
+// LOCK key owner ttl [WAIT timeout]
+std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms);
+// SET key owner NX PX ms | NX EX s, or SET key owner IFEQ old PX ms | EX s |
+// KEEPTTL; options in any order.
+std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms);
+// SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
+std::variant<ScanArgs, std::string> ParseScan(Args args);
+
+}  // namespace lockerd::server

@@ -1,0 +1,159 @@
+// The network server: one libuv loop, the listening sockets, the client
+// connections, one timer for everything the engine waits for, and the
+// signals that stop it. It reads the clock once per callback and passes the
+// time to the engine; replies are batched and written once per loop turn.
+#pragma once
+
+#include <uv.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
+#include "server/config/config.h"
+#include "server/net/connection.h"
+#include "server/data_dir.h"
+#include "server/engine/engine.h"
+#include "server/net/idle_list.h"
+#include "server/config/limits.h"
+#include "server/peer/links.h"
+#include "base/log.h"
+#include "server/state_file.h"
+#include "server/net/tls.h"
+
+namespace lockerd::server {
+
+class Server {
+ public:
+  explicit Server(Config config);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  // Loads the previous run's state, listens and serves until SIGTERM or
+  // SIGINT. Returns the process exit code.
+  int Run();
+
+ private:
+  static void OnConnection(uv_stream_t* listener, int status);
+  static void OnTlsConnection(uv_stream_t* listener, int status);
+  static void OnAlloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void OnRead(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void OnWrite(uv_write_t* request, int status);
+  static void OnClose(uv_handle_t* handle);
+  static void OnTimer(uv_timer_t* timer);
+  static void OnCron(uv_timer_t* timer);
+  static void OnIdleTimer(uv_timer_t* timer);
+  static void OnPrepare(uv_prepare_t* prepare);
+  void MeasureLoopTurn();
+  static void OnSignal(uv_signal_t* signal, int signum);
+  static void OnIgnoredSignal(uv_signal_t* signal, int signum);
+
+  Time Now();
+  bool Listen();
+  bool ListenOn(int port, uv_connection_cb on_connection);
+  // Locks `dir`, checks its member list and starts the node from what the
+  // last run left (cluster::Node::Start). False: cannot start.
+  bool Restore();
+  void LogStart(const cluster::StartReport& report, const PreviousRun& previous,
+                const cluster::StartFacts& facts);
+  // Logs the end of a quarantine or a recovery (from the cron).
+  void NoteVotingState(Time now);
+  void Accept(uv_stream_t* listener, bool tls);
+  // A TLS connection's ciphertext in: feeds the session and processes the
+  // plaintext that comes out.
+  void ReadTls(Connection& connection, std::string_view ciphertext);
+  // Plaintext in (from the socket, or out of the TLS session).
+  void Receive(Connection& connection, std::string_view data);
+  void Refuse(uv_tcp_t* handle, std::string_view reply);
+  // Parses and runs commands from `input` until it is used up or the client
+  // blocks, must close, or is over its output limit; the rest is held.
+  void Process(Connection& connection, std::string_view input, Time now);
+  void ResumeHeldInput(Connection& connection, Time now);
+  // Resumes the held input of a client that is no longer blocked, or
+  // updates whether it is read.
+  void Continue(Connection& connection, Time now);
+  // Replies "ERR <error>" and closes after the reply: the stream cannot be
+  // trusted any more.
+  void FailProtocol(Connection& connection, std::string_view error, LogLevel level);
+  void QueueFlush(Connection& connection);
+  void Flush(Connection& connection);
+  // Flush for a TLS connection: encrypts replies a chunk at a time and
+  // writes the ciphertext, so that plaintext waiting still counts against
+  // the output limits and a huge reply is not doubled in memory.
+  void FlushTls(Connection& connection);
+  // The next ciphertext to write into connection.inflight; false if none.
+  bool TakeTlsOutput(Connection& connection);
+  // Called when a connection has no reply bytes left to send.
+  void Drained(Connection& connection);
+  void CheckOutputLimits(Connection& connection, Time now);
+  void UpdateReading(Connection& connection);
+  void Close(Connection& connection, const char* why);
+  // The `timeout` setting: records that a client made progress (bytes read
+  // or written), and closes the clients idle too long.
+  void NoteProgress(Connection& connection, int64_t now_ms);
+  void CloseIdleClients(int64_t now_ms);
+  void ArmIdleTimer(int64_t now_ms);
+  void HandleAttention(Time now);
+  // Called by the cron: once many connections have closed, returns the
+  // memory they used to the system.
+  void TrimMemoryAfterFlood();
+  void RearmTimer();
+  std::vector<uv_handle_t*> SignalAndTimerHandles();
+  // Stops serving. `why` is logged; with `save`, the state is saved and the
+  // running marker removed (a clean stop); without, the marker stays and
+  // the next start quarantines. A null `why`: a failed start, nothing saved.
+  void Shutdown(const char* why, bool save = true);
+
+  Config config_;
+  uv_loop_t loop_{};
+  Engine engine_;
+  DataDir data_dir_;
+  StateStore state_store_;
+  std::vector<uv_tcp_t*> listeners_;
+  uv_timer_t timer_{};
+  uv_timer_t cron_{};
+  uv_prepare_t prepare_{};
+  uint64_t turn_started_ns_ = 0;  // When the last loop turn ended (prepare).
+  uint64_t turn_idle_ns_ = 0;     // The loop's idle time then.
+  uv_signal_t sigterm_{};
+  uv_signal_t sigint_{};
+  // Signals that must not end the process: logged and ignored.
+  uv_signal_t sighup_{};
+  uv_signal_t sigusr1_{};
+  uv_signal_t sigusr2_{};
+  bool was_voting_ = true;  // Last seen by NoteVotingState.
+  // The previous stop was unclean, or the member list changed: a failed
+  // start leaves the running marker, so the next start still quarantines.
+  bool start_must_quarantine_ = false;
+  uint64_t fallbacks_seen_ = 0;
+  uint64_t first_starts_with_history_seen_ = 0;
+  uint64_t first_starts_undecided_seen_ = 0;
+  int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
+  // Client connections by last progress, and the one timer armed for the
+  // head's deadline (`timeout`); unused when the setting is 0.
+  IdleList idle_list_;
+  uv_timer_t idle_timer_{};
+  bool idle_timer_armed_ = false;
+  std::unordered_map<uint64_t, Connection*> connections_;
+  size_t connections_peak_ = 0;  // Most connections since the last trim.
+  // What the cron looks at each second, so that it never sweeps every
+  // connection: those over the soft output limit, and those let in only to
+  // be peers that have not said PEER HELLO yet.
+  std::unordered_set<Connection*> over_soft_;
+  std::unordered_set<Connection*> awaiting_hello_;
+  std::vector<uint64_t> flush_queue_;
+  std::unique_ptr<TlsContext> tls_;  // With tls-port or tls-cluster.
+  std::string tls_read_plain_;       // Plaintext of the TLS read at hand.
+  std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
+  std::vector<cluster::Message> peer_outbox_;
+  std::string read_buffer_;
+  bool shutting_down_ = false;
+  int shutdown_requested_ = 0;  // By SHUTDOWN: 1 to save, 2 not to.
+  int exit_code_ = 0;
+};
+
+}  // namespace lockerd::server
