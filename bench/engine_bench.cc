@@ -67,11 +67,12 @@ void BM_WakeNextWaiter(benchmark::State& state) {
     if (i > 0) queue.push_back(i);
   }
   size_t holder = 0;
+  lockerd::server::BufferedTurnDriver driver;
+  std::vector<lockerd::cluster::Message> peer_messages;
   for (auto _ : state) {
     const std::vector<std::string> release = {"RELEASE", "hot", owners[holder]};
     engine.Execute(*clients[holder], release, now);
-    engine.ServeReadyKeys(now);
-    engine.TakeAttention();
+    engine.EndTurn(now, driver, &peer_messages);
     const size_t next = queue.front();
     queue.pop_front();
     if (clients[next]->reply().empty() || clients[next]->reply()[0] != ':') {

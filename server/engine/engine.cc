@@ -600,6 +600,26 @@ void Engine::Attention(Client& client) {
   attention_.push_back(client.id());
 }
 
+void Engine::EndTurn(Time now, TurnDriver& driver, std::vector<cluster::Message>* peer_messages) {
+  // Bounded, so that clients feeding each other freed keys cannot hold the
+  // loop: what is left waits for the next turn (the driver keeps polling).
+  constexpr int kAttentionRoundsMax = 8;
+  for (int round = 0; round < kAttentionRoundsMax && HasPendingWork(); ++round) {
+    ServeReadyKeys(now);
+    for (const uint64_t id : TakeAttention()) {
+      Client* client = FindClient(id);
+      if (client == nullptr) continue;
+      if (client->kill_requested) {
+        driver.Close(*client);
+        continue;
+      }
+      if (client->blocked == BlockKind::kNone && !client->deferred.empty()) RunDeferred(*client, now);
+      driver.Continue(*client);
+    }
+  }
+  node_.TakeOutbox(peer_messages);
+}
+
 std::vector<uint64_t> Engine::TakeAttention() {
   std::vector<uint64_t> ids;
   ids.swap(attention_);

@@ -23,6 +23,7 @@
 #include "server/engine/client.h"
 #include "server/config/config.h"
 #include "server/engine/latency_stats.h"
+#include "server/engine/turn_driver.h"
 #include "server/peer/peer_status.h"
 #include "server/script/lua_engine.h"
 #include "server/script/script_value.h"
@@ -120,17 +121,19 @@ class Engine {
   // (Client::deferred), once they are done; the server calls it.
   void RunDeferred(Client& client, Time now);
 
-  // Serves waiters of keys freed since the last call, first come first
-  // served; called once per loop turn, after the turn's commands.
-  void ServeReadyKeys(Time now);
   // Timers: lease expiry, write timeouts, wait timeouts.
   void Tick(Time now);
   std::optional<int64_t> NextWakeMs() const;
 
-  // Clients that got a reply or a kill from outside their own command; the
-  // server flushes, resumes or closes them.
-  std::vector<uint64_t> TakeAttention();
-  // True while ready keys or attention wait to be handled.
+  // Ends a loop turn (turn_driver.h): serves the waiters of keys freed in
+  // it, runs what clients deferred behind their pipelined writes, hands
+  // every client that got a reply or a kill from outside its own command
+  // to `driver` (in a bounded number of rounds: what they run may free
+  // more keys), then puts the turn's messages for peers in `peer_messages`
+  // (replacing what it held).
+  void EndTurn(Time now, TurnDriver& driver, std::vector<cluster::Message>* peer_messages);
+  // True while ready keys or attention wait to be handled (work EndTurn
+  // left for the next turn).
   bool HasPendingWork() const { return !ready_order_.empty() || !attention_.empty(); }
 
   // The write path every lock command uses.
@@ -165,7 +168,6 @@ class Engine {
   void SetPeerReachable(cluster::MemberId member, bool reachable) {
     node_.SetPeerReachable(member, reachable);
   }
-  void TakePeerOutbox(std::vector<cluster::Message>* out) { node_.TakeOutbox(out); }
   size_t members_count() const { return node_.options().members_count; }
   cluster::MemberId self() const { return node_.options().self; }
   // CLIENT KILL of another client: the server closes it on its next turn.
@@ -190,6 +192,11 @@ class Engine {
   size_t blocked_clients() const;
 
  private:
+  // Serves waiters of keys freed since the last call, first come first
+  // served (EndTurn, once per round).
+  void ServeReadyKeys(Time now);
+  // Clients that got a reply or a kill from outside their own command.
+  std::vector<uint64_t> TakeAttention();
   struct PendingWrite {
     uint64_t client_id = 0;
     ReplyStyle style = ReplyStyle::kToken;

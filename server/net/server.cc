@@ -20,9 +20,6 @@ namespace {
 // A reply or input buffer bigger than this is freed once empty, so that one
 // big reply does not pin memory for the connection's lifetime.
 constexpr size_t kBufferKeepBytes = 64 * 1024;
-// Rounds of "serve woken waiters, resume their input" per loop turn before
-// the rest is left for the next turn (a turn must end to read sockets).
-constexpr int kAttentionRoundsMax = 8;
 // The cron timer: soft output limits are checked this often.
 constexpr uint64_t kCronIntervalMs = 1000;
 // After this many connections have closed since the last peak, the cron
@@ -837,29 +834,22 @@ void Server::TrimMemoryAfterFlood() {
 #endif
 }
 
-void Server::HandleAttention(Time now) {
-  for (const uint64_t id : engine_.TakeAttention()) {
-    const auto it = connections_.find(id);
-    if (it == connections_.end()) continue;
-    Connection& connection = *it->second;
-    if (connection.client.kill_requested) {
-      Close(connection, "killed by CLIENT KILL");
-      continue;
-    }
-    QueueFlush(connection);
-    Continue(connection, now);
-  }
+void Server::Continue(Client& client) {
+  const auto it = connections_.find(client.id());
+  if (it == connections_.end()) return;
+  QueueFlush(*it->second);
+  Continue(*it->second, Now());
+}
+
+void Server::Close(Client& client) {
+  const auto it = connections_.find(client.id());
+  if (it != connections_.end()) Close(*it->second, "killed by CLIENT KILL");
 }
 
 void Server::OnPrepare(uv_prepare_t* prepare) {
   Server& server = *static_cast<Server*>(prepare->data);
-  const Time now = server.Now();
-  for (int round = 0; round < kAttentionRoundsMax && server.engine_.HasPendingWork(); ++round) {
-    server.engine_.ServeReadyKeys(now);
-    server.HandleAttention(now);
-  }
+  server.engine_.EndTurn(server.Now(), server, &server.peer_outbox_);
   if (server.peers_) {
-    server.engine_.TakePeerOutbox(&server.peer_outbox_);
     for (const cluster::Message& message : server.peer_outbox_) server.peers_->Send(message);
     server.peers_->FlushAll();
   }

@@ -26,7 +26,9 @@
 
 namespace lockerd::server {
 
-class Server {
+// The engine's driver (turn_driver.h): Continue and Close are its half of
+// the end of every loop turn.
+class Server : private TurnDriver {
  public:
   explicit Server(Config config);
   ~Server();
@@ -97,7 +99,8 @@ class Server {
   void NoteProgress(Connection& connection, int64_t now_ms);
   void CloseIdleClients(int64_t now_ms);
   void ArmIdleTimer(int64_t now_ms);
-  void HandleAttention(Time now);
+  void Continue(Client& client) override;
+  void Close(Client& client) override;
   // Called by the cron: once many connections have closed, returns the
   // memory they used to the system.
   void TrimMemoryAfterFlood();

@@ -373,34 +373,33 @@ void Harness::Flush(Member& member) {
   for (const size_t slot : closing) Close(member, slot);
 }
 
+// Feeds the clients the engine hands back their queued commands, as the
+// server feeds a connection its held input.
+class Harness::Driver final : public server::TurnDriver {
+ public:
+  Driver(Harness& harness, size_t member) : harness_(harness), member_(member) {}
+  void Continue(server::Client& client) override {
+    for (auto& [slot, conn] : harness_.members_[member_]->conns) {
+      if (conn.client.get() == &client) return harness_.Continue(member_, conn);
+    }
+  }
+  // Flush closes killed clients, after taking their last replies.
+  void Close(server::Client&) override {}
+
+ private:
+  Harness& harness_;
+  size_t member_;
+};
+
 void Harness::EndTurn() {
-  // As Server::OnPrepare: a bounded number of rounds per loop turn.
-  constexpr int kAttentionRoundsMax = 8;
   for (size_t m = 0; m < members_.size(); ++m) {
     Member& member = *members_[m];
-    server::Engine& engine = *member.engine;
-    for (int round = 0; round < kAttentionRoundsMax && engine.HasPendingWork(); ++round) {
-      {
-        const StallCheck stall("serving freed keys");
-        engine.ServeReadyKeys(now_);
-      }
-      for (const uint64_t id : engine.TakeAttention()) {
-        for (auto& [slot, conn] : member.conns) {
-          if (conn.client->id() != id) continue;
-          if (!conn.client->kill_requested) Continue(m, conn);
-          break;
-        }
-      }
+    Driver driver(*this, m);
+    {
+      const StallCheck stall("ending a loop turn (serving freed keys)");
+      member.engine->EndTurn(now_, driver, &outbox_scratch_);
     }
     Flush(member);
-  }
-  CollectOutbox();
-}
-
-void Harness::CollectOutbox() {
-  for (auto& member : members_) {
-    outbox_scratch_.clear();
-    member->engine->TakePeerOutbox(&outbox_scratch_);
     for (cluster::Message& message : outbox_scratch_) {
       if (message.to < members_.size()) {
         network_.push_back(std::move(message));

@@ -131,7 +131,7 @@ class Harness {
   void Continue(size_t member, Conn& conn);
   void Flush(Member& member);
   void Close(Member& member, size_t slot);
-  void CollectOutbox();
+  class Driver;
 
   cluster::Time now_{0, kWallMs, 0};
   int64_t wall_offset_ms_ = 0;

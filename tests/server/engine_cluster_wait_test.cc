@@ -51,12 +51,15 @@ class EngineTrio : public ::testing::Test {
     return replies;
   }
 
-  // Collects what every member wants to send into the network.
-  void Collect() {
+  // Ends every member's loop turn, as the server does (turn_driver.h), and
+  // puts what they send into the network.
+  void EndTurns() {
     std::vector<Message> out;
     for (auto& engine : engines_) {
-      engine->TakePeerOutbox(&out);
-      network_.insert(network_.end(), out.begin(), out.end());
+      do {
+        engine->EndTurn(now_, driver_, &out);
+        network_.insert(network_.end(), out.begin(), out.end());
+      } while (engine->HasPendingWork());
     }
   }
 
@@ -64,7 +67,7 @@ class EngineTrio : public ::testing::Test {
   // rest stay in the network.
   void Pump(const std::function<bool(const Message&)>& deliver = [](const Message&) { return true; }) {
     while (true) {
-      Collect();
+      EndTurns();
       std::vector<Message> held;
       bool delivered = false;
       std::vector<Message> batch;
@@ -78,25 +81,17 @@ class EngineTrio : public ::testing::Test {
         delivered = true;
       }
       EndTurns();
-      Collect();
       held.insert(held.end(), network_.begin(), network_.end());
       network_.swap(held);
       if (!delivered) return;
     }
   }
 
-  void EndTurns() {
-    for (auto& engine : engines_) {
-      while (engine->HasPendingWork()) {
-        engine->ServeReadyKeys(now_);
-        engine->TakeAttention();
-      }
-    }
-  }
 
   cluster::Time now_{0, 1'700'000'000'000};
   std::vector<Config> configs_;
   std::vector<std::unique_ptr<Engine>> engines_;
+  BufferedTurnDriver driver_;
   std::vector<std::pair<size_t, std::unique_ptr<Client>>> clients_;
   std::vector<Message> network_;
 };

@@ -71,12 +71,12 @@ class EngineTest : public ::testing::Test {
     return replies;
   }
 
-  // What the server does at the end of every loop turn.
+  // The end of every loop turn, as the server does it (turn_driver.h),
+  // turn after turn until nothing is left for the next.
   void EndTurn() {
-    while (engine_.HasPendingWork()) {
-      engine_.ServeReadyKeys(now_);
-      engine_.TakeAttention();
-    }
+    do {
+      engine_.EndTurn(now_, driver_, &peer_messages_);
+    } while (engine_.HasPendingWork());
   }
 
   // Moves the clock and fires what is due, as the server's timer does.
@@ -99,6 +99,8 @@ class EngineTest : public ::testing::Test {
   Config config_;
   cluster::Time now_{0, kWallMs};
   Engine engine_;
+  BufferedTurnDriver driver_;
+  std::vector<cluster::Message> peer_messages_;  // None: one member.
   std::vector<std::unique_ptr<Client>> clients_;
 };
 

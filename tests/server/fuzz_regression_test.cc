@@ -167,7 +167,8 @@ void PromiseOfALeaseWithTokenZero() {
       "EVAL", "return redis.call('SET', KEYS[1], ARGV[1], 'XX', 'PX', 1000)", "2", "k", "j", "me"};
   engine.Execute(client, eval, now);
   std::vector<cluster::Message> sent;
-  engine.TakePeerOutbox(&sent);
+  BufferedTurnDriver driver;
+  engine.EndTurn(now, driver, &sent);
   for (const cluster::Message& message : sent) {
     const auto* prepare = std::get_if<cluster::Prepare>(&message.body);
     if (prepare == nullptr || message.to != 1) continue;
