@@ -2,6 +2,11 @@
 // connections, one timer for everything the engine waits for, and the
 // signals that stop it. It reads the clock once per callback and passes the
 // time to the engine; replies are batched and written once per loop turn.
+//
+// One class, its methods in files by job: server.cc (start, loop turn,
+// signals, stop), member_start.cc (restoring from `dir`), connection_io.cc
+// (accept, read, run, close), connection_writes.cc (flush, TLS output,
+// output limits), housekeeping.cc (idle timeout, cron, loop stalls).
 #pragma once
 
 #include <uv.h>

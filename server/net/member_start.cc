@@ -1,0 +1,141 @@
+// Starting from what the last run left in `dir`: the data directory's lock
+// and member list, the state file, and the logs that say how the member
+// started (the decision itself is cluster::Node::Start).
+#include "server/net/server.h"
+
+#include <malloc.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "base/errors.h"
+#include "base/log.h"
+#include "cluster/check.h"
+#include "protocol/cross_protocol.h"
+#include "server/net/net_address.h"
+#include "server/net/server_internal.h"
+
+namespace lockerd::server {
+
+bool Server::Restore() {
+  // Nothing in dir is read before its lock is held: a second process on
+  // one dir would take the first one's running marker for a crash of its
+  // own, or save over its state.
+  if (const std::string error = data_dir_.Lock(); !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+    return false;
+  }
+  const PreviousRun previous = state_store_.Load();
+  // The running marker goes down before anything in dir changes (the member
+  // list below): from here on, a stop without a saved state is unclean.
+  if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
+    return false;
+  }
+  start_must_quarantine_ = previous.unclean || !previous.problem.empty();
+  DataDir::Members members{config_.cluster, config_.cluster.empty() ? "" : config_.advertise};
+  bool list_changed = false;
+  if (const std::string error = data_dir_.CheckMembers(members, config_.cluster_list_changed, &list_changed);
+      !error.empty()) {
+    Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+    if (!start_must_quarantine_) state_store_.ClearRunning();  // Nothing happened.
+    return false;
+  }
+  start_must_quarantine_ = start_must_quarantine_ || list_changed;
+  cluster::StartFacts facts;
+  facts.unclean = previous.unclean || !previous.problem.empty();
+  facts.members_changed = list_changed;
+  facts.saved = previous.saved;
+  // The monotonic and the boot clock read together, after the loading: a
+  // restored lease's time left counts from this instant.
+  const Time now = Now();
+  if (previous.saved) {
+    facts.downtime_ms = ElapsedWithinBoot(previous.saved_at.boot, ReadBootStamp());
+    facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - previous.saved_at.wall_ms);
+  }
+  const cluster::StartReport report = engine_.node().Start(facts, now);
+  engine_.process().leases_loaded = report.leases_loaded;
+  engine_.process().unclean_start = report.kind == cluster::StartKind::kUnclean;
+  LogStart(report, previous, facts);
+  was_voting_ = !engine_.node().Quarantined(now);
+  return true;
+}
+
+void Server::LogStart(const cluster::StartReport& report, const PreviousRun& previous,
+                      const cluster::StartFacts& facts) {
+  const auto quarantine_ms = static_cast<long long>(report.quarantine_ms);
+  switch (report.kind) {
+    case cluster::StartKind::kFirst:
+      Log(LogLevel::kNotice, "First start with dir %s", config_.dir.c_str());
+      if (report.checking_new) {
+        Log(LogLevel::kNotice,
+            "Empty dir in a cluster: asking the other members whether the cluster is new (this "
+            "member may have lost its disk) before voting");
+      }
+      break;
+    case cluster::StartKind::kClean:
+      Log(LogLevel::kNotice, "Loaded %zu registers (%zu leases) from %s (down for %lld ms by the boot clock)",
+          report.registers_loaded, report.leases_loaded, state_store_.state_path().c_str(),
+          static_cast<long long>(*facts.downtime_ms));
+      break;
+    case cluster::StartKind::kCleanAfterReboot:
+      Log(LogLevel::kNotice,
+          "Loaded %zu registers (%zu leases) from %s, saved before the machine rebooted: the "
+          "downtime is unknown, so leases are kept whole",
+          report.registers_loaded, report.leases_loaded, state_store_.state_path().c_str());
+      break;
+    case cluster::StartKind::kUnclean:
+      if (facts.members_changed) {
+        Log(LogLevel::kWarning,
+            "The member list changed on purpose (cluster-list-changed yes): starting as after a "
+            "crash, since a lease granted under the old list may still be held");
+      } else if (!previous.problem.empty()) {
+        Log(LogLevel::kWarning, "Ignoring unreadable state (%s); treating the last stop as unclean",
+            previous.problem.c_str());
+      } else {
+        Log(LogLevel::kWarning, "The last run did not shut down cleanly (%s exists)",
+            state_store_.marker_path().c_str());
+      }
+      break;
+  }
+  if (report.quarantine_ms > 0) {
+    Log(LogLevel::kWarning,
+        "Restart quarantine: this member does not vote for %lld ms (locks it granted may still be "
+        "held); lock writes need a majority of the other members meanwhile",
+        quarantine_ms);
+  }
+  if (report.recovering) {
+    Log(LogLevel::kNotice,
+        "Recovering: learning the highest ballots and token counters from a majority of the "
+        "members that are not recovering themselves");
+  }
+}
+
+void Server::NoteVotingState(Time now) {
+  const cluster::Node& node = engine_.node();
+  if (node.recovery_fallbacks() != fallbacks_seen_) {
+    fallbacks_seen_ = node.recovery_fallbacks();
+    Log(LogLevel::kWarning,
+        "Recovery fell back to the whole-cluster rule: a majority of the members lost their state "
+        "at once, so ballots and tokens now start from the wall clock");
+  }
+  if (node.first_starts_with_history() != first_starts_with_history_seen_) {
+    first_starts_with_history_seen_ = node.first_starts_with_history();
+    Log(LogLevel::kWarning,
+        "The other members have voted before: this member's dir was lost or replaced, so it is "
+        "starting as after a crash (quarantine %lld ms, then recovery)",
+        static_cast<long long>(node.quarantine_until_ms() - now.mono_ms));
+  }
+  if (node.first_starts_undecided() != first_starts_undecided_seen_) {
+    first_starts_undecided_seen_ = node.first_starts_undecided();
+    Log(LogLevel::kWarning,
+        "Could not tell within five request rounds whether the cluster is new (a member is down "
+        "or not started): starting as after a crash (quarantine %lld ms, then recovery)",
+        static_cast<long long>(node.quarantine_until_ms() - now.mono_ms));
+  }
+  const bool voting = !node.Quarantined(now);
+  if (voting && !was_voting_) Log(LogLevel::kNotice, "Quarantine over: this member votes again");
+  was_voting_ = voting;
+}
+
+}  // namespace lockerd::server

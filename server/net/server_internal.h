@@ -1,0 +1,32 @@
+// What the files of the Server class share (server.cc, connection_io.cc,
+// connection_writes.cc, housekeeping.cc, member_start.cc): buffer keeping
+// and small helpers. Not for use outside server/net.
+#pragma once
+
+#include <ctime>
+#include <cstdint>
+#include <string>
+
+#include <uv.h>
+
+#include "server/net/connection.h"
+
+namespace lockerd::server::net_internal {
+
+// A reply or input buffer bigger than this is freed once empty, so that one
+// big reply does not pin memory for the connection's lifetime.
+inline constexpr size_t kBufferKeepBytes = 64 * 1024;
+
+inline void ReleaseIfBig(std::string& buffer) {
+  if (buffer.empty() && buffer.capacity() > kBufferKeepBytes) std::string().swap(buffer);
+}
+
+inline int64_t WallMs() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  return static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;
+}
+
+inline Connection& ConnectionOf(uv_handle_t* handle) { return *static_cast<Connection*>(handle->data); }
+
+}  // namespace lockerd::server::net_internal
