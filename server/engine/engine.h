@@ -3,6 +3,12 @@
 // keeps blocked clients and answers them when a key is freed or their
 // timeout passes. The libuv server (server.h) feeds it commands and the time
 // and flushes what it writes; tests drive it directly with a fake clock.
+// Both end each loop turn with EndTurn (turn_driver.h).
+//
+// One class, its methods in files by job: engine.cc (clients, users,
+// dispatch), write_path.cc (writes through the node and their replies in
+// order), key_waits.cc (blocked clients and freed keys), loop_turn.cc
+// (EndTurn, timers, attention).
 #pragma once
 
 #include <cstdint>
