@@ -2,7 +2,7 @@
 // ciphertext read from the socket is fed in and plaintext comes out;
 // plaintext replies go in and ciphertext comes out for uv_write. It never
 // touches a socket, a loop or a clock, so two streams can be wired back to
-// back in memory (tests/server/tls_stream_test.cc).
+// back in memory (tests/server/security/tls_stream_test.cc).
 //
 // It does not buffer plaintext itself: Feed hands out everything it could
 // decrypt, and Write takes nothing (returns 0) until the handshake is done,

@@ -211,16 +211,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (result.status != lockerd::protocol::ParseStatus::kComplete) break;
     ++commands;
     const std::vector<std::string> args(parser.command().begin(), parser.command().end());
-    if (args.size() == 2 && base::EqualsIgnoreCase(args[0], "FROM")) {
+    if (args.size() == 2 && EqualsIgnoreCase(args[0], "FROM")) {
       from = args[1] == "2" ? 2 : 1;
       continue;
     }
-    if (args.size() == 2 && base::EqualsIgnoreCase(args[0], "TICK")) {
+    if (args.size() == 2 && EqualsIgnoreCase(args[0], "TICK")) {
       harness.Advance(lockerd::fuzz::LeadingNumber(args[1]).value_or(1));
       Trace(harness, outstanding);
       continue;
     }
-    if (args.size() == 2 && base::EqualsIgnoreCase(args[0], "AS")) {
+    if (args.size() == 2 && EqualsIgnoreCase(args[0], "AS")) {
       slot = args[1] == "1" ? 1 : 0;
       continue;
     }
@@ -233,7 +233,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CheckRoundTrip(*message, args);
       }
     }
-    if (args.size() == 3 && base::EqualsIgnoreCase(args[0], "PEER") && args[1] == "BATCH") {
+    if (args.size() == 3 && EqualsIgnoreCase(args[0], "PEER") && args[1] == "BATCH") {
       // Whatever of a raw batch decodes must survive its binary form.
       std::string_view rest = args[2];
       while (const auto taken = lockerd::server::TakePeerMessage(
@@ -241,8 +241,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         CheckBinaryRoundTrip(*taken);
       }
     }
-    const bool answer = !args.empty() && base::EqualsIgnoreCase(args[0], "ANSWER");
-    if (answer || (!args.empty() && base::EqualsIgnoreCase(args[0], "PEER"))) {
+    const bool answer = !args.empty() && EqualsIgnoreCase(args[0], "ANSWER");
+    if (answer || (!args.empty() && EqualsIgnoreCase(args[0], "PEER"))) {
       if (!harness.Connected(0, kPeerSlotBase + from)) {
         Handshake(harness, kPeerSlotBase + from, static_cast<lockerd::cluster::MemberId>(from), secret,
                   fingerprint);

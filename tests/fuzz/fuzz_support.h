@@ -2,7 +2,7 @@
 // commands, a strict checker of the reply bytes the server writes, and an
 // in-memory harness that drives one or more Engines the way the libuv
 // server does (clients, a fake clock, the end of each loop turn), modelled
-// on tests/server/engine_fixture.h but without GoogleTest.
+// on tests/server/engine/engine_fixture.h but without GoogleTest.
 #pragma once
 
 #include <cstdint>

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/errors.h"
-#include "tests/server/engine_fixture.h"
+#include "tests/server/engine/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {

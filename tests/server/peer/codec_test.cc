@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "protocol/resp_parser.h"
-#include "tests/server/peer_messages.h"
+#include "tests/server/peer/peer_messages.h"
 
 namespace lockerd::server {
 namespace {

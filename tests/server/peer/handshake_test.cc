@@ -6,7 +6,7 @@
 
 #include "server/config/config.h"
 #include "server/peer/auth.h"
-#include "tests/server/engine_fixture.h"
+#include "tests/server/engine/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {

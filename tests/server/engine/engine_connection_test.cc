@@ -4,7 +4,7 @@
 
 #include "server/commands/command_table.h"
 #include "base/errors.h"
-#include "tests/server/engine_fixture.h"
+#include "tests/server/engine/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {

@@ -17,7 +17,7 @@
 #include "server/engine/engine.h"
 #include "server/script/lua_engine.h"
 #include "server/script/script_value.h"
-#include "tests/server/engine_fixture.h"
+#include "tests/server/engine/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {

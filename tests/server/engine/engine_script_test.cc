@@ -11,7 +11,7 @@
 #include "cluster/lease_math.h"
 #include "base/errors.h"
 #include "server/script/sha1.h"
-#include "tests/server/engine_fixture.h"
+#include "tests/server/engine/engine_fixture.h"
 
 namespace lockerd::server {
 namespace {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "server/engine/engine.h"
-#include "tests/server/engine_fixture.h"
+#include "tests/server/engine/engine_fixture.h"
 #include "tests/support/resp_reply.h"
 
 namespace lockerd::server {

@@ -8,7 +8,7 @@
 
 #include "protocol/resp_parser.h"
 #include "server/peer/codec.h"
-#include "tests/server/peer_messages.h"
+#include "tests/server/peer/peer_messages.h"
 
 namespace lockerd::server {
 namespace {
