@@ -1,7 +1,7 @@
 // The Lua 5.1 interpreter that runs EVAL scripts, with Redis's rules: the
 // script is the body of a function named by its SHA1; KEYS and ARGV are its
 // arguments; redis.call / redis.pcall reach the commands of script_keys.h;
-// Lua values become replies as in Redis (see ToValue and PushValue).
+// Lua values become replies as in Redis (lua_values.h).
 //
 // Sandbox: the base library without dofile, loadfile, load, getfenv and
 // setfenv (loadstring refuses bytecode and gives the chunk the script's own
@@ -92,19 +92,29 @@ class LuaEngine {
     std::list<std::string>::iterator lru;
   };
 
+  // The state's allocator, the time-limit hook and the cache's LRU order
+  // (lua_engine.cc).
   static void* Allocate(void* self, void* block, size_t old_size, size_t new_size);
   static void Hook(lua_State* lua, lua_Debug* debug);
-  static int RedisCall(lua_State* lua);
-  static int RedisPCall(lua_State* lua);
-  static int SafeLoadString(lua_State* lua);
-  static int CheckedRep(lua_State* lua);
-  int Call(lua_State* lua, bool raise);
+  void Touch(Cached& cached, const std::string& sha);
+
+  // The sandbox (lua_sandbox.cc).
   void BuildSandbox();
-  // Wraps string.rep and the pattern functions with checks on their cost.
-  void GuardStringLibrary();
+  static int SafeLoadString(lua_State* lua);
   // Pushes a fresh environment for one run.
   void PushEnvironment(std::span<const std::string> keys, std::span<const std::string> argv);
-  void Touch(Cached& cached, const std::string& sha);
+
+  // The redis library (lua_redis_api.cc): sets the global `redis`, which
+  // BuildSandbox then offers through a read-only proxy.
+  void OpenRedisLibrary();
+  static int RedisCall(lua_State* lua);
+  static int RedisPCall(lua_State* lua);
+  int Call(lua_State* lua, bool raise);
+
+  // Wraps string.rep and the pattern functions with checks on their cost
+  // (lua_string_guard.cc).
+  void GuardStringLibrary();
+  static int CheckedRep(lua_State* lua);
 
   LuaLimits limits_;
   lua_State* lua_ = nullptr;
