@@ -25,6 +25,7 @@
 #include "server/engine/request_parse.h"
 
 #include "protocol/numbers.h"
+#include "server/peer/fingerprint.h"
 
 namespace lockerd::server {
 namespace {

@@ -101,10 +101,6 @@ std::string HelpText();
 std::vector<std::pair<std::string, std::string>> ConfigGet(const Config& config,
                                                            std::string_view pattern);
 
-// What every member of a cluster must agree on (the ordered member list,
-// max-lease-ms, lease-drift), hashed: peers compare it in their handshake,
-// so a member started with another list or other lease settings is refused.
-std::string ClusterFingerprint(const Config& config);
 
 // Splits "host:port" (or "[v6]:port"); false if it is not that.
 bool SplitHostPort(std::string_view address, std::string* host, int* port);

@@ -10,6 +10,7 @@
 #include "server/peer/batch.h"
 #include "server/peer/codec.h"
 #include "server/security/tls_stream.h"
+#include "server/peer/fingerprint.h"
 
 namespace lockerd::server {
 

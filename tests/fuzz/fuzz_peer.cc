@@ -49,6 +49,7 @@
 #include "server/peer/batch.h"
 #include "server/peer/codec.h"
 #include "tests/fuzz/fuzz_support.h"
+#include "server/peer/fingerprint.h"
 
 namespace {
 

@@ -7,6 +7,7 @@
 #include "server/config/config.h"
 #include "server/peer/auth.h"
 #include "tests/server/engine/engine_fixture.h"
+#include "server/peer/fingerprint.h"
 
 namespace lockerd::server {
 namespace {
