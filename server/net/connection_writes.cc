@@ -13,6 +13,7 @@
 #include "protocol/cross_protocol.h"
 #include "server/net/net_address.h"
 #include "server/net/server_internal.h"
+#include "server/uv/write_now.h"
 
 namespace lockerd::server {
 
@@ -30,50 +31,38 @@ void Server::Flush(Connection& connection) {
   Client& client = connection.client;
   std::string& reply = client.reply();
   if (!reply.empty()) {
-    auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
-    uv_buf_t buf = uv_buf_init(reply.data(), static_cast<unsigned>(reply.size()));
-    int written = uv_try_write(stream, &buf, 1);
-    if (written == UV_EAGAIN) written = 0;
-    if (written < 0) return Close(connection, uv_strerror(written));
-    if (written > 0) NoteProgress(connection, static_cast<int64_t>(uv_now(&loop_)));
-    if (static_cast<size_t>(written) < reply.size()) {
-      // The rest goes out with uv_write; its bytes must stay put until the
-      // callback, so they move to `inflight` and replies keep accumulating.
-      reply.erase(0, static_cast<size_t>(written));
-      connection.inflight.swap(reply);
-      client.inflight_bytes = connection.inflight.size();
-      buf = uv_buf_init(connection.inflight.data(), static_cast<unsigned>(connection.inflight.size()));
-      const int status = uv_write(&connection.write_request, stream, &buf, 1, OnWrite);
-      if (status != 0) return Close(connection, uv_strerror(status));
-      connection.writing = true;
-      return;
-    }
-    reply.clear();
+    // What does not go at once stays put in `inflight` until OnWrite;
+    // replies meanwhile keep accumulating in client.reply().
+    connection.inflight.swap(reply);
+    if (!WriteOut(connection)) return;
+    connection.inflight.clear();
+    reply.swap(connection.inflight);  // Keeps the buffer's memory.
     ReleaseIfBig(reply);
   }
   Drained(connection);
 }
 
+bool Server::WriteOut(Connection& connection) {
+  const uv::WriteStart start =
+      uv::WriteNowOrLater(reinterpret_cast<uv_stream_t*>(&connection.handle),
+                          &connection.write_request, connection.inflight, OnWrite);
+  if (start.error != 0) {
+    Close(connection, uv_strerror(start.error));
+    return false;
+  }
+  if (start.written_now > 0) NoteProgress(connection, static_cast<int64_t>(uv_now(&loop_)));
+  if (!start.in_flight) return true;
+  if (!connection.tls) connection.client.inflight_bytes = connection.inflight.size();
+  connection.writing = true;
+  return false;
+}
+
 void Server::FlushTls(Connection& connection) {
-  auto* stream = reinterpret_cast<uv_stream_t*>(&connection.handle);
   while (TakeTlsOutput(connection)) {
-    std::string& out = connection.inflight;
-    uv_buf_t buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
-    int written = uv_try_write(stream, &buf, 1);
-    if (written == UV_EAGAIN) written = 0;
-    if (written < 0) return Close(connection, uv_strerror(written));
-    if (written > 0) NoteProgress(connection, static_cast<int64_t>(uv_now(&loop_)));
-    if (static_cast<size_t>(written) < out.size()) {
-      // As in Flush: the rest goes out with uv_write and stays put until
-      // OnWrite, which comes back here for the next chunk.
-      out.erase(0, static_cast<size_t>(written));
-      buf = uv_buf_init(out.data(), static_cast<unsigned>(out.size()));
-      const int status = uv_write(&connection.write_request, stream, &buf, 1, OnWrite);
-      if (status != 0) return Close(connection, uv_strerror(status));
-      connection.writing = true;
-      return;
-    }
-    out.clear();
+    // As in Flush: the rest goes out with uv_write and stays put until
+    // OnWrite, which comes back here for the next chunk.
+    if (!WriteOut(connection)) return;
+    connection.inflight.clear();
   }
   if (connection.tls->failed()) return Close(connection, connection.tls->error().c_str());
   ReleaseIfBig(connection.inflight);

@@ -92,6 +92,9 @@ class Server : private TurnDriver {
   // writes the ciphertext, so that plaintext waiting still counts against
   // the output limits and a huge reply is not doubled in memory.
   void FlushTls(Connection& connection);
+  // Writes connection.inflight: true when it all went at once; false when
+  // the rest is in flight (OnWrite comes next) or the connection closed.
+  bool WriteOut(Connection& connection);
   // The next ciphertext to write into connection.inflight; false if none.
   bool TakeTlsOutput(Connection& connection);
   // Called when a connection has no reply bytes left to send.

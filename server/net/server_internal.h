@@ -1,6 +1,6 @@
 // What the files of the Server class share (server.cc, connection_io.cc,
 // connection_writes.cc, housekeeping.cc, member_start.cc): buffer keeping
-// and small helpers. Not for use outside server/net.
+// (base/buffer_keeping.h) and small helpers. Not for use outside server/net.
 #pragma once
 
 #include <ctime>
@@ -9,17 +9,13 @@
 
 #include <uv.h>
 
+#include "base/buffer_keeping.h"
 #include "server/net/connection.h"
 
 namespace lockerd::server::net_internal {
 
-// A reply or input buffer bigger than this is freed once empty, so that one
-// big reply does not pin memory for the connection's lifetime.
-inline constexpr size_t kBufferKeepBytes = 64 * 1024;
-
-inline void ReleaseIfBig(std::string& buffer) {
-  if (buffer.empty() && buffer.capacity() > kBufferKeepBytes) std::string().swap(buffer);
-}
+using base::kBufferKeepBytes;
+using base::ReleaseIfBig;
 
 inline int64_t WallMs() {
   timespec now{};

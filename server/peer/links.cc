@@ -11,8 +11,12 @@
 #include "server/peer/codec.h"
 #include "server/security/tls_stream.h"
 #include "server/peer/fingerprint.h"
+#include "base/buffer_keeping.h"
+#include "server/uv/write_now.h"
 
 namespace lockerd::server {
+
+using base::ReleaseIfBig;
 
 struct PeerLinks::Link {
   enum class State { kIdle, kResolving, kConnecting, kHandshaking, kUp };
@@ -59,16 +63,9 @@ struct ConnectRequest {
   uint64_t attempt = 0;
 };
 
-// A buffer bigger than this is freed once empty, not kept for the next burst.
-constexpr size_t kBufferKeepBytes = 64 * 1024;
-
 PeerLinks::Link& LinkOf(uv_handle_t* handle) { return *static_cast<PeerLinks::Link*>(handle->data); }
 
 void FreeSocket(uv_handle_t* handle) { delete reinterpret_cast<uv_tcp_t*>(handle); }
-
-void ReleaseIfBig(std::string& buffer) {
-  if (buffer.empty() && buffer.capacity() > kBufferKeepBytes) std::string().swap(buffer);
-}
 
 }  // namespace
 
@@ -309,27 +306,30 @@ void PeerLinks::CloseBatch(Link& link) {
 void PeerLinks::Write(Link& link) {
   if (link.writing || link.socket == nullptr) return;
   CloseBatch(link);
-  if (link.tls) {
-    // Handshake messages first; then what is queued, which the session
-    // takes only once the handshake is done (until then it waits here).
-    link.inflight.clear();
-    link.tls->TakeOutput(&link.inflight);
-    if (!link.pending.empty() && link.tls->Write(link.pending) == link.pending.size()) {
-      link.pending.clear();
+  while (true) {
+    if (link.tls) {
+      // Handshake messages first; then what is queued, which the session
+      // takes only once the handshake is done (until then it waits here).
+      link.inflight.clear();
       link.tls->TakeOutput(&link.inflight);
+      if (!link.pending.empty() && link.tls->Write(link.pending) == link.pending.size()) {
+        link.pending.clear();
+        link.tls->TakeOutput(&link.inflight);
+      }
+      if (link.tls->failed()) return ScheduleReconnect(link, link.tls->error().c_str());
+    } else {
+      link.inflight.swap(link.pending);
     }
-    if (link.tls->failed()) return ScheduleReconnect(link, link.tls->error().c_str());
     if (link.inflight.empty()) return;
-  } else {
-    if (link.pending.empty()) return;
-    link.inflight.swap(link.pending);
-    link.pending.clear();
+    const uv::WriteStart start = uv::WriteNowOrLater(
+        reinterpret_cast<uv_stream_t*>(link.socket), &link.write, link.inflight, OnWritten);
+    if (start.error != 0) return ScheduleReconnect(link, uv_strerror(start.error));
+    if (start.in_flight) {
+      link.writing = true;
+      return;
+    }
+    link.inflight.clear();  // All went at once: the next bytes, if any.
   }
-  uv_buf_t buf = uv_buf_init(link.inflight.data(), static_cast<unsigned>(link.inflight.size()));
-  const int status =
-      uv_write(&link.write, reinterpret_cast<uv_stream_t*>(link.socket), &buf, 1, OnWritten);
-  if (status != 0) return ScheduleReconnect(link, uv_strerror(status));
-  link.writing = true;
 }
 
 void PeerLinks::OnWritten(uv_write_t* request, int status) {
