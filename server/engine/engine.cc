@@ -213,10 +213,12 @@ bool Engine::RunsInsideMulti(const CommandSpec& spec) {
 // Writes that may run while the client's earlier writes are in flight: each
 // is one round on one key, and rounds on one key keep their order (the
 // coordinator queues them), so a pipeline of them behaves as if run one by
-// one. LOCK ... WAIT, DEL and everything else wait for them instead.
+// one. The command table says which (kFlagPipelined): LOCK without WAIT,
+// EXTEND, RELEASE and UPDATE. LOCK ... WAIT, DEL and everything else wait
+// for them instead.
 bool Engine::PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args) {
-  if (spec.handler == CmdLock) return args.size() == 4;  // Without WAIT.
-  return spec.handler == CmdExtend || spec.handler == CmdRelease || spec.handler == CmdUpdate;
+  if ((spec.flags & kFlagPipelined) == 0) return false;
+  return spec.pipelined_if == nullptr || spec.pipelined_if(args);
 }
 
 void Engine::ReceivePeer(const cluster::Message& message, Time now) {
