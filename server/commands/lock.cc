@@ -102,8 +102,8 @@ void CmdSet(CommandContext& c) {
   auto parsed = ParseSet(c.args, c.engine.config().max_lease_ms);
   if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
   const SetArgs& set = std::get<SetArgs>(parsed);
-  if (!set.nx_lock && !set.ifeq) return RunAsTransaction(c);  // XX, GET, KEEPTTL, a take-over.
-  if (set.ifeq) {  // Compare-and-set of the owner: the same lease, handed over.
+  if (!set.NxLock() && !set.Swap()) return RunAsTransaction(c);  // XX, GET, KEEPTTL, a take-over.
+  if (set.Swap()) {  // Compare-and-set of the owner: the same lease, handed over.
     auto request = MakeRequest(cluster::WriteOp::kSwap, set.key, set.old_owner, set.ttl_ms);
     request.new_owner = set.owner;
     return c.engine.SubmitWrite(c.client, std::move(request), ReplyStyle::kOk, c.now);

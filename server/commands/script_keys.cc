@@ -164,82 +164,42 @@ ScriptValue ScriptKeys::Get(Args args) {
 // owner renews; IFEQ and KEEPTTL hand the same lease (token and all) over.
 // With GET it answers the owner before (or null), whether it set or not.
 ScriptValue ScriptKeys::Set(Args args) {
-  bool nx = false, xx = false, keepttl = false, get = false, absolute = false;
-  std::string_view ifeq;
-  bool has_ifeq = false;
-  std::string_view expire_kind;  // As Redis: one of them, repeated at will (the last wins).
-  int64_t ttl_ms = 0;
-  std::string_view expire_text;
-  int64_t unit_ms = 1;
-  for (size_t i = 3; i < args.size(); ++i) {
-    const std::string& option = args[i];
-    if (base::EqualsIgnoreCase(option, "NX")) {
-      nx = true;
-    } else if (base::EqualsIgnoreCase(option, "XX")) {
-      xx = true;
-    } else if (base::EqualsIgnoreCase(option, "GET")) {
-      get = true;
-    } else if (base::EqualsIgnoreCase(option, "KEEPTTL")) {
-      if (!expire_kind.empty() && !base::EqualsIgnoreCase(expire_kind, option)) return Error(errors::kSyntax);
-      expire_kind = option;
-      keepttl = true;
-    } else if (base::EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
-      has_ifeq = true;
-      ifeq = args[++i];
-    } else if ((base::EqualsIgnoreCase(option, "PX") || base::EqualsIgnoreCase(option, "EX") ||
-                base::EqualsIgnoreCase(option, "PXAT") || base::EqualsIgnoreCase(option, "EXAT")) &&
-               i + 1 < args.size()) {
-      if (!expire_kind.empty() && !base::EqualsIgnoreCase(expire_kind, option)) return Error(errors::kSyntax);
-      expire_kind = option;
-      absolute = absolute || base::EqualsIgnoreCase(option, "PXAT") || base::EqualsIgnoreCase(option, "EXAT");
-      unit_ms = base::EqualsIgnoreCase(option, "EX") ? 1000 : 1;
-      expire_text = args[++i];
-    } else {
-      return Error(errors::kSyntax);
-    }
-  }
-  if (int{nx} + int{xx} + int{has_ifeq} > 1) return Error(errors::kSyntax);
-  if (absolute || expire_kind.empty()) return Error(errors::kSetForm);
-  if (!keepttl) {
-    // As SET outside scripts says it (request_parse.cc), and as Redis does.
-    const auto expire = protocol::ParseInt64(expire_text);
-    if (!expire) return Error(errors::kNotInteger);
-    if (*expire <= 0 || *expire > INT64_MAX / unit_ms) return Error(errors::kInvalidExpireSet);
-    if (*expire > options_.max_lease_ms / unit_ms) {
-      return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
-    }
-    ttl_ms = *expire * unit_ms;
-  }
+  // The SET command's own parser (request_parse.h): the same mistake gets
+  // the same reply in a script, in MULTI and from a client.
+  auto parsed = ParseSet(args, options_.max_lease_ms);
+  if (auto* text = std::get_if<std::string>(&parsed)) return ScriptValue::Error(std::move(*text));
+  const SetArgs& set = std::get<SetArgs>(parsed);
   ScriptValue error;
   Key* key = Find(args[1], &error);
   if (key == nullptr) return error;
   cluster::LeaseView& lease = key->lease;
-  const std::string_view owner = args[2];
+  const std::string_view owner = set.owner;
   if (owner.size() > options_.max_owner_bytes) {
     return ScriptValue::Error(errors::KeyTooLong(options_.max_owner_bytes));
   }
   const ScriptValue before = lease.held ? ScriptValue::Bulk(lease.owner) : ScriptValue::Null();
-  const ScriptValue done = get ? before : ScriptValue::Status("OK");
-  const ScriptValue not_done = get ? before : ScriptValue::Null();
-  if ((nx && lease.held) || (xx && !lease.held) || (has_ifeq && (!lease.held || lease.owner != ifeq))) {
+  const ScriptValue done = set.get ? before : ScriptValue::Status("OK");
+  const ScriptValue not_done = set.get ? before : ScriptValue::Null();
+  if ((set.nx && lease.held) || (set.xx && !lease.held) ||
+      (set.ifeq && (!lease.held || lease.owner != set.old_owner))) {
     return not_done;
   }
-  if (keepttl && !lease.held) {
+  if (set.keepttl && !lease.held) {
     return Error("ERR keys here are leases: SET KEEPTTL needs a held key, use PX or EX");
   }
   const int64_t kept_ms = lease.held ? cluster::CarriedOverMs(lease.remaining_ms, options_.drift,
                                                               options_.max_lease_ms)
                                      : 0;
-  if (lease.held && (lease.owner == owner || has_ifeq)) {
+  if (lease.held && (lease.owner == owner || set.ifeq)) {
     // The same lease (renewed, or handed over by its owner's IFEQ): a
     // renewal never shortens it (see Acceptor::Apply).
-    const int64_t new_ttl = keepttl ? kept_ms : std::max(ttl_ms, kept_ms);
+    const int64_t new_ttl = set.keepttl ? kept_ms : std::max(set.ttl_ms, kept_ms);
     Hold(*key, owner, lease.token, std::max<int64_t>(new_ttl, 1), /*grants=*/true);
   } else {
     // A new holder, KEEPTTL's included: a fresh token, so that a fenced
     // resource can tell the old holder's writes from the new one's.
     if (!MayHoldAnother(*key, &error)) return error;
-    Hold(*key, owner, NewToken(), keepttl ? std::max<int64_t>(kept_ms, 1) : ttl_ms, /*grants=*/true);
+    Hold(*key, owner, NewToken(), set.keepttl ? std::max<int64_t>(kept_ms, 1) : set.ttl_ms, /*grants=*/true);
   }
   return done;
 }
