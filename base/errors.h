@@ -41,6 +41,8 @@ inline constexpr std::string_view kQueuedRefused =
 inline constexpr std::string_view kMultiNested = "ERR MULTI calls can not be nested";
 inline constexpr std::string_view kWatchInMulti = "ERR WATCH inside MULTI is not allowed";
 inline constexpr std::string_view kInvalidExpireSet = "ERR invalid expire time in 'set' command";
+inline constexpr std::string_view kDelExOnlyIfEq =
+    "ERR DELEX here supports only IFEQ value (a lease's owner)";
 inline constexpr std::string_view kExecAbort =
     "EXECABORT Transaction discarded because of previous errors.";
 inline constexpr std::string_view kExecWithoutMulti = "ERR EXEC without MULTI";

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "cluster/check.h"
 #include "cluster/decision.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "base/ascii.h"
 #include "protocol/numbers.h"
 #include "base/errors.h"
+#include "server/commands/command_table.h"
 #include "server/engine/request_parse.h"
 
 namespace lockerd::server::script {
@@ -19,6 +21,45 @@ using Args = std::span<const std::string>;
 constexpr std::string_view kReadOnly = "ERR Write commands are not allowed from read-only scripts.";
 
 ScriptValue Error(std::string_view text) { return ScriptValue::Error(std::string(text)); }
+
+// The commands scripts share with clients: their arity is the command
+// table's (one definition), so that a script and a client hear the same
+// "wrong number of arguments".
+constexpr std::string_view kSharedWithClients[] = {
+    "get",    "set",    "del",     "exists",  "pttl",   "ttl",  "lockinfo", "lock", "extend",
+    "update", "release", "delifeq", "delex",  "select", "ping", "type",     "time"};
+
+// The commands only scripts may call (Redis's, not offered to clients): the
+// arguments each takes, its name included.
+struct ScriptOnlyArity {
+  std::string_view name;
+  size_t min;
+  size_t max;
+};
+constexpr ScriptOnlyArity kScriptOnly[] = {
+    {"mget", 2, SIZE_MAX},   {"strlen", 2, 2},     {"getrange", 4, 4}, {"substr", 4, 4},
+    {"pexpiretime", 2, 2},   {"expiretime", 2, 2}, {"unlink", 2, SIZE_MAX},
+    {"pexpire", 3, 4},       {"expire", 3, 4},
+};
+
+// False when a command scripts may call has too few or too many arguments;
+// true for any other name (Call answers what it does not know).
+bool ArityOk(Args args) {
+  const std::string& name = args[0];
+  for (const std::string_view shared : kSharedWithClients) {
+    if (!base::EqualsIgnoreCase(name, shared)) continue;
+    const CommandSpec* spec = FindCommand(name);
+    CHECK(spec != nullptr);
+    return spec->arity >= 0 ? args.size() == static_cast<size_t>(spec->arity)
+                            : args.size() >= static_cast<size_t>(-spec->arity);
+  }
+  for (const ScriptOnlyArity& command : kScriptOnly) {
+    if (base::EqualsIgnoreCase(name, command.name)) {
+      return args.size() >= command.min && args.size() <= command.max;
+    }
+  }
+  return true;
+}
 
 bool IsWrite(std::string_view name) {
   for (const std::string_view write :
@@ -57,60 +98,49 @@ ScriptValue ScriptKeys::Call(Args args) {
   if (args.empty()) return Error("ERR Please specify at least one argument for this redis lib call");
   const std::string& name = args[0];
   if (options_.read_only && IsWrite(name)) return Error(kReadOnly);
-  const auto arity = [&](size_t min, size_t max) { return args.size() >= min && args.size() <= max; };
-  const auto wrong_arity = [&] { return ScriptValue::Error(errors::WrongArity(base::ToLower(name))); };
-  if (base::EqualsIgnoreCase(name, "get")) return arity(2, 2) ? Get(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "mget")) return arity(2, SIZE_MAX) ? MGet(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "strlen")) return arity(2, 2) ? StrLen(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "getrange") || base::EqualsIgnoreCase(name, "substr")) {
-    return arity(4, 4) ? GetRange(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "pexpiretime")) return arity(2, 2) ? ExpireTime(args, 1) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "expiretime")) return arity(2, 2) ? ExpireTime(args, 1000) : wrong_arity();
+  if (!ArityOk(args)) return ScriptValue::Error(errors::WrongArity(base::ToLower(name)));
+  if (base::EqualsIgnoreCase(name, "get")) return Get(args);
+  if (base::EqualsIgnoreCase(name, "mget")) return MGet(args);
+  if (base::EqualsIgnoreCase(name, "strlen")) return StrLen(args);
+  if (base::EqualsIgnoreCase(name, "getrange") || base::EqualsIgnoreCase(name, "substr")) return GetRange(args);
+  if (base::EqualsIgnoreCase(name, "pexpiretime")) return ExpireTime(args, 1);
+  if (base::EqualsIgnoreCase(name, "expiretime")) return ExpireTime(args, 1000);
   if (base::EqualsIgnoreCase(name, "time")) {
-    if (!arity(1, 1)) return wrong_arity();
     // The wall clock the transaction was given (Symfony Lock reads it).
     return ScriptValue::Array({ScriptValue::Bulk(std::to_string(wall_ms_ / 1000)),
                                ScriptValue::Bulk(std::to_string(wall_ms_ % 1000 * 1000))});
   }
-  if (base::EqualsIgnoreCase(name, "set")) return arity(3, SIZE_MAX) ? Set(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "del") || base::EqualsIgnoreCase(name, "unlink")) {
-    return arity(2, SIZE_MAX) ? Del(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "exists")) return arity(2, SIZE_MAX) ? Exists(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "pexpire")) return arity(3, 4) ? Expire(args, 1) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "expire")) return arity(3, 4) ? Expire(args, 1000) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "pttl")) return arity(2, 2) ? Ttl(args, 1) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "ttl")) return arity(2, 2) ? Ttl(args, 1000) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "lockinfo")) return arity(2, 2) ? LockInfo(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "lock")) {
-    if (args.size() == 6) return Error("ERR LOCK ... WAIT cannot block inside a script");
-    return arity(4, 4) ? LockWrite(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "extend") || base::EqualsIgnoreCase(name, "update")) {
-    return arity(4, 4) ? LockWrite(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "release") || base::EqualsIgnoreCase(name, "delifeq")) {
-    return arity(3, 3) ? LockWrite(args) : wrong_arity();
+  if (base::EqualsIgnoreCase(name, "set")) return Set(args);
+  if (base::EqualsIgnoreCase(name, "del") || base::EqualsIgnoreCase(name, "unlink")) return Del(args);
+  if (base::EqualsIgnoreCase(name, "exists")) return Exists(args);
+  if (base::EqualsIgnoreCase(name, "pexpire")) return Expire(args, 1);
+  if (base::EqualsIgnoreCase(name, "expire")) return Expire(args, 1000);
+  if (base::EqualsIgnoreCase(name, "pttl")) return Ttl(args, 1);
+  if (base::EqualsIgnoreCase(name, "ttl")) return Ttl(args, 1000);
+  if (base::EqualsIgnoreCase(name, "lockinfo")) return LockInfo(args);
+  if (base::EqualsIgnoreCase(name, "lock") || base::EqualsIgnoreCase(name, "extend") ||
+      base::EqualsIgnoreCase(name, "update") || base::EqualsIgnoreCase(name, "release") ||
+      base::EqualsIgnoreCase(name, "delifeq")) {
+    return LockWrite(args);
   }
   if (base::EqualsIgnoreCase(name, "delex")) {
-    if (args.size() == 2) return Del(args);
-    if (args.size() != 4) return args.size() == 3 ? Error(errors::kSyntax) : wrong_arity();
-    if (!base::EqualsIgnoreCase(args[2], "IFEQ")) return Error("ERR DELEX here supports only IFEQ value");
-    const std::string release[] = {"release", args[1], args[3]};
+    auto parsed = ParseDelEx(args);  // The command's parser, so the command's replies.
+    if (auto* text = std::get_if<std::string>(&parsed)) return ScriptValue::Error(std::move(*text));
+    const DelExArgs& delex = std::get<DelExArgs>(parsed);
+    if (!delex.ifeq) return Del(args);
+    const std::string release[] = {"release", std::string(delex.key), std::string(delex.owner)};
     return LockWrite(release);
   }
   if (base::EqualsIgnoreCase(name, "select")) {
-    if (!arity(2, 2)) return wrong_arity();
     const auto db = protocol::ParseInt64(args[1]);
     if (!db) return Error(errors::kNotInteger);
     return *db == 0 ? ScriptValue::Status("OK") : Error(errors::kDbIndex);
   }
   if (base::EqualsIgnoreCase(name, "ping")) {
+    if (args.size() > 2) return ScriptValue::Error(errors::WrongArity("ping"));  // As CmdPing.
     return args.size() == 2 ? ScriptValue::Bulk(args[1]) : ScriptValue::Status("PONG");
   }
   if (base::EqualsIgnoreCase(name, "type")) {
-    if (!arity(2, 2)) return wrong_arity();
     ScriptValue error;
     Key* key = Find(args[1], &error);
     if (key == nullptr) return error;
@@ -346,10 +376,16 @@ ScriptValue ScriptKeys::LockWrite(Args args) {
   request.key = args[1];
   request.owner = args[2];
   bool one_zero = false;  // RELEASE / DELIFEQ answer 1 or 0; the others a token or null.
-  if (base::EqualsIgnoreCase(name, "lock") || base::EqualsIgnoreCase(name, "extend")) {
-    request.op = base::EqualsIgnoreCase(name, "lock") ? cluster::WriteOp::kLock : cluster::WriteOp::kExtend;
+  if (base::EqualsIgnoreCase(name, "lock")) {
+    request.op = cluster::WriteOp::kLock;
+    auto lock = ParseLock(args, options_.max_lease_ms);  // The command's parser, so its replies.
+    if (auto* text = std::get_if<std::string>(&lock)) return ScriptValue::Error(std::move(*text));
+    if (std::get<LockArgs>(lock).wait) return Error("ERR LOCK ... WAIT cannot block inside a script");
+    request.ttl_ms = std::get<LockArgs>(lock).ttl_ms;
+  } else if (base::EqualsIgnoreCase(name, "extend")) {
+    request.op = cluster::WriteOp::kExtend;
     auto ttl = ParseTtl(args[3], options_.max_lease_ms);
-    if (auto* text = std::get_if<std::string>(&ttl)) return ScriptValue::Error(*text);
+    if (auto* text = std::get_if<std::string>(&ttl)) return ScriptValue::Error(std::move(*text));
     request.ttl_ms = std::get<int64_t>(ttl);
   } else if (base::EqualsIgnoreCase(name, "update")) {
     request.op = cluster::WriteOp::kUpdate;

@@ -89,6 +89,13 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
   return set;
 }
 
+std::variant<DelExArgs, std::string> ParseDelEx(Args args) {
+  if (args.size() == 2) return DelExArgs{args[1], false, {}};
+  if (args.size() != 4) return std::string(errors::kSyntax);
+  if (!base::EqualsIgnoreCase(args[2], "IFEQ")) return std::string(errors::kDelExOnlyIfEq);
+  return DelExArgs{args[1], true, args[3]};
+}
+
 std::variant<ScanArgs, std::string> ParseScan(Args args) {
   ScanArgs scan;
   const auto cursor = protocol::ParseInt64(args[1]);

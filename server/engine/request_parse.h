@@ -49,6 +49,15 @@ struct SetArgs {
   bool Swap() const { return ifeq && !get; }
 };
 
+// DELEX key [IFEQ value] (Redis 8.4): a DEL of one key, or with IFEQ a
+// RELEASE by its owner. Redis's other conditions (IFNE, IFDEQ, IFDNE) are
+// not offered.
+struct DelExArgs {
+  std::string_view key;
+  bool ifeq = false;
+  std::string_view owner;  // With ifeq.
+};
+
 struct ScanArgs {
   uint64_t cursor = 0;
   std::string_view pattern;  // Empty: every key.
@@ -68,6 +77,8 @@ std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms);
 // any order, as Redis reads them (its errors for its mistakes), and a ttl of
 // at most max_lease_ms.
 std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms);
+// DELEX key [IFEQ value], for the command and for scripts.
+std::variant<DelExArgs, std::string> ParseDelEx(Args args);
 // SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 std::variant<ScanArgs, std::string> ParseScan(Args args);
 
