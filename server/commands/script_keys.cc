@@ -18,8 +18,6 @@ namespace {
 using base::EqualsIgnoreCase;
 using Args = std::span<const std::string>;
 
-constexpr std::string_view kReadOnly = "ERR Write commands are not allowed from read-only scripts.";
-
 ScriptValue Error(std::string_view text) { return ScriptValue::Error(std::string(text)); }
 
 // The commands scripts share with clients: their arity is the command
@@ -88,16 +86,14 @@ ScriptKeys::ScriptKeys(const cluster::TxnView& view, ScriptKeysOptions options)
 ScriptKeys::Key* ScriptKeys::Find(std::string_view name, ScriptValue* error) {
   const auto it = index_.find(name);
   if (it != index_.end()) return &keys_[it->second];
-  *error = ScriptValue::Error("ERR script tried to access key '" + errors::Echo(name) +
-                              "' that is not in its KEYS; scripts here run on their declared "
-                              "keys only");
+  *error = ScriptValue::Error(errors::ScriptUndeclaredKey(name));
   return nullptr;
 }
 
 ScriptValue ScriptKeys::Call(Args args) {
-  if (args.empty()) return Error("ERR Please specify at least one argument for this redis lib call");
+  if (args.empty()) return Error(errors::kScriptCallNoArgs);
   const std::string& name = args[0];
-  if (options_.read_only && IsWrite(name)) return Error(kReadOnly);
+  if (options_.read_only && IsWrite(name)) return Error(errors::kScriptReadOnly);
   if (!ArityOk(args)) return ScriptValue::Error(errors::WrongArity(base::ToLower(name)));
   if (base::EqualsIgnoreCase(name, "get")) return Get(args);
   if (base::EqualsIgnoreCase(name, "mget")) return MGet(args);
@@ -146,10 +142,7 @@ ScriptValue ScriptKeys::Call(Args args) {
     if (key == nullptr) return error;
     return ScriptValue::Status(key->lease.held ? "string" : "none");
   }
-  return ScriptValue::Error("ERR Unknown Redis command called from script: '" + errors::Echo(name) +
-                            "' (scripts here may call GET, MGET, STRLEN, GETRANGE, SUBSTR, SET, DEL, "
-                            "EXISTS, PEXPIRE, EXPIRE, PTTL, TTL, PEXPIRETIME, EXPIRETIME, TYPE, "
-                            "TIME, SELECT 0, PING and the lock commands)");
+  return ScriptValue::Error(errors::ScriptUnknownCommand(name));
 }
 
 bool ScriptKeys::MayHoldAnother(const Key& key, ScriptValue* error) {
@@ -215,7 +208,7 @@ ScriptValue ScriptKeys::Set(Args args) {
     return not_done;
   }
   if (set.keepttl && !lease.held) {
-    return Error("ERR keys here are leases: SET KEEPTTL needs a held key, use PX or EX");
+    return Error(errors::kSetKeepTtlFree);
   }
   const int64_t kept_ms = lease.held ? cluster::CarriedOverMs(lease.remaining_ms, options_.drift,
                                                               options_.max_lease_ms)
@@ -310,7 +303,7 @@ ScriptValue ScriptKeys::Expire(Args args, int64_t unit_ms) {
     xx = base::EqualsIgnoreCase(args[3], "XX");
     gt = base::EqualsIgnoreCase(args[3], "GT");
     lt = base::EqualsIgnoreCase(args[3], "LT");
-    if (!nx && !xx && !gt && !lt) return ScriptValue::Error("ERR Unsupported option " + errors::Echo(args[3]));
+    if (!nx && !xx && !gt && !lt) return ScriptValue::Error(errors::UnsupportedOption(args[3]));
   }
   ScriptValue error;
   Key* key = Find(args[1], &error);
@@ -380,7 +373,7 @@ ScriptValue ScriptKeys::LockWrite(Args args) {
     request.op = cluster::WriteOp::kLock;
     auto lock = ParseLock(args, options_.max_lease_ms);  // The command's parser, so its replies.
     if (auto* text = std::get_if<std::string>(&lock)) return ScriptValue::Error(std::move(*text));
-    if (std::get<LockArgs>(lock).wait) return Error("ERR LOCK ... WAIT cannot block inside a script");
+    if (std::get<LockArgs>(lock).wait) return Error(errors::kScriptLockWait);
     request.ttl_ms = std::get<LockArgs>(lock).ttl_ms;
   } else if (base::EqualsIgnoreCase(name, "extend")) {
     request.op = cluster::WriteOp::kExtend;

@@ -17,7 +17,7 @@ std::variant<int64_t, std::string> ParseTtl(std::string_view text, int64_t max_l
 
 std::variant<int64_t, std::string> ParseWaitTimeout(std::string_view text) {
   const auto timeout = protocol::ParseInt64(text);
-  if (!timeout) return std::string("ERR timeout is not an integer or out of range");
+  if (!timeout) return std::string(errors::kTimeoutNotInteger);
   if (*timeout < 0) return std::string(errors::kTimeoutNegative);
   if (*timeout > kWaitTimeoutMsMax) return std::string(errors::kTimeoutOutOfRange);
   return *timeout;
@@ -99,7 +99,7 @@ std::variant<DelExArgs, std::string> ParseDelEx(Args args) {
 std::variant<ScanArgs, std::string> ParseScan(Args args) {
   ScanArgs scan;
   const auto cursor = protocol::ParseInt64(args[1]);
-  if (!cursor || *cursor < 0) return std::string("ERR invalid cursor");
+  if (!cursor || *cursor < 0) return std::string(errors::kInvalidCursor);
   scan.cursor = static_cast<uint64_t>(*cursor);
   scan.count = kScanCountDefault;
   for (size_t i = 2; i < args.size(); i += 2) {

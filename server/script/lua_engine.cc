@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <vector>
 
+#include "base/errors.h"
 #include "cluster/check.h"
 #include "server/script/sha1.h"
 
@@ -32,7 +33,6 @@ constexpr const char* kLibraries[] = {"string", "table", "math", "redis"};
 constexpr int kHookInstructions = 10'000;
 // Nesting a reply may have, either way.
 constexpr int kValueDepthMax = 64;
-constexpr std::string_view kTooDeep = "ERR reached lua stack limit";
 
 int ReadOnlyTable(lua_State* lua) { return luaL_error(lua, "Attempt to modify a readonly table"); }
 
@@ -118,13 +118,12 @@ void SetFunction(lua_State* lua, const char* name, lua_CFunction function) {
   lua_setfield(lua, -2, name);
 }
 
-constexpr std::string_view kTooBig = "ERR script reply is larger than script-memory-limit";
 
 // A Lua value as a reply (Redis's conversion rules). `budget` is what the
 // reply may still take in bytes: a table referenced many times is copied
 // each time, so a small Lua value can become a huge reply.
 ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
-  if (*budget < sizeof(ScriptValue)) return ScriptValue::Error(std::string(kTooBig));
+  if (*budget < sizeof(ScriptValue)) return ScriptValue::Error(std::string(errors::kScriptReplyTooBig));
   *budget -= sizeof(ScriptValue);
   switch (lua_type(lua, index)) {
     case LUA_TNUMBER: {
@@ -137,7 +136,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
     case LUA_TSTRING: {
       size_t length = 0;
       const char* bytes = lua_tolstring(lua, index, &length);
-      if (*budget < length) return ScriptValue::Error(std::string(kTooBig));
+      if (*budget < length) return ScriptValue::Error(std::string(errors::kScriptReplyTooBig));
       *budget -= length;
       return ScriptValue::Bulk(std::string(bytes, length));
     }
@@ -145,7 +144,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
       return lua_toboolean(lua, index) ? ScriptValue::Integer(1) : ScriptValue::Null();
     case LUA_TTABLE: {
       if (depth >= kValueDepthMax || !lua_checkstack(lua, 3)) {
-        return ScriptValue::Error(std::string(kTooDeep));
+        return ScriptValue::Error(std::string(errors::kScriptTooDeep));
       }
       if (index < 0) index = lua_gettop(lua) + index + 1;
       lua_pushliteral(lua, "err");
@@ -175,7 +174,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
         lua_pop(lua, 1);
         // Too deep (a table that contains itself) or too big: the whole
         // reply is the error, not an array nested to the limit.
-        if (item.IsError() && (item.text == kTooDeep || item.text == kTooBig)) return item;
+        if (item.IsError() && (item.text == errors::kScriptTooDeep || item.text == errors::kScriptReplyTooBig)) return item;
         items.push_back(std::move(item));
       }
       return ScriptValue::Array(std::move(items));
@@ -571,9 +570,9 @@ int LuaEngine::Call(lua_State* lua, bool raise) {
       }
     }
     if (count == 0) {
-      result = ScriptValue::Error("ERR Please specify at least one argument for this redis lib call");
+      result = ScriptValue::Error(std::string(errors::kScriptCallNoArgs));
     } else if (bad_argument) {
-      result = ScriptValue::Error("ERR Lua redis lib command arguments must be strings or integers");
+      result = ScriptValue::Error(std::string(errors::kScriptCallArgType));
     } else {
       CHECK(call_ != nullptr);
       result = (*call_)(args);
@@ -590,8 +589,7 @@ int LuaEngine::Call(lua_State* lua, bool raise) {
 std::variant<std::string, std::string> LuaEngine::Load(std::string_view body) {
   using Result = std::variant<std::string, std::string>;
   if (body.size() > limits_.body_bytes_max) {
-    return Result(std::in_place_index<1>, "ERR script is longer than script-max-bytes (" +
-                                              std::to_string(limits_.body_bytes_max) + " bytes)");
+    return Result(std::in_place_index<1>, errors::ScriptTooLong(limits_.body_bytes_max));
   }
   std::string sha = Sha1Hex(body);
   if (const auto it = cache_.find(sha); it != cache_.end()) {
@@ -599,12 +597,11 @@ std::variant<std::string, std::string> LuaEngine::Load(std::string_view body) {
     return Result(std::in_place_index<0>, std::move(sha));
   }
   if (!body.empty() && body[0] == LUA_SIGNATURE[0]) {
-    return Result(std::in_place_index<1>,
-                  "ERR Error compiling script (new function): user_script: bytecode is not allowed");
+    return Result(std::in_place_index<1>, errors::ScriptCompile("user_script: bytecode is not allowed"));
   }
   if (luaL_loadbuffer(lua_, body.data(), body.size(), "@user_script") != 0) {
-    std::string error = "ERR Error compiling script (new function): ";
-    error += lua_tostring(lua_, -1) ? lua_tostring(lua_, -1) : "unknown error";
+    const char* message = lua_tostring(lua_, -1);
+    std::string error = errors::ScriptCompile(message != nullptr ? message : "unknown error");
     lua_settop(lua_, 0);
     return Result(std::in_place_index<1>, std::move(error));
   }
@@ -684,27 +681,22 @@ LuaRun LuaEngine::Run(std::string_view sha_text, std::span<const std::string> ke
   if (killed_ || out_of_memory_) {
     ++stats_.killed;
     run.keep_writes = false;
-    run.reply = ScriptValue::Error(
-        killed_ ? "ERR script stopped: it ran longer than script-time-limit (" +
-                      std::to_string(limits_.time_limit_ms) + " ms); its writes were discarded"
-                : "ERR script stopped: it used more than script-memory-limit (" +
-                      std::to_string(limits_.memory_limit_bytes) +
-                      " bytes); its writes were discarded");
+    run.reply = ScriptValue::Error(killed_ ? errors::ScriptTimedOut(limits_.time_limit_ms)
+                                           : errors::ScriptOutOfMemory(limits_.memory_limit_bytes));
   } else if (status != 0) {
     ++stats_.errors;
     if (lua_type(lua, -1) == LUA_TTABLE) {
       size_t budget = limits_.memory_limit_bytes;
       run.reply = ToValue(lua, -1, 0, &budget);  // An error raised by redis.call, or error({err=...}).
-      if (!run.reply.IsError()) run.reply = ScriptValue::Error("ERR script raised a table without err");
+      if (!run.reply.IsError()) run.reply = ScriptValue::Error(std::string(errors::kScriptTableWithoutErr));
     } else {
       const char* message = lua_tostring(lua, -1);
-      run.reply = ScriptValue::Error(std::string("ERR ") + (message ? message : "unknown error") +
-                                     " script: " + sha);
+      run.reply = ScriptValue::Error(errors::ScriptRuntime(message ? message : "unknown error", sha));
     }
   } else {
     size_t budget = limits_.memory_limit_bytes;
     run.reply = ToValue(lua, -1, 0, &budget);
-    if (run.reply.IsError() && run.reply.text == kTooBig) {
+    if (run.reply.IsError() && run.reply.text == errors::kScriptReplyTooBig) {
       run.reply.text += " (" + std::to_string(limits_.memory_limit_bytes) + " bytes)";
     }
   }
