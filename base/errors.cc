@@ -71,6 +71,10 @@ std::string UnknownAclCategory(std::string_view category) {
 
 std::string UnsupportedOption(std::string_view option) { return "ERR Unsupported option " + Echo(option); }
 
+std::string InvalidExpireTime(std::string_view command) {
+  return "ERR invalid expire time in '" + Echo(command) + "' command";
+}
+
 std::string HelloOptionSyntax(std::string_view option) {
   return "ERR Syntax error in HELLO option '" + Echo(option) + "'";
 }

@@ -41,6 +41,10 @@ inline constexpr std::string_view kQueuedRefused =
 inline constexpr std::string_view kMultiNested = "ERR MULTI calls can not be nested";
 inline constexpr std::string_view kWatchInMulti = "ERR WATCH inside MULTI is not allowed";
 inline constexpr std::string_view kInvalidExpireSet = "ERR invalid expire time in 'set' command";
+inline constexpr std::string_view kExpireNxAndOthers =
+    "ERR NX and XX, GT or LT options at the same time are not compatible";
+inline constexpr std::string_view kExpireGtAndLt =
+    "ERR GT and LT options at the same time are not compatible";
 inline constexpr std::string_view kDelExOnlyIfEq =
     "ERR DELEX here supports only IFEQ value (a lease's owner)";
 inline constexpr std::string_view kExecAbort =
@@ -115,6 +119,8 @@ std::string ProtocolError(std::string_view parser_error);
 std::string UnknownClientType(std::string_view type);
 std::string UnknownAclCategory(std::string_view category);
 std::string UnsupportedOption(std::string_view option);
+// Redis's for EXPIRE and PEXPIRE (`command` in lower case); SET's is kInvalidExpireSet.
+std::string InvalidExpireTime(std::string_view command);
 std::string HelloOptionSyntax(std::string_view option);
 std::string UnrecognizedOption(std::string_view option);
 // CLIENT SETINFO's value for `attribute` (lib-name, lib-ver) is not printable text.

@@ -37,7 +37,7 @@ struct ScriptOnlyArity {
 constexpr ScriptOnlyArity kScriptOnly[] = {
     {"mget", 2, SIZE_MAX},   {"strlen", 2, 2},     {"getrange", 4, 4}, {"substr", 4, 4},
     {"pexpiretime", 2, 2},   {"expiretime", 2, 2}, {"unlink", 2, SIZE_MAX},
-    {"pexpire", 3, 4},       {"expire", 3, 4},
+    {"pexpire", 3, SIZE_MAX}, {"expire", 3, SIZE_MAX},
 };
 
 // False when a command scripts may call has too few or too many arguments;
@@ -294,30 +294,22 @@ ScriptValue ScriptKeys::Exists(Args args) {
 // PEXPIRE / EXPIRE key n [NX|XX|GT|LT]: renews a held lease (same owner and
 // token). A lease is never shortened by a renewal on the members, so the
 // script sees the longer of the two; n <= 0 ends the lease, as in Redis.
+// Every lease has a ttl, so XX changes nothing and NX never sets.
 ScriptValue ScriptKeys::Expire(Args args, int64_t unit_ms) {
-  const auto amount = protocol::ParseInt64(args[2]);
-  if (!amount) return Error(errors::kNotInteger);
-  bool nx = false, xx = false, gt = false, lt = false;
-  if (args.size() == 4) {
-    nx = base::EqualsIgnoreCase(args[3], "NX");
-    xx = base::EqualsIgnoreCase(args[3], "XX");
-    gt = base::EqualsIgnoreCase(args[3], "GT");
-    lt = base::EqualsIgnoreCase(args[3], "LT");
-    if (!nx && !xx && !gt && !lt) return ScriptValue::Error(errors::UnsupportedOption(args[3]));
-  }
+  auto parsed = ParseExpire(args, unit_ms, wall_ms_);
+  if (auto* text = std::get_if<std::string>(&parsed)) return ScriptValue::Error(std::move(*text));
+  const ExpireArgs& expire = std::get<ExpireArgs>(parsed);
   ScriptValue error;
   Key* key = Find(args[1], &error);
   if (key == nullptr) return error;
-  if (!key->lease.held || nx) return ScriptValue::Integer(0);  // Every lease has a ttl: NX never sets.
-  if (*amount <= 0) {
+  if (!key->lease.held || expire.nx) return ScriptValue::Integer(0);
+  if (expire.ttl_ms <= 0) {
     Free(*key);
     return ScriptValue::Integer(1);
   }
-  if (*amount > options_.max_lease_ms / unit_ms) {
-    return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
-  }
-  const int64_t ttl_ms = *amount * unit_ms;
-  if ((gt && ttl_ms <= key->lease.remaining_ms) || (lt && ttl_ms >= key->lease.remaining_ms)) {
+  if (expire.ttl_ms > options_.max_lease_ms) return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
+  const int64_t ttl_ms = expire.ttl_ms;
+  if ((expire.gt && ttl_ms <= key->lease.remaining_ms) || (expire.lt && ttl_ms >= key->lease.remaining_ms)) {
     return ScriptValue::Integer(0);
   }
   const int64_t kept_ms =

@@ -96,6 +96,34 @@ std::variant<DelExArgs, std::string> ParseDelEx(Args args) {
   return DelExArgs{args[1], true, args[3]};
 }
 
+std::variant<ExpireArgs, std::string> ParseExpire(Args args, int64_t unit_ms, int64_t wall_ms) {
+  ExpireArgs expire;
+  for (size_t i = 3; i < args.size(); ++i) {
+    const std::string& option = args[i];
+    if (base::EqualsIgnoreCase(option, "NX")) {
+      expire.nx = true;
+    } else if (base::EqualsIgnoreCase(option, "XX")) {
+      expire.xx = true;
+    } else if (base::EqualsIgnoreCase(option, "GT")) {
+      expire.gt = true;
+    } else if (base::EqualsIgnoreCase(option, "LT")) {
+      expire.lt = true;
+    } else {
+      return errors::UnsupportedOption(option);
+    }
+  }
+  if (expire.nx && (expire.xx || expire.gt || expire.lt)) return std::string(errors::kExpireNxAndOthers);
+  if (expire.gt && expire.lt) return std::string(errors::kExpireGtAndLt);
+  const auto amount = protocol::ParseInt64(args[2]);
+  if (!amount) return std::string(errors::kNotInteger);
+  if (*amount > INT64_MAX / unit_ms || *amount < INT64_MIN / unit_ms ||
+      *amount * unit_ms > INT64_MAX - wall_ms) {
+    return errors::InvalidExpireTime(base::ToLower(args[0]));
+  }
+  expire.ttl_ms = *amount * unit_ms;
+  return expire;
+}
+
 std::variant<ScanArgs, std::string> ParseScan(Args args) {
   ScanArgs scan;
   const auto cursor = protocol::ParseInt64(args[1]);

@@ -58,6 +58,16 @@ struct DelExArgs {
   std::string_view owner;  // With ifeq.
 };
 
+// EXPIRE / PEXPIRE key n [NX | XX | GT | LT ...]: scripts only (a client
+// renews with EXTEND).
+struct ExpireArgs {
+  int64_t ttl_ms = 0;  // n in milliseconds; <= 0 ends the lease, as in Redis.
+  bool nx = false;
+  bool xx = false;
+  bool gt = false;
+  bool lt = false;
+};
+
 struct ScanArgs {
   uint64_t cursor = 0;
   std::string_view pattern;  // Empty: every key.
@@ -79,6 +89,11 @@ std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms);
 std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms);
 // DELEX key [IFEQ value], for the command and for scripts.
 std::variant<DelExArgs, std::string> ParseDelEx(Args args);
+// EXPIRE or PEXPIRE (`unit_ms` 1000 or 1) as Redis 7 reads it: the options
+// first, then n, then n's overflow as milliseconds or as a deadline from
+// `wall_ms`. The ttl is not bounded here: a free key answers 0 before
+// max-lease-ms is asked about.
+std::variant<ExpireArgs, std::string> ParseExpire(Args args, int64_t unit_ms, int64_t wall_ms);
 // SCAN cursor [MATCH pattern] [COUNT n] [TYPE t]
 std::variant<ScanArgs, std::string> ParseScan(Args args);
 
