@@ -59,4 +59,109 @@ std::string TtlRange(int64_t max_lease_ms) {
   return "ERR ttl must be between 1 and " + std::to_string(max_lease_ms) + " (max-lease-ms)";
 }
 
+std::string ProtocolError(std::string_view parser_error) { return "ERR " + std::string(parser_error); }
+
+std::string UnknownClientType(std::string_view type) {
+  return "ERR Unknown client type '" + Echo(type) + "'";
+}
+
+std::string UnknownAclCategory(std::string_view category) {
+  return "ERR Unknown category '" + Echo(category) + "'";
+}
+
+std::string UnsupportedOption(std::string_view option) { return "ERR Unsupported option " + Echo(option); }
+
+std::string InvalidExpireTime(std::string_view command) {
+  return "ERR invalid expire time in '" + Echo(command) + "' command";
+}
+
+std::string HelloOptionSyntax(std::string_view option) {
+  return "ERR Syntax error in HELLO option '" + Echo(option) + "'";
+}
+
+std::string UnrecognizedOption(std::string_view option) {
+  return "ERR Unrecognized option '" + Echo(option) + "'";
+}
+
+std::string ClientInfoInvalid(std::string_view attribute) {
+  return "ERR " + Echo(attribute) + " cannot contain spaces, newlines or special characters.";
+}
+
+std::string PeerHandshakeRefused(std::string_view why) {
+  return "ERR peer handshake refused: " + std::string(why);
+}
+
+std::string NotInMulti(std::string_view command) {
+  return "ERR " + base::ToUpper(command) +
+         " is not offered inside MULTI here: a transaction runs on the keys its commands name "
+         "(GET, SET, DEL, EXISTS, PTTL, TTL, TYPE, the lock commands, PING, ECHO, TIME, SELECT)";
+}
+
+std::string QueuedTooBig(size_t queued_bytes_max) {
+  return "ERR the queued commands hold more than client-query-buffer-limit (" +
+         std::to_string(queued_bytes_max) + " bytes)";
+}
+
+std::string TransactionTooManyKeys(size_t keys_named, size_t script_max_keys) {
+  return "ERR the transaction names " + std::to_string(keys_named) + " keys; script-max-keys is " +
+         std::to_string(script_max_keys);
+}
+
+std::string WatchTooManyKeys(size_t script_max_keys) {
+  return "ERR a connection may watch at most script-max-keys (" + std::to_string(script_max_keys) +
+         ") keys";
+}
+
+std::string ScriptTooManyKeys(int64_t keys_declared, size_t script_max_keys) {
+  return "ERR the script declares " + std::to_string(keys_declared) + " keys; script-max-keys is " +
+         std::to_string(script_max_keys);
+}
+
+std::string ScriptUndeclaredKey(std::string_view key) {
+  return "ERR script tried to access key '" + Echo(key) +
+         "' that is not in its KEYS; scripts here run on their declared keys only";
+}
+
+std::string ScriptUnknownCommand(std::string_view command) {
+  return "ERR Unknown Redis command called from script: '" + Echo(command) +
+         "' (scripts here may call GET, MGET, STRLEN, GETRANGE, SUBSTR, SET, DEL, EXISTS, PEXPIRE, "
+         "EXPIRE, PTTL, TTL, PEXPIRETIME, EXPIRETIME, TYPE, TIME, SELECT 0, PING and the lock "
+         "commands)";
+}
+
+std::string AclFailureInScript(std::string_view noperm) {
+  return "ERR ACL failure in script: " + std::string(noperm.substr(noperm.find(' ') + 1));
+}
+
+std::string ScriptTooLong(size_t body_bytes_max) {
+  return "ERR script is longer than script-max-bytes (" + std::to_string(body_bytes_max) + " bytes)";
+}
+
+std::string ScriptCompile(std::string_view lua_message) {
+  return "ERR Error compiling script (new function): " + std::string(lua_message);
+}
+
+std::string ScriptRuntime(std::string_view lua_message, std::string_view sha) {
+  return "ERR " + std::string(lua_message) + " script: " + std::string(sha);
+}
+
+std::string ScriptTimedOut(int64_t time_limit_ms) {
+  return "ERR script stopped: it ran longer than script-time-limit (" + std::to_string(time_limit_ms) +
+         " ms); its writes were discarded";
+}
+
+std::string ScriptOutOfMemory(size_t memory_limit_bytes) {
+  return "ERR script stopped: it used more than script-memory-limit (" +
+         std::to_string(memory_limit_bytes) + " bytes); its writes were discarded";
+}
+
+std::string ExecRefused(std::string_view refusal) {
+  if (refusal.rfind("ERR ", 0) == 0) refusal.remove_prefix(4);
+  return "EXECABORT Transaction discarded because of: " + std::string(refusal);
+}
+
+std::string NoQuorum(std::string_view detail) { return "NOQUORUM " + std::string(detail); }
+
+std::string TryAgain(std::string_view detail) { return "TRYAGAIN " + std::string(detail); }
+
 }  // namespace lockerd::server::errors

@@ -39,7 +39,7 @@ void CmdAclCat(CommandContext& c) {
   }
   const auto category = FindAclCategory(c.args[2]);
   if (!category) {
-    return c.engine.ReplyError(c.client, "ERR Unknown category '" + errors::Echo(c.args[2]) + "'");
+    return c.engine.ReplyError(c.client, errors::UnknownAclCategory(c.args[2]));
   }
   size_t count = 0;
   for (const AclCommand& command : CommandAclCatalog().commands()) count += (command.categories & *category) != 0;

@@ -17,8 +17,6 @@
 namespace lockerd::server {
 namespace {
 
-constexpr std::string_view kClusterDisabled = "ERR This instance has cluster support disabled";
-
 // Redis 7's CLUSTER subcommands: a known one gets the refusal, another
 // name the unknown-subcommand error, as redis-server answers.
 constexpr std::array<std::string_view, 28> kClusterSubcommands = {
@@ -37,12 +35,11 @@ void CmdCluster(CommandContext& c) {
   const bool known = std::any_of(kClusterSubcommands.begin(), kClusterSubcommands.end(),
                                  [&sub](std::string_view name) { return base::EqualsIgnoreCase(sub, name); });
   if (!known) {
-    return c.engine.ReplyError(c.client, "ERR unknown subcommand '" + errors::Echo(sub) +
-                                             "'. Try CLUSTER HELP.");
+    return c.engine.ReplyError(c.client, errors::UnknownSubcommand(sub, "CLUSTER"));
   }
-  c.engine.ReplyError(c.client, kClusterDisabled);
+  c.engine.ReplyError(c.client, errors::kClusterDisabled);
 }
 
-void CmdClusterModeOnly(CommandContext& c) { c.engine.ReplyError(c.client, kClusterDisabled); }
+void CmdClusterModeOnly(CommandContext& c) { c.engine.ReplyError(c.client, errors::kClusterDisabled); }
 
 }  // namespace lockerd::server

@@ -38,6 +38,10 @@ constexpr uint32_t kN = kFlagNoAuth;
 constexpr uint32_t kB = kFlagBlocking;
 constexpr uint32_t kA = kFlagAdmin;
 constexpr uint32_t kL = kFlagLoading | kFlagStale;
+constexpr uint32_t kP = kFlagPipelined;
+
+// LOCK key owner ttl pipelines; LOCK ... WAIT timeout blocks instead.
+bool LockWithoutWait(std::span<const std::string> args) { return args.size() == 4; }
 
 // Argument documentation, read by redis-cli for its hints.
 constexpr ArgDoc kKey{"key", "key"};
@@ -240,7 +244,7 @@ constexpr CommandSpec kCommands[] = {
      CmdExec},
     {"exists", -2, kR | kF, kKs | kRd | kFa, 1, -1, 1, "generic",
      "Counts the given keys held here (a local read).", "1.0.0", kKeys, CmdExists},
-    {"extend", 4, kW | kF, kLk | kWr | kFa, 1, 1, 1, "lock",
+    {"extend", 4, kW | kF | kP, kLk | kWr | kFa, 1, 1, 1, "lock",
      "Renews a lease held by owner for ttl ms. Returns its token, or null.", "0.1.0",
      kExtendArgs, CmdExtend},
     {"get", 2, kR | kF, kLk | kStr | kRd | kFa, 1, 1, 1, "string", "Returns a lease's owner (a local read), or null.",
@@ -251,10 +255,10 @@ constexpr CommandSpec kCommands[] = {
      "1.0.0", kSectionArgs, CmdInfo},
     {"keys", 2, kR, kKs | kRd | kSl | kDa, 0, 0, 0, "generic", "Returns the held keys that match a pattern.", "1.0.0",
      kPatternArgs, CmdKeys},
-    {"lock", -4, kW | kB, kLk | kWr | kSl | kBl, 1, 1, 1, "lock",
+    {"lock", -4, kW | kB | kP, kLk | kWr | kSl | kBl, 1, 1, 1, "lock",
      "Acquires a lease for owner for ttl ms; WAIT blocks up to timeout ms (0: forever). Returns "
      "a fencing token, or null when held by another owner.",
-     "0.1.0", kLockArgs, CmdLock},
+     "0.1.0", kLockArgs, CmdLock, {}, LockWithoutWait},
     {"lockinfo", 2, kR | kF, kLk | kRd | kFa, 1, 1, 1, "lock",
      "Returns a lease's owner, token and remaining ms (a local read), or null.", "0.1.0",
      kOnlyKey, CmdLockInfo},
@@ -275,7 +279,7 @@ constexpr CommandSpec kCommands[] = {
      "Redis Cluster's: refused, as a standalone Redis refuses it.", "3.0.0", {}, CmdClusterModeOnly},
     {"readwrite", 1, kF | kL, kFa | kCo, 0, 0, 0, "cluster",
      "Redis Cluster's: refused, as a standalone Redis refuses it.", "3.0.0", {}, CmdClusterModeOnly},
-    {"release", 3, kW | kF, kLk | kWr | kFa, 1, 1, 1, "lock",
+    {"release", 3, kW | kF | kP, kLk | kWr | kFa, 1, 1, 1, "lock",
      "Releases a lease held by owner. Returns 1, or 0 if owner did not hold it.", "0.1.0",
      kReleaseArgs, CmdRelease},
     {"reset", 1, kN | kF | kL, kFa | kCo, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", {},
@@ -301,7 +305,7 @@ constexpr CommandSpec kCommands[] = {
      "1.0.0", kOnlyKey, CmdType},
     {"unwatch", 1, kF | kL, kFa | kTx, 0, 0, 0, "transactions", "Forgets every WATCH of the connection.",
      "2.2.0", {}, CmdUnwatch},
-    {"update", 4, kW | kF, kLk | kWr | kFa, 1, 1, 1, "lock",
+    {"update", 4, kW | kF | kP, kLk | kWr | kFa, 1, 1, 1, "lock",
      "Hands a lease from owner to newowner, keeping token and deadline. Returns the token, or "
      "null.",
      "0.1.0", kUpdateArgs, CmdUpdate},

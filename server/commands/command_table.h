@@ -35,7 +35,15 @@ enum CommandFlag : uint32_t {
   kFlagAdmin = 1u << 5,
   kFlagStale = 1u << 6,
   kFlagLoading = 1u << 7,
+  // May run while the client's earlier writes are in flight (engine.h,
+  // PipelinedWrite): one round on one key, and rounds on one key keep their
+  // order, so a pipeline of them behaves as if run one by one. Not a Redis
+  // flag: COMMAND INFO does not show it.
+  kFlagPipelined = 1u << 8,
 };
+
+// A test of a command's arguments (CommandSpec::pipelined_if).
+using ArgsTest = bool (*)(std::span<const std::string> args);
 
 // One argument in COMMAND DOCS; `children` for "oneof" and "block" types.
 struct ArgDoc {
@@ -67,7 +75,16 @@ struct CommandSpec {
   std::span<const ArgDoc> args;
   Handler handler;
   std::span<const CommandSpec> subcommands = {};
+  // With kFlagPipelined: the calls that may pipeline, when not all may
+  // (LOCK: only without WAIT, which blocks). Null: every call.
+  ArgsTest pipelined_if = nullptr;
 };
+
+// Whether `argc` arguments (the name included) fit the command's arity.
+inline bool ArityAccepts(const CommandSpec& spec, size_t argc) {
+  return spec.arity >= 0 ? argc == static_cast<size_t>(spec.arity)
+                         : argc >= static_cast<size_t>(-spec.arity);
+}
 
 // The command named `name` (any case), or nullptr.
 const CommandSpec* FindCommand(std::string_view name);

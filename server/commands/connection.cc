@@ -84,7 +84,7 @@ void CmdHello(CommandContext& c) {
   if (c.args.size() >= 2) {
     const auto requested = protocol::ParseInt64(c.args[1]);
     if (!requested) {
-      return c.engine.ReplyError(c.client, "ERR Protocol version is not an integer or out of range");
+      return c.engine.ReplyError(c.client, errors::kProtoVersionNotInteger);
     }
     if (*requested != 2 && *requested != 3) return c.engine.ReplyError(c.client, errors::kNoProto);
     version = *requested == 3 ? protocol::RespVersion::kResp3 : protocol::RespVersion::kResp2;
@@ -106,8 +106,7 @@ void CmdHello(CommandContext& c) {
       name = c.args[i + 1];
       i += 1;
     } else {
-      return c.engine.ReplyError(
-          c.client, "ERR Syntax error in HELLO option '" + errors::Echo(c.args[i]) + "'");
+      return c.engine.ReplyError(c.client, errors::HelloOptionSyntax(c.args[i]));
     }
   }
   if (authenticate) {
@@ -170,13 +169,10 @@ void CmdClientSetInfo(CommandContext& c) {
   } else if (base::EqualsIgnoreCase(attribute, "lib-ver")) {
     field = &c.client.lib_version;
   } else {
-    return c.engine.ReplyError(c.client,
-                               "ERR Unrecognized option '" + errors::Echo(attribute) + "'");
+    return c.engine.ReplyError(c.client, errors::UnrecognizedOption(attribute));
   }
   if (!ValidClientText(value)) {
-    return c.engine.ReplyError(c.client, "ERR " + errors::Echo(attribute) +
-                                             " cannot contain spaces, newlines or special "
-                                             "characters.");
+    return c.engine.ReplyError(c.client, errors::ClientInfoInvalid(attribute));
   }
   *field = value;
   c.client.writer().WriteSimpleString("OK");
@@ -200,13 +196,13 @@ void CmdClientList(CommandContext& c) {
         none = true;
         continue;
       }
-      return c.engine.ReplyError(c.client, "ERR Unknown client type '" + errors::Echo(type) + "'");
+      return c.engine.ReplyError(c.client, errors::UnknownClientType(type));
     }
     if (base::EqualsIgnoreCase(c.args[i], "ID") && i + 1 < c.args.size()) {
       only_ids = true;
       for (++i; i < c.args.size(); ++i) {
         const auto id = protocol::ParseInt64(c.args[i]);
-        if (!id || *id <= 0) return c.engine.ReplyError(c.client, "ERR Invalid client ID");
+        if (!id || *id <= 0) return c.engine.ReplyError(c.client, errors::kInvalidClientId);
         ids.push_back(static_cast<uint64_t>(*id));
       }
       break;

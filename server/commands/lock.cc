@@ -102,8 +102,8 @@ void CmdSet(CommandContext& c) {
   auto parsed = ParseSet(c.args, c.engine.config().max_lease_ms);
   if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
   const SetArgs& set = std::get<SetArgs>(parsed);
-  if (!set.nx_lock && !set.ifeq) return RunAsTransaction(c);  // XX, GET, KEEPTTL, a take-over.
-  if (set.ifeq) {  // Compare-and-set of the owner: the same lease, handed over.
+  if (!set.NxLock() && !set.Swap()) return RunAsTransaction(c);  // XX, GET, KEEPTTL, a take-over.
+  if (set.Swap()) {  // Compare-and-set of the owner: the same lease, handed over.
     auto request = MakeRequest(cluster::WriteOp::kSwap, set.key, set.old_owner, set.ttl_ms);
     request.new_owner = set.owner;
     return c.engine.SubmitWrite(c.client, std::move(request), ReplyStyle::kOk, c.now);
@@ -133,12 +133,11 @@ void CmdDelIfEq(CommandContext& c) {
 
 // DELEX key [IFEQ value] (Redis 8.4): DEL of one key, or RELEASE with IFEQ.
 void CmdDelEx(CommandContext& c) {
-  if (c.args.size() == 2) return c.engine.SubmitDelete(c.client, c.args.subspan(1, 1), c.now);
-  if (c.args.size() != 4) return c.engine.ReplyError(c.client, errors::kSyntax);
-  if (!base::EqualsIgnoreCase(c.args[2], "IFEQ")) {
-    return c.engine.ReplyError(c.client, "ERR DELEX here supports only IFEQ value (a lease's owner)");
-  }
-  c.engine.SubmitWrite(c.client, MakeRequest(cluster::WriteOp::kRelease, c.args[1], c.args[3], 0),
+  auto parsed = ParseDelEx(c.args);
+  if (auto* error = std::get_if<std::string>(&parsed)) return c.engine.ReplyError(c.client, *error);
+  const DelExArgs& delex = std::get<DelExArgs>(parsed);
+  if (!delex.ifeq) return c.engine.SubmitDelete(c.client, c.args.subspan(1, 1), c.now);
+  c.engine.SubmitWrite(c.client, MakeRequest(cluster::WriteOp::kRelease, delex.key, delex.owner, 0),
                        ReplyStyle::kOneZero, c.now);
 }
 

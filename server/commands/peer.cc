@@ -18,6 +18,7 @@
 #include "server/engine/client.h"
 #include "server/commands/handlers.h"
 #include "server/engine/engine.h"
+#include "base/errors.h"
 #include "base/log.h"
 #include "server/peer/auth.h"
 #include "server/peer/batch.h"
@@ -36,7 +37,7 @@ void Refuse(CommandContext& c, const std::string& why) {
       why.c_str());
   c.client.peer_challenge.reset();
   c.client.close_after_reply = true;
-  c.engine.ReplyError(c.client, "ERR peer handshake refused: " + why);
+  c.engine.ReplyError(c.client, errors::PeerHandshakeRefused(why));
 }
 
 void Hello(CommandContext& c) {
@@ -106,7 +107,7 @@ void CmdPeer(CommandContext& c) {
   if (base::EqualsIgnoreCase(kind, "AUTH")) return Auth(c);
   if (c.client.peer_member < 0) {
     c.client.close_after_reply = true;
-    return c.engine.ReplyError(c.client, "NOPERM not a cluster peer: send PEER HELLO first");
+    return c.engine.ReplyError(c.client, errors::kNotPeer);
   }
   if (base::EqualsIgnoreCase(kind, "PING")) return c.client.writer().WriteSimpleString("PONG");
   // Peer message size: a message's only long fields are a key and an owner,

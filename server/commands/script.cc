@@ -37,13 +37,12 @@ struct EvalArgs {
 std::variant<EvalArgs, std::string> ParseEval(std::span<const std::string> args, size_t keys_max) {
   const auto count = protocol::ParseInt64(args[2]);
   if (!count) return std::string(errors::kNotInteger);
-  if (*count < 0) return std::string("ERR Number of keys can't be negative");
+  if (*count < 0) return std::string(errors::kNumKeysNegative);
   if (static_cast<uint64_t>(*count) > args.size() - 3) {
-    return std::string("ERR Number of keys can't be greater than number of args");
+    return std::string(errors::kNumKeysTooMany);
   }
   if (static_cast<uint64_t>(*count) > keys_max) {
-    return "ERR the script declares " + std::to_string(*count) +
-           " keys; script-max-keys is " + std::to_string(keys_max);
+    return errors::ScriptTooManyKeys(*count, keys_max);
   }
   const auto keys_end = args.begin() + 3 + *count;
   return EvalArgs{{args.begin() + 3, keys_end}, {keys_end, args.end()}};
@@ -165,7 +164,7 @@ void CmdScriptExists(CommandContext& c) {
 void CmdScriptFlush(CommandContext& c) {
   if (c.args.size() > 3 ||
       (c.args.size() == 3 && !base::EqualsIgnoreCase(c.args[2], "ASYNC") && !base::EqualsIgnoreCase(c.args[2], "SYNC"))) {
-    return c.engine.ReplyError(c.client, "ERR SCRIPT FLUSH only support SYNC|ASYNC option");
+    return c.engine.ReplyError(c.client, errors::kScriptFlushOption);
   }
   c.engine.lua().Flush();
   c.client.writer().WriteSimpleString("OK");
@@ -174,7 +173,7 @@ void CmdScriptFlush(CommandContext& c) {
 void CmdScriptKill(CommandContext& c) {
   // A script never outlives the command that runs it: script-time-limit
   // stops it first.
-  c.engine.ReplyError(c.client, "NOTBUSY No scripts in execution right now.");
+  c.engine.ReplyError(c.client, errors::kNotBusy);
 }
 
 void CmdScriptHelp(CommandContext& c) {

@@ -2,12 +2,14 @@
 
 #include <algorithm>
 
+#include "cluster/check.h"
 #include "cluster/decision.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "base/ascii.h"
 #include "protocol/numbers.h"
 #include "base/errors.h"
+#include "server/commands/command_table.h"
 #include "server/engine/request_parse.h"
 
 namespace lockerd::server::script {
@@ -16,9 +18,45 @@ namespace {
 using base::EqualsIgnoreCase;
 using Args = std::span<const std::string>;
 
-constexpr std::string_view kReadOnly = "ERR Write commands are not allowed from read-only scripts.";
-
 ScriptValue Error(std::string_view text) { return ScriptValue::Error(std::string(text)); }
+
+// The commands scripts share with clients: their arity is the command
+// table's (one definition), so that a script and a client hear the same
+// "wrong number of arguments".
+constexpr std::string_view kSharedWithClients[] = {
+    "get",    "set",    "del",     "exists",  "pttl",   "ttl",  "lockinfo", "lock", "extend",
+    "update", "release", "delifeq", "delex",  "select", "ping", "type",     "time"};
+
+// The commands only scripts may call (Redis's, not offered to clients): the
+// arguments each takes, its name included.
+struct ScriptOnlyArity {
+  std::string_view name;
+  size_t min;
+  size_t max;
+};
+constexpr ScriptOnlyArity kScriptOnly[] = {
+    {"mget", 2, SIZE_MAX},   {"strlen", 2, 2},     {"getrange", 4, 4}, {"substr", 4, 4},
+    {"pexpiretime", 2, 2},   {"expiretime", 2, 2}, {"unlink", 2, SIZE_MAX},
+    {"pexpire", 3, SIZE_MAX}, {"expire", 3, SIZE_MAX},
+};
+
+// False when a command scripts may call has too few or too many arguments;
+// true for any other name (Call answers what it does not know).
+bool ArityOk(Args args) {
+  const std::string& name = args[0];
+  for (const std::string_view shared : kSharedWithClients) {
+    if (!base::EqualsIgnoreCase(name, shared)) continue;
+    const CommandSpec* spec = FindCommand(name);
+    CHECK(spec != nullptr);
+    return ArityAccepts(*spec, args.size());
+  }
+  for (const ScriptOnlyArity& command : kScriptOnly) {
+    if (base::EqualsIgnoreCase(name, command.name)) {
+      return args.size() >= command.min && args.size() <= command.max;
+    }
+  }
+  return true;
+}
 
 bool IsWrite(std::string_view name) {
   for (const std::string_view write :
@@ -47,79 +85,63 @@ ScriptKeys::ScriptKeys(const cluster::TxnView& view, ScriptKeysOptions options)
 ScriptKeys::Key* ScriptKeys::Find(std::string_view name, ScriptValue* error) {
   const auto it = index_.find(name);
   if (it != index_.end()) return &keys_[it->second];
-  *error = ScriptValue::Error("ERR script tried to access key '" + errors::Echo(name) +
-                              "' that is not in its KEYS; scripts here run on their declared "
-                              "keys only");
+  *error = ScriptValue::Error(errors::ScriptUndeclaredKey(name));
   return nullptr;
 }
 
 ScriptValue ScriptKeys::Call(Args args) {
-  if (args.empty()) return Error("ERR Please specify at least one argument for this redis lib call");
+  if (args.empty()) return Error(errors::kScriptCallNoArgs);
   const std::string& name = args[0];
-  if (options_.read_only && IsWrite(name)) return Error(kReadOnly);
-  const auto arity = [&](size_t min, size_t max) { return args.size() >= min && args.size() <= max; };
-  const auto wrong_arity = [&] { return ScriptValue::Error(errors::WrongArity(base::ToLower(name))); };
-  if (base::EqualsIgnoreCase(name, "get")) return arity(2, 2) ? Get(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "mget")) return arity(2, SIZE_MAX) ? MGet(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "strlen")) return arity(2, 2) ? StrLen(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "getrange") || base::EqualsIgnoreCase(name, "substr")) {
-    return arity(4, 4) ? GetRange(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "pexpiretime")) return arity(2, 2) ? ExpireTime(args, 1) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "expiretime")) return arity(2, 2) ? ExpireTime(args, 1000) : wrong_arity();
+  if (options_.read_only && IsWrite(name)) return Error(errors::kScriptReadOnly);
+  if (!ArityOk(args)) return ScriptValue::Error(errors::WrongArity(base::ToLower(name)));
+  if (base::EqualsIgnoreCase(name, "get")) return Get(args);
+  if (base::EqualsIgnoreCase(name, "mget")) return MGet(args);
+  if (base::EqualsIgnoreCase(name, "strlen")) return StrLen(args);
+  if (base::EqualsIgnoreCase(name, "getrange") || base::EqualsIgnoreCase(name, "substr")) return GetRange(args);
+  if (base::EqualsIgnoreCase(name, "pexpiretime")) return ExpireTime(args, 1);
+  if (base::EqualsIgnoreCase(name, "expiretime")) return ExpireTime(args, 1000);
   if (base::EqualsIgnoreCase(name, "time")) {
-    if (!arity(1, 1)) return wrong_arity();
     // The wall clock the transaction was given (Symfony Lock reads it).
     return ScriptValue::Array({ScriptValue::Bulk(std::to_string(wall_ms_ / 1000)),
                                ScriptValue::Bulk(std::to_string(wall_ms_ % 1000 * 1000))});
   }
-  if (base::EqualsIgnoreCase(name, "set")) return arity(3, SIZE_MAX) ? Set(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "del") || base::EqualsIgnoreCase(name, "unlink")) {
-    return arity(2, SIZE_MAX) ? Del(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "exists")) return arity(2, SIZE_MAX) ? Exists(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "pexpire")) return arity(3, 4) ? Expire(args, 1) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "expire")) return arity(3, 4) ? Expire(args, 1000) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "pttl")) return arity(2, 2) ? Ttl(args, 1) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "ttl")) return arity(2, 2) ? Ttl(args, 1000) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "lockinfo")) return arity(2, 2) ? LockInfo(args) : wrong_arity();
-  if (base::EqualsIgnoreCase(name, "lock")) {
-    if (args.size() == 6) return Error("ERR LOCK ... WAIT cannot block inside a script");
-    return arity(4, 4) ? LockWrite(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "extend") || base::EqualsIgnoreCase(name, "update")) {
-    return arity(4, 4) ? LockWrite(args) : wrong_arity();
-  }
-  if (base::EqualsIgnoreCase(name, "release") || base::EqualsIgnoreCase(name, "delifeq")) {
-    return arity(3, 3) ? LockWrite(args) : wrong_arity();
+  if (base::EqualsIgnoreCase(name, "set")) return Set(args);
+  if (base::EqualsIgnoreCase(name, "del") || base::EqualsIgnoreCase(name, "unlink")) return Del(args);
+  if (base::EqualsIgnoreCase(name, "exists")) return Exists(args);
+  if (base::EqualsIgnoreCase(name, "pexpire")) return Expire(args, 1);
+  if (base::EqualsIgnoreCase(name, "expire")) return Expire(args, 1000);
+  if (base::EqualsIgnoreCase(name, "pttl")) return Ttl(args, 1);
+  if (base::EqualsIgnoreCase(name, "ttl")) return Ttl(args, 1000);
+  if (base::EqualsIgnoreCase(name, "lockinfo")) return LockInfo(args);
+  if (base::EqualsIgnoreCase(name, "lock") || base::EqualsIgnoreCase(name, "extend") ||
+      base::EqualsIgnoreCase(name, "update") || base::EqualsIgnoreCase(name, "release") ||
+      base::EqualsIgnoreCase(name, "delifeq")) {
+    return LockWrite(args);
   }
   if (base::EqualsIgnoreCase(name, "delex")) {
-    if (args.size() == 2) return Del(args);
-    if (args.size() != 4) return args.size() == 3 ? Error(errors::kSyntax) : wrong_arity();
-    if (!base::EqualsIgnoreCase(args[2], "IFEQ")) return Error("ERR DELEX here supports only IFEQ value");
-    const std::string release[] = {"release", args[1], args[3]};
+    auto parsed = ParseDelEx(args);  // The command's parser, so the command's replies.
+    if (auto* text = std::get_if<std::string>(&parsed)) return ScriptValue::Error(std::move(*text));
+    const DelExArgs& delex = std::get<DelExArgs>(parsed);
+    if (!delex.ifeq) return Del(args);
+    const std::string release[] = {"release", std::string(delex.key), std::string(delex.owner)};
     return LockWrite(release);
   }
   if (base::EqualsIgnoreCase(name, "select")) {
-    if (!arity(2, 2)) return wrong_arity();
     const auto db = protocol::ParseInt64(args[1]);
     if (!db) return Error(errors::kNotInteger);
     return *db == 0 ? ScriptValue::Status("OK") : Error(errors::kDbIndex);
   }
   if (base::EqualsIgnoreCase(name, "ping")) {
+    if (args.size() > 2) return ScriptValue::Error(errors::WrongArity("ping"));  // As CmdPing.
     return args.size() == 2 ? ScriptValue::Bulk(args[1]) : ScriptValue::Status("PONG");
   }
   if (base::EqualsIgnoreCase(name, "type")) {
-    if (!arity(2, 2)) return wrong_arity();
     ScriptValue error;
     Key* key = Find(args[1], &error);
     if (key == nullptr) return error;
     return ScriptValue::Status(key->lease.held ? "string" : "none");
   }
-  return ScriptValue::Error("ERR Unknown Redis command called from script: '" + errors::Echo(name) +
-                            "' (scripts here may call GET, MGET, STRLEN, GETRANGE, SUBSTR, SET, DEL, "
-                            "EXISTS, PEXPIRE, EXPIRE, PTTL, TTL, PEXPIRETIME, EXPIRETIME, TYPE, "
-                            "TIME, SELECT 0, PING and the lock commands)");
+  return ScriptValue::Error(errors::ScriptUnknownCommand(name));
 }
 
 bool ScriptKeys::MayHoldAnother(const Key& key, ScriptValue* error) {
@@ -164,82 +186,42 @@ ScriptValue ScriptKeys::Get(Args args) {
 // owner renews; IFEQ and KEEPTTL hand the same lease (token and all) over.
 // With GET it answers the owner before (or null), whether it set or not.
 ScriptValue ScriptKeys::Set(Args args) {
-  bool nx = false, xx = false, keepttl = false, get = false, absolute = false;
-  std::string_view ifeq;
-  bool has_ifeq = false;
-  std::string_view expire_kind;  // As Redis: one of them, repeated at will (the last wins).
-  int64_t ttl_ms = 0;
-  std::string_view expire_text;
-  int64_t unit_ms = 1;
-  for (size_t i = 3; i < args.size(); ++i) {
-    const std::string& option = args[i];
-    if (base::EqualsIgnoreCase(option, "NX")) {
-      nx = true;
-    } else if (base::EqualsIgnoreCase(option, "XX")) {
-      xx = true;
-    } else if (base::EqualsIgnoreCase(option, "GET")) {
-      get = true;
-    } else if (base::EqualsIgnoreCase(option, "KEEPTTL")) {
-      if (!expire_kind.empty() && !base::EqualsIgnoreCase(expire_kind, option)) return Error(errors::kSyntax);
-      expire_kind = option;
-      keepttl = true;
-    } else if (base::EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
-      has_ifeq = true;
-      ifeq = args[++i];
-    } else if ((base::EqualsIgnoreCase(option, "PX") || base::EqualsIgnoreCase(option, "EX") ||
-                base::EqualsIgnoreCase(option, "PXAT") || base::EqualsIgnoreCase(option, "EXAT")) &&
-               i + 1 < args.size()) {
-      if (!expire_kind.empty() && !base::EqualsIgnoreCase(expire_kind, option)) return Error(errors::kSyntax);
-      expire_kind = option;
-      absolute = absolute || base::EqualsIgnoreCase(option, "PXAT") || base::EqualsIgnoreCase(option, "EXAT");
-      unit_ms = base::EqualsIgnoreCase(option, "EX") ? 1000 : 1;
-      expire_text = args[++i];
-    } else {
-      return Error(errors::kSyntax);
-    }
-  }
-  if (int{nx} + int{xx} + int{has_ifeq} > 1) return Error(errors::kSyntax);
-  if (absolute || expire_kind.empty()) return Error(errors::kSetForm);
-  if (!keepttl) {
-    // As SET outside scripts says it (request_parse.cc), and as Redis does.
-    const auto expire = protocol::ParseInt64(expire_text);
-    if (!expire) return Error(errors::kNotInteger);
-    if (*expire <= 0 || *expire > INT64_MAX / unit_ms) return Error(errors::kInvalidExpireSet);
-    if (*expire > options_.max_lease_ms / unit_ms) {
-      return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
-    }
-    ttl_ms = *expire * unit_ms;
-  }
+  // The SET command's own parser (request_parse.h): the same mistake gets
+  // the same reply in a script, in MULTI and from a client.
+  auto parsed = ParseSet(args, options_.max_lease_ms);
+  if (auto* text = std::get_if<std::string>(&parsed)) return ScriptValue::Error(std::move(*text));
+  const SetArgs& set = std::get<SetArgs>(parsed);
   ScriptValue error;
   Key* key = Find(args[1], &error);
   if (key == nullptr) return error;
   cluster::LeaseView& lease = key->lease;
-  const std::string_view owner = args[2];
+  const std::string_view owner = set.owner;
   if (owner.size() > options_.max_owner_bytes) {
     return ScriptValue::Error(errors::KeyTooLong(options_.max_owner_bytes));
   }
   const ScriptValue before = lease.held ? ScriptValue::Bulk(lease.owner) : ScriptValue::Null();
-  const ScriptValue done = get ? before : ScriptValue::Status("OK");
-  const ScriptValue not_done = get ? before : ScriptValue::Null();
-  if ((nx && lease.held) || (xx && !lease.held) || (has_ifeq && (!lease.held || lease.owner != ifeq))) {
+  const ScriptValue done = set.get ? before : ScriptValue::Status("OK");
+  const ScriptValue not_done = set.get ? before : ScriptValue::Null();
+  if ((set.nx && lease.held) || (set.xx && !lease.held) ||
+      (set.ifeq && (!lease.held || lease.owner != set.old_owner))) {
     return not_done;
   }
-  if (keepttl && !lease.held) {
-    return Error("ERR keys here are leases: SET KEEPTTL needs a held key, use PX or EX");
+  if (set.keepttl && !lease.held) {
+    return Error(errors::kSetKeepTtlFree);
   }
   const int64_t kept_ms = lease.held ? cluster::CarriedOverMs(lease.remaining_ms, options_.drift,
                                                               options_.max_lease_ms)
                                      : 0;
-  if (lease.held && (lease.owner == owner || has_ifeq)) {
+  if (lease.held && (lease.owner == owner || set.ifeq)) {
     // The same lease (renewed, or handed over by its owner's IFEQ): a
     // renewal never shortens it (see Acceptor::Apply).
-    const int64_t new_ttl = keepttl ? kept_ms : std::max(ttl_ms, kept_ms);
+    const int64_t new_ttl = set.keepttl ? kept_ms : std::max(set.ttl_ms, kept_ms);
     Hold(*key, owner, lease.token, std::max<int64_t>(new_ttl, 1), /*grants=*/true);
   } else {
     // A new holder, KEEPTTL's included: a fresh token, so that a fenced
     // resource can tell the old holder's writes from the new one's.
     if (!MayHoldAnother(*key, &error)) return error;
-    Hold(*key, owner, NewToken(), keepttl ? std::max<int64_t>(kept_ms, 1) : ttl_ms, /*grants=*/true);
+    Hold(*key, owner, NewToken(), set.keepttl ? std::max<int64_t>(kept_ms, 1) : set.ttl_ms, /*grants=*/true);
   }
   return done;
 }
@@ -311,30 +293,22 @@ ScriptValue ScriptKeys::Exists(Args args) {
 // PEXPIRE / EXPIRE key n [NX|XX|GT|LT]: renews a held lease (same owner and
 // token). A lease is never shortened by a renewal on the members, so the
 // script sees the longer of the two; n <= 0 ends the lease, as in Redis.
+// Every lease has a ttl, so XX changes nothing and NX never sets.
 ScriptValue ScriptKeys::Expire(Args args, int64_t unit_ms) {
-  const auto amount = protocol::ParseInt64(args[2]);
-  if (!amount) return Error(errors::kNotInteger);
-  bool nx = false, xx = false, gt = false, lt = false;
-  if (args.size() == 4) {
-    nx = base::EqualsIgnoreCase(args[3], "NX");
-    xx = base::EqualsIgnoreCase(args[3], "XX");
-    gt = base::EqualsIgnoreCase(args[3], "GT");
-    lt = base::EqualsIgnoreCase(args[3], "LT");
-    if (!nx && !xx && !gt && !lt) return ScriptValue::Error("ERR Unsupported option " + errors::Echo(args[3]));
-  }
+  auto parsed = ParseExpire(args, unit_ms, wall_ms_);
+  if (auto* text = std::get_if<std::string>(&parsed)) return ScriptValue::Error(std::move(*text));
+  const ExpireArgs& expire = std::get<ExpireArgs>(parsed);
   ScriptValue error;
   Key* key = Find(args[1], &error);
   if (key == nullptr) return error;
-  if (!key->lease.held || nx) return ScriptValue::Integer(0);  // Every lease has a ttl: NX never sets.
-  if (*amount <= 0) {
+  if (!key->lease.held || expire.nx) return ScriptValue::Integer(0);
+  if (expire.ttl_ms <= 0) {
     Free(*key);
     return ScriptValue::Integer(1);
   }
-  if (*amount > options_.max_lease_ms / unit_ms) {
-    return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
-  }
-  const int64_t ttl_ms = *amount * unit_ms;
-  if ((gt && ttl_ms <= key->lease.remaining_ms) || (lt && ttl_ms >= key->lease.remaining_ms)) {
+  if (expire.ttl_ms > options_.max_lease_ms) return ScriptValue::Error(errors::TtlRange(options_.max_lease_ms));
+  const int64_t ttl_ms = expire.ttl_ms;
+  if ((expire.gt && ttl_ms <= key->lease.remaining_ms) || (expire.lt && ttl_ms >= key->lease.remaining_ms)) {
     return ScriptValue::Integer(0);
   }
   const int64_t kept_ms =
@@ -386,10 +360,16 @@ ScriptValue ScriptKeys::LockWrite(Args args) {
   request.key = args[1];
   request.owner = args[2];
   bool one_zero = false;  // RELEASE / DELIFEQ answer 1 or 0; the others a token or null.
-  if (base::EqualsIgnoreCase(name, "lock") || base::EqualsIgnoreCase(name, "extend")) {
-    request.op = base::EqualsIgnoreCase(name, "lock") ? cluster::WriteOp::kLock : cluster::WriteOp::kExtend;
+  if (base::EqualsIgnoreCase(name, "lock")) {
+    request.op = cluster::WriteOp::kLock;
+    auto lock = ParseLock(args, options_.max_lease_ms);  // The command's parser, so its replies.
+    if (auto* text = std::get_if<std::string>(&lock)) return ScriptValue::Error(std::move(*text));
+    if (std::get<LockArgs>(lock).wait) return Error(errors::kScriptLockWait);
+    request.ttl_ms = std::get<LockArgs>(lock).ttl_ms;
+  } else if (base::EqualsIgnoreCase(name, "extend")) {
+    request.op = cluster::WriteOp::kExtend;
     auto ttl = ParseTtl(args[3], options_.max_lease_ms);
-    if (auto* text = std::get_if<std::string>(&ttl)) return ScriptValue::Error(*text);
+    if (auto* text = std::get_if<std::string>(&ttl)) return ScriptValue::Error(std::move(*text));
     request.ttl_ms = std::get<int64_t>(ttl);
   } else if (base::EqualsIgnoreCase(name, "update")) {
     request.op = cluster::WriteOp::kUpdate;

@@ -175,10 +175,7 @@ void QueueInTransaction(Engine& engine, Client& client, const CommandSpec& spec,
     engine.ReplyError(client, text);
   };
   if (!OfferedInMulti(spec)) {
-    return reject("ERR " + base::ToUpper(spec.name) +
-                  " is not offered inside MULTI here: a transaction runs on the keys its "
-                  "commands name (GET, SET, DEL, EXISTS, PTTL, TTL, TYPE, the lock commands, "
-                  "PING, ECHO, TIME, SELECT)");
+    return reject(errors::NotInMulti(spec.name));
   }
   const Config& config = engine.config();
   std::vector<std::string> keys = txn.keys;
@@ -193,16 +190,14 @@ void QueueInTransaction(Engine& engine, Client& client, const CommandSpec& spec,
   if (bytes > config.parser_limits.command_bytes_max) {
     txn.queued.clear();  // Nothing of it will run: free it now.
     txn.queued_bytes = 0;
-    return reject("ERR the queued commands hold more than client-query-buffer-limit (" +
-                  std::to_string(config.parser_limits.command_bytes_max) + " bytes)");
+    return reject(errors::QueuedTooBig(config.parser_limits.command_bytes_max));
   }
   size_t named = keys.size();
   for (const Transaction::Watched& watched : txn.watched) {
     named += std::find(keys.begin(), keys.end(), watched.key) == keys.end();
   }
   if (named > std::min(config.script_max_keys, cluster::kTxnKeysMax)) {
-    return reject("ERR the transaction names " + std::to_string(named) + " keys; script-max-keys is " +
-                  std::to_string(config.script_max_keys));
+    return reject(errors::TransactionTooManyKeys(named, config.script_max_keys));
   }
   txn.keys = std::move(keys);
   txn.queued_bytes = bytes;
@@ -246,8 +241,7 @@ void CmdWatch(CommandContext& c) {
     const auto same = [&key](const Transaction::Watched& w) { return w.key == key; };
     if (std::any_of(txn.watched.begin(), txn.watched.end(), same)) continue;
     if (txn.watched.size() >= std::min(config.script_max_keys, cluster::kTxnKeysMax)) {
-      return c.engine.ReplyError(c.client, "ERR a connection may watch at most script-max-keys (" +
-                                               std::to_string(config.script_max_keys) + ") keys");
+      return c.engine.ReplyError(c.client, errors::WatchTooManyKeys(config.script_max_keys));
     }
     Transaction::Watched watched{key, false, {}, 0};
     if (const cluster::Register* reg = c.engine.node().table().FindHeld(key, c.now.mono_ms)) {

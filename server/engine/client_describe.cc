@@ -54,7 +54,7 @@ std::string DescribeClient(const Client& client, cluster::Time now) {
 std::string KillFilter::Add(std::string_view name, std::string_view value) {
   if (base::EqualsIgnoreCase(name, "ID")) {
     const auto id = protocol::ParseInt64(value);
-    if (!id || *id <= 0) return "ERR client-id should be greater than 0";
+    if (!id || *id <= 0) return std::string(errors::kClientIdNotPositive);
     id_ = static_cast<uint64_t>(*id);
   } else if (base::EqualsIgnoreCase(name, "ADDR")) {
     addr_ = std::string(value);
@@ -81,7 +81,7 @@ std::string KillFilter::Add(std::string_view name, std::string_view value) {
       type_none_ = true;
       return {};
     }
-    return "ERR Unknown client type '" + errors::Echo(value) + "'";
+    return errors::UnknownClientType(value);
   } else {
     return std::string(errors::kSyntax);
   }

@@ -27,10 +27,6 @@ cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
   return options;
 }
 
-bool ArityOk(int arity, size_t argc) {
-  return arity >= 0 ? argc == static_cast<size_t>(arity) : argc >= static_cast<size_t>(-arity);
-}
-
 }  // namespace
 
 Engine::Engine(Config config, Time now, uint64_t seed)
@@ -116,8 +112,7 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
       if (client.transaction->queuing() && spec != nullptr && spec->handler == CmdExec) {
         // An EXEC refused (arity, ACL) ends the transaction, as Redis's does.
         client.transaction.reset();
-        if (text.rfind("ERR ", 0) == 0) text.remove_prefix(4);
-        return refuse("EXECABORT Transaction discarded because of: " + std::string(text));
+        return refuse(errors::ExecRefused(text));
       }
       if (client.transaction->queuing()) client.transaction->aborted = true;
     } else if (spec != nullptr && spec->handler == CmdMulti && client.authenticated) {
@@ -138,15 +133,14 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
     spec = sub;
   }
   client.last_command = spec->name;
-  if (!ArityOk(spec->arity, args.size())) return reject(errors::WrongArity(spec->name));
+  if (!ArityAccepts(*spec, args.size())) return reject(errors::WrongArity(spec->name));
   if (client.reserved_for_peer && spec->handler != CmdPeer) {
     client.close_after_reply = true;
     return refuse(errors::kMaxClients);
   }
   if (client.peer_only && spec->handler != CmdPeer) {
     client.close_after_reply = true;
-    return refuse(client.peer_member >= 0 ? "ERR a peer link carries PEER commands only"
-                                          : std::string(errors::kProtected));
+    return refuse(std::string(client.peer_member >= 0 ? errors::kPeerLinkOnly : errors::kProtected));
   }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return reject(errors::kNoAuth);
@@ -213,10 +207,12 @@ bool Engine::RunsInsideMulti(const CommandSpec& spec) {
 // Writes that may run while the client's earlier writes are in flight: each
 // is one round on one key, and rounds on one key keep their order (the
 // coordinator queues them), so a pipeline of them behaves as if run one by
-// one. LOCK ... WAIT, DEL and everything else wait for them instead.
+// one. The command table says which (kFlagPipelined): LOCK without WAIT,
+// EXTEND, RELEASE and UPDATE. LOCK ... WAIT, DEL and everything else wait
+// for them instead.
 bool Engine::PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args) {
-  if (spec.handler == CmdLock) return args.size() == 4;  // Without WAIT.
-  return spec.handler == CmdExtend || spec.handler == CmdRelease || spec.handler == CmdUpdate;
+  if ((spec.flags & kFlagPipelined) == 0) return false;
+  return spec.pipelined_if == nullptr || spec.pipelined_if(args);
 }
 
 }  // namespace lockerd::server

@@ -17,7 +17,7 @@ std::variant<int64_t, std::string> ParseTtl(std::string_view text, int64_t max_l
 
 std::variant<int64_t, std::string> ParseWaitTimeout(std::string_view text) {
   const auto timeout = protocol::ParseInt64(text);
-  if (!timeout) return std::string("ERR timeout is not an integer or out of range");
+  if (!timeout) return std::string(errors::kTimeoutNotInteger);
   if (*timeout < 0) return std::string(errors::kTimeoutNegative);
   if (*timeout > kWaitTimeoutMsMax) return std::string(errors::kTimeoutOutOfRange);
   return *timeout;
@@ -44,31 +44,28 @@ std::variant<LockArgs, std::string> ParseLock(Args args, int64_t max_lease_ms) {
 std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
   // Read every option first, as Redis does, so that a syntax error wins over
   // a form we do not offer.
-  bool nx = false;
-  bool xx = false;
-  bool get = false;
-  bool ifeq = false;
-  bool keepttl = false;
-  bool absolute = false;  // EXAT, PXAT.
+  SetArgs set;
+  set.key = args[1];
+  set.owner = args[2];
+  bool absolute = false;         // EXAT, PXAT.
   std::string_view expire_kind;  // As Redis: one of them, repeated at will (the last wins).
-  std::string_view old_owner;
   std::string_view expire_text;
   int64_t unit_ms = 1;
   for (size_t i = 3; i < args.size(); ++i) {
     const std::string& option = args[i];
     if (base::EqualsIgnoreCase(option, "NX")) {
-      nx = true;
+      set.nx = true;
     } else if (base::EqualsIgnoreCase(option, "XX")) {
-      xx = true;
+      set.xx = true;
     } else if (base::EqualsIgnoreCase(option, "GET")) {
-      get = true;
+      set.get = true;
     } else if (base::EqualsIgnoreCase(option, "IFEQ") && i + 1 < args.size()) {
-      ifeq = true;
-      old_owner = args[++i];
+      set.ifeq = true;
+      set.old_owner = args[++i];
     } else if (base::EqualsIgnoreCase(option, "KEEPTTL")) {
       if (!expire_kind.empty() && !base::EqualsIgnoreCase(expire_kind, option)) return std::string(errors::kSyntax);
       expire_kind = option;
-      keepttl = true;
+      set.keepttl = true;
     } else if ((base::EqualsIgnoreCase(option, "EX") || base::EqualsIgnoreCase(option, "PX") ||
                 base::EqualsIgnoreCase(option, "EXAT") || base::EqualsIgnoreCase(option, "PXAT")) &&
                i + 1 < args.size()) {
@@ -81,10 +78,9 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
       return std::string(errors::kSyntax);
     }
   }
-  if (int{nx} + int{xx} + int{ifeq} > 1) return std::string(errors::kSyntax);
+  if (int{set.nx} + int{set.xx} + int{set.ifeq} > 1) return std::string(errors::kSyntax);
   if (absolute || expire_kind.empty()) return std::string(errors::kSetForm);
-  SetArgs set{args[1], args[2], 0, ifeq && !get, old_owner, nx && !get && !keepttl};
-  if (keepttl) return set;
+  if (set.keepttl) return set;
   const auto expire = protocol::ParseInt64(expire_text);
   if (!expire) return std::string(errors::kNotInteger);
   if (*expire <= 0 || *expire > INT64_MAX / unit_ms) return std::string(errors::kInvalidExpireSet);
@@ -93,10 +89,45 @@ std::variant<SetArgs, std::string> ParseSet(Args args, int64_t max_lease_ms) {
   return set;
 }
 
+std::variant<DelExArgs, std::string> ParseDelEx(Args args) {
+  if (args.size() == 2) return DelExArgs{args[1], false, {}};
+  if (args.size() != 4) return std::string(errors::kSyntax);
+  if (!base::EqualsIgnoreCase(args[2], "IFEQ")) return std::string(errors::kDelExOnlyIfEq);
+  return DelExArgs{args[1], true, args[3]};
+}
+
+std::variant<ExpireArgs, std::string> ParseExpire(Args args, int64_t unit_ms, int64_t wall_ms) {
+  ExpireArgs expire;
+  for (size_t i = 3; i < args.size(); ++i) {
+    const std::string& option = args[i];
+    if (base::EqualsIgnoreCase(option, "NX")) {
+      expire.nx = true;
+    } else if (base::EqualsIgnoreCase(option, "XX")) {
+      expire.xx = true;
+    } else if (base::EqualsIgnoreCase(option, "GT")) {
+      expire.gt = true;
+    } else if (base::EqualsIgnoreCase(option, "LT")) {
+      expire.lt = true;
+    } else {
+      return errors::UnsupportedOption(option);
+    }
+  }
+  if (expire.nx && (expire.xx || expire.gt || expire.lt)) return std::string(errors::kExpireNxAndOthers);
+  if (expire.gt && expire.lt) return std::string(errors::kExpireGtAndLt);
+  const auto amount = protocol::ParseInt64(args[2]);
+  if (!amount) return std::string(errors::kNotInteger);
+  if (*amount > INT64_MAX / unit_ms || *amount < INT64_MIN / unit_ms ||
+      *amount * unit_ms > INT64_MAX - wall_ms) {
+    return errors::InvalidExpireTime(base::ToLower(args[0]));
+  }
+  expire.ttl_ms = *amount * unit_ms;
+  return expire;
+}
+
 std::variant<ScanArgs, std::string> ParseScan(Args args) {
   ScanArgs scan;
   const auto cursor = protocol::ParseInt64(args[1]);
-  if (!cursor || *cursor < 0) return std::string("ERR invalid cursor");
+  if (!cursor || *cursor < 0) return std::string(errors::kInvalidCursor);
   scan.cursor = static_cast<uint64_t>(*cursor);
   scan.count = kScanCountDefault;
   for (size_t i = 2; i < args.size(); i += 2) {

@@ -235,10 +235,9 @@ void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::
       if (pending.wait && waiters_.HasAcquirers(pending.request.key)) {
         MarkReady(pending.request.key, /*freed=*/false);
       }
-      return ReplyError(*client, std::string(result.outcome == cluster::WriteOutcome::kNoQuorum
-                                                 ? "NOQUORUM "
-                                                 : "TRYAGAIN ") +
-                                     result.detail);
+      return ReplyError(*client, result.outcome == cluster::WriteOutcome::kNoQuorum
+                                     ? errors::NoQuorum(result.detail)
+                                     : errors::TryAgain(result.detail));
   }
 }
 
@@ -250,9 +249,9 @@ void Engine::HandleDeleteResult(const cluster::WriteResult& result, uint64_t bat
   if (result.outcome == cluster::WriteOutcome::kDone) {
     ++batch.deleted;
   } else if (result.outcome == cluster::WriteOutcome::kNoQuorum && batch.error.empty()) {
-    batch.error = "NOQUORUM " + result.detail;
+    batch.error = errors::NoQuorum(result.detail);
   } else if (result.outcome == cluster::WriteOutcome::kTryAgain && batch.error.empty()) {
-    batch.error = "TRYAGAIN " + result.detail;
+    batch.error = errors::TryAgain(result.detail);
   }
   if (batch.remaining > 0) return;
   Client* client = FindClient(batch.client_id);

@@ -70,7 +70,7 @@ void Server::Accept(uv_stream_t* listener, bool tls) {
       return;
     }
   }
-  if (shutting_down_) return Refuse(&connection->handle, "-ERR server is shutting down\r\n");
+  if (shutting_down_) return Refuse(&connection->handle, "-" + std::string(errors::kShuttingDown) + "\r\n");
   // Beyond maxclients, one slot per other member stays for peers, so that
   // clients filling the server cannot cut the cluster apart.
   const size_t peer_slots = engine_.members_count() - 1;
@@ -226,7 +226,7 @@ void Server::Process(Connection& connection, std::string_view input, Time now) {
 void Server::FailProtocol(Connection& connection, std::string_view error, LogLevel level) {
   Client& client = connection.client;
   ++engine_.stats().protocol_errors;
-  engine_.ReplyError(client, "ERR " + std::string(error));
+  engine_.ReplyError(client, errors::ProtocolError(error));
   client.close_after_reply = true;
   Log(level, "Closing %s after a protocol error: %.*s", client.peer_address().c_str(),
       static_cast<int>(error.size()), error.data());

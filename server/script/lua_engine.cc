@@ -18,6 +18,7 @@
 #include "server/script/lua_registry.h"
 #include "server/script/lua_values.h"
 #include "server/script/sha1.h"
+#include "base/errors.h"
 
 namespace lockerd::server::script {
 namespace {
@@ -69,8 +70,7 @@ void LuaEngine::Hook(lua_State* lua, lua_Debug*) {
 std::variant<std::string, std::string> LuaEngine::Load(std::string_view body) {
   using Result = std::variant<std::string, std::string>;
   if (body.size() > limits_.body_bytes_max) {
-    return Result(std::in_place_index<1>, "ERR script is longer than script-max-bytes (" +
-                                              std::to_string(limits_.body_bytes_max) + " bytes)");
+    return Result(std::in_place_index<1>, errors::ScriptTooLong(limits_.body_bytes_max));
   }
   std::string sha = Sha1Hex(body);
   if (const auto it = cache_.find(sha); it != cache_.end()) {
@@ -78,12 +78,11 @@ std::variant<std::string, std::string> LuaEngine::Load(std::string_view body) {
     return Result(std::in_place_index<0>, std::move(sha));
   }
   if (!body.empty() && body[0] == LUA_SIGNATURE[0]) {
-    return Result(std::in_place_index<1>,
-                  "ERR Error compiling script (new function): user_script: bytecode is not allowed");
+    return Result(std::in_place_index<1>, errors::ScriptCompile("user_script: bytecode is not allowed"));
   }
   if (luaL_loadbuffer(lua_, body.data(), body.size(), "@user_script") != 0) {
-    std::string error = "ERR Error compiling script (new function): ";
-    error += lua_tostring(lua_, -1) ? lua_tostring(lua_, -1) : "unknown error";
+    const char* message = lua_tostring(lua_, -1);
+    std::string error = errors::ScriptCompile(message != nullptr ? message : "unknown error");
     lua_settop(lua_, 0);
     return Result(std::in_place_index<1>, std::move(error));
   }
@@ -163,27 +162,22 @@ LuaRun LuaEngine::Run(std::string_view sha_text, std::span<const std::string> ke
   if (killed_ || out_of_memory_) {
     ++stats_.killed;
     run.keep_writes = false;
-    run.reply = ScriptValue::Error(
-        killed_ ? "ERR script stopped: it ran longer than script-time-limit (" +
-                      std::to_string(limits_.time_limit_ms) + " ms); its writes were discarded"
-                : "ERR script stopped: it used more than script-memory-limit (" +
-                      std::to_string(limits_.memory_limit_bytes) +
-                      " bytes); its writes were discarded");
+    run.reply = ScriptValue::Error(killed_ ? errors::ScriptTimedOut(limits_.time_limit_ms)
+                                           : errors::ScriptOutOfMemory(limits_.memory_limit_bytes));
   } else if (status != 0) {
     ++stats_.errors;
     if (lua_type(lua, -1) == LUA_TTABLE) {
       size_t budget = limits_.memory_limit_bytes;
       run.reply = ToValue(lua, -1, 0, &budget);  // An error raised by redis.call, or error({err=...}).
-      if (!run.reply.IsError()) run.reply = ScriptValue::Error("ERR script raised a table without err");
+      if (!run.reply.IsError()) run.reply = ScriptValue::Error(std::string(errors::kScriptTableWithoutErr));
     } else {
       const char* message = lua_tostring(lua, -1);
-      run.reply = ScriptValue::Error(std::string("ERR ") + (message ? message : "unknown error") +
-                                     " script: " + sha);
+      run.reply = ScriptValue::Error(errors::ScriptRuntime(message ? message : "unknown error", sha));
     }
   } else {
     size_t budget = limits_.memory_limit_bytes;
     run.reply = ToValue(lua, -1, 0, &budget);
-    if (run.reply.IsError() && run.reply.text == kTooBig) {
+    if (run.reply.IsError() && run.reply.text == errors::kScriptReplyTooBig) {
       run.reply.text += " (" + std::to_string(limits_.memory_limit_bytes) + " bytes)";
     }
   }

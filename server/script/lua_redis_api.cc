@@ -17,6 +17,7 @@
 #include "server/script/lua_engine.h"
 #include "server/script/lua_values.h"
 #include "server/script/sha1.h"
+#include "base/errors.h"
 
 namespace lockerd::server::script {
 namespace {
@@ -143,9 +144,9 @@ int LuaEngine::Call(lua_State* lua, bool raise) {
       }
     }
     if (count == 0) {
-      result = ScriptValue::Error("ERR Please specify at least one argument for this redis lib call");
+      result = ScriptValue::Error(std::string(errors::kScriptCallNoArgs));
     } else if (bad_argument) {
-      result = ScriptValue::Error("ERR Lua redis lib command arguments must be strings or integers");
+      result = ScriptValue::Error(std::string(errors::kScriptCallArgType));
     } else {
       CHECK(call_ != nullptr);
       result = (*call_)(args);

@@ -1,6 +1,7 @@
 // Lua values to script values and back (lua_values.h), as Redis converts
 // them; what the conversions cost is bounded by depth and a byte budget.
 #include "server/script/lua_values.h"
+#include "base/errors.h"
 
 #include <lua5.1/lauxlib.h>
 #include <lua5.1/lua.h>
@@ -14,7 +15,7 @@
 namespace lockerd::server::script {
 
 ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
-  if (*budget < sizeof(ScriptValue)) return ScriptValue::Error(std::string(kTooBig));
+  if (*budget < sizeof(ScriptValue)) return ScriptValue::Error(std::string(errors::kScriptReplyTooBig));
   *budget -= sizeof(ScriptValue);
   switch (lua_type(lua, index)) {
     case LUA_TNUMBER: {
@@ -27,7 +28,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
     case LUA_TSTRING: {
       size_t length = 0;
       const char* bytes = lua_tolstring(lua, index, &length);
-      if (*budget < length) return ScriptValue::Error(std::string(kTooBig));
+      if (*budget < length) return ScriptValue::Error(std::string(errors::kScriptReplyTooBig));
       *budget -= length;
       return ScriptValue::Bulk(std::string(bytes, length));
     }
@@ -35,7 +36,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
       return lua_toboolean(lua, index) ? ScriptValue::Integer(1) : ScriptValue::Null();
     case LUA_TTABLE: {
       if (depth >= kValueDepthMax || !lua_checkstack(lua, 3)) {
-        return ScriptValue::Error(std::string(kTooDeep));
+        return ScriptValue::Error(std::string(errors::kScriptTooDeep));
       }
       if (index < 0) index = lua_gettop(lua) + index + 1;
       lua_pushliteral(lua, "err");
@@ -65,7 +66,7 @@ ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget) {
         lua_pop(lua, 1);
         // Too deep (a table that contains itself) or too big: the whole
         // reply is the error, not an array nested to the limit.
-        if (item.IsError() && (item.text == kTooDeep || item.text == kTooBig)) return item;
+        if (item.IsError() && (item.text == errors::kScriptTooDeep || item.text == errors::kScriptReplyTooBig)) return item;
         items.push_back(std::move(item));
       }
       return ScriptValue::Array(std::move(items));

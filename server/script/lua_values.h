@@ -15,18 +15,13 @@ namespace lockerd::server::script {
 
 // Nesting a reply may have, either way.
 inline constexpr int kValueDepthMax = 64;
-// The reply of a table nested deeper than kValueDepthMax (or containing itself).
-inline constexpr std::string_view kTooDeep = "ERR reached lua stack limit";
-// The reply of a value that would pass its byte budget.
-inline constexpr std::string_view kTooBig = "ERR script reply is larger than script-memory-limit";
-
 // The value at `index` as a reply: numbers are cut to integers, true is 1,
 // false and nil are null, a table with a string `err` or `ok` field is an
 // error or a status, any other table is the array of its items 1..n up to
 // the first nil. `budget` is what the reply may still take in bytes (a
 // table referenced many times is copied each time, so a small Lua value
 // can become a huge reply); past it, or past kValueDepthMax, the whole
-// reply is the kTooBig or kTooDeep error.
+// reply is the errors::kScriptReplyTooBig or errors::kScriptTooDeep error.
 ScriptValue ToValue(lua_State* lua, int index, int depth, size_t* budget);
 
 // Pushes `value` as Lua sees it: null is false, a status or an error is a

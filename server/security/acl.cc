@@ -225,8 +225,7 @@ std::string AclCheckScriptCall(const AclUser& user, std::span<const std::string>
   if (!command) return {};
   std::string denied = AclCheck(user, *command, args);
   if (denied.empty()) return {};
-  // "NOPERM <text>" becomes "ERR ACL failure in script: <text>".
-  return "ERR ACL failure in script: " + denied.substr(denied.find(' ') + 1);
+  return errors::AclFailureInScript(denied);
 }
 
 }  // namespace lockerd::server

@@ -248,6 +248,61 @@ TEST_F(RedisSemantics, ScriptsReadDeclaredKeysAsRedisScriptsDo) {
   EXPECT_EQ(Replies(ours.get(), calls), expected);
 }
 
+// Issue 16: one parser per command, so that a client's command and a
+// script's redis.call answer the same mistake with the same text, Redis's.
+// redis.pcall hands the script the error reply itself; redis.call raises
+// it, and Redis 7 appends the script's place (" script: <sha>, on
+// @user_script:1."), so there only the text before " script: " is compared.
+// EXPIRE and PEXPIRE are script-only here: their texts are compared inside
+// scripts.
+const Calls kSameMistakeAsCommandAndInScript = {
+    {"SET", "k", "v", "NX", "PX", "0"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'NX', 'PX', 0)", "1", "k"},
+    {"SET", "k", "v", "NX", "EX", "0"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'NX', 'EX', 0)", "1", "k"},
+    {"SET", "k", "v", "PX", "-5"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'PX', -5)", "1", "k"},
+    {"SET", "k", "v", "NX", "PX", "abc"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'NX', 'PX', 'abc')", "1", "k"},
+    {"SET", "k", "v", "NX", "XX", "PX", "10"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'NX', 'XX', 'PX', 10)", "1", "k"},
+    {"SET", "k", "v", "PX", "10", "EX", "10"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'PX', 10, 'EX', 10)", "1", "k"},
+    {"SET", "k", "v", "FOO", "PX", "10"},
+    {"EVAL", "return redis.pcall('SET', KEYS[1], 'v', 'FOO', 'PX', 10)", "1", "k"},
+    {"PING", "a", "b"},
+    {"EVAL", "return redis.pcall('PING', 'a', 'b')", "0"},
+    {"SET", "held", "v", "PX", "10000"},
+    {"EVAL", "return redis.pcall('EXPIRE', KEYS[1], 10, 'NX', 'XX')", "1", "held"},
+    {"EVAL", "return redis.pcall('PEXPIRE', KEYS[1], 10, 'GT', 'LT')", "1", "held"},
+    {"EVAL", "return redis.pcall('EXPIRE', KEYS[1], 'abc', 'FOO')", "1", "held"},
+    {"EVAL", "return redis.pcall('EXPIRE', KEYS[1], 'abc')", "1", "held"},
+    {"EVAL", "return redis.pcall('EXPIRE', KEYS[1], '9223372036854775807')", "1", "held"},
+    {"EVAL", "return redis.pcall('PEXPIRE', KEYS[1], '9223372036854775000')", "1", "held"},
+};
+
+// The text of a script's error before Redis 7's " script: ..." suffix.
+std::string BeforeScriptPlace(const std::string& text) { return text.substr(0, text.find(" script: ")); }
+
+TEST_F(RedisSemantics, ACommandAndAScriptAnswerTheSameMistakeWithRedisText) {
+  RedisPtr theirs = redis_->Connect();
+  const std::vector<std::string> expected = Replies(theirs.get(), kSameMistakeAsCommandAndInScript);
+  ASSERT_EQ(expected[0], "ERR invalid expire time in 'set' command");
+  ASSERT_EQ(expected[1], expected[0]);
+  auto server = LockerdProcess::Start();
+  RedisPtr ours = server->Connect();
+  EXPECT_EQ(Replies(ours.get(), kSameMistakeAsCommandAndInScript), expected);
+  auto cluster = LockerdCluster::Start(3);
+  RedisPtr via_cluster = cluster->Connect(1);
+  EXPECT_EQ(Replies(via_cluster.get(), kSameMistakeAsCommandAndInScript), expected);
+  // redis.call: the same text, raised.
+  const std::vector<std::string> call = {"EVAL", "return redis.call('SET', KEYS[1], 'v', 'NX', 'PX', 0)", "1", "k"};
+  const std::string raised = BeforeScriptPlace(Text(Command(theirs.get(), call)));
+  EXPECT_EQ(raised, expected[0]);
+  EXPECT_EQ(BeforeScriptPlace(Text(Command(ours.get(), call))), raised);
+  EXPECT_EQ(BeforeScriptPlace(Text(Command(via_cluster.get(), call))), raised);
+}
+
 // The field names of a CLIENT INFO / CLIENT LIST line, in order.
 std::vector<std::string> FieldNames(const std::string& line) {
   std::vector<std::string> names;

@@ -332,7 +332,13 @@ TEST_F(ScriptKeysTest, ExpireOptions) {
   EXPECT_EQ(CallError({"PEXPIRE", "k", "9000", "SOMETIMES"}), "ERR Unsupported option SOMETIMES");
   EXPECT_EQ(CallError({"PEXPIRE", "k", "soon"}), errors::kNotInteger);
   EXPECT_EQ(CallError({"PEXPIRE", "k"}), errors::WrongArity("pexpire"));
-  EXPECT_EQ(CallError({"EXPIRE", "k", "1", "NX", "XX"}), errors::WrongArity("expire"));
+  // Redis 7's checks and texts, in its order: options (several at once),
+  // then the number.
+  EXPECT_EQ(CallError({"EXPIRE", "k", "1", "NX", "XX"}), errors::kExpireNxAndOthers);
+  EXPECT_EQ(CallError({"EXPIRE", "k", "1", "XX", "GT", "LT"}), errors::kExpireGtAndLt);
+  EXPECT_EQ(CallError({"EXPIRE", "k", "soon", "FOO"}), "ERR Unsupported option FOO");
+  EXPECT_EQ(CallInteger({"PEXPIRE", "k", "9500", "XX", "GT"}), 1);
+  EXPECT_EQ(WriteOf("k").ttl_ms, 9500);
 }
 
 TEST_F(ScriptKeysTest, ExpireAboveMaxLeaseErrors) {
@@ -340,7 +346,10 @@ TEST_F(ScriptKeysTest, ExpireAboveMaxLeaseErrors) {
   Start();
   EXPECT_EQ(CallError({"PEXPIRE", "k", "60001"}), errors::TtlRange(kMaxLeaseMs));
   EXPECT_EQ(CallError({"EXPIRE", "k", "61"}), errors::TtlRange(kMaxLeaseMs));
-  EXPECT_EQ(CallError({"EXPIRE", "k", "9223372036854775807"}), errors::TtlRange(kMaxLeaseMs));
+  // Past what milliseconds or a deadline can hold: Redis's text.
+  EXPECT_EQ(CallError({"EXPIRE", "k", "9223372036854775807"}), errors::InvalidExpireTime("expire"));
+  EXPECT_EQ(CallError({"pexpire", "k", "9223372036854775000"}), errors::InvalidExpireTime("pexpire"));
+  EXPECT_EQ(CallError({"EXPIRE", "k", "-9223372036854775807"}), errors::InvalidExpireTime("expire"));
   EXPECT_FALSE(WriteOf("k").write);
   EXPECT_EQ(CallInteger({"PEXPIRE", "k", "60000"}), 1);
 }
