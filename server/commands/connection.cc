@@ -59,7 +59,7 @@ void CmdQuit(CommandContext& c) {
 
 void CmdReset(CommandContext& c) {
   c.client.writer().set_version(protocol::RespVersion::kResp2);
-  c.client.name.clear();
+  c.client.info.name.clear();
   c.client.transaction.reset();  // Out of MULTI, nothing watched.
   c.engine.SetDefaultUser(c.client);
   c.client.writer().WriteSimpleString("RESET");
@@ -116,7 +116,7 @@ void CmdHello(CommandContext& c) {
   }
   if (!c.client.authenticated) return c.engine.ReplyError(c.client, errors::kHelloNoAuth);
   if (set_name && !ValidClientText(name)) return c.engine.ReplyError(c.client, errors::kClientName);
-  if (set_name) c.client.name = name;
+  if (set_name) c.client.info.name = name;
   protocol::RespWriter& writer = c.client.writer();
   writer.set_version(version);
   writer.WriteMapHeader(7);
@@ -151,13 +151,13 @@ void CmdClientSetName(CommandContext& c) {
   if (!ValidClientText(c.args[2])) {
     return c.engine.ReplyError(c.client, errors::kClientName);
   }
-  c.client.name = c.args[2];
+  c.client.info.name = c.args[2];
   c.client.writer().WriteSimpleString("OK");
 }
 
 void CmdClientGetName(CommandContext& c) {
-  if (c.client.name.empty()) return c.client.writer().WriteNull();
-  c.client.writer().WriteBulk(c.client.name);
+  if (c.client.info.name.empty()) return c.client.writer().WriteNull();
+  c.client.writer().WriteBulk(c.client.info.name);
 }
 
 void CmdClientSetInfo(CommandContext& c) {
@@ -165,9 +165,9 @@ void CmdClientSetInfo(CommandContext& c) {
   const std::string& value = c.args[3];
   std::string* field = nullptr;
   if (base::EqualsIgnoreCase(attribute, "lib-name")) {
-    field = &c.client.lib_name;
+    field = &c.client.info.lib_name;
   } else if (base::EqualsIgnoreCase(attribute, "lib-ver")) {
-    field = &c.client.lib_version;
+    field = &c.client.info.lib_version;
   } else {
     return c.engine.ReplyError(c.client, errors::UnrecognizedOption(attribute));
   }

@@ -35,7 +35,7 @@ void Refuse(CommandContext& c, const std::string& why) {
   ++c.engine.stats().peer_handshakes_refused;
   Log(LogLevel::kWarning, "Refused peer handshake from %s: %s", c.client.peer_address().c_str(),
       why.c_str());
-  c.client.peer_challenge.reset();
+  c.client.peer.challenge.reset();
   c.client.close_after_reply = true;
   c.engine.ReplyError(c.client, errors::PeerHandshakeRefused(why));
 }
@@ -50,10 +50,10 @@ void Hello(CommandContext& c) {
   if (c.engine.members_count() < 2 || config.cluster_secret.empty()) {
     return Refuse(c, "this member is not in a cluster");
   }
-  if (c.client.peer_member >= 0 || c.client.peer_challenge) {
+  if (c.client.peer.member >= 0 || c.client.peer.challenge) {
     return Refuse(c, "a second PEER HELLO on one link");
   }
-  if (config.tls_cluster && !c.client.tls_cert_verified) {
+  if (config.tls_cluster && !c.client.tls.cert_verified) {
     return Refuse(c, "tls-cluster is on: peers connect to tls-port with a certificate from the CA");
   }
   if (!members || static_cast<size_t>(*members) != c.engine.members_count() ||
@@ -70,15 +70,15 @@ void Hello(CommandContext& c) {
   challenge->connecting_nonce = c.args[5];
   challenge->listening_nonce = NewPeerNonce();
   c.client.writer().WriteSimpleString("CHALLENGE " + challenge->listening_nonce);
-  c.client.peer_challenge = std::move(challenge);
+  c.client.peer.challenge = std::move(challenge);
 }
 
 void Auth(CommandContext& c) {
-  if (!c.client.peer_challenge) return Refuse(c, "PEER AUTH without PEER HELLO");
+  if (!c.client.peer.challenge) return Refuse(c, "PEER AUTH without PEER HELLO");
   if (c.args.size() != 3) return Refuse(c, "expected PEER AUTH <proof>");
   const Config& config = c.engine.config();
-  const Client::PeerChallenge challenge = *c.client.peer_challenge;
-  c.client.peer_challenge.reset();
+  const Client::PeerChallenge challenge = *c.client.peer.challenge;
+  c.client.peer.challenge.reset();
   const auto member = static_cast<cluster::MemberId>(challenge.member);
   const std::string fingerprint = ClusterFingerprint(config);
   const std::string expected =
@@ -87,10 +87,10 @@ void Auth(CommandContext& c) {
   if (!ProofEquals(c.args[2], expected)) return Refuse(c, "wrong cluster secret");
   // A peer may send PEER commands only: the cluster secret is not a client
   // password.
-  c.client.peer_member = challenge.member;
-  c.client.peer_only = true;
+  c.client.peer.member = challenge.member;
+  c.client.peer.only = true;
   if (c.engine.process().on_peer_hello) c.engine.process().on_peer_hello(member);
-  Log(LogLevel::kVerbose, "Peer link from member %d (%s)", c.client.peer_member,
+  Log(LogLevel::kVerbose, "Peer link from member %d (%s)", c.client.peer.member,
       c.client.peer_address().c_str());
   const std::string proof =
       PeerProof(config.cluster_secret, PeerRole::kListening, challenge.connecting_nonce,
@@ -105,7 +105,7 @@ void CmdPeer(CommandContext& c) {
   const std::string& kind = c.args[1];
   if (base::EqualsIgnoreCase(kind, "HELLO")) return Hello(c);
   if (base::EqualsIgnoreCase(kind, "AUTH")) return Auth(c);
-  if (c.client.peer_member < 0) {
+  if (c.client.peer.member < 0) {
     c.client.close_after_reply = true;
     return c.engine.ReplyError(c.client, errors::kNotPeer);
   }
@@ -113,7 +113,7 @@ void CmdPeer(CommandContext& c) {
   // Peer message size: a message's only long fields are a key and an owner,
   // so no field may be longer than max-key-bytes (numbers need far less).
   const size_t field_max = std::max<size_t>(c.engine.config().max_key_bytes, 64);
-  const auto from = static_cast<cluster::MemberId>(c.client.peer_member);
+  const auto from = static_cast<cluster::MemberId>(c.client.peer.member);
   if (kind == "BATCH") {
     if (c.args.size() != 3) {
       ++c.engine.stats().peer_messages_malformed;

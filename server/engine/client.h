@@ -38,8 +38,8 @@ class Client {
 
   uint64_t id() const { return id_; }
   // Set once, when the socket is accepted.
-  void set_addresses(std::string peer, std::string local) {
-    peer_address_ = std::move(peer);
+  void set_addresses(std::string remote, std::string local) {
+    peer_address_ = std::move(remote);
     local_address_ = std::move(local);
   }
   const std::string& peer_address() const { return peer_address_; }
@@ -57,9 +57,13 @@ class Client {
   size_t query_bytes = 0;
   protocol::RespVersion version() const { return writer_.version(); }
 
-  std::string name;
-  std::string lib_name;
-  std::string lib_version;
+  // What the client said of itself (CLIENT SETNAME, CLIENT SETINFO, HELLO).
+  struct Info {
+    std::string name;
+    std::string lib_name;
+    std::string lib_version;
+  };
+  Info info;
   bool authenticated = false;
   // MULTI ... EXEC and WATCH (transaction.h); null when neither is in use.
   std::unique_ptr<Transaction> transaction;
@@ -74,14 +78,21 @@ class Client {
   bool close_after_reply = false;  // QUIT, protocol errors, CLIENT KILL of self.
   bool kill_requested = false;     // CLIENT KILL by another client.
   BlockKind blocked = BlockKind::kNone;
-  int64_t last_interaction_ms = 0;
-  std::string last_command;
-  uint64_t commands_count = 0;
   bool needs_attention = false;  // Queued in Engine's attention list.
+  // For CLIENT LIST / CLIENT INFO and the fuzzers' reports.
+  struct Activity {
+    int64_t last_interaction_ms = 0;
+    std::string last_command;
+    uint64_t commands_count = 0;
+  };
+  Activity activity;
   // Pipelined writes (LOCK, EXTEND, RELEASE, UPDATE) in flight at once, and
   // a command that arrived after them and must wait until they are done.
-  size_t writes_in_flight = 0;
-  std::vector<std::string> deferred;
+  struct Pipeline {
+    size_t writes_in_flight = 0;
+    std::vector<std::string> deferred;
+  };
+  Pipeline pipeline;
 
  private:
   struct Slot {
@@ -133,28 +144,34 @@ class Client {
     Slot* slot_ = nullptr;
   };
 
-  // A cluster peer that proved itself (PEER HELLO, then PEER AUTH): its
-  // member id.
-  int peer_member = -1;
-  // Between PEER HELLO and PEER AUTH: who the connecting member says it is
-  // and both nonces (see server/peer/auth.h).
+  // The cluster-peer side of a connection (server/peer/auth.h).
   struct PeerChallenge {
     int member = -1;
     std::string connecting_nonce;
     std::string listening_nonce;
   };
-  std::unique_ptr<PeerChallenge> peer_challenge;
-  // Protected mode let this non-loopback connection in only because this
-  // member is in a cluster: it may send PEER commands and nothing else.
-  bool peer_only = false;
-  // Accepted into the slots kept for peers beyond maxclients: it must be a
-  // peer (PEER HELLO) or it is told the server is full.
-  bool reserved_for_peer = false;
+  struct Peer {
+    // A member that proved itself (PEER HELLO, then PEER AUTH): its id.
+    int member = -1;
+    // Between PEER HELLO and PEER AUTH: who the connecting member says it
+    // is and both nonces.
+    std::unique_ptr<PeerChallenge> challenge;
+    // Protected mode let this non-loopback connection in only because this
+    // member is in a cluster: it may send PEER commands and nothing else.
+    bool only = false;
+    // Accepted into the slots kept for peers beyond maxclients: it must be
+    // a peer (PEER HELLO) or it is told the server is full.
+    bool reserved = false;
+  };
+  Peer peer;
   // Connected to tls-port; and, once its handshake is done, whether it
   // presented a certificate that verified against the CA (a peer on a
   // tls-cluster must have).
-  bool tls = false;
-  bool tls_cert_verified = false;
+  struct Tls {
+    bool on = false;
+    bool cert_verified = false;
+  };
+  Tls tls;
 
  private:
   Slot* FindSlot(uint64_t seq) {

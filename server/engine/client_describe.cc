@@ -9,7 +9,7 @@ namespace lockerd::server {
 
 std::string DescribeClient(const Client& client, cluster::Time now) {
   const int64_t age_s = (now.mono_ms - client.created_ms()) / 1000;
-  const int64_t idle_s = (now.mono_ms - client.last_interaction_ms) / 1000;
+  const int64_t idle_s = (now.mono_ms - client.activity.last_interaction_ms) / 1000;
   // Redis's letters: b blocked, x in MULTI, N none of them.
   std::string flags;
   if (client.blocked != BlockKind::kNone) flags += 'b';
@@ -21,7 +21,7 @@ std::string DescribeClient(const Client& client, cluster::Time now) {
   line += " addr=" + client.peer_address();
   line += " laddr=" + client.local_address();
   line += " fd=-1";
-  line += " name=" + client.name;
+  line += " name=" + client.info.name;
   line += " age=" + std::to_string(age_s);
   line += " idle=" + std::to_string(idle_s);
   line += " flags=" + flags;
@@ -41,13 +41,13 @@ std::string DescribeClient(const Client& client, cluster::Time now) {
   line += " obl=0 oll=0 omem=" + std::to_string(pending);
   line += " tot-mem=" + std::to_string(client.query_bytes + pending);
   line += std::string(" events=") + (pending > 0 ? "rw" : "r");
-  line += " cmd=" + (client.last_command.empty() ? std::string("NULL") : client.last_command);
+  line += " cmd=" + (client.activity.last_command.empty() ? std::string("NULL") : client.activity.last_command);
   line += " user=" + (client.user != nullptr ? client.user->name() : std::string("default"));
   line += " redir=-1";
   line += " resp=" + std::to_string(static_cast<int>(client.version()));
-  line += " lib-name=" + client.lib_name;
-  line += " lib-ver=" + client.lib_version;
-  line += " tot-cmds=" + std::to_string(client.commands_count);
+  line += " lib-name=" + client.info.lib_name;
+  line += " lib-ver=" + client.info.lib_version;
+  line += " tot-cmds=" + std::to_string(client.activity.commands_count);
   return line;
 }
 

@@ -91,8 +91,8 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   CHECK(!args.empty());
   CHECK(client.blocked == BlockKind::kNone);
   ++stats_.commands_processed;
-  ++client.commands_count;
-  client.last_interaction_ms = now.mono_ms;
+  ++client.activity.commands_count;
+  client.activity.last_interaction_ms = now.mono_ms;
   // Answers that do not wait for a round still answer in command order:
   // behind the replies of writes in flight, not ahead of them.
   const auto answer_now = [&client](const auto& write) {
@@ -121,26 +121,26 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
     refuse(text);
   };
   if (spec == nullptr) {
-    client.last_command = "unknown";
+    client.activity.last_command = "unknown";
     return reject(errors::UnknownCommand(args[0], args.subspan(1)));
   }
   if (!spec->subcommands.empty() && args.size() >= 2) {
     const CommandSpec* sub = FindSubcommand(*spec, args[1]);
     if (sub == nullptr) {
-      client.last_command = spec->name;
+      client.activity.last_command = spec->name;
       return reject(errors::UnknownSubcommand(args[1], base::ToUpper(spec->name)));
     }
     spec = sub;
   }
-  client.last_command = spec->name;
+  client.activity.last_command = spec->name;
   if (!ArityAccepts(*spec, args.size())) return reject(errors::WrongArity(spec->name));
-  if (client.reserved_for_peer && spec->handler != CmdPeer) {
+  if (client.peer.reserved && spec->handler != CmdPeer) {
     client.close_after_reply = true;
     return refuse(errors::kMaxClients);
   }
-  if (client.peer_only && spec->handler != CmdPeer) {
+  if (client.peer.only && spec->handler != CmdPeer) {
     client.close_after_reply = true;
-    return refuse(std::string(client.peer_member >= 0 ? errors::kPeerLinkOnly : errors::kProtected));
+    return refuse(std::string(client.peer.member >= 0 ? errors::kPeerLinkOnly : errors::kProtected));
   }
   if (!client.authenticated && !(spec->flags & kFlagNoAuth)) {
     return reject(errors::kNoAuth);
@@ -165,9 +165,9 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
     return answer_now([&] { QueueInTransaction(*this, client, *spec, args); });
   }
   const bool pipelined = PipelinedWrite(*spec, args);
-  if (client.writes_in_flight > 0 && !pipelined) {
+  if (client.pipeline.writes_in_flight > 0 && !pipelined) {
     // It may read what the writes before it change: it runs after them.
-    client.deferred.assign(args.begin(), args.end());
+    client.pipeline.deferred.assign(args.begin(), args.end());
     client.blocked = BlockKind::kWrites;
     return;
   }
@@ -187,12 +187,12 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
 }
 
 void Engine::RunDeferred(Client& client, Time now) {
-  if (client.deferred.empty() || client.blocked != BlockKind::kNone) return;
+  if (client.pipeline.deferred.empty() || client.blocked != BlockKind::kNone) return;
   std::vector<std::string> args;
-  args.swap(client.deferred);
+  args.swap(client.pipeline.deferred);
   // Execute counts it (it was only parked).
   --stats_.commands_processed;
-  --client.commands_count;
+  --client.activity.commands_count;
   Execute(client, args, now);
 }
 

@@ -66,7 +66,7 @@ void Engine::EndTurn(Time now, TurnDriver& driver, std::vector<cluster::Message>
         driver.Close(*client);
         continue;
       }
-      if (client->blocked == BlockKind::kNone && !client->deferred.empty()) RunDeferred(*client, now);
+      if (client->blocked == BlockKind::kNone && !client->pipeline.deferred.empty()) RunDeferred(*client, now);
       driver.Continue(*client);
     }
   }

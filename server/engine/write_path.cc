@@ -118,7 +118,7 @@ void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite 
     it->second.slot = client.AddPendingSlot();
   }
   it->second.slotted = true;
-  if (++client.writes_in_flight >= kClientWritesInFlightMax) client.blocked = BlockKind::kWrites;
+  if (++client.pipeline.writes_in_flight >= kClientWritesInFlightMax) client.blocked = BlockKind::kWrites;
 }
 
 void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time now) {
@@ -176,9 +176,9 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
     Client::SlotScope slot(*client, pending.slot);
     ReplyToWrite(*client, pending, result, now);
   }
-  --client->writes_in_flight;
-  if (client->blocked == BlockKind::kWrites && client->writes_in_flight < kClientWritesInFlightMax &&
-      (client->deferred.empty() || client->writes_in_flight == 0)) {
+  --client->pipeline.writes_in_flight;
+  if (client->blocked == BlockKind::kWrites && client->pipeline.writes_in_flight < kClientWritesInFlightMax &&
+      (client->pipeline.deferred.empty() || client->pipeline.writes_in_flight == 0)) {
     client->blocked = BlockKind::kNone;  // The server runs the deferred command, if any.
   }
 }

@@ -60,7 +60,7 @@ void Server::Accept(uv_stream_t* listener, bool tls) {
   if (tls) {
     // Refusals below close a TLS connection without a reply: it could not
     // be read before a handshake.
-    connection->client.tls = true;
+    connection->client.tls.on = true;
     connection->tls = TlsStream::Create(tls_->accept_context(), TlsStream::Role::kAccept);
     if (!connection->tls) {
       Log(LogLevel::kWarning, "Refused %s: cannot create a TLS session",
@@ -78,13 +78,13 @@ void Server::Accept(uv_stream_t* listener, bool tls) {
     ++engine_.stats().connections_rejected;
     return Refuse(&connection->handle, "-" + std::string(errors::kMaxClients) + "\r\n");
   }
-  if (connections_.size() >= config_.maxclients) connection->client.reserved_for_peer = true;
+  if (connections_.size() >= config_.maxclients) connection->client.peer.reserved = true;
   // As in Redis: protected while the default user needs no password.
   if (config_.protected_mode && engine_.acl().default_user()->nopass() && !IsLoopback(peer)) {
     if (engine_.members_count() > 1) {
       // Peers on other hosts must reach us; such a connection may only
       // prove itself a peer (PEER HELLO with the cluster secret).
-      connection->client.peer_only = true;
+      connection->client.peer.only = true;
     } else {
       ++engine_.stats().connections_rejected;
       Log(LogLevel::kWarning, "Refused %s: protected mode (no requirepass, not loopback)",
@@ -93,10 +93,10 @@ void Server::Accept(uv_stream_t* listener, bool tls) {
     }
   }
   uv_tcp_nodelay(&connection->handle, 1);
-  if (connection->client.peer_only || connection->client.reserved_for_peer) {
+  if (connection->client.peer.only || connection->client.peer.reserved) {
     awaiting_hello_.insert(connection);
   }
-  connection->client.last_interaction_ms = now.mono_ms;
+  connection->client.activity.last_interaction_ms = now.mono_ms;
   connections_.emplace(connection->client.id(), connection);
   connections_peak_ = std::max(connections_peak_, connections_.size());
   engine_.AddClient(&connection->client);
@@ -156,10 +156,10 @@ void Server::ReadTls(Connection& connection, std::string_view ciphertext) {
     return Close(connection, "TLS handshake or record failed");
   }
   if (!was_done && tls.handshake_done()) {
-    connection.client.tls_cert_verified = tls.peer_verified();
+    connection.client.tls.cert_verified = tls.peer_verified();
     Log(LogLevel::kDebug, "TLS %s with %s (certificate %s)", tls.version().c_str(),
         connection.client.peer_address().c_str(),
-        connection.client.tls_cert_verified ? "verified" : "none");
+        connection.client.tls.cert_verified ? "verified" : "none");
   }
   // Handshake messages to send, or replies that waited for the handshake.
   if (tls.has_output() || !connection.client.reply().empty() ||
@@ -212,7 +212,7 @@ void Server::Process(Connection& connection, std::string_view input, Time now) {
       break;
     }
     engine_.Execute(client, connection.parser.command(), now);
-    if (client.peer_member >= 0) {
+    if (client.peer.member >= 0) {
       connection.parser.RaiseBulkLimit(PeerBatchBytesMax(config_.max_key_bytes));
     }
   }
@@ -234,7 +234,7 @@ void Server::FailProtocol(Connection& connection, std::string_view error, LogLev
 
 void Server::Continue(Connection& connection, Time now) {
   if (connection.closing) return;
-  if (connection.client.blocked == BlockKind::kNone && !connection.client.deferred.empty()) {
+  if (connection.client.blocked == BlockKind::kNone && !connection.client.pipeline.deferred.empty()) {
     engine_.RunDeferred(connection.client, now);
     QueueFlush(connection);
   }

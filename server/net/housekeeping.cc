@@ -30,7 +30,7 @@ constexpr size_t kTrimAfterConnectionsClosed = 1000;
 void Server::NoteProgress(Connection& connection, int64_t now_ms) {
   // Peers are exempt: their links have their own pings and timeouts.
   if (config_.idle_timeout_seconds == 0 || connection.closing ||
-      connection.client.peer_member >= 0) {
+      connection.client.peer.member >= 0) {
     return;
   }
   // O(1): the connection moves to the tail; the timer stays armed for the
@@ -54,7 +54,7 @@ void Server::CloseIdleClients(int64_t now_ms) {
   while (IdleEntry* entry = idle_list_.Expired(now_ms, timeout_ms)) {
     Connection& connection = *static_cast<Connection*>(entry->owner);
     const Client& client = connection.client;
-    if (client.peer_member >= 0) {
+    if (client.peer.member >= 0) {
       idle_list_.Remove(entry);  // Became a peer (PEER HELLO) since it was listed.
     } else if (client.blocked != BlockKind::kNone || client.needs_attention ||
                connection.queued_for_flush) {
@@ -100,7 +100,7 @@ void Server::OnCron(uv_timer_t* timer) {
   std::vector<Connection*> proven;
   for (Connection* connection : server.awaiting_hello_) {
     const Client& client = connection->client;
-    if (client.peer_member >= 0) {
+    if (client.peer.member >= 0) {
       proven.push_back(connection);
     } else if (now.mono_ms - client.created_ms() > kPeerHelloTimeoutMs) {
       silent.push_back(connection);

@@ -317,7 +317,7 @@ void Harness::Continue(size_t member_index, Conn& conn) {
   server::Client& client = *conn.client;
   while (!client.close_after_reply && !client.kill_requested &&
          client.blocked == server::BlockKind::kNone) {
-    if (!client.deferred.empty()) {
+    if (!client.pipeline.deferred.empty()) {
       const StallCheck stall("a deferred command");
       engine.RunDeferred(client, now_);
       continue;
@@ -351,7 +351,7 @@ void Harness::Flush(Member& member) {
     // this big means some limit does not hold.
     if (client.reply().size() > (64u << 20)) {
       Fail("a client was handed " + std::to_string(client.reply().size()) + " reply bytes in one turn",
-           client.last_command);
+           client.activity.last_command);
     }
     Gradient(Resource::kReplyBytes, client.reply().size());
     const auto replies = CheckReplies(client.reply(), &error);
@@ -484,12 +484,12 @@ void Harness::Finish() {
       const server::Client& client = *conn.client;
       if (client.blocked != server::BlockKind::kNone) {
         Fail("a client is still blocked (kind " + std::to_string(static_cast<int>(client.blocked)) +
-             ") after every timer ran out: last command " + client.last_command);
+             ") after every timer ran out: last command " + client.activity.last_command);
       }
       if (!conn.queued.empty()) Fail("a client that is not blocked has commands left unrun");
       if (!conn.sent_peer && conn.replies != conn.commands) {
         Fail("a client got " + std::to_string(conn.replies) + " replies to " + std::to_string(conn.commands) +
-             " commands; last command " + client.last_command);
+             " commands; last command " + client.activity.last_command);
       }
     }
   }

@@ -47,13 +47,13 @@ TEST_F(PeerHandshakeTest, TheRightProofMakesAPeerAndTheListenerProvesItselfBack)
   Client& link = NewClient();
   const std::string nonce = NewPeerNonce();
   const std::string listening = Hello(link, nonce);
-  EXPECT_LT(link.peer_member, 0) << "HELLO alone proves nothing";
+  EXPECT_LT(link.peer.member, 0) << "HELLO alone proves nothing";
   const auto ok =
       One(link, {"PEER", "AUTH", Proof("the-secret", PeerRole::kConnecting, nonce, listening)});
   ASSERT_EQ(ok.type, testing::Reply::Type::kSimple) << ok.text;
   EXPECT_EQ(ok.text, "OK 0 " + fingerprint_ + " " +
                          Proof("the-secret", PeerRole::kListening, nonce, listening));
-  EXPECT_EQ(link.peer_member, 1);
+  EXPECT_EQ(link.peer.member, 1);
   EXPECT_EQ(One(link, {"PEER", "PING"}).text, "PONG");
   EXPECT_EQ(Refused(), 0u);
 }
@@ -66,7 +66,7 @@ TEST_F(PeerHandshakeTest, AWrongSecretIsRefusedAndTheLinkCloses) {
       One(link, {"PEER", "AUTH", Proof("a-guess", PeerRole::kConnecting, nonce, listening)});
   EXPECT_EQ(refused.text, "ERR peer handshake refused: wrong cluster secret");
   EXPECT_TRUE(link.close_after_reply);
-  EXPECT_LT(link.peer_member, 0);
+  EXPECT_LT(link.peer.member, 0);
   EXPECT_EQ(Refused(), 1u);
 }
 
@@ -84,7 +84,7 @@ TEST_F(PeerHandshakeTest, ARecordedProofDoesNotWorkOnANewChallenge) {
   EXPECT_NE(fresh, listening);
   EXPECT_EQ(One(replay, {"PEER", "AUTH", proof}).text,
             "ERR peer handshake refused: wrong cluster secret");
-  EXPECT_LT(replay.peer_member, 0);
+  EXPECT_LT(replay.peer.member, 0);
 }
 
 TEST_F(PeerHandshakeTest, TheListenersProofCannotBeReflectedAsTheConnectingOne) {
