@@ -23,16 +23,10 @@
 #include "cluster/quorum.h"
 #include "cluster/state_digest.h"
 #include "cluster/string_hash.h"
+#include "cluster/time.h"
 #include "cluster/write_request.h"
 
 namespace lockerd::cluster {
-
-// Time as the server reads it once per loop turn.
-struct Time {
-  int64_t mono_ms = 0;  // Monotonic: leases, timeouts.
-  int64_t wall_ms = 0;  // Wall clock: only the fencing-token floor.
-  int64_t mono_us = 0;  // Monotonic, finer: only for latency statistics.
-};
 
 struct CoordinatorOptions {
   size_t members_count = 1;

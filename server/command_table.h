@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "cluster/coordinator.h"
+#include "cluster/time.h"
 
 namespace lockerd::server {
 
