@@ -5,7 +5,6 @@
 #include <string>
 #include <utility>
 
-#include "cluster/broken.h"
 #include "cluster/check.h"
 #include "cluster/decision.h"
 #include "cluster/fencing.h"
@@ -150,8 +149,9 @@ bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
   if (local.lease.remaining_ms <= FastWriteMarginMs(options_.drift, options_.max_lease_ms)) {
     return false;
   }
-  const Decision decision = DecideWrite({round.request, local.lease, from, 0, now.wall_ms,
-                                         options_.drift, options_.max_lease_ms});
+  const Decision decision =
+      DecideWrite({round.request, local.lease, from, 0, FloorWallMs(now.wall_ms, options_.broken),
+                   options_.drift, options_.max_lease_ms});
   if (decision.kind != Decision::Kind::kCommit ||
       (decision.held && decision.token != local.lease.token)) {
     return false;
@@ -161,7 +161,7 @@ bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
     return false;
   }
   ++stats_.fast_rounds;
-  round.ballot = Broken().fast_write_fresh_ballot ? TakeBallot() : from.NextStep();
+  round.ballot = options_.broken.fast_write_fresh_ballot ? TakeBallot() : from.NextStep();
   if (local_promise_) local_promise_(round.request.key, round.ballot, now);
   round.fast = true;
   round.own_accept_sent = false;
@@ -231,7 +231,7 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
     }
     round.counter_max = std::max(round.counter_max, promise.token_counter);
   }
-  if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
+  if (round.tally.Reached() || (options_.broken.success_without_majority && round.tally.yes_count() > 0)) {
     Decide(promise.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
     Retry(promise.round_id, round, now, outbox);
@@ -302,10 +302,10 @@ bool Coordinator::OwnGrant(const Round& round, Ballot ballot, uint64_t token) {
 
 Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
   const LeaseView& found = round.chosen;
-  const DecisionInput input{round.request, found, round.chosen_ballot, round.counter_max, now.wall_ms,
-                            options_.drift, options_.max_lease_ms};
+  const DecisionInput input{round.request, found, round.chosen_ballot, round.counter_max,
+                            FloorWallMs(now.wall_ms, options_.broken), options_.drift, options_.max_lease_ms};
   if (!round.accepts_sent || round.request.op == WriteOp::kRollback ||
-      Broken().retry_forgets_its_accepts) {
+      options_.broken.retry_forgets_its_accepts) {
     return DecideWrite(input);
   }
   // Its own fresh grant, carried on by a rival round: the lease is this
@@ -314,7 +314,7 @@ Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
   if (round.request.op == WriteOp::kLock && found.held && OwnGrant(round, round.chosen_ballot, found.token)) {
     WriteRequest as_holder = round.request;
     as_holder.only_if_free = false;
-    return DecideWrite({as_holder, found, round.chosen_ballot, round.counter_max, now.wall_ms,
+    return DecideWrite({as_holder, found, round.chosen_ballot, round.counter_max, input.wall_ms,
                         options_.drift, options_.max_lease_ms});
   }
   const bool same_lease = found.held ? round.acted_on_held && found.token == round.acted_on_token
@@ -435,7 +435,7 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
     round.own_accept_sent = true;
     outbox->push_back({options_.self, options_.self, round.accept});
   }
-  if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
+  if (round.tally.Reached() || (options_.broken.success_without_majority && round.tally.yes_count() > 0)) {
     Completed(accepted.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
     Retry(accepted.round_id, round, now, outbox);

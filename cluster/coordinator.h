@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cluster/ballot.h"
+#include "cluster/broken.h"
 #include "cluster/decision.h"
 #include "cluster/messages.h"
 #include "cluster/quorum.h"
@@ -35,6 +36,7 @@ struct CoordinatorOptions {
   int64_t max_lease_ms = 60'000;
   int64_t round_timeout_ms = 500;
   uint64_t seed = 1;  // Backoff jitter; the simulator fixes it.
+  BrokenRules broken;  // Rules a test breaks on purpose (broken.h); none in lockerd.
 };
 
 struct CoordinatorStats {

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "cluster/acceptor.h"
+#include "cluster/broken.h"
 #include "cluster/coordinator.h"
 #include "cluster/lease_table.h"
 #include "cluster/message_clocks.h"
@@ -48,6 +49,10 @@ struct NodeOptions {
   // Active expiry handles at most this many registers per Tick, so that a
   // million leases ending at once do not stall the server's loop.
   size_t expire_budget = 10'000;
+  // Rules a test breaks on purpose, to prove its checker notices (broken.h);
+  // passed down to the acceptor, the coordinators and recovery. Only tests
+  // set them: lockerd has no setting that reaches this field.
+  BrokenRules broken;
 };
 
 class Node {

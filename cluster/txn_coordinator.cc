@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "cluster/check.h"
+#include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
 
@@ -169,7 +170,8 @@ void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t t
   if (key.agree && key.tally.Reached()) {
     const std::vector<LeaseView> leases = {key.chosen};
     const std::vector<TxnWrite> writes =
-        txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
+        txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max,
+                                 FloorWallMs(now.wall_ms, options_.broken)});
     if (std::none_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return w.write; })) {
       ++stats_.peek_answers;
       return Finish(txn_id, WriteOutcome::kDone, {});
@@ -209,7 +211,8 @@ void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Mes
     std::vector<LeaseView> leases;
     leases.reserve(txn.keys.size());
     for (const KeyRound& key : txn.keys) leases.push_back(key.chosen);
-    writes = txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
+    writes = txn.request.body(
+        TxnView{txn.request.keys, leases, txn.counter_max, FloorWallMs(now.wall_ms, options_.broken)});
     CHECK(writes.size() == txn.keys.size());
   }
   SendAccepts(txn_id, txn, writes, outbox);

@@ -406,17 +406,12 @@ const std::vector<Setting>& Settings() {
        "success-without-majority)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;
-         c.debug_break_rule = OneValue(v, &error);
+         const std::string rule = OneValue(v, &error);
          if (!error.empty()) return error;
-         // Checked against the list on a copy of the rules: nothing is
-         // broken until main() applies it.
-         const cluster::BrokenRules saved = cluster::Broken();
-         const bool known = cluster::BreakRule(c.debug_break_rule);
-         cluster::Broken() = saved;
-         if (known) return {};
+         if (cluster::BreakRule(rule, c.broken_rules)) return {};
          return "must be one of " + cluster::BrokenRuleNames();
        },
-       [](const Config& c) { return c.debug_break_rule; }},
+       [](const Config& c) { return cluster::BrokenRuleNames(c.broken_rules); }},
       {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
        SizeSetting(&Config::maxkeys, 1, 1'000'000'000, false),
        [](const Config& c) { return std::to_string(c.maxkeys); }},

@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/broken.h"
 #include "cluster/limits.h"
 #include "protocol/limits.h"
 #include "server/acl.h"
@@ -75,9 +76,10 @@ struct Config {
   // The member list differs from the one `dir` remembers on purpose (every
   // member was stopped first): start as after a crash (server/data_dir.h).
   bool cluster_list_changed = false;
-  // Test-only: a rule of the cluster protocol to break on purpose (see
-  // cluster/broken.h), so a fault test can prove its checker notices.
-  std::string debug_break_rule;
+  // Test-only: rules of the cluster protocol to break on purpose (see
+  // cluster/broken.h), so a fault test can prove its checker notices; they
+  // go to the node's options (cluster::NodeOptions::broken).
+  cluster::BrokenRules broken_rules;
   std::string config_file;  // Empty when none was given.
 };
 

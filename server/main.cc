@@ -76,10 +76,9 @@ int main(int argc, char** argv) {
     return 1;
   }
   SetLogLevel(load.config->loglevel);
-  if (const std::string& rule = load.config->debug_break_rule; !rule.empty()) {
-    lockerd::cluster::BreakRule(rule);
+  if (const std::string rules = lockerd::cluster::BrokenRuleNames(load.config->broken_rules); !rules.empty()) {
     Log(LogLevel::kWarning, "TEST BUILD BEHAVIOUR: safety rule broken on purpose (%s); never "
-        "use this outside tests", rule.c_str());
+        "use this outside tests", rules.c_str());
   }
   Config config = *load.config;
   RaiseOpenFilesLimit(&config);
