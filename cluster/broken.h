@@ -4,8 +4,9 @@
 //
 // They travel in the node's options (NodeOptions::broken), passed down to
 // the parts each flag breaks; there is no process-wide switch. Only tests
-// set them (tests/sim, tests/explorer, and the fault suite through
-// lockerd's test-only debug-break-rule setting).
+// set them: tests/sim, tests/explorer and the fault suite's test-only
+// binary (tests/faults/lockerd_broken_main.cc). lockerd itself has no
+// setting or flag that reaches them, so every flag is false there.
 #pragma once
 
 #include <string>

@@ -10,7 +10,6 @@
 #include <sstream>
 #include <string_view>
 
-#include "cluster/broken.h"
 #include "cluster/siphash.h"
 #include "cluster/txn.h"
 #include "protocol/ascii.h"
@@ -401,17 +400,6 @@ const std::vector<Setting>& Settings() {
          return error;
        },
        [](const Config&) { return std::string("(hidden)"); }},
-      {"debug-break-rule", "<rule>",
-       "TESTS ONLY: break a safety rule on purpose (one of cluster/broken.h's names, e.g. "
-       "success-without-majority)",
-       [](Config& c, const Values& v) -> std::string {
-         std::string error;
-         const std::string rule = OneValue(v, &error);
-         if (!error.empty()) return error;
-         if (cluster::BreakRule(rule, c.broken_rules)) return {};
-         return "must be one of " + cluster::BrokenRuleNames();
-       },
-       [](const Config& c) { return cluster::BrokenRuleNames(c.broken_rules); }},
       {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
        SizeSetting(&Config::maxkeys, 1, 1'000'000'000, false),
        [](const Config& c) { return std::to_string(c.maxkeys); }},
