@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/acceptor.h"
@@ -79,6 +80,11 @@ class Node {
 
   void TakeOutbox(std::vector<Message>* out);
   void TakeResults(std::vector<WriteResult>* out);
+  // Keys someone waits on (a blocked LOCK, WAIT): when a watched key's lease
+  // ends (release, delete, expiry), TakeFreedKeys names it. This is all the
+  // server changes in the registers directly; it reads them through table().
+  void WatchKey(std::string_view key) { table_.Watch(key); }
+  void UnwatchKey(std::string_view key) { table_.Unwatch(key); }
   std::vector<std::string> TakeFreedKeys() { return table_.TakeFreedKeys(); }
 
   // How the member starts, from what it found (CLUSTER-SAFETY.md,
@@ -101,7 +107,7 @@ class Node {
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
   int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
 
-  LeaseTable& table() { return table_; }
+  // The registers, read-only: they change through Submit, Receive and Tick.
   const LeaseTable& table() const { return table_; }
   const Acceptor& acceptor() const { return acceptor_; }
   const Coordinator& coordinator() const { return coordinator_; }

@@ -332,7 +332,7 @@ void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time n
   if (pending.wait) {
     ++wait_flights_[request.key].rounds;
     pending.freed_seq_at_start = freed_seq_;
-    node_.table().Watch(request.key);
+    node_.WatchKey(request.key);
   }
   pending.started_us = now.mono_us;
   pending_writes_.emplace(request.request_id, std::move(pending));
@@ -355,7 +355,7 @@ void Engine::Drain(Time now) {
 }
 
 void Engine::UnwatchIfUnused(const std::string& key) {
-  if (!waiters_.HasWaiters(key) && !wait_flights_.contains(key)) node_.table().Unwatch(key);
+  if (!waiters_.HasWaiters(key) && !wait_flights_.contains(key)) node_.UnwatchKey(key);
 }
 
 void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
@@ -486,7 +486,7 @@ bool Engine::StartWait(Client& client, Waiter waiter, bool front_of_line) {
     if (!waiters_.Add(std::move(waiter), config_.maxwaiters_per_key)) return false;
     ++stats_.waits_started;
   }
-  node_.table().Watch(key);
+  node_.WatchKey(key);
   client.blocked = BlockKind::kWait;
   return true;
 }

@@ -76,7 +76,7 @@ TEST_F(NodeTest, TokensGrowAcrossHoldersEvenWhenTheWallClockStepsBack) {
 }
 
 TEST_F(NodeTest, LeaseExpiresOnTheMonotonicClock) {
-  node_.table().Watch("k");
+  node_.WatchKey("k");
   Write(WriteOp::kLock, "k", "me", 300);
   Advance(300);
   EXPECT_NE(node_.table().FindHeld("k", now_.mono_ms), nullptr) << "a full 300 ms";
