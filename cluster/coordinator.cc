@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <bit>
+#include <iterator>
 #include <string>
 #include <utility>
 
@@ -694,8 +695,9 @@ void Coordinator::StartQueued(Time now, std::vector<Message>* outbox) {
 }
 
 void Coordinator::TakeResults(std::vector<WriteResult>* out) {
-  out->clear();
-  out->swap(results_);
+  out->insert(out->end(), std::make_move_iterator(results_.begin()),
+              std::make_move_iterator(results_.end()));
+  results_.clear();
 }
 
 }  // namespace lockerd::cluster

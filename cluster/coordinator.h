@@ -87,6 +87,8 @@ class Coordinator {
   void Tick(Time now, std::vector<Message>* outbox);
   std::optional<int64_t> NextWakeMs() const;
 
+  // Appends the results of finished rounds to `out`, in the order they
+  // finished.
   void TakeResults(std::vector<WriteResult>* out);
 
   // Says whether a LOCK will likely be refused (its member sees the key held

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <utility>
 
 #include "cluster/check.h"
@@ -328,13 +329,18 @@ void Node::TakeOutbox(std::vector<Message>* out) {
 }
 
 void Node::TakeResults(std::vector<WriteResult>* out) {
+  // Every source appends, in this fixed order: the single-key rounds', the
+  // transactions', then what a member alone answered at once. The server
+  // answers clients and wakes waiters in the order it reads them, so a run
+  // from one seed (the simulator, the explorer's replays) must see the same
+  // order every time; and since each source only appends, none can drop
+  // another's results, whatever order they are called in.
+  out->clear();
   coordinator_.TakeResults(out);
   txn_.TakeResults(out);
-  if (!alone_results_.empty()) {
-    out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
-                std::make_move_iterator(alone_results_.end()));
-    alone_results_.clear();
-  }
+  out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
+              std::make_move_iterator(alone_results_.end()));
+  alone_results_.clear();
 }
 
 }  // namespace lockerd::cluster

@@ -79,6 +79,9 @@ class Node {
   std::optional<int64_t> NextWakeMs() const;
 
   void TakeOutbox(std::vector<Message>* out);
+  // Replaces `out` with every result ready since the last call: the
+  // single-key rounds', then the transactions', then a member alone's (see
+  // node.cc for why the order is fixed).
   void TakeResults(std::vector<WriteResult>* out);
   // Keys someone waits on (a blocked LOCK, WAIT): when a watched key's lease
   // ends (release, delete, expiry), TakeFreedKeys names it. This is all the

@@ -1,6 +1,7 @@
 #include "cluster/txn_coordinator.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "cluster/check.h"
@@ -598,7 +599,6 @@ void TxnCoordinator::SubmitRollbacks(Time now, std::vector<Message>* outbox) {
 }
 
 void TxnCoordinator::TakeResults(std::vector<WriteResult>* out) {
-  if (results_.empty()) return;
   out->insert(out->end(), std::make_move_iterator(results_.begin()),
               std::make_move_iterator(results_.end()));
   results_.clear();

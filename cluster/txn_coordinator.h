@@ -63,7 +63,8 @@ class TxnCoordinator {
   std::optional<int64_t> NextWakeMs() const;
   // Some transaction's deadline or backoff is due at `now`.
   bool HasDue(Time now) const;
-  // Appends the results of finished transactions.
+  // Appends the results of finished transactions to `out`, in the order
+  // they finished.
   void TakeResults(std::vector<WriteResult>* out);
 
   size_t in_flight() const { return txns_.size(); }
