@@ -11,6 +11,7 @@
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
+#include "cluster/peek.h"
 #include "cluster/siphash.h"
 
 namespace lockerd::cluster {
@@ -240,14 +241,11 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   StartQueued(now, outbox);
 }
 
-// A peek refuses a LOCK without a round only when a majority reported the
-// same register, held by another owner, at the same accepted ballot: that
-// state was chosen, and nothing was chosen after it before the peek began
-// (a later choice was accepted by a majority, which shares a member with
-// this one, and accepted ballots only grow). So the refusal is as
-// linearizable as a round's, and it promised nothing, so it pre-empts no
-// one. Anything else (a disagreement, a free key, no majority) runs the
-// full round.
+// A peek refuses a LOCK without a round only when a majority agreed on a
+// register held by another owner: that state was chosen and nothing after
+// it (peek.h says why), so the refusal is as linearizable as a round's, and
+// it promised nothing, so it pre-empts no one. Anything else (a
+// disagreement, a free key, no majority) runs the full round.
 void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, const Promise& reply,
                               Time now, std::vector<Message>* outbox) {
   if (!Count(round, from, reply.vote, reply.highest, reply.quarantine_left_ms)) {
@@ -255,21 +253,14 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
     return;
   }
   if (reply.vote == Vote::kYes) {
-    const LeaseView& lease = reply.lease;
-    if (!round.chosen_set) {
-      round.chosen_set = true;
-      round.chosen_ballot = reply.accepted;
-      round.chosen = lease;
-    } else if (reply.accepted != round.chosen_ballot || lease.held != round.chosen.held ||
-               lease.owner != round.chosen.owner || lease.token != round.chosen.token) {
+    if (!MergePeekYes(reply, &round.chosen_set, &round.chosen_ballot, &round.chosen)) {
       round.peeks_agree = false;
-    } else {
-      round.chosen.remaining_ms = std::min(round.chosen.remaining_ms, lease.remaining_ms);
     }
     round.counter_max = std::max(round.counter_max, reply.token_counter);
   }
-  if (round.peeks_agree && !round.tally.Reached() && !round.tally.Impossible()) return;
-  if (round.peeks_agree && round.tally.Reached() && round.chosen.held) {
+  const PeekStep step = NextPeekStep(round.peeks_agree, round.tally);
+  if (step == PeekStep::kWait) return;
+  if (step == PeekStep::kAgreed && round.chosen.held) {
     const Decision decision = DecideAttempt(round, now);
     if (decision.kind == Decision::Kind::kRefuse) {
       ++stats_.peek_refusals;

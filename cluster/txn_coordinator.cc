@@ -8,6 +8,7 @@
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
+#include "cluster/peek.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -140,13 +141,12 @@ void TxnCoordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   if (key.tally.Impossible()) Retry(txn_id, *txn, now, outbox);
 }
 
-// As Coordinator::OnPeekReply: when a majority reports the same register
-// at the same accepted ballot, that state was chosen and nothing was chosen
-// after it before the peek began, so a body that only reads it answers as
-// linearizably as after promises, and has pre-empted no one. Only one-key
-// transactions peek: several keys' agreeing reads need not all hold at one
-// instant. Anything else (a disagreement, no majority, a body that writes)
-// runs the full round, where the body runs again.
+// As Coordinator::OnPeekReply: when a majority agreed on a register, that
+// state was chosen and nothing after it (peek.h), so a body that only reads
+// it answers as linearizably as after promises, and has pre-empted no one.
+// Only one-key transactions peek: several keys' agreeing reads need not all
+// hold at one instant. Anything else (a disagreement, no majority, a body
+// that writes) runs the full round, where the body runs again.
 void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn,
                                  KeyRound& key, Time now, std::vector<Message>* outbox) {
   if (!Count(txn, key, from, reply.vote, reply.highest, reply.quarantine_left_ms)) {
@@ -154,21 +154,12 @@ void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t t
     return;
   }
   if (reply.vote == Vote::kYes) {
-    const LeaseView& lease = reply.lease;
-    if (!key.chosen_set) {
-      key.chosen_set = true;
-      key.chosen_ballot = reply.accepted;
-      key.chosen = lease;
-    } else if (reply.accepted != key.chosen_ballot || lease.held != key.chosen.held ||
-               lease.owner != key.chosen.owner || lease.token != key.chosen.token) {
-      key.agree = false;
-    } else {
-      key.chosen.remaining_ms = std::min(key.chosen.remaining_ms, lease.remaining_ms);
-    }
+    if (!MergePeekYes(reply, &key.chosen_set, &key.chosen_ballot, &key.chosen)) key.agree = false;
     txn.counter_max = std::max(txn.counter_max, reply.token_counter);
   }
-  if (key.agree && !key.tally.Reached() && !key.tally.Impossible()) return;
-  if (key.agree && key.tally.Reached()) {
+  const PeekStep step = NextPeekStep(key.agree, key.tally);
+  if (step == PeekStep::kWait) return;
+  if (step == PeekStep::kAgreed) {
     const std::vector<LeaseView> leases = {key.chosen};
     const std::vector<TxnWrite> writes =
         txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max,
