@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "cluster/backoff.h"
 #include "cluster/check.h"
 #include "cluster/decision.h"
 #include "cluster/fencing.h"
@@ -16,10 +17,6 @@
 
 namespace lockerd::cluster {
 namespace {
-
-// Backoff after a pre-empted round: uniform in [0, min(cap, 2^attempt)] ms,
-// so that two coordinators that keep colliding drift apart.
-constexpr int64_t kBackoffCapMs = 64;
 
 bool GrantsLease(WriteOp op) {
   return op == WriteOp::kLock || op == WriteOp::kExtend || op == WriteOp::kSwap;
@@ -526,8 +523,7 @@ void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<M
   // off over a window four times as long, so duels end with the home
   // member's write instead of dragging on for all of them.
   const bool home = SipHash13(HashKey{}, round.request.key) % options_.members_count == options_.self;
-  const int64_t window_ms =
-      home ? 1 : std::min<int64_t>(kBackoffCapMs, int64_t{4} << round.attempt);
+  const int64_t window_ms = home ? 1 : BackoffWindowMs(round.attempt);
   const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
   if (delay_ms == 0 || options_.members_count == 1) {
     Round moved = std::move(round);

@@ -4,6 +4,7 @@
 #include <iterator>
 #include <utility>
 
+#include "cluster/backoff.h"
 #include "cluster/check.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
@@ -11,13 +12,6 @@
 #include "cluster/peek.h"
 
 namespace lockerd::cluster {
-namespace {
-
-// Backoff after a pre-empted read, as the single-key round's (uniform in
-// [0, min(cap, 4 << attempt)] ms).
-constexpr int64_t kBackoffCapMs = 64;
-
-}  // namespace
 
 TxnCoordinator::TxnCoordinator(const CoordinatorOptions& options, Coordinator* ballots)
     : options_(options), ballots_(ballots), rng_(options.seed ^ 0x7478'6e00'0000'0000ULL) {
@@ -460,7 +454,7 @@ void TxnCoordinator::Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Mess
   }
   ++stats_.retried;
   ++txn.attempt;
-  const int64_t window_ms = std::min<int64_t>(kBackoffCapMs, int64_t{4} << txn.attempt);
+  const int64_t window_ms = BackoffWindowMs(txn.attempt);
   const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
   if (delay_ms == 0 || options_.members_count == 1) {
     Txn moved = std::move(txn);
