@@ -199,7 +199,7 @@ class Coordinator {
   };
   // A write decided from this member's own register and sent straight to
   // phase 2, when that register shows the write is safe to try so (see
-  // coordinator.cc). False: run the full round.
+  // coordinator_fast_write.cc). False: run the full round.
   bool TryFastAttempt(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   // The write `round`'s attempt makes from the register it found: the
   // request's decision (decision.h), unless an earlier attempt's accepts
