@@ -144,6 +144,10 @@ class TxnCoordinator {
   void StartAttempt(uint64_t txn_id, Txn txn, Time now, std::vector<Message>* outbox,
                     bool may_peek = true);
   void HandleAccepted(MemberId from, const Accepted& accepted, Time now, std::vector<Message>* outbox);
+  // The commit of key `index` can no longer reach a majority (a rival's
+  // higher ballot): answer, run the body again, or retry to confirm what
+  // the pre-empted commit did (see Txn::confirming).
+  void CommitPreEmpted(uint64_t txn_id, Txn& txn, size_t index, Time now, std::vector<Message>* outbox);
   // Retries due backoffs and fails transactions past their deadline.
   void TimeOut(Time now, std::vector<Message>* outbox);
   void OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn, KeyRound& key,
