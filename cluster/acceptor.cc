@@ -2,12 +2,10 @@
 
 #include <algorithm>
 
-#include "cluster/broken.h"
-
 namespace lockerd::cluster {
 
 bool Acceptor::Quarantined(int64_t now_ms) const {
-  if (Broken().vote_in_quarantine) return false;
+  if (broken_.vote_in_quarantine) return false;
   return now_ms < quarantine_until_ms_ || !synced_;
 }
 
@@ -115,7 +113,7 @@ Accepted Acceptor::OnAccept(const Accept& accept, int64_t now_ms) {
   }
   // Judged now, against what this member has promised since: a commit that
   // waited in a queue while a higher ballot was promised is refused.
-  const Ballot promised = Broken().forget_promises ? reg.accepted : reg.promised;
+  const Ballot promised = broken_.forget_promises ? reg.accepted : reg.promised;
   if (accept.ballot < promised || accept.ballot <= reg.accepted) {
     ++stats_.accepts_refused;
     reply.vote = Vote::kNo;

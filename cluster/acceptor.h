@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "cluster/broken.h"
 #include "cluster/lease_table.h"
 #include "cluster/messages.h"
 
@@ -28,7 +29,8 @@ struct AcceptorStats {
 
 class Acceptor {
  public:
-  explicit Acceptor(LeaseTable* table) : table_(table) {}
+  // `broken`: rules a test breaks on purpose (broken.h); none in lockerd.
+  explicit Acceptor(LeaseTable* table, BrokenRules broken = {}) : table_(table), broken_(broken) {}
 
   Promise OnPrepare(const Prepare& prepare, int64_t now_ms);
   Accepted OnAccept(const Accept& accept, int64_t now_ms);
@@ -61,6 +63,7 @@ class Acceptor {
              int64_t ttl_ms, int64_t now_ms, Ballot carry_from = {});
 
   LeaseTable* table_;  // Not owned; outlives the acceptor.
+  BrokenRules broken_;
   uint64_t token_counter_ = 0;
   int64_t quarantine_until_ms_ = 0;
   bool synced_ = true;

@@ -4,12 +4,13 @@
 // before steps existed reads the same.
 #pragma once
 
+#include <charconv>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
 #include "cluster/ballot.h"
-#include "protocol/numbers.h"
 
 namespace lockerd::cluster {
 
@@ -19,17 +20,25 @@ inline std::string BallotMemberText(const Ballot& ballot) {
   return text;
 }
 
+// Digits only (no sign, no spaces), at most UINT32_MAX.
+inline std::optional<uint32_t> ParseBallotNumber(std::string_view text) {
+  uint32_t value = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 // False unless `text` is "<member>" or "<member>.<step>", each a
-// non-negative number in range.
+// non-negative number in range (a step is positive).
 inline bool ParseBallotMember(std::string_view text, Ballot* ballot) {
   const size_t dot = text.find('.');
-  const auto member = protocol::ParseInt64(text.substr(0, dot));
-  if (!member || *member < 0 || *member > UINT32_MAX) return false;
-  ballot->member = static_cast<cluster::MemberId>(*member);
+  const auto member = ParseBallotNumber(text.substr(0, dot));
+  if (!member) return false;
+  ballot->member = static_cast<MemberId>(*member);
   ballot->step = 0;
   if (dot == std::string_view::npos) return true;
-  const auto step = protocol::ParseInt64(text.substr(dot + 1));
-  if (!step || *step <= 0 || *step > UINT32_MAX) return false;
+  const auto step = ParseBallotNumber(text.substr(dot + 1));
+  if (!step || *step == 0) return false;
   ballot->step = static_cast<uint32_t>(*step);
   return true;
 }

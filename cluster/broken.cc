@@ -25,15 +25,10 @@ constexpr NamedRule kRules[] = {
 
 }  // namespace
 
-BrokenRules& Broken() {
-  static BrokenRules rules;
-  return rules;
-}
-
-bool BreakRule(std::string_view name) {
+bool BreakRule(std::string_view name, BrokenRules& rules) {
   for (const NamedRule& rule : kRules) {
     if (name == rule.name) {
-      Broken().*rule.flag = true;
+      rules.*rule.flag = true;
       return true;
     }
   }
@@ -43,6 +38,14 @@ bool BreakRule(std::string_view name) {
 std::string BrokenRuleNames() {
   std::string names;
   for (const NamedRule& rule : kRules) names += (names.empty() ? "" : ", ") + std::string(rule.name);
+  return names;
+}
+
+std::string BrokenRuleNames(const BrokenRules& rules) {
+  std::string names;
+  for (const NamedRule& rule : kRules) {
+    if (rules.*rule.flag) names += (names.empty() ? "" : ", ") + std::string(rule.name);
+  }
   return names;
 }
 

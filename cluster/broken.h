@@ -1,7 +1,12 @@
-// Deliberately broken rules, for the simulator's self-test only: each flag
-// makes one rule of CLUSTER-SAFETY.md false, so a test can prove that the
-// simulator's checkers notice. Every flag is false in lockerd; nothing but
-// tests/sim sets them.
+// Deliberately broken rules, for the checkers' self-tests only: each flag
+// makes one rule of CLUSTER-SAFETY.md false, so a test can prove that a
+// checker (the simulator's, the explorer's, the fault suite's) notices.
+//
+// They travel in the node's options (NodeOptions::broken), passed down to
+// the parts each flag breaks; there is no process-wide switch. Only tests
+// set them: tests/sim, tests/explorer and the fault suite's test-only
+// binary (tests/faults/lockerd_broken_main.cc). lockerd itself has no
+// setting or flag that reaches them, so every flag is false there.
 #pragma once
 
 #include <string>
@@ -50,14 +55,13 @@ struct BrokenRules {
   bool retry_forgets_its_accepts = false;
 };
 
-// The process-wide flags (all false unless a test sets them).
-BrokenRules& Broken();
-
 // The rules by name ("forget-promises", ...), for the test tools' flags:
-// sets the named flag and returns true, or returns false for an unknown
-// name. Listed once, here.
-bool BreakRule(std::string_view name);
+// sets the named flag in `rules` and returns true, or returns false (and
+// changes nothing) for an unknown name. Listed once, in broken.cc.
+bool BreakRule(std::string_view name, BrokenRules& rules);
 // Every name BreakRule knows, comma-separated.
 std::string BrokenRuleNames();
+// The names of the flags set in `rules`, comma-separated ("" when none).
+std::string BrokenRuleNames(const BrokenRules& rules);
 
 }  // namespace lockerd::cluster

@@ -1,24 +1,23 @@
+// Coordinator: a round's life from submission to answer (attempts, the
+// peek, promises, the decision, accepts, timeouts, results). Split by job
+// beside it: the one-round-trip write (coordinator_fast_write.cc), what a
+// pre-empted write does next (coordinator_retry.cc), and the line of writes
+// waiting behind a round on their key (coordinator_queue.cc).
 #include "cluster/coordinator.h"
 
 #include <algorithm>
-#include <bit>
+#include <iterator>
 #include <string>
 #include <utility>
 
-#include "cluster/broken.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "cluster/decision.h"
-#include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
-#include "cluster/siphash.h"
+#include "cluster/peek.h"
 
 namespace lockerd::cluster {
 namespace {
-
-// Backoff after a pre-empted round: uniform in [0, min(cap, 2^attempt)] ms,
-// so that two coordinators that keep colliding drift apart.
-constexpr int64_t kBackoffCapMs = 64;
 
 bool GrantsLease(WriteOp op) {
   return op == WriteOp::kLock || op == WriteOp::kExtend || op == WriteOp::kSwap;
@@ -95,84 +94,6 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
   Broadcast(placed, round_id, outbox);
 }
 
-// One round trip instead of two. Phase 1 would tell the coordinator the
-// key's register. When this member's own register shows that this
-// coordinator (in this run) wrote the key last, at ballot b, that nothing
-// is promised above b, and that the lease is live with time to spare, the
-// write is decided from that register and sent straight to phase 2 at
-// b.NextStep(): the ballot right after b, with no ballot of any member
-// between them. That is what makes it a proposal Paxos allows without
-// phase 1 (CLUSTER-SAFETY.md, "One-round-trip writes"): any value chosen
-// below the new ballot was chosen at b or below, and b's own proposal
-// already carried it on, so a proposal derived from b's value carries it
-// on too. Only this member proposes at b's steps (b is its ballot), once
-// each: its own register promises the new step as the write is sent, so
-// no later write starts from b again. Members answer it like any commit:
-// one that promised or accepted a higher ballot refuses, and the write
-// then runs a full round at once (Retry). Only writes that keep the token
-// go this way (RELEASE, DEL, EXTEND, LOCK by the holder, UPDATE): a new
-// token needs the others' counters.
-//
-// Two limits keep such a write from prolonging a state that a later write
-// has superseded on a majority this member did not hear from
-// (CLUSTER-SAFETY.md, "How long an older state can live"):
-// - this member's own register takes the write only once a majority less
-//   one of the others accepted it, so its register (the base of its next
-//   one-round-trip write) only ever holds what a full round or a chosen
-//   write put there;
-// - a lease it grants ends within max-lease-ms of when this member applied
-//   the base, as the base's own lease could have: with the commit's age
-//   limit L, (now - applied) + L + ttl <= max-lease-ms.
-bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
-                                 std::vector<Message>* outbox) {
-  if (round.fast_tried || round.attempt > 0 || !local_view_ || !local_promise_ ||
-      options_.members_count == 1 ||
-      round.request.op == WriteOp::kRollback || first_own_round_ == 0 ||
-      options_.members_count - static_cast<size_t>(std::popcount(unreachable_)) <
-          MajorityOf(options_.members_count)) {
-    return false;
-  }
-  LocalRegister local;
-  if (!local_view_(round.request.key, now, &local)) return false;
-  // Its own ballot: then the register holds the last step this member used
-  // on the key (its own accepts apply here as they are sent). Taken in this
-  // run, too, to keep that argument within one run: after a clean restart
-  // the first ballot is above every restored one, and after a crash the
-  // registers start empty.
-  const Ballot& from = local.accepted;
-  if (from.member != options_.self || from.round < first_own_round_ ||
-      from.step == UINT32_MAX || local.promised != from || !local.lease.held) {
-    return false;
-  }
-  // The other members started the lease later than this one, but their
-  // clocks may run faster: with this much left here it is live on all of
-  // them, so the decision is the one a full round would make.
-  if (local.lease.remaining_ms <= FastWriteMarginMs(options_.drift, options_.max_lease_ms)) {
-    return false;
-  }
-  const Decision decision = DecideWrite({round.request, local.lease, from, 0, now.wall_ms,
-                                         options_.drift, options_.max_lease_ms});
-  if (decision.kind != Decision::Kind::kCommit ||
-      (decision.held && decision.token != local.lease.token)) {
-    return false;
-  }
-  if (decision.held && (now.mono_ms - local.written_ms) + MessageAgeMaxMs(options_.round_timeout_ms) +
-                               decision.ttl_ms > options_.max_lease_ms) {
-    return false;
-  }
-  ++stats_.fast_rounds;
-  round.ballot = Broken().fast_write_fresh_ballot ? TakeBallot() : from.NextStep();
-  if (local_promise_) local_promise_(round.request.key, round.ballot, now);
-  round.fast = true;
-  round.own_accept_sent = false;
-  round.fast_tried = true;
-  round.chosen_set = true;
-  round.chosen_ballot = from;
-  round.chosen = local.lease;
-  SendAccepts(round_id, round, decision, outbox);
-  return true;
-}
-
 void Coordinator::Broadcast(const Round& round, uint64_t round_id,
                             std::vector<Message>* outbox) const {
   for (MemberId member = 0; member < options_.members_count; ++member) {
@@ -231,7 +152,7 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
     }
     round.counter_max = std::max(round.counter_max, promise.token_counter);
   }
-  if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
+  if (round.tally.Reached() || (options_.broken.success_without_majority && round.tally.yes_count() > 0)) {
     Decide(promise.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
     Retry(promise.round_id, round, now, outbox);
@@ -239,14 +160,11 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   StartQueued(now, outbox);
 }
 
-// A peek refuses a LOCK without a round only when a majority reported the
-// same register, held by another owner, at the same accepted ballot: that
-// state was chosen, and nothing was chosen after it before the peek began
-// (a later choice was accepted by a majority, which shares a member with
-// this one, and accepted ballots only grow). So the refusal is as
-// linearizable as a round's, and it promised nothing, so it pre-empts no
-// one. Anything else (a disagreement, a free key, no majority) runs the
-// full round.
+// A peek refuses a LOCK without a round only when a majority agreed on a
+// register held by another owner: that state was chosen and nothing after
+// it (peek.h says why), so the refusal is as linearizable as a round's, and
+// it promised nothing, so it pre-empts no one. Anything else (a
+// disagreement, a free key, no majority) runs the full round.
 void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, const Promise& reply,
                               Time now, std::vector<Message>* outbox) {
   if (!Count(round, from, reply.vote, reply.highest, reply.quarantine_left_ms)) {
@@ -254,21 +172,14 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
     return;
   }
   if (reply.vote == Vote::kYes) {
-    const LeaseView& lease = reply.lease;
-    if (!round.chosen_set) {
-      round.chosen_set = true;
-      round.chosen_ballot = reply.accepted;
-      round.chosen = lease;
-    } else if (reply.accepted != round.chosen_ballot || lease.held != round.chosen.held ||
-               lease.owner != round.chosen.owner || lease.token != round.chosen.token) {
+    if (!MergePeekYes(reply, &round.chosen_set, &round.chosen_ballot, &round.chosen)) {
       round.peeks_agree = false;
-    } else {
-      round.chosen.remaining_ms = std::min(round.chosen.remaining_ms, lease.remaining_ms);
     }
     round.counter_max = std::max(round.counter_max, reply.token_counter);
   }
-  if (round.peeks_agree && !round.tally.Reached() && !round.tally.Impossible()) return;
-  if (round.peeks_agree && round.tally.Reached() && round.chosen.held) {
+  const PeekStep step = NextPeekStep(round.peeks_agree, round.tally);
+  if (step == PeekStep::kWait) return;
+  if (step == PeekStep::kAgreed && round.chosen.held) {
     const Decision decision = DecideAttempt(round, now);
     if (decision.kind == Decision::Kind::kRefuse) {
       ++stats_.peek_refusals;
@@ -281,73 +192,6 @@ void Coordinator::OnPeekReply(MemberId from, uint64_t round_id, Round& round, co
   Round moved = std::move(round);
   rounds_.erase(round_id);
   StartAttempt(next_round_id_++, std::move(moved), now, outbox, /*may_peek=*/false);
-}
-
-Decision Coordinator::CarryOn(const Round& round) const {
-  const LeaseView& found = round.chosen;
-  Decision decision;
-  decision.kind = Decision::Kind::kCommit;
-  decision.held = found.held;
-  decision.owner = found.held ? found.owner : std::string();
-  decision.token = found.held ? found.token : 0;
-  decision.ttl_ms = found.held ? CarriedOverMs(found.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
-  decision.carry_from = round.chosen_ballot;
-  return decision;
-}
-
-bool Coordinator::OwnGrant(const Round& round, Ballot ballot, uint64_t token) {
-  return std::find(round.granted.begin(), round.granted.end(), std::pair{ballot, token}) !=
-         round.granted.end();
-}
-
-Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
-  const LeaseView& found = round.chosen;
-  const DecisionInput input{round.request, found, round.chosen_ballot, round.counter_max, now.wall_ms,
-                            options_.drift, options_.max_lease_ms};
-  if (!round.accepts_sent || round.request.op == WriteOp::kRollback ||
-      Broken().retry_forgets_its_accepts) {
-    return DecideWrite(input);
-  }
-  // Its own fresh grant, carried on by a rival round: the lease is this
-  // request's, whatever the request's rule for a held key (SET NX's
-  // included). It is committed again at this ballot, as a renewal.
-  if (round.request.op == WriteOp::kLock && found.held && OwnGrant(round, round.chosen_ballot, found.token)) {
-    WriteRequest as_holder = round.request;
-    as_holder.only_if_free = false;
-    return DecideWrite({as_holder, found, round.chosen_ballot, round.counter_max, now.wall_ms,
-                        options_.drift, options_.max_lease_ms});
-  }
-  const bool same_lease = found.held ? round.acted_on_held && found.token == round.acted_on_token
-                                     : !round.acted_on_held;
-  if (same_lease || !round.acted_on_held) return DecideWrite(input);
-  // The lease the earlier accepts acted on has ended since (by them, or
-  // otherwise): what is there now is not this request's to end or renew.
-  // Where the request is answered as done, what was found is written again
-  // at this ballot, as Paxos re-proposes the highest accepted state: found
-  // on a minority only, it could otherwise lose to the ended lease later.
-  Decision decision;
-  switch (round.request.op) {
-    case WriteOp::kDelete:
-      // Deleted by the earlier attempt or otherwise ended: done, and the
-      // next holder's lease, if any, stays.
-      return CarryOn(round);
-    case WriteOp::kUpdate:
-    case WriteOp::kSwap:
-      // Its own hand-over, carried on.
-      if (found.held && found.token == round.acted_on_token && found.owner == round.request.new_owner) {
-        return CarryOn(round);
-      }
-      break;
-    case WriteOp::kLock:
-      // A renewal whose lease ended: as a new LOCK.
-      return DecideWrite(input);
-    default:
-      break;
-  }
-  // RELEASE (see EarlierAttemptReleased), EXTEND, UPDATE: refused.
-  decision.holder_token = found.token;
-  decision.holder_remaining_ms = found.remaining_ms;
-  return decision;
 }
 
 void Coordinator::Decide(uint64_t round_id, Round& round, Time now,
@@ -406,15 +250,6 @@ void Coordinator::SendAccepts(uint64_t round_id, Round& round, const Decision& d
   Broadcast(round, round_id, outbox);
 }
 
-bool Coordinator::EarlierAttemptReleased(const Round& round, Time now) const {
-  if (round.request.op != WriteOp::kRelease || !round.release_sent) return false;
-  if (now.mono_ms >= round.release_lease_floor_ms) return false;  // It may have expired instead.
-  // Free at or above the release's ballot, or held by a later holder: the
-  // lease ended after the release's accepts went out.
-  if (!round.chosen.held) return round.chosen_ballot >= round.release_ballot;
-  return round.chosen.owner != round.request.owner && round.chosen.token > round.release_token;
-}
-
 void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
                              std::vector<Message>* outbox) {
   const auto it = rounds_.find(accepted.round_id);
@@ -435,7 +270,7 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
     round.own_accept_sent = true;
     outbox->push_back({options_.self, options_.self, round.accept});
   }
-  if (round.tally.Reached() || (Broken().success_without_majority && round.tally.yes_count() > 0)) {
+  if (round.tally.Reached() || (options_.broken.success_without_majority && round.tally.yes_count() > 0)) {
     Completed(accepted.round_id, round, now, outbox);
   } else if (round.tally.Impossible()) {
     Retry(accepted.round_id, round, now, outbox);
@@ -488,63 +323,6 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
     outbox->push_back(std::move(message));
   }
   Finish(round_id, WriteOutcome::kDone, accept.token, {});
-}
-
-void Coordinator::ForgetIfAcceptedNowhere(Round& round) const {
-  if (round.phase != Phase::kAccept || round.tally.yes_count() > 0) return;
-  // A one-round-trip attempt's own accept goes out only after the others'.
-  const size_t refusals_needed =
-      round.fast && !round.own_accept_sent ? options_.members_count - 1 : options_.members_count;
-  if (round.tally.no_count() < refusals_needed) return;
-  if (round.accepts_sent && round.accepts_ballot == round.ballot) {
-    round.accepts_sent = false;
-    round.acted_on_held = false;
-    round.acted_on_token = 0;
-  }
-  if (round.release_sent && round.release_ballot == round.ballot) round.release_sent = false;
-  std::erase_if(round.granted, [&](const auto& grant) { return grant.first == round.ballot; });
-}
-
-void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
-  ForgetIfAcceptedNowhere(round);
-  if (round.fast) {
-    // A member's register moved on since this member last wrote the key
-    // (or it is in quarantine): not a duel, so the full round starts now.
-    ++stats_.fast_rounds_refused;
-    Round moved = std::move(round);
-    rounds_.erase(round_id);
-    StartAttempt(next_round_id_++, std::move(moved), now, outbox);
-    return;
-  }
-  // Members in quarantine cannot vote; if nothing else stood in the way, a
-  // retry would meet the same wall. A higher ballot, though, a retry beats.
-  if (round.quarantined && !round.outvoted) {
-    return Finish(round_id, WriteOutcome::kTryAgain, 0, QuarantineDetail(round.quarantine_left_ms));
-  }
-  if (round.attempt + 1 >= kRoundAttemptsMax) {
-    ++stats_.rounds_gave_up;
-    return Finish(round_id, WriteOutcome::kNoQuorum, 0,
-                  "pre-empted by other writes to the key " + std::to_string(kRoundAttemptsMax) +
-                      " times");
-  }
-  ++stats_.rounds_retried;
-  ++round.attempt;
-  // Each key has a home member (by hash; the same on every member). In a
-  // duel the home member retries within a millisecond and the others back
-  // off over a window four times as long, so duels end with the home
-  // member's write instead of dragging on for all of them.
-  const bool home = SipHash13(HashKey{}, round.request.key) % options_.members_count == options_.self;
-  const int64_t window_ms =
-      home ? 1 : std::min<int64_t>(kBackoffCapMs, int64_t{4} << round.attempt);
-  const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
-  if (delay_ms == 0 || options_.members_count == 1) {
-    Round moved = std::move(round);
-    rounds_.erase(round_id);
-    StartAttempt(next_round_id_++, std::move(moved), now, outbox);
-    return;
-  }
-  round.phase = Phase::kBackoff;
-  round.retry_at_ms = now.mono_ms + delay_ms;
 }
 
 void Coordinator::Tick(Time now, std::vector<Message>* outbox) {
@@ -636,66 +414,10 @@ void Coordinator::Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token
   results_holder_remaining_ms_ = 0;
 }
 
-void Coordinator::RefuseQueuedLocks(const Round& round, uint64_t holder_token,
-                                    int64_t holder_remaining_ms) {
-  const auto line = keys_in_flight_.find(round.request.key);
-  if (line == keys_in_flight_.end()) return;
-  // The reads saw round.chosen held at some instant after the attempt sent
-  // them; a LOCK queued before that was still waiting at that instant, so
-  // refusing it there is as linearizable as refusing this one. The holder's
-  // own LOCK is left to run: it renews (its SET NX is refused too).
-  for (auto it = line->second.begin(); it != line->second.end();) {
-    const WriteRequest& queued = it->request;
-    if (it->seq > round.attempt_seq || queued.op != WriteOp::kLock ||
-        (queued.owner == round.chosen.owner && !queued.only_if_free)) {
-      ++it;
-      continue;
-    }
-    if (queued.request_id != 0) {
-      results_.push_back({queued.request_id, WriteOutcome::kRefused, holder_token, holder_remaining_ms, {}});
-    }
-    ++stats_.queued_locks_refused;
-    --queued_count_;
-    it = line->second.erase(it);
-  }
-}
-
-void Coordinator::StartQueued(Time now, std::vector<Message>* outbox) {
-  while (!keys_done_.empty()) {
-    std::vector<std::string> done;
-    done.swap(keys_done_);
-    for (const std::string& key : done) {
-      const auto line = keys_in_flight_.find(key);
-      if (line == keys_in_flight_.end()) continue;
-      if (line->second.empty()) {
-        keys_in_flight_.erase(line);
-        continue;
-      }
-      Queued next = std::move(line->second.front());
-      line->second.pop_front();
-      --queued_count_;
-      const int64_t waited_ms = now.mono_ms - next.queued_ms;
-      if (waited_ms > options_.round_timeout_ms && next.request.op != WriteOp::kRollback) {
-        // The rounds ahead of it took as long as one may: answer rather
-        // than make the client wait a round more.
-        if (next.request.request_id != 0) {
-          results_.push_back({next.request.request_id, WriteOutcome::kNoQuorum, 0, 0,
-                              "waited " + std::to_string(waited_ms) +
-                                  " ms behind other writes to the key on this member"});
-        }
-        keys_done_.push_back(key);
-        continue;
-      }
-      Round round;
-      round.request = std::move(next.request);
-      StartAttempt(next_round_id_++, std::move(round), now, outbox);
-    }
-  }
-}
-
 void Coordinator::TakeResults(std::vector<WriteResult>* out) {
-  out->clear();
-  out->swap(results_);
+  out->insert(out->end(), std::make_move_iterator(results_.begin()),
+              std::make_move_iterator(results_.end()));
+  results_.clear();
 }
 
 }  // namespace lockerd::cluster

@@ -18,21 +18,16 @@
 #include <vector>
 
 #include "cluster/ballot.h"
+#include "cluster/broken.h"
 #include "cluster/decision.h"
 #include "cluster/messages.h"
 #include "cluster/quorum.h"
 #include "cluster/state_digest.h"
 #include "cluster/string_hash.h"
+#include "cluster/time.h"
 #include "cluster/write_request.h"
 
 namespace lockerd::cluster {
-
-// Time as the server reads it once per loop turn.
-struct Time {
-  int64_t mono_ms = 0;  // Monotonic: leases, timeouts.
-  int64_t wall_ms = 0;  // Wall clock: only the fencing-token floor.
-  int64_t mono_us = 0;  // Monotonic, finer: only for latency statistics.
-};
 
 struct CoordinatorOptions {
   size_t members_count = 1;
@@ -41,6 +36,7 @@ struct CoordinatorOptions {
   int64_t max_lease_ms = 60'000;
   int64_t round_timeout_ms = 500;
   uint64_t seed = 1;  // Backoff jitter; the simulator fixes it.
+  BrokenRules broken;  // Rules a test breaks on purpose (broken.h); none in lockerd.
 };
 
 struct CoordinatorStats {
@@ -91,6 +87,8 @@ class Coordinator {
   void Tick(Time now, std::vector<Message>* outbox);
   std::optional<int64_t> NextWakeMs() const;
 
+  // Appends the results of finished rounds to `out`, in the order they
+  // finished.
   void TakeResults(std::vector<WriteResult>* out);
 
   // Says whether a LOCK will likely be refused (its member sees the key held
@@ -201,7 +199,7 @@ class Coordinator {
   };
   // A write decided from this member's own register and sent straight to
   // phase 2, when that register shows the write is safe to try so (see
-  // coordinator.cc). False: run the full round.
+  // coordinator_fast_write.cc). False: run the full round.
   bool TryFastAttempt(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox);
   // The write `round`'s attempt makes from the register it found: the
   // request's decision (decision.h), unless an earlier attempt's accepts

@@ -21,8 +21,15 @@ namespace lockerd::cluster {
 // Also the floor of the token counter and of ballots when a majority lost
 // its memory at once (Node::FallBackToWallClockFloors).
 inline uint64_t TokenFloor(int64_t wall_ms) {
-  if (Broken().token_without_floor) return 0;
   return wall_ms > 0 ? static_cast<uint64_t>(wall_ms) * 1000 : 0;
+}
+
+// The wall-clock reading a member takes its token floors from (what it
+// passes as DecisionInput::wall_ms and TxnView::wall_ms, and to TokenFloor):
+// the reading itself, or none (0, no floor) when a test breaks the rule
+// token_without_floor.
+inline int64_t FloorWallMs(int64_t wall_ms, const BrokenRules& broken) {
+  return broken.token_without_floor ? 0 : wall_ms;
 }
 
 inline uint64_t NextToken(uint64_t largest_seen, int64_t wall_ms) {

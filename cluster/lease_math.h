@@ -62,7 +62,7 @@ inline int64_t CarriedOverMs(int64_t remaining_ms, double drift, int64_t max_lea
 }
 
 // A one-round-trip write decides from this member's copy of a lease
-// (coordinator.cc, TryFastAttempt) only while that copy has more than this
+// (coordinator_fast_write.cc, TryFastAttempt) only while that copy has more than this
 // left: the other members started their copies no earlier, but a clock
 // faster by the drift allowance ends a copy of a lease of up to
 // max-lease-ms up to drift * max-lease-ms sooner; 5 ms more cover the
@@ -88,7 +88,7 @@ inline int64_t MessageAgeMaxMs(int64_t round_timeout_ms) { return round_timeout_
 // comes from a round that began before b was promised (its commits are
 // sent within a round timeout and applied within L), or from a
 // one-round-trip write capped to end within max-lease-ms of its base
-// (coordinator.cc), and lives at most max-lease-ms, stretched by the
+// (coordinator_fast_write.cc), and lives at most max-lease-ms, stretched by the
 // drift. A free register (tombstone) is kept this long, and a member that
 // lost its memory does not vote for this long, so that no older copy can
 // outlive the state that superseded it.

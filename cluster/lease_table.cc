@@ -1,7 +1,7 @@
 #include "cluster/lease_table.h"
 
 #include <algorithm>
-#include "cluster/check.h"
+#include "base/check.h"
 
 namespace lockerd::cluster {
 

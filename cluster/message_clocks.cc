@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "cluster/check.h"
+#include "base/check.h"
 
 namespace lockerd::cluster {
 

@@ -2,11 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <utility>
 
-#include "cluster/broken.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "cluster/decision.h"
+#include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/quorum.h"
 
@@ -39,6 +40,7 @@ CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
   result.max_lease_ms = options.max_lease_ms;
   result.round_timeout_ms = options.round_timeout_ms;
   result.seed = options.seed;
+  result.broken = options.broken;
   return result;
 }
 
@@ -47,13 +49,13 @@ CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
 Node::Node(NodeOptions options)
     : options_(options),
       table_(TombstoneMs(options), HashKeyFromSeed(options.seed)),
-      acceptor_(&table_),
+      acceptor_(&table_, options.broken),
       coordinator_(CoordinatorOptionsOf(options)),
       txn_(CoordinatorOptionsOf(options), &coordinator_),
       clocks_(options.members_count, options.self, options.incarnation, options.drift,
               options.probe_interval_ms),
       recovery_(options.members_count, options.self, options.incarnation, RecoveryDelayMs(options),
-                options.round_timeout_ms) {
+                options.round_timeout_ms, options.broken) {
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
     const Register* reg = table_.FindHeld(request.key, now.mono_ms);
@@ -105,8 +107,9 @@ void Node::SubmitAlone(const WriteRequest& request, Time now) {
     lease.token = reg.token;
     lease.remaining_ms = reg.RemainingMs(now.mono_ms);
   }
-  const Decision decision = DecideWrite({request, lease, reg.accepted, acceptor_.token_counter(),
-                                         now.wall_ms, options_.drift, options_.max_lease_ms});
+  const Decision decision =
+      DecideWrite({request, lease, reg.accepted, acceptor_.token_counter(),
+                   FloorWallMs(now.wall_ms, options_.broken), options_.drift, options_.max_lease_ms});
   switch (decision.kind) {
     case Decision::Kind::kRefuse:
       return answer(WriteOutcome::kRefused, decision.holder_token, decision.holder_remaining_ms, {});
@@ -135,7 +138,7 @@ bool Node::LeaseSane(bool held, int64_t ttl_ms, uint64_t token) {
 }
 
 bool Node::FreshEnough(const Message& message, std::optional<int64_t> age_ms) {
-  if (message.from == options_.self || Broken().apply_stale_commits) return true;
+  if (message.from == options_.self || options_.broken.apply_stale_commits) return true;
   if (age_ms && *age_ms <= MessageAgeMaxMs(options_.round_timeout_ms)) return true;
   ++stale_commits_;  // Too old, or from a run of the peer not yet bounded.
   // Of unknown age: its sender's clock is not bounded yet (a new run, or a
@@ -234,7 +237,8 @@ void Node::SubmitTxnAlone(const TxnRequest& request, Time now) {
     }
   }
   const std::vector<TxnWrite> writes =
-      request.body(TxnView{request.keys, leases, acceptor_.token_counter(), now.wall_ms});
+      request.body(TxnView{request.keys, leases, acceptor_.token_counter(),
+                           FloorWallMs(now.wall_ms, options_.broken)});
   CHECK(writes.size() == request.keys.size());
   Ballot floor = table_.ballot_floor();
   for (size_t i = 0; i < writes.size(); ++i) {
@@ -325,13 +329,18 @@ void Node::TakeOutbox(std::vector<Message>* out) {
 }
 
 void Node::TakeResults(std::vector<WriteResult>* out) {
+  // Every source appends, in this fixed order: the single-key rounds', the
+  // transactions', then what a member alone answered at once. The server
+  // answers clients and wakes waiters in the order it reads them, so a run
+  // from one seed (the simulator, the explorer's replays) must see the same
+  // order every time; and since each source only appends, none can drop
+  // another's results, whatever order they are called in.
+  out->clear();
   coordinator_.TakeResults(out);
   txn_.TakeResults(out);
-  if (!alone_results_.empty()) {
-    out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
-                std::make_move_iterator(alone_results_.end()));
-    alone_results_.clear();
-  }
+  out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
+              std::make_move_iterator(alone_results_.end()));
+  alone_results_.clear();
 }
 
 }  // namespace lockerd::cluster

@@ -17,9 +17,11 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "cluster/acceptor.h"
+#include "cluster/broken.h"
 #include "cluster/coordinator.h"
 #include "cluster/lease_table.h"
 #include "cluster/message_clocks.h"
@@ -48,6 +50,10 @@ struct NodeOptions {
   // Active expiry handles at most this many registers per Tick, so that a
   // million leases ending at once do not stall the server's loop.
   size_t expire_budget = 10'000;
+  // Rules a test breaks on purpose, to prove its checker notices (broken.h);
+  // passed down to the acceptor, the coordinators and recovery. Only tests
+  // set them: lockerd has no setting that reaches this field.
+  BrokenRules broken;
 };
 
 class Node {
@@ -73,7 +79,15 @@ class Node {
   std::optional<int64_t> NextWakeMs() const;
 
   void TakeOutbox(std::vector<Message>* out);
+  // Replaces `out` with every result ready since the last call: the
+  // single-key rounds', then the transactions', then a member alone's (see
+  // node.cc for why the order is fixed).
   void TakeResults(std::vector<WriteResult>* out);
+  // Keys someone waits on (a blocked LOCK, WAIT): when a watched key's lease
+  // ends (release, delete, expiry), TakeFreedKeys names it. This is all the
+  // server changes in the registers directly; it reads them through table().
+  void WatchKey(std::string_view key) { table_.Watch(key); }
+  void UnwatchKey(std::string_view key) { table_.Unwatch(key); }
   std::vector<std::string> TakeFreedKeys() { return table_.TakeFreedKeys(); }
 
   // How the member starts, from what it found (CLUSTER-SAFETY.md,
@@ -96,7 +110,7 @@ class Node {
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
   int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
 
-  LeaseTable& table() { return table_; }
+  // The registers, read-only: they change through Submit, Receive and Tick.
   const LeaseTable& table() const { return table_; }
   const Acceptor& acceptor() const { return acceptor_; }
   const Coordinator& coordinator() const { return coordinator_; }

@@ -2,7 +2,6 @@
 // stable storage (CLUSTER-SAFETY.md, "Restarts").
 #include <algorithm>
 
-#include "cluster/broken.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/node.h"
@@ -53,15 +52,16 @@ StartReport Node::Start(const StartFacts& facts, Time now) {
     // An empty dir: a new member, or one whose disk was lost or replaced.
     // In a cluster it votes only once a majority of the others say nothing
     // was ever written (the cluster is new); else it lost its memory.
-    if (cluster && !facts.new_cluster && !Broken().first_start_votes_at_once) {
+    if (cluster && !facts.new_cluster && !options_.broken.first_start_votes_at_once) {
       BeginRecovery(now, RecoverySync::Kind::kFirstStart);
       report.checking_new = true;
     }
     return report;
   }
   const NodeState& saved = *facts.saved;
-  const std::optional<int64_t> downtime_ms =
-      Broken().downtime_from_wall_clock ? std::optional<int64_t>(facts.wall_downtime_ms) : facts.downtime_ms;
+  const std::optional<int64_t> downtime_ms = options_.broken.downtime_from_wall_clock
+                                                 ? std::optional<int64_t>(facts.wall_downtime_ms)
+                                                 : facts.downtime_ms;
   report.kind = downtime_ms ? StartKind::kClean : StartKind::kCleanAfterReboot;
   int64_t longest_lease_ms = 0;
   for (const SavedRegister& reg : saved.registers) {
@@ -131,7 +131,7 @@ NodeState Node::Save(Time now) const {
       saved.token = reg->token;
       saved.remaining_ms = reg->RemainingMs(now.mono_ms);
     } else {
-      if (Broken().save_held_leases_only) continue;
+      if (options_.broken.save_held_leases_only) continue;
       // A lease past its deadline not yet expired by the table becomes a
       // tombstone the instant after its deadline.
       const int64_t keep_until_ms = reg->held ? reg->deadline_ms + 1 + table_.idle_ms() : reg->wake_ms;
@@ -165,7 +165,7 @@ void Node::SendSyncRequests(Time now) {
 void Node::AnswerSync(MemberId from, const SyncRequest& request) {
   SyncReply reply;
   reply.nonce = request.nonce;
-  if (recovery_.lost_memory() && !Broken().sync_answers_while_recovering) {
+  if (recovery_.lost_memory() && !options_.broken.sync_answers_while_recovering) {
     reply.recovering = true;  // Its memory is as empty as the asker's.
   } else {
     reply.token_counter = acceptor_.token_counter();
@@ -207,10 +207,11 @@ void Node::FallBackToWallClockFloors(Time now) {
   // microseconds, above everything used before provided wall clocks are
   // right to within the quarantine and fewer than a million ballots or
   // tokens a second were taken (fencing.h).
-  const Ballot floor{TokenFloor(now.wall_ms), 0, 0};
+  const uint64_t token_floor = TokenFloor(FloorWallMs(now.wall_ms, options_.broken));
+  const Ballot floor{token_floor, 0, 0};
   table_.RaiseBallotFloor(floor);
   coordinator_.RaiseBallot(floor);
-  acceptor_.RaiseTokenCounter(TokenFloor(now.wall_ms));
+  acceptor_.RaiseTokenCounter(token_floor);
   ++recovery_fallbacks_;
   recovery_.Finish();
   acceptor_.SetSynced(true);

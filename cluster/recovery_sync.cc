@@ -2,15 +2,19 @@
 
 #include <bit>
 
-#include "cluster/broken.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "cluster/quorum.h"
 
 namespace lockerd::cluster {
 
 RecoverySync::RecoverySync(size_t members_count, MemberId self, uint64_t run_id, int64_t delay_ms,
-                           int64_t retry_ms)
-    : members_count_(members_count), self_(self), run_id_(run_id), delay_ms_(delay_ms), retry_ms_(retry_ms) {
+                           int64_t retry_ms, BrokenRules broken)
+    : members_count_(members_count),
+      self_(self),
+      run_id_(run_id),
+      delay_ms_(delay_ms),
+      retry_ms_(retry_ms),
+      broken_(broken) {
   CHECK(members_count_ <= kMembersMax);
 }
 
@@ -59,7 +63,7 @@ bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
   recovering_mask_ &= ~bit;
   answered_mask_ |= bit;
   if (!reply.pristine && !reply.vouched) history_seen_ = true;
-  if (reply.vouched || (reply.pristine && (!reply.undecided || Broken().first_start_counts_undecided))) {
+  if (reply.vouched || (reply.pristine && (!reply.undecided || broken_.first_start_counts_undecided))) {
     knowing_mask_ |= bit;
   } else {
     knowing_mask_ &= ~bit;

@@ -37,6 +37,7 @@
 #include <optional>
 
 #include "cluster/ballot.h"
+#include "cluster/broken.h"
 #include "cluster/limits.h"
 #include "cluster/messages.h"
 #include "cluster/state_digest.h"
@@ -47,8 +48,9 @@ class RecoverySync {
  public:
   // `run_id` makes this run's nonces its own: an answer to an earlier run's
   // recovery, arriving late, never counts.
+  // `broken`: rules a test breaks on purpose (broken.h); none in lockerd.
   RecoverySync(size_t members_count, MemberId self, uint64_t run_id, int64_t delay_ms,
-               int64_t retry_ms);
+               int64_t retry_ms, BrokenRules broken = {});
 
   enum class Kind {
     kLostMemory,  // A crash, kill -9, SHUTDOWN NOSAVE, a changed member list.
@@ -114,6 +116,7 @@ class RecoverySync {
   uint64_t run_id_;
   int64_t delay_ms_;
   int64_t retry_ms_;
+  BrokenRules broken_;
   bool recovering_ = false;
   Kind kind_ = Kind::kLostMemory;
   uint64_t begun_ = 0;

@@ -1,20 +1,22 @@
+// TxnCoordinator: a transaction's life from submission to answer (attempts,
+// the peek, promises, running the body, counting accepts, timeouts,
+// rollbacks, results). Split by job beside it: the accepts phase 2 sends
+// (txn_accepts.cc) and what a commit pre-empted by a rival does
+// (txn_pre_empted.cc).
 #include "cluster/txn_coordinator.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
-#include "cluster/check.h"
+#include "cluster/backoff.h"
+#include "base/check.h"
+#include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
+#include "cluster/peek.h"
 
 namespace lockerd::cluster {
-namespace {
-
-// Backoff after a pre-empted read, as the single-key round's (uniform in
-// [0, min(cap, 4 << attempt)] ms).
-constexpr int64_t kBackoffCapMs = 64;
-
-}  // namespace
 
 TxnCoordinator::TxnCoordinator(const CoordinatorOptions& options, Coordinator* ballots)
     : options_(options), ballots_(ballots), rng_(options.seed ^ 0x7478'6e00'0000'0000ULL) {
@@ -138,13 +140,12 @@ void TxnCoordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   if (key.tally.Impossible()) Retry(txn_id, *txn, now, outbox);
 }
 
-// As Coordinator::OnPeekReply: when a majority reports the same register
-// at the same accepted ballot, that state was chosen and nothing was chosen
-// after it before the peek began, so a body that only reads it answers as
-// linearizably as after promises, and has pre-empted no one. Only one-key
-// transactions peek: several keys' agreeing reads need not all hold at one
-// instant. Anything else (a disagreement, no majority, a body that writes)
-// runs the full round, where the body runs again.
+// As Coordinator::OnPeekReply: when a majority agreed on a register, that
+// state was chosen and nothing after it (peek.h), so a body that only reads
+// it answers as linearizably as after promises, and has pre-empted no one.
+// Only one-key transactions peek: several keys' agreeing reads need not all
+// hold at one instant. Anything else (a disagreement, no majority, a body
+// that writes) runs the full round, where the body runs again.
 void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn,
                                  KeyRound& key, Time now, std::vector<Message>* outbox) {
   if (!Count(txn, key, from, reply.vote, reply.highest, reply.quarantine_left_ms)) {
@@ -152,24 +153,16 @@ void TxnCoordinator::OnPeekReply(MemberId from, const Promise& reply, uint64_t t
     return;
   }
   if (reply.vote == Vote::kYes) {
-    const LeaseView& lease = reply.lease;
-    if (!key.chosen_set) {
-      key.chosen_set = true;
-      key.chosen_ballot = reply.accepted;
-      key.chosen = lease;
-    } else if (reply.accepted != key.chosen_ballot || lease.held != key.chosen.held ||
-               lease.owner != key.chosen.owner || lease.token != key.chosen.token) {
-      key.agree = false;
-    } else {
-      key.chosen.remaining_ms = std::min(key.chosen.remaining_ms, lease.remaining_ms);
-    }
+    if (!MergePeekYes(reply, &key.chosen_set, &key.chosen_ballot, &key.chosen)) key.agree = false;
     txn.counter_max = std::max(txn.counter_max, reply.token_counter);
   }
-  if (key.agree && !key.tally.Reached() && !key.tally.Impossible()) return;
-  if (key.agree && key.tally.Reached()) {
+  const PeekStep step = NextPeekStep(key.agree, key.tally);
+  if (step == PeekStep::kWait) return;
+  if (step == PeekStep::kAgreed) {
     const std::vector<LeaseView> leases = {key.chosen};
     const std::vector<TxnWrite> writes =
-        txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
+        txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max,
+                                 FloorWallMs(now.wall_ms, options_.broken)});
     if (std::none_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return w.write; })) {
       ++stats_.peek_answers;
       return Finish(txn_id, WriteOutcome::kDone, {});
@@ -209,7 +202,8 @@ void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Mes
     std::vector<LeaseView> leases;
     leases.reserve(txn.keys.size());
     for (const KeyRound& key : txn.keys) leases.push_back(key.chosen);
-    writes = txn.request.body(TxnView{txn.request.keys, leases, txn.counter_max, now.wall_ms});
+    writes = txn.request.body(
+        TxnView{txn.request.keys, leases, txn.counter_max, FloorWallMs(now.wall_ms, options_.broken)});
     CHECK(writes.size() == txn.keys.size());
   }
   SendAccepts(txn_id, txn, writes, outbox);
@@ -217,135 +211,6 @@ void TxnCoordinator::Decide(uint64_t txn_id, Txn& txn, Time now, std::vector<Mes
     ++stats_.read_only;
     Finish(txn_id, WriteOutcome::kDone, {});
   }
-}
-
-bool TxnCoordinator::NothingChangedSincePreEmptedRead(const Txn& txn) const {
-  for (size_t i = 0; i < txn.keys.size(); ++i) {
-    const PreEmpted& pre = txn.pre_empted[i];
-    const KeyRound& key = txn.keys[i];
-    // The highest accepted ballot of a majority: had anything been chosen
-    // since the read (the body's write carried on included), it would show.
-    if (key.chosen_ballot != pre.read_ballot || key.chosen.held != pre.read.held ||
-        key.chosen.owner != pre.read.owner || key.chosen.token != pre.read.token) {
-      return false;
-    }
-  }
-  return true;
-}
-
-bool TxnCoordinator::FoundPreEmptedWrites(const Txn& txn, Time now) const {
-  for (size_t i = 0; i < txn.keys.size(); ++i) {
-    const PreEmpted& pre = txn.pre_empted[i];
-    const LeaseView& found = txn.keys[i].chosen;
-    switch (pre.kind) {
-      case WriteKind::kNone:
-        break;
-      case WriteKind::kNewLease:
-      case WriteKind::kSameToken:
-        // Only this write made that owner hold that token (a renewal found
-        // unrenewed is renewed again below).
-        if (!found.held || found.owner != pre.sent.owner || found.token != pre.sent.token) return false;
-        break;
-      case WriteKind::kFree:
-        // As a RELEASE's retry (Coordinator::EarlierAttemptReleased): before
-        // the lease could have run out, only this write (or another that
-        // ended it on purpose) can have ended it.
-        if (now.mono_ms >= pre.lease_floor_ms) return false;
-        if (found.held && (found.token <= pre.read.token)) return false;
-        break;
-    }
-  }
-  return true;
-}
-
-void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<TxnWrite>& writes,
-                                 std::vector<Message>* outbox) {
-  txn.phase = Phase::kAccept;
-  txn.keys_reached = 0;
-  txn.keys_writing = 0;
-  // With more than one key, a key only read is written back too, even when
-  // a majority agreed on it: a higher ballot promised on it since it was
-  // read then makes that write-back fail. The body's own accepts go out
-  // only once every read is so confirmed, so a failed confirmation has
-  // written nothing of the body's and the body runs again on fresh state;
-  // a success means every read still held at one instant.
-  const bool validate_reads = txn.keys.size() > 1;
-  const bool any_body_write =
-      std::any_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return w.write; });
-  const bool any_read_only =
-      std::any_of(writes.begin(), writes.end(), [](const TxnWrite& w) { return !w.write; });
-  const bool confirm_reads_first = validate_reads && any_body_write && any_read_only;
-  txn.deferred.clear();
-  for (size_t i = 0; i < txn.keys.size(); ++i) {
-    KeyRound& key = txn.keys[i];
-    const TxnWrite& write = writes[i];
-    Accept accept{txn_id | i, txn.request.keys[i], txn.ballot, false, {}, 0, 0, {}};
-    if (write.write) {
-      accept.held = write.held;
-      if (write.held) {
-        CHECK(write.ttl_ms > 0 && write.token > 0);
-        accept.owner = write.owner;
-        accept.token = write.token;
-        // Members refuse a ttl above max-lease-ms as malformed.
-        accept.ttl_ms = std::min(write.ttl_ms, options_.max_lease_ms);
-        // A renewal of the lease read (same token) never shortens it, as
-        // DecideWrite's: a shorter copy left on a minority by a failed
-        // commit could be chosen later, before the holder's deadline.
-        if (key.chosen.held && write.token == key.chosen.token) {
-          accept.ttl_ms = std::max(write.ttl_ms, CarriedOverMs(key.chosen.remaining_ms, options_.drift,
-                                                               options_.max_lease_ms));
-        }
-      } else {
-        accept.token = write.token;  // Tokens the body granted, for the counters (txn.h).
-      }
-      key.grants = write.held && write.grants;
-      key.new_lease = write.held && (!key.chosen.held || write.token != key.chosen.token);
-      if (confirm_reads_first) {
-        txn.deferred.push_back(std::move(accept));
-        continue;
-      }
-      key.body_wrote = true;
-    } else if (!key.agree || validate_reads || txn.confirming) {
-      // Read, not written, and the register read may not be chosen yet
-      // (or, confirming, a carried-on write): write it back at this ballot
-      // so that no later round can choose something older.
-      ++stats_.written_back;
-      const int64_t ttl_ms =
-          key.chosen.held ? CarriedOverMs(key.chosen.remaining_ms, options_.drift, options_.max_lease_ms) : 0;
-      if (ttl_ms > 0) {
-        accept.held = true;
-        accept.owner = key.chosen.owner;
-        accept.token = key.chosen.token;
-        accept.ttl_ms = ttl_ms;
-        accept.carry_from = key.chosen_ballot;  // Reading a lease never lengthens it.
-      }
-    } else {
-      continue;
-    }
-    key.writing = true;
-    key.accept = std::move(accept);
-    key.tally = QuorumTally(options_.members_count);
-    ++txn.keys_writing;
-    for (MemberId member = 0; member < options_.members_count; ++member) {
-      outbox->push_back({options_.self, member, key.accept});
-    }
-  }
-}
-
-void TxnCoordinator::SendDeferred(Txn& txn, std::vector<Message>* outbox) {
-  const uint64_t key_mask = (uint64_t{1} << kKeyBits) - 1;
-  for (Accept& accept : txn.deferred) {
-    KeyRound& key = txn.keys[accept.round_id & key_mask];
-    key.body_wrote = true;
-    key.writing = true;
-    key.accept = std::move(accept);
-    key.tally = QuorumTally(options_.members_count);
-    ++txn.keys_writing;
-    for (MemberId member = 0; member < options_.members_count; ++member) {
-      outbox->push_back({options_.self, member, key.accept});
-    }
-  }
-  txn.deferred.clear();
 }
 
 void TxnCoordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
@@ -375,47 +240,7 @@ void TxnCoordinator::HandleAccepted(MemberId from, const Accepted& accepted, Tim
     if (!txn->deferred.empty()) return SendDeferred(*txn, outbox);
     return Completed(txn_id, *txn, now, outbox);
   }
-  if (key.tally.Impossible()) {
-    // Pre-empted while committing. The body cannot simply run again: its
-    // writes may be in effect (carried on by the rival, or chosen on other
-    // keys). When they are all new leases, a retry can tell (see Txn).
-    const bool body_wrote = std::any_of(txn->keys.begin(), txn->keys.end(),
-                                        [](const KeyRound& k) { return k.body_wrote; });
-    // -TRYAGAIN says nothing happened; with a body's write out, it may have.
-    if (txn->quarantined && !txn->outvoted && !body_wrote && !txn->confirming) {
-      return Finish(txn_id, WriteOutcome::kTryAgain, Coordinator::QuarantineDetail(txn->quarantine_left_ms));
-    }
-    if (!body_wrote && !txn->confirming) {
-      // Only reads were written back: running the body again is safe.
-      return Retry(txn_id, *txn, now, outbox);
-    }
-    if (!txn->confirming && txn->attempt + 1 < kRoundAttemptsMax) {
-      txn->confirming = true;
-      txn->pre_empted.assign(txn->keys.size(), PreEmpted{});
-      for (size_t i = 0; i < txn->keys.size(); ++i) {
-        const KeyRound& k = txn->keys[i];
-        PreEmpted& pre = txn->pre_empted[i];
-        pre.read_ballot = k.chosen_ballot;
-        pre.read = k.chosen;
-        if (!k.body_wrote) continue;
-        pre.sent = k.accept;
-        if (k.accept.held) {
-          pre.kind = k.new_lease ? WriteKind::kNewLease : WriteKind::kSameToken;
-        } else if (k.chosen.held) {
-          pre.kind = WriteKind::kFree;
-          pre.lease_floor_ms =
-              txn->sent_ms + static_cast<int64_t>(static_cast<double>(k.chosen.remaining_ms) *
-                                                  (1.0 - options_.drift));
-        }
-      }
-      txn->pre_empted_sent_ms = txn->sent_ms;
-      return Retry(txn_id, *txn, now, outbox);
-    }
-    if (txn->keys_reached > 0) ++stats_.torn;
-    Finish(txn_id, WriteOutcome::kNoQuorum,
-           "a rival write pre-empted the script's commit on key '" + txn->request.keys[index] +
-               "'; its writes may have taken effect in part");
-  }
+  if (key.tally.Impossible()) CommitPreEmpted(txn_id, *txn, index, now, outbox);
 }
 
 void TxnCoordinator::Completed(uint64_t txn_id, Txn& txn, Time now,
@@ -465,7 +290,7 @@ void TxnCoordinator::Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Mess
   }
   ++stats_.retried;
   ++txn.attempt;
-  const int64_t window_ms = std::min<int64_t>(kBackoffCapMs, int64_t{4} << txn.attempt);
+  const int64_t window_ms = BackoffWindowMs(txn.attempt);
   const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
   if (delay_ms == 0 || options_.members_count == 1) {
     Txn moved = std::move(txn);
@@ -595,7 +420,6 @@ void TxnCoordinator::SubmitRollbacks(Time now, std::vector<Message>* outbox) {
 }
 
 void TxnCoordinator::TakeResults(std::vector<WriteResult>* out) {
-  if (results_.empty()) return;
   out->insert(out->end(), std::make_move_iterator(results_.begin()),
               std::make_move_iterator(results_.end()));
   results_.clear();

@@ -63,7 +63,8 @@ class TxnCoordinator {
   std::optional<int64_t> NextWakeMs() const;
   // Some transaction's deadline or backoff is due at `now`.
   bool HasDue(Time now) const;
-  // Appends the results of finished transactions.
+  // Appends the results of finished transactions to `out`, in the order
+  // they finished.
   void TakeResults(std::vector<WriteResult>* out);
 
   size_t in_flight() const { return txns_.size(); }
@@ -143,6 +144,10 @@ class TxnCoordinator {
   void StartAttempt(uint64_t txn_id, Txn txn, Time now, std::vector<Message>* outbox,
                     bool may_peek = true);
   void HandleAccepted(MemberId from, const Accepted& accepted, Time now, std::vector<Message>* outbox);
+  // The commit of key `index` can no longer reach a majority (a rival's
+  // higher ballot): answer, run the body again, or retry to confirm what
+  // the pre-empted commit did (see Txn::confirming).
+  void CommitPreEmpted(uint64_t txn_id, Txn& txn, size_t index, Time now, std::vector<Message>* outbox);
   // Retries due backoffs and fails transactions past their deadline.
   void TimeOut(Time now, std::vector<Message>* outbox);
   void OnPeekReply(MemberId from, const Promise& reply, uint64_t txn_id, Txn& txn, KeyRound& key,

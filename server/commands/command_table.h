@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "cluster/coordinator.h"
+#include "cluster/time.h"
 #include "server/security/acl_categories.h"
 
 namespace lockerd::server {

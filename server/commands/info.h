@@ -6,7 +6,7 @@
 #include <span>
 #include <string>
 
-#include "cluster/coordinator.h"
+#include "cluster/time.h"
 
 namespace lockerd::server {
 

@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "cluster/decision.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"

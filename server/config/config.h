@@ -10,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "cluster/broken.h"
 #include "cluster/limits.h"
 #include "protocol/limits.h"
 #include "server/security/acl.h"
@@ -75,9 +76,12 @@ struct Config {
   // The member list differs from the one `dir` remembers on purpose (every
   // member was stopped first): start as after a crash (server/data_dir.h).
   bool cluster_list_changed = false;
-  // Test-only: a rule of the cluster protocol to break on purpose (see
-  // cluster/broken.h), so a fault test can prove its checker notices.
-  std::string debug_break_rule;
+  // Not a setting: no file line or flag sets it, and CONFIG GET does not
+  // show it. Rules of the cluster protocol broken on purpose (see
+  // cluster/broken.h), set only by the fault suite's test-only binary
+  // through RunLockerd (run.h), so that its checker can prove it notices;
+  // they go to the node's options (cluster::NodeOptions::broken).
+  cluster::BrokenRules broken_rules;
   std::string config_file;  // Empty when none was given.
   // The commands `user` rules name, while the config is read (LoadConfig).
   const AclCatalog* acl_catalog = nullptr;

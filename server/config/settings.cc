@@ -12,7 +12,6 @@
 
 #include "base/ascii.h"
 #include "base/glob.h"
-#include "cluster/broken.h"
 #include "cluster/txn.h"
 #include "protocol/numbers.h"
 
@@ -329,22 +328,6 @@ const std::vector<Setting>& Settings() {
          return error;
        },
        [](const Config&) { return std::string("(hidden)"); }},
-      {"debug-break-rule", "<rule>",
-       "TESTS ONLY: break a safety rule on purpose (one of cluster/broken.h's names, e.g. "
-       "success-without-majority)",
-       [](Config& c, const Values& v) -> std::string {
-         std::string error;
-         c.debug_break_rule = OneValue(v, &error);
-         if (!error.empty()) return error;
-         // Checked against the list on a copy of the rules: nothing is
-         // broken until main() applies it.
-         const cluster::BrokenRules saved = cluster::Broken();
-         const bool known = cluster::BreakRule(c.debug_break_rule);
-         cluster::Broken() = saved;
-         if (known) return {};
-         return "must be one of " + cluster::BrokenRuleNames();
-       },
-       [](const Config& c) { return c.debug_break_rule; }},
       {"maxkeys", "<n>", "most leases held at once; beyond, LOCK answers -OOM (default 10000000)",
        SizeSetting(&Config::maxkeys, 1, 1'000'000'000, false),
        [](const Config& c) { return std::to_string(c.maxkeys); }},

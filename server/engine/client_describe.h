@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "cluster/coordinator.h"
+#include "cluster/time.h"
 #include "server/engine/client.h"
 
 namespace lockerd::server {

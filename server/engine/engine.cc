@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <utility>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "base/ascii.h"
 #include "server/commands/command_table.h"
 #include "server/commands/handlers.h"
@@ -24,6 +24,7 @@ cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
   options.round_timeout_ms = config.round_timeout_ms;
   // This run's incarnation: from the (random) seed, in 1..2^63-1.
   options.incarnation = ((seed * 0x9E3779B97F4A7C15ull) >> 1) | 1;
+  options.broken = config.broken_rules;
   return options;
 }
 

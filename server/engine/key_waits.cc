@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "base/errors.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/commands/handlers.h"
 #include "server/config/limits.h"
 #include "server/script/script_reply.h"
@@ -15,7 +15,7 @@
 namespace lockerd::server {
 
 void Engine::UnwatchIfUnused(const std::string& key) {
-  if (!waiters_.HasWaiters(key) && !wait_flights_.contains(key)) node_.table().Unwatch(key);
+  if (!waiters_.HasWaiters(key) && !wait_flights_.contains(key)) node_.UnwatchKey(key);
 }
 
 bool Engine::StartWait(Client& client, Waiter waiter, bool front_of_line) {
@@ -26,7 +26,7 @@ bool Engine::StartWait(Client& client, Waiter waiter, bool front_of_line) {
     if (!waiters_.Add(std::move(waiter), config_.maxwaiters_per_key)) return false;
     ++stats_.waits_started;
   }
-  node_.table().Watch(key);
+  node_.WatchKey(key);
   client.blocked = BlockKind::kWait;
   return true;
 }

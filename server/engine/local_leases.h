@@ -5,8 +5,8 @@
 #include <string>
 #include <vector>
 
-#include "cluster/coordinator.h"
 #include "cluster/messages.h"
+#include "cluster/time.h"
 
 namespace lockerd::server {
 

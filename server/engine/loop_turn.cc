@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "base/errors.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/commands/handlers.h"
 #include "server/config/limits.h"
 #include "server/script/script_reply.h"

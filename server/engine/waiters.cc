@@ -1,6 +1,6 @@
 #include "server/engine/waiters.h"
 
-#include "cluster/check.h"
+#include "base/check.h"
 
 namespace lockerd::server {
 

@@ -7,7 +7,7 @@
 #include <utility>
 
 #include "base/errors.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/commands/handlers.h"
 #include "server/config/limits.h"
 #include "server/script/script_reply.h"
@@ -126,7 +126,7 @@ void Engine::Enqueue(cluster::WriteRequest request, PendingWrite pending, Time n
   if (pending.wait) {
     ++wait_flights_[request.key].rounds;
     pending.freed_seq_at_start = freed_seq_;
-    node_.table().Watch(request.key);
+    node_.WatchKey(request.key);
   }
   pending.started_us = now.mono_us;
   pending_writes_.emplace(request.request_id, std::move(pending));

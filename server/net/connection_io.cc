@@ -10,7 +10,7 @@
 
 #include "base/errors.h"
 #include "base/log.h"
-#include "cluster/check.h"
+#include "base/check.h"
 #include "protocol/cross_protocol.h"
 #include "server/net/net_address.h"
 #include "server/net/server_internal.h"

@@ -8,7 +8,7 @@
 #include <cstring>
 #include <random>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "protocol/cross_protocol.h"
 #include "base/errors.h"
 #include "base/log.h"

@@ -4,7 +4,7 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "base/hex.h"
 #include "server/security/secret_equals.h"
 

@@ -3,7 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/config/limits.h"
 #include "base/log.h"
 #include "server/peer/auth.h"

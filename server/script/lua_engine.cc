@@ -14,7 +14,7 @@
 #include <string>
 #include <utility>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/script/lua_registry.h"
 #include "server/script/lua_values.h"
 #include "server/script/sha1.h"

@@ -13,7 +13,7 @@
 #include <string_view>
 #include <vector>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/script/lua_engine.h"
 #include "server/script/lua_values.h"
 #include "server/script/sha1.h"

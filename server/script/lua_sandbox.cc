@@ -12,7 +12,7 @@
 #include <utility>
 #include <vector>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "server/script/lua_engine.h"
 #include "server/script/lua_registry.h"
 

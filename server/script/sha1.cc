@@ -2,7 +2,7 @@
 
 #include <openssl/evp.h>
 
-#include "cluster/check.h"
+#include "base/check.h"
 #include "base/hex.h"
 
 namespace lockerd::server::script {

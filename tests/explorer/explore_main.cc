@@ -90,7 +90,7 @@ std::vector<Flag> Flags(ExploreOptions* options, std::string* replay) {
       {"--faults-first", "try the events that spend a budget first", false,
        on(&options->faults_first)},
       {"--break-rule", "break a rule of cluster/broken.h on purpose", true,
-       [](const char* name) { return cluster::BreakRule(name); }},
+       [&model](const char* name) { return cluster::BreakRule(name, model.broken); }},
       {"--replay", "play this trace (as printed) with these options", true,
        [replay](const char* text) { return (*replay = text, true); }},
   };

@@ -63,6 +63,7 @@ cluster::NodeOptions ExploredCluster::OptionsOf(size_t member, int starts) const
   node.seed = options_.seed * 1'000'003 + member * 1009 + static_cast<uint64_t>(starts);
   node.incarnation = (member + 1) * 1000 + static_cast<uint64_t>(starts);
   node.probe_interval_ms = options_.probe_interval_ms;
+  node.broken = options_.broken;
   return node;
 }
 

@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "cluster/broken.h"
 #include "tests/explorer/client_script.h"
 #include "tests/explorer/event.h"
 #include "tests/explorer/explored_clients.h"
@@ -83,6 +84,9 @@ struct ModelOptions {
   // The members exchange their first probes before the search starts, so
   // that it starts from a cluster whose links have been up for a while.
   bool settle_probes = true;
+  // Rules every member breaks on purpose (cluster/broken.h), for the
+  // self-tests that prove the explorer finds what they allow.
+  cluster::BrokenRules broken;
 };
 
 class ExploredCluster {

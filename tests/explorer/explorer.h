@@ -7,7 +7,8 @@
 //
 // It does not pick events at random (tests/sim does) and it contains no
 // story of any bug: what it finds, it finds by enumerating. Deliberately
-// broken rules (cluster/broken.h) are the caller's to set.
+// broken rules (cluster/broken.h) are the caller's to set, in
+// ModelOptions::broken.
 #pragma once
 
 #include <cstdint>

@@ -14,18 +14,6 @@
 namespace lockerd::explorer {
 namespace {
 
-// Sets one broken rule for the life of a test.
-class BrokenRule {
- public:
-  explicit BrokenRule(const char* name) {
-    cluster::Broken() = {};
-    EXPECT_TRUE(cluster::BreakRule(name)) << name;
-  }
-  ~BrokenRule() { cluster::Broken() = {}; }
-  BrokenRule(const BrokenRule&) = delete;
-  BrokenRule& operator=(const BrokenRule&) = delete;
-};
-
 ExploreOptions Messages(const char* script) {
   ExploreOptions options;
   options.model.network = NetworkModel::kMessages;
@@ -54,7 +42,6 @@ std::string Describe(const ExploreOptions& options, const ExploreReport& report)
 
 // Explores with the real rules: everything within the budgets, no violation.
 ExploreReport ExpectSafe(const ExploreOptions& options) {
-  cluster::Broken() = {};
   const ExploreReport report = Explore(options);
   EXPECT_TRUE(report.problem.empty()) << report.problem;
   EXPECT_TRUE(report.violations.empty()) << Describe(options, report);
@@ -66,8 +53,8 @@ ExploreReport ExpectSafe(const ExploreOptions& options) {
 
 // Explores with `rule` broken until a violation; expects one within the
 // options' budgets, and that its trace replays to a violation.
-void ExpectFound(const char* rule, const ExploreOptions& options) {
-  BrokenRule broken(rule);
+void ExpectFound(const char* rule, ExploreOptions options) {
+  ASSERT_TRUE(cluster::BreakRule(rule, options.model.broken)) << rule;
   const ExploreReport report = Explore(options);
   ASSERT_TRUE(report.problem.empty()) << report.problem;
   ASSERT_FALSE(report.violations.empty()) << rule << " not found: " << Summary(report);

@@ -8,7 +8,9 @@
 //   lockerd_faults --seconds 600 --seed 7 --report DIR     a long run
 //   lockerd_faults --short --members 5          five members (kill two at once)
 //   lockerd_faults --short --break-rule R --expect-violations
-//       with a safety rule broken on purpose: succeeds only if caught
+//       with a safety rule broken on purpose: succeeds only if caught (the
+//       members then run lockerd_broken, the test-only lockerd that can
+//       break one, unless --binary names another)
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -29,7 +31,7 @@ struct Args {
   int64_t seconds = 60;
   uint64_t seed = 1;
   std::string report_dir;
-  std::string binary = LOCKERD_BINARY;
+  std::string binary;  // Empty: lockerd, or lockerd_broken with --break-rule.
   std::string break_rule;
   bool expect_violations = false;
   size_t clients = 8;
@@ -81,7 +83,11 @@ int main(int argc, char** argv) {
   }
   MemberOptions member_options;
   member_options.binary = args.binary;
-  if (!args.break_rule.empty()) member_options.extra_args = {"--debug-break-rule", args.break_rule};
+  if (!args.break_rule.empty()) {
+    if (member_options.binary.empty()) member_options.binary = LOCKERD_BROKEN_BINARY;
+    member_options.extra_args = {"--break-rule", args.break_rule};
+  }
+  if (member_options.binary.empty()) member_options.binary = LOCKERD_BINARY;
   Members members(member_options, network.get(), args.members, dir);
   if (!members.StartAll()) {
     std::printf("could not run: a member did not start\n%s", members.Logs().c_str());

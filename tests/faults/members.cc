@@ -149,6 +149,8 @@ std::string Members::SecondProcessOnDir(size_t i) {
   if (network_) args = {"ip", "netns", "exec", network_->ns(i)};
   args.insert(args.end(), {options_.binary, "--bind", hosts_[i], "--port", std::to_string(other_port),
                            "--dir", dir_ + "/m" + std::to_string(i), "--protected-mode", "no"});
+  // The same binary as the members, with what it needs to start (lockerd_broken's rule).
+  args.insert(args.end(), options_.extra_args.begin(), options_.extra_args.end());
   const std::string log = dir_ + "/m" + std::to_string(i) + "-second.log";
   const pid_t pid = fork();
   if (pid == 0) {

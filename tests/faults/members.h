@@ -17,7 +17,7 @@ namespace lockerd::faults {
 
 struct MemberOptions {
   std::string binary;
-  std::vector<std::string> extra_args;  // E.g. --debug-break-rule ...
+  std::vector<std::string> extra_args;  // E.g. lockerd_broken's --break-rule NAME.
   size_t skewed_member = 1;    // Runs with its clocks at `skew_rate`.
   double skew_rate = 1.004;    // Within the drift bound (rho/2 = 0.5%).
   size_t jumping_member = 2;   // Its wall clock can jump (monotonic untouched).

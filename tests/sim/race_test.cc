@@ -19,17 +19,20 @@ constexpr int64_t kWallMs = 1'790'000'000'000;
 
 class ScriptedCluster {
  public:
-  explicit ScriptedCluster(size_t members = 3) : members_(members) {
+  // `broken`: rules every member breaks on purpose (cluster/broken.h).
+  explicit ScriptedCluster(size_t members = 3, BrokenRules broken = {})
+      : members_(members), broken_(broken) {
     for (size_t i = 0; i < members; ++i) nodes_.push_back(MakeNode(i));
   }
 
-  static NodeOptions Options(size_t self, size_t members) {
+  static NodeOptions Options(size_t self, size_t members, BrokenRules broken = {}) {
     NodeOptions options;
     options.members_count = members;
     options.self = static_cast<MemberId>(self);
     options.max_lease_ms = 1000;
     options.round_timeout_ms = 100;
     options.seed = 7 + self;
+    options.broken = broken;
     return options;
   }
 
@@ -130,9 +133,12 @@ class ScriptedCluster {
   }
 
  private:
-  std::unique_ptr<Node> MakeNode(size_t i) { return std::make_unique<Node>(Options(i, members_)); }
+  std::unique_ptr<Node> MakeNode(size_t i) {
+    return std::make_unique<Node>(Options(i, members_, broken_));
+  }
 
   size_t members_;
+  BrokenRules broken_;
   std::vector<std::unique_ptr<Node>> nodes_;
   std::vector<Message> in_flight_;
   std::vector<WriteResult> results_;
@@ -146,8 +152,8 @@ bool IsPrepare(const Message& m) { return std::holds_alternative<Prepare>(m.body
 // Race 1: a promise times out, a competitor promises higher, and the first
 // coordinator's late commit arrives: it must be refused. Returns true when
 // both writers were told they hold the key.
-bool Race1BothHold() {
-  ScriptedCluster cluster;
+bool Race1BothHold(BrokenRules broken = {}) {
+  ScriptedCluster cluster(3, broken);
   const auto is = [](const Message& m, auto kind, size_t from, size_t to) {
     return std::holds_alternative<decltype(kind)>(m.body) && m.from == from && m.to == to;
   };
@@ -172,9 +178,9 @@ TEST(Races, LateCommitAfterAHigherPromiseIsRefused) { EXPECT_FALSE(Race1BothHold
 
 TEST(Races, LateCommitIsTakenWhenPromisesAreForgotten) {
   // The same script with the broken rule: the checker-visible failure.
-  Broken().forget_promises = true;
-  const bool both = Race1BothHold();
-  Broken() = {};
+  BrokenRules broken;
+  broken.forget_promises = true;
+  const bool both = Race1BothHold(broken);
   EXPECT_TRUE(both);
 }
 
@@ -225,8 +231,8 @@ TEST(Races, DuplicatedAndReorderedCommitsChangeNothing) {
 
 // Race 4: a commit reaches a member that restarted (losing memory) after
 // promising: quarantine covers it. Returns the lock's outcome.
-WriteOutcome Race4Outcome() {
-  ScriptedCluster cluster;
+WriteOutcome Race4Outcome(BrokenRules broken = {}) {
+  ScriptedCluster cluster(3, broken);
   // Member 2 is cut off. Members 0 and 1 promise, and member 0 commits.
   const uint64_t lock = cluster.Submit(0, WriteOp::kLock, "a", 500);
   cluster.Drop([](const Message& m) { return m.to == 2; });
@@ -253,9 +259,9 @@ TEST(Races, CommitToAMemberRestartedAfterPromisingIsNotCounted) {
 }
 
 TEST(Races, RestartedMemberVotingInQuarantineMakesTheMajority) {
-  Broken().vote_in_quarantine = true;
-  const WriteOutcome outcome = Race4Outcome();
-  Broken() = {};
+  BrokenRules broken;
+  broken.vote_in_quarantine = true;
+  const WriteOutcome outcome = Race4Outcome(broken);
   EXPECT_EQ(outcome, WriteOutcome::kDone);
 }
 
@@ -325,8 +331,8 @@ TEST(Races, RollingEmptyRestartsKeepTokensGrowing) {
 // A one-round-trip EXTEND sent close to the lease's end, whose commits are
 // slow, while a new holder takes the key once the lease ran out. Returns
 // true when both were told they hold it.
-bool FastRenewalRacingANewHolderBothHold() {
-  ScriptedCluster cluster;
+bool FastRenewalRacingANewHolderBothHold(BrokenRules broken = {}) {
+  ScriptedCluster cluster(3, broken);
   const auto between = [](size_t a, size_t b) {
     return [a, b](const Message& m) { return (m.from == a && m.to == b) || (m.from == b && m.to == a); };
   };
@@ -355,9 +361,9 @@ TEST(Races, AOneRoundTripRenewalAtTheNextStepLosesToANewHolder) {
 }
 
 TEST(Races, AOneRoundTripRenewalAtAFreshBallotOutranksANewHolder) {
-  Broken().fast_write_fresh_ballot = true;
-  const bool both = FastRenewalRacingANewHolderBothHold();
-  Broken() = {};
+  BrokenRules broken;
+  broken.fast_write_fresh_ballot = true;
+  const bool both = FastRenewalRacingANewHolderBothHold(broken);
   EXPECT_TRUE(both);
 }
 
@@ -366,8 +372,8 @@ TEST(Races, AOneRoundTripRenewalAtAFreshBallotOutranksANewHolder) {
 // that the members which wrote the release have forgotten since. Returns
 // the token a LOCK by the first holder's owner name gets at the end, and
 // sets `*second` to the token granted in between.
-uint64_t LateLearnRelockToken(uint64_t* second) {
-  ScriptedCluster cluster;
+uint64_t LateLearnRelockToken(uint64_t* second, BrokenRules broken = {}) {
+  ScriptedCluster cluster(3, broken);
   const auto without_2 = [](const Message& m) { return m.to != 2 && m.from != 2; };
   const uint64_t first = cluster.Submit(0, WriteOp::kLock, "A", 100);
   cluster.Deliver(without_2);  // Member 2 hears nothing...
@@ -408,10 +414,10 @@ TEST(Races, ALearnOlderThanItsKeysTombstoneRevivesNothing) {
 }
 
 TEST(Races, ALearnAppliedWhateverItsAgeRevivesAReleasedLease) {
-  Broken().apply_stale_commits = true;
+  BrokenRules broken;
+  broken.apply_stale_commits = true;
   uint64_t second = 0;
-  const uint64_t relock = LateLearnRelockToken(&second);
-  Broken() = {};
+  const uint64_t relock = LateLearnRelockToken(&second, broken);
   ASSERT_NE(second, 0u);
   EXPECT_NE(relock, 0u);
   EXPECT_LT(relock, second) << "expected the old token to be handed out again";
@@ -421,8 +427,8 @@ TEST(Races, ALearnAppliedWhateverItsAgeRevivesAReleasedLease) {
 // on one member, then a clean restart of another. Returns the token a LOCK
 // by the first holder's owner name gets at the end, and sets `*second` to
 // the token granted in between.
-uint64_t Race9RelockToken(uint64_t* second) {
-  ScriptedCluster cluster;
+uint64_t Race9RelockToken(uint64_t* second, BrokenRules broken = {}) {
+  ScriptedCluster cluster(3, broken);
   const auto lock = [&](size_t via, const std::string& owner) {
     const uint64_t id = cluster.Submit(via, WriteOp::kLock, owner, 1000);
     cluster.DeliverAll();
@@ -466,10 +472,10 @@ TEST(Races, ReleasedKeySurvivesACleanRestart) {
 }
 
 TEST(Races, ForgettingFreeRegistersAtACleanStopRevivesAReleasedLease) {
-  Broken().save_held_leases_only = true;
+  BrokenRules broken;
+  broken.save_held_leases_only = true;
   uint64_t second = 0;
-  const uint64_t relock = Race9RelockToken(&second);
-  Broken() = {};
+  const uint64_t relock = Race9RelockToken(&second, broken);
   ASSERT_NE(second, 0u);
   EXPECT_NE(relock, 0u);
   EXPECT_LT(relock, second) << "expected the old token to be handed out again";

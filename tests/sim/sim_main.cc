@@ -25,6 +25,7 @@ int main(int argc, char** argv) {
   auto broken_script = lockerd::sim::SimOptions::BrokenScript::kNone;
   std::optional<lockerd::sim::SimOptions::Scenario> scenario;
   bool shared_owner = false;
+  lockerd::cluster::BrokenRules broken;
   // The options of a seed: the varied mix, a restart scenario's, or shared owners'.
   const auto options_for = [&scenario, &shared_owner](uint64_t seed) {
     if (shared_owner) return lockerd::sim::OptionsForSharedOwner(seed);
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
         return 2;
       }
     } else if (std::strcmp(argv[i], "--break-rule") == 0) {
-      if (!lockerd::cluster::BreakRule(argv[i + 1])) {
+      if (!lockerd::cluster::BreakRule(argv[i + 1], broken)) {
         std::fprintf(stderr, "unknown --break-rule %s (one of: %s)\n", argv[i + 1],
                      lockerd::cluster::BrokenRuleNames().c_str());
         return 2;
@@ -94,6 +95,7 @@ int main(int argc, char** argv) {
     lockerd::sim::SimOptions options = options_for(static_cast<uint64_t>(replay));
     options.scripts = scripts && options.scripts;
     options.broken_script = broken_script;
+    options.broken = broken;
     options.verbose = true;
     const SimReport report = lockerd::sim::RunSimulation(options);
     std::printf("seed %lld: %s, %llu holds, %llu events, trace %016llx\n", replay,
@@ -117,6 +119,7 @@ int main(int argc, char** argv) {
     lockerd::sim::SimOptions options = options_for(seed);
     options.scripts = scripts && options.scripts;
     options.broken_script = broken_script;
+    options.broken = broken;
     const SimReport report = lockerd::sim::RunSimulation(options);
     holds += report.holds;
     script_holds += report.script_holds;

@@ -148,8 +148,6 @@ TEST(Simulation, ClientsSharingOneOwnerNameNeverHoldTogether) {
 // safety test's seeds do; otherwise 5 clients fight over one key.
 uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uint64_t budget,
                          bool whole_cluster_crashes = false, bool varied = false) {
-  cluster::Broken() = {};
-  cluster::Broken().*rule = true;
   uint64_t caught = 0;
   for (uint64_t seed = 1; seed <= budget && caught == 0; ++seed) {
     SimOptions options;
@@ -158,6 +156,7 @@ uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uin
     options.clients = 5;
     options.whole_cluster_crashes = whole_cluster_crashes;
     if (varied) options = OptionsForSeed(seed);
+    options.broken.*rule = true;
     const SimReport report = RunSimulation(options);
     if (!report.ok) {
       caught = seed;
@@ -165,43 +164,40 @@ uint64_t SeedThatCatches(bool cluster::BrokenRules::*rule, const char* name, uin
                   static_cast<unsigned long long>(seed), report.violations[0].c_str());
     }
   }
-  cluster::Broken() = {};
   return caught;
 }
 
 // The retry rule of the test above, broken: the retry decides from what it
 // finds as if its earlier accepts had never gone out.
 TEST(BrokenVariants, ARetryThatForgetsItsAcceptsIsCaught) {
-  cluster::Broken() = {};
-  cluster::Broken().retry_forgets_its_accepts = true;
   uint64_t caught = 0;
   for (uint64_t seed = 1; seed <= 300 && caught == 0; ++seed) {
-    const SimReport report = RunSimulation(OptionsForSharedOwner(seed));
+    SimOptions options = OptionsForSharedOwner(seed);
+    options.broken.retry_forgets_its_accepts = true;
+    const SimReport report = RunSimulation(options);
     if (!report.ok) {
       caught = seed;
       std::printf("broken rule 'retry forgets its accepts' caught at seed %llu: %s\n",
                   static_cast<unsigned long long>(seed), report.violations[0].c_str());
     }
   }
-  cluster::Broken() = {};
   EXPECT_NE(caught, 0u);
 }
 
 // A broken restart rule, run through its scenario until a checker fails.
 uint64_t ScenarioSeedThatCatches(bool cluster::BrokenRules::*rule, SimOptions::Scenario scenario,
                                  const char* name, uint64_t budget) {
-  cluster::Broken() = {};
-  cluster::Broken().*rule = true;
   uint64_t caught = 0;
   for (uint64_t seed = 1; seed <= budget && caught == 0; ++seed) {
-    const SimReport report = RunSimulation(ScenarioOptions(scenario, seed));
+    SimOptions options = ScenarioOptions(scenario, seed);
+    options.broken.*rule = true;
+    const SimReport report = RunSimulation(options);
     if (!report.ok) {
       caught = seed;
       std::printf("broken rule '%s' caught at seed %llu: %s\n", name,
                   static_cast<unsigned long long>(seed), report.violations[0].c_str());
     }
   }
-  cluster::Broken() = {};
   return caught;
 }
 

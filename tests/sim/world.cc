@@ -309,6 +309,7 @@ cluster::NodeOptions World::NodeOptionsFor(size_t index) {
   node.seed = rng_();
   node.incarnation = (rng_() >> 1) | 1;
   node.probe_interval_ms = 1000;
+  node.broken = options_.broken;
   return node;
 }
 

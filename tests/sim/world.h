@@ -19,6 +19,7 @@
 #include <variant>
 #include <vector>
 
+#include "cluster/broken.h"
 #include "cluster/node.h"
 #include "tests/sim/checker.h"
 
@@ -98,6 +99,9 @@ struct SimOptions {
   // commit can be chosen later, before the holder's deadline).
   enum class BrokenScript { kNone, kIgnoreHolder, kShortenRenewals };
   BrokenScript broken_script = BrokenScript::kNone;
+  // Self-tests only: rules every member breaks on purpose (cluster/broken.h),
+  // for the checkers to catch.
+  cluster::BrokenRules broken;
   bool verbose = false;                // Print every event (for --replay).
 };
 

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "cluster/broken.h"
+
 namespace lockerd::server {
 namespace {
 
@@ -171,6 +173,21 @@ TEST(Config, ConfigGetByPattern) {
   const auto pairs = ConfigGet(config, "PORT");
   ASSERT_EQ(pairs.size(), 1u);
   EXPECT_EQ(pairs[0], (std::pair<std::string, std::string>{"port", "7002"}));
+}
+
+// The production binary cannot break a rule of CLUSTER-SAFETY.md: no
+// setting reaches the node's broken rules (only the fault suite's
+// lockerd_broken sets them, through RunLockerd), --help names none, and
+// CONFIG GET shows none.
+TEST(Config, NoSettingBreaksASafetyRule) {
+  const ConfigLoad load = Load({"--debug-break-rule", "success-without-majority"});
+  EXPECT_FALSE(load.config.has_value());
+  const Config config = *Load({}).config;
+  EXPECT_EQ(cluster::BrokenRuleNames(config.broken_rules), "");
+  EXPECT_EQ(HelpText().find("break"), std::string::npos);
+  for (const auto& [name, value] : ConfigGet(config, "*")) {
+    EXPECT_EQ(name.find("break"), std::string::npos) << name;
+  }
 }
 
 TEST(Config, IdleTimeoutIsSecondsAndOffByDefault) {

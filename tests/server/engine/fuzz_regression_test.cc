@@ -156,7 +156,7 @@ TEST(FuzzRegressionTest, ScriptReplyIsBoundedByTheMemoryLimit) {
 // that renews it (SET ... XX, PEXPIRE, LOCK by the same owner) writes token
 // 0, and TxnCoordinator::SendAccepts CHECKs write.token > 0: the member
 // aborts. Peers are untrusted; their mistakes are dropped, never asserted
-// (cluster/check.h). Found by lockerd_fuzz_peer.
+// (base/check.h). Found by lockerd_fuzz_peer.
 void PromiseOfALeaseWithTokenZero() {
   const Config config = TrioMemberConfig(0);
   const cluster::Time now{0, 1'700'000'000'000, 0};
