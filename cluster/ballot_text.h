@@ -20,8 +20,10 @@ inline std::string BallotMemberText(const Ballot& ballot) {
   return text;
 }
 
-// Digits only (no sign, no spaces), at most UINT32_MAX.
+// Digits only (no sign, no spaces, no leading zero), at most UINT32_MAX:
+// the text BallotMemberText writes, and nothing else.
 inline std::optional<uint32_t> ParseBallotNumber(std::string_view text) {
+  if (text.size() > 1 && text[0] == '0') return std::nullopt;
   uint32_t value = 0;
   const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (text.empty() || error != std::errc() || end != text.data() + text.size()) return std::nullopt;

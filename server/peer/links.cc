@@ -329,6 +329,7 @@ void PeerLinks::Write(Link& link) {
       return;
     }
     link.inflight.clear();  // All went at once: the next bytes, if any.
+    ReleaseIfBig(link.inflight);
   }
 }
 
