@@ -78,13 +78,7 @@ void TxnCoordinator::SendAccepts(uint64_t txn_id, Txn& txn, const std::vector<Tx
     } else {
       continue;
     }
-    key.writing = true;
-    key.accept = std::move(accept);
-    key.tally = QuorumTally(options_.members_count);
-    ++txn.keys_writing;
-    for (MemberId member = 0; member < options_.members_count; ++member) {
-      outbox->push_back({options_.self, member, key.accept});
-    }
+    StartWriting(txn, key, std::move(accept), outbox);
   }
 }
 
@@ -93,15 +87,20 @@ void TxnCoordinator::SendDeferred(Txn& txn, std::vector<Message>* outbox) {
   for (Accept& accept : txn.deferred) {
     KeyRound& key = txn.keys[accept.round_id & key_mask];
     key.body_wrote = true;
-    key.writing = true;
-    key.accept = std::move(accept);
-    key.tally = QuorumTally(options_.members_count);
-    ++txn.keys_writing;
-    for (MemberId member = 0; member < options_.members_count; ++member) {
-      outbox->push_back({options_.self, member, key.accept});
-    }
+    StartWriting(txn, key, std::move(accept), outbox);
   }
   txn.deferred.clear();
+}
+
+void TxnCoordinator::StartWriting(Txn& txn, KeyRound& key, Accept accept,
+                                  std::vector<Message>* outbox) {
+  key.writing = true;
+  key.accept = std::move(accept);
+  key.tally = QuorumTally(options_.members_count);
+  ++txn.keys_writing;
+  for (MemberId member = 0; member < options_.members_count; ++member) {
+    outbox->push_back({options_.self, member, key.accept});
+  }
 }
 
 }  // namespace lockerd::cluster

@@ -166,6 +166,8 @@ class TxnCoordinator {
                    std::vector<Message>* outbox);
   // Sends the body's held-back accepts once its reads are confirmed.
   void SendDeferred(Txn& txn, std::vector<Message>* outbox);
+  // Sends `accept` for `key` to every member and counts the key as writing.
+  void StartWriting(Txn& txn, KeyRound& key, Accept accept, std::vector<Message>* outbox);
   void Completed(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Message>* outbox);
   void Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail);
