@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/buffer_keeping.h"
 #include "base/errors.h"
 #include "base/log.h"
 #include "base/check.h"
@@ -18,7 +19,7 @@
 namespace lockerd::server {
 
 using net_internal::ConnectionOf;
-using net_internal::kBufferKeepBytes;
+using base::kBufferKeepBytes;
 
 void Server::OnConnection(uv_stream_t* listener, int status) {
   auto* server = static_cast<Server*>(listener->data);

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "base/buffer_keeping.h"
 #include "base/errors.h"
 #include "base/log.h"
 #include "base/check.h"
@@ -17,7 +18,7 @@
 
 namespace lockerd::server {
 
-using net_internal::ReleaseIfBig;
+using base::ReleaseIfBig;
 
 void Server::QueueFlush(Connection& connection) {
   if (connection.queued_for_flush || connection.closing) return;

@@ -1,6 +1,6 @@
 // What the files of the Server class share (server.cc, connection_io.cc,
-// connection_writes.cc, housekeeping.cc, member_start.cc): buffer keeping
-// (base/buffer_keeping.h) and small helpers. Not for use outside server/net.
+// connection_writes.cc, housekeeping.cc, member_start.cc): small helpers.
+// Not for use outside server/net.
 #pragma once
 
 #include <ctime>
@@ -9,13 +9,9 @@
 
 #include <uv.h>
 
-#include "base/buffer_keeping.h"
 #include "server/net/connection.h"
 
 namespace lockerd::server::net_internal {
-
-using base::kBufferKeepBytes;
-using base::ReleaseIfBig;
 
 inline int64_t WallMs() {
   timespec now{};
