@@ -8,17 +8,19 @@
 #include <vector>
 
 #include "server/engine/engine.h"
+#include "server/commands/command_table.h"
 
 namespace {
 
 using lockerd::server::Client;
 using lockerd::server::Config;
 using lockerd::server::Engine;
+using lockerd::server::LockerdCommands;
 
 void BM_EngineLockRelease(benchmark::State& state) {
   Config config;
   lockerd::cluster::Time now{0, 1'700'000'000'000};
-  Engine engine(config, now);
+  Engine engine(LockerdCommands(), config, now);
   Client client(engine.NextClientId(), "127.0.0.1:1", "127.0.0.1:6379", 0);
   engine.AddClient(&client);
   std::vector<std::string> keys;
@@ -49,7 +51,7 @@ void BM_WakeNextWaiter(benchmark::State& state) {
   Config config;
   config.maxwaiters_per_key = waiters + 1;
   lockerd::cluster::Time now{0, 1'700'000'000'000};
-  Engine engine(config, now);
+  Engine engine(LockerdCommands(), config, now);
   std::vector<std::unique_ptr<Client>> clients;
   std::vector<std::string> owners;
   for (size_t i = 0; i <= waiters; ++i) {

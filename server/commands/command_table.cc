@@ -39,6 +39,7 @@ constexpr uint32_t kB = kFlagBlocking;
 constexpr uint32_t kA = kFlagAdmin;
 constexpr uint32_t kL = kFlagLoading | kFlagStale;
 constexpr uint32_t kP = kFlagPipelined;
+constexpr uint32_t kPl = kFlagPeerLink;
 
 // LOCK key owner ttl pipelines; LOCK ... WAIT timeout blocks instead.
 bool LockWithoutWait(std::span<const std::string> args) { return args.size() == 4; }
@@ -225,7 +226,8 @@ constexpr CommandSpec kCommands[] = {
      "Deletes a lease only while value owns it (RELEASE). Returns 1 or 0.", "9.0.0",
      kDelIfEqArgs, CmdDelIfEq},
     {"discard", 1, kF | kL, kFa | kTx, 0, 0, 0, "transactions",
-     "Discards the commands queued since MULTI, and every WATCH.", "2.0.0", {}, CmdDiscard},
+     "Discards the commands queued since MULTI, and every WATCH.", "2.0.0", {}, CmdDiscard,
+     {}, nullptr, TxnRole::kDiscard},
     {"echo", 2, kF, kFa | kCo, 0, 0, 0, "connection", "Returns the given string.", "1.0.0", kMessage,
      CmdEcho},
     {"eval", -3, kW, kSl | kSc, 0, 0, 0, "scripting",
@@ -241,7 +243,7 @@ constexpr CommandSpec kCommands[] = {
      CmdEvalShaRo},
     {"exec", 1, kL, kSl | kTx, 0, 0, 0, "transactions",
      "Runs the commands queued since MULTI as one transaction through the majority.", "1.2.0", {},
-     CmdExec},
+     CmdExec, {}, nullptr, TxnRole::kExec},
     {"exists", -2, kR | kF, kKs | kRd | kFa, 1, -1, 1, "generic",
      "Counts the given keys held here (a local read).", "1.0.0", kKeys, CmdExists},
     {"extend", 4, kW | kF | kP, kLk | kWr | kFa, 1, 1, 1, "lock",
@@ -263,8 +265,8 @@ constexpr CommandSpec kCommands[] = {
      "Returns a lease's owner, token and remaining ms (a local read), or null.", "0.1.0",
      kOnlyKey, CmdLockInfo},
     {"multi", 1, kF | kL, kFa | kTx, 0, 0, 0, "transactions", "Starts a transaction: commands queue until EXEC.",
-     "1.2.0", {}, CmdMulti},
-    {"peer", -2, kN | kF | kL, kAd | kFa, 0, 0, 0, "cluster",
+     "1.2.0", {}, CmdMulti, {}, nullptr, TxnRole::kMulti},
+    {"peer", -2, kN | kF | kL | kPl, kAd | kFa, 0, 0, 0, "cluster",
      "Cluster traffic between members (PEER HELLO, then PEER AUTH with a proof of the cluster secret).",
      "0.1.0",
      {}, CmdPeer},
@@ -274,7 +276,7 @@ constexpr CommandSpec kCommands[] = {
      "Returns a lease's remaining milliseconds (a local read), -2 if not held.", "2.6.0",
      kOnlyKey, CmdPttl},
     {"quit", -1, kN | kF | kL, kFa | kCo, 0, 0, 0, "connection", "Closes the connection.", "1.0.0", {},
-     CmdQuit},
+     CmdQuit, {}, nullptr, TxnRole::kRunsNow},
     {"readonly", 1, kF | kL, kFa | kCo, 0, 0, 0, "cluster",
      "Redis Cluster's: refused, as a standalone Redis refuses it.", "3.0.0", {}, CmdClusterModeOnly},
     {"readwrite", 1, kF | kL, kFa | kCo, 0, 0, 0, "cluster",
@@ -283,7 +285,7 @@ constexpr CommandSpec kCommands[] = {
      "Releases a lease held by owner. Returns 1, or 0 if owner did not hold it.", "0.1.0",
      kReleaseArgs, CmdRelease},
     {"reset", 1, kN | kF | kL, kFa | kCo, 0, 0, 0, "connection", "Resets the connection.", "6.2.0", {},
-     CmdReset},
+     CmdReset, {}, nullptr, TxnRole::kRunsNow},
     {"scan", -2, kR, kKs | kRd | kSl, 0, 0, 0, "generic", "Iterates over the held keys.", "2.8.0", kScanArgs,
      CmdScan},
     {"script", -2, 0, 0, 0, 0, 0, "scripting", "A container for Lua scripts management commands.",
@@ -314,26 +316,8 @@ constexpr CommandSpec kCommands[] = {
      "0.1.0", kWaitArgs, CmdWait},
     {"watch", -2, kF | kL, kFa | kTx, 1, -1, 1, "transactions",
      "Makes EXEC run nothing (and answer null) if a key's lease changes before it.", "2.2.0",
-     kKeys, CmdWatch},
+     kKeys, CmdWatch, {}, nullptr, TxnRole::kRunsNow},
 };
-
-bool NameLess(std::string_view a, std::string_view b) { return a < b; }
-
-const CommandSpec* FindIn(std::span<const CommandSpec> table, std::string_view prefix,
-                          std::string_view name) {
-  // Names are short: fold to lower case on the stack.
-  char folded[64];
-  if (prefix.size() + name.size() > sizeof folded) return nullptr;
-  size_t n = 0;
-  for (const char c : prefix) folded[n++] = c;
-  for (const char c : name) folded[n++] = base::AsciiLower(c);
-  const std::string_view key(folded, n);
-  const auto it = std::lower_bound(table.begin(), table.end(), key,
-                                   [](const CommandSpec& spec, std::string_view k) {
-                                     return NameLess(spec.name, k);
-                                   });
-  return it != table.end() && it->name == key ? &*it : nullptr;
-}
 
 void WriteFlags(protocol::RespWriter& writer, uint32_t flags) {
   static constexpr std::pair<uint32_t, std::string_view> kNames[] = {
@@ -379,14 +363,11 @@ void WriteArgDocs(protocol::RespWriter& writer, std::span<const ArgDoc> args) {
 
 std::span<const CommandSpec> AllCommands() { return kCommands; }
 
-const CommandSpec* FindCommand(std::string_view name) { return FindIn(kCommands, {}, name); }
+const CommandSpec* FindCommand(std::string_view name) { return FindCommandIn(kCommands, name); }
 
-const CommandSpec* FindSubcommand(const CommandSpec& parent, std::string_view name) {
-  char prefix[32];
-  if (parent.name.size() + 1 > sizeof prefix) return nullptr;
-  std::copy(parent.name.begin(), parent.name.end(), prefix);
-  prefix[parent.name.size()] = '|';
-  return FindIn(parent.subcommands, std::string_view(prefix, parent.name.size() + 1), name);
+const CommandSet& LockerdCommands() {
+  static const CommandSet commands{kCommands, &CommandAclCatalog(), QueueInTransaction};
+  return commands;
 }
 
 namespace {

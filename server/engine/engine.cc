@@ -5,8 +5,6 @@
 
 #include "base/check.h"
 #include "base/ascii.h"
-#include "server/commands/command_table.h"
-#include "server/commands/handlers.h"
 #include "base/errors.h"
 #include "server/config/limits.h"
 #include "server/script/script_reply.h"
@@ -30,9 +28,10 @@ cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
 
 }  // namespace
 
-Engine::Engine(Config config, Time now, uint64_t seed)
-    : config_(std::move(config)),
-      acl_(config_.users, config_.requirepass, CommandAclCatalog()),
+Engine::Engine(const CommandSet& commands, Config config, Time now, uint64_t seed)
+    : commands_(commands),
+      config_(std::move(config)),
+      acl_(config_.users, config_.requirepass, *commands_.acl_catalog),
       node_(NodeOptionsOf(config_, seed)),
       waiters_(cluster::HashKeyFromSeed(seed)),
       ready_keys_(16, cluster::StringHash{cluster::HashKeyFromSeed(seed)}),
@@ -107,16 +106,16 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   // as in Redis. A MULTI refused itself (for its arguments, or by ACL)
   // refuses what follows up to EXEC or DISCARD (Redis would run it; a client
   // told "error" must not hold a lock): commands_transaction.cc.
-  const CommandSpec* spec = FindCommand(args[0]);
+  const CommandSpec* spec = FindCommandIn(commands_.commands, args[0]);
   const auto reject = [&](std::string_view text) {
     if (client.in_multi()) {
-      if (client.transaction->queuing() && spec != nullptr && spec->handler == CmdExec) {
+      if (client.transaction->queuing() && spec != nullptr && spec->txn_role == TxnRole::kExec) {
         // An EXEC refused (arity, ACL) ends the transaction, as Redis's does.
         client.transaction.reset();
         return refuse(errors::ExecRefused(text));
       }
       if (client.transaction->queuing()) client.transaction->aborted = true;
-    } else if (spec != nullptr && spec->handler == CmdMulti && client.authenticated) {
+    } else if (spec != nullptr && spec->txn_role == TxnRole::kMulti && client.authenticated) {
       client.StartTransaction().state = Transaction::State::kRefused;
     }
     refuse(text);
@@ -135,11 +134,11 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   }
   client.activity.last_command = spec->name;
   if (!ArityAccepts(*spec, args.size())) return reject(errors::WrongArity(spec->name));
-  if (client.peer.reserved && spec->handler != CmdPeer) {
+  if (client.peer.reserved && !(spec->flags & kFlagPeerLink)) {
     client.close_after_reply = true;
     return refuse(errors::kMaxClients);
   }
-  if (client.peer.only && spec->handler != CmdPeer) {
+  if (client.peer.only && !(spec->flags & kFlagPeerLink)) {
     client.close_after_reply = true;
     return refuse(std::string(client.peer.member >= 0 ? errors::kPeerLinkOnly : errors::kProtected));
   }
@@ -150,10 +149,10 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   // a user whose ACL refused MULTI (and so maybe EXEC) must still be able to
   // end it. An EXEC the ACL refuses in a transaction aborts it (reject).
   const bool in_refused_multi = client.in_multi() && client.transaction->refused();
-  const bool ends_multi = client.in_multi() && (spec->handler == CmdDiscard ||
-                                                (spec->handler == CmdExec && in_refused_multi));
+  const bool ends_multi = client.in_multi() && (spec->txn_role == TxnRole::kDiscard ||
+                                                (spec->txn_role == TxnRole::kExec && in_refused_multi));
   if (const AclUser& user = UserOf(client); !user.unrestricted() && !ends_multi) {
-    if (const auto command = CommandAclCatalog().Find(spec->name)) {
+    if (const auto command = commands_.acl_catalog->Find(spec->name)) {
       const std::string denied = AclCheck(user, *command, args);
       if (!denied.empty()) {
         ++(denied == errors::kNoPermKey ? stats_.acl_denied_key : stats_.acl_denied_cmd);
@@ -163,7 +162,7 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   }
   if (client.in_multi() && !RunsInsideMulti(*spec)) {
     if (in_refused_multi) return refuse(errors::kQueuedRefused);
-    return answer_now([&] { QueueInTransaction(*this, client, *spec, args); });
+    return answer_now([&] { commands_.queue_in_transaction(*this, client, *spec, args); });
   }
   const bool pipelined = PipelinedWrite(*spec, args);
   if (client.pipeline.writes_in_flight > 0 && !pipelined) {
@@ -200,10 +199,7 @@ void Engine::RunDeferred(Client& client, Time now) {
 // What runs at once between MULTI and EXEC rather than being queued (as in
 // Redis): the transaction's own commands, and the connection's RESET and
 // QUIT. WATCH runs to answer that it may not.
-bool Engine::RunsInsideMulti(const CommandSpec& spec) {
-  return spec.handler == CmdExec || spec.handler == CmdDiscard || spec.handler == CmdMulti ||
-         spec.handler == CmdWatch || spec.handler == CmdReset || spec.handler == CmdQuit;
-}
+bool Engine::RunsInsideMulti(const CommandSpec& spec) { return spec.txn_role != TxnRole::kQueued; }
 
 // Writes that may run while the client's earlier writes are in flight: each
 // is one round on one key, and rounds on one key keep their order (the

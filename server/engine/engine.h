@@ -27,6 +27,7 @@
 #include "cluster/string_hash.h"
 #include "server/security/acl.h"
 #include "server/engine/client.h"
+#include "server/engine/command_spec.h"
 #include "server/config/config.h"
 #include "server/engine/latency_stats.h"
 #include "server/engine/turn_driver.h"
@@ -37,7 +38,6 @@
 
 namespace lockerd::server {
 
-struct CommandSpec;
 
 using cluster::Time;
 
@@ -105,9 +105,11 @@ struct ProcessInfo {
 
 class Engine {
  public:
-  // `seed` keys the hashing of client-chosen keys and the backoff jitter:
-  // random in the server, fixed in tests.
-  Engine(Config config, Time now, uint64_t seed = 1);
+  // `commands`: what it runs (lockerd's: server/commands/command_table.h's
+  // LockerdCommands()), kept for the engine's life. `seed` keys the hashing
+  // of client-chosen keys and the backoff jitter: random in the server,
+  // fixed in tests.
+  Engine(const CommandSet& commands, Config config, Time now, uint64_t seed = 1);
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
@@ -252,6 +254,7 @@ class Engine {
   // a maybe-free key to look at (it is served only if free here then).
   void MarkReady(const std::string& key, bool freed);
 
+  const CommandSet& commands_;
   Config config_;
   AclUsers acl_;  // Built from config_: declared after it.
   cluster::Node node_;

@@ -8,7 +8,6 @@
 
 #include "base/errors.h"
 #include "base/check.h"
-#include "server/commands/handlers.h"
 #include "server/config/limits.h"
 #include "server/script/script_reply.h"
 

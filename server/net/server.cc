@@ -8,6 +8,7 @@
 #include <cstring>
 #include <random>
 
+#include "server/commands/command_table.h"
 #include "base/check.h"
 #include "protocol/cross_protocol.h"
 #include "base/errors.h"
@@ -49,7 +50,7 @@ std::string OsName() {
 
 Server::Server(Config config)
     : config_(std::move(config)),
-      engine_(config_, InitialTime(), RandomSeed()),
+      engine_(LockerdCommands(), config_, InitialTime(), RandomSeed()),
       data_dir_(config_.dir),
       state_store_(config_.dir),
       read_buffer_(kReadChunkBytes, '\0') {

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "server/commands/command_table.h"
 #include "base/ascii.h"
 #include "protocol/inline_split.h"
 #include "protocol/numbers.h"
@@ -270,7 +271,7 @@ Harness::Harness(server::Config base, size_t members, size_t engines) {
       if (config.cluster_secret.empty()) config.cluster_secret = "fuzz-secret";
     }
     auto member = std::make_unique<Member>();
-    member->engine = std::make_unique<server::Engine>(config, now_, /*seed=*/i + 1);
+    member->engine = std::make_unique<server::Engine>(server::LockerdCommands(), config, now_, /*seed=*/i + 1);
     members_.push_back(std::move(member));
   }
 }

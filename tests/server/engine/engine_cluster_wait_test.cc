@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "server/engine/engine.h"
+#include "server/commands/command_table.h"
 #include "tests/server/engine/engine_fixture.h"
 #include "tests/support/resp_reply.h"
 
@@ -25,7 +26,7 @@ class EngineTrio : public ::testing::Test {
       configs_.push_back(TrioMemberConfig(i));
     }
     for (size_t i = 0; i < kMembers; ++i) {
-      engines_.push_back(std::make_unique<Engine>(configs_[i], now_, /*seed=*/i + 1));
+      engines_.push_back(std::make_unique<Engine>(LockerdCommands(), configs_[i], now_, /*seed=*/i + 1));
     }
   }
   ~EngineTrio() override {

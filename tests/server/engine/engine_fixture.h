@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "server/engine/engine.h"
+#include "server/commands/command_table.h"
 #include "tests/support/resp_reply.h"
 
 namespace lockerd::server {
@@ -27,7 +28,7 @@ class EngineTest : public ::testing::Test {
  protected:
   static constexpr int64_t kWallMs = 1'700'000'000'000;
 
-  explicit EngineTest(Config config = {}) : config_(std::move(config)), engine_(config_, now_) {}
+  explicit EngineTest(Config config = {}) : config_(std::move(config)), engine_(LockerdCommands(), config_, now_) {}
   ~EngineTest() override {
     for (auto& client : clients_) engine_.RemoveClient(client.get());
   }

@@ -56,7 +56,7 @@ TEST_F(LimitsTest, KeysRefusesAReplyTheClientCouldNotReceive) {
   EXPECT_EQ(One(a, {"KEYS", "*"}).elements.size(), 3u);
   Config tiny = Small();
   tiny.output_limit.hard_bytes = 40;
-  Engine engine(tiny, now_);
+  Engine engine(LockerdCommands(), tiny, now_);
   Client b(engine.NextClientId(), "b", "l", 0);
   engine.AddClient(&b);
   for (const char* key : {"aaaaaaaa", "bbbbbbbb", "cccccccc"}) {

@@ -176,7 +176,7 @@ TEST_F(EngineTest, ObserversAndAcquirersWakeTogether) {
 TEST_F(EngineTest, WaitersPerKeyAreBounded) {
   Config config;
   config.maxwaiters_per_key = 1;
-  Engine engine(config, now_);
+  Engine engine(LockerdCommands(), config, now_);
   Client a(engine.NextClientId(), "a", "l", 0);
   Client b(engine.NextClientId(), "b", "l", 0);
   Client c(engine.NextClientId(), "c", "l", 0);

@@ -15,6 +15,7 @@
 #include "server/engine/client.h"
 #include "server/config/config.h"
 #include "server/engine/engine.h"
+#include "server/commands/command_table.h"
 #include "server/script/lua_engine.h"
 #include "server/script/script_value.h"
 #include "tests/server/engine/engine_fixture.h"
@@ -160,7 +161,7 @@ TEST(FuzzRegressionTest, ScriptReplyIsBoundedByTheMemoryLimit) {
 void PromiseOfALeaseWithTokenZero() {
   const Config config = TrioMemberConfig(0);
   const cluster::Time now{0, 1'700'000'000'000, 0};
-  Engine engine(config, now, /*seed=*/1);
+  Engine engine(LockerdCommands(), config, now, /*seed=*/1);
   Client client(engine.NextClientId(), "127.0.0.1:50000", "127.0.0.1:7001", now.mono_ms);
   engine.AddClient(&client);
   const std::vector<std::string> eval = {
