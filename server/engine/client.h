@@ -5,12 +5,12 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "protocol/resp_writer.h"
+#include "server/engine/reply_order.h"
 #include "server/engine/transaction.h"
 
 namespace lockerd::server {
@@ -31,8 +31,7 @@ class Client {
       : id_(id),
         peer_address_(std::move(peer_address)),
         local_address_(std::move(local_address)),
-        created_ms_(created_ms),
-        writer_(&reply_) {}
+        created_ms_(created_ms) {}
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
 
@@ -46,16 +45,17 @@ class Client {
   const std::string& local_address() const { return local_address_; }
   int64_t created_ms() const { return created_ms_; }
 
-  // Replies not yet handed to the socket.
-  protocol::RespWriter& writer() { return writer_; }
-  std::string& reply() { return reply_; }
-  const std::string& reply() const { return reply_; }
+  // Replies not yet handed to the socket, in command order (reply_order.h).
+  ReplyOrder& replies() { return replies_; }
+  protocol::RespWriter& writer() { return replies_.writer(); }
+  std::string& reply() { return replies_.reply(); }
+  const std::string& reply() const { return replies_.reply(); }
   // Bytes handed to the socket but not yet written (set by the connection).
   size_t inflight_bytes = 0;
-  size_t pending_bytes() const { return reply_.size() + inflight_bytes; }
+  size_t pending_bytes() const { return reply().size() + inflight_bytes; }
   // Bytes received but not yet parsed into a command (set by the connection).
   size_t query_bytes = 0;
-  protocol::RespVersion version() const { return writer_.version(); }
+  protocol::RespVersion version() const { return replies_.writer().version(); }
 
   // What the client said of itself (CLIENT SETNAME, CLIENT SETINFO, HELLO).
   struct Info {
@@ -94,56 +94,6 @@ class Client {
   };
   Pipeline pipeline;
 
- private:
-  struct Slot {
-    uint64_t seq = 0;
-    bool done = false;
-    std::string bytes;
-  };
-
- public:
-  // Replies in command order while writes are in flight: each write in
-  // flight, and each command answered after one, owns a slot; a slot's
-  // bytes reach reply() once every slot before it is done.
-  bool has_slots() const { return !slots_.empty(); }
-  // Sends what the writer writes from now on into a new slot.
-  uint64_t BeginSlot() {
-    slots_.push_back({next_slot_++, false, {}});
-    writer_.set_output(&slots_.back().bytes);
-    return slots_.back().seq;
-  }
-  // Back to reply(); `done`: the slot is complete (else a write fills it).
-  void EndSlot(bool done) {
-    slots_.back().done = done;
-    writer_.set_output(&reply_);
-    FlushSlots();
-  }
-  // An empty slot for a write still in flight, after all output so far.
-  uint64_t AddPendingSlot() {
-    slots_.push_back({next_slot_++, false, {}});
-    return slots_.back().seq;
-  }
-  // While alive, the writer writes into slot `seq`; then the slot is done.
-  class SlotScope {
-   public:
-    SlotScope(Client& client, uint64_t seq) : client_(client), saved_(client.writer_.output()) {
-      slot_ = client.FindSlot(seq);
-      if (slot_ != nullptr) client.writer_.set_output(&slot_->bytes);
-    }
-    ~SlotScope() {
-      client_.writer_.set_output(saved_);
-      if (slot_ != nullptr) slot_->done = true;
-      client_.FlushSlots();
-    }
-    SlotScope(const SlotScope&) = delete;
-    SlotScope& operator=(const SlotScope&) = delete;
-
-   private:
-    Client& client_;
-    std::string* saved_;
-    Slot* slot_ = nullptr;
-  };
-
   // The cluster-peer side of a connection (server/peer/auth.h).
   struct PeerChallenge {
     int member = -1;
@@ -174,26 +124,11 @@ class Client {
   Tls tls;
 
  private:
-  Slot* FindSlot(uint64_t seq) {
-    if (slots_.empty() || seq < slots_.front().seq) return nullptr;
-    const uint64_t index = seq - slots_.front().seq;
-    return index < slots_.size() ? &slots_[index] : nullptr;
-  }
-  void FlushSlots() {
-    while (!slots_.empty() && slots_.front().done) {
-      reply_ += slots_.front().bytes;
-      slots_.pop_front();
-    }
-  }
-
   uint64_t id_;
   std::string peer_address_;
   std::string local_address_;
   int64_t created_ms_;
-  std::string reply_;
-  protocol::RespWriter writer_;
-  std::deque<Slot> slots_;
-  uint64_t next_slot_ = 0;
+  ReplyOrder replies_;
 };
 
 }  // namespace lockerd::server

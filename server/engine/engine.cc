@@ -95,12 +95,7 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   client.activity.last_interaction_ms = now.mono_ms;
   // Answers that do not wait for a round still answer in command order:
   // behind the replies of writes in flight, not ahead of them.
-  const auto answer_now = [&client](const auto& write) {
-    if (!client.has_slots()) return write();
-    client.BeginSlot();
-    write();
-    client.EndSlot(/*done=*/true);
-  };
+  const auto answer_now = [&client](const auto& write) { client.replies().AnswerNow(write); };
   const auto refuse = [&](std::string_view text) { answer_now([&] { ReplyError(client, text); }); };
   // A command refused between MULTI and EXEC makes EXEC answer EXECABORT,
   // as in Redis. A MULTI refused itself (for its arguments, or by ACL)
@@ -172,18 +167,12 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
     return;
   }
   // Earlier writes still in flight: this reply queues behind theirs.
-  const bool capture = client.has_slots();
-  if (capture) capture_slot_ = client.BeginSlot();
-  capture_active_ = capture;
-  capture_pending_ = false;
-  executing_pipelined_ = pipelined;
+  client.replies().BeginCommand(pipelined);
   executing_client_id_ = client.id();
   CommandContext context{*this, client, args, now};
   spec->handler(context);
   executing_client_id_ = 0;
-  executing_pipelined_ = false;
-  capture_active_ = false;
-  if (capture) client.EndSlot(/*done=*/!capture_pending_);
+  client.replies().EndCommand();
 }
 
 void Engine::RunDeferred(Client& client, Time now) {

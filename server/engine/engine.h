@@ -260,13 +260,9 @@ class Engine {
   cluster::Node node_;
   std::map<uint64_t, Client*> clients_;
   uint64_t next_client_id_ = 1;
-  uint64_t executing_client_id_ = 0;  // The client whose command is running.
-  // The running command is a pipelined write (see PipelinedWrite), and
-  // whether its reply was captured into a slot that its write must fill.
-  bool executing_pipelined_ = false;
-  bool capture_active_ = false;
-  bool capture_pending_ = false;
-  uint64_t capture_slot_ = 0;
+  // The client whose command is running (its own caller handles it: see
+  // Attention). Where its reply goes is the client's (reply_order.h).
+  uint64_t executing_client_id_ = 0;
   uint64_t next_request_id_ = 1;
   uint64_t next_delete_batch_ = 1;
   std::unordered_map<uint64_t, PendingWrite> pending_writes_;

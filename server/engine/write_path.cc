@@ -34,7 +34,7 @@ void Engine::SubmitScript(Client& client, cluster::TxnRequest request,
   pending.style = ReplyStyle::kScript;
   pending.script_reply = std::move(reply);
   pending.started_us = now.mono_us;
-  executing_pipelined_ = false;
+  (void)client.replies().TakePipelinedWrite();  // A script's write never pipelines.
   client.blocked = BlockKind::kWrite;
   request.request_id = next_request_id_++;
   pending_writes_.emplace(request.request_id, std::move(pending));
@@ -96,8 +96,7 @@ void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite 
                     Time now) {
   if (!Admit(client, request, now)) return;
   pending.client_id = client.id();
-  const bool pipelined = executing_pipelined_ && client.id() == executing_client_id_;
-  executing_pipelined_ = false;  // One write per command.
+  const bool pipelined = client.replies().TakePipelinedWrite();
   if (!pipelined) {
     client.blocked = BlockKind::kWrite;
     Enqueue(std::move(request), std::move(pending), now);
@@ -110,12 +109,7 @@ void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite 
   const auto it = pending_writes_.find(request_id);
   if (it == pending_writes_.end()) return;
   // Still in flight: its reply needs a place in the client's reply order.
-  if (capture_active_) {
-    it->second.slot = capture_slot_;
-    capture_pending_ = true;
-  } else {
-    it->second.slot = client.AddPendingSlot();
-  }
+  it->second.slot = client.replies().SlotForWrite();
   it->second.slotted = true;
   if (++client.pipeline.writes_in_flight >= kClientWritesInFlightMax) client.blocked = BlockKind::kWrites;
 }
@@ -172,7 +166,7 @@ void Engine::HandleResult(const cluster::WriteResult& result, Time now) {
     return ReplyToWrite(*client, pending, result, now);
   }
   {
-    Client::SlotScope slot(*client, pending.slot);
+    ReplyOrder::SlotScope slot(client->replies(), pending.slot);
     ReplyToWrite(*client, pending, result, now);
   }
   --client->pipeline.writes_in_flight;
