@@ -23,13 +23,26 @@ void Acceptor::Apply(Register& reg, Ballot ballot, bool held, const std::string&
   // copies, a later round could choose the shorter one while the holder,
   // told its renewal failed, still counts on the deadline it had.
   int64_t deadline_ms = now_ms + ttl_ms;
-  if (reg.HeldAt(now_ms) && reg.token == token) {
-    // A write-back of exactly the state this member holds (accepted at the
-    // ballot it was read at) keeps its deadline: reading a lease through a
-    // round must never lengthen it. Any other copy (an older one of the
-    // same lease included) takes the longer of the two.
-    const bool same_state = !carry_from.IsZero() && reg.accepted == carry_from;
-    deadline_ms = same_state ? reg.deadline_ms : std::max(deadline_ms, reg.deadline_ms);
+  // A write-back of exactly the state this member has (accepted at the
+  // ballot it was read at) keeps its deadline: reading a lease through a
+  // round must never lengthen it. That holds for a copy already past its
+  // deadline too: it stays ended, never revived. Every copy of a state
+  // lasts at least as long as its holder counts on, so one that ended here
+  // says the holder's time is up; reviving it from a longer copy elsewhere
+  // (its write-back inflated for members that lack the state) made two
+  // members whose copies end at different times take turns reviving each
+  // other, read after read, while nobody held the lock.
+  const bool same_state = !carry_from.IsZero() && reg.accepted == carry_from && reg.token == token;
+  if (same_state && !reg.HeldAt(now_ms)) {
+    RaiseTokenCounter(token);
+    return table_->Free(reg, ballot, now_ms);
+  }
+  if (same_state) {
+    deadline_ms = reg.deadline_ms;
+  } else if (reg.HeldAt(now_ms) && reg.token == token) {
+    // Any other copy of the same lease (an older one, before a renewal)
+    // takes the longer of the two.
+    deadline_ms = std::max(deadline_ms, reg.deadline_ms);
   }
   table_->Hold(reg, ballot, owner, token, deadline_ms);
   RaiseTokenCounter(token);
