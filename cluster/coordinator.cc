@@ -15,6 +15,7 @@
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
 #include "cluster/peek.h"
+#include "cluster/promise_merge.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -140,16 +141,7 @@ void Coordinator::OnPromise(MemberId from, const Promise& promise, Time now,
   }
   Round& round = it->second;
   if (promise.vote == Vote::kYes) {
-    // Keep the register with the highest accepted ballot; between equals,
-    // the one with more of its lease left.
-    const bool better = !round.chosen_set || promise.accepted > round.chosen_ballot ||
-                        (promise.accepted == round.chosen_ballot &&
-                         promise.lease.remaining_ms > round.chosen.remaining_ms);
-    if (better) {
-      round.chosen_set = true;
-      round.chosen_ballot = promise.accepted;
-      round.chosen = promise.lease;
-    }
+    (void)MergePromiseYes(promise, &round.chosen_set, &round.chosen_ballot, &round.chosen);
     round.counter_max = std::max(round.counter_max, promise.token_counter);
   }
   if (round.tally.Reached() || (options_.broken.success_without_majority && round.tally.yes_count() > 0)) {

@@ -15,6 +15,7 @@
 #include "cluster/lease_math.h"
 #include "cluster/limits.h"
 #include "cluster/peek.h"
+#include "cluster/promise_merge.h"
 
 namespace lockerd::cluster {
 
@@ -121,17 +122,7 @@ void TxnCoordinator::OnPromise(MemberId from, const Promise& promise, Time now,
     return;
   }
   if (promise.vote == Vote::kYes && !was_reached) {
-    // As the single-key round: the highest accepted register wins; between
-    // equals, the copy with more of its lease left.
-    if (key.chosen_set && promise.accepted != key.chosen_ballot) key.agree = false;
-    const bool better = !key.chosen_set || promise.accepted > key.chosen_ballot ||
-                        (promise.accepted == key.chosen_ballot &&
-                         promise.lease.remaining_ms > key.chosen.remaining_ms);
-    if (better) {
-      key.chosen_set = true;
-      key.chosen_ballot = promise.accepted;
-      key.chosen = promise.lease;
-    }
+    if (!MergePromiseYes(promise, &key.chosen_set, &key.chosen_ballot, &key.chosen)) key.agree = false;
     txn->counter_max = std::max(txn->counter_max, promise.token_counter);
   }
   if (!was_reached && key.tally.Reached() && ++txn->keys_reached == txn->keys.size()) {
