@@ -756,8 +756,15 @@ def left_held(cluster, key):
         if held == "0":
             return ""
         if time.time() > deadline:
-            info = cli(cluster.ports[0], "LOCKINFO", key, extra=["--no-raw"])  # Quoted: owners may be binary.
-            return " ".join(info.split()) + " (%s s after both stopped)" % (CONTENTION_TTL_S + 1.5)
+            # Each member's copy, and the counters of the paths that write a
+            # lease, so that a failure says which one kept it.
+            views = []
+            for port in cluster.ports:
+                info = cli(port, "LOCKINFO", key, extra=["--no-raw"])  # Quoted: owners may be binary.
+                stats = [line for line in cli(port, "INFO", "everything").splitlines()
+                         if line.startswith(("rounds_", "releases_carried", "lock_peek", "fast_writes", "quorum_writes", "stale_commits", "expired_leases"))]
+                views.append("member %d: %s [%s]" % (port, " ".join(info.split()), " ".join(stats)))
+            return "; ".join(views) + " (%s s after both stopped)" % (CONTENTION_TTL_S + 1.5)
         time.sleep(0.1)
 
 
