@@ -25,11 +25,22 @@ constexpr std::string_view kMagic = "lockerd-state";
 // crash (quarantine), never with less than it saved.
 constexpr std::string_view kFormatVersion = "3";
 constexpr size_t kHeaderFields = 12;
-constexpr size_t kRegisterFields = 9;
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
 
-// Writes `bytes` to `path` and syncs it to disk.
+bool Exists(const std::string& path) {
+  struct stat info {};
+  return ::stat(path.c_str(), &info) == 0;
+}
+
+std::optional<uint64_t> ToUnsigned(const std::string& text) {
+  const auto value = protocol::ParseInt64(text);
+  if (!value || *value < 0) return std::nullopt;
+  return static_cast<uint64_t>(*value);
+}
+
+}  // namespace
+
 std::string WriteSynced(const std::string& path, std::string_view bytes) {
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return SystemError("cannot create " + path);
@@ -60,19 +71,6 @@ void SyncDirectory(const std::string& dir) {
   ::close(fd);
 }
 
-bool Exists(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0;
-}
-
-std::optional<uint64_t> ToUnsigned(const std::string& text) {
-  const auto value = protocol::ParseInt64(text);
-  if (!value || *value < 0) return std::nullopt;
-  return static_cast<uint64_t>(*value);
-}
-
-}  // namespace
-
 std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp) {
   std::string out;
   protocol::RespWriter writer(&out);
@@ -89,28 +87,28 @@ std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp)
   writer.WriteBulk(std::to_string(state.quarantine_left_ms));
   writer.WriteBulk(state.needs_sync ? "1" : "0");
   writer.WriteBulk("end-of-header");
-  for (const cluster::SavedRegister& reg : state.registers) {
-    writer.WriteArrayHeader(kRegisterFields);
-    writer.WriteBulk(reg.key);
-    writer.WriteBulk(std::to_string(reg.promised.round));
-    writer.WriteBulk(cluster::BallotMemberText(reg.promised));
-    writer.WriteBulk(std::to_string(reg.accepted.round));
-    writer.WriteBulk(cluster::BallotMemberText(reg.accepted));
-    writer.WriteBulk(reg.held ? "1" : "0");
-    writer.WriteBulk(reg.owner);
-    writer.WriteBulk(std::to_string(reg.token));
-    writer.WriteBulk(std::to_string(reg.remaining_ms));
-  }
+  for (const cluster::SavedRegister& reg : state.registers) WriteSavedRegister(writer, reg);
   writer.WriteArrayHeader(2);
   writer.WriteBulk("end");
   writer.WriteBulk(std::to_string(state.registers.size()));
   return out;
 }
 
-namespace {
+void WriteSavedRegister(protocol::RespWriter& writer, const cluster::SavedRegister& reg) {
+  writer.WriteArrayHeader(kSavedRegisterFields);
+  writer.WriteBulk(reg.key);
+  writer.WriteBulk(std::to_string(reg.promised.round));
+  writer.WriteBulk(cluster::BallotMemberText(reg.promised));
+  writer.WriteBulk(std::to_string(reg.accepted.round));
+  writer.WriteBulk(cluster::BallotMemberText(reg.accepted));
+  writer.WriteBulk(reg.held ? "1" : "0");
+  writer.WriteBulk(reg.owner);
+  writer.WriteBulk(std::to_string(reg.token));
+  writer.WriteBulk(std::to_string(reg.remaining_ms));
+}
 
-// One register record's fields, or a problem.
-std::optional<cluster::SavedRegister> DecodeRegister(std::span<const std::string> fields) {
+std::optional<cluster::SavedRegister> ReadSavedRegister(std::span<const std::string> fields) {
+  if (fields.size() != kSavedRegisterFields) return std::nullopt;
   cluster::SavedRegister reg;
   const auto promised_round = ToUnsigned(fields[1]);
   const auto accepted_round = ToUnsigned(fields[3]);
@@ -130,8 +128,6 @@ std::optional<cluster::SavedRegister> DecodeRegister(std::span<const std::string
   reg.remaining_ms = *remaining;
   return reg;
 }
-
-}  // namespace
 
 std::optional<cluster::NodeState> DecodeState(std::string_view bytes, SaveStamp* stamp,
                                               std::string* problem) {
@@ -180,8 +176,8 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, SaveStamp*
   floor.round = *floor_round;
   state.ballot_floor = floor;
   for (uint64_t i = 0; i < *count; ++i) {
-    if (!next(kRegisterFields)) return fail("truncated register record");
-    std::optional<cluster::SavedRegister> reg = DecodeRegister(parser.command());
+    if (!next(kSavedRegisterFields)) return fail("truncated register record");
+    std::optional<cluster::SavedRegister> reg = ReadSavedRegister(parser.command());
     if (!reg) return fail("bad register record");
     state.registers.push_back(std::move(*reg));
   }

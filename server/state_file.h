@@ -15,9 +15,12 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 
 #include "cluster/restart.h"
+#include "protocol/resp_writer.h"
 #include "server/boot_clock.h"
 
 namespace lockerd::server {
@@ -54,6 +57,18 @@ class StateStore {
  private:
   std::string dir_;
 };
+
+// One register as the state file and the append-only log (append_log.h)
+// write it: an array of kSavedRegisterFields bulk strings.
+inline constexpr size_t kSavedRegisterFields = 9;
+void WriteSavedRegister(protocol::RespWriter& writer, const cluster::SavedRegister& reg);
+std::optional<cluster::SavedRegister> ReadSavedRegister(std::span<const std::string> fields);
+
+// Writes `bytes` to `path` (created or truncated) and syncs it to disk; an
+// error message, or an empty string.
+std::string WriteSynced(const std::string& path, std::string_view bytes);
+// Syncs a directory, so that a file created or renamed in it stays.
+void SyncDirectory(const std::string& dir);
 
 // The state file's bytes, and back; exposed for tests.
 std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp);

@@ -1,0 +1,277 @@
+#include "server/append_log.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+
+#include "base/crc32c.h"
+#include "cluster/ballot_text.h"
+#include "protocol/numbers.h"
+#include "protocol/resp_parser.h"
+#include "protocol/resp_writer.h"
+
+namespace lockerd::server {
+namespace {
+
+constexpr std::string_view kBatch = "batch";
+constexpr size_t kHeaderFields = 12;
+constexpr size_t kFrameBytes = 8;    // Length and its checksum.
+constexpr size_t kTrailerBytes = 4;  // The payload's checksum.
+// A record longer than this is damage, not data (a full batch of 10
+// million leases is about 1 GiB).
+constexpr uint32_t kRecordBytesMax = 1u << 31;
+
+void PutU32(std::string* out, uint32_t value) {
+  for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));
+}
+
+uint32_t GetU32(std::string_view bytes) {
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= uint32_t{static_cast<uint8_t>(bytes[i])} << (8 * i);
+  return value;
+}
+
+bool AllZero(std::string_view bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](char c) { return c == 0; });
+}
+
+std::optional<uint64_t> ToUnsigned(const std::string& text) {
+  const auto value = protocol::ParseInt64(text);
+  if (!value || *value < 0) return std::nullopt;
+  return static_cast<uint64_t>(*value);
+}
+
+std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
+
+std::optional<LogBatch> DecodePayload(std::string_view payload) {
+  protocol::ParserLimits limits;
+  limits.args_count_max = 16;
+  limits.bulk_bytes_max = 64u << 20;
+  limits.command_bytes_max = 128u << 20;
+  protocol::RespParser parser(limits);
+  const auto next = [&](size_t fields) -> bool {
+    if (payload.empty()) return false;
+    const protocol::ParseResult r = parser.Feed(payload);
+    payload.remove_prefix(r.consumed_bytes);
+    return r.status == protocol::ParseStatus::kComplete && parser.command().size() == fields;
+  };
+  if (!next(kHeaderFields)) return std::nullopt;
+  const auto header = parser.command();
+  const auto wall = protocol::ParseInt64(header[2]);
+  const auto boottime = protocol::ParseInt64(header[4]);
+  const auto counter = ToUnsigned(header[5]);
+  const auto floor_round = ToUnsigned(header[6]);
+  LogBatch batch;
+  const bool floor_member = cluster::ParseBallotMember(header[7], &batch.ballot_floor);
+  const auto quarantine_left = protocol::ParseInt64(header[8]);
+  const auto count = ToUnsigned(header[10]);
+  if (header[0] != kBatch || (header[1] != "full" && header[1] != "delta") || !wall || !boottime ||
+      !counter || !floor_round || !floor_member || !quarantine_left || *quarantine_left < 0 ||
+      (header[9] != "0" && header[9] != "1") || !count || header[11] != "end-of-header") {
+    return std::nullopt;
+  }
+  batch.full = header[1] == "full";
+  batch.stamp.wall_ms = *wall;
+  batch.stamp.boot.boot_id = header[3];
+  batch.stamp.boot.boottime_ms = *boottime;
+  batch.token_counter = *counter;
+  batch.ballot_floor.round = *floor_round;
+  batch.quarantine_left_ms = *quarantine_left;
+  batch.needs_sync = header[9] == "1";
+  for (uint64_t i = 0; i < *count; ++i) {
+    if (!next(kSavedRegisterFields)) return std::nullopt;
+    std::optional<cluster::SavedRegister> reg = ReadSavedRegister(parser.command());
+    if (!reg) return std::nullopt;
+    batch.registers.push_back(std::move(*reg));
+  }
+  if (!payload.empty()) return std::nullopt;
+  return batch;
+}
+
+}  // namespace
+
+std::string EncodeLogRecord(const LogBatch& batch) {
+  std::string payload;
+  protocol::RespWriter writer(&payload);
+  writer.WriteArrayHeader(kHeaderFields);
+  writer.WriteBulk(kBatch);
+  writer.WriteBulk(batch.full ? "full" : "delta");
+  writer.WriteBulk(std::to_string(batch.stamp.wall_ms));
+  writer.WriteBulk(batch.stamp.boot.boot_id);
+  writer.WriteBulk(std::to_string(batch.stamp.boot.boottime_ms));
+  writer.WriteBulk(std::to_string(batch.token_counter));
+  writer.WriteBulk(std::to_string(batch.ballot_floor.round));
+  writer.WriteBulk(cluster::BallotMemberText(batch.ballot_floor));
+  writer.WriteBulk(std::to_string(batch.quarantine_left_ms));
+  writer.WriteBulk(batch.needs_sync ? "1" : "0");
+  writer.WriteBulk(std::to_string(batch.registers.size()));
+  writer.WriteBulk("end-of-header");
+  for (const cluster::SavedRegister& reg : batch.registers) WriteSavedRegister(writer, reg);
+  std::string record;
+  record.reserve(kFrameBytes + payload.size() + kTrailerBytes);
+  PutU32(&record, static_cast<uint32_t>(payload.size()));
+  PutU32(&record, base::Crc32c(std::string_view(record).substr(0, 4)));
+  record += payload;
+  PutU32(&record, base::Crc32c(payload));
+  return record;
+}
+
+LogContents ReadLog(std::string_view bytes) {
+  LogContents contents;
+  size_t at = 0;
+  const auto damage = [&](const std::string& what) {
+    contents.problem = "damaged record at byte " + std::to_string(at) + ": " + what +
+                       " (records after it were synced: refusing to start without them)";
+  };
+  while (at < bytes.size()) {
+    const std::string_view rest = bytes.substr(at);
+    if (rest.size() < kFrameBytes) {
+      contents.torn_tail = "the last record's header is cut short";
+      break;
+    }
+    const uint32_t length = GetU32(rest);
+    if (base::Crc32c(rest.substr(0, 4)) != GetU32(rest.substr(4))) {
+      if (AllZero(rest)) {
+        contents.torn_tail = "zeros after the last record";
+      } else {
+        damage("its header fails its checksum");
+      }
+      break;
+    }
+    if (length > kRecordBytesMax) {
+      damage("it claims " + std::to_string(length) + " bytes");
+      break;
+    }
+    if (rest.size() < kFrameBytes + length + kTrailerBytes) {
+      contents.torn_tail = "the last record is cut short";
+      break;
+    }
+    const std::string_view payload = rest.substr(kFrameBytes, length);
+    const size_t end = kFrameBytes + length + kTrailerBytes;
+    if (base::Crc32c(payload) != GetU32(rest.substr(kFrameBytes + length))) {
+      if (AllZero(rest.substr(end))) {
+        contents.torn_tail = "the last record fails its checksum";
+      } else {
+        damage("it fails its checksum");
+      }
+      break;
+    }
+    std::optional<LogBatch> batch = DecodePayload(payload);
+    if (!batch) {
+      damage("it does not decode (written by another version of lockerd?)");
+      break;
+    }
+    contents.batches.push_back(std::move(*batch));
+    at += end;
+    contents.good_bytes = at;
+  }
+  return contents;
+}
+
+std::optional<cluster::NodeState> ReplayLog(const std::vector<LogBatch>& batches, SaveStamp* stamp) {
+  if (batches.empty()) return std::nullopt;
+  const SaveStamp& last = batches.back().stamp;
+  // Time left as of `last`: shortened by the boot clock's time since the
+  // batch's stamp, or whole across a reboot (the downtime is unknown).
+  const auto as_of_last = [&](int64_t remaining_ms, const SaveStamp& then) {
+    const std::optional<int64_t> elapsed = ElapsedWithinBoot(then.boot, last.boot);
+    return elapsed ? std::max<int64_t>(0, remaining_ms - *elapsed) : remaining_ms;
+  };
+  cluster::NodeState state;
+  std::map<std::string, cluster::SavedRegister> registers;
+  for (const LogBatch& batch : batches) {
+    if (batch.full) registers.clear();
+    for (const cluster::SavedRegister& reg : batch.registers) {
+      cluster::SavedRegister now = reg;
+      now.remaining_ms = as_of_last(reg.remaining_ms, batch.stamp);
+      registers[reg.key] = std::move(now);
+    }
+    state.token_counter = std::max(state.token_counter, batch.token_counter);
+    state.ballot_floor = std::max(state.ballot_floor, batch.ballot_floor);
+  }
+  state.quarantine_left_ms = as_of_last(batches.back().quarantine_left_ms, batches.back().stamp);
+  state.needs_sync = batches.back().needs_sync;
+  state.registers.reserve(registers.size());
+  for (auto& [key, reg] : registers) state.registers.push_back(std::move(reg));
+  *stamp = last;
+  return state;
+}
+
+std::unique_ptr<AppendLog> AppendLog::Open(const std::string& path, uint64_t keep_bytes,
+                                           std::string* error) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    *error = SystemError("cannot open " + path);
+    return nullptr;
+  }
+  struct stat info {};
+  if (::fstat(fd, &info) != 0 ||
+      (static_cast<uint64_t>(info.st_size) > keep_bytes &&
+       ::ftruncate(fd, static_cast<off_t>(keep_bytes)) != 0) ||
+      ::fsync(fd) != 0) {
+    *error = SystemError("cannot prepare " + path);
+    ::close(fd);
+    return nullptr;
+  }
+  const size_t slash = path.find_last_of('/');
+  SyncDirectory(slash == std::string::npos ? "." : path.substr(0, slash));
+  return std::unique_ptr<AppendLog>(
+      new AppendLog(path, fd, std::min<uint64_t>(keep_bytes, static_cast<uint64_t>(info.st_size))));
+}
+
+AppendLog::~AppendLog() { ::close(fd_); }
+
+std::string AppendLog::Sync() {
+  if (pending_.empty()) return {};
+  size_t written = 0;
+  std::string error;
+  while (written < pending_.size()) {
+    const ssize_t n = ::write(fd_, pending_.data() + written, pending_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      error = SystemError("cannot write " + path_);
+      break;
+    }
+    written += static_cast<size_t>(n);
+  }
+  if (error.empty() && ::fdatasync(fd_) != 0) error = SystemError("cannot sync " + path_);
+  if (!error.empty()) {
+    // Back to what is known to be on disk; the queue is written again on
+    // the next try.
+    if (::ftruncate(fd_, static_cast<off_t>(synced_bytes_)) != 0) {
+      error += "; " + SystemError("cannot cut " + path_ + " back");
+    }
+    return error;
+  }
+  synced_bytes_ += pending_.size();
+  pending_.clear();
+  return {};
+}
+
+std::string AppendLog::Rewrite(const LogBatch& full) {
+  const std::string temporary = path_ + ".tmp";
+  const std::string record = EncodeLogRecord(full);
+  std::string error = WriteSynced(temporary, record);
+  if (!error.empty()) return error;
+  const int fd = ::open(temporary.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return SystemError("cannot open " + temporary);
+  if (::rename(temporary.c_str(), path_.c_str()) != 0) {
+    error = SystemError("cannot rename " + temporary);
+    ::close(fd);
+    return error;
+  }
+  const size_t slash = path_.find_last_of('/');
+  SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
+  ::close(fd_);
+  fd_ = fd;
+  synced_bytes_ = record.size();
+  pending_.clear();  // Everything queued is part of `full`.
+  return {};
+}
+
+}  // namespace lockerd::server

@@ -1,0 +1,97 @@
+// The append-only log (`appendonly yes`): what a member promised, accepted
+// and counted, made durable before anything that depends on it leaves the
+// member (CLUSTER-SAFETY.md, "The append-only log").
+//
+// The file, `lockerd.aof` in `dir`, is a series of records, one per group
+// commit (one loop turn's changes):
+//   u32 length, u32 CRC-32C of those 4 bytes   (little-endian)
+//   payload (length bytes)                     (RESP, below)
+//   u32 CRC-32C of the payload
+// The payload is an array header ("batch", full or delta, the stamp, the
+// token counter, the ballot floor, the register count) followed by one
+// array per register, each the register's whole state after the turn, in
+// the state file's form (state_file.h): replaying keeps the last of each.
+// A full batch holds every register: compaction rewrites the file as one.
+//
+// Reading: a record cut short at the end of the file, or the last record
+// failing its checksum, is a torn tail (the crash came mid-write: it was
+// never synced, so nothing it held was acknowledged): it is cut off and
+// said. Damage anywhere before the last record refuses the file: what
+// comes after it was synced and cannot be recovered.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cluster/restart.h"
+#include "server/state_file.h"
+
+namespace lockerd::server {
+
+struct LogBatch {
+  bool full = false;  // Holds every register (a compaction, or a start).
+  SaveStamp stamp;    // When it was written (remaining times count from it).
+  uint64_t token_counter = 0;
+  cluster::Ballot ballot_floor;
+  // As NodeState's: a member still in quarantine, or still owing its
+  // recovery, when it wrote the batch has not recovered by crashing.
+  int64_t quarantine_left_ms = 0;
+  bool needs_sync = false;
+  std::vector<cluster::SavedRegister> registers;
+};
+
+// One record's bytes, framed.
+std::string EncodeLogRecord(const LogBatch& batch);
+
+struct LogContents {
+  std::vector<LogBatch> batches;
+  uint64_t good_bytes = 0;  // Where the records read end.
+  std::string torn_tail;    // Non-empty: a torn tail was found at good_bytes (why).
+  std::string problem;      // Non-empty: damage before the tail; the file is refused.
+};
+LogContents ReadLog(std::string_view bytes);
+
+// What the batches add up to: the state a member restarts from, as of the
+// last batch's stamp (`*stamp`). Remaining times of older batches are
+// shortened by the boot clock's time between them, or kept whole across a
+// reboot. Nothing when there are no batches.
+std::optional<cluster::NodeState> ReplayLog(const std::vector<LogBatch>& batches, SaveStamp* stamp);
+
+// The open file: batches queue in memory and reach the disk together on
+// Sync (group commit).
+class AppendLog {
+ public:
+  // Opens `path` to append after its first `keep_bytes` (a torn tail
+  // beyond them is cut off), creating it if needed.
+  static std::unique_ptr<AppendLog> Open(const std::string& path, uint64_t keep_bytes,
+                                         std::string* error);
+  ~AppendLog();
+  AppendLog(const AppendLog&) = delete;
+  AppendLog& operator=(const AppendLog&) = delete;
+
+  void Add(const LogBatch& batch) { pending_ += EncodeLogRecord(batch); }
+  bool has_pending() const { return !pending_.empty(); }
+  // Writes what is queued and waits until it is on disk (fdatasync). An
+  // error message, or empty. After an error the queued bytes stay queued,
+  // and the file is cut back to its last synced size before the next try.
+  std::string Sync();
+  // Replaces the whole file with one full batch: written beside it,
+  // synced, renamed over it (compaction).
+  std::string Rewrite(const LogBatch& full);
+  uint64_t size_bytes() const { return synced_bytes_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  AppendLog(std::string path, int fd, uint64_t size) : path_(std::move(path)), fd_(fd), synced_bytes_(size) {}
+
+  std::string path_;
+  int fd_;
+  uint64_t synced_bytes_;
+  std::string pending_;
+};
+
+}  // namespace lockerd::server
