@@ -36,11 +36,26 @@ Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
 }
 
 void LeaseTable::SetPromised(Register& reg, Ballot ballot) {
-  reg.promised = std::max(reg.promised, ballot);
+  if (ballot <= reg.promised) return;
+  reg.promised = ballot;
+  NoteChanged(reg);
+}
+
+void LeaseTable::NoteChanged(const Register& reg) {
+  if (tracking_changes_) changed_slots_.push_back(reg.slot);
+}
+
+std::vector<uint32_t> LeaseTable::TakeChangedSlots() {
+  std::vector<uint32_t> slots;
+  slots.swap(changed_slots_);
+  std::sort(slots.begin(), slots.end());
+  slots.erase(std::unique(slots.begin(), slots.end()), slots.end());
+  return slots;
 }
 
 void LeaseTable::Hold(Register& reg, Ballot accepted, std::string_view owner, uint64_t token,
                       int64_t deadline_ms) {
+  NoteChanged(reg);
   const bool renewal = reg.held;
   if (!reg.held) ++held_count_;
   reg.held = true;
@@ -59,6 +74,11 @@ void LeaseTable::Hold(Register& reg, Ballot accepted, std::string_view owner, ui
 }
 
 void LeaseTable::Free(Register& reg, Ballot accepted, int64_t now_ms) {
+  NoteChanged(reg);
+  EndLease(reg, accepted, now_ms);
+}
+
+void LeaseTable::EndLease(Register& reg, Ballot accepted, int64_t now_ms) {
   const bool was_held = reg.held;
   if (was_held) --held_count_;
   reg.held = false;
@@ -79,8 +99,9 @@ void LeaseTable::RestoreFree(Register& reg, Ballot accepted, int64_t now_ms, int
 void LeaseTable::Expire(uint32_t id, int64_t now_ms) {
   Register& reg = SlotRef(id).reg;
   ++expired_count_;
-  // An expiry is not a write: the accepted ballot stays, the lease just ends.
-  Free(reg, reg.accepted, now_ms);
+  // An expiry is not a write: the accepted ballot stays, the lease just
+  // ends (and a record of the lease says as much: not a change).
+  EndLease(reg, reg.accepted, now_ms);
 }
 
 bool LeaseTable::ExpireDue(int64_t now_ms, size_t budget) {

@@ -108,6 +108,13 @@ class LeaseTable {
   Ballot ballot_floor() const { return ballot_floor_; }
   void RaiseBallotFloor(Ballot ballot);
 
+  // Change tracking, for the append-only log: while on, every register
+  // whose promise or accepted state changes is noted (an expiry is not a
+  // change: the state it ends is already recorded with its deadline).
+  void TrackChanges(bool on) { tracking_changes_ = on; }
+  // The slots changed since the last call, each once, in slot order.
+  std::vector<uint32_t> TakeChangedSlots();
+
  private:
   struct Slot {
     Register reg;
@@ -129,7 +136,10 @@ class LeaseTable {
   uint32_t AllocateSlot();
   void Erase(uint32_t slot);
   void Expire(uint32_t slot, int64_t now_ms);
+  // Free's work, without noting a change (an expiry).
+  void EndLease(Register& reg, Ballot accepted, int64_t now_ms);
   void NoteFreed(std::string_view key);
+  void NoteChanged(const Register& reg);
 
   int64_t idle_ms_;
   std::vector<std::unique_ptr<SlotStorage[]>> chunks_;  // Slots [0, slots_used_) are built.
@@ -147,6 +157,8 @@ class LeaseTable {
   Ballot ballot_floor_;
   StringSet watched_;
   std::vector<std::string> freed_keys_;
+  bool tracking_changes_ = false;
+  std::vector<uint32_t> changed_slots_;
 };
 
 }  // namespace lockerd::cluster

@@ -105,6 +105,15 @@ class Node {
   }
   // What a clean stop saves: every register, free ones too.
   NodeState Save(Time now) const;
+  // For the append-only log (the server's append_log.h): from now on,
+  // note every register whose promise or accepted state changes.
+  void TrackChanges() { table_.TrackChanges(true); }
+  // What changed since the last call (or since TrackChanges): those
+  // registers' whole states, with the counter, ballot floor, quarantine
+  // and recovery as Save has them; nothing when none of it changed. The
+  // log must hold it on disk before anything this member sends or answers
+  // next leaves it.
+  std::optional<NodeState> TakeChanges(Time now);
 
   bool recovering() const { return recovery_.recovering(); }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
@@ -168,6 +177,11 @@ class Node {
   bool LeaseSane(bool held, int64_t ttl_ms, uint64_t token);
   // The highest ballot this member has promised, accepted or used.
   Ballot HighestBallot() const;
+  // One register as Save and TakeChanges record it.
+  SavedRegister SaveRegister(size_t slot, Time now) const;
+  // The fields of NodeState that are not registers, as Save has them
+  // (the ballot floor, a walk of every register, only if asked).
+  void SaveCounters(NodeState* state, Time now, bool ballot_floor = true) const;
 
   NodeOptions options_;
   LeaseTable table_;
@@ -191,6 +205,15 @@ class Node {
   // checks in its turn, this member vouches that it never voted
   // (SyncReply::vouched), whatever this member wrote since.
   std::array<uint64_t, kMembersMax> vouched_runs_{};
+  // What the last TakeChanges reported besides registers.
+  struct Journaled {
+    uint64_t token_counter = 0;
+    Ballot ballot_floor;
+    int64_t quarantine_until_ms = 0;
+    bool needs_sync = false;
+    bool operator==(const Journaled&) const = default;
+  };
+  Journaled journaled_;
 };
 
 }  // namespace lockerd::cluster

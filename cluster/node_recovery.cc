@@ -105,42 +105,69 @@ void Node::RestoreRegister(const SavedRegister& saved, Time now, std::optional<i
   table_.RestoreFree(reg, saved.accepted, now.mono_ms, saved.remaining_ms - passed_ms);
 }
 
-NodeState Node::Save(Time now) const {
-  NodeState state;
-  state.quarantine_left_ms = std::max<int64_t>(0, acceptor_.quarantine_until_ms() - now.mono_ms);
-  state.needs_sync = recovery_.recovering();
+void Node::SaveCounters(NodeState* state, Time now, bool ballot_floor) const {
+  state->quarantine_left_ms = std::max<int64_t>(0, acceptor_.quarantine_until_ms() - now.mono_ms);
+  state->needs_sync = recovery_.recovering();
   if (recovery_.recovering() && !recovery_.lost_memory()) {
     // Stopped before its first-start check ended: it may have lost its disk.
-    state.quarantine_left_ms = std::max(
-        state.quarantine_left_ms,
+    state->quarantine_left_ms = std::max(
+        state->quarantine_left_ms,
         StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms));
   }
-  state.token_counter = acceptor_.token_counter();
-  state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
+  state->token_counter = acceptor_.token_counter();
+  if (ballot_floor) state->ballot_floor = HighestBallot();
+}
+
+SavedRegister Node::SaveRegister(size_t slot, Time now) const {
+  const Register* reg = table_.RegisterAt(slot);
+  SavedRegister saved;
+  saved.key = table_.KeyAt(slot)->str();
+  saved.promised = reg->promised;
+  saved.accepted = reg->accepted;
+  if (reg->HeldAt(now.mono_ms)) {
+    saved.held = true;
+    saved.owner = reg->owner.str();
+    saved.token = reg->token;
+    saved.remaining_ms = reg->RemainingMs(now.mono_ms);
+  } else {
+    // A lease past its deadline not yet expired by the table becomes a
+    // tombstone the instant after its deadline.
+    const int64_t keep_until_ms = reg->held ? reg->deadline_ms + 1 + table_.idle_ms() : reg->wake_ms;
+    saved.token = reg->held ? reg->token : 0;
+    saved.remaining_ms = std::max<int64_t>(0, keep_until_ms - now.mono_ms);
+  }
+  return saved;
+}
+
+NodeState Node::Save(Time now) const {
+  NodeState state;
+  SaveCounters(&state, now);
   for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
     const Register* reg = table_.RegisterAt(slot);
     if (reg == nullptr) continue;
-    state.ballot_floor = std::max(state.ballot_floor, reg->promised);
-    SavedRegister saved;
-    saved.key = table_.KeyAt(slot)->str();
-    saved.promised = reg->promised;
-    saved.accepted = reg->accepted;
-    if (reg->HeldAt(now.mono_ms)) {
-      saved.held = true;
-      saved.owner = reg->owner.str();
-      saved.token = reg->token;
-      saved.remaining_ms = reg->RemainingMs(now.mono_ms);
-    } else {
-      if (options_.broken.save_held_leases_only) continue;
-      // A lease past its deadline not yet expired by the table becomes a
-      // tombstone the instant after its deadline.
-      const int64_t keep_until_ms = reg->held ? reg->deadline_ms + 1 + table_.idle_ms() : reg->wake_ms;
-      saved.token = reg->held ? reg->token : 0;
-      saved.remaining_ms = std::max<int64_t>(0, keep_until_ms - now.mono_ms);
-    }
-    state.registers.push_back(std::move(saved));
+    if (options_.broken.save_held_leases_only && !reg->HeldAt(now.mono_ms)) continue;
+    state.registers.push_back(SaveRegister(slot, now));
   }
   return state;
+}
+
+std::optional<NodeState> Node::TakeChanges(Time now) {
+  NodeState changes;
+  SaveCounters(&changes, now, /*ballot_floor=*/false);
+  // The floor without a walk of every register: the ballots used, and the
+  // promises of the registers that changed (the others' are logged).
+  changes.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
+  for (const uint32_t slot : table_.TakeChangedSlots()) {
+    if (table_.RegisterAt(slot) == nullptr) continue;
+    changes.registers.push_back(SaveRegister(slot, now));
+    changes.ballot_floor = std::max(changes.ballot_floor, changes.registers.back().promised);
+  }
+  changes.ballot_floor = std::max(changes.ballot_floor, journaled_.ballot_floor);
+  const Journaled journaled{changes.token_counter, changes.ballot_floor,
+                            acceptor_.quarantine_until_ms(), changes.needs_sync};
+  if (changes.registers.empty() && journaled == journaled_) return std::nullopt;
+  journaled_ = journaled;
+  return changes;
 }
 
 void Node::BeginRecovery(Time now, RecoverySync::Kind kind) {

@@ -1,0 +1,106 @@
+// What a member reports for the append-only log (Node::TakeChanges): each
+// register whose promise or accepted state changed, once, with the
+// counters; nothing for a turn that changed nothing, nor for an expiry.
+// Replaying the reports restarts the member with every promise and token.
+#include <gtest/gtest.h>
+
+#include "cluster/node.h"
+
+namespace lockerd::cluster {
+namespace {
+
+constexpr int64_t kWallMs = 1'700'000'000'000;
+
+NodeOptions Options() {
+  NodeOptions options;
+  options.members_count = 1;
+  options.max_lease_ms = 10'000;
+  return options;
+}
+
+WriteResult Write(Node& node, WriteOp op, const std::string& key, const std::string& owner,
+                  int64_t ttl_ms, Time now) {
+  WriteRequest request;
+  request.request_id = 1;
+  request.op = op;
+  request.key = key;
+  request.owner = owner;
+  request.ttl_ms = ttl_ms;
+  node.Submit(request, now);
+  std::vector<WriteResult> results;
+  node.TakeResults(&results);
+  return results.empty() ? WriteResult{} : results[0];
+}
+
+class NodeChanges : public ::testing::Test {
+ protected:
+  NodeChanges() : node_(Options()) {
+    node_.Start({}, now_);
+    node_.TrackChanges();
+    (void)node_.TakeChanges(now_);  // What the start set.
+  }
+  Node node_;
+  Time now_{1000, kWallMs};
+};
+
+TEST_F(NodeChanges, AGrantIsReportedOnceWithItsToken) {
+  const WriteResult granted = Write(node_, WriteOp::kLock, "k", "alice", 5000, now_);
+  ASSERT_EQ(granted.outcome, WriteOutcome::kDone);
+  const auto changes = node_.TakeChanges(now_);
+  ASSERT_TRUE(changes);
+  ASSERT_EQ(changes->registers.size(), 1u);
+  EXPECT_EQ(changes->registers[0].key, "k");
+  EXPECT_TRUE(changes->registers[0].held);
+  EXPECT_EQ(changes->registers[0].owner, "alice");
+  EXPECT_EQ(changes->registers[0].token, granted.token);
+  EXPECT_EQ(changes->registers[0].remaining_ms, 5000);
+  EXPECT_GE(changes->token_counter, granted.token);
+  EXPECT_GE(changes->ballot_floor, changes->registers[0].accepted);
+  EXPECT_FALSE(node_.TakeChanges(now_)) << "nothing changed since";
+}
+
+TEST_F(NodeChanges, AnExpiryIsNotAChangeButAReleaseIs) {
+  ASSERT_EQ(Write(node_, WriteOp::kLock, "k", "alice", 100, now_).outcome, WriteOutcome::kDone);
+  ASSERT_TRUE(node_.TakeChanges(now_));
+  const Time later{now_.mono_ms + 200, kWallMs + 200};
+  node_.Tick(later);
+  EXPECT_FALSE(node_.TakeChanges(later)) << "the record of the lease already ends it";
+  ASSERT_EQ(Write(node_, WriteOp::kLock, "k", "bob", 1000, later).outcome, WriteOutcome::kDone);
+  ASSERT_EQ(Write(node_, WriteOp::kRelease, "k", "bob", 0, later).outcome, WriteOutcome::kDone);
+  const auto changes = node_.TakeChanges(later);
+  ASSERT_TRUE(changes);
+  ASSERT_EQ(changes->registers.size(), 1u) << "one record per key per turn";
+  EXPECT_FALSE(changes->registers[0].held);
+}
+
+// The reports, replayed in order (last state of each key wins), restart a
+// member that keeps every lease and never reuses a token.
+TEST_F(NodeChanges, ReplayedReportsRestartWithLeasesAndTokens) {
+  NodeState replayed;
+  std::map<std::string, SavedRegister> keys;
+  const auto keep = [&](const NodeState& changes) {
+    for (const SavedRegister& reg : changes.registers) keys[reg.key] = reg;
+    replayed.token_counter = std::max(replayed.token_counter, changes.token_counter);
+    replayed.ballot_floor = std::max(replayed.ballot_floor, changes.ballot_floor);
+  };
+  uint64_t last_token = 0;
+  for (int i = 0; i < 5; ++i) {
+    const WriteResult r = Write(node_, WriteOp::kLock, "k" + std::to_string(i % 2), "o", 5000, now_);
+    if (r.outcome == WriteOutcome::kDone) last_token = std::max(last_token, r.token);
+    if (auto changes = node_.TakeChanges(now_)) keep(*changes);
+  }
+  for (auto& [key, reg] : keys) replayed.registers.push_back(reg);
+  Node restarted(Options());
+  StartFacts facts;
+  facts.saved = replayed;
+  facts.downtime_ms = 0;
+  restarted.Start(facts, now_);
+  EXPECT_EQ(Write(restarted, WriteOp::kLock, "k0", "other", 1000, now_).outcome, WriteOutcome::kRefused)
+      << "the lease survived";
+  const WriteResult fresh = Write(restarted, WriteOp::kLock, "k9", "other", 1000, now_);
+  ASSERT_EQ(fresh.outcome, WriteOutcome::kDone);
+  EXPECT_GT(fresh.token, last_token) << "tokens keep growing";
+}
+
+}  // namespace
+}  // namespace lockerd::cluster
