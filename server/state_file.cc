@@ -14,6 +14,7 @@
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
 #include "cluster/ballot_text.h"
+#include "server/append_log.h"
 
 namespace lockerd::server {
 namespace {
@@ -27,11 +28,6 @@ constexpr std::string_view kFormatVersion = "3";
 constexpr size_t kHeaderFields = 12;
 
 std::string SystemError(const std::string& what) { return what + ": " + std::strerror(errno); }
-
-bool Exists(const std::string& path) {
-  struct stat info {};
-  return ::stat(path.c_str(), &info) == 0;
-}
 
 std::optional<uint64_t> ToUnsigned(const std::string& text) {
   const auto value = protocol::ParseInt64(text);
@@ -189,26 +185,66 @@ std::optional<cluster::NodeState> DecodeState(std::string_view bytes, SaveStamp*
 
 StateStore::StateStore(std::string dir) : dir_(std::move(dir)) {}
 
-PreviousRun StateStore::Load() const {
-  PreviousRun previous;
-  previous.unclean = Exists(marker_path());
-  std::ifstream file(state_path(), std::ios::binary);
-  if (!file) return previous;
+namespace {
+
+std::optional<std::string> ReadWhole(const std::string& path) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return std::nullopt;
   std::ostringstream bytes;
   bytes << file.rdbuf();
+  return bytes.str();
+}
+
+constexpr std::string_view kJournaledLine = "appendonly\n";
+
+}  // namespace
+
+PreviousRun StateStore::Load() const {
+  PreviousRun previous;
+  const std::optional<std::string> marker = ReadWhole(marker_path());
+  previous.unclean = marker.has_value();
+  if (marker && marker->find(kJournaledLine) != std::string::npos) {
+    // A run that logged every change left its state in the log, whatever
+    // stopped it.
+    const LogContents log = ReadLog(ReadWhole(log_path()).value_or(""));
+    previous.log_bytes = log.good_bytes;
+    previous.log_torn_tail = log.torn_tail;
+    if (!log.problem.empty()) {
+      previous.log_problem = log_path() + ": " + log.problem;
+      return previous;
+    }
+    previous.saved = ReplayLog(log.batches, &previous.saved_at);
+    if (previous.saved) {
+      previous.unclean = false;
+      previous.from_log = true;
+      return previous;
+    }
+  }
+  const std::optional<std::string> bytes = ReadWhole(state_path());
+  if (!bytes) return previous;
   std::string problem;
-  previous.saved = DecodeState(bytes.str(), &previous.saved_at, &problem);
+  previous.saved = DecodeState(*bytes, &previous.saved_at, &problem);
   if (!previous.saved) previous.problem = state_path() + ": " + problem;
   return previous;
 }
 
-std::string StateStore::MarkRunning() const {
+std::string StateStore::MarkRunning(bool journaled) const {
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) {
     return SystemError("cannot create dir " + dir_);
   }
-  std::string error = WriteSynced(marker_path(), "pid " + std::to_string(::getpid()) + "\n");
+  std::string marker = "pid " + std::to_string(::getpid()) + "\n";
+  if (journaled) marker += kJournaledLine;
+  std::string error = WriteSynced(marker_path(), marker);
   if (error.empty()) SyncDirectory(dir_);
   return error;
+}
+
+std::string StateStore::RemoveLog() const {
+  if (::unlink(log_path().c_str()) != 0) {
+    return errno == ENOENT ? std::string() : SystemError("cannot remove " + log_path());
+  }
+  SyncDirectory(dir_);
+  return {};
 }
 
 void StateStore::ClearRunning() const {

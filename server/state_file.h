@@ -33,9 +33,17 @@ struct SaveStamp {
 
 struct PreviousRun {
   bool unclean = false;                  // The running marker was found.
-  std::optional<cluster::NodeState> saved;  // A readable state file.
+  std::optional<cluster::NodeState> saved;  // A readable state file (or log).
   SaveStamp saved_at;
   std::string problem;                   // A state file that could not be read.
+  // The last run logged every change (appendonly yes) and did not stop
+  // cleanly: `saved` is what its log adds up to, and the stop counts as
+  // clean. log_bytes: where the log's good records end.
+  bool from_log = false;
+  uint64_t log_bytes = 0;
+  std::string log_torn_tail;  // A torn tail cut off the log (why).
+  // The log is damaged before its tail: the member must not start.
+  std::string log_problem;
 };
 
 class StateStore {
@@ -43,9 +51,13 @@ class StateStore {
   explicit StateStore(std::string dir);
 
   PreviousRun Load() const;
-  // Creates `dir` if needed and writes the running marker. Returns an error
-  // message, or an empty string.
-  std::string MarkRunning() const;
+  // Creates `dir` if needed and writes the running marker, which says
+  // whether this run logs every change (`journaled`: appendonly yes).
+  // Returns an error message, or an empty string.
+  std::string MarkRunning(bool journaled) const;
+  // Removes the append-only log (a run without it, or one that did not
+  // load from it, must not leave an older log to be read after a crash).
+  std::string RemoveLog() const;
   // Removes the running marker of a start that served nothing.
   void ClearRunning() const;
   // Saves the state and removes the running marker: a clean stop.
@@ -53,6 +65,7 @@ class StateStore {
 
   std::string state_path() const { return dir_ + "/lockerd.state"; }
   std::string marker_path() const { return dir_ + "/lockerd.running"; }
+  std::string log_path() const { return dir_ + "/lockerd.aof"; }
 
  private:
   std::string dir_;

@@ -52,6 +52,10 @@ struct Config {
   // the default user.
   std::vector<AclUser> users;
   bool protected_mode = true;
+  // appendonly yes: every change to a promise, an accepted state or the
+  // token counter is logged to dir/lockerd.aof and synced before anything
+  // that depends on it leaves the member (server/append_log.h).
+  bool appendonly = false;
   int64_t max_lease_ms = cluster::kMaxLeaseMsDefault;
   double lease_drift = cluster::kDriftDefault;
   int64_t round_timeout_ms = cluster::kRoundTimeoutMsDefault;

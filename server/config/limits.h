@@ -125,3 +125,10 @@ inline constexpr size_t kScriptBytesMaxDefault = 1ull << 20;
 inline constexpr size_t kScriptKeysMaxDefault = 128;
 
 }  // namespace lockerd::server
+
+namespace lockerd::server {
+// The append-only log is rewritten as one full record once it is this big
+// and has doubled since the last rewrite (Redis's auto-aof-rewrite-min-size
+// and auto-aof-rewrite-percentage 100).
+inline constexpr uint64_t kAofRewriteMinBytes = 64ull << 20;
+}  // namespace lockerd::server

@@ -231,6 +231,11 @@ const std::vector<Setting>& Settings() {
        "first; start as after a crash (default no)",
        [](Config& c, const Values& v) { return SetYesNo(&c.cluster_list_changed, v); },
        [](const Config& c) { return std::string(c.cluster_list_changed ? "yes" : "no"); }},
+      {"appendonly", "yes|no",
+       "log every promise and grant to dir/lockerd.aof, synced before it is answered, so that a "
+       "crash costs no quarantine (default no)",
+       [](Config& c, const Values& v) { return SetYesNo(&c.appendonly, v); },
+       [](const Config& c) { return std::string(c.appendonly ? "yes" : "no"); }},
       {"dir", "<path>", "where leases are saved on shutdown, created if missing (default .)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;

@@ -93,6 +93,18 @@ struct ProcessInfo {
   std::string executable;
   std::string config_file;
   std::string run_id;
+  // The append-only log (appendonly yes), for INFO persistence.
+  struct AppendOnly {
+    bool enabled = false;
+    uint64_t size_bytes = 0;
+    uint64_t syncs = 0;
+    int64_t last_sync_us = 0;      // How long the last sync took.
+    int64_t longest_sync_us = 0;
+    uint64_t rewrites = 0;
+    int64_t last_rewrite_us = 0;   // How long the last compaction took.
+    bool loaded_from_log = false;  // This start replayed it.
+  };
+  AppendOnly append_only;
   // The peer links' view, for INFO cluster (set by the server in a cluster).
   std::function<std::vector<PeerStatus>()> peer_status;
   // Called when a peer proves itself (PEER HELLO): it is up, so our link to

@@ -28,6 +28,9 @@ void Server::QueueFlush(Connection& connection) {
 
 void Server::Flush(Connection& connection) {
   if (connection.closing || connection.writing) return;
+  // A reply written since the turn's commit (a write completing after
+  // reads in the same turn) waits for its changes to be durable too.
+  CommitChanges();
   if (connection.tls) return FlushTls(connection);
   Client& client = connection.client;
   std::string& reply = client.reply();

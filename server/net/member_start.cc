@@ -26,9 +26,24 @@ bool Server::Restore() {
     return false;
   }
   const PreviousRun previous = state_store_.Load();
+  if (!previous.log_problem.empty()) {
+    Log(LogLevel::kWarning,
+        "Cannot start: %s. Move the file away to start as after a crash (a restart quarantine)",
+        previous.log_problem.c_str());
+    return false;
+  }
+  // A log the state does not come from is older than that state: it must
+  // not be read after a crash of this run.
+  if (!previous.from_log) {
+    if (const std::string error = state_store_.RemoveLog(); !error.empty()) {
+      Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+      return false;
+    }
+  }
   // The running marker goes down before anything in dir changes (the member
-  // list below): from here on, a stop without a saved state is unclean.
-  if (const std::string error = state_store_.MarkRunning(); !error.empty()) {
+  // list below): from here on, a stop without a saved state is unclean
+  // (with appendonly yes, the log then holds the state).
+  if (const std::string error = state_store_.MarkRunning(config_.appendonly); !error.empty()) {
     Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
     return false;
   }
@@ -58,12 +73,29 @@ bool Server::Restore() {
   engine_.process().unclean_start = report.kind == cluster::StartKind::kUnclean;
   LogStart(report, previous, facts);
   was_voting_ = !engine_.node().Quarantined(now);
+  if (config_.appendonly) return OpenLog(previous, now);
+  if (previous.from_log) {
+    // Loaded from the log of an appendonly run; this run keeps no log.
+    if (const std::string error = state_store_.RemoveLog(); !error.empty()) {
+      Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
+      return false;
+    }
+  }
   return true;
 }
 
 void Server::LogStart(const cluster::StartReport& report, const PreviousRun& previous,
                       const cluster::StartFacts& facts) {
   const auto quarantine_ms = static_cast<long long>(report.quarantine_ms);
+  const std::string loaded_from = previous.from_log
+      ? state_store_.log_path() + " (the last run logged every change)"
+      : state_store_.state_path();
+  if (!previous.log_torn_tail.empty()) {
+    Log(LogLevel::kWarning,
+        "%s: cut off a torn tail after byte %llu (%s): it was never synced, so nothing in it was "
+        "answered", state_store_.log_path().c_str(), static_cast<unsigned long long>(previous.log_bytes),
+        previous.log_torn_tail.c_str());
+  }
   switch (report.kind) {
     case cluster::StartKind::kFirst:
       Log(LogLevel::kNotice, "First start with dir %s", config_.dir.c_str());
@@ -75,14 +107,14 @@ void Server::LogStart(const cluster::StartReport& report, const PreviousRun& pre
       break;
     case cluster::StartKind::kClean:
       Log(LogLevel::kNotice, "Loaded %zu registers (%zu leases) from %s (down for %lld ms by the boot clock)",
-          report.registers_loaded, report.leases_loaded, state_store_.state_path().c_str(),
+          report.registers_loaded, report.leases_loaded, loaded_from.c_str(),
           static_cast<long long>(*facts.downtime_ms));
       break;
     case cluster::StartKind::kCleanAfterReboot:
       Log(LogLevel::kNotice,
           "Loaded %zu registers (%zu leases) from %s, saved before the machine rebooted: the "
           "downtime is unknown, so leases are kept whole",
-          report.registers_loaded, report.leases_loaded, state_store_.state_path().c_str());
+          report.registers_loaded, report.leases_loaded, loaded_from.c_str());
       break;
     case cluster::StartKind::kUnclean:
       if (facts.members_changed) {

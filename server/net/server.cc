@@ -201,6 +201,8 @@ void Server::Close(Client& client) {
 void Server::OnPrepare(uv_prepare_t* prepare) {
   Server& server = *static_cast<Server*>(prepare->data);
   server.engine_.EndTurn(server.Now(), server, &server.peer_outbox_);
+  // Nothing this turn produced leaves before what it changed is durable.
+  server.CommitChanges();
   if (server.peers_) {
     for (const cluster::Message& message : server.peer_outbox_) server.peers_->Send(message);
     server.peers_->FlushAll();
@@ -263,6 +265,8 @@ std::vector<uv_handle_t*> Server::SignalAndTimerHandles() {
 void Server::Shutdown(const char* why, bool save) {
   if (shutting_down_) return;
   shutting_down_ = true;
+  // With appendonly yes the log is the fallback if the save fails.
+  if (why != nullptr) CommitChanges();
   if (why != nullptr && save) {
     const Time now = Now();
     const cluster::NodeState state = engine_.node().Save(now);
@@ -277,8 +281,13 @@ void Server::Shutdown(const char* why, bool save) {
       exit_code_ = 1;
     }
   } else if (why != nullptr) {
-    Log(LogLevel::kWarning, "Received %s: shutting down without saving; the next start will "
-        "quarantine as after a crash", why);
+    if (log_) {
+      Log(LogLevel::kNotice, "Received %s: shutting down without saving; the next start replays %s",
+          why, log_->path().c_str());
+    } else {
+      Log(LogLevel::kWarning, "Received %s: shutting down without saving; the next start will "
+          "quarantine as after a crash", why);
+    }
   }
   if (peers_) peers_->Stop();
   for (uv_tcp_t* listener : listeners_) {

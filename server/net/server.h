@@ -27,6 +27,7 @@
 #include "server/peer/links.h"
 #include "base/log.h"
 #include "server/state_file.h"
+#include "server/append_log.h"
 #include "server/net/tls.h"
 
 namespace lockerd::server {
@@ -118,12 +119,24 @@ class Server : private TurnDriver {
   // running marker removed (a clean stop); without, the marker stays and
   // the next start quarantines. A null `why`: a failed start, nothing saved.
   void Shutdown(const char* why, bool save = true);
+  // appendonly yes (durability.cc): opens the log, its first record the
+  // state the member starts from. False: cannot start.
+  bool OpenLog(const PreviousRun& previous, Time now);
+  // Group commit: what this turn changed so far goes to the log and is
+  // synced before anything leaves the member (replies, peer messages). On
+  // a failed write or sync the process ends at once, as after a crash:
+  // nothing unsynced was acknowledged, and the log holds all that was.
+  void CommitChanges();
+  // Rewrites the log as one full record once it has grown enough.
+  void MaybeCompactLog(Time now);
 
   Config config_;
   uv_loop_t loop_{};
   Engine engine_;
   DataDir data_dir_;
   StateStore state_store_;
+  std::unique_ptr<AppendLog> log_;  // appendonly yes.
+  uint64_t log_size_after_rewrite_ = 0;
   std::vector<uv_tcp_t*> listeners_;
   uv_timer_t timer_{};
   uv_timer_t cron_{};

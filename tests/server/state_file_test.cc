@@ -77,7 +77,7 @@ TEST(StateFile, CleanStopThenLoad) {
   std::filesystem::create_directories(dir);
   StateStore store(dir);
   EXPECT_FALSE(store.Load().unclean) << "a first start is clean";
-  ASSERT_EQ(store.MarkRunning(), "");
+  ASSERT_EQ(store.MarkRunning(/*journaled=*/false), "");
   EXPECT_TRUE(store.Load().unclean) << "running marker present: a crash would look like this";
   ASSERT_EQ(store.SaveClean(Sample(), kStamp), "");
   const PreviousRun previous = store.Load();
