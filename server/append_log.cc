@@ -95,6 +95,18 @@ std::optional<LogBatch> DecodePayload(std::string_view payload) {
 
 }  // namespace
 
+LogBatch LogBatchOf(cluster::NodeState state, bool full, SaveStamp stamp) {
+  LogBatch batch;
+  batch.full = full;
+  batch.stamp = std::move(stamp);
+  batch.token_counter = state.token_counter;
+  batch.ballot_floor = state.ballot_floor;
+  batch.quarantine_left_ms = state.quarantine_left_ms;
+  batch.needs_sync = state.needs_sync;
+  batch.registers = std::move(state.registers);
+  return batch;
+}
+
 std::string EncodeLogRecord(const LogBatch& batch) {
   std::string payload;
   protocol::RespWriter writer(&payload);

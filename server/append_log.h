@@ -44,6 +44,9 @@ struct LogBatch {
   std::vector<cluster::SavedRegister> registers;
 };
 
+// A member's changes (cluster::Node::TakeChanges) or its whole state
+// (Node::Save, `full`) as one record, stamped when it is written.
+LogBatch LogBatchOf(cluster::NodeState state, bool full, SaveStamp stamp);
 // One record's bytes, framed.
 std::string EncodeLogRecord(const LogBatch& batch);
 

@@ -13,16 +13,9 @@
 namespace lockerd::server {
 namespace {
 
+// Stamped now, on the wall clock and the boot clock.
 LogBatch BatchOf(cluster::NodeState state, bool full, Time now) {
-  LogBatch batch;
-  batch.full = full;
-  batch.stamp = {now.wall_ms, ReadBootStamp()};
-  batch.token_counter = state.token_counter;
-  batch.ballot_floor = state.ballot_floor;
-  batch.quarantine_left_ms = state.quarantine_left_ms;
-  batch.needs_sync = state.needs_sync;
-  batch.registers = std::move(state.registers);
-  return batch;
+  return LogBatchOf(std::move(state), full, {now.wall_ms, ReadBootStamp()});
 }
 
 int64_t MicrosSince(uint64_t start_ns) {

@@ -10,6 +10,7 @@
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/txn.h"
+#include "server/append_log.h"
 #include "server/boot_clock.h"
 #include "server/state_file.h"
 
@@ -50,12 +51,18 @@ class World {
   struct Disk {
     std::optional<std::string> state_bytes;
     bool running_marker = false;
+    bool journaled = false;  // The marker says appendonly.
+    std::string log_bytes;   // dir/lockerd.aof, as synced.
   };
 
   struct Member {
     std::unique_ptr<cluster::Node> node;  // Null while down.
     int incarnation = 0;
     Disk disk;
+    bool appendonly = false;
+    // broken_sync_after_send: records not yet on disk, and the last sync.
+    std::string unsynced;
+    int64_t synced_us = 0;
     // The machine: which boot it is in, and when (real time) it booted;
     // CLOCK_BOOTTIME runs at the member's clock rate from there.
     int boot = 1;
@@ -120,6 +127,8 @@ class World {
   // or restarted since `incarnation`.
   void OnMember(size_t index, int incarnation, std::function<void(cluster::Node&)> work);
   void AfterNodeCall(size_t index);
+  // appendonly yes: the call's changes to the log (group commit).
+  void SyncLog(size_t index);
   void ArmTimer(size_t index);
   void Send(const Message& message);
   void Resume(size_t index);
@@ -224,6 +233,7 @@ World::World(const SimOptions& options)
   // drift allowance rho is documented to cover.
   const double epsilon = options.drift / 2;
   for (Member& member : members_) {
+    member.appendonly = options.appendonly_share > 0 && Chance(options.appendonly_share);
     member.rate = 1.0 + std::uniform_real_distribution<double>(-epsilon, epsilon)(rng_);
     // Wall clocks agree to within max-lease-ms: the documented assumption
     // that keeps the token floor safe across a whole-cluster restart.
@@ -331,7 +341,24 @@ void World::StartMember(size_t index, int64_t wall_step_ms) {
   // bytes and through the same code.
   cluster::StartFacts facts;
   facts.unclean = member.disk.running_marker;
-  if (member.disk.state_bytes) {
+  bool from_log = false;
+  if (member.disk.running_marker && member.disk.journaled) {
+    // As StateStore::Load: the log of a run that kept one is its state.
+    const server::LogContents log = server::ReadLog(member.disk.log_bytes);
+    if (!log.problem.empty() || !log.torn_tail.empty()) {
+      checker_.Fail("log of member " + std::to_string(index) + ": " + log.problem + log.torn_tail);
+    }
+    server::SaveStamp saved_at;
+    facts.saved = server::ReplayLog(log.batches, &saved_at);
+    if (facts.saved) {
+      from_log = true;
+      facts.unclean = false;
+      facts.downtime_ms = server::ElapsedWithinBoot(saved_at.boot, BootStampOf(member));
+      facts.wall_downtime_ms =
+          std::max<int64_t>(0, LocalTime(member).wall_ms + wall_step_ms - saved_at.wall_ms);
+    }
+  }
+  if (!from_log && member.disk.state_bytes) {
     server::SaveStamp saved_at;
     std::string problem;
     facts.saved = server::DecodeState(*member.disk.state_bytes, &saved_at, &problem);
@@ -344,8 +371,23 @@ void World::StartMember(size_t index, int64_t wall_step_ms) {
       facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms + wall_step_ms - saved_at.wall_ms);
     }
   }
+  if (!from_log) member.disk.log_bytes.clear();  // Never an older log later.
   member.disk.running_marker = true;
+  member.disk.journaled = member.appendonly;
+  member.unsynced.clear();
   const cluster::StartReport report = member.node->Start(facts, LocalTime(member));
+  if (from_log && report.kind == cluster::StartKind::kUnclean) {
+    checker_.Fail("member " + std::to_string(index) + " restarted from its log as after a crash");
+  }
+  if (member.appendonly) {
+    // As Server::OpenLog: the first record is the whole state.
+    const cluster::Time now = LocalTime(member);
+    member.node->TrackChanges();
+    (void)member.node->TakeChanges(now);
+    member.disk.log_bytes = server::EncodeLogRecord(
+        server::LogBatchOf(member.node->Save(now), /*full=*/true, {now.wall_ms, BootStampOf(member)}));
+  }
+  if (from_log) ++report_.faults["start: from the log"];
   Log("start member " + std::to_string(index) + ": " + cluster::StartKindName(report.kind) +
       ", " + std::to_string(report.leases_loaded) + " leases, quarantine " +
       std::to_string(report.quarantine_ms) + " ms" + (report.recovering ? ", recovering" : ""));
@@ -365,8 +407,30 @@ void World::OnMember(size_t index, int incarnation, std::function<void(cluster::
   AfterNodeCall(index);
 }
 
+void World::SyncLog(size_t index) {
+  Member& member = members_[index];
+  const cluster::Time now = LocalTime(member);
+  std::string record;
+  if (std::optional<cluster::NodeState> changes = member.node->TakeChanges(now)) {
+    record = server::EncodeLogRecord(
+        server::LogBatchOf(std::move(*changes), /*full=*/false, {now.wall_ms, BootStampOf(member)}));
+  }
+  if (options_.broken_sync_after_send) {
+    member.unsynced += record;
+    if (now_us_ - member.synced_us >= 100'000) {
+      member.disk.log_bytes += member.unsynced;
+      member.unsynced.clear();
+      member.synced_us = now_us_;
+    }
+  } else {
+    member.disk.log_bytes += record;
+  }
+}
+
 void World::AfterNodeCall(size_t index) {
   Member& member = members_[index];
+  // Nothing the call produced leaves before its changes are on disk.
+  if (member.appendonly) SyncLog(index);
   std::vector<Message> outbox;
   member.node->TakeOutbox(&outbox);
   for (const Message& message : outbox) Send(message);
@@ -1212,6 +1276,9 @@ SimOptions OptionsForSeed(uint64_t seed) {
   options.clients = 3 + rng() % 4;
   options.keys = 1 + rng() % 3;
   options.whole_cluster_crashes = rng() % 8 == 0;
+  // A third of the seeds run members with appendonly yes: all of them, or
+  // about half (a mixed cluster).
+  if (rng() % 3 == 0) options.appendonly_share = rng() % 2 == 0 ? 1.0 : 0.5;
   return options;
 }
 

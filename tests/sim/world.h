@@ -79,6 +79,15 @@ struct SimOptions {
   // often), and ask for long ttls (older copies live long).
   bool brief_holds = false;
   bool whole_cluster_crashes = false;  // Also crash every member at once.
+  // The share of members with appendonly yes (server/append_log.h): each
+  // node call's changes go to the member's log, synced before its messages
+  // and answers leave, so a crash restarts it from the log, as a clean stop
+  // at its last sync, without a quarantine. Others restart as before.
+  double appendonly_share = 0.0;
+  // Self-test only: a log synced on a timer (every 100 ms, as Redis's
+  // appendfsync everysec) instead of before the messages and answers that
+  // depend on it, so a crash loses changes others already acted on.
+  bool broken_sync_after_send = false;
   // Clients reuse their owner name across acquires (as a host name or a
   // fixed value would), so a lease that comes back is renewed by its old
   // owner with its old token: the fencing checker sees it.
