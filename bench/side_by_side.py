@@ -126,14 +126,14 @@ class Lab:
         self.lockerd = os.path.join(args.build, "lockerd")
         self.commands = {}  # A lockerd member's process -> (name, command), to restart it.
 
-    def start_lockerd(self, name, members=1):
+    def start_lockerd(self, name, members=1, extra=()):
         ports = free_ports(members)
         procs = []
         cluster = ",".join("127.0.0.1:%d" % p for p in ports)
         for i, port in enumerate(ports):
             data = os.path.join(self.p.work, "%s-%d" % (name, i))
             os.makedirs(data, exist_ok=True)
-            cmd = [self.lockerd, "--port", str(port), "--dir", data, "--loglevel", "warning"]
+            cmd = [self.lockerd, "--port", str(port), "--dir", data, "--loglevel", "warning", *extra]
             if members > 1:
                 cmd += ["--cluster", cluster, "--cluster-secret", "bench"]
             procs.append(self.p.start("%s-%d" % (name, i), cmd))
@@ -152,13 +152,17 @@ class Lab:
         self.commands[restarted] = (name, cmd)
         return restarted
 
-    def start_redis(self, name, count=1):
+    def start_redis(self, name, count=1, appendfsync_always=False):
         ports = free_ports(count)
         procs = []
         for i, port in enumerate(ports):
+            durable = ["--appendonly", "yes", "--appendfsync", "always"] if appendfsync_always else \
+                ["--appendonly", "no"]
+            data = os.path.join(self.p.work, "%s-%d" % (name, i))
+            os.makedirs(data, exist_ok=True)
             procs.append(self.p.start("%s-%d" % (name, i), [
-                "redis-server", "--port", str(port), "--save", "", "--appendonly", "no",
-                "--daemonize", "no", "--dir", self.p.work]))
+                "redis-server", "--port", str(port), "--save", "", *durable,
+                "--daemonize", "no", "--dir", data]))
         for port in ports:
             wait_until(lambda port=port: redis_cli(port, "PING") == "PONG", what="redis on %d" % port)
         return ports, procs
@@ -357,6 +361,69 @@ def run_failover(args, lab, systems, results):
         print("  %-20s killed member %d%s: longest gap without an acquire %s ms (%s ops/s, errors %s)" % (
             system.label, victim, " (the leader)" if system.kind == "etcd" else "",
             ms(r.get("max_gap_us")), r.get("ops_per_s"), r.get("errors")), flush=True)
+
+
+DURABLE_LOADS = [
+    # (id, title, workload, clients)
+    ("pairs1", "LOCK+RELEASE pairs, 1 client", "pairs", 1),
+    ("pairs32", "LOCK+RELEASE pairs, 32 clients", "pairs", 32),
+]
+
+
+def run_durable(args, lab, systems, results):
+    """Systems that answer only what is on disk: lockerd with appendonly yes
+    (1 and 3 members), redis-server with appendonly yes and appendfsync
+    always, and etcd (durable by design) when installed; each beside the
+    same run's lockerd without the log. Then kill -9 under load of one
+    member and of every member of the durable 3-member cluster: the longest
+    gap without an acquire."""
+    print("== durable: every answer synced first (lockerd appendonly yes, redis appendfsync always, etcd)",
+          flush=True)
+    durable = []
+    ports, procs = lab.start_lockerd("aof1", 1, ["--appendonly", "yes"])
+    durable.append(System("aof1", "lockerd aof, 1 member", "lockerd", ["127.0.0.1:%d" % ports[0]], procs))
+    ports, procs = lab.start_lockerd("aof3", 3, ["--appendonly", "yes"])
+    durable.append(System("aof3", "lockerd aof, 3 members", "lockerd",
+                          ["127.0.0.1:%d" % p for p in ports], procs))
+    ports, procs = lab.start_redis("redis-aof", appendfsync_always=True)
+    durable.append(System("redis-aof", "redis, fsync always", "redis", ["127.0.0.1:%d" % ports[0]], procs))
+    durable += [s for s in systems if s.key == "etcd"]
+    for sid, title, workload, clients in DURABLE_LOADS:
+        print("  -- " + title, flush=True)
+        for system in durable:
+            seconds = max(args.seconds, 3) if system.kind == "etcd" else args.seconds
+            r = loadgen(args, system, workload, clients, seconds)
+            results[("durable-" + sid, system.key)] = r
+            print("  %-22s %s" % (system.label, summary(r)), flush=True)
+    aof1_port = int(durable[0].addresses[0].rsplit(":", 1)[1])
+    results["durable-sync"] = {"last_us": info_field(aof1_port, "aof_last_sync_us"),
+                               "longest_us": info_field(aof1_port, "aof_longest_sync_us"),
+                               "syncs": info_field(aof1_port, "aof_syncs")}
+    print("  fdatasync on this disk (lockerd aof, 1 member): last %s us, longest %s us, %s syncs" % (
+        results["durable-sync"]["last_us"], results["durable-sync"]["longest_us"],
+        results["durable-sync"]["syncs"]), flush=True)
+    aof3 = durable[1]
+    seconds = 2 if args.quick else 6
+    for label, victims in (("one member", [2]), ("every member", [0, 1, 2])):
+        proc = loadgen(args, aof3, "pairs", 16, seconds, background=True)
+        time.sleep(seconds / 3)
+        killed = time.time()
+        for victim in victims:
+            lab.p.kill(aof3.procs[victim])
+        for victim in victims:
+            aof3.procs[victim] = lab.restart_lockerd(aof3.procs[victim])
+        for address in aof3.addresses:
+            port = int(address.rsplit(":", 1)[1])
+            wait_until(lambda port=port: info_field(port, "member_state") == "ok" and
+                       info_field(port, "cluster_reachable_members") == "3", what="a restarted member")
+        back_ms = (time.time() - killed) * 1000
+        stdout, stderr = proc.communicate(timeout=seconds * 4 + 120)
+        r = parse_loadgen(stdout, stderr)
+        r["back_ms"] = back_ms
+        results[("durable-crash", label)] = r
+        print("  kill -9 of %s of lockerd aof, 3 members, and restart: longest gap without an acquire "
+              "%s ms, all voting %.0f ms after the kill (%s ops/s, errors %s)" % (
+                  label, ms(r.get("max_gap_us")), back_ms, r.get("ops_per_s"), r.get("errors")), flush=True)
 
 
 def run_memory(args, lab, results):
@@ -642,6 +709,29 @@ def write_report(args, results, systems, rows, chart):
         lines.append("- lockerd, all leases expiring at once: longest event-loop stall %.2f ms "
                      "(INFO `loop_longest_stall_us`), turns over 10 ms: %s" % (e["stall_us"] / 1000, e["over_10ms"]))
     lines.append("")
+    durable_keys = [("aof1", "lockerd appendonly yes, 1 member"), ("aof3", "lockerd appendonly yes, 3 members"),
+                    ("redis-aof", "redis-server appendfsync always"), ("etcd", "etcd, 3 members")]
+    if any(("durable-" + sid, key) in results for sid, _, _, _ in DURABLE_LOADS for key, _ in durable_keys):
+        lines.append("### Durable: every answer on disk first")
+        lines.append("")
+        lines.append("| load | system | ops/s | p50 us | p99 us |")
+        lines.append("|---|---|---|---|---|")
+        for sid, title, _, _ in DURABLE_LOADS:
+            for key, label in durable_keys:
+                r = results.get(("durable-" + sid, key))
+                if r and "unsupported" not in r:
+                    lines.append("| %s | %s | %s | %s | %s |" % (title, label, r["ops_per_s"], r["p50_us"], r["p99_us"]))
+        sync = results.get("durable-sync", {})
+        lines.append("")
+        lines.append("- fdatasync here (lockerd, 1 member): last %s us, longest %s us over %s syncs." % (
+            sync.get("last_us"), sync.get("longest_us"), sync.get("syncs")))
+        for label in ("one member", "every member"):
+            r = results.get(("durable-crash", label))
+            if r:
+                lines.append("- kill -9 of %s of the durable 3-member cluster under load, then restart: longest "
+                             "gap without an acquire %s ms; all voting %.0f ms after the kill." % (
+                                 label, ms(r.get("max_gap_us")), r["back_ms"]))
+        lines.append("")
     lines.append("### Micro-benchmarks")
     lines.append("")
     lines.append("| benchmark | ns per iteration | items/s |")
@@ -663,9 +753,9 @@ def main():
     parser.add_argument("--no-etcd", action="store_true")
     parser.add_argument("--only", default="",
                         help="run only these sections (comma-separated: loads, redis-benchmark, restart, "
-                             "failover, memory, micro) and print them; writes no report")
+                             "failover, durable, memory, micro) and print them; writes no report")
     args = parser.parse_args()
-    sections = ["loads", "redis-benchmark", "restart", "failover", "memory", "micro"]
+    sections = ["loads", "redis-benchmark", "restart", "failover", "durable", "memory", "micro"]
     only = [name for name in args.only.split(",") if name]
     unknown = [name for name in only if name not in sections]
     if unknown:
@@ -691,6 +781,7 @@ def main():
             "redis-benchmark": lambda: run_redis_benchmark(args, systems, results),
             "restart": lambda: run_restart(args, lab, systems, results),
             "failover": lambda: run_failover(args, lab, systems, results),
+            "durable": lambda: run_durable(args, lab, systems, results),
             "memory": lambda: run_memory(args, lab, results),
             "micro": lambda: run_micro(args, results),
         }
