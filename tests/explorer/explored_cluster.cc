@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "server/boot_clock.h"
+#include "server/append_log.h"
 #include "server/state_file.h"
 
 namespace lockerd::explorer {
@@ -188,6 +189,16 @@ void ExploredCluster::Settle() {
 
 void ExploredCluster::Stop(size_t member, bool clean) {
   Member& m = state_.members[member];
+  m.aof = nullptr;
+  if (!clean && options_.appendonly) {
+    // Every call was synced before its outputs left: the log holds the
+    // whole state, written (and read back below) through the server's code.
+    const cluster::Time now = TimeOf(member);
+    cluster::Node& node = live_[member].At(m.log);
+    m.aof = std::make_shared<const std::string>(server::EncodeLogRecord(
+        server::LogBatchOf(node.Save(now), /*full=*/true, {now.wall_ms, {kBootId, state_.now_ms}})));
+    m.disk_digest = DigestBytes(*m.aof);
+  }
   if (clean) {
     // What the server's shutdown writes, through the same code.
     const cluster::Time now = TimeOf(member);
@@ -207,6 +218,7 @@ void ExploredCluster::Restart(size_t member, bool clean, bool wall_stepped, bool
   Stop(member, clean);
   if (lose_disk) {
     state_.members[member].disk = nullptr;
+    state_.members[member].aof = nullptr;
     state_.members[member].disk_digest = 0;
   }
   // An empty dir has no running marker either: the start is a first one.
@@ -226,7 +238,19 @@ void ExploredCluster::Start(size_t member, bool wall_stepped, bool unclean) {
   // cluster, with nothing to check.
   start.facts.unclean = unclean;
   start.facts.new_cluster = m.starts == 1;
-  if (m.disk) {
+  if (unclean && m.aof) {
+    // As StateStore::Load after a crash of a run that kept the log.
+    const server::LogContents log = server::ReadLog(*m.aof);
+    server::SaveStamp saved_at;
+    start.facts.saved = server::ReplayLog(log.batches, &saved_at);
+    if (!start.facts.saved || !log.problem.empty()) {
+      state_.clients.Fail("log of member " + std::to_string(member) + " unreadable: " + log.problem);
+    } else {
+      start.facts.unclean = false;
+      start.facts.downtime_ms = server::ElapsedWithinBoot(saved_at.boot, {kBootId, state_.now_ms});
+      start.facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - saved_at.wall_ms);
+    }
+  } else if (m.disk) {
     server::SaveStamp saved_at;
     std::string problem;
     start.facts.saved = server::DecodeState(*m.disk, &saved_at, &problem);

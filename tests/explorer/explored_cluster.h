@@ -84,6 +84,11 @@ struct ModelOptions {
   // The members exchange their first probes before the search starts, so
   // that it starts from a cluster whose links have been up for a while.
   bool settle_probes = true;
+  // Every member runs with appendonly yes: each call's changes are synced
+  // before its messages and answers leave, so a crash leaves a log that
+  // adds up to the member's whole state at that instant, and the start
+  // replays it (server/append_log.h) instead of quarantining.
+  bool appendonly = false;
   // Rules every member breaks on purpose (cluster/broken.h), for the
   // self-tests that prove the explorer finds what they allow.
   cluster::BrokenRules broken;
@@ -101,6 +106,7 @@ class ExploredCluster {
     int64_t mono_origin_ms = 0;               // This process's monotonic clock minus real time.
     int64_t wall_offset_ms = 0;               // The wall clock minus real time (and the epoch).
     std::shared_ptr<const std::string> disk;  // The last clean stop's state file.
+    std::shared_ptr<const std::string> aof;   // appendonly: the log a crash left.
     uint64_t disk_digest = 0;
     CallLog log;  // This process's calls.
     // Read from the node after each call, so that a state can be judged
