@@ -45,6 +45,12 @@ void LeaseTable::NoteChanged(const Register& reg) {
   if (tracking_changes_) changed_slots_.push_back(reg.slot);
 }
 
+std::vector<LeaseTable::Erased> LeaseTable::TakeErased() {
+  std::vector<Erased> erased;
+  erased.swap(erased_);
+  return erased;
+}
+
 std::vector<uint32_t> LeaseTable::TakeChangedSlots() {
   std::vector<uint32_t> slots;
   slots.swap(changed_slots_);
@@ -172,6 +178,7 @@ void LeaseTable::Erase(uint32_t id) {
   Slot& slot = SlotRef(id);
   CHECK(slot.used);
   CHECK(!slot.reg.held);
+  if (tracking_changes_) erased_.push_back({std::string(slot.key.view()), slot.reg.promised, slot.reg.accepted});
   RaiseBallotFloor(slot.reg.promised);
   heap_.Remove(id);
   index_.Erase(id);

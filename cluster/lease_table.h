@@ -114,6 +114,15 @@ class LeaseTable {
   void TrackChanges(bool on) { tracking_changes_ = on; }
   // The slots changed since the last call, each once, in slot order.
   std::vector<uint32_t> TakeChangedSlots();
+  // The registers erased (a tombstone's end) since the last call, with the
+  // ballots they had: a slot changed and then erased before the call
+  // would otherwise leave its last record (a lease) standing.
+  struct Erased {
+    std::string key;
+    Ballot promised;
+    Ballot accepted;
+  };
+  std::vector<Erased> TakeErased();
 
  private:
   struct Slot {
@@ -159,6 +168,7 @@ class LeaseTable {
   std::vector<std::string> freed_keys_;
   bool tracking_changes_ = false;
   std::vector<uint32_t> changed_slots_;
+  std::vector<Erased> erased_;
 };
 
 }  // namespace lockerd::cluster

@@ -157,6 +157,15 @@ std::optional<NodeState> Node::TakeChanges(Time now) {
   // The floor without a walk of every register: the ballots used, and the
   // promises of the registers that changed (the others' are logged).
   changes.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
+  // Erased registers first: a slot erased and then used again for the same
+  // key in one turn is recorded as it is now, after them.
+  for (LeaseTable::Erased& erased : table_.TakeErased()) {
+    SavedRegister gone;
+    gone.key = std::move(erased.key);
+    gone.promised = erased.promised;
+    gone.accepted = erased.accepted;
+    changes.registers.push_back(std::move(gone));  // Free, nothing left to keep.
+  }
   for (const uint32_t slot : table_.TakeChangedSlots()) {
     if (table_.RegisterAt(slot) == nullptr) continue;
     changes.registers.push_back(SaveRegister(slot, now));

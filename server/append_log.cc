@@ -22,8 +22,8 @@ constexpr std::string_view kBatch = "batch";
 constexpr size_t kHeaderFields = 12;
 constexpr size_t kFrameBytes = 8;    // Length and its checksum.
 constexpr size_t kTrailerBytes = 4;  // The payload's checksum.
-// A record longer than this is damage, not data (a full batch of 10
-// million leases is about 1 GiB).
+// A record longer than this is damage, not data: records are cut at
+// kLogChunkBytes (append_log.h), plus one register.
 constexpr uint32_t kRecordBytesMax = 1u << 31;
 
 void PutU32(std::string* out, uint32_t value) {
@@ -107,12 +107,17 @@ LogBatch LogBatchOf(cluster::NodeState state, bool full, SaveStamp stamp) {
   return batch;
 }
 
-std::string EncodeLogRecord(const LogBatch& batch) {
+namespace {
+
+// One framed record: the header of `batch` (`full` as given) over
+// `count` registers already encoded in `registers`.
+void AppendRecord(const LogBatch& batch, bool full, size_t count, std::string_view registers,
+                  std::string* out) {
   std::string payload;
   protocol::RespWriter writer(&payload);
   writer.WriteArrayHeader(kHeaderFields);
   writer.WriteBulk(kBatch);
-  writer.WriteBulk(batch.full ? "full" : "delta");
+  writer.WriteBulk(full ? "full" : "delta");
   writer.WriteBulk(std::to_string(batch.stamp.wall_ms));
   writer.WriteBulk(batch.stamp.boot.boot_id);
   writer.WriteBulk(std::to_string(batch.stamp.boot.boottime_ms));
@@ -121,16 +126,39 @@ std::string EncodeLogRecord(const LogBatch& batch) {
   writer.WriteBulk(cluster::BallotMemberText(batch.ballot_floor));
   writer.WriteBulk(std::to_string(batch.quarantine_left_ms));
   writer.WriteBulk(batch.needs_sync ? "1" : "0");
-  writer.WriteBulk(std::to_string(batch.registers.size()));
+  writer.WriteBulk(std::to_string(count));
   writer.WriteBulk("end-of-header");
-  for (const cluster::SavedRegister& reg : batch.registers) WriteSavedRegister(writer, reg);
-  std::string record;
-  record.reserve(kFrameBytes + payload.size() + kTrailerBytes);
-  PutU32(&record, static_cast<uint32_t>(payload.size()));
-  PutU32(&record, base::Crc32c(std::string_view(record).substr(0, 4)));
-  record += payload;
-  PutU32(&record, base::Crc32c(payload));
-  return record;
+  payload += registers;
+  const size_t frame = out->size();
+  PutU32(out, static_cast<uint32_t>(payload.size()));
+  PutU32(out, base::Crc32c(std::string_view(*out).substr(frame, 4)));
+  *out += payload;
+  PutU32(out, base::Crc32c(payload));
+}
+
+}  // namespace
+
+std::string EncodeLogRecord(const LogBatch& batch, size_t chunk_bytes) {
+  // Registers go into records of about chunk_bytes each, far below what
+  // a record's length may say: a full batch of millions of leases is one
+  // full record and delta records after it, which replay the same.
+  std::string out;
+  std::string registers;
+  protocol::RespWriter writer(&registers);
+  size_t count = 0;
+  bool first = true;
+  for (const cluster::SavedRegister& reg : batch.registers) {
+    WriteSavedRegister(writer, reg);
+    ++count;
+    if (registers.size() >= chunk_bytes) {
+      AppendRecord(batch, batch.full && first, count, registers, &out);
+      first = false;
+      registers.clear();
+      count = 0;
+    }
+  }
+  if (count > 0 || first) AppendRecord(batch, batch.full && first, count, registers, &out);
+  return out;
 }
 
 LogContents ReadLog(std::string_view bytes) {
@@ -231,7 +259,10 @@ std::unique_ptr<AppendLog> AppendLog::Open(const std::string& path, uint64_t kee
     return nullptr;
   }
   const size_t slash = path.find_last_of('/');
-  SyncDirectory(slash == std::string::npos ? "." : path.substr(0, slash));
+  if (*error = SyncDirectory(slash == std::string::npos ? "." : path.substr(0, slash)); !error->empty()) {
+    ::close(fd);
+    return nullptr;
+  }
   return std::unique_ptr<AppendLog>(
       new AppendLog(path, fd, std::min<uint64_t>(keep_bytes, static_cast<uint64_t>(info.st_size))));
 }
@@ -277,13 +308,14 @@ std::string AppendLog::Rewrite(const LogBatch& full) {
     ::close(fd);
     return error;
   }
-  const size_t slash = path_.find_last_of('/');
-  SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
   ::close(fd_);
   fd_ = fd;
   synced_bytes_ = record.size();
   pending_.clear();  // Everything queued is part of `full`.
-  return {};
+  // Until the rename is durable, a power loss may bring the old file back
+  // without what is appended from now on: the caller must not go on.
+  const size_t slash = path_.find_last_of('/');
+  return SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
 }
 
 }  // namespace lockerd::server

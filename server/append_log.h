@@ -47,8 +47,11 @@ struct LogBatch {
 // A member's changes (cluster::Node::TakeChanges) or its whole state
 // (Node::Save, `full`) as one record, stamped when it is written.
 LogBatch LogBatchOf(cluster::NodeState state, bool full, SaveStamp stamp);
-// One record's bytes, framed.
-std::string EncodeLogRecord(const LogBatch& batch);
+// A batch's bytes, framed: one record, or for a batch of more than
+// `chunk_bytes` of registers, several (the first full if the batch is,
+// the rest deltas), which replay the same.
+inline constexpr size_t kLogChunkBytes = 64u << 20;
+std::string EncodeLogRecord(const LogBatch& batch, size_t chunk_bytes = kLogChunkBytes);
 
 struct LogContents {
   std::vector<LogBatch> batches;
@@ -83,7 +86,9 @@ class AppendLog {
   // and the file is cut back to its last synced size before the next try.
   std::string Sync();
   // Replaces the whole file with one full batch: written beside it,
-  // synced, renamed over it (compaction).
+  // synced, renamed over it (compaction). An error message, or empty; after
+  // an error the log may not hold what is appended next (the rename may
+  // not be durable): the member must stop.
   std::string Rewrite(const LogBatch& full);
   uint64_t size_bytes() const { return synced_bytes_; }
   const std::string& path() const { return path_; }

@@ -7,9 +7,16 @@
 namespace lockerd::server {
 
 BootStamp ReadBootStamp() {
+  // The boot's id does not change while the process runs: read once (the
+  // append-only log stamps every record).
+  static const std::string boot_id = [] {
+    std::string id;
+    std::ifstream file("/proc/sys/kernel/random/boot_id");
+    if (file) std::getline(file, id);
+    return id;
+  }();
   BootStamp stamp;
-  std::ifstream file("/proc/sys/kernel/random/boot_id");
-  if (file) std::getline(file, stamp.boot_id);
+  stamp.boot_id = boot_id;
   timespec now{};
   if (clock_gettime(CLOCK_BOOTTIME, &now) == 0) {
     stamp.boottime_ms = static_cast<int64_t>(now.tv_sec) * 1000 + now.tv_nsec / 1'000'000;

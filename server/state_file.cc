@@ -60,11 +60,13 @@ std::string WriteSynced(const std::string& path, std::string_view bytes) {
   return {};
 }
 
-void SyncDirectory(const std::string& dir) {
+std::string SyncDirectory(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) return;
-  ::fsync(fd);
+  if (fd < 0) return SystemError("cannot open dir " + dir);
+  const bool synced = ::fsync(fd) == 0;
+  std::string error = synced ? std::string() : SystemError("cannot sync dir " + dir);
   ::close(fd);
+  return error;
 }
 
 std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp) {
@@ -235,36 +237,38 @@ std::string StateStore::MarkRunning(bool journaled) const {
   std::string marker = "pid " + std::to_string(::getpid()) + "\n";
   if (journaled) marker += kJournaledLine;
   std::string error = WriteSynced(marker_path(), marker);
-  if (error.empty()) SyncDirectory(dir_);
-  return error;
+  return error.empty() ? SyncDirectory(dir_) : error;
 }
 
 std::string StateStore::RemoveLog() const {
   if (::unlink(log_path().c_str()) != 0) {
     return errno == ENOENT ? std::string() : SystemError("cannot remove " + log_path());
   }
-  SyncDirectory(dir_);
-  return {};
+  return SyncDirectory(dir_);
 }
 
 void StateStore::ClearRunning() const {
   ::unlink(marker_path().c_str());
-  SyncDirectory(dir_);
+  (void)SyncDirectory(dir_);  // At worst the next start quarantines.
 }
 
-std::string StateStore::SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const {
+std::string StateStore::SaveState(const cluster::NodeState& state, const SaveStamp& stamp) const {
   const std::string temporary = state_path() + ".tmp";
   std::string error = WriteSynced(temporary, EncodeState(state, stamp));
   if (!error.empty()) return error;
   if (::rename(temporary.c_str(), state_path().c_str()) != 0) {
     return SystemError("cannot rename " + temporary);
   }
-  SyncDirectory(dir_);
+  return SyncDirectory(dir_);
+}
+
+std::string StateStore::SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const {
+  if (std::string error = SaveState(state, stamp); !error.empty()) return error;
   // Only once the state is safely on disk may the marker go.
   if (::unlink(marker_path().c_str()) != 0 && errno != ENOENT) {
     return SystemError("cannot remove " + marker_path());
   }
-  SyncDirectory(dir_);
+  (void)SyncDirectory(dir_);  // At worst the next start quarantines.
   return {};
 }
 

@@ -62,6 +62,9 @@ class StateStore {
   void ClearRunning() const;
   // Saves the state and removes the running marker: a clean stop.
   std::string SaveClean(const cluster::NodeState& state, const SaveStamp& stamp) const;
+  // Saves the state file alone (written beside it, synced, renamed over
+  // it); the marker stays as it is.
+  std::string SaveState(const cluster::NodeState& state, const SaveStamp& stamp) const;
 
   std::string state_path() const { return dir_ + "/lockerd.state"; }
   std::string marker_path() const { return dir_ + "/lockerd.running"; }
@@ -80,8 +83,9 @@ std::optional<cluster::SavedRegister> ReadSavedRegister(std::span<const std::str
 // Writes `bytes` to `path` (created or truncated) and syncs it to disk; an
 // error message, or an empty string.
 std::string WriteSynced(const std::string& path, std::string_view bytes);
-// Syncs a directory, so that a file created or renamed in it stays.
-void SyncDirectory(const std::string& dir);
+// Syncs a directory, so that a file created, renamed or removed in it
+// stays so; an error message, or an empty string.
+std::string SyncDirectory(const std::string& dir);
 
 // The state file's bytes, and back; exposed for tests.
 std::string EncodeState(const cluster::NodeState& state, const SaveStamp& stamp);

@@ -81,11 +81,11 @@ void Server::MaybeCompactLog(Time now) {
   const uint64_t start_ns = uv_hrtime();
   if (const std::string error = log_->Rewrite(BatchOf(engine_.node().Save(now), true, now));
       !error.empty()) {
-    // The log as it was stays whole and in use; another try once it has
-    // doubled again.
-    Log(LogLevel::kWarning, "Could not rewrite %s: %s", log_->path().c_str(), error.c_str());
-    log_size_after_rewrite_ = log_->size_bytes();
-    return;
+    // Which file the next start finds is not known: stop as a crash at the
+    // last sync (either file holds everything synced so far).
+    Log(LogLevel::kWarning, "Could not rewrite %s (%s): stopping at once, as after a crash",
+        log_->path().c_str(), error.c_str());
+    std::_Exit(EXIT_FAILURE);
   }
   log_size_after_rewrite_ = log_->size_bytes();
   ProcessInfo::AppendOnly& stats = engine_.process().append_only;

@@ -43,7 +43,12 @@ bool Server::Restore() {
   // The running marker goes down before anything in dir changes (the member
   // list below): from here on, a stop without a saved state is unclean
   // (with appendonly yes, the log then holds the state).
-  if (const std::string error = state_store_.MarkRunning(config_.appendonly); !error.empty()) {
+  // A state loaded from the log stays in it (the marker still says so)
+  // until it is saved elsewhere: a start that fails before then leaves
+  // the log to be replayed again.
+  loaded_from_log_ = previous.from_log;
+  if (const std::string error = state_store_.MarkRunning(config_.appendonly || previous.from_log);
+      !error.empty()) {
     Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
     return false;
   }
@@ -53,7 +58,8 @@ bool Server::Restore() {
   if (const std::string error = data_dir_.CheckMembers(members, config_.cluster_list_changed, &list_changed);
       !error.empty()) {
     Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
-    if (!start_must_quarantine_) state_store_.ClearRunning();  // Nothing happened.
+    // Nothing happened: as it was found (a log's state stays in the log).
+    if (!start_must_quarantine_ && !loaded_from_log_) state_store_.ClearRunning();
     return false;
   }
   start_must_quarantine_ = start_must_quarantine_ || list_changed;
@@ -75,11 +81,18 @@ bool Server::Restore() {
   was_voting_ = !engine_.node().Quarantined(now);
   if (config_.appendonly) return OpenLog(previous, now);
   if (previous.from_log) {
-    // Loaded from the log of an appendonly run; this run keeps no log.
-    if (const std::string error = state_store_.RemoveLog(); !error.empty()) {
+    // Loaded from the log of an appendonly run, and this run keeps none:
+    // the state goes to the state file first, then the log and the
+    // marker's word for it go. A crash in between replays the log again,
+    // or (the log gone) starts as after a crash.
+    std::string error = state_store_.SaveState(engine_.node().Save(now), {now.wall_ms, ReadBootStamp()});
+    if (error.empty()) error = state_store_.RemoveLog();
+    if (error.empty()) error = state_store_.MarkRunning(false);
+    if (!error.empty()) {
       Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
       return false;
     }
+    loaded_from_log_ = false;
   }
   return true;
 }

@@ -94,6 +94,18 @@ int Server::Run() {
   }
   if (!Restore()) return 1;
   if (!Listen()) {
+    if (loaded_from_log_ || log_) {
+      // What was loaded (from a log, which a start rewrites) is saved as
+      // a clean stop would: nothing was served, and nothing is lost.
+      const Time now = Now();
+      if (const std::string error = state_store_.SaveClean(engine_.node().Save(now),
+                                                           {now.wall_ms, ReadBootStamp()});
+          !error.empty()) {
+        Log(LogLevel::kWarning, "Could not save state: %s; the next start replays %s", error.c_str(),
+            state_store_.log_path().c_str());
+      }
+      return 1;
+    }
     // Nothing was served: as it found it, unless the last stop or this
     // start's member list already calls for a start as after a crash.
     if (!start_must_quarantine_) state_store_.ClearRunning();

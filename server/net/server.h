@@ -153,6 +153,9 @@ class Server : private TurnDriver {
   // The previous stop was unclean, or the member list changed: a failed
   // start leaves the running marker, so the next start still quarantines.
   bool start_must_quarantine_ = false;
+  // The state this start restored is in the log alone (not yet saved
+  // elsewhere): a failed start must not drop the marker that says so.
+  bool loaded_from_log_ = false;
   uint64_t fallbacks_seen_ = 0;
   uint64_t first_starts_with_history_seen_ = 0;
   uint64_t first_starts_undecided_seen_ = 0;

@@ -150,3 +150,30 @@ TEST(LeaseTable, SlotsDoNotMoveWhenOthersAreErased) {
 
 }  // namespace
 }  // namespace lockerd::cluster
+
+namespace lockerd::cluster {
+namespace {
+
+// For the append-only log: a write is a change, an expiry is not (the
+// lease's record carries its deadline), an erasure is reported apart.
+TEST(LeaseTableChanges, WritesAreChangesExpiriesAreNotErasuresAreReported) {
+  LeaseTable table(/*idle_ms=*/100);
+  table.TrackChanges(true);
+  Register& reg = table.FindOrCreate("k", 0);
+  table.SetPromised(reg, {1, 0, 0});
+  table.Hold(reg, {1, 0, 0}, "alice", 7, 50);
+  EXPECT_EQ(table.TakeChangedSlots().size(), 1u) << "each slot once";
+  EXPECT_TRUE(table.TakeChangedSlots().empty());
+  table.ExpireDue(60, 10);
+  EXPECT_TRUE(table.TakeChangedSlots().empty()) << "an expiry is not a change";
+  EXPECT_TRUE(table.TakeErased().empty());
+  table.ExpireDue(500, 10);  // The tombstone's end.
+  ASSERT_EQ(table.Find("k"), nullptr);
+  const std::vector<LeaseTable::Erased> erased = table.TakeErased();
+  ASSERT_EQ(erased.size(), 1u);
+  EXPECT_EQ(erased[0].key, "k");
+  EXPECT_EQ(erased[0].accepted, (Ballot{1, 0, 0}));
+}
+
+}  // namespace
+}  // namespace lockerd::cluster

@@ -59,12 +59,22 @@ TEST_F(NodeChanges, AGrantIsReportedOnceWithItsToken) {
   EXPECT_FALSE(node_.TakeChanges(now_)) << "nothing changed since";
 }
 
-TEST_F(NodeChanges, AnExpiryIsNotAChangeButAReleaseIs) {
+// An expiry is not a change (the lease's record carries its deadline); a
+// member alone keeps no tombstone, so the register is then erased, and the
+// erasure is recorded: free, at the ballots it had.
+TEST_F(NodeChanges, AnExpiryIsNotAChangeButAnErasureAndAReleaseAre) {
   ASSERT_EQ(Write(node_, WriteOp::kLock, "k", "alice", 100, now_).outcome, WriteOutcome::kDone);
-  ASSERT_TRUE(node_.TakeChanges(now_));
+  const auto granted = node_.TakeChanges(now_);
+  ASSERT_TRUE(granted);
   const Time later{now_.mono_ms + 200, kWallMs + 200};
   node_.Tick(later);
-  EXPECT_FALSE(node_.TakeChanges(later)) << "the record of the lease already ends it";
+  const auto erased = node_.TakeChanges(later);
+  ASSERT_TRUE(erased);
+  ASSERT_EQ(erased->registers.size(), 1u);
+  EXPECT_FALSE(erased->registers[0].held);
+  EXPECT_EQ(erased->registers[0].remaining_ms, 0);
+  EXPECT_EQ(erased->registers[0].accepted, granted->registers[0].accepted);
+  EXPECT_FALSE(node_.TakeChanges(later));
   ASSERT_EQ(Write(node_, WriteOp::kLock, "k", "bob", 1000, later).outcome, WriteOutcome::kDone);
   ASSERT_EQ(Write(node_, WriteOp::kRelease, "k", "bob", 0, later).outcome, WriteOutcome::kDone);
   const auto changes = node_.TakeChanges(later);

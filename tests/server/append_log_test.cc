@@ -170,6 +170,26 @@ TEST(AppendLog, EveryFlippedByteIsCutAsATornTailOrRefused) {
   }
 }
 
+// A big full batch is cut into records (the first full, the rest
+// deltas) that replay to the same state.
+TEST(AppendLog, ABigBatchIsCutIntoRecordsThatReplayTheSame) {
+  std::vector<cluster::SavedRegister> many;
+  for (uint64_t i = 0; i < 1000; ++i) many.push_back(Held("key" + std::to_string(i), "owner", 10 + i, 5000));
+  const LogBatch full = Batch(1000, many, /*full=*/true);
+  const std::string bytes = Encode({Batch(900, {Held("gone", "x", 1, 100)})}) +
+                            EncodeLogRecord(full, /*chunk_bytes=*/2000);
+  const LogContents contents = ReadLog(bytes);
+  ASSERT_TRUE(contents.problem.empty()) << contents.problem;
+  ASSERT_GT(contents.batches.size(), 10u);
+  EXPECT_TRUE(contents.batches[1].full);
+  EXPECT_FALSE(contents.batches[2].full);
+  SaveStamp stamp;
+  const auto state = ReplayLog(contents.batches, &stamp);
+  ASSERT_TRUE(state);
+  ASSERT_EQ(state->registers.size(), 1000u) << "the record before the full one is gone";
+  EXPECT_EQ(ReplayLog(ReadLog(EncodeLogRecord(full)).batches, &stamp)->registers.size(), 1000u);
+}
+
 TEST(AppendLog, ZerosAfterTheLastRecordAreATornTail) {
   const std::string bytes = Encode(ThreeTurns()) + std::string(4096, '\0');
   const LogContents contents = ReadLog(bytes);
