@@ -7,6 +7,8 @@
 //   lockerd_faults --short                      the test command's run (60 s)
 //   lockerd_faults --seconds 600 --seed 7 --report DIR     a long run
 //   lockerd_faults --short --members 5          five members (kill two at once)
+//   lockerd_faults --short --appendonly         members with appendonly yes (and
+//       kill -9 of every member at once)
 //   lockerd_faults --short --break-rule R --expect-violations
 //       with a safety rule broken on purpose: succeeds only if caught (the
 //       members then run lockerd_broken, the test-only lockerd that can
@@ -37,6 +39,7 @@ struct Args {
   size_t clients = 8;
   size_t keys = 3;
   size_t members = 3;
+  bool appendonly = false;
 };
 
 Args Parse(int argc, char** argv) {
@@ -53,6 +56,7 @@ Args Parse(int argc, char** argv) {
     else if (flag == "--expect-violations") args.expect_violations = true;
     else if (flag == "--clients") args.clients = std::strtoull(value().c_str(), nullptr, 10);
     else if (flag == "--members") args.members = std::strtoull(value().c_str(), nullptr, 10);
+    else if (flag == "--appendonly") args.appendonly = true;
     else {
       std::fprintf(stderr, "unknown argument %s\n", flag.c_str());
       std::exit(2);
@@ -88,6 +92,9 @@ int main(int argc, char** argv) {
     member_options.extra_args = {"--break-rule", args.break_rule};
   }
   if (member_options.binary.empty()) member_options.binary = LOCKERD_BINARY;
+  if (args.appendonly) {
+    member_options.extra_args.insert(member_options.extra_args.end(), {"--appendonly", "yes"});
+  }
   Members members(member_options, network.get(), args.members, dir);
   if (!members.StartAll()) {
     std::printf("could not run: a member did not start\n%s", members.Logs().c_str());
@@ -97,9 +104,9 @@ int main(int argc, char** argv) {
 
   const std::vector<Fault> schedule =
       args.short_run ? ShortSchedule(args.seconds, args.members, network != nullptr,
-                                     network && network->netem_available())
+                                     network && network->netem_available(), args.appendonly)
                      : RandomSchedule(args.seed, args.seconds, args.members, network != nullptr,
-                                      network && network->netem_available());
+                                      network && network->netem_available(), args.appendonly);
   Workload workload(members, args.clients, args.keys, args.seed, /*drift=*/0.01);
   Nemesis nemesis(members, network.get(), schedule);
   const int64_t start_us = NowUs();
@@ -116,6 +123,7 @@ int main(int argc, char** argv) {
                      std::to_string(args.seconds) + " s, seed " +
                      std::to_string(args.seed) + (args.short_run ? " (short schedule)" : "") +
                      (network ? ", members in network namespaces" : ", loopback") +
+                     (args.appendonly ? ", appendonly yes" : "") +
                      (args.break_rule.empty() ? "" : ", BROKEN RULE " + args.break_rule) + "\n" +
                      "clock rate skew x" + std::to_string(member_options.skew_rate) + " on member " +
                      std::to_string(member_options.skewed_member) + " for the whole run\n" +

@@ -20,11 +20,13 @@ const char* FaultName(FaultKind kind) {
     case FaultKind::kKillSeveral: return "kill -9 of two at once";
     case FaultKind::kCleanRestartWithWallStep: return "clean restart with a wall-clock step";
     case FaultKind::kSecondProcessOnDir: return "second process on a dir";
+    case FaultKind::kKillAll: return "kill -9 of every member at once";
   }
   return "?";
 }
 
-std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem) {
+std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem,
+                                 bool kill_all) {
   std::vector<Fault> kinds = {
       {FaultKind::kKill, 0, 2000, 0},
       {FaultKind::kPause, 0, 3500, 1},  // Longer than the longest ttl (2.5 s).
@@ -36,6 +38,7 @@ std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, 
     // Two of five at once while the third of the last writers is slow.
     kinds.insert(kinds.begin(), {FaultKind::kKillSeveral, 0, 5000, 3, 4});
   }
+  if (kill_all) kinds.push_back({FaultKind::kKillAll, 0, 2000, 0});
   if (network) {
     kinds.push_back({FaultKind::kSplit, 0, 4000, 2});
     kinds.push_back({FaultKind::kBridge, 0, 4000, 0, 1});
@@ -52,7 +55,7 @@ std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, 
 }
 
 std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members, bool network,
-                                  bool netem) {
+                                  bool netem, bool kill_all) {
   std::mt19937_64 rng(seed);
   const auto uniform = [&rng](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
@@ -61,6 +64,7 @@ std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members
                                   FaultKind::kCleanRestartWithWallStep,
                                   FaultKind::kSecondProcessOnDir};
   if (members >= 5) kinds.push_back(FaultKind::kKillSeveral);
+  if (kill_all) kinds.push_back(FaultKind::kKillAll);
   if (network) kinds.insert(kinds.end(), {FaultKind::kSplit, FaultKind::kBridge, FaultKind::kLoss});
   if (network && netem) kinds.push_back(FaultKind::kDelay);
   std::vector<Fault> schedule;
@@ -158,6 +162,10 @@ void Nemesis::Begin(const Fault& fault) {
         problems_.push_back(std::move(problem));
       }
       break;
+    case FaultKind::kKillAll:
+      for (size_t i = 0; i < n; ++i) members_.Kill(i);
+      for (size_t i = 0; i < n; ++i) members_.Restart(i);
+      break;
   }
 }
 
@@ -178,6 +186,7 @@ void Nemesis::End(const Fault& fault) {
       break;
     case FaultKind::kCleanRestartWithWallStep:
     case FaultKind::kSecondProcessOnDir:
+    case FaultKind::kKillAll:
       break;
   }
 }

@@ -32,6 +32,9 @@ enum class FaultKind {
   kCleanRestartWithWallStep,
   // A second lockerd started on `target`'s dir: it must stop at once.
   kSecondProcessOnDir,
+  // kill -9 of every member at once, then every member started again (with
+  // appendonly yes only: the members restart from their logs).
+  kKillAll,
 };
 const char* FaultName(FaultKind kind);
 
@@ -52,10 +55,12 @@ struct FaultWindow {
 
 // Every kind once, spaced out, within `seconds`; kinds that need what the
 // machine lacks (a test network, netem) are left out.
-std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem);
+// `kill_all`: also kill -9 every member at once (members with appendonly).
+std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem,
+                                 bool kill_all = false);
 // Random faults from a seed, one at a time with quiet gaps.
 std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members, bool network,
-                                  bool netem);
+                                  bool netem, bool kill_all = false);
 
 class Nemesis {
  public:
