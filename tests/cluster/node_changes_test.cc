@@ -4,7 +4,11 @@
 // Replaying the reports restarts the member with every promise and token.
 #include <gtest/gtest.h>
 
+#include <map>
+#include <memory>
+
 #include "cluster/node.h"
+#include "tests/cluster/node_calls.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -20,17 +24,33 @@ NodeOptions Options() {
 
 WriteResult Write(Node& node, WriteOp op, const std::string& key, const std::string& owner,
                   int64_t ttl_ms, Time now) {
-  WriteRequest request;
-  request.request_id = 1;
-  request.op = op;
-  request.key = key;
-  request.owner = owner;
-  request.ttl_ms = ttl_ms;
-  node.Submit(request, now);
-  std::vector<WriteResult> results;
-  node.TakeResults(&results);
-  return results.empty() ? WriteResult{} : results[0];
+  return WriteOnce(node, op, key, owner, ttl_ms, now);
 }
+
+// What a replay of the reports keeps (the last record of each key, the
+// largest counters), and the member restarted from it.
+class Replayed {
+ public:
+  void Keep(const NodeState& changes) {
+    for (const SavedRegister& reg : changes.registers) keys_[reg.key] = reg;
+    state_.token_counter = std::max(state_.token_counter, changes.token_counter);
+    state_.ballot_floor = std::max(state_.ballot_floor, changes.ballot_floor);
+  }
+  std::unique_ptr<Node> Restart(Time now) {
+    NodeState state = state_;
+    for (const auto& [key, reg] : keys_) state.registers.push_back(reg);
+    auto node = std::make_unique<Node>(Options());
+    StartFacts facts;
+    facts.saved = std::move(state);
+    facts.downtime_ms = 0;
+    node->Start(facts, now);
+    return node;
+  }
+
+ private:
+  NodeState state_;
+  std::map<std::string, SavedRegister> keys_;
+};
 
 class NodeChanges : public ::testing::Test {
  protected:
@@ -86,30 +106,40 @@ TEST_F(NodeChanges, AnExpiryIsNotAChangeButAnErasureAndAReleaseAre) {
 // The reports, replayed in order (last state of each key wins), restart a
 // member that keeps every lease and never reuses a token.
 TEST_F(NodeChanges, ReplayedReportsRestartWithLeasesAndTokens) {
-  NodeState replayed;
-  std::map<std::string, SavedRegister> keys;
-  const auto keep = [&](const NodeState& changes) {
-    for (const SavedRegister& reg : changes.registers) keys[reg.key] = reg;
-    replayed.token_counter = std::max(replayed.token_counter, changes.token_counter);
-    replayed.ballot_floor = std::max(replayed.ballot_floor, changes.ballot_floor);
-  };
+  Replayed replayed;
   uint64_t last_token = 0;
   for (int i = 0; i < 5; ++i) {
     const WriteResult r = Write(node_, WriteOp::kLock, "k" + std::to_string(i % 2), "o", 5000, now_);
     if (r.outcome == WriteOutcome::kDone) last_token = std::max(last_token, r.token);
-    if (auto changes = node_.TakeChanges(now_)) keep(*changes);
+    if (auto changes = node_.TakeChanges(now_)) replayed.Keep(*changes);
   }
-  for (auto& [key, reg] : keys) replayed.registers.push_back(reg);
-  Node restarted(Options());
-  StartFacts facts;
-  facts.saved = replayed;
-  facts.downtime_ms = 0;
-  restarted.Start(facts, now_);
-  EXPECT_EQ(Write(restarted, WriteOp::kLock, "k0", "other", 1000, now_).outcome, WriteOutcome::kRefused)
+  const auto restarted = replayed.Restart(now_);
+  EXPECT_EQ(Write(*restarted, WriteOp::kLock, "k0", "other", 1000, now_).outcome, WriteOutcome::kRefused)
       << "the lease survived";
-  const WriteResult fresh = Write(restarted, WriteOp::kLock, "k9", "other", 1000, now_);
+  const WriteResult fresh = Write(*restarted, WriteOp::kLock, "k9", "other", 1000, now_);
   ASSERT_EQ(fresh.outcome, WriteOutcome::kDone);
   EXPECT_GT(fresh.token, last_token) << "tokens keep growing";
+}
+
+// A member alone keeps no tombstone: a RELEASE in one loop turn's poll
+// phase, then the next turn's timer (which erases the freed register)
+// before that turn's commit. The erasure is reported, so a replay does not
+// bring the released lease back (found by a review of appendonly).
+TEST_F(NodeChanges, AReleaseErasedBeforeTheCommitIsStillReported) {
+  Replayed replayed;
+  const WriteResult granted = Write(node_, WriteOp::kLock, "k", "alice", 5000, now_);
+  ASSERT_EQ(granted.outcome, WriteOutcome::kDone);
+  if (auto changes = node_.TakeChanges(now_)) replayed.Keep(*changes);  // Turn 1's commit.
+  const Time later{now_.mono_ms + 1, now_.wall_ms + 1};
+  ASSERT_EQ(Write(node_, WriteOp::kRelease, "k", "alice", 0, later).outcome, WriteOutcome::kDone);
+  node_.Tick(later);  // Turn 3's timer, before its commit.
+  if (auto changes = node_.TakeChanges(later)) replayed.Keep(*changes);
+  const auto restarted = replayed.Restart(later);
+  EXPECT_EQ(restarted->table().FindHeld("k", later.mono_ms), nullptr)
+      << "the acknowledged RELEASE was lost: alice holds k again";
+  EXPECT_EQ(Write(*restarted, WriteOp::kLock, "k", "bob", 1000, later).outcome, WriteOutcome::kDone);
+  const WriteResult again = Write(*restarted, WriteOp::kLock, "k", "alice", 1000, later);
+  EXPECT_NE(again.token, granted.token) << "a new acquire got the released lease's token again";
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "cluster/lease_math.h"
 #include "cluster/node.h"
+#include "tests/cluster/node_calls.h"
 
 namespace lockerd::cluster {
 namespace {
@@ -21,16 +22,7 @@ NodeOptions Options(size_t members = 1) {
 
 WriteResult Lock(Node& node, const std::string& key, const std::string& owner, int64_t ttl_ms,
                  Time now, WriteOp op = WriteOp::kLock) {
-  WriteRequest request;
-  request.request_id = 1;
-  request.op = op;
-  request.key = key;
-  request.owner = owner;
-  request.ttl_ms = ttl_ms;
-  node.Submit(request, now);
-  std::vector<WriteResult> results;
-  node.TakeResults(&results);
-  return results.empty() ? WriteResult{} : results[0];
+  return WriteOnce(node, op, key, owner, ttl_ms, now);
 }
 
 StartFacts CleanStop(const Node& node, Time now, std::optional<int64_t> downtime_ms) {
