@@ -182,7 +182,7 @@ TEST(BrokenVariants, SaveHeldLeasesOnly) {
 // once. A crash anywhere around a lock, a release and a second lock, in
 // every partition order, never makes two holders or reuses a token.
 TEST(Clean, CrashesOfMembersWithTheLogAreSafe) {
-  ExploreOptions options = Partitions("again", 2);
+  ExploreOptions options = Partitions("again", 1);
   options.model.appendonly = true;
   options.model.budgets.crashes = 1;
   const ExploreReport report = ExpectSafe(options);
