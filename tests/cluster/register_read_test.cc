@@ -1,7 +1,11 @@
-// The peek's merge of replies and its end (cluster/peek.h), on their own:
-// which second reply agrees with a first, what an agreeing one keeps, and
-// when a peek waits, acts or gives way to the full round.
+// How a round reads a key from the members' replies, on its own: the
+// peek's merge and its end (cluster/peek.h: which second reply agrees with
+// a first, what an agreeing one keeps, when a peek waits, acts or gives way
+// to the full round), and the full round's promise merge
+// (cluster/promise_merge.h: the highest accepted ballot wins, between
+// equals the copy with more time left).
 #include "cluster/peek.h"
+#include "cluster/promise_merge.h"
 
 #include <gtest/gtest.h>
 
@@ -99,6 +103,35 @@ TEST(Peek, WaitsActsOrGivesWayToTheFullRound) {
     for (int i = 0; i < c.yes; ++i) tally.RecordYes(member++);
     for (int i = 0; i < c.no; ++i) tally.RecordNo(member++);
     EXPECT_EQ(NextPeekStep(c.agree, tally), c.step) << c.what;
+  }
+}
+
+// A second reply after a first of (kB1, held by "a", token 7, 500 ms left).
+TEST(PromiseMerge, TheHighestAcceptedBallotWinsAndEqualsKeepTheLongerCopy) {
+  struct Case {
+    const char* what;
+    Promise second;
+    bool agrees;
+    Ballot ballot;
+    std::string owner;
+    int64_t remaining_ms;
+  };
+  const Case cases[] = {
+      {"a later ballot wins, free or not", Yes(kB2, false, "", 0, 0), false, kB2, "", 0},
+      {"an earlier ballot loses", Yes(Ballot{}, true, "b", 3, 900), false, kB1, "a", 500},
+      {"the same ballot with more left wins", Yes(kB1, true, "a", 7, 800), true, kB1, "a", 800},
+      {"the same ballot with less left loses", Yes(kB1, true, "a", 7, 200), true, kB1, "a", 500},
+      {"the same ballot, the copy ended here", Yes(kB1, false, "", 0, 0), true, kB1, "a", 500},
+  };
+  for (const Case& c : cases) {
+    bool set = false;
+    Ballot ballot;
+    LeaseView read;
+    EXPECT_TRUE(MergePromiseYes(Yes(kB1, true, "a", 7, 500), &set, &ballot, &read)) << "the first";
+    EXPECT_EQ(MergePromiseYes(c.second, &set, &ballot, &read), c.agrees) << c.what;
+    EXPECT_EQ(ballot, c.ballot) << c.what;
+    EXPECT_EQ(read.owner, c.owner) << c.what;
+    EXPECT_EQ(read.remaining_ms, c.remaining_ms) << c.what;
   }
 }
 
