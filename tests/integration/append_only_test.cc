@@ -167,8 +167,11 @@ TEST(AppendOnlyCluster, KillingEveryMemberUnderLoadLosesNoAcknowledgedLock) {
   int64_t largest = 0;
   for (const Acked& a : acked) largest = std::max(largest, a.token);
 
-  const auto back = std::chrono::steady_clock::now();
   for (size_t member = 0; member < 3; ++member) cluster->Restart(member);
+  // From when every member answers again: without the log they would sit
+  // out a 60 s quarantine; with it, a write goes through at once (the
+  // issue asks for a second; 5 s leaves room for a loaded machine).
+  const auto back = std::chrono::steady_clock::now();
   RedisPtr client = cluster->Connect(1);
   ASSERT_TRUE(client && client->err == 0);
   ReplyPtr fresh;
@@ -177,7 +180,7 @@ TEST(AppendOnlyCluster, KillingEveryMemberUnderLoadLosesNoAcknowledgedLock) {
   } while (fresh && fresh->type != REDIS_REPLY_INTEGER &&
            std::chrono::steady_clock::now() - back < std::chrono::seconds(10));
   ASSERT_TRUE(fresh && fresh->type == REDIS_REPLY_INTEGER);
-  EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::seconds(3))
+  EXPECT_LT(std::chrono::steady_clock::now() - back, std::chrono::seconds(5))
       << "writes waited out something like a quarantine";
   EXPECT_GT(fresh->integer, largest) << "a token was given again after the crash";
   for (size_t member = 0; member < 3; ++member) {
