@@ -164,4 +164,8 @@ std::string NoQuorum(std::string_view detail) { return "NOQUORUM " + std::string
 
 std::string TryAgain(std::string_view detail) { return "TRYAGAIN " + std::string(detail); }
 
+std::string MisconfLog(std::string_view why) {
+  return "MISCONF Errors writing to the AOF file: " + std::string(why);
+}
+
 }  // namespace lockerd::server::errors

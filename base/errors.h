@@ -156,5 +156,8 @@ std::string ExecRefused(std::string_view refusal);
 // lost to a competing round and may be tried again.
 std::string NoQuorum(std::string_view detail);
 std::string TryAgain(std::string_view detail);
+// appendonly yes and the log cannot be written or synced (`why`: the
+// system's message): Redis's words for the same case.
+std::string MisconfLog(std::string_view why);
 
 }  // namespace lockerd::server::errors

@@ -271,6 +271,13 @@ AppendLog::~AppendLog() { ::close(fd_); }
 
 std::string AppendLog::Sync() {
   if (pending_.empty()) return {};
+  if (cut_needed_) {
+    if (::ftruncate(fd_, static_cast<off_t>(synced_bytes_)) != 0) {
+      last_failure_ = std::strerror(errno);
+      return SystemError("cannot cut " + path_ + " back");
+    }
+    cut_needed_ = false;
+  }
   size_t written = 0;
   std::string error;
   while (written < pending_.size()) {
@@ -284,9 +291,11 @@ std::string AppendLog::Sync() {
   }
   if (error.empty() && ::fdatasync(fd_) != 0) error = SystemError("cannot sync " + path_);
   if (!error.empty()) {
+    last_failure_ = std::strerror(errno);
     // Back to what is known to be on disk; the queue is written again on
-    // the next try.
+    // the next try (O_APPEND: after the last synced byte).
     if (::ftruncate(fd_, static_cast<off_t>(synced_bytes_)) != 0) {
+      cut_needed_ = true;
       error += "; " + SystemError("cannot cut " + path_ + " back");
     }
     return error;
@@ -296,18 +305,25 @@ std::string AppendLog::Sync() {
   return {};
 }
 
-std::string AppendLog::Rewrite(const LogBatch& full) {
+std::string AppendLog::Rewrite(const LogBatch& full, bool* can_go_on) {
+  *can_go_on = true;
   const std::string temporary = path_ + ".tmp";
   const std::string record = EncodeLogRecord(full);
-  std::string error = WriteSynced(temporary, record);
-  if (!error.empty()) return error;
+  // Until the rename the log is untouched: a failure gives the space back.
+  const auto fail = [&](std::string error) {
+    last_failure_ = std::strerror(errno);
+    ::unlink(temporary.c_str());
+    return error;
+  };
+  if (std::string error = WriteSynced(temporary, record); !error.empty()) return fail(error);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return SystemError("cannot open " + temporary);
+  if (fd < 0) return fail(SystemError("cannot open " + temporary));
   if (::rename(temporary.c_str(), path_.c_str()) != 0) {
-    error = SystemError("cannot rename " + temporary);
+    std::string error = fail(SystemError("cannot rename " + temporary));
     ::close(fd);
     return error;
   }
+  *can_go_on = false;
   ::close(fd_);
   fd_ = fd;
   synced_bytes_ = record.size();
@@ -315,7 +331,13 @@ std::string AppendLog::Rewrite(const LogBatch& full) {
   // Until the rename is durable, a power loss may bring the old file back
   // without what is appended from now on: the caller must not go on.
   const size_t slash = path_.find_last_of('/');
-  return SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
+  std::string error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
+  if (!error.empty()) {
+    last_failure_ = std::strerror(errno);
+  } else {
+    *can_go_on = true;
+  }
+  return error;
 }
 
 }  // namespace lockerd::server

@@ -82,14 +82,20 @@ class AppendLog {
   void Add(const LogBatch& batch) { pending_ += EncodeLogRecord(batch); }
   bool has_pending() const { return !pending_.empty(); }
   // Writes what is queued and waits until it is on disk (fdatasync). An
-  // error message, or empty. After an error the queued bytes stay queued,
-  // and the file is cut back to its last synced size before the next try.
+  // error message, or empty. After an error the queued bytes stay queued
+  // and the file is cut back to its last synced size (before the next
+  // write, if the cut itself failed): a later Sync writes them again, so
+  // pages the kernel failed to write are never counted on.
   std::string Sync();
   // Replaces the whole file with one full batch: written beside it,
-  // synced, renamed over it (compaction). An error message, or empty; after
-  // an error the log may not hold what is appended next (the rename may
+  // synced, renamed over it (compaction). An error message, or empty.
+  // After an error, `*can_go_on` says whether the log is as it was (the
+  // failure came before the rename: nothing is lost, the queue stays
+  // queued); if not, it may not hold what is appended next (the rename may
   // not be durable): the member must stop.
-  std::string Rewrite(const LogBatch& full);
+  std::string Rewrite(const LogBatch& full, bool* can_go_on);
+  // The system's message for the last failed Sync or Rewrite (strerror).
+  const std::string& last_failure() const { return last_failure_; }
   uint64_t size_bytes() const { return synced_bytes_; }
   const std::string& path() const { return path_; }
 
@@ -100,6 +106,8 @@ class AppendLog {
   int fd_;
   uint64_t synced_bytes_;
   std::string pending_;
+  bool cut_needed_ = false;  // A failed Sync could not cut the file back.
+  std::string last_failure_;
 };
 
 }  // namespace lockerd::server

@@ -76,19 +76,25 @@ void PersistenceSection(const Engine& engine, InfoText& info) {
   info.Field("loading", 0);
   info.Field("leases_loaded_at_start", engine.process().leases_loaded);
   info.Field("unclean_previous_stop", engine.process().unclean_start ? 1 : 0);
-  // Redis's names where they apply; a failed write or sync ends the
-  // process (durability.cc), so the last write's status is always ok.
+  // Redis's names where they apply (aof_last_write_status is err while the
+  // log cannot be written: writes answer -MISCONF), then lockerd's.
   const ProcessInfo::AppendOnly& aof = engine.process().append_only;
   info.Field("aof_enabled", aof.enabled ? 1 : 0);
   info.Field("aof_rewrite_in_progress", 0);
-  info.Field("aof_last_write_status", "ok");
+  info.Field("aof_last_bgrewrite_status", aof.last_rewrite_failed ? "err" : "ok");
+  info.Field("aof_rewrites_consecutive_failures", aof.rewrites_consecutive_failures);
+  info.Field("aof_last_write_status", aof.write_error.empty() ? "ok" : "err");
   if (!aof.enabled) return;
+  if (!aof.write_error.empty()) info.Field("aof_last_write_error", aof.write_error);
+  info.Field("aof_write_failures", aof.write_failures);
   info.Field("aof_current_size", aof.size_bytes);
   info.Field("aof_rewrites", aof.rewrites);
   info.Field("aof_last_rewrite_time_us", aof.last_rewrite_us);
+  info.Field("aof_last_rewrite_unixtime", aof.last_rewrite_wall_ms / 1000);
   info.Field("aof_syncs", aof.syncs);
   info.Field("aof_last_sync_us", aof.last_sync_us);
   info.Field("aof_longest_sync_us", aof.longest_sync_us);
+  info.Field("aof_last_sync_unixtime_ms", aof.last_sync_wall_ms);
   info.Field("aof_loaded_at_start", aof.loaded_from_log ? 1 : 0);
 }
 

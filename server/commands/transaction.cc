@@ -202,6 +202,7 @@ void QueueInTransaction(Engine& engine, Client& client, const CommandSpec& spec,
   txn.keys = std::move(keys);
   txn.queued_bytes = bytes;
   txn.queued.emplace_back(args.begin(), args.end());
+  txn.queued_writes = txn.queued_writes || (spec.flags & kFlagWrite) != 0;
   client.writer().WriteSimpleString("QUEUED");
 }
 

@@ -155,6 +155,9 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
       }
     }
   }
+  if (!cannot_persist_.empty() && !ends_multi && RefusedWhileNotDurable(*spec, client)) {
+    return reject(errors::MisconfLog(cannot_persist_));
+  }
   if (client.in_multi() && !RunsInsideMulti(*spec)) {
     if (in_refused_multi) return refuse(errors::kQueuedRefused);
     return answer_now([&] { commands_.queue_in_transaction(*this, client, *spec, args); });
@@ -183,6 +186,14 @@ void Engine::RunDeferred(Client& client, Time now) {
   --stats_.commands_processed;
   --client.activity.commands_count;
   Execute(client, args, now);
+}
+
+// Redis's rule while it cannot persist: write commands, PING (so that a
+// health check sees it) and an EXEC with writes queued are refused.
+bool Engine::RefusedWhileNotDurable(const CommandSpec& spec, const Client& client) {
+  if (spec.flags & kFlagWrite) return true;
+  if (spec.name == "ping") return true;
+  return spec.txn_role == TxnRole::kExec && client.in_multi() && client.transaction->queued_writes;
 }
 
 // What runs at once between MULTI and EXEC rather than being queued (as in

@@ -103,6 +103,13 @@ struct ProcessInfo {
     uint64_t rewrites = 0;
     int64_t last_rewrite_us = 0;   // How long the last compaction took.
     bool loaded_from_log = false;  // This start replayed it.
+    int64_t last_sync_wall_ms = 0;    // When the last sync succeeded.
+    int64_t last_rewrite_wall_ms = 0;
+    // A failed write or sync, until one succeeds again (Server::LogFailed).
+    std::string write_error;          // The system's message; empty: ok.
+    uint64_t write_failures = 0;      // Failed syncs, retries included.
+    bool last_rewrite_failed = false;
+    uint64_t rewrites_consecutive_failures = 0;
   };
   AppendOnly append_only;
   // The peer links' view, for INFO cluster (set by the server in a cluster).
@@ -137,6 +144,7 @@ class Engine {
   void Execute(Client& client, std::span<const std::string> args, Time now);
   static bool PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args);
   static bool RunsInsideMulti(const CommandSpec& spec);
+  static bool RefusedWhileNotDurable(const CommandSpec& spec, const Client& client);
   // Runs the command that waited for the client's pipelined writes
   // (Client::deferred), once they are done; the server calls it.
   void RunDeferred(Client& client, Time now);
@@ -179,6 +187,15 @@ class Engine {
   void QueueBehindWaiters(Client& client, cluster::WriteRequest request, int64_t deadline_ms);
 
   void ReplyError(Client& client, std::string_view text);
+
+  // appendonly yes and the log cannot be made durable (`why`, the system's
+  // message; empty again once it can): as Redis does, write commands, PING
+  // and EXEC of queued writes answer -MISCONF, and so do lock writes and
+  // scripts already on their way (LOCK ... WAIT woken); messages from
+  // peers are dropped (this member takes no part in rounds: what it would
+  // promise could not be kept). Reads go on.
+  void SetCannotPersist(std::string why) { cannot_persist_ = std::move(why); }
+  const std::string& cannot_persist() const { return cannot_persist_; }
 
   // Cluster traffic: a message from a peer, and the messages for peers that
   // the node produced since the last call (the server batches them per peer
@@ -268,6 +285,7 @@ class Engine {
 
   const CommandSet& commands_;
   Config config_;
+  std::string cannot_persist_;  // SetCannotPersist.
   AclUsers acl_;  // Built from config_: declared after it.
   cluster::Node node_;
   std::map<uint64_t, Client*> clients_;

@@ -22,6 +22,7 @@ struct Transaction {
   // A queued command was rejected (unknown, wrong arity, refused by ACL,
   // not offered inside MULTI, over a limit): EXEC answers EXECABORT.
   bool aborted = false;
+  bool queued_writes = false;  // A queued command is a write (kFlagWrite).
   std::vector<std::vector<std::string>> queued;
   size_t queued_bytes = 0;
   // The distinct keys the queued commands name, in first-named order.
@@ -44,6 +45,7 @@ struct Transaction {
   void EndMulti() {
     state = State::kNone;
     aborted = false;
+    queued_writes = false;
     queued.clear();
     queued_bytes = 0;
     keys.clear();

@@ -15,6 +15,9 @@ namespace lockerd::server {
 
 void Engine::ReceivePeer(const cluster::Message& message, Time now) {
   ++stats_.peer_messages_in;
+  // What this member would promise or accept could not be made durable:
+  // to its peers it is as if the message were lost.
+  if (!cannot_persist_.empty()) return;
   node_.Receive(message, now);
   Drain(now);
 }
@@ -35,6 +38,7 @@ void Engine::SubmitScript(Client& client, cluster::TxnRequest request,
   pending.script_reply = std::move(reply);
   pending.started_us = now.mono_us;
   (void)client.replies().TakePipelinedWrite();  // A script's write never pipelines.
+  if (!cannot_persist_.empty()) return ReplyError(client, errors::MisconfLog(cannot_persist_));
   client.blocked = BlockKind::kWrite;
   request.request_id = next_request_id_++;
   pending_writes_.emplace(request.request_id, std::move(pending));
@@ -60,6 +64,7 @@ void Engine::SubmitDelete(Client& client, std::span<const std::string> keys, Tim
       return ReplyError(client, errors::KeyTooLong(config_.max_key_bytes));
     }
   }
+  if (!cannot_persist_.empty()) return ReplyError(client, errors::MisconfLog(cannot_persist_));
   const uint64_t batch_id = next_delete_batch_++;
   delete_batches_.emplace(batch_id, DeleteBatch{client.id(), keys.size(), 0, {}});
   client.blocked = BlockKind::kWrite;
@@ -78,6 +83,12 @@ void Engine::SubmitDelete(Client& client, std::span<const std::string> keys, Tim
 }
 
 bool Engine::Admit(Client& client, const cluster::WriteRequest& request, Time now) {
+  // Execute refuses write commands; this catches what was admitted before
+  // (a LOCK ... WAIT woken, a pipelined write deferred).
+  if (!cannot_persist_.empty()) {
+    ReplyError(client, errors::MisconfLog(cannot_persist_));
+    return false;
+  }
   const size_t max = config_.max_key_bytes;
   if (request.key.size() > max || request.owner.size() > max || request.new_owner.size() > max) {
     ReplyError(client, errors::KeyTooLong(max));

@@ -31,6 +31,7 @@ void Server::Flush(Connection& connection) {
   // A reply written since the turn's commit (a write completing after
   // reads in the same turn) waits for its changes to be durable too.
   CommitChanges();
+  if (connection.closing) return;  // The log failed (LogFailed).
   if (connection.tls) return FlushTls(connection);
   Client& client = connection.client;
   std::string& reply = client.reply();

@@ -1,7 +1,9 @@
 // appendonly yes: the append-only log (server/append_log.h) kept in step
 // with the member. Every loop turn's changes are one record, synced before
 // any reply or peer message of that turn leaves (group commit); the log is
-// rewritten as one full record when it has grown (compaction).
+// rewritten as one full record when it has grown (compaction). When it
+// cannot be written (a full disk), the member refuses writes and stands
+// apart from rounds until it can (LogFailed, RetryLog).
 #include <unistd.h>
 
 #include <cstdlib>
@@ -37,7 +39,8 @@ bool Server::OpenLog(const PreviousRun& previous, Time now) {
   node.TrackChanges();
   (void)node.TakeChanges(now);
   const uint64_t start_ns = uv_hrtime();
-  if (error = log_->Rewrite(BatchOf(node.Save(now), /*full=*/true, now)); !error.empty()) {
+  bool can_go_on = true;
+  if (error = log_->Rewrite(BatchOf(node.Save(now), /*full=*/true, now), &can_go_on); !error.empty()) {
     Log(LogLevel::kWarning, "Cannot start: %s", error.c_str());
     return false;
   }
@@ -46,6 +49,7 @@ bool Server::OpenLog(const PreviousRun& previous, Time now) {
   stats.enabled = true;
   stats.size_bytes = log_->size_bytes();
   stats.last_rewrite_us = MicrosSince(start_ns);
+  stats.last_rewrite_wall_ms = now.wall_ms;
   stats.loaded_from_log = previous.from_log;
   return true;
 }
@@ -56,22 +60,67 @@ void Server::CommitChanges() {
   if (std::optional<cluster::NodeState> changes = engine_.node().TakeChanges(now)) {
     log_->Add(BatchOf(std::move(*changes), /*full=*/false, now));
   }
-  if (!log_->has_pending()) return;
+  // While the log is failing, RetryLog syncs (each second); what changes
+  // meanwhile (a round already under way trying again) produces nothing
+  // that leaves: its messages are dropped and no round can finish.
+  if (!log_->has_pending() || log_failing_) return;
   const uint64_t start_ns = uv_hrtime();
-  if (const std::string error = log_->Sync(); !error.empty()) {
-    // Nothing of this turn has left the member: ending here is a crash at
-    // the last sync, which the log restarts from without a quarantine.
-    Log(LogLevel::kWarning,
-        "Cannot make this turn's changes durable (%s): stopping at once, as after a crash; "
-        "nothing unsynced was answered, and the next start replays %s",
-        error.c_str(), log_->path().c_str());
-    std::_Exit(EXIT_FAILURE);
-  }
+  if (const std::string error = log_->Sync(); !error.empty()) return LogFailed(error);
+  NoteSynced(now, start_ns);
+  MaybeCompactLog(now);
+}
+
+void Server::NoteSynced(Time now, uint64_t start_ns) {
   ProcessInfo::AppendOnly& stats = engine_.process().append_only;
   stats.last_sync_us = MicrosSince(start_ns);
   stats.longest_sync_us = std::max(stats.longest_sync_us, stats.last_sync_us);
+  stats.last_sync_wall_ms = now.wall_ms;
   ++stats.syncs;
   stats.size_bytes = log_->size_bytes();
+}
+
+void Server::LogFailed(const std::string& error) {
+  ProcessInfo::AppendOnly& stats = engine_.process().append_only;
+  ++stats.write_failures;
+  stats.write_error = log_->last_failure();
+  if (log_failing_) return;
+  log_failing_ = true;
+  log_failed_at_ms_ = Now().mono_ms;
+  engine_.SetCannotPersist(log_->last_failure());
+  // This turn's peer messages are not sent (OnPrepare drops them while the
+  // log fails), and no reply written since the last sync may go: those
+  // connections end as they would in a crash, their outcome unknown.
+  std::vector<Connection*> unsent;
+  for (const auto& [id, connection] : connections_) {
+    if (!connection->client.reply().empty() && connection->client.peer.member < 0) {
+      unsent.push_back(connection);
+    }
+  }
+  for (Connection* connection : unsent) {
+    Close(*connection, "its reply waited on a change the append-only log could not make durable");
+  }
+  Log(LogLevel::kWarning,
+      "Cannot make changes durable (%s): lock writes answer -MISCONF, this member takes no part "
+      "in rounds and reads go on; %zu connections with replies not yet sent were closed; trying "
+      "again every second",
+      error.c_str(), unsent.size());
+}
+
+void Server::RetryLog() {
+  if (!log_failing_) return;
+  const Time now = Now();
+  if (std::optional<cluster::NodeState> changes = engine_.node().TakeChanges(now)) {
+    log_->Add(BatchOf(std::move(*changes), /*full=*/false, now));
+  }
+  const uint64_t start_ns = uv_hrtime();
+  if (const std::string error = log_->Sync(); !error.empty()) return LogFailed(error);
+  NoteSynced(now, start_ns);
+  log_failing_ = false;
+  engine_.SetCannotPersist({});
+  engine_.process().append_only.write_error.clear();
+  Log(LogLevel::kNotice,
+      "The append-only log is written again after %lld ms: lock writes and rounds resume",
+      static_cast<long long>(now.mono_ms - log_failed_at_ms_));
   MaybeCompactLog(now);
 }
 
@@ -79,18 +128,33 @@ void Server::MaybeCompactLog(Time now) {
   if (log_->size_bytes() < std::max(kAofRewriteMinBytes, 2 * log_size_after_rewrite_)) return;
   const uint64_t before = log_->size_bytes();
   const uint64_t start_ns = uv_hrtime();
-  if (const std::string error = log_->Rewrite(BatchOf(engine_.node().Save(now), true, now));
+  ProcessInfo::AppendOnly& stats = engine_.process().append_only;
+  bool can_go_on = true;
+  if (const std::string error =
+          log_->Rewrite(BatchOf(engine_.node().Save(now), true, now), &can_go_on);
       !error.empty()) {
-    // Which file the next start finds is not known: stop as a crash at the
-    // last sync (either file holds everything synced so far).
-    Log(LogLevel::kWarning, "Could not rewrite %s (%s): stopping at once, as after a crash",
-        log_->path().c_str(), error.c_str());
-    std::_Exit(EXIT_FAILURE);
+    if (!can_go_on) {
+      // Which file the next start finds is not known: stop as a crash at
+      // the last sync (either file holds everything synced so far).
+      Log(LogLevel::kWarning, "Could not rewrite %s (%s): stopping at once, as after a crash",
+          log_->path().c_str(), error.c_str());
+      std::_Exit(EXIT_FAILURE);
+    }
+    // The log is as it was: it keeps growing, and the next try comes when
+    // it has doubled again.
+    stats.last_rewrite_failed = true;
+    ++stats.rewrites_consecutive_failures;
+    log_size_after_rewrite_ = log_->size_bytes();
+    Log(LogLevel::kWarning, "Could not rewrite %s (%s): it stays as it was, %llu bytes",
+        log_->path().c_str(), error.c_str(), static_cast<unsigned long long>(before));
+    return;
   }
   log_size_after_rewrite_ = log_->size_bytes();
-  ProcessInfo::AppendOnly& stats = engine_.process().append_only;
   ++stats.rewrites;
+  stats.last_rewrite_failed = false;
+  stats.rewrites_consecutive_failures = 0;
   stats.last_rewrite_us = MicrosSince(start_ns);
+  stats.last_rewrite_wall_ms = now.wall_ms;
   stats.size_bytes = log_->size_bytes();
   Log(LogLevel::kNotice, "Rewrote %s: %llu bytes down to %llu in %lld us", log_->path().c_str(),
       static_cast<unsigned long long>(before), static_cast<unsigned long long>(log_->size_bytes()),

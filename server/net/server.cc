@@ -215,7 +215,10 @@ void Server::OnPrepare(uv_prepare_t* prepare) {
   server.engine_.EndTurn(server.Now(), server, &server.peer_outbox_);
   // Nothing this turn produced leaves before what it changed is durable.
   server.CommitChanges();
-  if (server.peers_) {
+  if (server.log_failing_) {
+    // What they would carry may not be durable: to the peers, lost.
+    server.peer_outbox_.clear();
+  } else if (server.peers_) {
     for (const cluster::Message& message : server.peer_outbox_) server.peers_->Send(message);
     server.peers_->FlushAll();
   }

@@ -123,10 +123,20 @@ class Server : private TurnDriver {
   // state the member starts from. False: cannot start.
   bool OpenLog(const PreviousRun& previous, Time now);
   // Group commit: what this turn changed so far goes to the log and is
-  // synced before anything leaves the member (replies, peer messages). On
-  // a failed write or sync the process ends at once, as after a crash:
-  // nothing unsynced was acknowledged, and the log holds all that was.
+  // synced before anything leaves the member (replies, peer messages). A
+  // failed write or sync starts LogFailed.
   void CommitChanges();
+  // The log could not be written or synced (a full disk, an I/O error):
+  // nothing this turn produced leaves (peer messages are dropped, as if
+  // lost; connections with unsent replies are closed, as in a crash), and
+  // until a sync succeeds again the member refuses writes with -MISCONF
+  // and drops peer messages both ways (Engine::SetCannotPersist), so
+  // nothing that leaves depends on what is not durable. Reads go on.
+  void LogFailed(const std::string& error);
+  // Called each second while the log is failing: writes and syncs what is
+  // queued; on success the member takes writes and peer messages again.
+  void RetryLog();
+  void NoteSynced(Time now, uint64_t start_ns);
   // Rewrites the log as one full record once it has grown enough.
   void MaybeCompactLog(Time now);
 
@@ -137,6 +147,8 @@ class Server : private TurnDriver {
   StateStore state_store_;
   std::unique_ptr<AppendLog> log_;  // appendonly yes.
   uint64_t log_size_after_rewrite_ = 0;
+  bool log_failing_ = false;      // LogFailed until RetryLog succeeds.
+  int64_t log_failed_at_ms_ = 0;  // Monotonic.
   std::vector<uv_tcp_t*> listeners_;
   uv_timer_t timer_{};
   uv_timer_t cron_{};

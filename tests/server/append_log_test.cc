@@ -5,8 +5,11 @@
 #include "server/append_log.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -248,13 +251,39 @@ TEST_F(AppendLogFile, OpeningCutsATornTailOff) {
   EXPECT_EQ(ReadLog(Contents()).batches.size(), 4u);
 }
 
+TEST_F(AppendLogFile, ARewriteThatCannotWriteLeavesTheLogAsItWas) {
+  std::string error;
+  auto log = AppendLog::Open(path_, 0, &error);
+  ASSERT_TRUE(log) << error;
+  for (const LogBatch& batch : ThreeTurns()) log->Add(batch);
+  ASSERT_EQ(log->Sync(), "");
+  const std::string before = Contents();
+  // Where the rewrite would write its new file stands a directory.
+  ASSERT_EQ(::mkdir((path_ + ".tmp").c_str(), 0700), 0);
+  log->Add(Batch(3100, {Held("y", "yan", 41, 100)}));
+  bool can_go_on = false;
+  EXPECT_NE(log->Rewrite(Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true), &can_go_on), "");
+  EXPECT_TRUE(can_go_on);
+  EXPECT_EQ(log->last_failure(), std::strerror(EISDIR));
+  EXPECT_EQ(Contents(), before);
+  // What was queued before the rewrite is still queued, and goes on Sync.
+  ASSERT_TRUE(log->has_pending());
+  ASSERT_EQ(log->Sync(), "");
+  const LogContents contents = ReadLog(Contents());
+  ASSERT_EQ(contents.batches.size(), 4u);
+  EXPECT_EQ(contents.batches[3].registers[0].key, "y");
+  ::rmdir((path_ + ".tmp").c_str());
+}
+
 TEST_F(AppendLogFile, RewriteLeavesOneFullRecord) {
   std::string error;
   auto log = AppendLog::Open(path_, 0, &error);
   ASSERT_TRUE(log) << error;
   for (const LogBatch& batch : ThreeTurns()) log->Add(batch);
   ASSERT_EQ(log->Sync(), "");
-  ASSERT_EQ(log->Rewrite(Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true)), "");
+  bool can_go_on = false;
+  ASSERT_EQ(log->Rewrite(Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true), &can_go_on), "");
+  EXPECT_TRUE(can_go_on);
   log->Add(Batch(3100, {Held("y", "yan", 41, 100)}));
   ASSERT_EQ(log->Sync(), "");
   const LogContents contents = ReadLog(Contents());

@@ -106,12 +106,14 @@ void LockerdCluster::Restart(size_t i) {
   paused_[i] = false;
 }
 
-void LockerdCluster::RestartWith(size_t i, std::vector<std::string> args, std::vector<std::string> env) {
+void LockerdCluster::RestartWith(size_t i, std::vector<std::string> args, std::vector<std::string> env,
+                                 std::vector<std::string> wrapper) {
   if (members_[i]->Running()) members_[i]->Stop(SIGKILL);
   LockerdProcess::Options options = OptionsFor(i);
   options.args.erase(options.args.begin(), options.args.begin() + static_cast<long>(args_.size()));
   options.args.insert(options.args.end(), args.begin(), args.end());
   options.env = std::move(env);
+  options.wrapper = std::move(wrapper);
   members_[i] = LockerdProcess::Start(options);
   paused_[i] = false;
 }

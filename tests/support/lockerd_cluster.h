@@ -45,7 +45,8 @@ class LockerdCluster {
   void Restart(size_t i);  // Same port, same dir, same settings.
   // Same port and dir, these settings instead of the cluster's (the member
   // list and secret still come first), and this extra environment.
-  void RestartWith(size_t i, std::vector<std::string> args, std::vector<std::string> env = {});
+  void RestartWith(size_t i, std::vector<std::string> args, std::vector<std::string> env = {},
+                   std::vector<std::string> wrapper = {});
   const std::vector<std::string>& args() const { return args_; }
   void Pause(size_t i);    // SIGSTOP.
   void Resume(size_t i);   // SIGCONT.

@@ -201,6 +201,7 @@ std::unique_ptr<LockerdProcess> LockerdProcess::Start(Options options) {
     args.insert(args.end(), {"--dir", process->dir_});
     process->tls_only_ = options.tls_only;
     args.insert(args.end(), options.args.begin(), options.args.end());
+    args.insert(args.begin(), options.wrapper.begin(), options.wrapper.end());
     const pid_t pid = fork();
     if (pid == 0) {
       const int log = open(process->log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);

@@ -77,6 +77,10 @@ class LockerdProcess {
     // Extra environment ("NAME=value"), e.g. libfaketime's LD_PRELOAD and
     // FAKETIME to start the server with its wall clock stepped.
     std::vector<std::string> env = {};
+    // A command the binary runs under, which execs the rest of its
+    // arguments in the same process (so pid() is lockerd's): e.g. unshare
+    // and a shell that mounts a small file system on the data dir.
+    std::vector<std::string> wrapper = {};
   };
 
   // Starts lockerd; on failure the test fails with the server's log.

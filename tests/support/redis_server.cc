@@ -18,7 +18,7 @@ constexpr const char* kRedisServer = "/usr/bin/redis-server";
 
 bool RedisServerProcess::available() { return std::filesystem::exists(kRedisServer); }
 
-std::unique_ptr<RedisServerProcess> RedisServerProcess::Start() {
+std::unique_ptr<RedisServerProcess> RedisServerProcess::Start(const Options& options) {
   if (!available()) return nullptr;
   std::unique_ptr<RedisServerProcess> server(new RedisServerProcess());
   server->port_ = FreePort();
@@ -29,10 +29,12 @@ std::unique_ptr<RedisServerProcess> RedisServerProcess::Start() {
     std::vector<std::string> args = {kRedisServer, "--port", port, "--bind", "127.0.0.1",
                                      "--save", "", "--appendonly", "no", "--daemonize", "no",
                                      "--loglevel", "warning", "--dir", "/tmp"};
+    args.insert(args.end(), options.args.begin(), options.args.end());
+    args.insert(args.begin(), options.wrapper.begin(), options.wrapper.end());
     std::vector<char*> argv;
     for (std::string& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
-    execv(kRedisServer, argv.data());
+    execvp(argv[0], argv.data());
     _exit(127);
   }
   server->pid_ = pid;

@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "tests/support/lockerd_process.h"
 
@@ -17,8 +18,14 @@ namespace lockerd::testing {
 
 class RedisServerProcess {
  public:
+  struct Options {
+    std::vector<std::string> args = {};     // Settings after the defaults (they win).
+    std::vector<std::string> wrapper = {};  // As LockerdProcess::Options::wrapper.
+  };
   // Null when redis-server is missing or did not start.
-  static std::unique_ptr<RedisServerProcess> Start();
+  static std::unique_ptr<RedisServerProcess> Start(const Options& options);
+  static std::unique_ptr<RedisServerProcess> Start() { return Start(Options{}); }
+  pid_t pid() const { return pid_; }
   static bool available();
   ~RedisServerProcess();
   RedisServerProcess(const RedisServerProcess&) = delete;
