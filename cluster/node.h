@@ -105,6 +105,12 @@ class Node {
   }
   // What a clean stop saves: every register, free ones too.
   NodeState Save(Time now) const;
+  // The registers in slots [begin, end) and the counters, as Save has them:
+  // a snapshot taken a part at a time (slots never move, so a register
+  // present throughout is met once; one created, changed or erased
+  // meanwhile is in the changes taken since the first part).
+  NodeState SaveSlots(size_t begin, size_t end, Time now) const;
+  size_t slot_limit() const { return table_.slot_limit(); }
   // For the append-only log (the server's append_log.h): from now on,
   // note every register whose promise or accepted state changes.
   void TrackChanges() { table_.TrackChanges(true); }

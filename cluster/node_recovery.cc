@@ -139,10 +139,12 @@ SavedRegister Node::SaveRegister(size_t slot, Time now) const {
   return saved;
 }
 
-NodeState Node::Save(Time now) const {
+NodeState Node::Save(Time now) const { return SaveSlots(0, table_.slot_limit(), now); }
+
+NodeState Node::SaveSlots(size_t begin, size_t end, Time now) const {
   NodeState state;
   SaveCounters(&state, now);
-  for (size_t slot = 0; slot < table_.slot_limit(); ++slot) {
+  for (size_t slot = begin; slot < std::min(end, table_.slot_limit()); ++slot) {
     const Register* reg = table_.RegisterAt(slot);
     if (reg == nullptr) continue;
     if (options_.broken.save_held_leases_only && !reg->HeldAt(now.mono_ms)) continue;

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <map>
 
+#include "base/buffer_keeping.h"
 #include "base/crc32c.h"
 #include "cluster/ballot_text.h"
 #include "protocol/numbers.h"
@@ -301,37 +302,86 @@ std::string AppendLog::Sync() {
     return error;
   }
   synced_bytes_ += pending_.size();
+  if (rewriting_) tail_ += pending_;
   pending_.clear();
   return {};
 }
 
-std::string AppendLog::Rewrite(const LogBatch& full, bool* can_go_on) {
+std::string AppendLog::Rewrite(const LogBatch& full, bool* can_go_on, bool replaces_queue) {
   *can_go_on = true;
-  const std::string temporary = path_ + ".tmp";
-  const std::string record = EncodeLogRecord(full);
-  // Until the rename the log is untouched: a failure gives the space back.
+  if (rewriting_ || (!pending_.empty() && !replaces_queue)) return "records are queued: sync them first";
+  rewriting_ = true;
+  tail_.clear();
+  if (std::string error = WriteSnapshot(rewrite_path(), full); !error.empty()) {
+    AbandonRewrite(error);
+    return error;
+  }
+  std::string error = FinishRewrite(can_go_on);
+  if (error.empty() && replaces_queue) {
+    pending_.clear();
+    cut_needed_ = false;  // A new file, all of it synced.
+  }
+  return error;
+}
+
+bool AppendLog::BeginRewrite() {
+  if (!pending_.empty()) return false;
+  rewriting_ = true;
+  tail_.clear();
+  return true;
+}
+
+std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const LogBatch& full) {
+  return WriteSynced(rewrite_path, EncodeLogRecord(full));
+}
+
+void AppendLog::AbandonRewrite(const std::string& why) {
+  // Until the rename the log is untouched: dropping the file gives its space back.
+  const size_t colon = why.rfind(": ");
+  last_failure_ = colon == std::string::npos ? why : why.substr(colon + 2);
+  ::unlink(rewrite_path().c_str());
+  rewriting_ = false;
+  tail_.clear();
+  base::ReleaseIfBig(tail_);
+}
+
+std::string AppendLog::FinishRewrite(bool* can_go_on) {
+  *can_go_on = true;
+  const std::string temporary = rewrite_path();
   const auto fail = [&](std::string error) {
-    last_failure_ = std::strerror(errno);
-    ::unlink(temporary.c_str());
+    AbandonRewrite(error);
     return error;
   };
-  if (std::string error = WriteSynced(temporary, record); !error.empty()) return fail(error);
   const int fd = ::open(temporary.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return fail(SystemError("cannot open " + temporary));
-  if (::rename(temporary.c_str(), path_.c_str()) != 0) {
-    std::string error = fail(SystemError("cannot rename " + temporary));
+  std::string error;
+  for (size_t written = 0; written < tail_.size() && error.empty();) {
+    const ssize_t n = ::write(fd, tail_.data() + written, tail_.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error = SystemError("cannot write " + temporary);
+    if (n > 0) written += static_cast<size_t>(n);
+  }
+  struct stat info {};
+  if (error.empty() && ::fdatasync(fd) != 0) error = SystemError("cannot sync " + temporary);
+  if (error.empty() && ::fstat(fd, &info) != 0) error = SystemError("cannot read the size of " + temporary);
+  if (error.empty() && ::rename(temporary.c_str(), path_.c_str()) != 0) {
+    error = SystemError("cannot rename " + temporary);
+  }
+  if (!error.empty()) {
     ::close(fd);
-    return error;
+    return fail(error);
   }
   *can_go_on = false;
   ::close(fd_);
   fd_ = fd;
-  synced_bytes_ = record.size();
-  pending_.clear();  // Everything queued is part of `full`.
+  synced_bytes_ = static_cast<uint64_t>(info.st_size);
+  rewriting_ = false;
+  tail_.clear();
+  base::ReleaseIfBig(tail_);
   // Until the rename is durable, a power loss may bring the old file back
   // without what is appended from now on: the caller must not go on.
   const size_t slash = path_.find_last_of('/');
-  std::string error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
+  error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
   if (!error.empty()) {
     last_failure_ = std::strerror(errno);
   } else {

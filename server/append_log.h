@@ -81,19 +81,40 @@ class AppendLog {
 
   void Add(const LogBatch& batch) { pending_ += EncodeLogRecord(batch); }
   bool has_pending() const { return !pending_.empty(); }
+  const std::string& pending() const { return pending_; }  // Records queued, not yet synced.
   // Writes what is queued and waits until it is on disk (fdatasync). An
   // error message, or empty. After an error the queued bytes stay queued
   // and the file is cut back to its last synced size (before the next
   // write, if the cut itself failed): a later Sync writes them again, so
   // pages the kernel failed to write are never counted on.
   std::string Sync();
-  // Replaces the whole file with one full batch: written beside it,
-  // synced, renamed over it (compaction). An error message, or empty.
-  // After an error, `*can_go_on` says whether the log is as it was (the
-  // failure came before the rename: nothing is lost, the queue stays
-  // queued); if not, it may not hold what is appended next (the rename may
-  // not be durable): the member must stop.
-  std::string Rewrite(const LogBatch& full, bool* can_go_on);
+  // Replaces the whole file with one full batch (compaction), at once:
+  // BeginRewrite, WriteSnapshot, FinishRewrite. An error message, or
+  // empty; `*can_go_on` as FinishRewrite's. With `replaces_queue`, `full`
+  // is the state as of now, newer than the records queued (a sync of
+  // them failed): on success they are dropped, since it holds them.
+  std::string Rewrite(const LogBatch& full, bool* can_go_on, bool replaces_queue = false);
+
+  // Compaction with the snapshot written off the loop:
+  // - BeginRewrite, when nothing is queued, right after the snapshot (the
+  //   whole state) was taken: what Sync writes from now on is also kept
+  //   aside (the tail), since it is newer than the snapshot;
+  // - WriteSnapshot writes the snapshot beside the log (rewrite_path())
+  //   and syncs it; it touches nothing but its arguments, so a worker
+  //   thread may run it while the loop goes on appending to the log;
+  // - FinishRewrite (on the loop again) appends the tail to that file,
+  //   syncs it and renames it over the log; AbandonRewrite drops it.
+  // After a FinishRewrite error, `*can_go_on` says whether the log is as
+  // it was (the failure came before the rename: nothing is lost); if not,
+  // the log may not hold what is appended next (the rename may not be
+  // durable): the member must stop.
+  bool BeginRewrite();  // False when records are queued (not synced).
+  static std::string WriteSnapshot(const std::string& rewrite_path, const LogBatch& full);
+  std::string FinishRewrite(bool* can_go_on);
+  void AbandonRewrite(const std::string& why);
+  bool rewriting() const { return rewriting_; }
+  std::string rewrite_path() const { return path_ + ".tmp"; }
+
   // The system's message for the last failed Sync or Rewrite (strerror).
   const std::string& last_failure() const { return last_failure_; }
   uint64_t size_bytes() const { return synced_bytes_; }
@@ -108,6 +129,8 @@ class AppendLog {
   std::string pending_;
   bool cut_needed_ = false;  // A failed Sync could not cut the file back.
   std::string last_failure_;
+  bool rewriting_ = false;
+  std::string tail_;  // Synced since BeginRewrite.
 };
 
 }  // namespace lockerd::server

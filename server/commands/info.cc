@@ -80,7 +80,7 @@ void PersistenceSection(const Engine& engine, InfoText& info) {
   // log cannot be written: writes answer -MISCONF), then lockerd's.
   const ProcessInfo::AppendOnly& aof = engine.process().append_only;
   info.Field("aof_enabled", aof.enabled ? 1 : 0);
-  info.Field("aof_rewrite_in_progress", 0);
+  info.Field("aof_rewrite_in_progress", aof.rewrite_in_progress ? 1 : 0);
   info.Field("aof_last_bgrewrite_status", aof.last_rewrite_failed ? "err" : "ok");
   info.Field("aof_rewrites_consecutive_failures", aof.rewrites_consecutive_failures);
   info.Field("aof_last_write_status", aof.write_error.empty() ? "ok" : "err");
@@ -90,6 +90,7 @@ void PersistenceSection(const Engine& engine, InfoText& info) {
   info.Field("aof_current_size", aof.size_bytes);
   info.Field("aof_rewrites", aof.rewrites);
   info.Field("aof_last_rewrite_time_us", aof.last_rewrite_us);
+  info.Field("aof_last_rewrite_snapshot_us", aof.last_rewrite_snapshot_us);
   info.Field("aof_last_rewrite_unixtime", aof.last_rewrite_wall_ms / 1000);
   info.Field("aof_syncs", aof.syncs);
   info.Field("aof_last_sync_us", aof.last_sync_us);

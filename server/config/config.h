@@ -56,6 +56,11 @@ struct Config {
   // token counter is logged to dir/lockerd.aof and synced before anything
   // that depends on it leaves the member (server/append_log.h).
   bool appendonly = false;
+  // Redis's names: the log is compacted (rewritten as one record of the
+  // whole state) once it is at least `min` bytes and has grown by
+  // `percentage` % since the last compaction; 0 turns compaction off.
+  size_t aof_rewrite_min_bytes = 64u << 20;
+  int aof_rewrite_percentage = 100;
   int64_t max_lease_ms = cluster::kMaxLeaseMsDefault;
   double lease_drift = cluster::kDriftDefault;
   int64_t round_timeout_ms = cluster::kRoundTimeoutMsDefault;

@@ -127,8 +127,10 @@ inline constexpr size_t kScriptKeysMaxDefault = 128;
 }  // namespace lockerd::server
 
 namespace lockerd::server {
-// The append-only log is rewritten as one full record once it is this big
-// and has doubled since the last rewrite (Redis's auto-aof-rewrite-min-size
-// and auto-aof-rewrite-percentage 100).
-inline constexpr uint64_t kAofRewriteMinBytes = 64ull << 20;
+// appendonly yes, while the log cannot be written: how often a rewrite of
+// the whole state is tried in place of appending (Server::RewriteToRecover).
+inline constexpr int64_t kLogRecoveryRewriteIntervalMs = 30'000;
+// A compaction's snapshot is taken this many register slots per loop turn,
+// so that no turn stalls long (about 3 ms at ~350 ns a register).
+inline constexpr size_t kLogSnapshotSlotsPerTurn = 8192;
 }  // namespace lockerd::server

@@ -236,6 +236,15 @@ const std::vector<Setting>& Settings() {
        "crash costs no quarantine (default no)",
        [](Config& c, const Values& v) { return SetYesNo(&c.appendonly, v); },
        [](const Config& c) { return std::string(c.appendonly ? "yes" : "no"); }},
+      {"auto-aof-rewrite-min-size", "<size>",
+       "appendonly yes: compact the log no sooner than at this size (default 64mb)",
+       SizeSetting(&Config::aof_rewrite_min_bytes, 64 * 1024, 1ull << 40, true),
+       [](const Config& c) { return std::to_string(c.aof_rewrite_min_bytes); }},
+      {"auto-aof-rewrite-percentage", "<percent>",
+       "appendonly yes: compact the log when it has grown this much since the last compaction; "
+       "0 never (default 100)",
+       IntSetting(&Config::aof_rewrite_percentage, 0, 1'000'000),
+       [](const Config& c) { return std::to_string(c.aof_rewrite_percentage); }},
       {"dir", "<path>", "where leases are saved on shutdown, created if missing (default .)",
        [](Config& c, const Values& v) -> std::string {
          std::string error;

@@ -47,6 +47,7 @@ class Client {
 
   // Replies not yet handed to the socket, in command order (reply_order.h).
   ReplyOrder& replies() { return replies_; }
+  const ReplyOrder& replies() const { return replies_; }
   protocol::RespWriter& writer() { return replies_.writer(); }
   std::string& reply() { return replies_.reply(); }
   const std::string& reply() const { return replies_.reply(); }

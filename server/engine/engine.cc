@@ -155,7 +155,7 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
       }
     }
   }
-  if (!cannot_persist_.empty() && !ends_multi && RefusedWhileNotDurable(*spec, client)) {
+  if (!cannot_persist_.empty() && !ends_multi && RefusedWhileNotDurable(*spec, client, args)) {
     return reject(errors::MisconfLog(cannot_persist_));
   }
   if (client.in_multi() && !RunsInsideMulti(*spec)) {
@@ -189,11 +189,26 @@ void Engine::RunDeferred(Client& client, Time now) {
 }
 
 // Redis's rule while it cannot persist: write commands, PING (so that a
-// health check sees it) and an EXEC with writes queued are refused.
-bool Engine::RefusedWhileNotDurable(const CommandSpec& spec, const Client& client) {
+// health check sees it) and an EXEC with writes queued are refused. Then
+// lockerd's: reads of a key whose state is not durable (SetCannotPersist).
+bool Engine::RefusedWhileNotDurable(const CommandSpec& spec, const Client& client,
+                                    std::span<const std::string> args) const {
   if (spec.flags & kFlagWrite) return true;
   if (spec.name == "ping") return true;
-  return spec.txn_role == TxnRole::kExec && client.in_multi() && client.transaction->queued_writes;
+  const auto not_durable = [&](const std::string& key) { return not_durable_keys_.contains(key); };
+  if (spec.txn_role == TxnRole::kExec) {
+    if (!client.in_multi()) return false;
+    const Transaction& txn = *client.transaction;
+    return txn.queued_writes || std::any_of(txn.keys.begin(), txn.keys.end(), not_durable);
+  }
+  if ((spec.flags & kFlagReadonly) == 0 || not_durable_keys_.empty()) return false;
+  if (spec.first_key <= 0 || spec.key_step <= 0) return true;  // KEYS, SCAN, DBSIZE: every key.
+  const auto argc = static_cast<int>(args.size());
+  const int last = spec.last_key < 0 ? argc + spec.last_key : std::min(spec.last_key, argc - 1);
+  for (int i = spec.first_key; i <= last; i += spec.key_step) {
+    if (not_durable(args[static_cast<size_t>(i)])) return true;
+  }
+  return false;
 }
 
 // What runs at once between MULTI and EXEC rather than being queued (as in

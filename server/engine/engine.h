@@ -109,6 +109,8 @@ struct ProcessInfo {
     std::string write_error;          // The system's message; empty: ok.
     uint64_t write_failures = 0;      // Failed syncs, retries included.
     bool last_rewrite_failed = false;
+    bool rewrite_in_progress = false;
+    int64_t last_rewrite_snapshot_us = 0;  // The loop's share of the last compaction.
     uint64_t rewrites_consecutive_failures = 0;
   };
   AppendOnly append_only;
@@ -144,7 +146,8 @@ class Engine {
   void Execute(Client& client, std::span<const std::string> args, Time now);
   static bool PipelinedWrite(const CommandSpec& spec, std::span<const std::string> args);
   static bool RunsInsideMulti(const CommandSpec& spec);
-  static bool RefusedWhileNotDurable(const CommandSpec& spec, const Client& client);
+  bool RefusedWhileNotDurable(const CommandSpec& spec, const Client& client,
+                              std::span<const std::string> args) const;
   // Runs the command that waited for the client's pipelined writes
   // (Client::deferred), once they are done; the server calls it.
   void RunDeferred(Client& client, Time now);
@@ -194,8 +197,15 @@ class Engine {
   // scripts already on their way (LOCK ... WAIT woken); messages from
   // peers are dropped (this member takes no part in rounds: what it would
   // promise could not be kept). Reads go on.
-  void SetCannotPersist(std::string why) { cannot_persist_ = std::move(why); }
+  void SetCannotPersist(std::string why) {
+    cannot_persist_ = std::move(why);
+    if (cannot_persist_.empty()) not_durable_keys_.clear();
+  }
   const std::string& cannot_persist() const { return cannot_persist_; }
+  // While it cannot persist: `key` changed since the last sync. Reads of it
+  // (and walks of every key: KEYS, SCAN, DBSIZE) answer -MISCONF as well, so
+  // that nobody sees a state a crash would make the member forget.
+  void NoteNotDurable(std::string key) { not_durable_keys_.insert(std::move(key)); }
 
   // Cluster traffic: a message from a peer, and the messages for peers that
   // the node produced since the last call (the server batches them per peer
@@ -286,6 +296,7 @@ class Engine {
   const CommandSet& commands_;
   Config config_;
   std::string cannot_persist_;  // SetCannotPersist.
+  std::set<std::string, std::less<>> not_durable_keys_;
   AclUsers acl_;  // Built from config_: declared after it.
   cluster::Node node_;
   std::map<uint64_t, Client*> clients_;

@@ -105,7 +105,12 @@ bool Engine::Admit(Client& client, const cluster::WriteRequest& request, Time no
 
 void Engine::Submit(Client& client, cluster::WriteRequest request, PendingWrite pending,
                     Time now) {
-  if (!Admit(client, request, now)) return;
+  if (!Admit(client, request, now)) {
+    // A waiter refused on waking (-MISCONF) hands its turn on, as one that
+    // leaves with NOQUORUM does: the line must not stall behind it.
+    if (pending.wait && waiters_.HasAcquirers(request.key)) MarkReady(request.key, /*freed=*/false);
+    return;
+  }
   pending.client_id = client.id();
   const bool pipelined = client.replies().TakePipelinedWrite();
   if (!pipelined) {

@@ -54,12 +54,19 @@ bool Server::OpenLog(const PreviousRun& previous, Time now) {
   return true;
 }
 
+void Server::QueueChanges(Time now) {
+  std::optional<cluster::NodeState> changes = engine_.node().TakeChanges(now);
+  if (!changes) return;
+  if (log_failing_) {
+    for (const cluster::SavedRegister& reg : changes->registers) engine_.NoteNotDurable(reg.key);
+  }
+  log_->Add(BatchOf(std::move(*changes), /*full=*/false, now));
+}
+
 void Server::CommitChanges() {
   if (!log_) return;
   const Time now = Now();
-  if (std::optional<cluster::NodeState> changes = engine_.node().TakeChanges(now)) {
-    log_->Add(BatchOf(std::move(*changes), /*full=*/false, now));
-  }
+  QueueChanges(now);
   // While the log is failing, RetryLog syncs (each second); what changes
   // meanwhile (a round already under way trying again) produces nothing
   // that leaves: its messages are dropped and no round can finish.
@@ -83,16 +90,25 @@ void Server::LogFailed(const std::string& error) {
   ProcessInfo::AppendOnly& stats = engine_.process().append_only;
   ++stats.write_failures;
   stats.write_error = log_->last_failure();
+  engine_.SetCannotPersist(log_->last_failure());
   if (log_failing_) return;
   log_failing_ = true;
   log_failed_at_ms_ = Now().mono_ms;
-  engine_.SetCannotPersist(log_->last_failure());
+  // The registers the failed records hold: reads of them are refused until
+  // they are durable (what a crash now would make the member forget).
+  for (const LogBatch& batch : ReadLog(log_->pending()).batches) {
+    for (const cluster::SavedRegister& reg : batch.registers) engine_.NoteNotDurable(reg.key);
+  }
   // This turn's peer messages are not sent (OnPrepare drops them while the
   // log fails), and no reply written since the last sync may go: those
-  // connections end as they would in a crash, their outcome unknown.
+  // connections end as they would in a crash, their outcome unknown. That
+  // is every reply not yet on its way, including those waiting in a
+  // pipeline's order behind a write still in flight (a one-round-trip
+  // EXTEND completed this turn behind a LOCK that has not).
   std::vector<Connection*> unsent;
   for (const auto& [id, connection] : connections_) {
-    if (!connection->client.reply().empty() && connection->client.peer.member < 0) {
+    const Client& client = connection->client;
+    if (client.peer.member < 0 && (!client.reply().empty() || client.replies().has_slots())) {
       unsent.push_back(connection);
     }
   }
@@ -109,12 +125,14 @@ void Server::LogFailed(const std::string& error) {
 void Server::RetryLog() {
   if (!log_failing_) return;
   const Time now = Now();
-  if (std::optional<cluster::NodeState> changes = engine_.node().TakeChanges(now)) {
-    log_->Add(BatchOf(std::move(*changes), /*full=*/false, now));
-  }
+  QueueChanges(now);
   const uint64_t start_ns = uv_hrtime();
-  if (const std::string error = log_->Sync(); !error.empty()) return LogFailed(error);
-  NoteSynced(now, start_ns);
+  if (const std::string error = log_->Sync(); !error.empty()) {
+    LogFailed(error);
+    if (!RewriteToRecover(now)) return;
+  } else {
+    NoteSynced(now, start_ns);
+  }
   log_failing_ = false;
   engine_.SetCannotPersist({});
   engine_.process().append_only.write_error.clear();
@@ -124,15 +142,85 @@ void Server::RetryLog() {
   MaybeCompactLog(now);
 }
 
-void Server::MaybeCompactLog(Time now) {
-  if (log_->size_bytes() < std::max(kAofRewriteMinBytes, 2 * log_size_after_rewrite_)) return;
-  const uint64_t before = log_->size_bytes();
-  const uint64_t start_ns = uv_hrtime();
-  ProcessInfo::AppendOnly& stats = engine_.process().append_only;
+bool Server::RewriteToRecover(Time now) {
+  // The log itself may be what filled the disk, and a compaction may need
+  // less room than appending to it: every 30 s, while the log is larger
+  // than after its last compaction, try to rewrite it as the whole state,
+  // which holds everything queued.
+  if (log_rewrite_ || now.mono_ms - last_recovery_rewrite_ms_ < kLogRecoveryRewriteIntervalMs ||
+      log_->size_bytes() <= log_size_after_rewrite_) {
+    return false;
+  }
+  last_recovery_rewrite_ms_ = now.mono_ms;
   bool can_go_on = true;
-  if (const std::string error =
-          log_->Rewrite(BatchOf(engine_.node().Save(now), true, now), &can_go_on);
-      !error.empty()) {
+  const std::string error = log_->Rewrite(BatchOf(engine_.node().Save(now), /*full=*/true, now),
+                                          &can_go_on, /*replaces_queue=*/true);
+  if (!can_go_on) {
+    Log(LogLevel::kWarning, "Could not rewrite %s (%s): stopping at once, as after a crash",
+        log_->path().c_str(), error.c_str());
+    std::_Exit(EXIT_FAILURE);
+  }
+  if (!error.empty()) return false;
+  log_size_after_rewrite_ = log_->size_bytes();
+  engine_.process().append_only.size_bytes = log_->size_bytes();
+  Log(LogLevel::kNotice, "Rewrote %s as the whole state (%llu bytes) to get out of the failure",
+      log_->path().c_str(), static_cast<unsigned long long>(log_->size_bytes()));
+  return true;
+}
+
+void Server::MaybeCompactLog(Time now) {
+  if (config_.aof_rewrite_percentage == 0 || log_rewrite_ || log_failing_ || shutting_down_) return;
+  const uint64_t base = log_size_after_rewrite_;
+  const uint64_t due = std::max<uint64_t>(
+      config_.aof_rewrite_min_bytes,
+      base + base / 100 * static_cast<uint64_t>(config_.aof_rewrite_percentage));
+  if (log_->size_bytes() < due || !log_->BeginRewrite()) return;
+  // The loop takes the snapshot (a copy of every register); a worker
+  // encodes, writes and syncs it while the loop goes on logging turns,
+  // which the log keeps aside as the tail (AppendLog::BeginRewrite).
+  auto rewrite = std::make_unique<LogRewrite>();
+  rewrite->server = this;
+  rewrite->path = log_->rewrite_path();
+  rewrite->started_ns = uv_hrtime();
+  rewrite->size_before = log_->size_bytes();
+  rewrite->snapshot = BatchOf(engine_.node().Save(now), /*full=*/true, now);
+  rewrite->snapshot_us = MicrosSince(rewrite->started_ns);
+  rewrite->work.data = rewrite.get();
+  const int status = uv_queue_work(
+      &loop_, &rewrite->work,
+      [](uv_work_t* work) {
+        auto& job = *static_cast<LogRewrite*>(work->data);
+        job.error = AppendLog::WriteSnapshot(job.path, job.snapshot);
+      },
+      [](uv_work_t* work, int work_status) {
+        auto& job = *static_cast<LogRewrite*>(work->data);
+        if (work_status != 0) job.error = uv_strerror(work_status);
+        job.server->FinishCompaction();
+      });
+  if (status != 0) {
+    log_->AbandonRewrite(uv_strerror(status));
+    return;
+  }
+  log_rewrite_ = std::move(rewrite);
+  engine_.process().append_only.rewrite_in_progress = true;
+}
+
+void Server::FinishCompaction() {
+  const std::unique_ptr<LogRewrite> rewrite = std::move(log_rewrite_);
+  ProcessInfo::AppendOnly& stats = engine_.process().append_only;
+  stats.rewrite_in_progress = false;
+  if (shutting_down_) {
+    log_->AbandonRewrite("shutting down");
+    return;
+  }
+  bool can_go_on = true;
+  std::string error = rewrite->error;
+  if (error.empty()) {
+    error = log_->FinishRewrite(&can_go_on);
+  } else {
+    log_->AbandonRewrite(error);
+  }
+  if (!error.empty()) {
     if (!can_go_on) {
       // Which file the next start finds is not known: stop as a crash at
       // the last sync (either file holds everything synced so far).
@@ -141,24 +229,27 @@ void Server::MaybeCompactLog(Time now) {
       std::_Exit(EXIT_FAILURE);
     }
     // The log is as it was: it keeps growing, and the next try comes when
-    // it has doubled again.
+    // it has grown as much again.
     stats.last_rewrite_failed = true;
     ++stats.rewrites_consecutive_failures;
     log_size_after_rewrite_ = log_->size_bytes();
     Log(LogLevel::kWarning, "Could not rewrite %s (%s): it stays as it was, %llu bytes",
-        log_->path().c_str(), error.c_str(), static_cast<unsigned long long>(before));
+        log_->path().c_str(), error.c_str(), static_cast<unsigned long long>(log_->size_bytes()));
     return;
   }
   log_size_after_rewrite_ = log_->size_bytes();
   ++stats.rewrites;
   stats.last_rewrite_failed = false;
   stats.rewrites_consecutive_failures = 0;
-  stats.last_rewrite_us = MicrosSince(start_ns);
-  stats.last_rewrite_wall_ms = now.wall_ms;
+  stats.last_rewrite_us = MicrosSince(rewrite->started_ns);
+  stats.last_rewrite_snapshot_us = rewrite->snapshot_us;
+  stats.last_rewrite_wall_ms = Now().wall_ms;
   stats.size_bytes = log_->size_bytes();
-  Log(LogLevel::kNotice, "Rewrote %s: %llu bytes down to %llu in %lld us", log_->path().c_str(),
-      static_cast<unsigned long long>(before), static_cast<unsigned long long>(log_->size_bytes()),
-      static_cast<long long>(stats.last_rewrite_us));
+  Log(LogLevel::kNotice,
+      "Rewrote %s: %llu bytes down to %llu in %lld us (%lld us of it taking the snapshot in the loop)",
+      log_->path().c_str(), static_cast<unsigned long long>(rewrite->size_before),
+      static_cast<unsigned long long>(log_->size_bytes()),
+      static_cast<long long>(stats.last_rewrite_us), static_cast<long long>(rewrite->snapshot_us));
 }
 
 }  // namespace lockerd::server

@@ -126,6 +126,8 @@ class Server : private TurnDriver {
   // synced before anything leaves the member (replies, peer messages). A
   // failed write or sync starts LogFailed.
   void CommitChanges();
+  // Takes the node's changes since the last call into the log's queue.
+  void QueueChanges(Time now);
   // The log could not be written or synced (a full disk, an I/O error):
   // nothing this turn produced leaves (peer messages are dropped, as if
   // lost; connections with unsent replies are closed, as in a crash), and
@@ -137,8 +139,25 @@ class Server : private TurnDriver {
   // queued; on success the member takes writes and peer messages again.
   void RetryLog();
   void NoteSynced(Time now, uint64_t start_ns);
-  // Rewrites the log as one full record once it has grown enough.
+  // While failing: a rewrite of the whole state in place of the queue.
+  bool RewriteToRecover(Time now);
+  // Rewrites the log as one full record once it has grown enough
+  // (auto-aof-rewrite-*): the snapshot is taken in the loop, written and
+  // synced by a worker thread, and FinishCompaction puts it in place.
   void MaybeCompactLog(Time now);
+  // A compaction under way: the snapshot and where it goes, for a worker
+  // thread that touches nothing else, and what it reports back.
+  struct LogRewrite {
+    uv_work_t work{};
+    Server* server = nullptr;
+    std::string path;
+    LogBatch snapshot;
+    std::string error;  // The worker's.
+    uint64_t started_ns = 0;
+    uint64_t size_before = 0;
+    int64_t snapshot_us = 0;  // The loop's share: taking the snapshot.
+  };
+  void FinishCompaction();
 
   Config config_;
   uv_loop_t loop_{};
@@ -147,8 +166,10 @@ class Server : private TurnDriver {
   StateStore state_store_;
   std::unique_ptr<AppendLog> log_;  // appendonly yes.
   uint64_t log_size_after_rewrite_ = 0;
+  std::unique_ptr<LogRewrite> log_rewrite_;  // A compaction under way.
   bool log_failing_ = false;      // LogFailed until RetryLog succeeds.
   int64_t log_failed_at_ms_ = 0;  // Monotonic.
+  int64_t last_recovery_rewrite_ms_ = INT64_MIN / 2;
   std::vector<uv_tcp_t*> listeners_;
   uv_timer_t timer_{};
   uv_timer_t cron_{};

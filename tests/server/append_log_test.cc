@@ -260,19 +260,53 @@ TEST_F(AppendLogFile, ARewriteThatCannotWriteLeavesTheLogAsItWas) {
   const std::string before = Contents();
   // Where the rewrite would write its new file stands a directory.
   ASSERT_EQ(::mkdir((path_ + ".tmp").c_str(), 0700), 0);
-  log->Add(Batch(3100, {Held("y", "yan", 41, 100)}));
   bool can_go_on = false;
   EXPECT_NE(log->Rewrite(Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true), &can_go_on), "");
   EXPECT_TRUE(can_go_on);
   EXPECT_EQ(log->last_failure(), std::strerror(EISDIR));
   EXPECT_EQ(Contents(), before);
-  // What was queued before the rewrite is still queued, and goes on Sync.
-  ASSERT_TRUE(log->has_pending());
+  EXPECT_FALSE(log->rewriting());
+  // The log goes on as before.
+  log->Add(Batch(3100, {Held("y", "yan", 41, 100)}));
   ASSERT_EQ(log->Sync(), "");
   const LogContents contents = ReadLog(Contents());
   ASSERT_EQ(contents.batches.size(), 4u);
   EXPECT_EQ(contents.batches[3].registers[0].key, "y");
   ::rmdir((path_ + ".tmp").c_str());
+}
+
+TEST_F(AppendLogFile, ARewriteKeepsWhatIsSyncedWhileItsSnapshotIsWritten) {
+  std::string error;
+  auto log = AppendLog::Open(path_, 0, &error);
+  ASSERT_TRUE(log) << error;
+  for (const LogBatch& batch : ThreeTurns()) log->Add(batch);
+  ASSERT_EQ(log->Sync(), "");
+  log->Add(Batch(2900, {Held("w", "wim", 39, 100)}));
+  EXPECT_FALSE(log->BeginRewrite()) << "a snapshot must not be older than what is queued";
+  ASSERT_EQ(log->Sync(), "");
+  // The snapshot as of now; the loop goes on syncing turns meanwhile.
+  ASSERT_TRUE(log->BeginRewrite());
+  log->Add(Batch(3100, {Held("y", "yan", 41, 100)}));
+  ASSERT_EQ(log->Sync(), "");
+  ASSERT_EQ(AppendLog::WriteSnapshot(log->rewrite_path(),
+                                     Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true)),
+            "");
+  log->Add(Batch(3200, {Held("z", "zoe", 42, 100)}));
+  ASSERT_EQ(log->Sync(), "");
+  bool can_go_on = false;
+  ASSERT_EQ(log->FinishRewrite(&can_go_on), "");
+  EXPECT_TRUE(can_go_on);
+  EXPECT_FALSE(log->rewriting());
+  log->Add(Batch(3300, {Held("v", "vera", 43, 100)}));
+  ASSERT_EQ(log->Sync(), "");
+  const LogContents contents = ReadLog(Contents());
+  ASSERT_TRUE(contents.problem.empty()) << contents.problem;
+  ASSERT_EQ(contents.batches.size(), 4u) << "the snapshot, the two turns synced during it, the next";
+  EXPECT_TRUE(contents.batches[0].full);
+  EXPECT_EQ(contents.batches[1].registers[0].key, "y");
+  EXPECT_EQ(contents.batches[2].registers[0].key, "z");
+  EXPECT_EQ(contents.batches[3].registers[0].key, "v");
+  EXPECT_EQ(log->size_bytes(), Contents().size());
 }
 
 TEST_F(AppendLogFile, RewriteLeavesOneFullRecord) {

@@ -70,17 +70,55 @@ TEST_F(EngineNotDurableTest, ATransactionWithAWriteIsAbortedAsRedisDoes) {
   EXPECT_EQ(One(a, {"EXEC"}).type, Reply::Type::kArray);
 }
 
-TEST_F(EngineNotDurableTest, AWaiterWokenWhileItCannotPersistIsRefused) {
+TEST_F(EngineNotDurableTest, WaitersWokenWhileItCannotPersistAreRefusedOneAfterAnother) {
   Client& a = NewClient();
   Client& b = NewClient();
+  Client& c = NewClient();
   One(a, {"LOCK", "k", "a", "300"});
   EXPECT_TRUE(Send(b, {"LOCK", "k", "b", "5000", "WAIT", "10000"}).empty());
+  EXPECT_TRUE(Send(c, {"LOCK", "k", "c", "5000", "WAIT", "10000"}).empty());
   engine_.SetCannotPersist(kNoSpace);
   Advance(301);  // The lease runs out; b's LOCK would run again now.
-  const auto woken = Take(b);
-  ASSERT_EQ(woken.size(), 1u);
-  EXPECT_TRUE(IsMisconf(woken[0]));
-  EXPECT_EQ(One(a, {"EXISTS", "k"}).integer, 0) << "b was not granted the key";
+  for (Client* waiter : {&b, &c}) {
+    const auto woken = Take(*waiter);
+    ASSERT_EQ(woken.size(), 1u) << "the line does not stall behind a refused waiter";
+    EXPECT_TRUE(IsMisconf(woken[0]));
+  }
+  EXPECT_EQ(engine_.waiters().size(), 0u);
+  EXPECT_EQ(One(a, {"EXISTS", "k"}).integer, 0) << "no waiter was granted the key";
+  // Writable again: the key is not locked out by a stuck line.
+  engine_.SetCannotPersist({});
+  EXPECT_EQ(One(a, {"LOCK", "k", "a", "1000"}).type, Reply::Type::kInteger);
+}
+
+TEST_F(EngineNotDurableTest, ReadsOfStateNotYetDurableAreRefused) {
+  Client& a = NewClient();
+  One(a, {"LOCK", "k", "a", "5000"});
+  One(a, {"LOCK", "other", "a", "5000"});
+  // k changed in the turn whose sync failed: a crash would forget it.
+  engine_.SetCannotPersist(kNoSpace);
+  engine_.NoteNotDurable("k");
+  for (const std::vector<std::string>& read : std::vector<std::vector<std::string>>{
+           {"GET", "k"}, {"LOCKINFO", "k"}, {"PTTL", "k"}, {"TTL", "k"}, {"TYPE", "k"},
+           {"EXISTS", "other", "k"}, {"WAIT", "k", "100"}, {"KEYS", "*"}, {"SCAN", "0"},
+           {"DBSIZE"}}) {
+    EXPECT_TRUE(IsMisconf(One(a, read))) << read[0];
+  }
+  EXPECT_EQ(One(a, {"GET", "other"}).text, "a");
+  EXPECT_EQ(One(a, {"EXISTS", "other"}).integer, 1);
+  // Queued or queued before: EXEC does not read it either.
+  EXPECT_EQ(One(a, {"MULTI"}).text, "OK");
+  EXPECT_TRUE(IsMisconf(One(a, {"GET", "k"})));
+  EXPECT_EQ(One(a, {"EXEC"}).text, "EXECABORT Transaction discarded because of previous errors.");
+  engine_.SetCannotPersist({});
+  EXPECT_EQ(One(a, {"MULTI"}).text, "OK");
+  EXPECT_EQ(One(a, {"GET", "k"}).text, "QUEUED");
+  engine_.SetCannotPersist(kNoSpace);
+  engine_.NoteNotDurable("k");
+  EXPECT_EQ(One(a, {"EXEC"}).text.rfind("EXECABORT", 0), 0u);
+  // Durable again: k reads back.
+  engine_.SetCannotPersist({});
+  EXPECT_EQ(One(a, {"GET", "k"}).text, "a");
 }
 
 class EngineNotDurableClusterTest : public EngineTest {
