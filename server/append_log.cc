@@ -272,6 +272,17 @@ AppendLog::~AppendLog() { ::close(fd_); }
 
 std::string AppendLog::Sync() {
   if (pending_.empty()) return {};
+  // A rewrite put its file in place: the rename is made durable before
+  // anything appended to the new file can be counted on.
+  if (dir_sync_needed_) {
+    const size_t slash = path_.find_last_of('/');
+    if (std::string error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
+        !error.empty()) {
+      last_failure_ = std::strerror(errno);
+      return error;
+    }
+    dir_sync_needed_ = false;
+  }
   if (cut_needed_) {
     if (::ftruncate(fd_, static_cast<off_t>(synced_bytes_)) != 0) {
       last_failure_ = std::strerror(errno);
@@ -312,27 +323,61 @@ std::string AppendLog::Rewrite(const LogBatch& full, bool* can_go_on, bool repla
   if (rewriting_ || (!pending_.empty() && !replaces_queue)) return "records are queued: sync them first";
   rewriting_ = true;
   tail_.clear();
-  if (std::string error = WriteSnapshot(rewrite_path(), full); !error.empty()) {
+  if (std::string error = WriteSnapshot(rewrite_path(), {full}); !error.empty()) {
     AbandonRewrite(error);
     return error;
   }
-  std::string error = FinishRewrite(can_go_on);
-  if (error.empty() && replaces_queue) {
+  int replaced_fd = -1;
+  if (std::string error = FinishRewrite(&replaced_fd); !error.empty()) return error;
+  ::close(replaced_fd);
+  if (replaces_queue) {
     pending_.clear();
     cut_needed_ = false;  // A new file, all of it synced.
+  }
+  // Not deferred to the next Sync: the caller goes on at once.
+  const size_t slash = path_.find_last_of('/');
+  std::string error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
+  if (!error.empty()) {
+    last_failure_ = std::strerror(errno);
+    *can_go_on = false;  // Which file a power loss leaves is unknown.
+  } else {
+    dir_sync_needed_ = false;
   }
   return error;
 }
 
 bool AppendLog::BeginRewrite() {
-  if (!pending_.empty()) return false;
+  if (!pending_.empty() || rewriting_) return false;
   rewriting_ = true;
   tail_.clear();
   return true;
 }
 
-std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const LogBatch& full) {
-  return WriteSynced(rewrite_path, EncodeLogRecord(full));
+std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const std::vector<LogBatch>& parts) {
+  std::string records;
+  for (const LogBatch& part : parts) records += EncodeLogRecord(part);
+  return WriteSynced(rewrite_path, records);
+}
+
+std::string AppendLog::AppendSynced(const std::string& rewrite_path, std::string_view records) {
+  const int fd = ::open(rewrite_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
+  if (fd < 0) return SystemError("cannot open " + rewrite_path);
+  std::string error;
+  for (size_t written = 0; written < records.size() && error.empty();) {
+    const ssize_t n = ::write(fd, records.data() + written, records.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) error = SystemError("cannot write " + rewrite_path);
+    if (n > 0) written += static_cast<size_t>(n);
+  }
+  if (error.empty() && ::fdatasync(fd) != 0) error = SystemError("cannot sync " + rewrite_path);
+  ::close(fd);
+  return error;
+}
+
+std::string AppendLog::TakeTail() {
+  std::string tail;
+  tail.swap(tail_);
+  return tail;
 }
 
 void AppendLog::AbandonRewrite(const std::string& why) {
@@ -345,49 +390,33 @@ void AppendLog::AbandonRewrite(const std::string& why) {
   base::ReleaseIfBig(tail_);
 }
 
-std::string AppendLog::FinishRewrite(bool* can_go_on) {
-  *can_go_on = true;
+std::string AppendLog::FinishRewrite(int* replaced_fd) {
+  *replaced_fd = -1;
   const std::string temporary = rewrite_path();
-  const auto fail = [&](std::string error) {
-    AbandonRewrite(error);
-    return error;
-  };
-  const int fd = ::open(temporary.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
-  if (fd < 0) return fail(SystemError("cannot open " + temporary));
-  std::string error;
-  for (size_t written = 0; written < tail_.size() && error.empty();) {
-    const ssize_t n = ::write(fd, tail_.data() + written, tail_.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) error = SystemError("cannot write " + temporary);
-    if (n > 0) written += static_cast<size_t>(n);
-  }
+  std::string error = tail_.empty() ? std::string() : AppendSynced(temporary, tail_);
+  const int fd = error.empty() ? ::open(temporary.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC) : -1;
+  if (error.empty() && fd < 0) error = SystemError("cannot open " + temporary);
   struct stat info {};
-  if (error.empty() && ::fdatasync(fd) != 0) error = SystemError("cannot sync " + temporary);
   if (error.empty() && ::fstat(fd, &info) != 0) error = SystemError("cannot read the size of " + temporary);
   if (error.empty() && ::rename(temporary.c_str(), path_.c_str()) != 0) {
     error = SystemError("cannot rename " + temporary);
   }
   if (!error.empty()) {
-    ::close(fd);
-    return fail(error);
+    if (fd >= 0) ::close(fd);
+    AbandonRewrite(error);
+    return error;
   }
-  *can_go_on = false;
-  ::close(fd_);
+  // Either file holds everything synced so far; until the rename is
+  // durable (the next Sync syncs the directory first), nothing appended
+  // to the new one is counted on.
+  *replaced_fd = fd_;
   fd_ = fd;
   synced_bytes_ = static_cast<uint64_t>(info.st_size);
+  dir_sync_needed_ = true;
   rewriting_ = false;
   tail_.clear();
   base::ReleaseIfBig(tail_);
-  // Until the rename is durable, a power loss may bring the old file back
-  // without what is appended from now on: the caller must not go on.
-  const size_t slash = path_.find_last_of('/');
-  error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
-  if (!error.empty()) {
-    last_failure_ = std::strerror(errno);
-  } else {
-    *can_go_on = true;
-  }
-  return error;
+  return {};
 }
 
 }  // namespace lockerd::server

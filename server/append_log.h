@@ -89,28 +89,37 @@ class AppendLog {
   // pages the kernel failed to write are never counted on.
   std::string Sync();
   // Replaces the whole file with one full batch (compaction), at once:
-  // BeginRewrite, WriteSnapshot, FinishRewrite. An error message, or
-  // empty; `*can_go_on` as FinishRewrite's. With `replaces_queue`, `full`
-  // is the state as of now, newer than the records queued (a sync of
-  // them failed): on success they are dropped, since it holds them.
+  // BeginRewrite, WriteSnapshot, FinishRewrite, then the directory synced.
+  // An error message, or empty. After an error, `*can_go_on` says whether
+  // the log is as it was or at least durable; if not (the directory sync
+  // failed after the rename), the member must stop. With `replaces_queue`,
+  // `full` is the state as of now, newer than the records queued (a sync
+  // of them failed): on success they are dropped, since it holds them.
   std::string Rewrite(const LogBatch& full, bool* can_go_on, bool replaces_queue = false);
 
-  // Compaction with the snapshot written off the loop:
-  // - BeginRewrite, when nothing is queued, right after the snapshot (the
-  //   whole state) was taken: what Sync writes from now on is also kept
-  //   aside (the tail), since it is newer than the snapshot;
+  // Compaction with the writing and syncing off the loop:
+  // - BeginRewrite, when nothing is queued, as the snapshot (the whole
+  //   state) starts being taken: from now on what Sync writes is also kept
+  //   aside (the tail), being newer than any part of the snapshot;
   // - WriteSnapshot writes the snapshot beside the log (rewrite_path())
-  //   and syncs it; it touches nothing but its arguments, so a worker
-  //   thread may run it while the loop goes on appending to the log;
-  // - FinishRewrite (on the loop again) appends the tail to that file,
-  //   syncs it and renames it over the log; AbandonRewrite drops it.
-  // After a FinishRewrite error, `*can_go_on` says whether the log is as
-  // it was (the failure came before the rename: nothing is lost); if not,
-  // the log may not hold what is appended next (the rename may not be
-  // durable): the member must stop.
-  bool BeginRewrite();  // False when records are queued (not synced).
-  static std::string WriteSnapshot(const std::string& rewrite_path, const LogBatch& full);
-  std::string FinishRewrite(bool* can_go_on);
+  //   and syncs it; then, as many times as wanted, AppendSynced of the
+  //   tail taken so far (TakeTail). Both touch only their arguments, so a
+  //   worker thread runs them while the loop goes on logging;
+  // - FinishRewrite (on the loop) appends the rest of the tail, syncs it
+  //   and renames the file over the log; the next Sync makes the rename
+  //   durable before it writes. An error (always before the rename: the
+  //   log is as it was) abandons the rewrite; AbandonRewrite drops it.
+  bool BeginRewrite();  // False when records are queued (not synced) or a rewrite runs.
+  // `parts`: the snapshot, the first part full, each with its own stamp
+  // (a snapshot taken a part per loop turn: Node::SaveSlots).
+  static std::string WriteSnapshot(const std::string& rewrite_path, const std::vector<LogBatch>& parts);
+  static std::string AppendSynced(const std::string& rewrite_path, std::string_view records);
+  std::string TakeTail();
+  // `*replaced_fd`: the old log's descriptor, for the caller to close: the
+  // last close of a file renamed over frees its blocks, which can take
+  // longer than a loop turn may (12 ms for 26 MB here), so the server
+  // closes it on a worker thread.
+  std::string FinishRewrite(int* replaced_fd);
   void AbandonRewrite(const std::string& why);
   bool rewriting() const { return rewriting_; }
   std::string rewrite_path() const { return path_ + ".tmp"; }
@@ -130,7 +139,8 @@ class AppendLog {
   bool cut_needed_ = false;  // A failed Sync could not cut the file back.
   std::string last_failure_;
   bool rewriting_ = false;
-  std::string tail_;  // Synced since BeginRewrite.
+  std::string tail_;  // Synced since BeginRewrite (or the last TakeTail).
+  bool dir_sync_needed_ = false;  // FinishRewrite renamed; the next Sync syncs the directory.
 };
 
 }  // namespace lockerd::server

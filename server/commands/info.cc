@@ -91,6 +91,8 @@ void PersistenceSection(const Engine& engine, InfoText& info) {
   info.Field("aof_rewrites", aof.rewrites);
   info.Field("aof_last_rewrite_time_us", aof.last_rewrite_us);
   info.Field("aof_last_rewrite_snapshot_us", aof.last_rewrite_snapshot_us);
+  info.Field("aof_last_rewrite_longest_part_us", aof.last_rewrite_longest_part_us);
+  info.Field("aof_last_rewrite_finish_us", aof.last_rewrite_finish_us);
   info.Field("aof_last_rewrite_unixtime", aof.last_rewrite_wall_ms / 1000);
   info.Field("aof_syncs", aof.syncs);
   info.Field("aof_last_sync_us", aof.last_sync_us);

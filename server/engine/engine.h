@@ -111,6 +111,8 @@ struct ProcessInfo {
     bool last_rewrite_failed = false;
     bool rewrite_in_progress = false;
     int64_t last_rewrite_snapshot_us = 0;  // The loop's share of the last compaction.
+    int64_t last_rewrite_longest_part_us = 0;  // Its longest turn.
+    int64_t last_rewrite_finish_us = 0;  // Its last step, in the loop.
     uint64_t rewrites_consecutive_failures = 0;
   };
   AppendOnly append_only;

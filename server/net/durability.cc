@@ -94,6 +94,7 @@ void Server::LogFailed(const std::string& error) {
   if (log_failing_) return;
   log_failing_ = true;
   log_failed_at_ms_ = Now().mono_ms;
+  AbandonCompaction("the log cannot be written");
   // The registers the failed records hold: reads of them are refused until
   // they are durable (what a crash now would make the member forget).
   for (const LogBatch& batch : ReadLog(log_->pending()).batches) {
@@ -175,34 +176,94 @@ void Server::MaybeCompactLog(Time now) {
       config_.aof_rewrite_min_bytes,
       base + base / 100 * static_cast<uint64_t>(config_.aof_rewrite_percentage));
   if (log_->size_bytes() < due || !log_->BeginRewrite()) return;
-  // The loop takes the snapshot (a copy of every register); a worker
-  // encodes, writes and syncs it while the loop goes on logging turns,
-  // which the log keeps aside as the tail (AppendLog::BeginRewrite).
+  // From here the log keeps aside what it syncs (the tail, newer than any
+  // part of the snapshot); the loop takes the snapshot a part per turn,
+  // always right after a commit, and a worker writes and syncs it.
   auto rewrite = std::make_unique<LogRewrite>();
   rewrite->server = this;
   rewrite->path = log_->rewrite_path();
   rewrite->started_ns = uv_hrtime();
   rewrite->size_before = log_->size_bytes();
-  rewrite->snapshot = BatchOf(engine_.node().Save(now), /*full=*/true, now);
-  rewrite->snapshot_us = MicrosSince(rewrite->started_ns);
   rewrite->work.data = rewrite.get();
+  log_rewrite_ = std::move(rewrite);
+  engine_.process().append_only.rewrite_in_progress = true;
+  ContinueSnapshot(now);
+}
+
+void Server::ContinueSnapshot(Time now) {
+  if (!log_rewrite_ || log_rewrite_->snapshot_taken) return;
+  LogRewrite& rewrite = *log_rewrite_;
+  const uint64_t start_ns = uv_hrtime();
+  const cluster::Node& node = engine_.node();
+  const size_t end = rewrite.next_slot + kLogSnapshotSlotsPerTurn;
+  rewrite.parts.push_back(BatchOf(node.SaveSlots(rewrite.next_slot, end, now),
+                                  /*full=*/rewrite.parts.empty(), now));
+  rewrite.next_slot = end;
+  const int64_t part_us = MicrosSince(start_ns);
+  rewrite.snapshot_us += part_us;
+  rewrite.longest_part_us = std::max(rewrite.longest_part_us, part_us);
+  // Slots past the limit now hold only registers made since the first
+  // part: the tail has them.
+  if (rewrite.next_slot < node.slot_limit()) return;
+  rewrite.snapshot_taken = true;
+  QueueCompactionWork();
+}
+
+void Server::QueueCompactionWork() {
+  // The worker writes and syncs the snapshot, and then, once, the tail
+  // that came meanwhile; it touches nothing but the job.
   const int status = uv_queue_work(
-      &loop_, &rewrite->work,
+      &loop_, &log_rewrite_->work,
       [](uv_work_t* work) {
         auto& job = *static_cast<LogRewrite*>(work->data);
-        job.error = AppendLog::WriteSnapshot(job.path, job.snapshot);
+        job.error = job.tail_taken ? AppendLog::AppendSynced(job.path, job.tail)
+                                   : AppendLog::WriteSnapshot(job.path, job.parts);
       },
       [](uv_work_t* work, int work_status) {
         auto& job = *static_cast<LogRewrite*>(work->data);
         if (work_status != 0) job.error = uv_strerror(work_status);
-        job.server->FinishCompaction();
+        job.server->CompactionWorkDone();
       });
   if (status != 0) {
-    log_->AbandonRewrite(uv_strerror(status));
-    return;
+    log_rewrite_->error = uv_strerror(status);
+    FinishCompaction();
   }
-  log_rewrite_ = std::move(rewrite);
-  engine_.process().append_only.rewrite_in_progress = true;
+}
+
+void Server::CompactionWorkDone() {
+  LogRewrite& rewrite = *log_rewrite_;
+  if (rewrite.error.empty() && !shutting_down_ && !rewrite.tail_taken) {
+    // What was synced while the snapshot was written goes after it, off
+    // the loop too; the loop then appends only what comes meanwhile.
+    rewrite.tail_taken = true;
+    rewrite.tail = log_->TakeTail();
+    if (!rewrite.tail.empty()) return QueueCompactionWork();
+  }
+  FinishCompaction();
+}
+
+void Server::AbandonCompaction(const char* why) {
+  if (!log_rewrite_ || log_rewrite_->snapshot_taken) return;  // The worker's callback ends it.
+  log_rewrite_.reset();
+  log_->AbandonRewrite(why);
+  engine_.process().append_only.rewrite_in_progress = false;
+}
+
+void Server::CloseOffTheLoop(int fd) {
+  struct Closing {
+    uv_work_t work{};
+    int fd = -1;
+  };
+  auto* closing = new Closing;
+  closing->fd = fd;
+  closing->work.data = closing;
+  const int status = uv_queue_work(
+      &loop_, &closing->work, [](uv_work_t* work) { ::close(static_cast<Closing*>(work->data)->fd); },
+      [](uv_work_t* work, int) { delete static_cast<Closing*>(work->data); });
+  if (status != 0) {
+    ::close(fd);
+    delete closing;
+  }
 }
 
 void Server::FinishCompaction() {
@@ -213,21 +274,17 @@ void Server::FinishCompaction() {
     log_->AbandonRewrite("shutting down");
     return;
   }
-  bool can_go_on = true;
   std::string error = rewrite->error;
+  const uint64_t finish_ns = uv_hrtime();
   if (error.empty()) {
-    error = log_->FinishRewrite(&can_go_on);
+    int replaced_fd = -1;
+    error = log_->FinishRewrite(&replaced_fd);
+    stats.last_rewrite_finish_us = MicrosSince(finish_ns);
+    if (replaced_fd >= 0) CloseOffTheLoop(replaced_fd);
   } else {
     log_->AbandonRewrite(error);
   }
   if (!error.empty()) {
-    if (!can_go_on) {
-      // Which file the next start finds is not known: stop as a crash at
-      // the last sync (either file holds everything synced so far).
-      Log(LogLevel::kWarning, "Could not rewrite %s (%s): stopping at once, as after a crash",
-          log_->path().c_str(), error.c_str());
-      std::_Exit(EXIT_FAILURE);
-    }
     // The log is as it was: it keeps growing, and the next try comes when
     // it has grown as much again.
     stats.last_rewrite_failed = true;
@@ -243,13 +300,18 @@ void Server::FinishCompaction() {
   stats.rewrites_consecutive_failures = 0;
   stats.last_rewrite_us = MicrosSince(rewrite->started_ns);
   stats.last_rewrite_snapshot_us = rewrite->snapshot_us;
+  stats.last_rewrite_longest_part_us = rewrite->longest_part_us;
   stats.last_rewrite_wall_ms = Now().wall_ms;
   stats.size_bytes = log_->size_bytes();
   Log(LogLevel::kNotice,
-      "Rewrote %s: %llu bytes down to %llu in %lld us (%lld us of it taking the snapshot in the loop)",
+      "Rewrote %s: %llu bytes down to %llu in %lld us (the loop took the snapshot in %zu parts, "
+      "%lld us in all, the longest %lld us, and %lld us to append what came meanwhile and "
+      "put the file in place)",
       log_->path().c_str(), static_cast<unsigned long long>(rewrite->size_before),
       static_cast<unsigned long long>(log_->size_bytes()),
-      static_cast<long long>(stats.last_rewrite_us), static_cast<long long>(rewrite->snapshot_us));
+      static_cast<long long>(stats.last_rewrite_us), rewrite->parts.size(),
+      static_cast<long long>(rewrite->snapshot_us), static_cast<long long>(rewrite->longest_part_us),
+      static_cast<long long>(stats.last_rewrite_finish_us));
 }
 
 }  // namespace lockerd::server

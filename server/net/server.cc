@@ -215,6 +215,7 @@ void Server::OnPrepare(uv_prepare_t* prepare) {
   server.engine_.EndTurn(server.Now(), server, &server.peer_outbox_);
   // Nothing this turn produced leaves before what it changed is durable.
   server.CommitChanges();
+  if (server.log_rewrite_ && !server.log_failing_) server.ContinueSnapshot(server.Now());
   if (server.log_failing_) {
     // What they would carry may not be durable: to the peers, lost.
     server.peer_outbox_.clear();
@@ -247,6 +248,7 @@ void Server::RearmTimer() {
   const int64_t now_ms = static_cast<int64_t>(uv_now(&loop_));
   // Work left for the next turn (woken waiters, resumed input): do not sleep.
   if (engine_.HasPendingWork() || !flush_queue_.empty()) next = now_ms;
+  if (log_rewrite_ && !log_rewrite_->snapshot_taken) next = now_ms;  // The next part.
   if (!next) {
     if (timer_due_ms_ != -1) uv_timer_stop(&timer_);
     timer_due_ms_ = -1;
@@ -280,6 +282,7 @@ std::vector<uv_handle_t*> Server::SignalAndTimerHandles() {
 void Server::Shutdown(const char* why, bool save) {
   if (shutting_down_) return;
   shutting_down_ = true;
+  if (log_) AbandonCompaction("shutting down");
   // With appendonly yes the log is the fallback if the save fails.
   if (why != nullptr) CommitChanges();
   if (why != nullptr && save) {

@@ -151,13 +151,29 @@ class Server : private TurnDriver {
     uv_work_t work{};
     Server* server = nullptr;
     std::string path;
-    LogBatch snapshot;
+    // Taken a part per loop turn (kLogSnapshotSlotsPerTurn slots), so that
+    // no turn stalls long; then handed to the worker.
+    std::vector<LogBatch> parts;
+    size_t next_slot = 0;
+    bool snapshot_taken = false;
+    bool tail_taken = false;  // The worker's second step: what came meanwhile.
+    std::string tail;
     std::string error;  // The worker's.
     uint64_t started_ns = 0;
     uint64_t size_before = 0;
-    int64_t snapshot_us = 0;  // The loop's share: taking the snapshot.
+    int64_t snapshot_us = 0;          // The loop's share: taking the parts.
+    int64_t longest_part_us = 0;
   };
+  // Takes the next part of the snapshot (after the turn's commit), and once
+  // it is whole hands it to a worker thread.
+  void ContinueSnapshot(Time now);
+  void QueueCompactionWork();
+  void CompactionWorkDone();
   void FinishCompaction();
+  void AbandonCompaction(const char* why);
+  // Closes `fd` on a worker thread (the old log after a compaction: its
+  // last close frees its blocks).
+  void CloseOffTheLoop(int fd);
 
   Config config_;
   uv_loop_t loop_{};

@@ -289,23 +289,28 @@ TEST_F(AppendLogFile, ARewriteKeepsWhatIsSyncedWhileItsSnapshotIsWritten) {
   log->Add(Batch(3100, {Held("y", "yan", 41, 100)}));
   ASSERT_EQ(log->Sync(), "");
   ASSERT_EQ(AppendLog::WriteSnapshot(log->rewrite_path(),
-                                     Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true)),
+                                     {Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true),
+                                      Batch(3050, {Held("x2", "xena", 40, 100)})}),
             "");
+  // What was synced so far goes after it (a worker's step); more comes.
+  ASSERT_EQ(AppendLog::AppendSynced(log->rewrite_path(), log->TakeTail()), "");
   log->Add(Batch(3200, {Held("z", "zoe", 42, 100)}));
   ASSERT_EQ(log->Sync(), "");
-  bool can_go_on = false;
-  ASSERT_EQ(log->FinishRewrite(&can_go_on), "");
-  EXPECT_TRUE(can_go_on);
+  int replaced_fd = -1;
+  ASSERT_EQ(log->FinishRewrite(&replaced_fd), "");
+  EXPECT_EQ(::close(replaced_fd), 0);
   EXPECT_FALSE(log->rewriting());
   log->Add(Batch(3300, {Held("v", "vera", 43, 100)}));
   ASSERT_EQ(log->Sync(), "");
   const LogContents contents = ReadLog(Contents());
   ASSERT_TRUE(contents.problem.empty()) << contents.problem;
-  ASSERT_EQ(contents.batches.size(), 4u) << "the snapshot, the two turns synced during it, the next";
+  ASSERT_EQ(contents.batches.size(), 5u) << "the snapshot's two parts, the two turns synced during it, the next";
   EXPECT_TRUE(contents.batches[0].full);
-  EXPECT_EQ(contents.batches[1].registers[0].key, "y");
-  EXPECT_EQ(contents.batches[2].registers[0].key, "z");
-  EXPECT_EQ(contents.batches[3].registers[0].key, "v");
+  EXPECT_FALSE(contents.batches[1].full);
+  EXPECT_EQ(contents.batches[1].registers[0].key, "x2");
+  EXPECT_EQ(contents.batches[2].registers[0].key, "y");
+  EXPECT_EQ(contents.batches[3].registers[0].key, "z");
+  EXPECT_EQ(contents.batches[4].registers[0].key, "v");
   EXPECT_EQ(log->size_bytes(), Contents().size());
 }
 

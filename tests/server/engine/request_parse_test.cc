@@ -111,7 +111,9 @@ TEST(RequestParse, DelEx) {
   const auto plain = ParseDelEx(std::vector<std::string>{"DELEX", "k"});
   ASSERT_EQ(ErrorOf(plain), "");
   EXPECT_FALSE(std::get<DelExArgs>(plain).ifeq);
-  const auto ifeq = ParseDelEx(std::vector<std::string>{"DELEX", "k", "ifeq", "me"});
+  // The parsed owner views the arguments: they must outlive it.
+  const std::vector<std::string> ifeq_args = {"DELEX", "k", "ifeq", "me"};
+  const auto ifeq = ParseDelEx(ifeq_args);
   ASSERT_EQ(ErrorOf(ifeq), "");
   EXPECT_TRUE(std::get<DelExArgs>(ifeq).ifeq);
   EXPECT_EQ(std::get<DelExArgs>(ifeq).owner, "me");
