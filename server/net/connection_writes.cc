@@ -113,6 +113,13 @@ void Server::Drained(Connection& connection) {
   if (connection.client.close_after_reply) return Close(connection, "closed after its last reply");
   const Time now = Now();
   CheckOutputLimits(connection, now);
+  if (flushing_turn_) {
+    // Group commit: what the client sent meanwhile runs after every reply
+    // of this turn has gone, and its own replies go with the next turn's
+    // commit, rather than each connection's costing a sync of its own.
+    continue_after_flush_.push_back(connection.client.id());
+    return;
+  }
   Continue(connection, now);
 }
 

@@ -225,13 +225,23 @@ void Server::OnPrepare(uv_prepare_t* prepare) {
   }
   std::vector<uint64_t> queue;
   queue.swap(server.flush_queue_);
+  server.flushing_turn_ = true;
   for (const uint64_t id : queue) {
     const auto it = server.connections_.find(id);
     if (it == server.connections_.end()) continue;
     it->second->queued_for_flush = false;
     server.Flush(*it->second);
   }
+  server.flushing_turn_ = false;
   queue.clear();
+  std::vector<uint64_t> drained;
+  drained.swap(server.continue_after_flush_);
+  for (const uint64_t id : drained) {
+    const auto it = server.connections_.find(id);
+    if (it != server.connections_.end()) server.Continue(*it->second, server.Now());
+  }
+  drained.clear();
+  if (server.continue_after_flush_.empty()) server.continue_after_flush_.swap(drained);
   if (server.flush_queue_.empty()) server.flush_queue_.swap(queue);  // Keep the capacity.
   if (server.shutdown_requested_ != 0) {
     const bool save = server.shutdown_requested_ == 1;

@@ -222,6 +222,10 @@ class Server : private TurnDriver {
   std::unordered_set<Connection*> over_soft_;
   std::unordered_set<Connection*> awaiting_hello_;
   std::vector<uint64_t> flush_queue_;
+  // OnPrepare's flush of the turn's replies: connections that drained then
+  // continue after it (Drained), so the turn's replies cost one commit.
+  bool flushing_turn_ = false;
+  std::vector<uint64_t> continue_after_flush_;
   std::unique_ptr<TlsContext> tls_;  // With tls-port or tls-cluster.
   std::string tls_read_plain_;       // Plaintext of the TLS read at hand.
   std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
