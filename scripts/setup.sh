@@ -25,7 +25,7 @@ TEST_PACKAGES=(redis-tools redis-server python3 gnuplot-nox iproute2 iptables li
 FAULTS_PACKAGES=(iproute2 iptables libfaketime gnuplot-nox)
 # etcd-server: the benchmark compares with a 3-member etcd (durable, like
 # lockerd with appendonly yes); side_by_side.py --no-etcd leaves it out.
-BENCH_PACKAGES=(redis-server redis-tools python3 gnuplot-nox etcd-server)
+BENCH_PACKAGES=(redis-server redis-tools python3 gnuplot-nox etcd-server etcd-client)
 
 # Installs the given packages that are not installed yet. Uses sudo when not
 # root; refreshes the package lists only when an install needs it.

@@ -8,7 +8,8 @@
 //   lockerd_faults --seconds 600 --seed 7 --report DIR     a long run
 //   lockerd_faults --short --members 5          five members (kill two at once)
 //   lockerd_faults --short --appendonly         members with appendonly yes (and
-//       kill -9 of every member at once)
+//       kill -9 of every member at once; as root, each member's dir a small
+//       tmpfs, and a full disk)
 //   lockerd_faults --short --break-rule R --expect-violations
 //       with a safety rule broken on purpose: succeeds only if caught (the
 //       members then run lockerd_broken, the test-only lockerd that can
@@ -93,7 +94,9 @@ int main(int argc, char** argv) {
   }
   if (member_options.binary.empty()) member_options.binary = LOCKERD_BINARY;
   if (args.appendonly) {
-    member_options.extra_args.insert(member_options.extra_args.end(), {"--appendonly", "yes"});
+    member_options.extra_args.insert(member_options.extra_args.end(),
+                                     {"--appendonly", "yes", "--auto-aof-rewrite-min-size", "8mb"});
+    member_options.small_disks = true;
   }
   Members members(member_options, network.get(), args.members, dir);
   if (!members.StartAll()) {
@@ -104,9 +107,11 @@ int main(int argc, char** argv) {
 
   const std::vector<Fault> schedule =
       args.short_run ? ShortSchedule(args.seconds, args.members, network != nullptr,
-                                     network && network->netem_available(), args.appendonly)
+                                     network && network->netem_available(), args.appendonly,
+                                     members.small_disks())
                      : RandomSchedule(args.seed, args.seconds, args.members, network != nullptr,
-                                      network && network->netem_available(), args.appendonly);
+                                      network && network->netem_available(), args.appendonly,
+                                      members.small_disks());
   Workload workload(members, args.clients, args.keys, args.seed, /*drift=*/0.01);
   Nemesis nemesis(members, network.get(), schedule);
   const int64_t start_us = NowUs();

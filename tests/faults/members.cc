@@ -3,11 +3,16 @@
 #include <fcntl.h>
 #include <hiredis/hiredis.h>
 #include <signal.h>
+#include <sys/mount.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -19,6 +24,9 @@ namespace lockerd::faults {
 
 namespace {
 constexpr const char* kFaketimeLibrary = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
+// Room for a member's log (compacted from 8 MB on: members run with
+// auto-aof-rewrite-min-size 8mb), its state file and a rewrite beside it.
+constexpr const char* kSmallDiskOptions = "size=96m";
 }
 
 Members::Members(const MemberOptions& options, TestNetwork* network, size_t count,
@@ -35,9 +43,24 @@ Members::Members(const MemberOptions& options, TestNetwork* network, size_t coun
     addresses_.push_back(hosts_[i] + ":" + std::to_string(ports_[i]));
     // Each run is a new cluster (on a new subnet): a dir left by an earlier
     // run would be refused for its member list, or start as after a crash.
+    // (A small disk an interrupted run left mounted there goes first.)
+    ::umount2((dir_ + "/m" + std::to_string(i)).c_str(), MNT_DETACH);
     std::filesystem::remove_all(dir_ + "/m" + std::to_string(i));
     std::filesystem::remove(dir_ + "/m" + std::to_string(i) + ".log");
     std::filesystem::create_directories(dir_ + "/m" + std::to_string(i));
+  }
+  if (options_.small_disks) {
+    small_disks_ = true;
+    for (size_t i = 0; i < count; ++i) {
+      const std::string member_dir = dir_ + "/m" + std::to_string(i);
+      if (::mount("tmpfs", member_dir.c_str(), "tmpfs", 0, kSmallDiskOptions) != 0) {
+        small_disks_ = false;
+        std::printf("NOTE: full disks are skipped: cannot mount a tmpfs on %s (%s)\n",
+                    member_dir.c_str(), std::strerror(errno));
+        for (size_t j = 0; j < i; ++j) ::umount2((dir_ + "/m" + std::to_string(j)).c_str(), MNT_DETACH);
+        break;
+      }
+    }
   }
   faketime_file_ = dir_ + "/faketime.rc";
   std::ofstream(faketime_file_) << "+0\n";
@@ -50,7 +73,27 @@ Members::~Members() {
     kill(pids_[i], SIGKILL);
     waitpid(pids_[i], nullptr, 0);
   }
+  if (small_disks_) {
+    for (size_t i = 0; i < pids_.size(); ++i) ::umount2((dir_ + "/m" + std::to_string(i)).c_str(), MNT_DETACH);
+  }
 }
+
+void Members::FillDisk(size_t i) {
+  const std::string dir = dir_ + "/m" + std::to_string(i);
+  struct statvfs space {};
+  if (::statvfs(dir.c_str(), &space) != 0) return;
+  const auto free_bytes = static_cast<off_t>(space.f_bavail * space.f_frsize);
+  const int fd = ::open((dir + "/ballast").c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return;
+  // Every free byte (tmpfs gives what fallocate asks, up to its size).
+  if (::posix_fallocate(fd, 0, free_bytes) != 0) {
+    for (off_t size = free_bytes; size > 0 && ::posix_fallocate(fd, 0, size) != 0; size -= 1 << 20) {
+    }
+  }
+  ::close(fd);
+}
+
+void Members::FreeDisk(size_t i) { std::filesystem::remove(dir_ + "/m" + std::to_string(i) + "/ballast"); }
 
 bool Members::StartAll() {
   for (size_t i = 0; i < size(); ++i) Start(i);

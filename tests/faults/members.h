@@ -21,6 +21,9 @@ struct MemberOptions {
   size_t skewed_member = 1;    // Runs with its clocks at `skew_rate`.
   double skew_rate = 1.004;    // Within the drift bound (rho/2 = 0.5%).
   size_t jumping_member = 2;   // Its wall clock can jump (monotonic untouched).
+  // Each member's dir is a tmpfs of its own (appendonly runs), which
+  // FillDisk fills up; left out where tmpfs cannot be mounted (not root).
+  bool small_disks = false;
 };
 
 class Members {
@@ -51,6 +54,11 @@ class Members {
   void Resume(size_t i);
   // Steps the jumping member's wall clock by `seconds` (0: back to real).
   void JumpWallClock(int seconds);
+  // With small_disks: fills member i's disk (a ballast file takes every
+  // free byte), then gives the room back.
+  bool small_disks() const { return small_disks_; }
+  void FillDisk(size_t i);
+  void FreeDisk(size_t i);
   std::string Logs() const;  // Every member's log, for a failure report.
   bool LogsShowErrors() const;
 
@@ -68,6 +76,7 @@ class Members {
   std::vector<bool> paused_;
   std::vector<int> wall_step_seconds_;  // Applied when the member starts.
   std::string faketime_file_;
+  bool small_disks_ = false;
 };
 
 }  // namespace lockerd::faults

@@ -21,12 +21,13 @@ const char* FaultName(FaultKind kind) {
     case FaultKind::kCleanRestartWithWallStep: return "clean restart with a wall-clock step";
     case FaultKind::kSecondProcessOnDir: return "second process on a dir";
     case FaultKind::kKillAll: return "kill -9 of every member at once";
+    case FaultKind::kDiskFull: return "a full disk";
   }
   return "?";
 }
 
 std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem,
-                                 bool kill_all) {
+                                 bool kill_all, bool disk_full) {
   std::vector<Fault> kinds = {
       {FaultKind::kKill, 0, 2000, 0},
       {FaultKind::kPause, 0, 3500, 1},  // Longer than the longest ttl (2.5 s).
@@ -39,6 +40,7 @@ std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, 
     kinds.insert(kinds.begin(), {FaultKind::kKillSeveral, 0, 5000, 3, 4});
   }
   if (kill_all) kinds.push_back({FaultKind::kKillAll, 0, 2000, 0});
+  if (disk_full) kinds.push_back({FaultKind::kDiskFull, 0, 3000, 1});
   if (network) {
     kinds.push_back({FaultKind::kSplit, 0, 4000, 2});
     kinds.push_back({FaultKind::kBridge, 0, 4000, 0, 1});
@@ -55,7 +57,7 @@ std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, 
 }
 
 std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members, bool network,
-                                  bool netem, bool kill_all) {
+                                  bool netem, bool kill_all, bool disk_full) {
   std::mt19937_64 rng(seed);
   const auto uniform = [&rng](int64_t lo, int64_t hi) {
     return std::uniform_int_distribution<int64_t>(lo, hi)(rng);
@@ -65,6 +67,7 @@ std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members
                                   FaultKind::kSecondProcessOnDir};
   if (members >= 5) kinds.push_back(FaultKind::kKillSeveral);
   if (kill_all) kinds.push_back(FaultKind::kKillAll);
+  if (disk_full) kinds.push_back(FaultKind::kDiskFull);
   if (network) kinds.insert(kinds.end(), {FaultKind::kSplit, FaultKind::kBridge, FaultKind::kLoss});
   if (network && netem) kinds.push_back(FaultKind::kDelay);
   std::vector<Fault> schedule;
@@ -166,6 +169,7 @@ void Nemesis::Begin(const Fault& fault) {
       for (size_t i = 0; i < n; ++i) members_.Kill(i);
       for (size_t i = 0; i < n; ++i) members_.Restart(i);
       break;
+    case FaultKind::kDiskFull: members_.FillDisk(fault.target); break;
   }
 }
 
@@ -188,6 +192,7 @@ void Nemesis::End(const Fault& fault) {
     case FaultKind::kSecondProcessOnDir:
     case FaultKind::kKillAll:
       break;
+    case FaultKind::kDiskFull: members_.FreeDisk(fault.target); break;
   }
 }
 

@@ -35,6 +35,10 @@ enum class FaultKind {
   // kill -9 of every member at once, then every member started again (with
   // appendonly yes only: the members restart from their logs).
   kKillAll,
+  // `target`'s disk fills (every free byte taken) for the window, then the
+  // room comes back (appendonly yes on small disks: the member answers
+  // -MISCONF, stands apart from rounds, and carries on by itself).
+  kDiskFull,
 };
 const char* FaultName(FaultKind kind);
 
@@ -56,11 +60,12 @@ struct FaultWindow {
 // Every kind once, spaced out, within `seconds`; kinds that need what the
 // machine lacks (a test network, netem) are left out.
 // `kill_all`: also kill -9 every member at once (members with appendonly).
+// `disk_full`: also fill a member's disk (Members::small_disks()).
 std::vector<Fault> ShortSchedule(int64_t seconds, size_t members, bool network, bool netem,
-                                 bool kill_all = false);
+                                 bool kill_all = false, bool disk_full = false);
 // Random faults from a seed, one at a time with quiet gaps.
 std::vector<Fault> RandomSchedule(uint64_t seed, int64_t seconds, size_t members, bool network,
-                                  bool netem, bool kill_all = false);
+                                  bool netem, bool kill_all = false, bool disk_full = false);
 
 class Nemesis {
  public:
