@@ -5,7 +5,7 @@
 # Runs as root (network namespaces); without root, partitions are skipped.
 # Usage: ./scripts/faults.sh [minutes] [seed] [flags of lockerd_faults...]
 #   e.g. ./scripts/faults.sh 10 1 --appendonly   (members with the log, and
-#   kill -9 of every member at once)
+#   kill -9 of every member at once, and a full disk on small tmpfs dirs)
 set -euo pipefail
 source "$(dirname "$0")/setup.sh"
 install_packages "${BUILD_PACKAGES[@]}" "${FAULTS_PACKAGES[@]}"

@@ -28,7 +28,7 @@ else
 fi
 cd "$BUILD_DIR"
 # What the fault suite's short run saw (holds, faults by kind, violations).
-for report in faults-short/report.txt faults-short-5/report.txt; do
+for report in faults-short/report.txt faults-short-5/report.txt faults-short-aof/report.txt; do
   if [ -f "$report" ]; then
     echo "== fault suite, short run"
     cat "$report"
