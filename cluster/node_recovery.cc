@@ -143,10 +143,16 @@ NodeState Node::Save(Time now) const { return SaveSlots(0, table_.slot_limit(), 
 
 NodeState Node::SaveSlots(size_t begin, size_t end, Time now) const {
   NodeState state;
-  SaveCounters(&state, now);
+  // The floor from these slots' promises only (a walk of every slot per
+  // part would make a snapshot in parts quadratic): with the table's floor
+  // (erased registers) and the coordinator's last ballot it covers what
+  // the part holds, and a restart takes the highest floor of all records.
+  SaveCounters(&state, now, /*ballot_floor=*/false);
+  state.ballot_floor = std::max(table_.ballot_floor(), coordinator_.last_ballot());
   for (size_t slot = begin; slot < std::min(end, table_.slot_limit()); ++slot) {
     const Register* reg = table_.RegisterAt(slot);
     if (reg == nullptr) continue;
+    state.ballot_floor = std::max(state.ballot_floor, reg->promised);
     if (options_.broken.save_held_leases_only && !reg->HeldAt(now.mono_ms)) continue;
     state.registers.push_back(SaveRegister(slot, now));
   }

@@ -217,7 +217,17 @@ LogContents ReadLog(std::string_view bytes) {
 
 std::optional<cluster::NodeState> ReplayLog(const std::vector<LogBatch>& batches, SaveStamp* stamp) {
   if (batches.empty()) return std::nullopt;
-  const SaveStamp& last = batches.back().stamp;
+  // "Now" for the log is its newest stamp of the last record's boot, not
+  // the last record's own: a compaction's snapshot parts are stamped when
+  // taken and may be newer than the records after them (the tail synced
+  // meanwhile). Ageing a newer part's leases as if from an older stamp
+  // would end them early.
+  SaveStamp last = batches.back().stamp;
+  for (const LogBatch& batch : batches) {
+    if (batch.stamp.boot.boot_id == last.boot.boot_id && batch.stamp.boot.boottime_ms > last.boot.boottime_ms) {
+      last = batch.stamp;
+    }
+  }
   // Time left as of `last`: shortened by the boot clock's time since the
   // batch's stamp, or whole across a reboot (the downtime is unknown).
   const auto as_of_last = [&](int64_t remaining_ms, const SaveStamp& then) {
@@ -279,7 +289,10 @@ std::string AppendLog::Sync() {
     const size_t slash = path_.find_last_of('/');
     if (std::string error = SyncDirectory(slash == std::string::npos ? "." : path_.substr(0, slash));
         !error.empty()) {
+      // A later fsync may succeed without the rename ever reaching the
+      // disk: which file a power loss leaves is unknown for good.
       last_failure_ = std::strerror(errno);
+      must_stop_ = true;
       return error;
     }
     dir_sync_needed_ = false;

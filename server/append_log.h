@@ -124,6 +124,9 @@ class AppendLog {
   bool rewriting() const { return rewriting_; }
   std::string rewrite_path() const { return path_ + ".tmp"; }
 
+  // A Sync failed to make a rewrite's rename durable: the log cannot be
+  // trusted to hold what is appended next, whatever a retry says.
+  bool must_stop() const { return must_stop_; }
   // The system's message for the last failed Sync or Rewrite (strerror).
   const std::string& last_failure() const { return last_failure_; }
   uint64_t size_bytes() const { return synced_bytes_; }
@@ -140,7 +143,8 @@ class AppendLog {
   std::string last_failure_;
   bool rewriting_ = false;
   std::string tail_;  // Synced since BeginRewrite (or the last TakeTail).
-  bool dir_sync_needed_ = false;  // FinishRewrite renamed; the next Sync syncs the directory.
+  bool dir_sync_needed_ = false;
+  bool must_stop_ = false;  // FinishRewrite renamed; the next Sync syncs the directory.
 };
 
 }  // namespace lockerd::server

@@ -87,6 +87,13 @@ void Server::NoteSynced(Time now, uint64_t start_ns) {
 }
 
 void Server::LogFailed(const std::string& error) {
+  if (log_->must_stop()) {
+    // Nothing unsynced was answered; the next start replays whichever file
+    // the directory holds, each complete as of the last sync.
+    Log(LogLevel::kWarning, "Could not make the rewrite of %s durable (%s): stopping at once, as after a crash",
+        log_->path().c_str(), error.c_str());
+    std::_Exit(EXIT_FAILURE);
+  }
   ProcessInfo::AppendOnly& stats = engine_.process().append_only;
   ++stats.write_failures;
   stats.write_error = log_->last_failure();
@@ -145,11 +152,9 @@ void Server::RetryLog() {
 
 bool Server::RewriteToRecover(Time now) {
   // The log itself may be what filled the disk, and a compaction may need
-  // less room than appending to it: every 30 s, while the log is larger
-  // than after its last compaction, try to rewrite it as the whole state,
-  // which holds everything queued.
-  if (log_rewrite_ || now.mono_ms - last_recovery_rewrite_ms_ < kLogRecoveryRewriteIntervalMs ||
-      log_->size_bytes() <= log_size_after_rewrite_) {
+  // less room than appending to it: every 30 s, try to rewrite it as the
+  // whole state, which holds everything queued.
+  if (log_rewrite_ || now.mono_ms - last_recovery_rewrite_ms_ < kLogRecoveryRewriteIntervalMs) {
     return false;
   }
   last_recovery_rewrite_ms_ = now.mono_ms;

@@ -104,6 +104,24 @@ TEST(AppendLog, ReplayKeepsLeasesWholeAcrossAReboot) {
   EXPECT_EQ(state->registers[1].remaining_ms, 5000);
 }
 
+// A compaction's file: snapshot parts stamped as they were taken, then the
+// tail synced meanwhile, older than the last part. Time counts from the
+// newest stamp, so no part's lease comes back shorter than it was.
+TEST(AppendLog, ReplayCountsFromTheNewestStampOfTheBoot) {
+  const std::vector<LogBatch> batches = {
+      Batch(1000, {Held("a", "alice", 10, 5000)}, /*full=*/true),
+      Batch(1300, {Held("b", "bob", 11, 1000)}),   // The last part, taken at 1300.
+      Batch(1050, {Held("c", "carol", 12, 4000)})};  // The tail: synced at 1050.
+  SaveStamp stamp;
+  const auto state = ReplayLog(batches, &stamp);
+  ASSERT_TRUE(state);
+  ASSERT_EQ(state->registers.size(), 3u);
+  EXPECT_EQ(stamp.boot.boottime_ms, 1300);
+  EXPECT_EQ(state->registers[0].remaining_ms, 5000 - 300);  // a, as of 1300.
+  EXPECT_EQ(state->registers[1].remaining_ms, 1000) << "b is not shortened by the older tail's stamp";
+  EXPECT_EQ(state->registers[2].remaining_ms, 4000 - 250);
+}
+
 TEST(AppendLog, AFullRecordReplacesEverythingBefore) {
   std::vector<LogBatch> batches = ThreeTurns();
   batches.push_back(Batch(1600, {Held("z", "zed", 20, 1000)}, /*full=*/true));
