@@ -295,6 +295,16 @@ def summary(r):
     return line
 
 
+def lock_benchmark(system, pipeline, requests):
+    """redis-benchmark taking locks on `system`: LOCK, or SET NX PX on redis."""
+    port = int(system.addresses[0].rsplit(":", 1)[1])
+    if system.kind == "redis":
+        command = ["SET", "key:__rand_int__", "owner", "NX", "PX", "5000"]
+    else:
+        command = ["LOCK", "key:__rand_int__", "owner", "5000"]
+    return redis_benchmark(port, pipeline, requests, command)
+
+
 def run_redis_benchmark(args, systems, results):
     print("== redis-benchmark: LOCK vs SET NX PX, 50 clients, -r 100000", flush=True)
     requests = 20000 if args.quick else 300000
@@ -302,13 +312,8 @@ def run_redis_benchmark(args, systems, results):
         for system in systems:
             if system.key not in ("lockerd1", "lockerd3", "redis"):
                 continue
-            port = int(system.addresses[0].rsplit(":", 1)[1])
-            if system.kind == "redis":
-                command = ["SET", "key:__rand_int__", "owner", "NX", "PX", "5000"]
-            else:
-                command = ["LOCK", "key:__rand_int__", "owner", "5000"]
             # Pipelined runs go about five times faster: five times the requests.
-            rps = redis_benchmark(port, pipeline, requests * (1 if pipeline == 1 else 5), command)
+            rps = lock_benchmark(system, pipeline, requests * (1 if pipeline == 1 else 5))
             results[("rb%d" % pipeline, system.key)] = rps
             print("  P=%-2d %-20s %10.0f requests/s" % (pipeline, system.label, rps), flush=True)
 
@@ -401,12 +406,7 @@ def run_durable(args, lab, systems, results):
     for system in durable:
         if system.key not in ("aof1", "redis-aof"):
             continue
-        port = int(system.addresses[0].rsplit(":", 1)[1])
-        if system.kind == "redis":
-            command = ["SET", "key:__rand_int__", "owner", "NX", "PX", "5000"]
-        else:
-            command = ["LOCK", "key:__rand_int__", "owner", "5000"]
-        rps = redis_benchmark(port, 16, requests, command)
+        rps = lock_benchmark(system, 16, requests)
         results[("durable-rb16", system.key)] = rps
         print("  redis-benchmark P=16, 50 clients: %-22s %10.0f requests/s" % (system.label, rps), flush=True)
     aof1_port = int(durable[0].addresses[0].rsplit(":", 1)[1])

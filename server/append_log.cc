@@ -304,17 +304,7 @@ std::string AppendLog::Sync() {
     }
     cut_needed_ = false;
   }
-  size_t written = 0;
-  std::string error;
-  while (written < pending_.size()) {
-    const ssize_t n = ::write(fd_, pending_.data() + written, pending_.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = SystemError("cannot write " + path_);
-      break;
-    }
-    written += static_cast<size_t>(n);
-  }
+  std::string error = WriteAll(fd_, pending_, path_);
   if (error.empty() && ::fdatasync(fd_) != 0) error = SystemError("cannot sync " + path_);
   if (!error.empty()) {
     last_failure_ = std::strerror(errno);
@@ -382,15 +372,10 @@ std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const std:
   std::string error;
   for (size_t written = 0; written < records.size() && error.empty();) {
     const size_t chunk = std::min(kWriteBehindBytes, records.size() - written);
-    const ssize_t n = ::write(fd, records.data() + written, chunk);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      error = SystemError("cannot write " + rewrite_path);
-      break;
-    }
-    (void)::sync_file_range(fd, static_cast<off_t>(written), n,
+    error = WriteAll(fd, std::string_view(records).substr(written, chunk), rewrite_path);
+    (void)::sync_file_range(fd, static_cast<off_t>(written), static_cast<off_t>(chunk),
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
-    written += static_cast<size_t>(n);
+    written += chunk;
   }
   if (error.empty() && ::fsync(fd) != 0) error = SystemError("cannot sync " + rewrite_path);
   ::close(fd);
@@ -400,13 +385,7 @@ std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const std:
 std::string AppendLog::AppendSynced(const std::string& rewrite_path, std::string_view records) {
   const int fd = ::open(rewrite_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC);
   if (fd < 0) return SystemError("cannot open " + rewrite_path);
-  std::string error;
-  for (size_t written = 0; written < records.size() && error.empty();) {
-    const ssize_t n = ::write(fd, records.data() + written, records.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) error = SystemError("cannot write " + rewrite_path);
-    if (n > 0) written += static_cast<size_t>(n);
-  }
+  std::string error = WriteAll(fd, records, rewrite_path);
   if (error.empty() && ::fdatasync(fd) != 0) error = SystemError("cannot sync " + rewrite_path);
   ::close(fd);
   return error;

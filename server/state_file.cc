@@ -37,19 +37,23 @@ std::optional<uint64_t> ToUnsigned(const std::string& text) {
 
 }  // namespace
 
-std::string WriteSynced(const std::string& path, std::string_view bytes) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return SystemError("cannot create " + path);
+std::string WriteAll(int fd, std::string_view bytes, const std::string& path) {
   size_t written = 0;
   while (written < bytes.size()) {
     const ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const std::string error = SystemError("cannot write " + path);
-      ::close(fd);
-      return error;
-    }
+    if (n < 0) return SystemError("cannot write " + path);
     written += static_cast<size_t>(n);
+  }
+  return {};
+}
+
+std::string WriteSynced(const std::string& path, std::string_view bytes) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return SystemError("cannot create " + path);
+  if (const std::string error = WriteAll(fd, bytes, path); !error.empty()) {
+    ::close(fd);
+    return error;
   }
   if (::fsync(fd) != 0) {
     const std::string error = SystemError("cannot sync " + path);

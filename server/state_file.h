@@ -83,6 +83,9 @@ std::optional<cluster::SavedRegister> ReadSavedRegister(std::span<const std::str
 // Writes `bytes` to `path` (created or truncated) and syncs it to disk; an
 // error message, or an empty string.
 std::string WriteSynced(const std::string& path, std::string_view bytes);
+// Writes all of `bytes` to `fd` (short writes and EINTR retried): empty, or
+// an error naming `path` (errno is the failed write's).
+std::string WriteAll(int fd, std::string_view bytes, const std::string& path);
 // Syncs a directory, so that a file created, renamed or removed in it
 // stays so; an error message, or an empty string.
 std::string SyncDirectory(const std::string& dir);
