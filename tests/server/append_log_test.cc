@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -235,6 +236,22 @@ class AppendLogFile : public ::testing::Test {
     return bytes.str();
   }
 
+  // A new log at path_ holding `turns`, synced.
+  std::unique_ptr<AppendLog> OpenSynced(const std::vector<LogBatch>& turns) {
+    std::string error;
+    auto log = AppendLog::Open(path_, 0, &error);
+    if (!log) {
+      ADD_FAILURE() << error;
+      return nullptr;
+    }
+    for (const LogBatch& batch : turns) log->Add(batch);
+    if (const std::string failed = log->Sync(); !failed.empty()) {
+      ADD_FAILURE() << failed;
+      return nullptr;
+    }
+    return log;
+  }
+
   std::filesystem::path dir_;
   std::string path_;
 };
@@ -270,11 +287,8 @@ TEST_F(AppendLogFile, OpeningCutsATornTailOff) {
 }
 
 TEST_F(AppendLogFile, ARewriteThatCannotWriteLeavesTheLogAsItWas) {
-  std::string error;
-  auto log = AppendLog::Open(path_, 0, &error);
-  ASSERT_TRUE(log) << error;
-  for (const LogBatch& batch : ThreeTurns()) log->Add(batch);
-  ASSERT_EQ(log->Sync(), "");
+  auto log = OpenSynced(ThreeTurns());
+  ASSERT_TRUE(log);
   const std::string before = Contents();
   // Where the rewrite would write its new file stands a directory.
   ASSERT_EQ(::mkdir((path_ + ".tmp").c_str(), 0700), 0);
@@ -294,11 +308,8 @@ TEST_F(AppendLogFile, ARewriteThatCannotWriteLeavesTheLogAsItWas) {
 }
 
 TEST_F(AppendLogFile, ARewriteKeepsWhatIsSyncedWhileItsSnapshotIsWritten) {
-  std::string error;
-  auto log = AppendLog::Open(path_, 0, &error);
-  ASSERT_TRUE(log) << error;
-  for (const LogBatch& batch : ThreeTurns()) log->Add(batch);
-  ASSERT_EQ(log->Sync(), "");
+  auto log = OpenSynced(ThreeTurns());
+  ASSERT_TRUE(log);
   log->Add(Batch(2900, {Held("w", "wim", 39, 100)}));
   EXPECT_FALSE(log->BeginRewrite()) << "a snapshot must not be older than what is queued";
   ASSERT_EQ(log->Sync(), "");
@@ -333,11 +344,8 @@ TEST_F(AppendLogFile, ARewriteKeepsWhatIsSyncedWhileItsSnapshotIsWritten) {
 }
 
 TEST_F(AppendLogFile, RewriteLeavesOneFullRecord) {
-  std::string error;
-  auto log = AppendLog::Open(path_, 0, &error);
-  ASSERT_TRUE(log) << error;
-  for (const LogBatch& batch : ThreeTurns()) log->Add(batch);
-  ASSERT_EQ(log->Sync(), "");
+  auto log = OpenSynced(ThreeTurns());
+  ASSERT_TRUE(log);
   bool can_go_on = false;
   ASSERT_EQ(log->Rewrite(Batch(3000, {Held("x", "xavier", 40, 100)}, /*full=*/true), &can_go_on), "");
   EXPECT_TRUE(can_go_on);
