@@ -21,6 +21,8 @@ constexpr NamedRule kRules[] = {
     {"first-start-votes-at-once", &BrokenRules::first_start_votes_at_once},
     {"first-start-counts-undecided", &BrokenRules::first_start_counts_undecided},
     {"retry-forgets-its-accepts", &BrokenRules::retry_forgets_its_accepts},
+    {"answers-before-sync", &BrokenRules::answers_before_sync},
+    {"restart-ignores-round-reserve", &BrokenRules::restart_ignores_round_reserve},
 };
 
 }  // namespace

@@ -53,6 +53,13 @@ struct BrokenRules {
   // holder's lease, and a SET NX whose own grant was carried on answers
   // null (found by the compatibility matrix, issue 15).
   bool retry_forgets_its_accepts = false;
+  // A member with the log sends its answers to peers' rounds (promises,
+  // accepts) before its turn's changes are durable, as it may its own
+  // rounds' proposals: a crash then forgets a vote a coordinator counted.
+  bool answers_before_sync = false;
+  // A member restarted from its log keeps the promises the log holds, not
+  // raising them above the reserve it may have promised up to unsynced.
+  bool restart_ignores_round_reserve = false;
 };
 
 // The rules by name ("forget-promises", ...), for the test tools' flags:

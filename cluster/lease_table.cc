@@ -38,11 +38,19 @@ Register& LeaseTable::FindOrCreate(std::string_view key, int64_t now_ms) {
 void LeaseTable::SetPromised(Register& reg, Ballot ballot) {
   if (ballot <= reg.promised) return;
   reg.promised = ballot;
-  NoteChanged(reg);
+  NoteChanged(reg, /*promise_only=*/true);
 }
 
-void LeaseTable::NoteChanged(const Register& reg) {
-  if (tracking_changes_) changed_slots_.push_back(reg.slot);
+void LeaseTable::NoteChanged(const Register& reg, bool promise_only) {
+  if (!tracking_changes_) return;
+  changed_slots_.push_back(reg.slot);
+  if (!promise_only) states_changed_ = true;
+}
+
+bool LeaseTable::TakeStatesChanged() {
+  const bool changed = states_changed_;
+  states_changed_ = false;
+  return changed;
 }
 
 std::vector<LeaseTable::Erased> LeaseTable::TakeErased() {

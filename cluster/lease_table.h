@@ -114,6 +114,9 @@ class LeaseTable {
   void TrackChanges(bool on) { tracking_changes_ = on; }
   // The slots changed since the last call, each once, in slot order.
   std::vector<uint32_t> TakeChangedSlots();
+  // Whether a register's accepted state (its lease or its freedom) changed
+  // since the last call, not only a promise.
+  bool TakeStatesChanged();
   // The registers erased (a tombstone's end) since the last call, with the
   // ballots they had: a slot changed and then erased before the call
   // would otherwise leave its last record (a lease) standing.
@@ -148,7 +151,7 @@ class LeaseTable {
   // Free's work, without noting a change (an expiry).
   void EndLease(Register& reg, Ballot accepted, int64_t now_ms);
   void NoteFreed(std::string_view key);
-  void NoteChanged(const Register& reg);
+  void NoteChanged(const Register& reg, bool promise_only = false);
 
   int64_t idle_ms_;
   std::vector<std::unique_ptr<SlotStorage[]>> chunks_;  // Slots [0, slots_used_) are built.
@@ -168,6 +171,7 @@ class LeaseTable {
   std::vector<std::string> freed_keys_;
   bool tracking_changes_ = false;
   std::vector<uint32_t> changed_slots_;
+  bool states_changed_ = false;
   std::vector<Erased> erased_;
 };
 

@@ -29,6 +29,14 @@ inline constexpr int kRoundAttemptsMax = 16;
 // Members in one cluster; a quorum tally keeps one bit per member.
 inline constexpr size_t kMembersMax = 31;
 
+// A member with the log answers a promise before its turn's sync only
+// when the promise's round is below the reserve its log already holds: the
+// highest round it has seen, rounded up to a multiple of this, plus this
+// (Node::MaySendBeforeSync). The reserve moves, and costs a record, once
+// per this many rounds; a restart from the log raises every promise above
+// it, so ballots jump by up to twice this after a crash.
+inline constexpr uint64_t kRoundReserveStep = uint64_t{1} << 20;
+
 // Rounds in flight on one coordinator; beyond this a write is refused.
 inline constexpr size_t kRoundsInFlightMax = 100'000;
 

@@ -120,6 +120,31 @@ class Node {
   // log must hold it on disk before anything this member sends or answers
   // next leaves it.
   std::optional<NodeState> TakeChanges(Time now);
+  // The log holds every change taken so far (the server's sync succeeded).
+  void NoteDurable() {
+    durable_round_reserve_ = journaled_.round_reserve;
+    changes_need_sync_ = false;
+  }
+  // Whether the changes taken since the last NoteDurable must be synced
+  // before this member's answers and the rest of its messages leave: any
+  // but promises of rounds within the synced round reserve, and the
+  // ballots and tombstone ends that come with them (a restart from the log
+  // raises every promise and ballot above the reserve, and an erased
+  // register's last synced record is free). Those may wait in the log's
+  // queue for the next sync.
+  bool ChangesNeedSync() const { return changes_need_sync_; }
+  // With the log: whether a message from the outbox may leave while the
+  // changes of the turn that made it are still being synced, so that the
+  // members' syncs overlap (CLUSTER-SAFETY.md, "Syncs that overlap"). This
+  // member's own proposals may: a Prepare (it carries no state), and an
+  // Accept whose ballot's round is within the synced round reserve (after
+  // a crash this member proposes only above the reserve, so no ballot ever
+  // carries two values). So may a promise of a round within the reserve (a
+  // restart from the log raises every promise above it, so a promise a
+  // crash forgot is still kept). Everything else
+  // waits for the sync: accepts (the votes that choose a value), peeks'
+  // answers (reads), Learns, probes, recovery, and every reply to a client.
+  bool MaySendBeforeSync(const Message& message) const;
 
   bool recovering() const { return recovery_.recovering(); }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
@@ -177,7 +202,9 @@ class Node {
   // Whether a commit (Accept, Learn) from a peer is young enough to apply:
   // its age bounded, within L.
   bool FreshEnough(const Message& message, std::optional<int64_t> age_ms);
-  void RestoreRegister(const SavedRegister& saved, Time now, std::optional<int64_t> downtime_ms);
+  // Its promise at least `promise_floor` (a log's promise reserve).
+  void RestoreRegister(const SavedRegister& saved, Time now, std::optional<int64_t> downtime_ms,
+                       Ballot promise_floor);
   // False (and counted) for a held lease from a peer whose ttl is out of
   // 1..max-lease-ms or whose token is 0.
   bool LeaseSane(bool held, int64_t ttl_ms, uint64_t token);
@@ -217,9 +244,13 @@ class Node {
     Ballot ballot_floor;
     int64_t quarantine_until_ms = 0;
     bool needs_sync = false;
+    uint64_t round_reserve = 0;
     bool operator==(const Journaled&) const = default;
   };
   Journaled journaled_;
+  // The round reserve as of the last NoteDurable.
+  uint64_t durable_round_reserve_ = 0;
+  bool changes_need_sync_ = false;
 };
 
 }  // namespace lockerd::cluster

@@ -77,6 +77,15 @@ void Node::Digest(StateDigest* digest) const {
   clocks_.Digest(digest);
   recovery_.Digest(digest);
   for (size_t member = 0; member < options_.members_count; ++member) digest->Add(vouched_runs_[member]);
+  // What may leave before a sync (MaySendBeforeSync) and what the next
+  // record holds.
+  digest->Add(durable_round_reserve_);
+  digest->Add(changes_need_sync_);
+  digest->Add(journaled_.token_counter);
+  digest->Add(journaled_.ballot_floor);
+  digest->Add(journaled_.quarantine_until_ms);
+  digest->Add(journaled_.needs_sync);
+  digest->Add(journaled_.round_reserve);
   // Between calls these are empty once the caller took its outbox and
   // results; counted in case it did not.
   digest->Add(pending_.size());

@@ -4,6 +4,7 @@
 
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
+#include "cluster/limits.h"
 #include "cluster/node.h"
 
 namespace lockerd::cluster {
@@ -21,11 +22,19 @@ const char* StartKindName(StartKind kind) {
 StartReport Node::Start(const StartFacts& facts, Time now) {
   StartReport report;
   const bool cluster = options_.members_count > 1;
+  // Every promise a log's run may have answered before syncing it is of a
+  // round within its reserve: each is kept by promising above the reserve,
+  // on every register.
+  Ballot reserve_floor;
+  if (facts.saved && facts.saved->round_reserve > 0 &&
+      !options_.broken.restart_ignores_round_reserve) {
+    reserve_floor = Ballot{facts.saved->round_reserve + 1, 0, 0};
+  }
   if (facts.saved) {
     // Counters and ballots only ever grow, whatever else is lost.
     acceptor_.RaiseTokenCounter(facts.saved->token_counter);
-    table_.RaiseBallotFloor(facts.saved->ballot_floor);
-    coordinator_.RaiseBallot(facts.saved->ballot_floor);
+    table_.RaiseBallotFloor(std::max(facts.saved->ballot_floor, reserve_floor));
+    coordinator_.RaiseBallot(std::max(facts.saved->ballot_floor, reserve_floor));
   }
   if (facts.unclean || facts.members_changed) {
     // What it promised and accepted since its state was saved is lost: the
@@ -65,7 +74,7 @@ StartReport Node::Start(const StartFacts& facts, Time now) {
   report.kind = downtime_ms ? StartKind::kClean : StartKind::kCleanAfterReboot;
   int64_t longest_lease_ms = 0;
   for (const SavedRegister& reg : saved.registers) {
-    RestoreRegister(reg, now, downtime_ms);
+    RestoreRegister(reg, now, downtime_ms, reserve_floor);
     if (reg.held) longest_lease_ms = std::max(longest_lease_ms, reg.remaining_ms);
   }
   report.registers_loaded = table_.registers_count();
@@ -86,11 +95,12 @@ StartReport Node::Start(const StartFacts& facts, Time now) {
   return report;
 }
 
-void Node::RestoreRegister(const SavedRegister& saved, Time now, std::optional<int64_t> downtime_ms) {
+void Node::RestoreRegister(const SavedRegister& saved, Time now, std::optional<int64_t> downtime_ms,
+                           Ballot promise_floor) {
   const int64_t passed_ms = std::max<int64_t>(downtime_ms.value_or(0), 0);
   acceptor_.RaiseTokenCounter(saved.token);
   Register& reg = table_.FindOrCreate(saved.key, now.mono_ms);
-  table_.SetPromised(reg, std::max(saved.promised, saved.accepted));
+  table_.SetPromised(reg, std::max({saved.promised, saved.accepted, promise_floor}));
   reg.written_ms = now.mono_ms;
   if (saved.held) {
     const int64_t left_ms = saved.remaining_ms - passed_ms;
@@ -116,6 +126,11 @@ void Node::SaveCounters(NodeState* state, Time now, bool ballot_floor) const {
   }
   state->token_counter = acceptor_.token_counter();
   if (ballot_floor) state->ballot_floor = HighestBallot();
+  // Every round this member promised it saw first (Handle raises the
+  // coordinator's round to it), and every round it proposed at came from
+  // that counter: the reserve is above all of them, with room.
+  const uint64_t round = coordinator_.last_ballot().round;
+  state->round_reserve = round - round % kRoundReserveStep + 2 * kRoundReserveStep;
 }
 
 SavedRegister Node::SaveRegister(size_t slot, Time now) const {
@@ -180,11 +195,40 @@ std::optional<NodeState> Node::TakeChanges(Time now) {
     changes.ballot_floor = std::max(changes.ballot_floor, changes.registers.back().promised);
   }
   changes.ballot_floor = std::max(changes.ballot_floor, journaled_.ballot_floor);
+  changes.round_reserve = std::max(changes.round_reserve, journaled_.round_reserve);
   const Journaled journaled{changes.token_counter, changes.ballot_floor,
-                            acceptor_.quarantine_until_ms(), changes.needs_sync};
+                            acceptor_.quarantine_until_ms(), changes.needs_sync,
+                            changes.round_reserve};
+  // Promises within the synced reserve, and the ballots and erasures that
+  // come with them, may wait for a later sync (ChangesNeedSync).
+  if (table_.TakeStatesChanged() || journaled.token_counter != journaled_.token_counter ||
+      journaled.quarantine_until_ms != journaled_.quarantine_until_ms ||
+      journaled.needs_sync != journaled_.needs_sync || journaled.round_reserve != durable_round_reserve_) {
+    changes_need_sync_ = true;
+  }
   if (changes.registers.empty() && journaled == journaled_) return std::nullopt;
   journaled_ = journaled;
   return changes;
+}
+
+bool Node::MaySendBeforeSync(const Message& message) const {
+  if (message.from != options_.self || message.to == options_.self) return false;
+  if (std::holds_alternative<Prepare>(message.body)) return true;
+  if (const auto* accept = std::get_if<Accept>(&message.body)) {
+    return accept->ballot.member == options_.self && accept->ballot.round <= durable_round_reserve_;
+  }
+  if (const auto* promise = std::get_if<Promise>(&message.body)) {
+    // A promise of the Prepare's ballot (a peek's answer never is: it
+    // promises nothing, and a peek's ballot is never prepared).
+    if (promise->vote == Vote::kYes && promise->highest == promise->ballot &&
+        promise->ballot.round <= durable_round_reserve_) {
+      return true;
+    }
+  }
+  if (options_.broken.answers_before_sync) {
+    return std::holds_alternative<Promise>(message.body) || std::holds_alternative<Accepted>(message.body);
+  }
+  return false;
 }
 
 void Node::BeginRecovery(Time now, RecoverySync::Kind kind) {

@@ -37,6 +37,11 @@ struct NodeState {
   // the quarantine (what was left of it) and the recovery carry over.
   int64_t quarantine_left_ms = 0;
   bool needs_sync = false;
+  // With the log: this member promised no round above this. It may have
+  // answered promises up to it before they were synced, so a restart from
+  // the log raises every promise above it (Node::Start); 0: nothing to
+  // raise (a clean stop saves every promise).
+  uint64_t round_reserve = 0;
 };
 
 // What a member finds when it starts.

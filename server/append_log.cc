@@ -21,7 +21,10 @@ namespace lockerd::server {
 namespace {
 
 constexpr std::string_view kBatch = "batch";
-constexpr size_t kHeaderFields = 12;
+// The header's fields; the promise reserve (the 12th) is newer: a header
+// without it reads as a reserve of 0 (that run answered no promise early).
+constexpr size_t kHeaderFields = 13;
+constexpr size_t kHeaderFieldsWithoutReserve = 12;
 constexpr size_t kFrameBytes = 8;    // Length and its checksum.
 constexpr size_t kTrailerBytes = 4;  // The payload's checksum.
 // A record longer than this is damage, not data: records are cut at
@@ -56,14 +59,17 @@ std::optional<LogBatch> DecodePayload(std::string_view payload) {
   limits.bulk_bytes_max = 64u << 20;
   limits.command_bytes_max = 128u << 20;
   protocol::RespParser parser(limits);
-  const auto next = [&](size_t fields) -> bool {
+  const auto next = [&](size_t fields, size_t or_fields = 0) -> bool {
     if (payload.empty()) return false;
     const protocol::ParseResult r = parser.Feed(payload);
     payload.remove_prefix(r.consumed_bytes);
-    return r.status == protocol::ParseStatus::kComplete && parser.command().size() == fields;
+    return r.status == protocol::ParseStatus::kComplete &&
+           (parser.command().size() == fields || parser.command().size() == or_fields);
   };
-  if (!next(kHeaderFields)) return std::nullopt;
+  if (!next(kHeaderFields, kHeaderFieldsWithoutReserve)) return std::nullopt;
   const auto header = parser.command();
+  const bool with_reserve = header.size() == kHeaderFields;
+  const auto reserve = with_reserve ? ToUnsigned(header[11]) : std::optional<uint64_t>(0);
   const auto wall = protocol::ParseInt64(header[2]);
   const auto boottime = protocol::ParseInt64(header[4]);
   const auto counter = ToUnsigned(header[5]);
@@ -74,7 +80,8 @@ std::optional<LogBatch> DecodePayload(std::string_view payload) {
   const auto count = ToUnsigned(header[10]);
   if (header[0] != kBatch || (header[1] != "full" && header[1] != "delta") || !wall || !boottime ||
       !counter || !floor_round || !floor_member || !quarantine_left || *quarantine_left < 0 ||
-      (header[9] != "0" && header[9] != "1") || !count || header[11] != "end-of-header") {
+      (header[9] != "0" && header[9] != "1") || !count || !reserve ||
+      header[header.size() - 1] != "end-of-header") {
     return std::nullopt;
   }
   batch.full = header[1] == "full";
@@ -85,6 +92,7 @@ std::optional<LogBatch> DecodePayload(std::string_view payload) {
   batch.ballot_floor.round = *floor_round;
   batch.quarantine_left_ms = *quarantine_left;
   batch.needs_sync = header[9] == "1";
+  batch.round_reserve = *reserve;
   for (uint64_t i = 0; i < *count; ++i) {
     if (!next(kSavedRegisterFields)) return std::nullopt;
     std::optional<cluster::SavedRegister> reg = ReadSavedRegister(parser.command());
@@ -105,6 +113,7 @@ LogBatch LogBatchOf(cluster::NodeState state, bool full, SaveStamp stamp) {
   batch.ballot_floor = state.ballot_floor;
   batch.quarantine_left_ms = state.quarantine_left_ms;
   batch.needs_sync = state.needs_sync;
+  batch.round_reserve = state.round_reserve;
   batch.registers = std::move(state.registers);
   return batch;
 }
@@ -129,6 +138,7 @@ void AppendRecord(const LogBatch& batch, bool full, size_t count, std::string_vi
   writer.WriteBulk(std::to_string(batch.quarantine_left_ms));
   writer.WriteBulk(batch.needs_sync ? "1" : "0");
   writer.WriteBulk(std::to_string(count));
+  writer.WriteBulk(std::to_string(batch.round_reserve));
   writer.WriteBulk("end-of-header");
   payload += registers;
   const size_t frame = out->size();
@@ -245,6 +255,7 @@ std::optional<cluster::NodeState> ReplayLog(const std::vector<LogBatch>& batches
     }
     state.token_counter = std::max(state.token_counter, batch.token_counter);
     state.ballot_floor = std::max(state.ballot_floor, batch.ballot_floor);
+    state.round_reserve = std::max(state.round_reserve, batch.round_reserve);
   }
   state.quarantine_left_ms = as_of_last(batches.back().quarantine_left_ms, batches.back().stamp);
   state.needs_sync = batches.back().needs_sync;

@@ -41,6 +41,7 @@ struct LogBatch {
   // recovery, when it wrote the batch has not recovered by crashing.
   int64_t quarantine_left_ms = 0;
   bool needs_sync = false;
+  uint64_t round_reserve = 0;  // As NodeState's.
   std::vector<cluster::SavedRegister> registers;
 };
 

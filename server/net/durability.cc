@@ -45,6 +45,7 @@ bool Server::OpenLog(const PreviousRun& previous, Time now) {
     return false;
   }
   log_size_after_rewrite_ = log_->size_bytes();
+  node.NoteDurable();
   ProcessInfo::AppendOnly& stats = engine_.process().append_only;
   stats.enabled = true;
   stats.size_bytes = log_->size_bytes();
@@ -63,18 +64,43 @@ void Server::QueueChanges(Time now) {
   log_->Add(BatchOf(std::move(*changes), /*full=*/false, now));
 }
 
-void Server::CommitChanges() {
+void Server::CommitChanges(bool all) {
   if (!log_) return;
   const Time now = Now();
   QueueChanges(now);
   // While the log is failing, RetryLog syncs (each second); what changes
   // meanwhile (a round already under way trying again) produces nothing
   // that leaves: its messages are dropped and no round can finish.
-  if (!log_->has_pending() || log_failing_) return;
-  const uint64_t start_ns = uv_hrtime();
-  if (const std::string error = log_->Sync(); !error.empty()) return LogFailed(error);
-  NoteSynced(now, start_ns);
-  MaybeCompactLog(now);
+  if (log_failing_) return;
+  cluster::Node& node = engine_.node();
+  if (log_->has_pending()) {
+    // Promises within the synced reserve wait for the next sync that is
+    // needed, or for the cron's each second (cluster::Node::ChangesNeedSync).
+    if (!all && !node.ChangesNeedSync()) return;
+    const uint64_t start_ns = uv_hrtime();
+    if (const std::string error = log_->Sync(); !error.empty()) return LogFailed(error);
+    NoteSynced(now, start_ns);
+    MaybeCompactLog(now);
+  }
+  node.NoteDurable();
+}
+
+void Server::SendBeforeSync() {
+  if (!log_ || log_failing_ || !peers_) return;
+  const cluster::Node& node = engine_.node();
+  std::vector<cluster::Message> later;
+  bool sent = false;
+  for (cluster::Message& message : peer_outbox_) {
+    if (node.MaySendBeforeSync(message)) {
+      peers_->Send(message);
+      sent = true;
+    } else {
+      later.push_back(std::move(message));
+    }
+  }
+  if (!sent) return;
+  peers_->FlushAll();
+  peer_outbox_.swap(later);
 }
 
 void Server::NoteSynced(Time now, uint64_t start_ns) {
@@ -142,6 +168,7 @@ void Server::RetryLog() {
     NoteSynced(now, start_ns);
   }
   log_failing_ = false;
+  engine_.node().NoteDurable();
   engine_.SetCannotPersist({});
   engine_.process().append_only.write_error.clear();
   Log(LogLevel::kNotice,

@@ -85,6 +85,7 @@ void Server::OnCron(uv_timer_t* timer) {
   Server& server = *static_cast<Server*>(timer->data);
   const Time now = server.Now();
   server.RetryLog();
+  server.CommitChanges(/*all=*/true);  // Promises that waited for a sync.
   server.NoteVotingState(now);
   const int64_t soft_ms = server.config_.output_limit.soft_seconds * 1000;
   // Only the connections that can be due are looked at, never all of them:

@@ -213,7 +213,9 @@ void Server::Close(Client& client) {
 void Server::OnPrepare(uv_prepare_t* prepare) {
   Server& server = *static_cast<Server*>(prepare->data);
   server.engine_.EndTurn(server.Now(), server, &server.peer_outbox_);
-  // Nothing this turn produced leaves before what it changed is durable.
+  // Nothing this turn produced leaves before what it changed is durable,
+  // but this member's own proposals, which depend on none of it.
+  server.SendBeforeSync();
   server.CommitChanges();
   if (server.log_rewrite_ && !server.log_failing_) server.ContinueSnapshot(server.Now());
   if (server.log_failing_) {
@@ -294,7 +296,7 @@ void Server::Shutdown(const char* why, bool save) {
   shutting_down_ = true;
   if (log_) AbandonCompaction("shutting down");
   // With appendonly yes the log is the fallback if the save fails.
-  if (why != nullptr) CommitChanges();
+  if (why != nullptr) CommitChanges(/*all=*/true);
   if (why != nullptr && save) {
     const Time now = Now();
     const cluster::NodeState state = engine_.node().Save(now);

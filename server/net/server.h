@@ -123,9 +123,14 @@ class Server : private TurnDriver {
   // state the member starts from. False: cannot start.
   bool OpenLog(const PreviousRun& previous, Time now);
   // Group commit: what this turn changed so far goes to the log and is
-  // synced before anything leaves the member (replies, peer messages). A
-  // failed write or sync starts LogFailed.
-  void CommitChanges();
+  // synced before anything leaves the member (replies, peer messages),
+  // but for promises the round reserve covers, which wait for a later
+  // sync unless `all`. A failed write or sync starts LogFailed.
+  void CommitChanges(bool all = false);
+  // Before this turn's commit: sends the peer messages that may leave
+  // while it syncs (cluster::Node::MaySendBeforeSync: this member's own
+  // proposals), so that its sync and its peers' overlap.
+  void SendBeforeSync();
   // Takes the node's changes since the last call into the log's queue.
   void QueueChanges(Time now);
   // The log could not be written or synced (a full disk, an I/O error):
