@@ -330,6 +330,45 @@ TEST(BrokenVariants, AnswersBeforeTheirSyncAreCaught) {
   EXPECT_NE(caught, 0u);
 }
 
+// The first seed (of `seeds`) at which members with the log, syncing
+// slowly (up to `sync_us_max`, so that crashes often meet a sync), break a
+// rule.
+uint64_t FirstSeedCaught(const cluster::BrokenRules& broken, uint64_t seeds, int64_t sync_us_max,
+                         const char* what) {
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    SimOptions options = AppendOnlyCrashes(seed);
+    options.broken = broken;
+    options.sync_us_min = 1'000;
+    options.sync_us_max = sync_us_max;
+    const SimReport report = RunSimulation(options);
+    if (!report.ok) {
+      std::printf("%s caught at seed %llu: %s\n", what, static_cast<unsigned long long>(seed),
+                  report.violations[0].c_str());
+      return seed;
+    }
+  }
+  return 0;
+}
+
+// Members that answer others' rounds (promises beyond their reserve,
+// accepts) before those answers are synced: a crash forgets a vote that a
+// coordinator counted. Only this member's own proposals, and promises
+// within the reserve, may leave before the sync.
+TEST(BrokenVariants, VotesSentBeforeTheirSyncAreCaught) {
+  cluster::BrokenRules broken;
+  broken.answers_before_sync = true;
+  EXPECT_NE(FirstSeedCaught(broken, 1000, 100'000, "votes sent before their sync"), 0u);
+}
+
+// A member restarted from its log that keeps the promises the log holds,
+// instead of promising above its round reserve: a promise it answered
+// before the sync, then forgot, no longer binds it.
+TEST(BrokenVariants, RestartsThatIgnoreTheRoundReserveAreCaught) {
+  cluster::BrokenRules broken;
+  broken.restart_ignores_round_reserve = true;
+  EXPECT_NE(FirstSeedCaught(broken, 1000, 100'000, "a restart below the round reserve"), 0u);
+}
+
 // A one-round-trip write at a fresh ballot instead of the next step: the
 // messages' age limit leaves it too small a window for random faults to
 // meet often, so race_test.cc stages it

@@ -60,7 +60,8 @@ class World {
     int incarnation = 0;
     Disk disk;
     bool appendonly = false;
-    // broken_sync_after_send: records not yet on disk, and the last sync.
+    // Records queued, not yet synced (lost in a crash), and (only with
+    // broken_sync_after_send) when the log was last synced.
     std::string unsynced;
     int64_t synced_us = 0;
     // The machine: which boot it is in, and when (real time) it booted;
@@ -126,9 +127,12 @@ class World {
   // Runs `work` on a member now, later if it is paused, never if it is down
   // or restarted since `incarnation`.
   void OnMember(size_t index, int incarnation, std::function<void(cluster::Node&)> work);
+  // What a node call produced leaves: at once, or (appendonly yes) as the
+  // server lets it, around the sync of the call's changes.
   void AfterNodeCall(size_t index);
-  // appendonly yes: the call's changes to the log (group commit).
-  void SyncLog(size_t index);
+  void Deliver(size_t index, const std::vector<Message>& outbox, const std::vector<WriteResult>& results);
+  // appendonly yes: the call's changes to the log's queue (`unsynced`).
+  void QueueLog(size_t index);
   void ArmTimer(size_t index);
   void Send(const Message& message);
   void Resume(size_t index);
@@ -407,35 +411,68 @@ void World::OnMember(size_t index, int incarnation, std::function<void(cluster::
   AfterNodeCall(index);
 }
 
-void World::SyncLog(size_t index) {
+void World::QueueLog(size_t index) {
   Member& member = members_[index];
   const cluster::Time now = LocalTime(member);
-  std::string record;
   if (std::optional<cluster::NodeState> changes = member.node->TakeChanges(now)) {
-    record = server::EncodeLogRecord(
+    member.unsynced += server::EncodeLogRecord(
         server::LogBatchOf(std::move(*changes), /*full=*/false, {now.wall_ms, BootStampOf(member)}));
-  }
-  if (options_.broken_sync_after_send) {
-    member.unsynced += record;
-    if (now_us_ - member.synced_us >= 100'000) {
-      member.disk.log_bytes += member.unsynced;
-      member.unsynced.clear();
-      member.synced_us = now_us_;
-    }
-  } else {
-    member.disk.log_bytes += record;
   }
 }
 
 void World::AfterNodeCall(size_t index) {
   Member& member = members_[index];
-  // Nothing the call produced leaves before its changes are on disk.
-  if (member.appendonly) SyncLog(index);
   std::vector<Message> outbox;
   member.node->TakeOutbox(&outbox);
-  for (const Message& message : outbox) Send(message);
   std::vector<WriteResult> results;
   member.node->TakeResults(&results);
+  if (member.appendonly && options_.broken_sync_after_send) {
+    // The broken variant: everything leaves now; the log is synced every
+    // 100 ms.
+    QueueLog(index);
+    if (now_us_ - member.synced_us >= 100'000) {
+      member.disk.log_bytes += member.unsynced;
+      member.unsynced.clear();
+      member.synced_us = now_us_;
+    }
+  } else if (member.appendonly) {
+    // As the server's loop turn (Server::OnPrepare): this member's own
+    // proposals leave at once, the call's changes go to the log's queue,
+    // and the rest leaves once they are synced, when a sync is needed. The
+    // process waits for its sync; a crash meanwhile loses what was queued.
+    std::vector<Message> after_sync;
+    for (Message& message : outbox) {
+      if (member.node->MaySendBeforeSync(message)) {
+        Send(message);
+      } else {
+        after_sync.push_back(std::move(message));
+      }
+    }
+    QueueLog(index);
+    if (!member.unsynced.empty() && member.node->ChangesNeedSync()) {
+      const int64_t done_us = now_us_ + Uniform(options_.sync_us_min, options_.sync_us_max);
+      member.paused_until_us = std::max(member.paused_until_us, done_us);
+      At(done_us, [this, index, incarnation = member.incarnation, after_sync = std::move(after_sync),
+                   results = std::move(results)] {
+        Member& synced = members_[index];
+        if (!synced.node || synced.incarnation != incarnation) return;  // Crashed meanwhile.
+        synced.disk.log_bytes += synced.unsynced;
+        synced.unsynced.clear();
+        synced.node->NoteDurable();
+        Deliver(index, after_sync, results);
+        Resume(index);
+      });
+      return;
+    }
+    if (member.unsynced.empty()) member.node->NoteDurable();
+    outbox = std::move(after_sync);
+  }
+  Deliver(index, outbox, results);
+}
+
+void World::Deliver(size_t index, const std::vector<Message>& outbox,
+                    const std::vector<WriteResult>& results) {
+  for (const Message& message : outbox) Send(message);
   for (const WriteResult& result : results) {
     Trace(2, result.request_id, static_cast<uint64_t>(result.outcome) * 1'000'003 + result.token);
     Log("member " + std::to_string(index) + " answers request " + std::to_string(result.request_id) +

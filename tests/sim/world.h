@@ -88,6 +88,12 @@ struct SimOptions {
   // appendfsync everysec) instead of before the messages and answers that
   // depend on it, so a crash loses changes others already acted on.
   bool broken_sync_after_send = false;
+  // How long a member's log sync takes (µs, uniform): the process waits for
+  // it, and a crash meanwhile loses what it was syncing, while this
+  // member's proposals that may leave before it
+  // (cluster::Node::MaySendBeforeSync) are already on their way.
+  int64_t sync_us_min = 50;
+  int64_t sync_us_max = 1500;
   // Clients reuse their owner name across acquires (as a host name or a
   // fixed value would), so a lease that comes back is renewed by its old
   // owner with its old token: the fencing checker sees it.
