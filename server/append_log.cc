@@ -7,8 +7,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <map>
+#include <thread>
 
 #include "base/buffer_keeping.h"
 #include "base/crc32c.h"
@@ -16,6 +18,7 @@
 #include "protocol/numbers.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
+#include "server/config/limits.h"
 
 namespace lockerd::server {
 namespace {
@@ -379,14 +382,15 @@ std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const std:
   for (const LogBatch& part : parts) records += EncodeLogRecord(part);
   const int fd = ::open(rewrite_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return SystemError("cannot create " + rewrite_path);
-  constexpr size_t kWriteBehindBytes = 1u << 20;
   std::string error;
   for (size_t written = 0; written < records.size() && error.empty();) {
-    const size_t chunk = std::min(kWriteBehindBytes, records.size() - written);
+    const size_t chunk = std::min(kLogWriteBehindBytes, records.size() - written);
     error = WriteAll(fd, std::string_view(records).substr(written, chunk), rewrite_path);
     (void)::sync_file_range(fd, static_cast<off_t>(written), static_cast<off_t>(chunk),
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     written += chunk;
+    // Room for the loop's syncs between two chunks.
+    std::this_thread::sleep_for(std::chrono::microseconds(kLogWriteBehindPauseUs));
   }
   if (error.empty() && ::fsync(fd) != 0) error = SystemError("cannot sync " + rewrite_path);
   ::close(fd);
@@ -400,6 +404,19 @@ std::string AppendLog::AppendSynced(const std::string& rewrite_path, std::string
   if (error.empty() && ::fdatasync(fd) != 0) error = SystemError("cannot sync " + rewrite_path);
   ::close(fd);
   return error;
+}
+
+void AppendLog::ReleaseReplaced(int fd, const std::string& dir) {
+  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
+  struct stat info {};
+  if (SyncDirectory(dir).empty() && ::fstat(fd, &info) == 0) {
+    for (off_t size = info.st_size; size > 0;) {
+      size = std::max<off_t>(0, size - static_cast<off_t>(kLogReleaseStepBytes));
+      if (::ftruncate(fd, size) != 0) break;
+      std::this_thread::sleep_for(std::chrono::microseconds(kLogReleasePauseUs));
+    }
+  }
+  ::close(fd);
 }
 
 std::string AppendLog::TakeTail() {

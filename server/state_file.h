@@ -69,6 +69,7 @@ class StateStore {
   std::string state_path() const { return dir_ + "/lockerd.state"; }
   std::string marker_path() const { return dir_ + "/lockerd.running"; }
   std::string log_path() const { return dir_ + "/lockerd.aof"; }
+  const std::string& dir() const { return dir_; }
 
  private:
   std::string dir_;

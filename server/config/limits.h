@@ -133,4 +133,15 @@ inline constexpr int64_t kLogRecoveryRewriteIntervalMs = 30'000;
 // A compaction's snapshot is taken this many register slots per loop turn,
 // so that no turn stalls long (about 3 ms at ~350 ns a register).
 inline constexpr size_t kLogSnapshotSlotsPerTurn = 8192;
+// A worker writes the snapshot this much at a time, each chunk on disk
+// before the next, with a pause between two: the loop's syncs wait for at
+// most one chunk (a megabyte at once made them take 2-3 ms, and left the
+// loop 20-50 syncs in the ~30 ms a 27 MB snapshot took; 256 KB and 0.5 ms,
+// its usual 500 in ~100 ms, the longest 0.7 ms).
+inline constexpr size_t kLogWriteBehindBytes = 256u << 10;
+inline constexpr int64_t kLogWriteBehindPauseUs = 500;
+// The log a rewrite replaced is cut this much at a time, with a pause
+// between two cuts, before its last close (AppendLog::ReleaseReplaced).
+inline constexpr size_t kLogReleaseStepBytes = 1u << 20;
+inline constexpr int64_t kLogReleasePauseUs = 1000;
 }  // namespace lockerd::server

@@ -285,12 +285,18 @@ void Server::CloseOffTheLoop(int fd) {
   struct Closing {
     uv_work_t work{};
     int fd = -1;
+    std::string dir;
   };
   auto* closing = new Closing;
   closing->fd = fd;
+  closing->dir = state_store_.dir();
   closing->work.data = closing;
   const int status = uv_queue_work(
-      &loop_, &closing->work, [](uv_work_t* work) { ::close(static_cast<Closing*>(work->data)->fd); },
+      &loop_, &closing->work,
+      [](uv_work_t* work) {
+        const auto& job = *static_cast<Closing*>(work->data);
+        AppendLog::ReleaseReplaced(job.fd, job.dir);
+      },
       [](uv_work_t* work, int) { delete static_cast<Closing*>(work->data); });
   if (status != 0) {
     ::close(fd);

@@ -5,6 +5,7 @@
 #include "server/append_log.h"
 
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -341,6 +342,34 @@ TEST_F(AppendLogFile, ARewriteKeepsWhatIsSyncedWhileItsSnapshotIsWritten) {
   EXPECT_EQ(contents.batches[3].registers[0].key, "z");
   EXPECT_EQ(contents.batches[4].registers[0].key, "v");
   EXPECT_EQ(log->size_bytes(), Contents().size());
+}
+
+// The log a rewrite replaced gives its blocks back (cut to nothing, on a
+// worker, a megabyte at a time) and is closed; the new log is untouched.
+TEST_F(AppendLogFile, TheReplacedLogIsCutToNothingAndClosed) {
+  auto log = OpenSynced(ThreeTurns());
+  ASSERT_TRUE(log);
+  std::vector<cluster::SavedRegister> many;
+  for (int i = 0; i < 30'000; ++i) many.push_back(Held("key" + std::to_string(i), "owner", 50 + i, 100));
+  log->Add(Batch(2900, many));
+  ASSERT_EQ(log->Sync(), "");
+  ASSERT_GT(log->size_bytes(), 1u << 20) << "more than one step to cut";
+  ASSERT_TRUE(log->BeginRewrite());
+  ASSERT_EQ(AppendLog::WriteSnapshot(log->rewrite_path(), {Batch(3000, {Held("x", "xavier", 40, 100)}, true)}), "");
+  int replaced_fd = -1;
+  ASSERT_EQ(log->FinishRewrite(&replaced_fd), "");
+  const int watch = ::dup(replaced_fd);
+  ASSERT_GE(watch, 0);
+  AppendLog::ReleaseReplaced(replaced_fd, dir_.string());
+  struct stat info {};
+  ASSERT_EQ(::fstat(watch, &info), 0);
+  EXPECT_EQ(info.st_size, 0) << "its blocks given back";
+  EXPECT_EQ(info.st_nlink, 0u) << "it was the file renamed over";
+  EXPECT_EQ(::fcntl(replaced_fd, F_GETFD), -1) << "closed";
+  ::close(watch);
+  const LogContents contents = ReadLog(Contents());
+  ASSERT_EQ(contents.batches.size(), 1u);
+  EXPECT_EQ(contents.batches[0].registers[0].key, "x");
 }
 
 TEST_F(AppendLogFile, RewriteLeavesOneFullRecord) {
