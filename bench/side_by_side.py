@@ -868,12 +868,14 @@ def main():
     finally:
         processes.stop_all()
         shutil.rmtree(work, ignore_errors=True)
+    rows = targets(results, systems)
+    print("\n== targets" + (" (of the sections run)" if only else ""))
+    for name, measured, goal, verdict in rows:
+        if only and verdict == "not measured":
+            continue
+        print("  %-52s %-26s %-30s %s" % (name, measured, goal, verdict))
     if only:
         return 0
-    rows = targets(results, systems)
-    print("\n== targets")
-    for name, measured, goal, verdict in rows:
-        print("  %-52s %-26s %-30s %s" % (name, measured, goal, verdict))
     png = os.path.join(os.path.dirname(os.path.abspath(args.out)), "results.png")
     chart = write_chart(args, results, systems, png)
     write_report(args, results, systems, rows, chart)
