@@ -117,6 +117,7 @@ class LeaseTable {
   // Whether a register's accepted state (its lease or its freedom) changed
   // since the last call, not only a promise.
   bool TakeStatesChanged();
+  bool states_changed() const { return states_changed_; }
   // The registers erased (a tombstone's end) since the last call, with the
   // ballots they had: a slot changed and then erased before the call
   // would otherwise leave its last record (a lease) standing.

@@ -29,12 +29,13 @@ inline constexpr int kRoundAttemptsMax = 16;
 // Members in one cluster; a quorum tally keeps one bit per member.
 inline constexpr size_t kMembersMax = 31;
 
-// A member with the log answers a promise before its turn's sync only
-// when the promise's round is below the reserve its log already holds: the
-// highest round it has seen, rounded up to a multiple of this, plus this
+// A member with the log answers a promise (or sends an Accept of its own)
+// before its turn's sync only when its round is at or below the reserve
+// its log already holds: the highest round it has seen, rounded down to a
+// multiple of this, plus twice this, so at least this above it
 // (Node::MaySendBeforeSync). The reserve moves, and costs a record, once
-// per this many rounds; a restart from the log raises every promise above
-// it, so ballots jump by up to twice this after a crash.
+// per this many rounds; a restart from the log raises every promise and
+// ballot above it, so ballots jump by up to twice this after a crash.
 inline constexpr uint64_t kRoundReserveStep = uint64_t{1} << 20;
 
 // Rounds in flight on one coordinator; beyond this a write is refused.

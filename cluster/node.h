@@ -141,9 +141,11 @@ class Node {
   // a crash this member proposes only above the reserve, so no ballot ever
   // carries two values). So may a promise of a round within the reserve (a
   // restart from the log raises every promise above it, so a promise a
-  // crash forgot is still kept). Everything else
-  // waits for the sync: accepts (the votes that choose a value), peeks'
-  // answers (reads), Learns, probes, recovery, and every reply to a client.
+  // crash forgot is still kept), while no register's accepted state has
+  // changed since the last sync (what it reports is on disk: a read
+  // concludes from a majority that agrees). Everything else waits for the
+  // sync: accepts (the votes that choose a value), peeks' answers (reads),
+  // Learns, probes, recovery, and every reply to a client.
   bool MaySendBeforeSync(const Message& message) const;
 
   bool recovering() const { return recovery_.recovering(); }

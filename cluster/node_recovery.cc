@@ -218,10 +218,15 @@ bool Node::MaySendBeforeSync(const Message& message) const {
     return accept->ballot.member == options_.self && accept->ballot.round <= durable_round_reserve_;
   }
   if (const auto* promise = std::get_if<Promise>(&message.body)) {
-    // A promise of the Prepare's ballot (a peek's answer never is: it
-    // promises nothing, and a peek's ballot is never prepared).
+    // A promise of the Prepare's ballot, while no register's accepted state
+    // has changed since the last sync: what it reports is on disk. (A
+    // member that agreed on a state it then forgot would make a one-key
+    // read that found a majority agreeing, and wrote nothing back, answer
+    // a state a later read does not see. A peek's answer that happens to
+    // carry its ballot as `highest` reports only what is on disk too.)
     if (promise->vote == Vote::kYes && promise->highest == promise->ballot &&
-        promise->ballot.round <= durable_round_reserve_) {
+        promise->ballot.round <= durable_round_reserve_ && !changes_need_sync_ &&
+        !table_.states_changed()) {
       return true;
     }
   }

@@ -407,7 +407,6 @@ std::string AppendLog::AppendSynced(const std::string& rewrite_path, std::string
 }
 
 void AppendLog::ReleaseReplaced(int fd, const std::string& dir) {
-  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 19);
   struct stat info {};
   if (SyncDirectory(dir).empty() && ::fstat(fd, &info) == 0) {
     for (off_t size = info.st_size; size > 0;) {

@@ -92,6 +92,36 @@ TEST_F(NodeSyncOrder, APromiseWithinTheSyncedReserveLeavesAndNeedsNoSync) {
   EXPECT_FALSE(node_.ChangesNeedSync()) << "a restart from the log promises above the reserve";
 }
 
+// Found by a review: a member that applied an Accept and answered a
+// Prepare in one turn reported a state its crash could forget, and a
+// one-key read takes a majority that agrees as chosen.
+TEST_F(NodeSyncOrder, APromiseWaitsInATurnThatChangedAnAcceptedState) {
+  SyncStart();
+  // This member's own LOCK on "x", member 0's promise: its own accept
+  // changes "x" now, unsynced.
+  WriteRequest request;
+  request.request_id = 1;
+  request.key = "x";
+  request.owner = "alice";
+  request.ttl_ms = 5000;
+  node_.Submit(request, now_);
+  Prepare prepare;
+  for (const Message& message : Outbox()) prepare = std::get<Prepare>(message.body);
+  Promise yes;
+  yes.round_id = prepare.round_id;
+  yes.ballot = prepare.ballot;
+  yes.highest = prepare.ballot;
+  node_.Receive({0, kSelf, yes}, now_);
+  (void)Outbox();
+  const Message promise = PromiseFor("k", 5);
+  ASSERT_EQ(std::get<Promise>(promise.body).vote, Vote::kYes);
+  EXPECT_FALSE(node_.MaySendBeforeSync(promise)) << "an accepted state changed this turn";
+  (void)node_.TakeChanges(now_);
+  EXPECT_FALSE(node_.MaySendBeforeSync(promise)) << "taken, not yet synced";
+  node_.NoteDurable();
+  EXPECT_TRUE(node_.MaySendBeforeSync(PromiseFor("k", 6))) << "synced";
+}
+
 TEST_F(NodeSyncOrder, APromiseBeyondTheReserveWaitsAndMovesTheReserve) {
   SyncStart();
   const uint64_t reserve = Reserve();
