@@ -74,6 +74,7 @@ class World {
     int64_t wall_offset_ms = 0;
     int64_t paused_until_us = 0;
     std::vector<std::function<void()>> backlog;  // Arrived while paused.
+    bool in_turn = false;  // Resume reads the backlog: one AfterNodeCall for all of it.
     uint64_t timer_generation = 0;
   };
 
@@ -390,6 +391,7 @@ void World::StartMember(size_t index, int64_t wall_step_ms) {
     (void)member.node->TakeChanges(now);
     member.disk.log_bytes = server::EncodeLogRecord(
         server::LogBatchOf(member.node->Save(now), /*full=*/true, {now.wall_ms, BootStampOf(member)}));
+    member.node->NoteDurable();
   }
   if (from_log) ++report_.faults["start: from the log"];
   Log("start member " + std::to_string(index) + ": " + cluster::StartKindName(report.kind) +
@@ -408,7 +410,7 @@ void World::OnMember(size_t index, int incarnation, std::function<void(cluster::
     return;
   }
   work(*member.node);
-  AfterNodeCall(index);
+  if (!member.in_turn) AfterNodeCall(index);
 }
 
 void World::QueueLog(size_t index) {
@@ -452,6 +454,13 @@ void World::AfterNodeCall(size_t index) {
     if (!member.unsynced.empty() && member.node->ChangesNeedSync()) {
       const int64_t done_us = now_us_ + Uniform(options_.sync_us_min, options_.sync_us_max);
       member.paused_until_us = std::max(member.paused_until_us, done_us);
+      if (faults_on_ && Chance(options_.rates.crash_in_sync)) {
+        At(now_us_ + Uniform(0, done_us - now_us_ - 1), [this, index, incarnation = member.incarnation] {
+          if (!members_[index].node || members_[index].incarnation != incarnation) return;
+          ++report_.faults["crash during a sync"];
+          Crash(index);
+        });
+      }
       At(done_us, [this, index, incarnation = member.incarnation, after_sync = std::move(after_sync),
                    results = std::move(results)] {
         Member& synced = members_[index];
@@ -543,7 +552,13 @@ void World::Resume(size_t index) {
   if (member.paused_until_us > now_us_) return;  // Paused again since.
   std::vector<std::function<void()>> backlog;
   backlog.swap(member.backlog);
+  // What arrived meanwhile is read in one loop turn (one_turn_after_pause),
+  // as the server's poll reads every ready connection before the turn's
+  // end and its one sync: a member may then apply an Accept and answer a
+  // Prepare in the same turn.
+  member.in_turn = options_.one_turn_after_pause;
   for (auto& work : backlog) work();
+  member.in_turn = false;
   if (member.node) {
     OnMember(index, member.incarnation, [this, index](cluster::Node& node) {
       node.Tick(LocalTime(members_[index]));
@@ -1316,6 +1331,7 @@ SimOptions OptionsForSeed(uint64_t seed) {
   // A third of the seeds run members with appendonly yes: all of them, or
   // about half (a mixed cluster).
   if (rng() % 3 == 0) options.appendonly_share = rng() % 2 == 0 ? 1.0 : 0.5;
+  options.one_turn_after_pause = rng() % 2 == 0;
   return options;
 }
 

@@ -46,6 +46,10 @@ struct SimOptions {
     double clean_restart = 0.02;
     double pause = 0.03;
     double wall_step = 0.01;
+    // Per log sync of a member with appendonly yes: the member crashes
+    // before the sync completes (power lost during fdatasync), with what
+    // may leave before a sync already sent.
+    double crash_in_sync = 0.002;
   };
   FaultRates rates;
   // Messages dropped, duplicated and delayed at random (rates drawn per
@@ -94,6 +98,10 @@ struct SimOptions {
   // (cluster::Node::MaySendBeforeSync) are already on their way.
   int64_t sync_us_min = 50;
   int64_t sync_us_max = 1500;
+  // A member back from a pause or a sync handles what arrived meanwhile in
+  // one node turn (one sync, then its outputs), as the server's loop does;
+  // otherwise one turn per message. Half the random seeds do.
+  bool one_turn_after_pause = false;
   // Clients reuse their owner name across acquires (as a host name or a
   // fixed value would), so a lease that comes back is renewed by its old
   // owner with its old token: the fencing checker sees it.
