@@ -19,7 +19,7 @@ constexpr Letter kLetters[] = {
     {EventKind::kDeliverOne, 'o', false}, {EventKind::kDrop, 'x', false},
     {EventKind::kAdvance, 't', false},    {EventKind::kRestart, 'r', true},
     {EventKind::kCrash, 'k', false},      {EventKind::kLoseDisk, 'e', false},
-    {EventKind::kPartition, 'p', false},
+    {EventKind::kPartition, 'p', false},  {EventKind::kSync, 'f', false},
 };
 
 bool ParseNumber(std::string_view text, int64_t* out) {

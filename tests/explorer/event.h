@@ -1,9 +1,10 @@
 // One step of the bounded explorer (explorer.h): a client's write, a
-// message's arrival or loss, time passing, a restart. An event names its
-// target by position (the client, the member, the message's place in the
-// in-flight list), so a trace of events replays exactly on the same
-// options; its text form ("s0.1 d3 t1101") is what the explorer prints and
-// what `lockerd_explore --replay` reads.
+// message's arrival or loss, time passing, a restart, the end of a
+// member's log sync. An event names its target by position (the client,
+// the member, the message's place in the in-flight list), so a trace of
+// events replays exactly on the same options; its text form
+// ("s0.1 d3 t1101") is what the explorer prints and what
+// `lockerd_explore --replay` reads.
 //
 // It says nothing about whether the event is possible: the cluster being
 // explored (explored_cluster.h) lists the events enabled in a state.
@@ -29,6 +30,8 @@ enum class EventKind : uint8_t {
   // The members of bit mask `a` (a minority; 0: none) are now the ones cut
   // off from the rest and from each other; messages to and from them wait.
   kPartition,
+  // Member `a`'s log sync ends (appendonly yes): what waited for it leaves.
+  kSync,
 };
 
 struct Event {
@@ -41,7 +44,7 @@ struct Event {
 };
 
 // "s<client>.<member>", "d<i>", "o<i>", "x<i>", "t<ms>", "r<member>.<step>",
-// "k<member>", "e<member>", "p<mask>".
+// "k<member>", "e<member>", "p<mask>", "f<member>".
 std::string EncodeEvent(const Event& event);
 std::optional<Event> DecodeEvent(std::string_view text);
 // Events separated by spaces.

@@ -75,6 +75,9 @@ std::vector<Flag> Flags(ExploreOptions* options, std::string* replay) {
        NumberInto(&model.step_ms)},
       {"--wall-step-ms", "how far a stepped wall clock jumps (3000)", true,
        NumberInto(&model.wall_step_ms)},
+      {"--appendonly", "members keep the log (appendonly yes): a crash restarts from its last "
+                       "sync",
+       false, on(&model.appendonly)},
       {"--any-order", "messages may overtake each other (default: FIFO links)", false,
        [&model](const char*) { return !(model.fifo_links = false); }},
       {"--no-round-trips", "answers are deliveries of their own", false,

@@ -33,6 +33,23 @@ uint64_t DigestBytes(const std::string& bytes) {
   return digest.value();
 }
 
+// What a crash would leave of the log, and what waits for its sync.
+void AddLogState(const ExploredCluster::LogState& log, cluster::StateDigest* digest) {
+  digest->Add(log.durable_digest);
+  digest->Add(log.queued);
+  digest->Add(log.syncing);
+  digest->Add(log.messages.size());
+  for (const cluster::Message& message : log.messages) digest->Add(DigestMessage(message));
+  digest->Add(log.results.size());
+  for (const cluster::WriteResult& result : log.results) {
+    digest->Add(result.request_id);
+    digest->Add(result.outcome);
+    digest->Add(result.token);
+    digest->Add(result.holder_remaining_ms);
+    digest->Add(result.detail);
+  }
+}
+
 }  // namespace
 
 ExploredCluster::ExploredCluster(const ModelOptions& options,
@@ -68,24 +85,35 @@ cluster::NodeOptions ExploredCluster::OptionsOf(size_t member, int starts) const
   return node;
 }
 
-void ExploredCluster::Call(size_t member, CallBody call) {
-  Member& m = state_.members[member];
+cluster::Node& ExploredCluster::At(size_t member, const CallLog& log, uint64_t digest) {
   const uint64_t rebuilds_before = live_[member].rebuilds();
-  cluster::Node& node = live_[member].At(m.log);
+  cluster::Node& node = live_[member].At(log);
   if (live_[member].rebuilds() != rebuilds_before) {
-    cluster::StateDigest digest;
-    node.Digest(&digest);
-    if (digest.value() != m.digest) ++replay_mismatches_;
+    cluster::StateDigest rebuilt;
+    node.Digest(&rebuilt);
+    if (rebuilt.value() != digest) ++replay_mismatches_;
   }
+  return node;
+}
+
+cluster::Node& ExploredCluster::Make(size_t member, CallBody call, bool* changed) {
+  Member& m = state_.members[member];
+  cluster::Node& node = At(member, m.log, m.digest);
   NodeCall made{TimeOf(member), std::move(call)};
-  MakeCall(node, made);
+  *changed = MakeCall(node, made, live_[member].keeps_log());
   ++calls_;
   m.log = Append(m.log, std::move(made));
   live_[member].Advanced(m.log);
-  Collect(member, node);
+  return node;
 }
 
-void ExploredCluster::Collect(size_t member, cluster::Node& node) {
+void ExploredCluster::Call(size_t member, CallBody call) {
+  bool changed = false;
+  cluster::Node& node = Make(member, std::move(call), &changed);
+  Collect(member, node, changed);
+}
+
+void ExploredCluster::Collect(size_t member, cluster::Node& node, bool changed) {
   std::vector<cluster::Message> outbox;
   node.TakeOutbox(&outbox);
   std::vector<cluster::WriteResult> results;
@@ -93,6 +121,72 @@ void ExploredCluster::Collect(size_t member, cluster::Node& node) {
   // The member's view first (with its outputs taken, as a replay leaves
   // it): the answers below are judged against it.
   Observe(member, node);
+  if (options_.appendonly) {
+    state_.members[member].log_state.queued |= changed;
+    if (HoldForSync(member, node, &outbox, &results)) return;
+  }
+  Release(member, outbox, results);
+}
+
+bool ExploredCluster::HoldForSync(size_t member, cluster::Node& node,
+                                  std::vector<cluster::Message>* outbox,
+                                  std::vector<cluster::WriteResult>* results) {
+  // As the server's loop turn (Server::OnPrepare): this member's own
+  // proposals, and promises within its synced reserve, leave before the
+  // turn's changes are synced, so that the members' syncs overlap.
+  std::vector<cluster::Message> later;
+  for (cluster::Message& message : *outbox) {
+    if (node.MaySendBeforeSync(message)) {
+      state_.network.Send(message);
+    } else {
+      later.push_back(std::move(message));
+    }
+  }
+  *outbox = std::move(later);
+  LogState& log = state_.members[member].log_state;
+  if (log.queued && node.ChangesNeedSync()) {
+    if (!SyncsCanBeMet()) {
+      Synced(member);
+      return false;
+    }
+    log.syncing = true;
+    log.messages = std::move(*outbox);
+    log.results = std::move(*results);
+    return true;
+  }
+  // Promises within the reserve may wait in the queue for a later sync (a
+  // crash loses them); with nothing queued, everything is durable.
+  if (!log.queued) Synced(member);
+  return false;
+}
+
+bool ExploredCluster::SyncsCanBeMet() const {
+  return state_.left.crashes > 0 || state_.left.disk_losses > 0;
+}
+
+void ExploredCluster::Synced(size_t member) {
+  bool changed = false;
+  const cluster::Node& node = Make(member, SyncedCall{}, &changed);
+  Observe(member, node);
+  Member& m = state_.members[member];
+  m.log_state.durable = m.log;
+  m.log_state.durable_digest = m.digest;
+  m.log_state.queued = false;
+  m.log_state.syncing = false;
+}
+
+void ExploredCluster::EndSync(size_t member) {
+  LogState& log = state_.members[member].log_state;
+  const std::vector<cluster::Message> messages = std::move(log.messages);
+  const std::vector<cluster::WriteResult> results = std::move(log.results);
+  log.messages.clear();
+  log.results.clear();
+  Synced(member);
+  Release(member, messages, results);
+}
+
+void ExploredCluster::Release(size_t member, const std::vector<cluster::Message>& outbox,
+                              const std::vector<cluster::WriteResult>& results) {
   for (const cluster::Message& message : outbox) state_.network.Send(message);
   const auto free_members = [this](const std::string& key, uint64_t token) {
     return FreeMembers(key, token);
@@ -154,7 +248,8 @@ void ExploredCluster::Deliver(size_t index, bool round_trip) {
     }
   }
   const uint64_t oldest = options_.fifo_links ? 0 : first_new;
-  while (answer_seq != 0) {
+  // A sender that syncs meanwhile takes the rest later.
+  while (answer_seq != 0 && !Syncing(from)) {
     const int at = state_.network.FindOnLink(to, from, oldest);
     if (at < 0 || state_.network.flights()[static_cast<size_t>(at)].seq > answer_seq) break;
     Receive(state_.network.Take(static_cast<size_t>(at)));
@@ -163,7 +258,7 @@ void ExploredCluster::Deliver(size_t index, bool round_trip) {
 
 void ExploredCluster::TickDue() {
   for (size_t member = 0; member < state_.members.size(); ++member) {
-    for (int i = 0; i < kTicksPerEventMax; ++i) {
+    for (int i = 0; i < kTicksPerEventMax && !Syncing(member); ++i) {
       const std::optional<int64_t>& wake_ms = state_.members[member].wake_ms;
       if (!wake_ms || *wake_ms > TimeOf(member).mono_ms) break;
       Call(member, TickCall{});
@@ -179,8 +274,9 @@ void ExploredCluster::Settle() {
   TickDue();
   for (int delivered = 0; delivered < kSettleDeliveriesMax; ++delivered) {
     const auto& flights = state_.network.flights();
-    const auto next = std::find_if(flights.begin(), flights.end(),
-                                   [this](const Flight& flight) { return LinkUp(flight.message); });
+    const auto next = std::find_if(flights.begin(), flights.end(), [this](const Flight& flight) {
+      return LinkUp(flight.message) && !Syncing(flight.message.to);
+    });
     if (next == flights.end()) return;
     Deliver(static_cast<size_t>(next - flights.begin()), false);
     TickDue();
@@ -191,14 +287,12 @@ void ExploredCluster::Stop(size_t member, bool clean) {
   Member& m = state_.members[member];
   m.aof = nullptr;
   if (!clean && options_.appendonly) {
-    // Every call was synced before its outputs left: the log holds the
-    // whole state, written (and read back below) through the server's code.
-    const cluster::Time now = TimeOf(member);
-    cluster::Node& node = live_[member].At(m.log);
-    m.aof = std::make_shared<const std::string>(server::EncodeLogRecord(
-        server::LogBatchOf(node.Save(now), /*full=*/true, {now.wall_ms, {kBootId, state_.now_ms}})));
+    m.aof = DurableLog(member);
     m.disk_digest = DigestBytes(*m.aof);
   }
+  // What waited for a sync dies with the process; what left before it
+  // stays in flight.
+  m.log_state = {};
   if (clean) {
     // What the server's shutdown writes, through the same code.
     const cluster::Time now = TimeOf(member);
@@ -212,6 +306,17 @@ void ExploredCluster::Stop(size_t member, bool clean) {
     return message.to == id || (message.from == id && !LinkUp(message));
   });
   state_.clients.Lost(id);
+}
+
+std::shared_ptr<const std::string> ExploredCluster::DurableLog(size_t member) {
+  // The log holds the state as of the last sync (what was queued since is
+  // lost): as one full record, written (and read back in Start) through the
+  // server's code, of the member rebuilt at that sync.
+  const Member& m = state_.members[member];
+  const cluster::Time now = TimeOf(member);
+  const cluster::Node& node = At(member, m.log_state.durable, m.log_state.durable_digest);
+  return std::make_shared<const std::string>(server::EncodeLogRecord(
+      server::LogBatchOf(node.Save(now), /*full=*/true, {now.wall_ms, {kBootId, state_.now_ms}})));
 }
 
 void ExploredCluster::Restart(size_t member, bool clean, bool wall_stepped, bool lose_disk) {
@@ -263,9 +368,10 @@ void ExploredCluster::Start(size_t member, bool wall_stepped, bool unclean) {
       start.facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - saved_at.wall_ms);
     }
   }
+  start.keeps_log = options_.appendonly;
   m.log = Append(nullptr, NodeCall{now, std::move(start)});
   ++calls_;
-  Collect(member, live_[member].Start(m.log));
+  Collect(member, live_[member].Start(m.log), false);
 }
 
 std::vector<int64_t> ExploredCluster::AdvanceTimes() const {
@@ -290,19 +396,33 @@ std::vector<Event> ExploredCluster::Enabled() const {
   const Budgets& left = state_.left;
   const bool messages = options_.network == NetworkModel::kMessages;
   const auto count = [](size_t n) { return static_cast<int32_t>(n); };
+  // A member whose log syncs takes no call, and a clean stop waits for
+  // the sync: the sync's end comes first.
+  const auto arrives = [&](size_t i) {
+    return network.Deliverable(i) && !Syncing(network.flights()[i].message.to);
+  };
+  bool any_syncing = false;
+  for (size_t member = 0; member < options_.members; ++member) any_syncing |= Syncing(member);
+  // kPartitions: what reachable members send each other has arrived by the
+  // end of every event, and so has every sync but one a crash meets: while
+  // syncs are under way, only their ends and crashes can happen.
+  const bool only_syncs = !messages && any_syncing;
   for (size_t i = 0; messages && i < network.flights().size(); ++i) {
-    if (network.Deliverable(i)) events.push_back({EventKind::kDeliver, count(i)});
+    if (arrives(i)) events.push_back({EventKind::kDeliver, count(i)});
   }
-  for (size_t client = 0; client < state_.clients.count(); ++client) {
+  for (size_t member = 0; member < options_.members; ++member) {
+    if (Syncing(member)) events.push_back({EventKind::kSync, count(member)});
+  }
+  for (size_t client = 0; !only_syncs && client < state_.clients.count(); ++client) {
     if (!state_.clients.CanSend(client)) continue;
     for (size_t member = 0; member < options_.members; ++member) {
-      events.push_back({EventKind::kSubmit, count(client), count(member)});
+      if (!Syncing(member)) events.push_back({EventKind::kSubmit, count(client), count(member)});
     }
   }
-  if (left.timers > 0) {
+  if (left.timers > 0 && !only_syncs) {
     for (const int64_t at_ms : AdvanceTimes()) events.push_back({EventKind::kAdvance, 0, 0, at_ms});
   }
-  if (!messages && left.partitions > 0) {
+  if (!messages && left.partitions > 0 && !only_syncs) {
     // Any minority may be the side cut off (a majority cut off from the
     // rest would leave no side that can answer).
     for (uint32_t mask = 0; mask < (uint32_t{1} << options_.members); ++mask) {
@@ -313,17 +433,17 @@ std::vector<Event> ExploredCluster::Enabled() const {
     }
   }
   for (size_t member = 0; member < options_.members; ++member) {
-    if (left.restarts > 0) events.push_back({EventKind::kRestart, count(member), 0});
-    if (left.restarts > 0 && left.wall_steps > 0) {
-      events.push_back({EventKind::kRestart, count(member), 1});
-    }
+    const bool can_stop = left.restarts > 0 && !Syncing(member) && !only_syncs;
+    if (can_stop) events.push_back({EventKind::kRestart, count(member), 0});
+    if (can_stop && left.wall_steps > 0) events.push_back({EventKind::kRestart, count(member), 1});
     if (left.crashes > 0) events.push_back({EventKind::kCrash, count(member)});
     if (left.disk_losses > 0) events.push_back({EventKind::kLoseDisk, count(member)});
   }
-  for (size_t i = 0; i < network.flights().size(); ++i) {
+  for (size_t i = 0; !only_syncs && i < network.flights().size(); ++i) {
     if (!network.Deliverable(i)) continue;
     const cluster::Message& message = network.flights()[i].message;
-    if (messages && left.splits > 0 && options_.round_trips && ExpectsReply(message)) {
+    if (messages && left.splits > 0 && options_.round_trips && ExpectsReply(message) &&
+        arrives(i)) {
       events.push_back({EventKind::kDeliverOne, count(i)});
     }
     // With partitions, only what waits can be lost: the rest arrived.
@@ -376,6 +496,13 @@ void ExploredCluster::Apply(const Event& event) {
       --left.partitions;
       state_.isolated = static_cast<uint32_t>(event.a);
       break;
+    case EventKind::kSync:
+      EndSync(member);
+      break;
+  }
+  // The last crash spent: a sync under way is now only late.
+  for (size_t other = 0; !SyncsCanBeMet() && other < options_.members; ++other) {
+    if (Syncing(other)) EndSync(other);
   }
   if (options_.network == NetworkModel::kPartitions) {
     Settle();
@@ -423,6 +550,11 @@ std::string ExploredCluster::Describe(const Event& event) const {
       return cut.empty() ? "the partition heals"
                          : cut + " cut off from the rest (messages to and from them wait)";
     }
+    case EventKind::kSync: {
+      const LogState& log = state_.members[static_cast<size_t>(event.a)].log_state;
+      return member + "'s log sync ends: " + std::to_string(log.messages.size()) +
+             " messages and " + std::to_string(log.results.size()) + " answers leave";
+    }
   }
   return "?";
 }
@@ -435,7 +567,10 @@ uint64_t ExploredCluster::Digest() const {
     digest.Add(m.mono_origin_ms);
     digest.Add(m.wall_offset_ms);
     digest.Add(m.disk_digest);
+    if (options_.appendonly) AddLogState(m.log_state, &digest);
   }
+  // Whether syncs end at once is part of what a state does next.
+  if (options_.appendonly) digest.Add(SyncsCanBeMet());
   state_.network.Digest(&digest);
   digest.Add(state_.isolated);
   state_.clients.Digest(&digest, state_.now_ms);

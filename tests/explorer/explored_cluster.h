@@ -25,6 +25,19 @@
 // and so are those it sent that wait on a link that is down (they were
 // still in its process); the rest stay in flight.
 //
+// A member with the log (appendonly yes) does what the server's loop turn
+// does after each call: the messages Node::MaySendBeforeSync lets go leave
+// at once, the call's changes join the log's queue, and when they need a
+// sync (Node::ChangesNeedSync) the rest of its messages and its answers
+// wait for it. The sync's end is an event of its own; until then the
+// member takes no call (the server's loop waits on the sync), but it may
+// crash, and a crash restarts it from its log as of its last sync. Once no
+// crash is left to spend, a sync ends within the call that needed it: its
+// window would only delay the member's outputs and inputs. With
+// kPartitions, where messages between reachable members arrive within the
+// event that sent them, so do syncs but those a crash meets: while one is
+// under way, only syncs' ends and crashes can happen.
+//
 // It does not search (explorer.h) and it does not decide what is safe
 // (tests/sim/checker.h does).
 #pragma once
@@ -85,9 +98,10 @@ struct ModelOptions {
   // that it starts from a cluster whose links have been up for a while.
   bool settle_probes = true;
   // Every member runs with appendonly yes: each call's changes are synced
-  // before its messages and answers leave, so a crash leaves a log that
-  // adds up to the member's whole state at that instant, and the start
-  // replays it (server/append_log.h) instead of quarantining.
+  // before its messages and answers leave, but for those the member may
+  // send while it syncs; a crash leaves a log that adds up to the member's
+  // state as of its last sync, and the start replays it
+  // (server/append_log.h) instead of quarantining.
   bool appendonly = false;
   // Rules every member breaks on purpose (cluster/broken.h), for the
   // self-tests that prove the explorer finds what they allow.
@@ -100,6 +114,18 @@ class ExploredCluster {
     std::string key;
     uint64_t token = 0;
     int64_t deadline_ms = 0;  // On the member's monotonic clock.
+  };
+  // appendonly yes: where a member's log stands.
+  struct LogState {
+    // This process's calls as of its last sync: a crash restarts the member
+    // from the state they add up to (and the member's digest then).
+    CallLog durable;
+    uint64_t durable_digest = 0;
+    bool queued = false;   // Changes taken since wait in the log's queue.
+    bool syncing = false;  // A sync is under way: the member takes no call.
+    // What leaves when the sync ends, in the order the member made it.
+    std::vector<cluster::Message> messages;
+    std::vector<cluster::WriteResult> results;
   };
   struct Member {
     int starts = 0;                           // Processes started so far.
@@ -115,6 +141,7 @@ class ExploredCluster {
     std::optional<int64_t> wake_ms;
     int64_t quarantine_until_ms = 0;
     std::vector<HeldLease> held;
+    LogState log_state;
   };
   // Everything a state is; copied to go back to it (the members' nodes are
   // rebuilt from their logs when next needed).
@@ -164,9 +191,35 @@ class ExploredCluster {
  private:
   cluster::Time TimeOf(size_t member) const;
   cluster::NodeOptions OptionsOf(size_t member, int starts) const;
+  // The member's node at `log`; a rebuilt one is checked against `digest`.
+  cluster::Node& At(size_t member, const CallLog& log, uint64_t digest);
+  // Makes a call on a member's node and adds it to its log (`changed`: the
+  // call changed what the member's log holds).
+  cluster::Node& Make(size_t member, CallBody call, bool* changed);
   // Makes a call on a member and takes what it produced.
   void Call(size_t member, CallBody call);
-  void Collect(size_t member, cluster::Node& node);
+  // What a call produced leaves (`changed`: the call changed what the log
+  // holds): at once, or around the sync of the member's log.
+  void Collect(size_t member, cluster::Node& node, bool changed);
+  // appendonly yes: the messages that may leave before the sync do; when
+  // the log's queue needs a sync, the rest waits for it (returns true).
+  bool HoldForSync(size_t member, cluster::Node& node, std::vector<cluster::Message>* outbox,
+                   std::vector<cluster::WriteResult>* results);
+  // The member's log has synced everything queued: noted on the node (a
+  // call of its log), and its state is what a crash restarts from.
+  void Synced(size_t member);
+  // The sync under way ends: what waited for it leaves.
+  void EndSync(size_t member);
+  // Sends a member's messages and gives its answers to the clients.
+  void Release(size_t member, const std::vector<cluster::Message>& outbox,
+               const std::vector<cluster::WriteResult>& results);
+  // Whether a crash may still meet a sync under way. A sync none can meet
+  // ends at once: its window would only delay what the member sends and
+  // takes, as the network may anyway.
+  bool SyncsCanBeMet() const;
+  bool Syncing(size_t member) const { return state_.members[member].log_state.syncing; }
+  // What a crash leaves of a member's log: its state as of its last sync.
+  std::shared_ptr<const std::string> DurableLog(size_t member);
   // Reads what the state keeps of a member (its digest, timers, leases).
   void Observe(size_t member, const cluster::Node& node);
   void Deliver(size_t index, bool round_trip);

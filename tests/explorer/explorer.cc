@@ -25,7 +25,8 @@ using Clock = std::chrono::steady_clock;
 constexpr uint64_t kClockCheckEvery = 256;
 
 bool SpendsBudget(const Event& event) {
-  return event.kind != EventKind::kDeliver && event.kind != EventKind::kSubmit;
+  return event.kind != EventKind::kDeliver && event.kind != EventKind::kSubmit &&
+         event.kind != EventKind::kSync;
 }
 
 class Search {

@@ -25,10 +25,10 @@ struct ExploreOptions {
   uint64_t max_states = 1'000'000;  // Stops after this many distinct states.
   uint32_t max_depth = 0;           // Events per path; 0: only the budgets bound it.
   double max_seconds = 0;           // 0: no limit.
-  // The order events are tried in: by default deliveries and client writes
-  // first, then the events that spend a budget; with this, the other way
-  // round. Either way every event is tried; the order only decides which
-  // violation is found first, and how soon.
+  // The order events are tried in: by default deliveries, the ends of log
+  // syncs and client writes first, then the events that spend a budget;
+  // with this, the other way round. Either way every event is tried; the
+  // order only decides which violation is found first, and how soon.
   bool faults_first = false;
 };
 

@@ -33,16 +33,31 @@ CallLog Append(const CallLog& log, NodeCall call) {
   return entry;
 }
 
-void MakeCall(cluster::Node& node, const NodeCall& call) {
+bool MakeCall(cluster::Node& node, const NodeCall& call, bool keeps_log) {
   if (const auto* start = std::get_if<StartCall>(&call.call)) {
     node.Start(start->facts, call.now);
-  } else if (const auto* request = std::get_if<cluster::WriteRequest>(&call.call)) {
+    if (!keeps_log) return false;
+    // The log's first record is the whole state, synced before anything
+    // the process sends leaves (Server::OpenLog).
+    node.TrackChanges();
+    (void)node.TakeChanges(call.now);
+    node.NoteDurable();
+    return false;
+  }
+  if (std::holds_alternative<SyncedCall>(call.call)) {
+    node.NoteDurable();
+    return false;
+  }
+  if (const auto* request = std::get_if<cluster::WriteRequest>(&call.call)) {
     node.Submit(*request, call.now);
   } else if (const auto* message = std::get_if<cluster::Message>(&call.call)) {
     node.Receive(*message, call.now);
   } else {
     node.Tick(call.now);
   }
+  // Taken on replay too: what the node has journaled decides what it may
+  // send before a sync, and is part of its digest.
+  return keeps_log && node.TakeChanges(call.now).has_value();
 }
 
 cluster::Node& LiveMember::At(const CallLog& log) {
@@ -56,10 +71,11 @@ cluster::Node& LiveMember::At(const CallLog& log) {
     for (; from != nullptr; from = from->previous.get()) missing.push_back(from);
     const auto& start = std::get<StartCall>(missing.back()->call.call);
     node_ = std::make_unique<cluster::Node>(start.options);
+    keeps_log_ = start.keeps_log;
     ++rebuilds_;
   }
   for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
-    MakeCall(*node_, (*it)->call);
+    (void)MakeCall(*node_, (*it)->call, keeps_log_);
     ++calls_replayed_;
   }
   DropOutputs(*node_);
@@ -68,8 +84,10 @@ cluster::Node& LiveMember::At(const CallLog& log) {
 }
 
 cluster::Node& LiveMember::Start(const CallLog& log) {
-  node_ = std::make_unique<cluster::Node>(std::get<StartCall>(log->call.call).options);
-  MakeCall(*node_, log->call);
+  const auto& start = std::get<StartCall>(log->call.call);
+  node_ = std::make_unique<cluster::Node>(start.options);
+  keeps_log_ = start.keeps_log;
+  (void)MakeCall(*node_, log->call, keeps_log_);
   applied_ = log;
   return *node_;
 }

@@ -21,11 +21,20 @@ namespace lockerd::explorer {
 struct StartCall {
   cluster::NodeOptions options;
   cluster::StartFacts facts;
+  // appendonly yes: the process keeps the log. Its start writes the whole
+  // state as the log's first record and syncs it (as Server::OpenLog), and
+  // every later call's changes are taken for the log (Node::TakeChanges)
+  // right after it, as the server's loop turn takes them.
+  bool keeps_log = false;
 };
 
 struct TickCall {};
 
-using CallBody = std::variant<StartCall, cluster::WriteRequest, cluster::Message, TickCall>;
+// appendonly yes: the log synced every change taken so far (Node::NoteDurable).
+struct SyncedCall {};
+
+using CallBody =
+    std::variant<StartCall, cluster::WriteRequest, cluster::Message, TickCall, SyncedCall>;
 
 struct NodeCall {
   cluster::Time now;
@@ -42,8 +51,10 @@ using CallLog = std::shared_ptr<const CallLogEntry>;
 
 CallLog Append(const CallLog& log, NodeCall call);
 
-// Makes `call` on `node` (Start, Submit, Receive or Tick).
-void MakeCall(cluster::Node& node, const NodeCall& call);
+// Makes `call` on `node` (Start, Submit, Receive, Tick or NoteDurable),
+// and then, on a node that keeps the log, takes the call's changes. Returns
+// whether there were any: what the log then holds waits in its queue.
+bool MakeCall(cluster::Node& node, const NodeCall& call, bool keeps_log);
 
 class LiveMember {
  public:
@@ -56,11 +67,14 @@ class LiveMember {
   // After the caller made a call on At()'s node itself.
   void Advanced(const CallLog& log) { applied_ = log; }
 
+  // Whether the node's process keeps the log (its StartCall says).
+  bool keeps_log() const { return keeps_log_; }
   uint64_t rebuilds() const { return rebuilds_; }
   uint64_t calls_replayed() const { return calls_replayed_; }
 
  private:
   std::unique_ptr<cluster::Node> node_;
+  bool keeps_log_ = false;  // node_'s StartCall's.
   CallLog applied_;  // The calls node_ has had; null without a node.
   uint64_t rebuilds_ = 0;
   uint64_t calls_replayed_ = 0;
