@@ -389,8 +389,6 @@ std::string AppendLog::WriteSnapshot(const std::string& rewrite_path, const std:
     (void)::sync_file_range(fd, static_cast<off_t>(written), static_cast<off_t>(chunk),
                             SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
     written += chunk;
-    // Room for the loop's syncs between two chunks.
-    std::this_thread::sleep_for(std::chrono::microseconds(kLogWriteBehindPauseUs));
   }
   if (error.empty() && ::fsync(fd) != 0) error = SystemError("cannot sync " + rewrite_path);
   ::close(fd);

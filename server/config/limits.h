@@ -134,12 +134,11 @@ inline constexpr int64_t kLogRecoveryRewriteIntervalMs = 30'000;
 // so that no turn stalls long (about 3 ms at ~350 ns a register).
 inline constexpr size_t kLogSnapshotSlotsPerTurn = 8192;
 // A worker writes the snapshot this much at a time, each chunk on disk
-// before the next, with a pause between two: the loop's syncs wait for at
-// most one chunk (a megabyte at once made them take 2-3 ms, and left the
-// loop 20-50 syncs in the ~30 ms a 27 MB snapshot took; 256 KB and 0.5 ms,
-// its usual 500 in ~100 ms, the longest 0.7 ms).
-inline constexpr size_t kLogWriteBehindBytes = 256u << 10;
-inline constexpr int64_t kLogWriteBehindPauseUs = 500;
+// before the next, so that the loop's syncs wait for at most one chunk.
+// (Smaller chunks with pauses between them did no better under lockerd's
+// own load on this VM: its disk's flushes come in ~3.7 ms steps while
+// another writer is active, and a longer compaction meets more of them.)
+inline constexpr size_t kLogWriteBehindBytes = 1u << 20;
 // The log a rewrite replaced is cut this much at a time, with a pause
 // between two cuts, before its last close (AppendLog::ReleaseReplaced).
 inline constexpr size_t kLogReleaseStepBytes = 1u << 20;
