@@ -18,7 +18,6 @@
 #include "protocol/numbers.h"
 #include "protocol/resp_parser.h"
 #include "protocol/resp_writer.h"
-#include "server/config/limits.h"
 
 namespace lockerd::server {
 namespace {
@@ -33,6 +32,16 @@ constexpr size_t kTrailerBytes = 4;  // The payload's checksum.
 // A record longer than this is damage, not data: records are cut at
 // kLogChunkBytes (append_log.h), plus one register.
 constexpr uint32_t kRecordBytesMax = 1u << 31;
+// A worker writes a compaction's snapshot this much at a time, each chunk
+// on disk before the next, so that the loop's syncs wait for at most one
+// chunk. (Smaller chunks with pauses between them did no better under
+// lockerd's own load on this VM: its disk's flushes come in ~3.7 ms steps
+// while another writer is active, and a longer compaction meets more.)
+constexpr size_t kLogWriteBehindBytes = 1u << 20;
+// The log a rewrite replaced is cut this much at a time, with a pause
+// between two cuts, before its last close (AppendLog::ReleaseReplaced).
+constexpr size_t kLogReleaseStepBytes = 1u << 20;
+constexpr int64_t kLogReleasePauseUs = 1000;
 
 void PutU32(std::string* out, uint32_t value) {
   for (int i = 0; i < 4; ++i) out->push_back(static_cast<char>((value >> (8 * i)) & 0xFF));

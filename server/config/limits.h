@@ -133,14 +133,4 @@ inline constexpr int64_t kLogRecoveryRewriteIntervalMs = 30'000;
 // A compaction's snapshot is taken this many register slots per loop turn,
 // so that no turn stalls long (about 3 ms at ~350 ns a register).
 inline constexpr size_t kLogSnapshotSlotsPerTurn = 8192;
-// A worker writes the snapshot this much at a time, each chunk on disk
-// before the next, so that the loop's syncs wait for at most one chunk.
-// (Smaller chunks with pauses between them did no better under lockerd's
-// own load on this VM: its disk's flushes come in ~3.7 ms steps while
-// another writer is active, and a longer compaction meets more of them.)
-inline constexpr size_t kLogWriteBehindBytes = 1u << 20;
-// The log a rewrite replaced is cut this much at a time, with a pause
-// between two cuts, before its last close (AppendLog::ReleaseReplaced).
-inline constexpr size_t kLogReleaseStepBytes = 1u << 20;
-inline constexpr int64_t kLogReleasePauseUs = 1000;
 }  // namespace lockerd::server
