@@ -17,6 +17,24 @@ namespace {
 constexpr int64_t kWallMs = 1'700'000'000'000;
 constexpr MemberId kSelf = 1;
 
+WriteRequest Lock(const std::string& key, const std::string& owner) {
+  WriteRequest request;
+  request.request_id = 1;
+  request.key = key;
+  request.owner = owner;
+  request.ttl_ms = 5000;
+  return request;
+}
+
+// Member 0's yes to this member's Prepare.
+Promise YesTo(const Prepare& prepare) {
+  Promise yes;
+  yes.round_id = prepare.round_id;
+  yes.ballot = prepare.ballot;
+  yes.highest = prepare.ballot;
+  return yes;
+}
+
 NodeOptions Options() {
   NodeOptions options;
   options.members_count = 3;
@@ -63,12 +81,7 @@ class NodeSyncOrder : public ::testing::Test {
 };
 
 TEST_F(NodeSyncOrder, BeforeTheFirstSyncOnlyPreparesMayLeave) {
-  WriteRequest request;
-  request.request_id = 1;
-  request.key = "k";
-  request.owner = "alice";
-  request.ttl_ms = 5000;
-  node_.Submit(request, now_);
+  node_.Submit(Lock("k", "alice"), now_);
   const std::vector<Message> prepares = Outbox();
   ASSERT_EQ(prepares.size(), 2u);
   for (const Message& message : prepares) {
@@ -99,19 +112,10 @@ TEST_F(NodeSyncOrder, APromiseWaitsInATurnThatChangedAnAcceptedState) {
   SyncStart();
   // This member's own LOCK on "x", member 0's promise: its own accept
   // changes "x" now, unsynced.
-  WriteRequest request;
-  request.request_id = 1;
-  request.key = "x";
-  request.owner = "alice";
-  request.ttl_ms = 5000;
-  node_.Submit(request, now_);
+  node_.Submit(Lock("x", "alice"), now_);
   Prepare prepare;
   for (const Message& message : Outbox()) prepare = std::get<Prepare>(message.body);
-  Promise yes;
-  yes.round_id = prepare.round_id;
-  yes.ballot = prepare.ballot;
-  yes.highest = prepare.ballot;
-  node_.Receive({0, kSelf, yes}, now_);
+  node_.Receive({0, kSelf, YesTo(prepare)}, now_);
   (void)Outbox();
   const Message promise = PromiseFor("k", 5);
   ASSERT_EQ(std::get<Promise>(promise.body).vote, Vote::kYes);
@@ -151,22 +155,13 @@ TEST_F(NodeSyncOrder, PeeksAnswersAcceptedLearnsAndRefusalsWaitForTheSync) {
 
 TEST_F(NodeSyncOrder, OwnAcceptsWithinTheReserveLeaveAndTheOwnVoteNeedsTheSync) {
   SyncStart();
-  WriteRequest request;
-  request.request_id = 1;
-  request.key = "k";
-  request.owner = "alice";
-  request.ttl_ms = 5000;
-  node_.Submit(request, now_);
+  node_.Submit(Lock("k", "alice"), now_);
   Prepare prepare;
   for (const Message& message : Outbox()) prepare = std::get<Prepare>(message.body);
   (void)node_.TakeChanges(now_);
   EXPECT_FALSE(node_.ChangesNeedSync()) << "its own promise and ballot are within the reserve";
   // Member 0 promises: with this member's own, a majority; the accepts go.
-  Promise yes;
-  yes.round_id = prepare.round_id;
-  yes.ballot = prepare.ballot;
-  yes.highest = prepare.ballot;
-  node_.Receive({0, kSelf, yes}, now_);
+  node_.Receive({0, kSelf, YesTo(prepare)}, now_);
   size_t accepts = 0;
   for (const Message& message : Outbox()) {
     if (std::holds_alternative<Accept>(message.body)) {
@@ -228,12 +223,7 @@ TEST(NodeSyncOrderRestart, ARestartFromTheLogPromisesAboveTheReserve) {
   EXPECT_EQ(answer("k", Ballot{kReserve, 0}), Vote::kNo) << "a promise it may have forgotten";
   EXPECT_EQ(answer("new", Ballot{kReserve, 2}), Vote::kNo) << "a key it may have forgotten";
   EXPECT_EQ(answer("k", Ballot{kReserve + 2, 0}), Vote::kYes);
-  WriteRequest request;
-  request.request_id = 1;
-  request.key = "mine";
-  request.owner = "bob";
-  request.ttl_ms = 5000;
-  node.Submit(request, now);
+  node.Submit(Lock("mine", "bob"), now);
   std::vector<Message> out;
   node.TakeOutbox(&out);
   ASSERT_FALSE(out.empty());
