@@ -147,6 +147,9 @@ class Node {
   // sync: accepts (the votes that choose a value), peeks' answers (reads),
   // Learns, probes, recovery, and every reply to a client.
   bool MaySendBeforeSync(const Message& message) const;
+  // Moves the messages of `outbox` that may leave before the sync to the
+  // end of `early`; the rest stay in `outbox`, each group in its order.
+  void TakeSendableBeforeSync(std::vector<Message>* outbox, std::vector<Message>* early) const;
 
   bool recovering() const { return recovery_.recovering(); }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }

@@ -1,6 +1,7 @@
 // Node: how a member starts, what a clean stop saves, and recovery without
 // stable storage (CLUSTER-SAFETY.md, "Restarts").
 #include <algorithm>
+#include <iterator>
 
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
@@ -234,6 +235,13 @@ bool Node::MaySendBeforeSync(const Message& message) const {
     return std::holds_alternative<Promise>(message.body) || std::holds_alternative<Accepted>(message.body);
   }
   return false;
+}
+
+void Node::TakeSendableBeforeSync(std::vector<Message>* outbox, std::vector<Message>* early) const {
+  const auto later = std::stable_partition(outbox->begin(), outbox->end(),
+                                           [this](const Message& message) { return MaySendBeforeSync(message); });
+  early->insert(early->end(), std::make_move_iterator(outbox->begin()), std::make_move_iterator(later));
+  outbox->erase(outbox->begin(), later);
 }
 
 void Node::BeginRecovery(Time now, RecoverySync::Kind kind) {

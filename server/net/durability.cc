@@ -87,20 +87,11 @@ void Server::CommitChanges(bool all) {
 
 void Server::SendBeforeSync() {
   if (!log_ || log_failing_ || !peers_) return;
-  const cluster::Node& node = engine_.node();
-  std::vector<cluster::Message> later;
-  bool sent = false;
-  for (cluster::Message& message : peer_outbox_) {
-    if (node.MaySendBeforeSync(message)) {
-      peers_->Send(message);
-      sent = true;
-    } else {
-      later.push_back(std::move(message));
-    }
-  }
-  if (!sent) return;
+  early_outbox_.clear();
+  engine_.node().TakeSendableBeforeSync(&peer_outbox_, &early_outbox_);
+  if (early_outbox_.empty()) return;
+  for (const cluster::Message& message : early_outbox_) peers_->Send(message);
   peers_->FlushAll();
-  peer_outbox_.swap(later);
 }
 
 void Server::NoteSynced(Time now, uint64_t start_ns) {

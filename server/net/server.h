@@ -235,6 +235,7 @@ class Server : private TurnDriver {
   std::string tls_read_plain_;       // Plaintext of the TLS read at hand.
   std::unique_ptr<PeerLinks> peers_;  // In a cluster: links to the other members.
   std::vector<cluster::Message> peer_outbox_;
+  std::vector<cluster::Message> early_outbox_;  // SendBeforeSync's, kept for its capacity.
   std::string read_buffer_;
   bool shutting_down_ = false;
   int shutdown_requested_ = 0;  // By SHUTDOWN: 1 to save, 2 not to.

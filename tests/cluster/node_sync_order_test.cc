@@ -177,6 +177,34 @@ TEST_F(NodeSyncOrder, OwnAcceptsWithinTheReserveLeaveAndTheOwnVoteNeedsTheSync) 
   EXPECT_TRUE(node_.ChangesNeedSync()) << "its own accept is a vote: on disk before anything answers";
 }
 
+// The split keeps every message whole and in its order: the server sends
+// the first group, syncs, then sends the rest (a turn with nothing to send
+// early once left the rest as moved-from messages, keys and owners empty).
+TEST_F(NodeSyncOrder, TheSplitKeepsBothGroupsWholeAndInOrder) {
+  SyncStart();
+  const uint64_t reserve = Reserve();
+  std::vector<Message> outbox = {
+      {kSelf, 0, Learn{"learned", Ballot{3, kSelf}, true, "alice", 5, 5000, {}}},
+      {kSelf, 2, Accept{9, "early", Ballot{reserve, kSelf}, true, "bob", 6, 5000, {}}},
+      {kSelf, 0, Accept{10, "late", Ballot{reserve + 1, kSelf}, true, "carol", 7, 5000, {}}},
+  };
+  std::vector<Message> early;
+  node_.TakeSendableBeforeSync(&outbox, &early);
+  ASSERT_EQ(early.size(), 1u);
+  EXPECT_EQ(std::get<Accept>(early[0].body).owner, "bob");
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(std::get<Learn>(outbox[0].body).key, "learned");
+  EXPECT_EQ(std::get<Learn>(outbox[0].body).owner, "alice");
+  EXPECT_EQ(std::get<Accept>(outbox[1].body).key, "late");
+  // Nothing may leave early: everything stays, whole.
+  std::vector<Message> none;
+  node_.TakeSendableBeforeSync(&outbox, &none);
+  EXPECT_TRUE(none.empty());
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(std::get<Learn>(outbox[0].body).key, "learned");
+  EXPECT_EQ(std::get<Accept>(outbox[1].body).owner, "carol");
+}
+
 TEST_F(NodeSyncOrder, AcceptsAreJudgedByTheirBallot) {
   SyncStart();
   const uint64_t reserve = Reserve();
