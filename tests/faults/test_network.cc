@@ -23,9 +23,28 @@ std::unique_ptr<TestNetwork> TestNetwork::Create(size_t members, std::string* wh
 }
 
 bool TestNetwork::Setup(size_t members, std::string* why_not) {
-  const int id = static_cast<int>(getpid() % 10000);
-  prefix_ = "lkf" + std::to_string(id);
-  subnet_ = "10.77." + std::to_string(id % 250) + ".";
+  // A run that died (kill -9, a lost machine) leaves its namespaces, bridge
+  // and addresses behind; pick names and a subnet nobody holds, so that a
+  // later run never routes to a dead run's members.
+  std::string addresses;
+  std::string names;
+  Run({"ip", "-o", "addr", "show"}, &addresses);
+  Run({"ip", "netns", "list"}, &names);
+  const int first = static_cast<int>(getpid() % 10000);
+  for (int step = 0;; ++step) {
+    if (step == 250) {
+      *why_not = "every test subnet 10.77.0-249.0/24 is in use (stale lkf* namespaces or bridges?)";
+      return false;
+    }
+    const int id = (first + step) % 10000;
+    prefix_ = "lkf" + std::to_string(id);
+    subnet_ = "10.77." + std::to_string(id % 250) + ".";
+    if (addresses.find(" " + subnet_) == std::string::npos &&
+        names.find(prefix_ + "n") == std::string::npos &&
+        Run({"ip", "link", "show", prefix_ + "br"}) != 0) {
+      break;
+    }
+  }
   const std::string bridge = prefix_ + "br";
   std::string output;
   if (Run({"ip", "link", "add", bridge, "type", "bridge"}, &output) != 0) {
