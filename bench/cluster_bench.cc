@@ -27,7 +27,7 @@ class Trio {
   Trio() {
     for (uint32_t id = 0; id < 3; ++id) {
       NodeOptions options;
-      options.members_count = 3;
+      options.membership = lockerd::cluster::Membership::Initial(3);
       options.self = id;
       nodes_[id] = std::make_unique<Node>(options);
     }

@@ -28,15 +28,15 @@ bool GrantsLease(WriteOp op) {
 
 Coordinator::Coordinator(CoordinatorOptions options)
     : options_(options),
+      membership_(options.membership),
       keys_in_flight_(16, StringHash{HashKeyFromSeed(options.seed)}),
       rng_(options.seed) {
   // Round ids start at a random point, so that a reply to a round of an
   // earlier run of this member (a late packet after a restart) is unlikely
   // to find a round with its id; the echoed ballot must match as well.
   next_round_id_ = 1 + (rng_() >> 20);
-  CHECK(options_.members_count >= 1);
-  CHECK(options_.members_count <= kMembersMax);
-  CHECK(options_.self < options_.members_count);
+  CHECK(membership_.Valid());
+  CHECK(options_.self < kMembersMax);
 }
 
 void Coordinator::RaiseBallot(Ballot seen) { ballot_round_ = std::max(ballot_round_, seen.round); }
@@ -71,7 +71,8 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
   round.attempt_seq = ++submit_seq_;
   round.sent_ms = now.mono_ms;
   round.deadline_ms = now.mono_ms + options_.round_timeout_ms;
-  round.tally = QuorumTally(options_.members_count);
+  round.epoch = membership_.epoch;
+  round.tally = QuorumTally::Of(membership_.voters);
   round.quarantined = false;
   round.outvoted = false;
   round.quarantine_left_ms = 0;
@@ -97,24 +98,27 @@ void Coordinator::StartAttempt(uint64_t round_id, Round round, Time now,
 
 void Coordinator::Broadcast(const Round& round, uint64_t round_id,
                             std::vector<Message>* outbox) const {
-  for (MemberId member = 0; member < options_.members_count; ++member) {
+  ForEachMember(round.tally.voters(), [&](MemberId member) {
     // A one-round-trip write reaches this member last (OnAccepted).
-    if (round.fast && round.phase == Phase::kAccept && member == options_.self) continue;
+    if (round.fast && round.phase == Phase::kAccept && member == options_.self) return;
     Message message{options_.self, member, {}};
+    message.epoch = round.epoch;
     if (round.phase == Phase::kPromise || round.phase == Phase::kPeek) {
       message.body = Prepare{round_id, round.request.key, round.ballot, round.phase == Phase::kPeek};
     } else {
       message.body = round.accept;
     }
     outbox->push_back(std::move(message));
-  }
+  });
 }
 
 bool Coordinator::Count(Round& round, MemberId from, Vote vote, Ballot highest,
                         int64_t quarantine_left_ms) {
   if (vote == Vote::kYes) return round.tally.RecordYes(from);
   RaiseBallot(highest);
-  if (vote == Vote::kNo) round.outvoted = true;
+  // A newer configuration beats this attempt as a higher ballot does: the
+  // retry runs under it (the Configuration came before the refusal).
+  if (vote == Vote::kNo || vote == Vote::kStaleEpoch) round.outvoted = true;
   if (vote == Vote::kQuarantined) {
     round.quarantined = true;
     round.quarantine_left_ms = std::max(round.quarantine_left_ms, quarantine_left_ms);
@@ -238,7 +242,7 @@ void Coordinator::SendAccepts(uint64_t round_id, Round& round, const Decision& d
   round.accept = Accept{round_id,       round.request.key, round.ballot,   decision.held,
                         decision.owner, decision.token,    decision.ttl_ms, decision.carry_from};
   round.phase = Phase::kAccept;
-  round.tally = QuorumTally(options_.members_count);
+  round.tally = QuorumTally::Of(round.tally.voters());
   Broadcast(round, round_id, outbox);
 }
 
@@ -257,10 +261,12 @@ void Coordinator::OnAccepted(MemberId from, const Accepted& accepted, Time now,
   }
   Round& round = it->second;
   if (round.fast && !round.own_accept_sent &&
-      round.tally.yes_count() + 1 >= MajorityOf(options_.members_count)) {
+      round.tally.yes_count() + 1 >= round.tally.majority()) {
     // With this member's own, a majority: its register may take the write.
     round.own_accept_sent = true;
-    outbox->push_back({options_.self, options_.self, round.accept});
+    Message own{options_.self, options_.self, round.accept};
+    own.epoch = round.epoch;
+    outbox->push_back(std::move(own));
   }
   if (round.tally.Reached() || (options_.broken.success_without_majority && round.tally.yes_count() > 0)) {
     Completed(accepted.round_id, round, now, outbox);
@@ -308,12 +314,14 @@ void Coordinator::Completed(uint64_t round_id, Round& round, Time now,
   // Members that have not accepted learn the chosen value.
   const Learn learn{accept.key,   accept.ballot, accept.held, accept.owner,
                     accept.token, accept.ttl_ms, accept.carry_from};
-  for (MemberId member = 0; member < options_.members_count; ++member) {
-    if (round.tally.SaidYes(member)) continue;
+  // Learners hear of every chosen value too (they never vote).
+  ForEachMember(round.tally.voters() | membership_.learners, [&](MemberId member) {
+    if (round.tally.SaidYes(member)) return;
     Message message{options_.self, member, {}};
+    message.epoch = round.epoch;
     message.body = learn;
     outbox->push_back(std::move(message));
-  }
+  });
   Finish(round_id, WriteOutcome::kDone, accept.token, {});
 }
 
@@ -388,9 +396,9 @@ std::optional<int64_t> Coordinator::NextWakeMs() const {
 
 std::string Coordinator::DescribeAnswers(const Round& round) const {
   return std::to_string(round.tally.answered_count()) + " of " +
-         std::to_string(options_.members_count) + " members answered, " +
+         std::to_string(round.tally.members_count()) + " members answered, " +
          std::to_string(round.tally.yes_count()) + " agreed; a majority is " +
-         std::to_string(MajorityOf(options_.members_count));
+         std::to_string(round.tally.majority());
 }
 
 void Coordinator::Finish(uint64_t round_id, WriteOutcome outcome, uint64_t token,

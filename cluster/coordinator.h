@@ -20,6 +20,7 @@
 #include "cluster/ballot.h"
 #include "cluster/broken.h"
 #include "cluster/decision.h"
+#include "cluster/membership.h"
 #include "cluster/messages.h"
 #include "cluster/quorum.h"
 #include "cluster/state_digest.h"
@@ -30,7 +31,9 @@
 namespace lockerd::cluster {
 
 struct CoordinatorOptions {
-  size_t members_count = 1;
+  // The configuration the member starts under (Coordinator::SetMembership
+  // changes it).
+  Membership membership;
   MemberId self = 0;
   double drift = 0.01;
   int64_t max_lease_ms = 60'000;
@@ -112,6 +115,14 @@ class Coordinator {
     const uint32_t bit = uint32_t{1} << member;
     unreachable_ = reachable ? (unreachable_ & ~bit) : (unreachable_ | bit);
   }
+  // The configuration this coordinator's new attempts run under. An attempt
+  // keeps the one it started with: its messages carry that epoch, and its
+  // tally counts that configuration's voters (membership.h).
+  void SetMembership(const Membership& membership) { membership_ = membership; }
+  const Membership& membership() const { return membership_; }
+  // Each key has a home voter (by hash; the same on every member of one
+  // configuration): in a duel it retries first (coordinator_retry.cc).
+  MemberId HomeMember(std::string_view key) const;
   size_t rounds_in_flight() const { return rounds_.size(); }
   size_t writes_queued() const { return queued_count_; }
   const CoordinatorStats& stats() const { return stats_; }
@@ -146,6 +157,7 @@ class Coordinator {
     Ballot ballot;
     Phase phase = Phase::kPromise;
     int attempt = 0;
+    uint64_t epoch = 0;  // Of the configuration this attempt runs under.
     int64_t sent_ms = 0;      // When this attempt's promises were sent.
     int64_t deadline_ms = 0;  // When this attempt gives up.
     int64_t retry_at_ms = 0;  // With kBackoff.
@@ -249,6 +261,7 @@ class Coordinator {
   static std::optional<WriteRequest> RollbackOf(const Round& round);
 
   CoordinatorOptions options_;
+  Membership membership_;
   RefusalHint refusal_hint_;
   LocalView local_view_;
   LocalPromise local_promise_;

@@ -43,10 +43,11 @@ namespace lockerd::cluster {
 bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
                                  std::vector<Message>* outbox) {
   if (round.fast_tried || round.attempt > 0 || !local_view_ || !local_promise_ ||
-      options_.members_count == 1 ||
+      membership_.voter_count() == 1 || !membership_.IsVoter(options_.self) ||
       round.request.op == WriteOp::kRollback || first_own_round_ == 0 ||
-      options_.members_count - static_cast<size_t>(std::popcount(unreachable_)) <
-          MajorityOf(options_.members_count)) {
+      membership_.voter_count() -
+              static_cast<size_t>(std::popcount(unreachable_ & membership_.voters)) <
+          membership_.majority()) {
     return false;
   }
   LocalRegister local;

@@ -99,7 +99,7 @@ void Coordinator::ForgetIfAcceptedNowhere(Round& round) const {
   if (round.phase != Phase::kAccept || round.tally.yes_count() > 0) return;
   // A one-round-trip attempt's own accept goes out only after the others'.
   const size_t refusals_needed =
-      round.fast && !round.own_accept_sent ? options_.members_count - 1 : options_.members_count;
+      round.fast && !round.own_accept_sent ? round.tally.members_count() - 1 : round.tally.members_count();
   if (round.tally.no_count() < refusals_needed) return;
   if (round.accepts_sent && round.accepts_ballot == round.ballot) {
     round.accepts_sent = false;
@@ -108,6 +108,15 @@ void Coordinator::ForgetIfAcceptedNowhere(Round& round) const {
   }
   if (round.release_sent && round.release_ballot == round.ballot) round.release_sent = false;
   std::erase_if(round.granted, [&](const auto& grant) { return grant.first == round.ballot; });
+}
+
+MemberId Coordinator::HomeMember(std::string_view key) const {
+  size_t nth = SipHash13(HashKey{}, key) % membership_.voter_count();
+  MemberId home = 0;
+  ForEachMember(membership_.voters, [&](MemberId member) {
+    if (nth-- == 0) home = member;
+  });
+  return home;
 }
 
 void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<Message>* outbox) {
@@ -138,10 +147,10 @@ void Coordinator::Retry(uint64_t round_id, Round& round, Time now, std::vector<M
   // duel the home member retries within a millisecond and the others back
   // off over a window four times as long, so duels end with the home
   // member's write instead of dragging on for all of them.
-  const bool home = SipHash13(HashKey{}, round.request.key) % options_.members_count == options_.self;
+  const bool home = HomeMember(round.request.key) == options_.self;
   const int64_t window_ms = home ? 1 : BackoffWindowMs(round.attempt);
   const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
-  if (delay_ms == 0 || options_.members_count == 1) {
+  if (delay_ms == 0 || membership_.voter_count() == 1) {
     Round moved = std::move(round);
     rounds_.erase(round_id);
     StartAttempt(next_round_id_++, std::move(moved), now, outbox);

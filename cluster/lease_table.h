@@ -84,6 +84,9 @@ class LeaseTable {
   // `keep_ms` left.
   void RestoreFree(Register& reg, Ballot accepted, int64_t now_ms, int64_t keep_ms);
   int64_t idle_ms() const { return idle_ms_; }
+  // For registers freed from now on (a member alone keeps no tombstones;
+  // one that joins others must).
+  void SetIdleMs(int64_t idle_ms) { idle_ms_ = idle_ms; }
 
   // Active expiry: handles registers due at `now_ms`, at most `budget` of
   // them. Returns true if more are due (call again on the next loop turn).

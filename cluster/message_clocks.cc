@@ -7,13 +7,13 @@
 
 namespace lockerd::cluster {
 
-MessageClocks::MessageClocks(size_t members_count, MemberId self, uint64_t incarnation, double drift,
+MessageClocks::MessageClocks(MemberId self, uint64_t incarnation, double drift,
                              int64_t probe_interval_ms)
     : self_(self),
       incarnation_(incarnation),
       drift_(drift),
       probe_interval_ms_(probe_interval_ms),
-      peers_(members_count) {
+      peers_(kMembersMax) {
   CHECK(incarnation_ != 0);
   CHECK(drift_ >= 0.0 && drift_ < 0.5);
 }
@@ -94,10 +94,10 @@ void MessageClocks::ProbeSoon(MemberId peer) {
   if (peer < peers_.size() && peer != self_) peers_[peer].probe_soon = true;
 }
 
-std::optional<int64_t> MessageClocks::NextProbeMs() const {
+std::optional<int64_t> MessageClocks::NextProbeMs(uint32_t members) const {
   std::optional<int64_t> next;
   for (MemberId id = 0; id < peers_.size(); ++id) {
-    if (id == self_) continue;
+    if (id == self_ || !Membership::Has(members, id)) continue;
     const Peer& peer = peers_[id];
     // Due when the bound turns stale, not before the last probe's interval.
     const int64_t stale_ms = peer.bound_incarnation == 0 ? 0 : peer.bound_at_ms + probe_interval_ms_;

@@ -34,7 +34,7 @@ namespace lockerd::cluster {
 
 class MessageClocks {
  public:
-  MessageClocks(size_t members_count, MemberId self, uint64_t incarnation, double drift,
+  MessageClocks(MemberId self, uint64_t incarnation, double drift,
                 int64_t probe_interval_ms);
 
   uint64_t incarnation() const { return incarnation_; }
@@ -57,7 +57,8 @@ class MessageClocks {
   // just came up (it may be a new run), or one of its commits was of
   // unknown age.
   void ProbeSoon(MemberId peer);
-  std::optional<int64_t> NextProbeMs() const;
+  // The earliest probe due to one of `members` (one bit per member).
+  std::optional<int64_t> NextProbeMs(uint32_t members) const;
 
  private:
   struct Peer {

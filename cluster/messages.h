@@ -10,6 +10,7 @@
 #include <variant>
 
 #include "cluster/ballot.h"
+#include "cluster/membership.h"
 
 namespace lockerd::cluster {
 
@@ -37,6 +38,10 @@ enum class Vote : uint8_t {
   kYes,          // Granted.
   kNo,           // A higher ballot was seen: `highest` says which.
   kQuarantined,  // The member restarted without its state and may not vote.
+  // The member has adopted a newer configuration than the message's epoch:
+  // it votes in no round of an older one (membership.h). A Configuration
+  // message with its own goes to the sender first.
+  kStaleEpoch,
 };
 
 struct Promise {
@@ -119,6 +124,17 @@ struct SyncReply {
   uint64_t run = 0;
 };
 
+// A configuration the sender has adopted (a chosen one: CLUSTER-SAFETY.md,
+// "Membership change"). Sent to a member whose message carried an older
+// epoch, and in answer to a ConfigurationQuery. Its addressee adopts it
+// when its epoch is higher than its own.
+struct Configuration {
+  Membership membership;
+};
+// Sent to a member whose message carried a newer epoch than this member's
+// own: it answers with its Configuration.
+struct ConfigurationQuery {};
+
 // Keeps the bound on a quiet peer's clock fresh (message_clocks.h): a
 // Probe asks for a ProbeReply at once; both carry only their stamps.
 struct Probe {};
@@ -138,8 +154,8 @@ struct Stamp {
 };
 
 struct Message {
-  using Body =
-      std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply, Learn, Probe, ProbeReply>;
+  using Body = std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply, Learn, Probe,
+                            ProbeReply, Configuration, ConfigurationQuery>;
   Message() = default;
   Message(MemberId from_member, MemberId to_member, Body message_body, Stamp message_stamp = {})
       : from(from_member), to(to_member), body(std::move(message_body)), stamp(message_stamp) {}
@@ -148,6 +164,10 @@ struct Message {
   MemberId to = 0;
   Body body;
   Stamp stamp;
+  // The epoch of the configuration the message was sent under: a round's
+  // attempt's for its Prepares, Accepts and Learns, the sender's own for
+  // the rest. 0 until the sending member sets it (Node::DeliverLocal).
+  uint64_t epoch = 0;
 };
 
 }  // namespace lockerd::cluster

@@ -17,8 +17,8 @@ namespace {
 // A free register of a member alone need not be kept: no other member can
 // hold an older state of it. In a cluster it is kept as a tombstone until
 // every copy of an older state has ended everywhere (StaleStateLifeMs).
-int64_t TombstoneMs(const NodeOptions& options) {
-  return options.members_count == 1
+int64_t TombstoneMs(const NodeOptions& options, const Membership& membership) {
+  return membership.Alone(options.self)
              ? 0
              : StaleStateLifeMs(options.max_lease_ms, options.drift, options.round_timeout_ms);
 }
@@ -34,7 +34,7 @@ int64_t RecoveryDelayMs(const NodeOptions& options) {
 
 CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
   CoordinatorOptions result;
-  result.members_count = options.members_count;
+  result.membership = options.membership;
   result.self = options.self;
   result.drift = options.drift;
   result.max_lease_ms = options.max_lease_ms;
@@ -48,13 +48,13 @@ CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
 
 Node::Node(NodeOptions options)
     : options_(options),
-      table_(TombstoneMs(options), HashKeyFromSeed(options.seed)),
+      membership_(options.membership),
+      table_(TombstoneMs(options, options.membership), HashKeyFromSeed(options.seed)),
       acceptor_(&table_, options.broken),
       coordinator_(CoordinatorOptionsOf(options)),
       txn_(CoordinatorOptionsOf(options), &coordinator_),
-      clocks_(options.members_count, options.self, options.incarnation, options.drift,
-              options.probe_interval_ms),
-      recovery_(options.members_count, options.self, options.incarnation, RecoveryDelayMs(options),
+      clocks_(options.self, options.incarnation, options.drift, options.probe_interval_ms),
+      recovery_(options.membership.voters, options.self, options.incarnation, RecoveryDelayMs(options),
                 options.round_timeout_ms, options.broken) {
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
@@ -79,7 +79,7 @@ Node::Node(NodeOptions options)
 }
 
 void Node::Submit(WriteRequest request, Time now) {
-  if (options_.members_count == 1) return SubmitAlone(request, now);
+  if (membership_.Alone(options_.self)) return SubmitAlone(request, now);
   coordinator_.Submit(std::move(request), now, &pending_);
   DeliverLocal(now);
 }
@@ -148,7 +148,7 @@ bool Node::FreshEnough(const Message& message, std::optional<int64_t> age_ms) {
 }
 
 void Node::Handle(const Message& message, Time now) {
-  if (message.to != options_.self || message.from >= options_.members_count) return;
+  if (message.to != options_.self || message.from >= kMembersMax || !CheckEpoch(message)) return;
   std::optional<int64_t> age_ms;
   if (message.from != options_.self) age_ms = clocks_.Receive(message.from, message.stamp, now.mono_ms);
   // This member's own next round starts above every ballot it has seen
@@ -199,8 +199,60 @@ void Node::Handle(const Message& message, Time now) {
     acceptor_.OnLearn(*learn, now.mono_ms);
   } else if (std::holds_alternative<Probe>(message.body)) {
     pending_.push_back({options_.self, message.from, ProbeReply{}});
+  } else if (const auto* configuration = std::get_if<Configuration>(&message.body)) {
+    AdoptMembership(configuration->membership, now);
+  } else if (std::holds_alternative<ConfigurationQuery>(message.body)) {
+    pending_.push_back({options_.self, message.from, Configuration{membership_}});
   }
   // A ProbeReply has done its work: its stamp bounded the peer's clock.
+}
+
+bool Node::CheckEpoch(const Message& message) {
+  // 0: built without one (a test's; DeliverLocal sets it on everything a
+  // member sends), judged as of this member's epoch.
+  if (message.epoch != 0 && message.epoch < membership_.epoch) {
+    // A round of an older configuration: no vote, so that once a majority
+    // of that configuration's voters has adopted a newer one, none of its
+    // rounds can gather a majority (CLUSTER-SAFETY.md, "Membership
+    // change"). Replies, Learns (a chosen value stays chosen), recovery and
+    // probes are judged as before.
+    const auto* prepare = std::get_if<Prepare>(&message.body);
+    const auto* accept = std::get_if<Accept>(&message.body);
+    if (prepare == nullptr && accept == nullptr) return true;
+    ++stale_epoch_refusals_;
+    if (message.from != options_.self) {
+      pending_.push_back({options_.self, message.from, Configuration{membership_}});
+    }
+    if (prepare != nullptr) {
+      Promise refusal;
+      refusal.round_id = prepare->round_id;
+      refusal.ballot = prepare->ballot;
+      refusal.vote = Vote::kStaleEpoch;
+      pending_.push_back({options_.self, message.from, refusal});
+    } else {
+      pending_.push_back({options_.self, message.from,
+                          Accepted{accept->round_id, accept->ballot, Vote::kStaleEpoch, {}, 0}});
+    }
+    return false;
+  }
+  if (message.epoch > membership_.epoch && message.epoch > asked_epoch_ &&
+      !std::holds_alternative<Configuration>(message.body)) {
+    // This member is behind: its sender knows a newer configuration. What
+    // the message asks is judged as usual (an acceptor's rules do not
+    // depend on the configuration; only which majorities count does).
+    asked_epoch_ = message.epoch;
+    pending_.push_back({options_.self, message.from, ConfigurationQuery{}});
+  }
+  return true;
+}
+
+bool Node::AdoptMembership(const Membership& membership, Time now) {
+  (void)now;
+  if (membership.epoch <= membership_.epoch || !membership.Valid()) return false;
+  membership_ = membership;
+  coordinator_.SetMembership(membership_);
+  table_.SetIdleMs(TombstoneMs(options_, membership_));
+  return true;
 }
 
 Ballot Node::HighestBallot() const {
@@ -212,7 +264,7 @@ Ballot Node::HighestBallot() const {
 }
 
 void Node::SubmitTxn(TxnRequest request, Time now) {
-  if (options_.members_count == 1) return SubmitTxnAlone(request, now);
+  if (membership_.Alone(options_.self)) return SubmitTxnAlone(request, now);
   txn_.Submit(std::move(request), now, &pending_);
   DeliverLocal(now);
 }
@@ -264,6 +316,7 @@ void Node::DeliverLocal(Time now) {
     local_batch_.clear();
     local_batch_.swap(pending_);
     for (Message& message : local_batch_) {
+      if (message.epoch == 0) message.epoch = membership_.epoch;
       if (message.to == options_.self) {
         Handle(message, now);
       } else {
@@ -298,12 +351,12 @@ void Node::Tick(Time now) {
 }
 
 void Node::ProbeQuietPeers(Time now) {
-  if (options_.members_count == 1) return;
-  for (MemberId member = 0; member < options_.members_count; ++member) {
-    if (!clocks_.ProbeDue(member, now.mono_ms)) continue;
+  if (membership_.Alone(options_.self)) return;
+  ForEachMember(membership_.members() & ~(uint32_t{1} << options_.self), [&](MemberId member) {
+    if (!clocks_.ProbeDue(member, now.mono_ms)) return;
     clocks_.ProbeSent(member, now.mono_ms);
     pending_.push_back({options_.self, member, Probe{}});
-  }
+  });
 }
 
 std::optional<int64_t> Node::NextWakeMs() const {
@@ -319,7 +372,7 @@ std::optional<int64_t> Node::NextWakeMs() const {
     // round of requests.
     if (acceptor_.quarantine_until_ms() > last_tick_ms_) earliest(acceptor_.quarantine_until_ms());
   }
-  if (options_.members_count > 1) earliest(clocks_.NextProbeMs());
+  if (!membership_.Alone(options_.self)) earliest(clocks_.NextProbeMs(membership_.members()));
   return next;
 }
 

@@ -36,7 +36,9 @@
 namespace lockerd::cluster {
 
 struct NodeOptions {
-  size_t members_count = 1;
+  // The configuration the member starts under: voters, learners, epoch
+  // (membership.h). A member list of N makes Membership::Initial(N).
+  Membership membership;
   MemberId self = 0;
   int64_t max_lease_ms = 60'000;
   double drift = 0.01;
@@ -151,6 +153,17 @@ class Node {
   // end of `early`; the rest stay in `outbox`, each group in its order.
   void TakeSendableBeforeSync(std::vector<Message>* outbox, std::vector<Message>* early) const;
 
+  // The configuration this member has adopted: the newest it has heard of
+  // (from a Configuration message). Its own rounds run under it; it votes
+  // in no round of an older one.
+  const Membership& membership() const { return membership_; }
+  // Adopts `membership` if it is newer than this member's and well formed
+  // (true then). Rounds in flight keep the configuration they started
+  // under; the next attempts use this one.
+  bool AdoptMembership(const Membership& membership, Time now);
+  // Messages of an older epoch this member refused to vote on.
+  uint64_t stale_epoch_refusals() const { return stale_epoch_refusals_; }
+
   bool recovering() const { return recovery_.recovering(); }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
   int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
@@ -204,6 +217,11 @@ class Node {
   // the quarantine: the whole-cluster rule, wall-clock floors.
   void FallBackToWallClockFloors(Time now);
   void ProbeQuietPeers(Time now);
+  // Judges a message's epoch against this member's configuration (true:
+  // handle it). A Prepare or Accept of an older epoch is refused with
+  // kStaleEpoch after a Configuration for its sender; a newer epoch makes
+  // this member ask its sender for the configuration, once per epoch.
+  bool CheckEpoch(const Message& message);
   // Whether a commit (Accept, Learn) from a peer is young enough to apply:
   // its age bounded, within L.
   bool FreshEnough(const Message& message, std::optional<int64_t> age_ms);
@@ -222,6 +240,10 @@ class Node {
   void SaveCounters(NodeState* state, Time now, bool ballot_floor = true) const;
 
   NodeOptions options_;
+  Membership membership_;
+  // The highest epoch this member has asked a peer about.
+  uint64_t asked_epoch_ = 0;
+  uint64_t stale_epoch_refusals_ = 0;
   LeaseTable table_;
   Acceptor acceptor_;
   Coordinator coordinator_;

@@ -76,7 +76,11 @@ void Node::Digest(StateDigest* digest) const {
   digest->Add(txn_.in_flight());
   clocks_.Digest(digest);
   recovery_.Digest(digest);
-  for (size_t member = 0; member < options_.members_count; ++member) digest->Add(vouched_runs_[member]);
+  digest->Add(membership_.epoch);
+  digest->Add(membership_.voters);
+  digest->Add(membership_.learners);
+  digest->Add(asked_epoch_);
+  ForEachMember(membership_.members(), [&](MemberId member) { digest->Add(vouched_runs_[member]); });
   // What may leave before a sync (MaySendBeforeSync) and what the next
   // record holds.
   digest->Add(durable_round_reserve_);
@@ -98,6 +102,9 @@ void Coordinator::Digest(StateDigest* digest) const {
   digest->Add(ballot_round_);
   digest->Add(first_own_round_);
   digest->Add(next_round_id_);
+  digest->Add(membership_.epoch);
+  digest->Add(membership_.voters);
+  digest->Add(membership_.learners);
   digest->Add(submit_seq_);
   digest->Add(queued_count_);
   digest->Add(results_.size());
@@ -115,6 +122,8 @@ void Coordinator::Digest(StateDigest* digest) const {
     digest->Add(round.ballot);
     digest->Add(round.phase);
     digest->Add(round.attempt);
+    digest->Add(round.epoch);
+    digest->Add(round.tally.voters());
     digest->Add(round.sent_ms);
     digest->Add(round.deadline_ms);
     digest->Add(round.retry_at_ms);
@@ -155,7 +164,15 @@ void Coordinator::Digest(StateDigest* digest) const {
 void MessageClocks::Digest(StateDigest* digest) const {
   digest->Add(self_);
   digest->Add(incarnation_);
-  for (const Peer& peer : peers_) {
+  // Ids that no member has used leave no trace (peers_ has room for every
+  // id a membership change may bring).
+  for (size_t id = 0; id < peers_.size(); ++id) {
+    const Peer& peer = peers_[id];
+    if (peer.echo_incarnation == 0 && peer.bound_incarnation == 0 && peer.next_probe_ms == 0 &&
+        !peer.probe_soon) {
+      continue;
+    }
+    digest->Add(id);
     digest->Add(peer.echo_incarnation);
     digest->Add(peer.echo_ms);
     digest->Add(peer.bound_incarnation);
@@ -180,7 +197,8 @@ void RecoverySync::Digest(StateDigest* digest) const {
   digest->Add(answered_mask_);
   digest->Add(recovering_mask_);
   digest->Add(knowing_mask_);
-  for (size_t member = 0; member < members_count_; ++member) digest->Add(unvoted_runs_[member]);
+  digest->Add(others_);
+  ForEachMember(others_, [&](MemberId member) { digest->Add(unvoted_runs_[member]); });
 }
 
 }  // namespace lockerd::cluster

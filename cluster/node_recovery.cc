@@ -22,7 +22,7 @@ const char* StartKindName(StartKind kind) {
 
 StartReport Node::Start(const StartFacts& facts, Time now) {
   StartReport report;
-  const bool cluster = options_.members_count > 1;
+  const bool cluster = !membership_.Alone(options_.self);
   // Every promise a log's run may have answered before syncing it is of a
   // round within its reserve: each is kept by promising above the reserve,
   // on every register.
@@ -258,9 +258,9 @@ void Node::LoseMemory(Time now) {
 
 void Node::SendSyncRequests(Time now) {
   recovery_.RequestsSent(now.mono_ms);
-  for (MemberId member = 0; member < options_.members_count; ++member) {
-    if (member != options_.self) pending_.push_back({options_.self, member, SyncRequest{recovery_.nonce()}});
-  }
+  ForEachMember(membership_.voters & ~(uint32_t{1} << options_.self), [&](MemberId member) {
+    pending_.push_back({options_.self, member, SyncRequest{recovery_.nonce()}});
+  });
 }
 
 void Node::AnswerSync(MemberId from, const SyncRequest& request) {

@@ -7,19 +7,18 @@
 
 namespace lockerd::cluster {
 
-RecoverySync::RecoverySync(size_t members_count, MemberId self, uint64_t run_id, int64_t delay_ms,
+RecoverySync::RecoverySync(uint32_t voters, MemberId self, uint64_t run_id, int64_t delay_ms,
                            int64_t retry_ms, BrokenRules broken)
-    : members_count_(members_count),
+    : others_(voters & ~(uint32_t{1} << self)),
       self_(self),
       run_id_(run_id),
       delay_ms_(delay_ms),
       retry_ms_(retry_ms),
       broken_(broken) {
-  CHECK(members_count_ <= kMembersMax);
 }
 
 void RecoverySync::Begin(int64_t now_ms, Kind kind) {
-  recovering_ = members_count_ > 1;
+  recovering_ = others_ != 0;
   kind_ = kind;
   // Unique to this run and this recovery, and within the peer codecs'
   // range (0..2^63-1).
@@ -48,7 +47,7 @@ std::optional<int64_t> RecoverySync::NextWakeMs() const {
 
 bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
   if (!recovering_ || !requests_sent_ || reply.nonce != nonce_ || from == self_ ||
-      from >= members_count_) {
+      !Membership::Has(others_, from)) {
     return false;
   }
   const uint32_t bit = uint32_t{1} << from;
@@ -56,7 +55,7 @@ bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
     // Its last word counts: a member that recovered since answers again.
     answered_mask_ &= ~bit;
     recovering_mask_ |= bit;
-    const size_t others = members_count_ - 1;
+    const auto others = static_cast<size_t>(std::popcount(others_));
     if (others - static_cast<size_t>(std::popcount(recovering_mask_)) < MajorityOf(others)) hopeless_ = true;
     return false;
   }
@@ -73,7 +72,7 @@ bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
 }
 
 bool RecoverySync::Complete() const {
-  const size_t others = members_count_ - 1;
+  const auto others = static_cast<size_t>(std::popcount(others_));
   const auto answered = static_cast<size_t>(std::popcount(answered_mask_));
   if (answered < MajorityOf(others)) return false;
   if (kind_ != Kind::kFirstStart || history_seen_) return true;
@@ -82,9 +81,7 @@ bool RecoverySync::Complete() const {
 
 std::array<uint64_t, kMembersMax> RecoverySync::UnvotedRuns() const {
   std::array<uint64_t, kMembersMax> runs{};
-  for (MemberId member = 0; member < members_count_; ++member) {
-    if ((answered_mask_ >> member) & 1) runs[member] = unvoted_runs_[member];
-  }
+  ForEachMember(answered_mask_, [&](MemberId member) { runs[member] = unvoted_runs_[member]; });
   return runs;
 }
 

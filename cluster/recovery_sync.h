@@ -49,7 +49,7 @@ class RecoverySync {
   // `run_id` makes this run's nonces its own: an answer to an earlier run's
   // recovery, arriving late, never counts.
   // `broken`: rules a test breaks on purpose (broken.h); none in lockerd.
-  RecoverySync(size_t members_count, MemberId self, uint64_t run_id, int64_t delay_ms,
+  RecoverySync(uint32_t voters, MemberId self, uint64_t run_id, int64_t delay_ms,
                int64_t retry_ms, BrokenRules broken = {});
 
   enum class Kind {
@@ -111,7 +111,7 @@ class RecoverySync {
   static constexpr int kRunShift = 12;
   static constexpr uint64_t kNonceMask = 0x7fff'ffff'ffff'ffffull;  // The peer codecs' range.
 
-  size_t members_count_;
+  uint32_t others_;  // The voters but this member: one bit per member.
   MemberId self_;
   uint64_t run_id_;
   int64_t delay_ms_;

@@ -96,11 +96,13 @@ void TxnCoordinator::StartWriting(Txn& txn, KeyRound& key, Accept accept,
                                   std::vector<Message>* outbox) {
   key.writing = true;
   key.accept = std::move(accept);
-  key.tally = QuorumTally(options_.members_count);
+  key.tally = QuorumTally::Of(txn.voters);
   ++txn.keys_writing;
-  for (MemberId member = 0; member < options_.members_count; ++member) {
-    outbox->push_back({options_.self, member, key.accept});
-  }
+  ForEachMember(txn.voters, [&](MemberId member) {
+    Message message{options_.self, member, key.accept};
+    message.epoch = txn.epoch;
+    outbox->push_back(std::move(message));
+  });
 }
 
 }  // namespace lockerd::cluster

@@ -6,6 +6,7 @@
 #include "cluster/txn_coordinator.h"
 
 #include <algorithm>
+#include <bit>
 #include <iterator>
 #include <utility>
 
@@ -53,7 +54,10 @@ void TxnCoordinator::StartAttempt(uint64_t txn_id, Txn txn, Time now,
   txn.sent_ms = now.mono_ms;
   txn.deadline_ms = now.mono_ms + options_.round_timeout_ms;
   txn.keys.assign(txn.request.keys.size(), KeyRound());
-  for (KeyRound& key : txn.keys) key.tally = QuorumTally(options_.members_count);
+  // The coordinator's configuration (its rounds and this one's share it).
+  txn.epoch = ballots_->membership().epoch;
+  txn.voters = ballots_->membership().voters;
+  for (KeyRound& key : txn.keys) key.tally = QuorumTally::Of(txn.voters);
   txn.keys_reached = 0;
   txn.keys_writing = 0;
   txn.counter_max = 0;
@@ -61,10 +65,11 @@ void TxnCoordinator::StartAttempt(uint64_t txn_id, Txn txn, Time now,
   txn.outvoted = false;
   txn.quarantine_left_ms = 0;
   for (size_t i = 0; i < txn.request.keys.size(); ++i) {
-    for (MemberId member = 0; member < options_.members_count; ++member) {
-      outbox->push_back({options_.self, member,
-                         Prepare{txn_id | i, txn.request.keys[i], txn.ballot, peek}});
-    }
+    ForEachMember(txn.voters, [&](MemberId member) {
+      Message message{options_.self, member, Prepare{txn_id | i, txn.request.keys[i], txn.ballot, peek}};
+      message.epoch = txn.epoch;
+      outbox->push_back(std::move(message));
+    });
   }
   auto [it, inserted] = txns_.insert_or_assign(txn_id, std::move(txn));
   (void)it;
@@ -88,7 +93,7 @@ bool TxnCoordinator::Count(Txn& txn, KeyRound& key, MemberId from, Vote vote, Ba
                            int64_t quarantine_left_ms) {
   if (vote == Vote::kYes) return key.tally.RecordYes(from);
   ballots_->RaiseBallot(highest);
-  if (vote == Vote::kNo) txn.outvoted = true;
+  if (vote == Vote::kNo || vote == Vote::kStaleEpoch) txn.outvoted = true;  // As Coordinator::Count.
   if (vote == Vote::kQuarantined) {
     txn.quarantined = true;
     txn.quarantine_left_ms = std::max(txn.quarantine_left_ms, quarantine_left_ms);
@@ -258,12 +263,13 @@ void TxnCoordinator::Completed(uint64_t txn_id, Txn& txn, Time now,
     const Accept& accept = key.accept;
     const Learn learn{accept.key,   accept.ballot, accept.held, accept.owner,
                       accept.token, accept.ttl_ms, accept.carry_from};
-    for (MemberId member = 0; member < options_.members_count; ++member) {
-      if (key.tally.SaidYes(member)) continue;
+    ForEachMember(txn.voters | ballots_->membership().learners, [&](MemberId member) {
+      if (key.tally.SaidYes(member)) return;
       Message message{options_.self, member, {}};
+      message.epoch = txn.epoch;
       message.body = learn;
       outbox->push_back(std::move(message));
-    }
+    });
   }
   ++stats_.committed;
   Finish(txn_id, WriteOutcome::kDone, {});
@@ -283,7 +289,7 @@ void TxnCoordinator::Retry(uint64_t txn_id, Txn& txn, Time now, std::vector<Mess
   ++txn.attempt;
   const int64_t window_ms = BackoffWindowMs(txn.attempt);
   const int64_t delay_ms = std::uniform_int_distribution<int64_t>(0, window_ms)(rng_);
-  if (delay_ms == 0 || options_.members_count == 1) {
+  if (delay_ms == 0 || std::popcount(txn.voters) == 1) {
     Txn moved = std::move(txn);
     txns_.erase(txn_id);
     return StartAttempt(txn_id, std::move(moved), now, outbox);
@@ -351,9 +357,9 @@ std::string TxnCoordinator::DescribeAnswers(const Txn& txn) const {
     }
   }
   return std::to_string(worst->tally.answered_count()) + " of " +
-         std::to_string(options_.members_count) + " members answered, " +
+         std::to_string(worst->tally.members_count()) + " members answered, " +
          std::to_string(worst->tally.yes_count()) + " agreed; a majority is " +
-         std::to_string(MajorityOf(options_.members_count));
+         std::to_string(worst->tally.majority());
 }
 
 void TxnCoordinator::Finish(uint64_t txn_id, WriteOutcome outcome, std::string detail) {

@@ -94,7 +94,7 @@ class TxnCoordinator {
   };
 
   struct KeyRound {
-    QuorumTally tally = QuorumTally(1);
+    QuorumTally tally;
     bool chosen_set = false;
     Ballot chosen_ballot;
     LeaseView chosen;
@@ -112,6 +112,8 @@ class TxnCoordinator {
     Ballot ballot;
     Phase phase = Phase::kPromise;
     int attempt = 0;
+    uint64_t epoch = 0;     // Of the configuration this attempt runs under.
+    uint32_t voters = 1;    // ... and its voters.
     int64_t sent_ms = 0;
     int64_t deadline_ms = 0;
     int64_t retry_at_ms = 0;

@@ -15,7 +15,7 @@ namespace {
 cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
   cluster::NodeOptions options;
   options.seed = seed;
-  options.members_count = std::max<size_t>(1, config.cluster.size());
+  options.membership = cluster::Membership::Initial(std::max<size_t>(1, config.cluster.size()));
   options.self = static_cast<cluster::MemberId>(config.self_index);
   options.max_lease_ms = config.max_lease_ms;
   options.drift = config.lease_drift;

@@ -217,7 +217,7 @@ class Engine {
   void SetPeerReachable(cluster::MemberId member, bool reachable) {
     node_.SetPeerReachable(member, reachable);
   }
-  size_t members_count() const { return node_.options().members_count; }
+  size_t members_count() const { return node_.options().membership.voter_count(); }
   cluster::MemberId self() const { return node_.options().self; }
   // CLIENT KILL of another client: the server closes it on its next turn.
   void RequestKill(Client& client);

@@ -23,6 +23,8 @@ enum Kind : uint8_t {
   kSynced = 7,
   kProbe = 8,
   kProbeReply = 9,
+  kConfiguration = 10,
+  kConfigurationQuery = 11,
 };
 
 // Numbers are written as fixed-width little-endian integers, strings as a
@@ -34,6 +36,7 @@ class BinaryWriter {
   void Flag(bool value) { Byte(value ? 1 : 0); }
   void VoteOf(Vote vote) { Byte(static_cast<uint8_t>(vote)); }
   void Number(uint64_t value) { Fixed(value, 8); }
+  void Mask(uint32_t value) { Fixed(value, 4); }
   void Signed(int64_t value) { Number(static_cast<uint64_t>(value)); }
   void Text(std::string_view text) {
     Fixed(text.size(), 4);
@@ -71,13 +74,14 @@ class BinaryReader {
   }
   void VoteOf(Vote& out) {
     const uint8_t vote = Byte();
-    if (vote > static_cast<uint8_t>(Vote::kQuarantined)) ok_ = false;
+    if (vote > static_cast<uint8_t>(Vote::kStaleEpoch)) ok_ = false;
     out = static_cast<Vote>(vote);
   }
   void Number(uint64_t& out) {
     out = Fixed(8);
     if (out > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) ok_ = false;
   }
+  void Mask(uint32_t& out) { out = static_cast<uint32_t>(Fixed(4)); }
   void Signed(int64_t& out) { out = static_cast<int64_t>(Fixed(8)); }
   void Text(std::string& out) {
     const uint64_t size = Fixed(4);
@@ -123,6 +127,8 @@ Kind KindOf(const cluster::SyncRequest&) { return kSync; }
 Kind KindOf(const cluster::SyncReply&) { return kSynced; }
 Kind KindOf(const cluster::Probe&) { return kProbe; }
 Kind KindOf(const cluster::ProbeReply&) { return kProbeReply; }
+Kind KindOf(const cluster::Configuration&) { return kConfiguration; }
+Kind KindOf(const cluster::ConfigurationQuery&) { return kConfigurationQuery; }
 
 // A Prepare carries its peek flag ahead of the shared fields.
 void PeekFlag(BinaryWriter& out, const cluster::Prepare& m) { out.Flag(m.peek); }
@@ -135,12 +141,15 @@ std::optional<cluster::Message> Read(BinaryReader& read, std::string_view* paylo
                                      cluster::MemberId from, cluster::MemberId to) {
   M m;
   cluster::Stamp stamp;
-  StampFields(read, stamp);
+  uint64_t epoch = 0;
+  StampFields(read, stamp, epoch);
   PeekFlag(read, m);
   MessageFields(read, m);
   if (!read.ok()) return std::nullopt;
   *payload = read.rest();
-  return cluster::Message{from, to, std::move(m), stamp};
+  cluster::Message message{from, to, std::move(m), stamp};
+  message.epoch = epoch;
+  return message;
 }
 
 }  // namespace
@@ -150,7 +159,7 @@ void AppendPeerMessage(const cluster::Message& message, std::string* payload) {
       [payload, &message](const auto& m) {
         BinaryWriter out(payload);
         out.Byte(KindOf(m));
-        StampFields(out, message.stamp);
+        StampFields(out, message.stamp, message.epoch);
         PeekFlag(out, m);
         MessageFields(out, m);
       },
@@ -178,6 +187,8 @@ std::optional<cluster::Message> TakePeerMessage(std::string_view* payload, clust
     case kSynced: return Read<cluster::SyncReply>(read, payload, from, to);
     case kProbe: return Read<cluster::Probe>(read, payload, from, to);
     case kProbeReply: return Read<cluster::ProbeReply>(read, payload, from, to);
+    case kConfiguration: return Read<cluster::Configuration>(read, payload, from, to);
+    case kConfigurationQuery: return Read<cluster::ConfigurationQuery>(read, payload, from, to);
     default: return std::nullopt;
   }
 }

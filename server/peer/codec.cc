@@ -1,5 +1,7 @@
 #include "server/peer/codec.h"
 
+#include <cstdint>
+
 #include "cluster/limits.h"
 #include "protocol/numbers.h"
 #include "cluster/ballot_text.h"
@@ -22,6 +24,7 @@ class TextWriter {
   }
   TextWriter& Number(uint64_t value) { return Text(std::to_string(value)); }
   TextWriter& Signed(int64_t value) { return Text(std::to_string(value)); }
+  TextWriter& Mask(uint32_t value) { return Number(value); }
   TextWriter& Flag(bool value) { return Number(value ? 1 : 0); }
   TextWriter& VoteOf(Vote vote) { return Number(static_cast<uint64_t>(vote)); }
   TextWriter& BallotOf(const Ballot& ballot) {
@@ -51,6 +54,12 @@ class FieldReader {
     if (!value || *value < 0) ok_ = false;
     out = static_cast<uint64_t>(value.value_or(0));
   }
+  void Mask(uint32_t& out) {
+    uint64_t value = 0;
+    Number(value);
+    if (value > UINT32_MAX) ok_ = false;
+    out = static_cast<uint32_t>(value);
+  }
   void Signed(int64_t& out) {
     const auto value = Parse();
     if (!value) ok_ = false;
@@ -66,7 +75,7 @@ class FieldReader {
   void VoteOf(Vote& out) {
     uint64_t vote = 0;
     Number(vote);
-    if (vote > static_cast<uint64_t>(Vote::kQuarantined)) ok_ = false;
+    if (vote > static_cast<uint64_t>(Vote::kStaleEpoch)) ok_ = false;
     out = static_cast<Vote>(vote);
   }
   void Flag(bool& out) {
@@ -102,16 +111,21 @@ std::string_view KindOf(const cluster::SyncRequest&) { return "SYNC"; }
 std::string_view KindOf(const cluster::SyncReply&) { return "SYNCED"; }
 std::string_view KindOf(const cluster::Probe&) { return "PROBE"; }
 std::string_view KindOf(const cluster::ProbeReply&) { return "PROBED"; }
+std::string_view KindOf(const cluster::Configuration&) { return "CONFIGURATION"; }
+std::string_view KindOf(const cluster::ConfigurationQuery&) { return "CONFIGURATION?"; }
 
 template <typename M>
 std::optional<cluster::Message> Read(std::span<const std::string> args, cluster::MemberId from,
                                      cluster::MemberId to, M m = {}) {
   FieldReader read(args);
   cluster::Stamp stamp;
-  StampFields(read, stamp);
+  uint64_t epoch = 0;
+  StampFields(read, stamp, epoch);
   MessageFields(read, m);
   if (!read.ok()) return std::nullopt;
-  return cluster::Message{from, to, std::move(m), stamp};
+  cluster::Message message{from, to, std::move(m), stamp};
+  message.epoch = epoch;
+  return message;
 }
 
 }  // namespace
@@ -121,7 +135,7 @@ void EncodePeerMessage(const cluster::Message& message, std::string* out) {
       [out, &message](const auto& m) {
         TextWriter writer;
         writer.Text("PEER").Text(KindOf(m));
-        StampFields(writer, message.stamp);
+        StampFields(writer, message.stamp, message.epoch);
         MessageFields(writer, m);
         writer.Finish(out);
       },
@@ -145,6 +159,8 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   if (kind == "SYNCED") return Read<cluster::SyncReply>(args, from, to);
   if (kind == "PROBE") return Read<cluster::Probe>(args, from, to);
   if (kind == "PROBED") return Read<cluster::ProbeReply>(args, from, to);
+  if (kind == "CONFIGURATION") return Read<cluster::Configuration>(args, from, to);
+  if (kind == "CONFIGURATION?") return Read<cluster::ConfigurationQuery>(args, from, to);
   return std::nullopt;
 }
 

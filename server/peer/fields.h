@@ -86,19 +86,31 @@ void MessageFields(F& f, M& m) {
   f.Number(m.run);
 }
 
+template <typename F, MessageOf<cluster::Configuration> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.membership.epoch);
+  f.Mask(m.membership.voters);
+  f.Mask(m.membership.learners);
+}
+
+template <typename F, MessageOf<cluster::ConfigurationQuery> M>
+void MessageFields(F&, M&) {}
+
 template <typename F, MessageOf<cluster::Probe> M>
 void MessageFields(F&, M&) {}
 
 template <typename F, MessageOf<cluster::ProbeReply> M>
 void MessageFields(F&, M&) {}
 
-// Every message's stamp (cluster/message_clocks.h), right after its kind.
-template <typename F, MessageOf<cluster::Stamp> S>
-void StampFields(F& f, S& stamp) {
+// Every message's stamp (cluster/message_clocks.h) and the epoch it was
+// sent under (cluster/membership.h), right after its kind.
+template <typename F, MessageOf<cluster::Stamp> S, typename E>
+void StampFields(F& f, S& stamp, E& epoch) {
   f.Number(stamp.incarnation);
   f.Signed(stamp.sent_ms);
   f.Number(stamp.echo_incarnation);
   f.Signed(stamp.echo_ms);
+  f.Number(epoch);
 }
 
 }  // namespace lockerd::server

@@ -20,7 +20,7 @@ class CoordinatorTest : public ::testing::Test {
 
   static CoordinatorOptions Options() {
     CoordinatorOptions options;
-    options.members_count = 3;
+    options.membership = cluster::Membership::Initial(3);
     options.self = 0;
     options.round_timeout_ms = 500;
     return options;

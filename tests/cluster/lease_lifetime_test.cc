@@ -28,7 +28,7 @@ class DelayedCluster {
   DelayedCluster(uint64_t seed, int64_t max_delay_ms) : rng_(seed), max_delay_ms_(max_delay_ms) {
     for (size_t i = 0; i < 3; ++i) {
       NodeOptions options;
-      options.members_count = 3;
+      options.membership = cluster::Membership::Initial(3);
       options.self = static_cast<MemberId>(i);
       options.max_lease_ms = 5000;
       options.round_timeout_ms = 500;
@@ -227,7 +227,7 @@ TEST(LeaseLifetime, CopiesThatEndAtDifferentTimesDoNotReviveEachOther) {
   std::vector<std::unique_ptr<Node>> nodes;
   for (size_t i = 0; i < 3; ++i) {
     NodeOptions options;
-    options.members_count = 3;
+    options.membership = cluster::Membership::Initial(3);
     options.self = static_cast<MemberId>(i);
     options.max_lease_ms = 1000;
     options.round_timeout_ms = 100;

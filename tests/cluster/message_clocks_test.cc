@@ -19,8 +19,8 @@ struct Clock {
 };
 
 TEST(MessageClocks, AReplyToThisMembersMessageIsAsOldAsTheExchange) {
-  MessageClocks r(2, 0, /*incarnation=*/11, kDrift, 1000);
-  MessageClocks p(2, 1, /*incarnation=*/22, kDrift, 1000);
+  MessageClocks r(0, /*incarnation=*/11, kDrift, 1000);
+  MessageClocks p(1, /*incarnation=*/22, kDrift, 1000);
   const Clock rc{5'000, 1.0};
   const Clock pc{900'000, 1.0};  // Wholly different origins.
   // R sends at t=0; P receives at t=3 and answers at once; R reads it at t=6.
@@ -34,7 +34,7 @@ TEST(MessageClocks, AReplyToThisMembersMessageIsAsOldAsTheExchange) {
 }
 
 TEST(MessageClocks, AnotherRunOfThePeerIsOfUnknownAgeUntilItEchoes) {
-  MessageClocks r(2, 0, 11, kDrift, 1000);
+  MessageClocks r(0, 11, kDrift, 1000);
   const Stamp stranger{33, 1234, 0, 0};
   EXPECT_FALSE(r.Receive(1, stranger, 100).has_value());
   const Stamp old_echo{33, 1240, /*echo of another run of R*/ 10, 95};
@@ -42,8 +42,8 @@ TEST(MessageClocks, AnotherRunOfThePeerIsOfUnknownAgeUntilItEchoes) {
 }
 
 TEST(MessageClocks, AnOldMessageIsSeenAsOld) {
-  MessageClocks r(2, 0, 11, kDrift, 1000);
-  MessageClocks p(2, 1, 22, kDrift, 1000);
+  MessageClocks r(0, 11, kDrift, 1000);
+  MessageClocks p(1, 22, kDrift, 1000);
   const Clock rc{0, 1.0};
   const Clock pc{50'000, 1.0};
   p.Receive(0, r.StampFor(1, rc.At(0)), pc.At(1));
@@ -59,8 +59,8 @@ TEST(MessageClocks, AnOldMessageIsSeenAsOld) {
 // stamped it, not when R read it. With P's clock faster, a floor stored as
 // if taken on arrival would make later ages look younger than they are.
 TEST(MessageClocks, ABoundFromALateMessageNeverUnderstatesAnAge) {
-  MessageClocks r(2, 0, 11, kDrift, 1'000'000);
-  MessageClocks p(2, 1, 22, kDrift, 1'000'000);
+  MessageClocks r(0, 11, kDrift, 1'000'000);
+  MessageClocks p(1, 22, kDrift, 1'000'000);
   const Clock rc{0, 1.0 - kDrift / 2};
   const Clock pc{10'000, 1.0 + kDrift / 2};
   p.Receive(0, r.StampFor(1, rc.At(0)), pc.At(1));
@@ -78,7 +78,7 @@ TEST(MessageClocks, ABoundFromALateMessageNeverUnderstatesAnAge) {
 }
 
 TEST(MessageClocks, AQuietPeerIsProbedOnceAnInterval) {
-  MessageClocks r(3, 0, 11, kDrift, 1000);
+  MessageClocks r(0, 11, kDrift, 1000);
   EXPECT_TRUE(r.ProbeDue(1, 0)) << "no bound yet";
   EXPECT_FALSE(r.ProbeDue(0, 0)) << "never itself";
   r.ProbeSent(1, 0);

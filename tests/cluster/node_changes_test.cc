@@ -17,7 +17,7 @@ constexpr int64_t kWallMs = 1'700'000'000'000;
 
 NodeOptions Options() {
   NodeOptions options;
-  options.members_count = 1;
+  options.membership = cluster::Membership::Initial(1);
   options.max_lease_ms = 10'000;
   return options;
 }

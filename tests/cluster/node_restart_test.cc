@@ -15,7 +15,7 @@ constexpr int64_t kWallMs = 1'700'000'000'000;
 
 NodeOptions Options(size_t members = 1) {
   NodeOptions options;
-  options.members_count = members;
+  options.membership = cluster::Membership::Initial(members);
   options.max_lease_ms = 10'000;
   return options;
 }

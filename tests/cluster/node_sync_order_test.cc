@@ -37,7 +37,7 @@ Promise YesTo(const Prepare& prepare) {
 
 NodeOptions Options() {
   NodeOptions options;
-  options.members_count = 3;
+  options.membership = cluster::Membership::Initial(3);
   options.self = kSelf;
   options.max_lease_ms = 10'000;
   return options;

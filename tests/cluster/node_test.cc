@@ -124,7 +124,7 @@ TEST_F(NodeTest, QuarantineAnswersTryAgainUntilLeasesCouldHaveEnded) {
 // out in the same Tick.
 TEST(NodeResults, SingleKeyRoundsComeBeforeTransactionsAndReplaceWhatWasThere) {
   NodeOptions options;
-  options.members_count = 3;
+  options.membership = cluster::Membership::Initial(3);
   options.round_timeout_ms = 100;
   Node node(options);
   const Time start{1000, kWallMs};

@@ -15,7 +15,7 @@ SyncReply Answer(uint64_t nonce, uint64_t counter = 0, Ballot highest = {}) {
 SyncReply Recovering(uint64_t nonce) { return {nonce, true, 0, {}, false}; }
 
 TEST(RecoverySync, AsksOnlyAfterItsDelayAndCountsOnlyAnswersToThisRunsRequests) {
-  RecoverySync sync(5, 0, /*run_id=*/77, /*delay_ms=*/1000, /*retry_ms=*/500);
+  RecoverySync sync(Membership::Initial(5).voters, 0, /*run_id=*/77, /*delay_ms=*/1000, /*retry_ms=*/500);
   sync.Begin(0, RecoverySync::Kind::kLostMemory);
   EXPECT_FALSE(sync.RequestsDue(999));
   EXPECT_TRUE(sync.RequestsDue(1000));
@@ -31,7 +31,7 @@ TEST(RecoverySync, AsksOnlyAfterItsDelayAndCountsOnlyAnswersToThisRunsRequests) 
 
 TEST(RecoverySync, RecoveringMembersNeverCount) {
   // Five members: a majority of the four others is three.
-  RecoverySync sync(5, 0, 1, 0, 500);
+  RecoverySync sync(Membership::Initial(5).voters, 0, 1, 0, 500);
   sync.Begin(0, RecoverySync::Kind::kLostMemory);
   sync.RequestsSent(0);
   sync.OnReply(1, Recovering(sync.nonce()));
@@ -48,12 +48,12 @@ TEST(RecoverySync, RecoveringMembersNeverCount) {
 }
 
 TEST(RecoverySync, HopelessWhenTheRecoveringLeaveNoMajorityOfTheOthers) {
-  RecoverySync three(3, 0, 1, 0, 500);  // Two of three lost their memory.
+  RecoverySync three(Membership::Initial(3).voters, 0, 1, 0, 500);  // Two of three lost their memory.
   three.Begin(0, RecoverySync::Kind::kLostMemory);
   three.RequestsSent(0);
   three.OnReply(1, Recovering(three.nonce()));
   EXPECT_TRUE(three.Hopeless());
-  RecoverySync five(5, 0, 1, 0, 500);  // Two of five: not hopeless...
+  RecoverySync five(Membership::Initial(5).voters, 0, 1, 0, 500);  // Two of five: not hopeless...
   five.Begin(0, RecoverySync::Kind::kLostMemory);
   five.RequestsSent(0);
   five.OnReply(1, Recovering(five.nonce()));
@@ -66,7 +66,7 @@ TEST(RecoverySync, StaysHopelessWhenAnotherRecoversFirst) {
   // Three members, one down for good, two restarted without their state:
   // the one whose quarantine ends first falls back and answers again. The
   // other would wait for the member that is down for ever.
-  RecoverySync sync(3, 0, 1, 0, 500);
+  RecoverySync sync(Membership::Initial(3).voters, 0, 1, 0, 500);
   sync.Begin(0, RecoverySync::Kind::kLostMemory);
   sync.RequestsSent(0);
   sync.OnReply(1, Recovering(sync.nonce()));
@@ -79,7 +79,7 @@ TEST(RecoverySync, StaysHopelessWhenAnotherRecoversFirst) {
 }
 
 TEST(RecoverySync, AFirstStartSeesWhetherTheClusterHasHistory) {
-  RecoverySync sync(3, 0, 1, 0, 500);
+  RecoverySync sync(Membership::Initial(3).voters, 0, 1, 0, 500);
   sync.Begin(0, RecoverySync::Kind::kFirstStart);
   EXPECT_FALSE(sync.lost_memory()) << "it answers others with what it has";
   sync.RequestsSent(0);

@@ -98,7 +98,7 @@ TEST(Peek, WaitsActsOrGivesWayToTheFullRound) {
       {"one yes, two no", 1, 2, true, PeekStep::kFullRound},
   };
   for (const Case& c : cases) {
-    QuorumTally tally(3);
+    QuorumTally tally = QuorumTally::Of(0b111);
     MemberId member = 0;
     for (int i = 0; i < c.yes; ++i) tally.RecordYes(member++);
     for (int i = 0; i < c.no; ++i) tally.RecordNo(member++);

@@ -72,7 +72,7 @@ class TxnCoordinatorTest : public ::testing::Test {
  protected:
   static CoordinatorOptions Options(size_t members = 3) {
     CoordinatorOptions options;
-    options.members_count = members;
+    options.membership = cluster::Membership::Initial(members);
     options.self = 0;
     options.max_lease_ms = 10'000;
     options.round_timeout_ms = 500;
@@ -950,7 +950,7 @@ TEST_F(TxnCoordinatorTest, TimeoutAfterAPartialCommitIsNotAnsweredTryAgain) {
 
 TEST(TxnCoordinatorLimits, TooManyInFlightAnswersTryAgain) {
   CoordinatorOptions options;
-  options.members_count = 3;
+  options.membership = cluster::Membership::Initial(3);
   Coordinator ballots(options);
   TxnCoordinator txn(options, &ballots);
   std::vector<Message> outbox;
@@ -984,7 +984,7 @@ class TxnCluster {
 
   static NodeOptions Options(size_t self, size_t members) {
     NodeOptions options;
-    options.members_count = members;
+    options.membership = cluster::Membership::Initial(members);
     options.self = static_cast<MemberId>(self);
     options.max_lease_ms = 1000;
     options.round_timeout_ms = 100;

@@ -72,7 +72,7 @@ cluster::Time ExploredCluster::TimeOf(size_t member) const {
 
 cluster::NodeOptions ExploredCluster::OptionsOf(size_t member, int starts) const {
   cluster::NodeOptions node;
-  node.members_count = options_.members;
+  node.membership = cluster::Membership::Initial(options_.members);
   node.self = static_cast<cluster::MemberId>(member);
   node.max_lease_ms = options_.max_lease_ms;
   node.drift = options_.drift;

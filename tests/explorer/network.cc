@@ -27,6 +27,8 @@ const char* VoteText(cluster::Vote vote) {
       return "no";
     case cluster::Vote::kQuarantined:
       return "quarantined";
+    case cluster::Vote::kStaleEpoch:
+      return "stale epoch";
   }
   return "?";
 }
@@ -88,6 +90,12 @@ void AddBody(StateDigest* d, const cluster::SyncReply& r) {
 }
 void AddBody(StateDigest*, const cluster::Probe&) {}
 void AddBody(StateDigest*, const cluster::ProbeReply&) {}
+void AddBody(StateDigest* d, const cluster::Configuration& c) {
+  d->Add(c.membership.epoch);
+  d->Add(c.membership.voters);
+  d->Add(c.membership.learners);
+}
+void AddBody(StateDigest*, const cluster::ConfigurationQuery&) {}
 
 }  // namespace
 
@@ -101,6 +109,7 @@ uint64_t DigestMessage(const cluster::Message& message) {
   digest.Add(message.stamp.sent_ms);
   digest.Add(message.stamp.echo_incarnation);
   digest.Add(message.stamp.echo_ms);
+  digest.Add(message.epoch);
   return digest.value();
 }
 
@@ -136,6 +145,11 @@ std::string DescribeMessage(const cluster::Message& m) {
            (r->undecided ? ", undecided" : "") + (r->vouched ? ", vouched" : "");
   }
   if (std::holds_alternative<cluster::Probe>(m.body)) return text + "probe";
+  if (const auto* c = std::get_if<cluster::Configuration>(&m.body)) {
+    return text + "configuration e" + std::to_string(c->membership.epoch) + " voters " +
+           std::to_string(c->membership.voters) + " learners " + std::to_string(c->membership.learners);
+  }
+  if (std::holds_alternative<cluster::ConfigurationQuery>(m.body)) return text + "configuration?";
   return text + "probe reply";
 }
 

@@ -27,7 +27,7 @@ class ScriptedCluster {
 
   static NodeOptions Options(size_t self, size_t members, BrokenRules broken = {}) {
     NodeOptions options;
-    options.members_count = members;
+    options.membership = cluster::Membership::Initial(members);
     options.self = static_cast<MemberId>(self);
     options.max_lease_ms = 1000;
     options.round_timeout_ms = 100;

@@ -305,6 +305,11 @@ std::string World::Describe(const Message& m) {
     return text + (r->recovering ? "sync! recovering" : "sync! floor " + ballot(r->highest));
   }
   if (std::holds_alternative<cluster::Probe>(m.body)) return text + "probe";
+  if (const auto* c = std::get_if<cluster::Configuration>(&m.body)) {
+    return text + "config e" + std::to_string(c->membership.epoch) + " v" +
+           std::to_string(c->membership.voters) + " l" + std::to_string(c->membership.learners);
+  }
+  if (std::holds_alternative<cluster::ConfigurationQuery>(m.body)) return text + "config?";
   return text + "probed";
 }
 
@@ -316,7 +321,7 @@ cluster::Time World::LocalTime(const Member& member) const {
 
 cluster::NodeOptions World::NodeOptionsFor(size_t index) {
   cluster::NodeOptions node;
-  node.members_count = options_.members;
+  node.membership = cluster::Membership::Initial(options_.members);
   node.self = static_cast<cluster::MemberId>(index);
   node.max_lease_ms = options_.max_lease_ms;
   node.drift = options_.drift;

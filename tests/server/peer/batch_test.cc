@@ -79,11 +79,11 @@ TEST(PeerBatch, FieldsOutOfRangeAreRefused) {
   };
   const Message accepted{1, 0, Accepted{6, {8, 1}, Vote::kYes, {9, 0}, 0}};
   EXPECT_FALSE(refused(accepted));
-  // Layout: kind (1), stamp (4 x 8), round id (8), ballot (round 8,
+  // Layout: kind (1), stamp (4 x 8), epoch (8), round id (8), ballot (round 8,
   // member 4, step 4), vote (1), ...
-  constexpr size_t kStamp = 32;
+  constexpr size_t kStamp = 40;  // Its stamp and epoch.
   EXPECT_TRUE(patched(accepted, 0, 99)) << "unknown kind";
-  EXPECT_TRUE(patched(accepted, kStamp + 25, 3)) << "vote out of range";
+  EXPECT_TRUE(patched(accepted, kStamp + 25, 4)) << "vote out of range";
   EXPECT_TRUE(patched(accepted, kStamp + 17, 31)) << "no such member";
   EXPECT_TRUE(patched(accepted, kStamp + 8, static_cast<char>(0x80))) << "a number above INT64_MAX";
   EXPECT_TRUE(patched(accepted, 8, static_cast<char>(0x80))) << "a run id above INT64_MAX";
@@ -97,9 +97,9 @@ TEST(PeerBatch, FieldsOutOfRangeAreRefused) {
 TEST(PeerBatch, AHugeLengthDoesNotReadPastTheEnd) {
   std::string payload;
   AppendPeerMessage({1, 0, Prepare{5, "k", {7, 1}}}, &payload);
-  // The key's 32-bit length (after the kind, the stamp, the peek flag and
+  // The key's 32-bit length (after the kind, the stamp and epoch, the peek flag and
   // the round id) says 4 GB.
-  payload.replace(1 + 32 + 1 + 8, 4, "\xff\xff\xff\xff");
+  payload.replace(1 + 40 + 1 + 8, 4, "\xff\xff\xff\xff");
   std::string_view rest = payload;
   EXPECT_FALSE(TakePeerMessage(&rest, 1, 0, std::numeric_limits<size_t>::max()).has_value());
 }

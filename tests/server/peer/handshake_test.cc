@@ -143,10 +143,10 @@ TEST_F(PeerHandshakeTest, APeersFieldsAreBoundedByMaxKeyBytes) {
   const std::string listening = Hello(link, nonce);
   One(link, {"PEER", "AUTH", Proof("the-secret", PeerRole::kConnecting, nonce, listening)});
   const auto malformed = [this] { return engine_.stats().peer_messages_malformed; };
-  // PEER PREPARE <stamp: run, sent, echo run, echo> <round> <key> <ballot>.
-  EXPECT_TRUE(Send(link, {"PEER", "PREPARE", "9", "0", "0", "0", "1", std::string(100, 'k'), "2", "1"}).empty());
+  // PEER PREPARE <stamp: run, sent, echo run, echo> <epoch> <round> <key> <ballot>.
+  EXPECT_TRUE(Send(link, {"PEER", "PREPARE", "9", "0", "0", "0", "1", "1", std::string(100, 'k'), "2", "1"}).empty());
   EXPECT_EQ(malformed(), 0u) << "a key of max-key-bytes is a message";
-  EXPECT_TRUE(Send(link, {"PEER", "PREPARE", "9", "0", "0", "0", "1", std::string(101, 'k'), "2", "1"}).empty());
+  EXPECT_TRUE(Send(link, {"PEER", "PREPARE", "9", "0", "0", "0", "1", "1", std::string(101, 'k'), "2", "1"}).empty());
   EXPECT_EQ(malformed(), 1u) << "one byte more is dropped and counted";
 }
 

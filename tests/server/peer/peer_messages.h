@@ -24,8 +24,15 @@ inline std::vector<cluster::Message> EveryPeerMessageKind() {
   // Stamps (cluster/message_clocks.h): a run id near 2^63, a negative
   // clock reading, no echo yet.
   const Stamp stamp{(uint64_t{1} << 62) + 12345, -7, 0x5eed, 1'000'000};
+  Message newer{1, 0, Prepare{5, "k", {7, 1}}, stamp};
+  newer.epoch = (uint64_t{1} << 62) + 3;  // Configuration epochs only grow.
+  Membership membership;
+  membership.epoch = 12;
+  membership.voters = 0b1011;
+  membership.learners = uint32_t{1} << 30;
   return {
       {1, 0, Prepare{5, "job:\r\n1", {7, 1}}, stamp},
+      newer,
       {1, 0, Prepare{5, "", {7, 1}, /*peek=*/true}},
       {1, 0, promise},
       {1, 0, Accept{6, "k", {8, 1}, true, "me", 42, 5000, {}}},
@@ -33,6 +40,9 @@ inline std::vector<cluster::Message> EveryPeerMessageKind() {
       {1, 0, Accept{6, "k", {8, 1}, false, "", 0, 0, {}}},
       {1, 0, Accept{6, "k", {8, 1, 4}, false, "", 0, 0, {}}},  // A one-round-trip write.
       {1, 0, Accepted{6, {8, 1}, Vote::kQuarantined, {9, 0}, 800}},
+      {1, 0, Accepted{6, {8, 1}, Vote::kStaleEpoch, {}, 0}},
+      {1, 0, Configuration{membership}},
+      {1, 0, ConfigurationQuery{}},
       {1, 0, SyncRequest{3}},
       {1, 0, SyncReply{3, false, 99, {12, 2}, false}},
       {1, 0, SyncReply{4, true, 0, {}, false}},  // From a member that is itself recovering.
