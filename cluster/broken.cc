@@ -23,6 +23,8 @@ constexpr NamedRule kRules[] = {
     {"retry-forgets-its-accepts", &BrokenRules::retry_forgets_its_accepts},
     {"answers-before-sync", &BrokenRules::answers_before_sync},
     {"restart-ignores-round-reserve", &BrokenRules::restart_ignores_round_reserve},
+    {"change-without-settling", &BrokenRules::change_without_settling},
+    {"votes-in-old-epochs", &BrokenRules::votes_in_old_epochs},
 };
 
 }  // namespace

@@ -60,6 +60,15 @@ struct BrokenRules {
   // A member restarted from its log keeps the promises the log holds, not
   // raising them above the reserve it may have promised up to unsynced.
   bool restart_ignores_round_reserve = false;
+  // A membership change is recorded settled as it is chosen: the old
+  // voters do not write their keys again under the new configuration nor
+  // report their floors, so the change after it may leave a majority that
+  // never saw a lease of two changes before.
+  bool change_without_settling = false;
+  // A member votes in rounds of any epoch, not only its own configuration's
+  // and newer: an old configuration's round can finish after the next
+  // change was chosen.
+  bool votes_in_old_epochs = false;
 };
 
 // The rules by name ("forget-promises", ...), for the test tools' flags:

@@ -44,7 +44,8 @@ bool Coordinator::TryFastAttempt(uint64_t round_id, Round& round, Time now,
                                  std::vector<Message>* outbox) {
   if (round.fast_tried || round.attempt > 0 || !local_view_ || !local_promise_ ||
       membership_.voter_count() == 1 || !membership_.IsVoter(options_.self) ||
-      round.request.op == WriteOp::kRollback || first_own_round_ == 0 ||
+      round.request.op == WriteOp::kRollback || round.request.op == WriteOp::kCarry ||
+      first_own_round_ == 0 ||
       membership_.voter_count() -
               static_cast<size_t>(std::popcount(unreachable_ & membership_.voters)) <
           membership_.majority()) {

@@ -21,6 +21,16 @@ namespace lockerd::cluster {
 
 Decision Coordinator::DecideAttempt(const Round& round, Time now) const {
   const LeaseView& found = round.chosen;
+  if (round.request.op == WriteOp::kCarry) {
+    // Whatever the highest accepted state is, written again at this
+    // ballot; a key no member has needs nothing.
+    if (!found.held && round.chosen_ballot.IsZero()) {
+      Decision nothing;
+      nothing.kind = Decision::Kind::kNothing;
+      return nothing;
+    }
+    return CarryOn(round);
+  }
   const DecisionInput input{round.request, found, round.chosen_ballot, round.counter_max,
                             FloorWallMs(now.wall_ms, options_.broken), options_.drift, options_.max_lease_ms};
   if (!round.accepts_sent || round.request.op == WriteOp::kRollback ||

@@ -55,6 +55,8 @@ Decision DecideWrite(const DecisionInput& input) {
     case WriteOp::kDelete:
       if (!live) return decision;
       return commit(false, {}, 0, 0);
+    case WriteOp::kCarry:
+      return decision;  // The coordinator carries on what it found (CarryOn).
     case WriteOp::kRollback:
       // Above the failed grant's ballot, a later write has decided the key
       // (maybe renewing the same owner and token): leave it. At that ballot

@@ -157,6 +157,14 @@ const CompactString* LeaseTable::KeyAt(size_t slot) const {
   return s.used ? &s.key : nullptr;
 }
 
+void LeaseTable::RaisePromises(Ballot ballot) {
+  RaiseBallotFloor(ballot);
+  for (uint32_t slot = 0; slot < slots_used_; ++slot) {
+    Slot& s = SlotRef(slot);
+    if (s.used) SetPromised(s.reg, ballot);
+  }
+}
+
 const Register* LeaseTable::RegisterAt(size_t slot) const {
   if (slot >= slots_used_) return nullptr;
   const Slot& s = SlotRef(static_cast<uint32_t>(slot));

@@ -110,6 +110,9 @@ class LeaseTable {
   uint64_t expired_count() const { return expired_count_; }
   Ballot ballot_floor() const { return ballot_floor_; }
   void RaiseBallotFloor(Ballot ballot);
+  // Every register promises at least `ballot`, and so does every register
+  // created from now on (a membership change's floor: node_membership.cc).
+  void RaisePromises(Ballot ballot);
 
   // Change tracking, for the append-only log: while on, every register
   // whose promise or accepted state changes is noted (an expiry is not a

@@ -135,6 +135,67 @@ struct Configuration {
 // own: it answers with its Configuration.
 struct ConfigurationQuery {};
 
+// Membership change (CLUSTER-SAFETY.md, "Membership change";
+// cluster/membership_change.h). The configuration is a register of its own,
+// written by single-decree Paxos rounds among the voters of the
+// configuration a member has adopted; its value is a configuration, the
+// voters of the one it replaced, and whether it is settled: every key
+// caught up and the floors raised, so that the next change may be chosen.
+struct ConfigValue {
+  Membership membership;
+  uint32_t previous_voters = 0;  // Of the configuration it replaced (0: the first).
+  bool settled = true;
+  bool operator==(const ConfigValue&) const = default;
+};
+struct ConfigPrepare {
+  uint64_t round_id = 0;
+  Ballot ballot;
+};
+struct ConfigPromise {
+  uint64_t round_id = 0;
+  Ballot ballot;
+  Vote vote = Vote::kYes;
+  Ballot highest;
+  Ballot accepted;    // Of `value` (zero: never written here).
+  ConfigValue value;  // The register as this member has it.
+};
+struct ConfigAccept {
+  uint64_t round_id = 0;
+  Ballot ballot;
+  ConfigValue value;
+};
+struct ConfigAccepted {
+  uint64_t round_id = 0;
+  Ballot ballot;
+  Vote vote = Vote::kYes;
+  Ballot highest;
+};
+// From the member settling a change, under the new epoch, to the voters of
+// the configuration it replaced: write every key you hold again under the
+// new configuration (WriteOp::kCarry), then answer with your floors. A
+// member answers only once it has adopted the epoch (never before: its
+// floors must cover every round of the old configuration).
+struct CatchUp {
+  uint64_t nonce = 0;
+};
+struct CaughtUp {
+  uint64_t nonce = 0;
+  bool recovering = false;  // It lost its memory: its floors say nothing.
+  uint64_t token_counter = 0;
+  Ballot highest;
+};
+// Then to the new configuration's voters: raise your floors to these (a
+// majority of the new voters then covers every token and ballot of the old
+// configuration, which its majorities may not meet).
+struct RaiseFloors {
+  uint64_t nonce = 0;
+  uint64_t token_counter = 0;
+  Ballot highest;
+};
+struct FloorsRaised {
+  uint64_t nonce = 0;
+};
+
 // Keeps the bound on a quiet peer's clock fresh (message_clocks.h): a
 // Probe asks for a ProbeReply at once; both carry only their stamps.
 struct Probe {};
@@ -155,7 +216,9 @@ struct Stamp {
 
 struct Message {
   using Body = std::variant<Prepare, Promise, Accept, Accepted, SyncRequest, SyncReply, Learn, Probe,
-                            ProbeReply, Configuration, ConfigurationQuery>;
+                            ProbeReply, Configuration, ConfigurationQuery, ConfigPrepare,
+                            ConfigPromise, ConfigAccept, ConfigAccepted, CatchUp, CaughtUp,
+                            RaiseFloors, FloorsRaised>;
   Message() = default;
   Message(MemberId from_member, MemberId to_member, Body message_body, Stamp message_stamp = {})
       : from(from_member), to(to_member), body(std::move(message_body)), stamp(message_stamp) {}

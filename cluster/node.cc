@@ -56,6 +56,8 @@ Node::Node(NodeOptions options)
       clocks_(options.self, options.incarnation, options.drift, options.probe_interval_ms),
       recovery_(options.membership.voters, options.self, options.incarnation, RecoveryDelayMs(options),
                 options.round_timeout_ms, options.broken) {
+  membership_state_.adopted = options.membership;
+  membership_state_.value = ConfigValue{options.membership, 0, true};
   // This member's view is a hint only: the peek reads a majority.
   coordinator_.SetRefusalHint([this](const WriteRequest& request, Time now) {
     const Register* reg = table_.FindHeld(request.key, now.mono_ms);
@@ -81,6 +83,8 @@ Node::Node(NodeOptions options)
 void Node::Submit(WriteRequest request, Time now) {
   if (membership_.Alone(options_.self)) return SubmitAlone(request, now);
   coordinator_.Submit(std::move(request), now, &pending_);
+  DeliverLocal(now);
+  CollectResults(now);
   DeliverLocal(now);
 }
 
@@ -127,6 +131,8 @@ void Node::SubmitAlone(const WriteRequest& request, Time now) {
 void Node::Receive(const Message& message, Time now) {
   Handle(message, now);
   ProbeQuietPeers(now);  // A commit of unknown age asks for a probe at once.
+  DeliverLocal(now);
+  CollectResults(now);
   DeliverLocal(now);
 }
 
@@ -203,6 +209,22 @@ void Node::Handle(const Message& message, Time now) {
     AdoptMembership(configuration->membership, now);
   } else if (std::holds_alternative<ConfigurationQuery>(message.body)) {
     pending_.push_back({options_.self, message.from, Configuration{membership_}});
+  } else if (const auto* config_prepare = std::get_if<ConfigPrepare>(&message.body)) {
+    OnConfigPrepare(message.from, *config_prepare);
+  } else if (const auto* config_promise = std::get_if<ConfigPromise>(&message.body)) {
+    OnConfigPromise(message.from, *config_promise, now);
+  } else if (const auto* config_accept = std::get_if<ConfigAccept>(&message.body)) {
+    OnConfigAccept(message.from, *config_accept);
+  } else if (const auto* config_accepted = std::get_if<ConfigAccepted>(&message.body)) {
+    OnConfigAccepted(message.from, *config_accepted, now);
+  } else if (const auto* catch_up = std::get_if<CatchUp>(&message.body)) {
+    OnCatchUp(message.from, *catch_up, message.epoch, now);
+  } else if (const auto* caught_up = std::get_if<CaughtUp>(&message.body)) {
+    OnCaughtUp(message.from, *caught_up, now);
+  } else if (const auto* raise = std::get_if<RaiseFloors>(&message.body)) {
+    OnRaiseFloors(message.from, *raise, message.epoch);
+  } else if (const auto* raised = std::get_if<FloorsRaised>(&message.body)) {
+    OnFloorsRaised(message.from, *raised, now);
   }
   // A ProbeReply has done its work: its stamp bounded the peer's clock.
 }
@@ -218,7 +240,12 @@ bool Node::CheckEpoch(const Message& message) {
     // probes are judged as before.
     const auto* prepare = std::get_if<Prepare>(&message.body);
     const auto* accept = std::get_if<Accept>(&message.body);
-    if (prepare == nullptr && accept == nullptr) return true;
+    const auto* config_prepare = std::get_if<ConfigPrepare>(&message.body);
+    const auto* config_accept = std::get_if<ConfigAccept>(&message.body);
+    if ((prepare == nullptr && accept == nullptr && config_prepare == nullptr && config_accept == nullptr) ||
+        options_.broken.votes_in_old_epochs) {
+      return true;
+    }
     ++stale_epoch_refusals_;
     if (message.from != options_.self) {
       pending_.push_back({options_.self, message.from, Configuration{membership_}});
@@ -229,9 +256,18 @@ bool Node::CheckEpoch(const Message& message) {
       refusal.ballot = prepare->ballot;
       refusal.vote = Vote::kStaleEpoch;
       pending_.push_back({options_.self, message.from, refusal});
-    } else {
+    } else if (accept != nullptr) {
       pending_.push_back({options_.self, message.from,
                           Accepted{accept->round_id, accept->ballot, Vote::kStaleEpoch, {}, 0}});
+    } else if (config_prepare != nullptr) {
+      ConfigPromise refusal;
+      refusal.round_id = config_prepare->round_id;
+      refusal.ballot = config_prepare->ballot;
+      refusal.vote = Vote::kStaleEpoch;
+      pending_.push_back({options_.self, message.from, refusal});
+    } else {
+      pending_.push_back({options_.self, message.from,
+                          ConfigAccepted{config_accept->round_id, config_accept->ballot, Vote::kStaleEpoch, {}}});
     }
     return false;
   }
@@ -249,10 +285,16 @@ bool Node::CheckEpoch(const Message& message) {
 bool Node::AdoptMembership(const Membership& membership, Time now) {
   (void)now;
   if (membership.epoch <= membership_.epoch || !membership.Valid()) return false;
+  UseMembership(membership);
+  NoteMembershipState();
+  return true;
+}
+
+void Node::UseMembership(const Membership& membership) {
   membership_ = membership;
   coordinator_.SetMembership(membership_);
   table_.SetIdleMs(TombstoneMs(options_, membership_));
-  return true;
+  recovery_.SetVoters(membership_.voters);
 }
 
 Ballot Node::HighestBallot() const {
@@ -266,6 +308,8 @@ Ballot Node::HighestBallot() const {
 void Node::SubmitTxn(TxnRequest request, Time now) {
   if (membership_.Alone(options_.self)) return SubmitTxnAlone(request, now);
   txn_.Submit(std::move(request), now, &pending_);
+  DeliverLocal(now);
+  CollectResults(now);
   DeliverLocal(now);
 }
 
@@ -346,7 +390,10 @@ void Node::Tick(Time now) {
       }
     }
   }
+  TickMembership(now);
   ProbeQuietPeers(now);
+  DeliverLocal(now);
+  CollectResults(now);
   DeliverLocal(now);
 }
 
@@ -373,6 +420,15 @@ std::optional<int64_t> Node::NextWakeMs() const {
     if (acceptor_.quarantine_until_ms() > last_tick_ms_) earliest(acceptor_.quarantine_until_ms());
   }
   if (!membership_.Alone(options_.self)) earliest(clocks_.NextProbeMs(membership_.members()));
+  if (change_) {
+    switch (change_->phase) {
+      case ChangeRound::Phase::kPrepare:
+      case ChangeRound::Phase::kAccept: earliest(change_->deadline_ms); break;
+      case ChangeRound::Phase::kBackoff: earliest(change_->resend_at_ms); break;
+      case ChangeRound::Phase::kCatchUp:
+      case ChangeRound::Phase::kFloors: earliest(std::min(change_->deadline_ms, change_->resend_at_ms)); break;
+    }
+  }
   return next;
 }
 
@@ -389,7 +445,10 @@ void Node::TakeResults(std::vector<WriteResult>* out) {
   // order every time; and since each source only appends, none can drop
   // another's results, whatever order they are called in.
   out->clear();
-  coordinator_.TakeResults(out);
+  out->insert(out->end(), std::make_move_iterator(coordinator_results_.begin()),
+              std::make_move_iterator(coordinator_results_.end()));
+  coordinator_results_.clear();
+  coordinator_.TakeResults(out);  // Nothing of a catch-up's: CollectResults took them.
   txn_.TakeResults(out);
   out->insert(out->end(), std::make_move_iterator(alone_results_.begin()),
               std::make_move_iterator(alone_results_.end()));

@@ -24,6 +24,8 @@
 #include "cluster/broken.h"
 #include "cluster/coordinator.h"
 #include "cluster/lease_table.h"
+#include "cluster/membership.h"
+#include "cluster/membership_change.h"
 #include "cluster/message_clocks.h"
 #include "cluster/messages.h"
 #include "cluster/recovery_sync.h"
@@ -164,6 +166,26 @@ class Node {
   // Messages of an older epoch this member refused to vote on.
   uint64_t stale_epoch_refusals() const { return stale_epoch_refusals_; }
 
+  // Changes the configuration (node_membership.cc; CLUSTER-SAFETY.md,
+  // "Membership change"): chooses the new configuration among the voters of
+  // this member's, installs it, has the old voters write every key again
+  // under it and the new voters raise their floors, then records it as
+  // settled. Settles a change left unsettled first. The result comes out of
+  // TakeResults with the request's id (kDone; kRefused with why; kNoQuorum
+  // when it could not finish in time, with how far it got). One change at a
+  // time per member.
+  void ChangeMembership(const MembershipRequest& request, Time now);
+  bool changing_membership() const { return change_.has_value(); }
+  // The configuration adopted and the configuration register: what must be
+  // kept durably (restart.h). Changed since the last call: true, and the
+  // server must write it before this member's next messages leave.
+  const MembershipState& membership_state() const { return membership_state_; }
+  bool TakeMembershipStateChanged() {
+    const bool changed = membership_state_changed_;
+    membership_state_changed_ = false;
+    return changed;
+  }
+
   bool recovering() const { return recovery_.recovering(); }
   bool Quarantined(Time now) const { return acceptor_.Quarantined(now.mono_ms); }
   int64_t quarantine_until_ms() const { return acceptor_.quarantine_until_ms(); }
@@ -222,6 +244,31 @@ class Node {
   // kStaleEpoch after a Configuration for its sender; a newer epoch makes
   // this member ask its sender for the configuration, once per epoch.
   bool CheckEpoch(const Message& message);
+  // The configuration register's acceptor, the change this member
+  // coordinates, and the catch-up it runs for another's change
+  // (node_membership.cc).
+  void OnConfigPrepare(MemberId from, const ConfigPrepare& prepare);
+  void OnConfigAccept(MemberId from, const ConfigAccept& accept);
+  void OnConfigPromise(MemberId from, const ConfigPromise& promise, Time now);
+  void OnConfigAccepted(MemberId from, const ConfigAccepted& accepted, Time now);
+  void OnCatchUp(MemberId from, const CatchUp& request, uint64_t epoch, Time now);
+  void OnCaughtUp(MemberId from, const CaughtUp& reply, Time now);
+  void OnRaiseFloors(MemberId from, const RaiseFloors& request, uint64_t epoch);
+  void OnFloorsRaised(MemberId from, const FloorsRaised& reply, Time now);
+  void StartConfigRound(Time now);
+  void DecideConfig(Time now);
+  void ConfigChosen(Time now);
+  void StartSettle(Time now);
+  void SendSettleMessages(Time now);
+  void FinishChange(WriteOutcome outcome, std::string detail);
+  void RetryConfigRound(Time now, const std::string& why);
+  void TickMembership(Time now);
+  void PumpCatchUp(Time now);
+  // Takes the coordinator's results, keeping the catch-up's own.
+  void CollectResults(Time now);
+  void NoteMembershipState();
+  // Makes `membership` this member's: its rounds', tombstones', recovery's.
+  void UseMembership(const Membership& membership);
   // Whether a commit (Accept, Learn) from a peer is young enough to apply:
   // its age bounded, within L.
   bool FreshEnough(const Message& message, std::optional<int64_t> age_ms);
@@ -241,6 +288,50 @@ class Node {
 
   NodeOptions options_;
   Membership membership_;
+  MembershipState membership_state_;
+  bool membership_state_changed_ = false;
+  // The change this member coordinates.
+  struct ChangeRound {
+    MembershipRequest request;
+    bool applied = false;  // The request's configuration was chosen.
+    enum class Phase : uint8_t { kPrepare, kAccept, kCatchUp, kFloors, kBackoff } phase = Phase::kPrepare;
+    uint64_t round_id = 0;
+    Ballot ballot;
+    QuorumTally tally;
+    bool found_set = false;
+    Ballot found_ballot;
+    ConfigValue found;
+    ConfigValue proposing;
+    bool proposing_own = false;  // `proposing` is the request's change.
+    // The configuration being settled, and the epoch whose settling is done
+    // (its settled value is the next to write).
+    ConfigValue settling;
+    uint64_t settled_epoch = 0;
+    uint64_t nonce = 0;
+    uint32_t caught_up = 0;   // Old voters that caught up (one bit each).
+    uint32_t recovering = 0;  // Old voters that lost their memory.
+    uint64_t counter_max = 0;
+    Ballot highest_max;
+    uint32_t floors_raised = 0;  // New voters that raised their floors.
+    int attempt = 0;
+    int64_t resend_at_ms = 0;
+    int64_t deadline_ms = 0;
+  };
+  std::optional<ChangeRound> change_;
+  uint64_t next_config_round_id_ = 1;
+  uint64_t change_nonces_ = 0;
+  // The catch-up this member runs for a change (the latest asked).
+  struct CatchUpRun {
+    MemberId from = 0;
+    uint64_t nonce = 0;
+    uint64_t first_id = 0;  // Of its writes' ids (WriteRequest::request_id).
+    std::vector<std::string> keys;  // Still to write.
+    size_t in_flight = 0;
+    bool done = false;
+  };
+  std::optional<CatchUpRun> catch_up_;
+  uint64_t next_catch_up_id_ = 0;
+  std::vector<WriteResult> coordinator_results_;  // Taken early (CollectResults).
   // The highest epoch this member has asked a peer about.
   uint64_t asked_epoch_ = 0;
   uint64_t stale_epoch_refusals_ = 0;

@@ -80,6 +80,58 @@ void Node::Digest(StateDigest* digest) const {
   digest->Add(membership_.voters);
   digest->Add(membership_.learners);
   digest->Add(asked_epoch_);
+  // The configuration register and a change or catch-up in progress.
+  const auto add_value = [digest](const ConfigValue& value) {
+    digest->Add(value.membership.epoch);
+    digest->Add(value.membership.voters);
+    digest->Add(value.membership.learners);
+    digest->Add(value.previous_voters);
+    digest->Add(value.settled);
+  };
+  digest->Add(membership_state_.promised);
+  digest->Add(membership_state_.accepted);
+  add_value(membership_state_.value);
+  digest->Add(next_config_round_id_);
+  digest->Add(change_nonces_);
+  digest->Add(next_catch_up_id_);
+  digest->Add(change_.has_value());
+  if (change_) {
+    digest->Add(change_->request.request_id);
+    digest->Add(change_->request.kind);
+    digest->Add(change_->request.member);
+    digest->Add(change_->applied);
+    digest->Add(change_->phase);
+    digest->Add(change_->round_id);
+    digest->Add(change_->ballot);
+    digest->Add(change_->tally.voters());
+    digest->Add(change_->tally.yes_mask());
+    digest->Add(change_->tally.no_mask());
+    digest->Add(change_->found_set);
+    digest->Add(change_->found_ballot);
+    add_value(change_->found);
+    add_value(change_->proposing);
+    digest->Add(change_->proposing_own);
+    add_value(change_->settling);
+    digest->Add(change_->settled_epoch);
+    digest->Add(change_->nonce);
+    digest->Add(change_->caught_up);
+    digest->Add(change_->recovering);
+    digest->Add(change_->counter_max);
+    digest->Add(change_->highest_max);
+    digest->Add(change_->floors_raised);
+    digest->Add(change_->attempt);
+    digest->Add(change_->resend_at_ms);
+    digest->Add(change_->deadline_ms);
+  }
+  digest->Add(catch_up_.has_value());
+  if (catch_up_) {
+    digest->Add(catch_up_->from);
+    digest->Add(catch_up_->nonce);
+    digest->Add(catch_up_->first_id);
+    for (const std::string& key : catch_up_->keys) digest->Add(key);
+    digest->Add(catch_up_->in_flight);
+    digest->Add(catch_up_->done);
+  }
   ForEachMember(membership_.members(), [&](MemberId member) { digest->Add(vouched_runs_[member]); });
   // What may leave before a sync (MaySendBeforeSync) and what the next
   // record holds.

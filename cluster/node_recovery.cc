@@ -22,6 +22,12 @@ const char* StartKindName(StartKind kind) {
 
 StartReport Node::Start(const StartFacts& facts, Time now) {
   StartReport report;
+  if (facts.membership) {
+    // The configuration it adopted (never forgotten, whatever else was
+    // lost) and its configuration register.
+    membership_state_ = *facts.membership;
+    if (membership_state_.adopted.Valid()) UseMembership(membership_state_.adopted);
+  }
   const bool cluster = !membership_.Alone(options_.self);
   // Every promise a log's run may have answered before syncing it is of a
   // round within its reserve: each is kept by promising above the reserve,

@@ -58,6 +58,9 @@ class RecoverySync {
   };
   // Starts asking (or carries a recovery over a clean stop).
   void Begin(int64_t now_ms, Kind kind);
+  // The voters of the configuration the member adopted (one bit each): a
+  // recovery counts the others among them (from the next Begin).
+  void SetVoters(uint32_t voters) { others_ = voters & ~(uint32_t{1} << self_); }
   bool recovering() const { return recovering_; }
   // A member that lost its memory answers others' recoveries "recovering";
   // one checking that the cluster is new answers with what it has.

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cluster/ballot.h"
+#include "cluster/messages.h"
 
 namespace lockerd::cluster {
 
@@ -44,6 +45,20 @@ struct NodeState {
   uint64_t round_reserve = 0;
 };
 
+// The configuration a member adopted and its acceptor state of the
+// configuration register (membership_change.h). Kept apart from the
+// registers, and durably whatever `appendonly` says: a member must never
+// forget a configuration it adopted (it would vote in the old one's rounds)
+// nor a promise or accept of the register. Written before anything the
+// member sends after a change of it leaves (Node::TakeMembershipState).
+struct MembershipState {
+  Membership adopted;
+  Ballot promised;
+  Ballot accepted;
+  ConfigValue value;
+  bool operator==(const MembershipState&) const = default;
+};
+
 // What a member finds when it starts.
 struct StartFacts {
   // The last run did not stop cleanly (its running marker is still there:
@@ -56,6 +71,9 @@ struct StartFacts {
   bool members_changed = false;
   // The last clean stop's state, when there is one.
   std::optional<NodeState> saved;
+  // The configuration it adopted and its configuration register, when it
+  // ever changed from the member list's (kept through crashes too).
+  std::optional<MembershipState> membership;
   // How long the member was down, measured on CLOCK_BOOTTIME within one
   // boot of the machine. Nothing after a reboot: the downtime is unknown
   // and saved leases are kept whole. Never from the wall clock.

@@ -19,6 +19,10 @@ enum class WriteOp : uint8_t {
   kSwap,     // SET key new IFEQ owner: hand the lease to `new_owner` (same
              // token), with `ttl_ms` (0: keep the deadline).
   kRollback,  // Internal: undo a grant that failed after some members took it.
+  // Internal: write the key's state as a majority has it again, at a fresh
+  // ballot, under this member's configuration (the catch-up after a
+  // membership change; nothing when no member has the key).
+  kCarry,
 };
 
 struct WriteRequest {

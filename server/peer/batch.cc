@@ -25,6 +25,14 @@ enum Kind : uint8_t {
   kProbeReply = 9,
   kConfiguration = 10,
   kConfigurationQuery = 11,
+  kConfigPrepare = 12,
+  kConfigPromise = 13,
+  kConfigAccept = 14,
+  kConfigAccepted = 15,
+  kCatchUp = 16,
+  kCaughtUp = 17,
+  kRaiseFloors = 18,
+  kFloorsRaised = 19,
 };
 
 // Numbers are written as fixed-width little-endian integers, strings as a
@@ -129,6 +137,14 @@ Kind KindOf(const cluster::Probe&) { return kProbe; }
 Kind KindOf(const cluster::ProbeReply&) { return kProbeReply; }
 Kind KindOf(const cluster::Configuration&) { return kConfiguration; }
 Kind KindOf(const cluster::ConfigurationQuery&) { return kConfigurationQuery; }
+Kind KindOf(const cluster::ConfigPrepare&) { return kConfigPrepare; }
+Kind KindOf(const cluster::ConfigPromise&) { return kConfigPromise; }
+Kind KindOf(const cluster::ConfigAccept&) { return kConfigAccept; }
+Kind KindOf(const cluster::ConfigAccepted&) { return kConfigAccepted; }
+Kind KindOf(const cluster::CatchUp&) { return kCatchUp; }
+Kind KindOf(const cluster::CaughtUp&) { return kCaughtUp; }
+Kind KindOf(const cluster::RaiseFloors&) { return kRaiseFloors; }
+Kind KindOf(const cluster::FloorsRaised&) { return kFloorsRaised; }
 
 // A Prepare carries its peek flag ahead of the shared fields.
 void PeekFlag(BinaryWriter& out, const cluster::Prepare& m) { out.Flag(m.peek); }
@@ -189,6 +205,14 @@ std::optional<cluster::Message> TakePeerMessage(std::string_view* payload, clust
     case kProbeReply: return Read<cluster::ProbeReply>(read, payload, from, to);
     case kConfiguration: return Read<cluster::Configuration>(read, payload, from, to);
     case kConfigurationQuery: return Read<cluster::ConfigurationQuery>(read, payload, from, to);
+    case kConfigPrepare: return Read<cluster::ConfigPrepare>(read, payload, from, to);
+    case kConfigPromise: return Read<cluster::ConfigPromise>(read, payload, from, to);
+    case kConfigAccept: return Read<cluster::ConfigAccept>(read, payload, from, to);
+    case kConfigAccepted: return Read<cluster::ConfigAccepted>(read, payload, from, to);
+    case kCatchUp: return Read<cluster::CatchUp>(read, payload, from, to);
+    case kCaughtUp: return Read<cluster::CaughtUp>(read, payload, from, to);
+    case kRaiseFloors: return Read<cluster::RaiseFloors>(read, payload, from, to);
+    case kFloorsRaised: return Read<cluster::FloorsRaised>(read, payload, from, to);
     default: return std::nullopt;
   }
 }

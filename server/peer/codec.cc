@@ -113,6 +113,14 @@ std::string_view KindOf(const cluster::Probe&) { return "PROBE"; }
 std::string_view KindOf(const cluster::ProbeReply&) { return "PROBED"; }
 std::string_view KindOf(const cluster::Configuration&) { return "CONFIGURATION"; }
 std::string_view KindOf(const cluster::ConfigurationQuery&) { return "CONFIGURATION?"; }
+std::string_view KindOf(const cluster::ConfigPrepare&) { return "CONFIG-PREPARE"; }
+std::string_view KindOf(const cluster::ConfigPromise&) { return "CONFIG-PROMISE"; }
+std::string_view KindOf(const cluster::ConfigAccept&) { return "CONFIG-ACCEPT"; }
+std::string_view KindOf(const cluster::ConfigAccepted&) { return "CONFIG-ACCEPTED"; }
+std::string_view KindOf(const cluster::CatchUp&) { return "CATCHUP"; }
+std::string_view KindOf(const cluster::CaughtUp&) { return "CAUGHTUP"; }
+std::string_view KindOf(const cluster::RaiseFloors&) { return "FLOORS"; }
+std::string_view KindOf(const cluster::FloorsRaised&) { return "FLOORS-RAISED"; }
 
 template <typename M>
 std::optional<cluster::Message> Read(std::span<const std::string> args, cluster::MemberId from,
@@ -161,6 +169,14 @@ std::optional<cluster::Message> DecodePeerMessage(std::span<const std::string> a
   if (kind == "PROBED") return Read<cluster::ProbeReply>(args, from, to);
   if (kind == "CONFIGURATION") return Read<cluster::Configuration>(args, from, to);
   if (kind == "CONFIGURATION?") return Read<cluster::ConfigurationQuery>(args, from, to);
+  if (kind == "CONFIG-PREPARE") return Read<cluster::ConfigPrepare>(args, from, to);
+  if (kind == "CONFIG-PROMISE") return Read<cluster::ConfigPromise>(args, from, to);
+  if (kind == "CONFIG-ACCEPT") return Read<cluster::ConfigAccept>(args, from, to);
+  if (kind == "CONFIG-ACCEPTED") return Read<cluster::ConfigAccepted>(args, from, to);
+  if (kind == "CATCHUP") return Read<cluster::CatchUp>(args, from, to);
+  if (kind == "CAUGHTUP") return Read<cluster::CaughtUp>(args, from, to);
+  if (kind == "FLOORS") return Read<cluster::RaiseFloors>(args, from, to);
+  if (kind == "FLOORS-RAISED") return Read<cluster::FloorsRaised>(args, from, to);
   return std::nullopt;
 }
 

@@ -96,6 +96,72 @@ void MessageFields(F& f, M& m) {
 template <typename F, MessageOf<cluster::ConfigurationQuery> M>
 void MessageFields(F&, M&) {}
 
+template <typename F, typename V>
+  requires MessageOf<V, cluster::ConfigValue>
+void ConfigValueFields(F& f, V& v) {
+  f.Number(v.membership.epoch);
+  f.Mask(v.membership.voters);
+  f.Mask(v.membership.learners);
+  f.Mask(v.previous_voters);
+  f.Flag(v.settled);
+}
+
+template <typename F, MessageOf<cluster::ConfigPrepare> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.round_id);
+  f.BallotOf(m.ballot);
+}
+
+template <typename F, MessageOf<cluster::ConfigPromise> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.round_id);
+  f.BallotOf(m.ballot);
+  f.VoteOf(m.vote);
+  f.BallotOf(m.highest);
+  f.BallotOf(m.accepted);
+  ConfigValueFields(f, m.value);
+}
+
+template <typename F, MessageOf<cluster::ConfigAccept> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.round_id);
+  f.BallotOf(m.ballot);
+  ConfigValueFields(f, m.value);
+}
+
+template <typename F, MessageOf<cluster::ConfigAccepted> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.round_id);
+  f.BallotOf(m.ballot);
+  f.VoteOf(m.vote);
+  f.BallotOf(m.highest);
+}
+
+template <typename F, MessageOf<cluster::CatchUp> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.nonce);
+}
+
+template <typename F, MessageOf<cluster::CaughtUp> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.nonce);
+  f.Flag(m.recovering);
+  f.Number(m.token_counter);
+  f.BallotOf(m.highest);
+}
+
+template <typename F, MessageOf<cluster::RaiseFloors> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.nonce);
+  f.Number(m.token_counter);
+  f.BallotOf(m.highest);
+}
+
+template <typename F, MessageOf<cluster::FloorsRaised> M>
+void MessageFields(F& f, M& m) {
+  f.Number(m.nonce);
+}
+
 template <typename F, MessageOf<cluster::Probe> M>
 void MessageFields(F&, M&) {}
 
