@@ -21,6 +21,8 @@
 namespace lockerd::cluster {
 
 struct Membership {
+  // 0: a member that joins knows no configuration yet (its voters are the
+  // members it may ask); it coordinates nothing until it adopts one.
   uint64_t epoch = 1;
   uint32_t voters = 1;    // One bit per MemberId.
   uint32_t learners = 0;  // Never also voters.

@@ -80,7 +80,19 @@ Node::Node(NodeOptions options)
   });
 }
 
+namespace {
+constexpr const char* kJoiningDetail =
+    "this member has not learned the cluster's configuration yet (it is joining)";
+}  // namespace
+
 void Node::Submit(WriteRequest request, Time now) {
+  if (membership_.epoch == 0) {
+    // Joining: it knows no configuration, so no majority to ask.
+    if (request.request_id != 0) {
+      alone_results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0, 0, kJoiningDetail});
+    }
+    return;
+  }
   if (membership_.Alone(options_.self)) return SubmitAlone(request, now);
   coordinator_.Submit(std::move(request), now, &pending_);
   DeliverLocal(now);
@@ -154,7 +166,7 @@ bool Node::FreshEnough(const Message& message, std::optional<int64_t> age_ms) {
 }
 
 void Node::Handle(const Message& message, Time now) {
-  if (message.to != options_.self || message.from >= kMembersMax || !CheckEpoch(message)) return;
+  if (message.to != options_.self || message.from >= kMembersMax || !CheckEpoch(message, now)) return;
   std::optional<int64_t> age_ms;
   if (message.from != options_.self) age_ms = clocks_.Receive(message.from, message.stamp, now.mono_ms);
   // This member's own next round starts above every ballot it has seen
@@ -197,6 +209,11 @@ void Node::Handle(const Message& message, Time now) {
   } else if (const auto* request = std::get_if<SyncRequest>(&message.body)) {
     AnswerSync(message.from, *request);
   } else if (const auto* reply = std::get_if<SyncReply>(&message.body)) {
+    // From a member that knows a newer configuration: not counted until
+    // this member has adopted it (CheckEpoch asked for it; the requests are
+    // sent again), so that a member that lost its disk never completes its
+    // recovery, and votes, under a configuration the cluster has left.
+    if (message.epoch > membership_.epoch) return;
     OnSyncReply(message.from, *reply, now);
   } else if (const auto* learn = std::get_if<Learn>(&message.body)) {
     if (!LeaseSane(learn->held, learn->ttl_ms, learn->token)) return;
@@ -229,7 +246,7 @@ void Node::Handle(const Message& message, Time now) {
   // A ProbeReply has done its work: its stamp bounded the peer's clock.
 }
 
-bool Node::CheckEpoch(const Message& message) {
+bool Node::CheckEpoch(const Message& message, Time now) {
   // 0: built without one (a test's; DeliverLocal sets it on everything a
   // member sends), judged as of this member's epoch.
   if (message.epoch != 0 && message.epoch < membership_.epoch) {
@@ -271,12 +288,15 @@ bool Node::CheckEpoch(const Message& message) {
     }
     return false;
   }
-  if (message.epoch > membership_.epoch && message.epoch > asked_epoch_ &&
-      !std::holds_alternative<Configuration>(message.body)) {
-    // This member is behind: its sender knows a newer configuration. What
-    // the message asks is judged as usual (an acceptor's rules do not
-    // depend on the configuration; only which majorities count does).
+  if (message.epoch > membership_.epoch && !std::holds_alternative<Configuration>(message.body) &&
+      (message.epoch > asked_epoch_ || now.mono_ms - asked_at_ms_ >= options_.probe_interval_ms)) {
+    // This member is behind: its sender knows a newer configuration (asked
+    // once per epoch, and again each probe interval while the answer does
+    // not come). What the message asks is judged as usual (an acceptor's
+    // rules do not depend on the configuration; only which majorities
+    // count does).
     asked_epoch_ = message.epoch;
+    asked_at_ms_ = now.mono_ms;
     pending_.push_back({options_.self, message.from, ConfigurationQuery{}});
   }
   return true;
@@ -306,6 +326,12 @@ Ballot Node::HighestBallot() const {
 }
 
 void Node::SubmitTxn(TxnRequest request, Time now) {
+  if (membership_.epoch == 0) {
+    if (request.request_id != 0) {
+      alone_results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0, 0, kJoiningDetail});
+    }
+    return;
+  }
   if (membership_.Alone(options_.self)) return SubmitTxnAlone(request, now);
   txn_.Submit(std::move(request), now, &pending_);
   DeliverLocal(now);

@@ -243,7 +243,7 @@ class Node {
   // handle it). A Prepare or Accept of an older epoch is refused with
   // kStaleEpoch after a Configuration for its sender; a newer epoch makes
   // this member ask its sender for the configuration, once per epoch.
-  bool CheckEpoch(const Message& message);
+  bool CheckEpoch(const Message& message, Time now);
   // The configuration register's acceptor, the change this member
   // coordinates, and the catch-up it runs for another's change
   // (node_membership.cc).
@@ -334,6 +334,7 @@ class Node {
   std::vector<WriteResult> coordinator_results_;  // Taken early (CollectResults).
   // The highest epoch this member has asked a peer about.
   uint64_t asked_epoch_ = 0;
+  int64_t asked_at_ms_ = 0;
   uint64_t stale_epoch_refusals_ = 0;
   LeaseTable table_;
   Acceptor acceptor_;

@@ -84,6 +84,11 @@ void Node::OnConfigAccept(MemberId from, const ConfigAccept& accept) {
 }
 
 void Node::ChangeMembership(const MembershipRequest& request, Time now) {
+  if (membership_.epoch == 0) {
+    alone_results_.push_back({request.request_id, WriteOutcome::kTryAgain, 0, 0,
+                              "this member has not learned the cluster's configuration yet (it is joining)"});
+    return;
+  }
   if (change_) {
     alone_results_.push_back({request.request_id, WriteOutcome::kRefused, 0, 0,
                               "a membership change is already in progress on this member (" +

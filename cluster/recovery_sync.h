@@ -60,7 +60,18 @@ class RecoverySync {
   void Begin(int64_t now_ms, Kind kind);
   // The voters of the configuration the member adopted (one bit each): a
   // recovery counts the others among them (from the next Begin).
-  void SetVoters(uint32_t voters) { others_ = voters & ~(uint32_t{1} << self_); }
+  // Answers counted so far are forgotten when they change: each must come
+  // from the new configuration's voters, asked again.
+  void SetVoters(uint32_t voters) {
+    const uint32_t others = voters & ~(uint32_t{1} << self_);
+    if (others == others_) return;
+    others_ = others;
+    answered_mask_ = recovering_mask_ = knowing_mask_ = 0;
+    // The only voter: nobody can tell it what it lost (as a majority that
+    // lost its memory at once: the wall-clock floors, Node::Tick).
+    hopeless_ = others_ == 0;
+    if (recovering_) next_request_ms_ = 0;  // Ask the new voters at once.
+  }
   bool recovering() const { return recovering_; }
   // A member that lost its memory answers others' recoveries "recovering";
   // one checking that the cluster is new answers with what it has.

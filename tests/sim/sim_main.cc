@@ -6,6 +6,7 @@
 //   lockerd_sim --scenario NAME ...          one of issue 14's restart scenarios
 //   lockerd_sim --broken-script KIND ...     scripts with a deliberate bug
 //   lockerd_sim --shared-owner ...           clients sharing one owner name (SET NX, DEL)
+//   lockerd_sim --membership ...             membership changes among the faults (issue 18)
 //                                            (ignore-holder, shorten-renewals)
 #include <chrono>
 #include <cstdio>
@@ -25,10 +26,12 @@ int main(int argc, char** argv) {
   auto broken_script = lockerd::sim::SimOptions::BrokenScript::kNone;
   std::optional<lockerd::sim::SimOptions::Scenario> scenario;
   bool shared_owner = false;
+  bool membership = false;
   lockerd::cluster::BrokenRules broken;
   // The options of a seed: the varied mix, a restart scenario's, or shared owners'.
-  const auto options_for = [&scenario, &shared_owner](uint64_t seed) {
+  const auto options_for = [&scenario, &shared_owner, &membership](uint64_t seed) {
     if (shared_owner) return lockerd::sim::OptionsForSharedOwner(seed);
+    if (membership) return lockerd::sim::OptionsForMembershipChanges(seed);
     return scenario ? lockerd::sim::OptionsForScenario(*scenario, seed) : lockerd::sim::OptionsForSeed(seed);
   };
   for (int i = 1; i < argc; ++i) {
@@ -46,12 +49,17 @@ int main(int argc, char** argv) {
           "                  a cluster rule broken on purpose (cluster/broken.h), for the\n"
           "                  checkers to catch\n"
           "  --shared-owner  clients share one owner name: SET NX, then DEL or RELEASE\n"
+          "  --membership    members are added, removed, promoted and demoted meanwhile\n"
           "  --broken-script ignore-holder|shorten-renewals\n"
           "                  scripts with a deliberate bug, for the checkers to catch\n");
       return 0;
     }
     if (std::strcmp(argv[i], "--no-scripts") == 0) {
       scripts = false;
+      continue;
+    }
+    if (std::strcmp(argv[i], "--membership") == 0) {
+      membership = true;
       continue;
     }
     if (std::strcmp(argv[i], "--shared-owner") == 0) {
@@ -103,6 +111,7 @@ int main(int argc, char** argv) {
                 static_cast<unsigned long long>(report.events),
                 static_cast<unsigned long long>(report.trace_hash));
     for (const auto& violation : report.violations) std::printf("  %s\n", violation.c_str());
+    for (const auto& [kind, count] : report.changes) std::printf("  %s=%d\n", kind.c_str(), count);
     return report.ok ? 0 : 1;
   }
   const auto began = std::chrono::steady_clock::now();
@@ -113,6 +122,8 @@ int main(int argc, char** argv) {
   uint64_t scripts_done = 0;
   std::map<std::string, uint64_t> rounds;
   std::map<std::string, long> faults;
+  std::map<std::string, long> changes;
+  uint64_t epochs = 0;
   std::map<std::string, unsigned long long> txn;
   std::map<std::string, unsigned long long> script_kinds;
   for (uint64_t seed = start; seed < start + seeds; ++seed) {
@@ -126,6 +137,8 @@ int main(int argc, char** argv) {
     scripts_run += report.scripts;
     scripts_done += report.scripts_done;
     for (const auto& [kind, count] : report.faults) faults[kind] += count;
+    for (const auto& [kind, count] : report.changes) changes[kind] += count;
+    epochs += report.last_epoch - 1;
     for (const auto& [kind, count] : report.txn) txn[kind] += count;
     for (const auto& [kind, count] : report.rounds) rounds[kind] += count;
     for (const auto& [kind, count] : report.script_kinds) script_kinds[kind] += count;
@@ -151,6 +164,10 @@ int main(int argc, char** argv) {
   std::printf("\nsingle-key rounds:");
   for (const auto& [kind, count] : rounds) {
     std::printf(" %s=%llu", kind.c_str(), static_cast<unsigned long long>(count));
+  }
+  if (!changes.empty()) {
+    std::printf("\nmembership: %llu configurations chosen;", static_cast<unsigned long long>(epochs));
+    for (const auto& [kind, count] : changes) std::printf(" %s=%ld", kind.c_str(), count);
   }
   std::printf("\nscripts by kind:");
   for (const auto& [kind, count] : script_kinds) std::printf(" %s=%llu", kind.c_str(), count);

@@ -80,6 +80,7 @@ constexpr SimOptions::Scenario kScenarios[] = {
     SimOptions::Scenario::kCleanRestartAfterARelease,
     SimOptions::Scenario::kLinkBacklog,
     SimOptions::Scenario::kReplacedDisk,
+    SimOptions::Scenario::kReplaceTheWriters,
 };
 
 TEST(Simulation, RestartScenariosHoldForManySeeds) {
@@ -367,6 +368,61 @@ TEST(BrokenVariants, RestartsThatIgnoreTheRoundReserveAreCaught) {
   cluster::BrokenRules broken;
   broken.restart_ignores_round_reserve = true;
   EXPECT_NE(FirstSeedCaught(broken, 1000, "a restart below the round reserve"), 0u);
+}
+
+// Membership changes (issue 18): members added, removed, promoted and
+// demoted at random, by random members, racing each other, interleaved
+// with every fault (their coordinators crash, pause and are cut off in the
+// middle; members lose their disks and join again). A quarter of the seeds
+// start from a member alone (1 -> 2 -> 3 ...).
+TEST(Simulation, MembershipChangesHoldUnderEveryFault) {
+  const uint64_t seeds = std::max<uint64_t>(SeedCount() / 4, 100);
+  uint64_t configurations = 0;
+  std::map<std::string, int> changes;
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    const SimReport report = RunSimulation(OptionsForMembershipChanges(seed));
+    ASSERT_TRUE(report.ok) << "membership changes, " << Describe(report);
+    configurations += report.last_epoch - 1;
+    for (const auto& [kind, count] : report.changes) changes[kind] += count;
+  }
+  EXPECT_GT(configurations, seeds) << "configurations chosen";
+  for (const char* kind : {"membership: add", "membership: remove", "membership: demote",
+                           "membership: promote", "membership: done", "membership: no quorum"}) {
+    EXPECT_GT(changes[kind], 0) << kind;
+  }
+  std::printf("%llu seeds, %llu configurations chosen\n", static_cast<unsigned long long>(seeds),
+              static_cast<unsigned long long>(configurations));
+}
+
+uint64_t FirstReplacementSeedCaught(const cluster::BrokenRules& broken, uint64_t seeds, const char* what) {
+  for (uint64_t seed = 1; seed <= seeds; ++seed) {
+    SimOptions options = OptionsForScenario(SimOptions::Scenario::kReplaceTheWriters, seed);
+    options.broken = broken;
+    const SimReport report = RunSimulation(options);
+    if (!report.ok) {
+      std::printf("%s caught at seed %llu: %s\n", what, static_cast<unsigned long long>(seed),
+                  report.violations[0].c_str());
+      return seed;
+    }
+  }
+  return 0;
+}
+
+// A change recorded settled as it is chosen: the writers are removed
+// before their keys reach the new voters, and a lease they held is
+// granted again.
+TEST(BrokenVariants, ChangesWithoutSettlingAreCaught) {
+  cluster::BrokenRules broken;
+  broken.change_without_settling = true;
+  EXPECT_NE(FirstReplacementSeedCaught(broken, 100, "a change without settling"), 0u);
+}
+
+// Members that vote in rounds of configurations they have left: the member
+// cut off through two changes still finds a majority of its old voters.
+TEST(BrokenVariants, VotesInOldEpochsAreCaught) {
+  cluster::BrokenRules broken;
+  broken.votes_in_old_epochs = true;
+  EXPECT_NE(FirstReplacementSeedCaught(broken, 600, "votes in old epochs"), 0u);
 }
 
 // A one-round-trip write at a fresh ballot instead of the next step: the

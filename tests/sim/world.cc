@@ -1,6 +1,7 @@
 #include "tests/sim/world.h"
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -53,6 +54,9 @@ class World {
     bool running_marker = false;
     bool journaled = false;  // The marker says appendonly.
     std::string log_bytes;   // dir/lockerd.aof, as synced.
+    // The configuration it adopted and its configuration register, written
+    // (and synced) before anything the member sends after changing them.
+    std::optional<cluster::MembershipState> membership;
   };
 
   struct Member {
@@ -76,6 +80,9 @@ class World {
     std::vector<std::function<void()>> backlog;  // Arrived while paused.
     bool in_turn = false;  // Resume reads the backlog: one AfterNodeCall for all of it.
     uint64_t timer_generation = 0;
+    // Lost its dir after membership changes: it starts knowing no
+    // configuration, only whom to ask (--join).
+    bool joins = false;
   };
 
   // A key a client holds (or last held): its token and the checker's hold.
@@ -190,15 +197,27 @@ class World {
   // cut off from the clients too.
   size_t AnyMember() {
     for (;;) {
-      const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+      const auto member = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
       if (!clients_cut_[member]) return member;
     }
   }
   std::string AnyKey() { return "key" + std::to_string(Uniform(0, static_cast<int64_t>(options_.keys) - 1)); }
   void CountNodeStats(const cluster::Node& node);
   int64_t WindowEnd(const Client& client, int64_t send_us, int64_t ttl_ms) const;
-  size_t FreeMembers(const std::string& key, uint64_t token);
+  // Among `voters` (one bit per member).
+  size_t FreeMembers(const std::string& key, uint64_t token, uint32_t voters);
   void Probe(size_t member, int attempt);
+  size_t Processes() const { return members_.size(); }
+  // Asks a random member for a random membership change.
+  void ChangeMembership();
+  // Asks `at` for `request`; `then` gets its result (none if `at` is down).
+  void RequestChange(size_t at, cluster::MembershipRequest request,
+                     std::function<void(const WriteResult&)> then);
+  void ReplaceTheWriters();
+  // A RELEASE acknowledged by `answering`: free on a majority of its
+  // configuration's voters (or of the one before, which its round may have
+  // run under).
+  void CheckReleased(const std::string& key, uint64_t token, uint64_t request_id);
 
   SimOptions options_;
   std::mt19937_64 rng_;
@@ -212,6 +231,10 @@ class World {
   std::vector<int64_t> backlog_until_us_;
   std::vector<std::unique_ptr<Client>> clients_;
   std::map<uint64_t, std::function<void(const WriteResult&)>> waiting_;  // By request id.
+  // The epoch of the answering member's configuration, by request id, and
+  // the voters of each epoch any member adopted (for CheckReleased).
+  std::map<uint64_t, uint64_t> answered_epoch_;
+  std::map<uint64_t, uint32_t> voters_by_epoch_;
   uint64_t next_request_id_ = 1;
   double drop_rate_ = 0;
   double duplicate_rate_ = 0;
@@ -222,10 +245,10 @@ class World {
 };
 
 World::World(const SimOptions& options)
-    : options_(options), rng_(options.seed), members_(options.members),
-      cut_(options.members, std::vector<bool>(options.members, false)),
-      clients_cut_(options.members, false),
-      backlog_until_us_(options.members, 0) {
+    : options_(options), rng_(options.seed), members_(options.members + options.spares),
+      cut_(members_.size(), std::vector<bool>(members_.size(), false)),
+      clients_cut_(members_.size(), false),
+      backlog_until_us_(members_.size(), 0) {
   report_.seed = options.seed;
   report_.trace_hash = 1469598103934665603ull;
   faults_on_ = options.faults;
@@ -244,7 +267,7 @@ World::World(const SimOptions& options)
     // that keeps the token floor safe across a whole-cluster restart.
     member.wall_offset_ms = Uniform(-options.max_lease_ms / 4, options.max_lease_ms / 4);
   }
-  for (size_t i = 0; i < options.members; ++i) StartMember(i);
+  for (size_t i = 0; i < members_.size(); ++i) StartMember(i);
   for (size_t i = 0; i < options.clients; ++i) {
     auto client = std::make_unique<Client>();
     client->id = static_cast<int>(i);
@@ -322,6 +345,11 @@ cluster::Time World::LocalTime(const Member& member) const {
 cluster::NodeOptions World::NodeOptionsFor(size_t index) {
   cluster::NodeOptions node;
   node.membership = cluster::Membership::Initial(options_.members);
+  if (members_[index].joins) {
+    // Epoch 0: every peer knows a newer configuration, and is asked for it.
+    node.membership.epoch = 0;
+    node.membership.voters = ((uint32_t{1} << Processes()) - 1) & ~(uint32_t{1} << index);
+  }
   node.self = static_cast<cluster::MemberId>(index);
   node.max_lease_ms = options_.max_lease_ms;
   node.drift = options_.drift;
@@ -351,6 +379,7 @@ void World::StartMember(size_t index, int64_t wall_step_ms) {
   // bytes and through the same code.
   cluster::StartFacts facts;
   facts.unclean = member.disk.running_marker;
+  facts.membership = member.disk.membership;
   bool from_log = false;
   if (member.disk.running_marker && member.disk.journaled) {
     // As StateStore::Load: the log of a run that kept one is its state.
@@ -429,6 +458,11 @@ void World::QueueLog(size_t index) {
 
 void World::AfterNodeCall(size_t index) {
   Member& member = members_[index];
+  // As the server: a changed configuration is on disk before anything leaves.
+  if (member.node->TakeMembershipStateChanged()) {
+    member.disk.membership = member.node->membership_state();
+    report_.last_epoch = std::max(report_.last_epoch, member.node->membership().epoch);
+  }
   std::vector<Message> outbox;
   member.node->TakeOutbox(&outbox);
   std::vector<WriteResult> results;
@@ -487,7 +521,10 @@ void World::AfterNodeCall(size_t index) {
 void World::Deliver(size_t index, const std::vector<Message>& outbox,
                     const std::vector<WriteResult>& results) {
   for (const Message& message : outbox) Send(message);
+  const cluster::Membership& membership = members_[index].node->membership();
+  voters_by_epoch_[membership.epoch] = membership.voters;
   for (const WriteResult& result : results) {
+    answered_epoch_[result.request_id] = membership.epoch;
     Trace(2, result.request_id, static_cast<uint64_t>(result.outcome) * 1'000'003 + result.token);
     Log("member " + std::to_string(index) + " answers request " + std::to_string(result.request_id) +
         " outcome " + std::to_string(static_cast<int>(result.outcome)) + " token " +
@@ -575,13 +612,14 @@ void World::Resume(size_t index) {
 
 void World::FaultTick() {
   if (!faults_on_) return;
-  const size_t victim = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+  const size_t victim = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
   const SimOptions::FaultRates& rates = options_.rates;
   if (Chance(rates.partition)) Partition();
   if (Chance(rates.crash) && members_[victim].node) Crash(victim, std::nullopt, Chance(0.1));
   if (Chance(rates.crash_several)) CrashSeveral();
   if (Chance(rates.clean_restart) && members_[victim].node) CleanRestart(victim);
   if (Chance(rates.pause) && members_[victim].node) Pause(victim, Uniform(50'000, 2'000'000));
+  if (Chance(options_.membership_changes)) ChangeMembership();
   if (Chance(rates.wall_step)) {
     // A wall clock step, either way, within the documented assumption: it
     // must change nothing.
@@ -590,7 +628,7 @@ void World::FaultTick() {
   }
   if (options_.whole_cluster_crashes && Chance(0.004)) {
     ++report_.faults["whole-cluster-crash"];
-    for (size_t i = 0; i < options_.members; ++i) {
+    for (size_t i = 0; i < Processes(); ++i) {
       if (members_[i].node) Crash(i);
     }
   }
@@ -605,6 +643,10 @@ void World::Crash(size_t index, std::optional<int64_t> down_us, bool disk_lost) 
   CountNodeStats(*member.node);
   member.node.reset();  // Memory lost; the disk keeps its running marker...
   if (disk_lost) {      // ...unless it is lost too: it starts with an empty dir.
+    // Once the configuration has changed, its operator starts it as a
+    // member that joins (the member list it was first started with may
+    // no longer be the cluster's: CLUSTER-SAFETY.md, "Membership change").
+    member.joins = member.disk.membership.has_value() || options_.spares > 0;
     member.disk = Disk{};
     ++report_.faults["disk-lost"];
   }
@@ -626,7 +668,7 @@ void World::CrashSeveral() {
   // Two or more at once: within what a majority survives (two of five),
   // or a majority (recovery must then fall back to the wall clock).
   std::vector<size_t> up;
-  for (size_t i = 0; i < options_.members; ++i) {
+  for (size_t i = 0; i < Processes(); ++i) {
     if (members_[i].node) up.push_back(i);
   }
   if (up.size() < 2) return;
@@ -639,15 +681,15 @@ void World::CrashSeveral() {
   if (Chance(0.5)) {
     const auto reach = [this](size_t i) {
       size_t linked = 0;
-      for (size_t j = 0; j < options_.members; ++j) linked += !cut_[i][j];
+      for (size_t j = 0; j < Processes(); ++j) linked += !cut_[i][j];
       return linked;
     };
     std::stable_sort(up.begin(), up.end(), [&](size_t a, size_t b) { return reach(a) > reach(b); });
     size_t side = 0;
     while (side < up.size() && reach(up[side]) == reach(up[0])) ++side;
-    if (reach(up[0]) < options_.members && side >= 3) count = side - 1;
+    if (reach(up[0]) < Processes() && side >= 3) count = side - 1;
   }
-  ++report_.faults[count >= options_.members / 2 + 1 ? "majority-crash" : "minority-crash"];
+  ++report_.faults[count >= Processes() / 2 + 1 ? "majority-crash" : "minority-crash"];
   for (size_t i = 0; i < count; ++i) Crash(up[i]);
   // The member that would make their majority is slow while they recover.
   if (count < up.size() && Chance(0.5)) Pause(up[count], Uniform(500'000, 4'000'000));
@@ -700,17 +742,17 @@ void World::Pause(size_t index, int64_t duration_us) {
 void World::Partition() {
   ++report_.faults["partition"];
   // Either one member cut off from all, or a random minority from the rest.
-  std::vector<bool> side(options_.members, false);
-  const size_t minority = static_cast<size_t>(Uniform(1, static_cast<int64_t>(options_.members) / 2));
+  std::vector<bool> side(Processes(), false);
+  const size_t minority = static_cast<size_t>(Uniform(1, static_cast<int64_t>(Processes()) / 2));
   for (size_t chosen = 0; chosen < minority;) {
-    const size_t i = static_cast<size_t>(Uniform(0, static_cast<int64_t>(options_.members) - 1));
+    const size_t i = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
     if (!side[i]) {
       side[i] = true;
       ++chosen;
     }
   }
-  for (size_t a = 0; a < options_.members; ++a) {
-    for (size_t b = 0; b < options_.members; ++b) {
+  for (size_t a = 0; a < Processes(); ++a) {
+    for (size_t b = 0; b < Processes(); ++b) {
       if (side[a] != side[b]) cut_[a][b] = true;
     }
   }
@@ -724,10 +766,10 @@ void World::Partition() {
 void World::CutOff(const std::vector<size_t>& cut) {
   // The clients are on the side of the rest: the members cut off hear from
   // no one (and so take no new ballots of their own).
-  std::vector<bool> side(options_.members, false);
+  std::vector<bool> side(Processes(), false);
   for (const size_t i : cut) side[i] = clients_cut_[i] = true;
-  for (size_t a = 0; a < options_.members; ++a) {
-    for (size_t b = 0; b < options_.members; ++b) {
+  for (size_t a = 0; a < Processes(); ++a) {
+    for (size_t b = 0; b < Processes(); ++b) {
       if (side[a] != side[b]) cut_[a][b] = true;
     }
   }
@@ -737,7 +779,7 @@ void World::CutOff(const std::vector<size_t>& cut) {
 }
 
 std::vector<size_t> World::ShuffledMembers() {
-  std::vector<size_t> order(options_.members);
+  std::vector<size_t> order(Processes());
   for (size_t i = 0; i < order.size(); ++i) order[i] = i;
   std::shuffle(order.begin(), order.end(), rng_);
   return order;
@@ -823,6 +865,10 @@ void World::ScenarioTick() {
       });
       break;
     }
+    case SimOptions::Scenario::kReplaceTheWriters: {
+      ReplaceTheWriters();
+      break;
+    }
     case SimOptions::Scenario::kLinkBacklog: {
       ++report_.faults["scenario"];
       const int64_t tombstone_us = 1000 * cluster::StaleStateLifeMs(options_.max_lease_ms, options_.drift,
@@ -862,7 +908,7 @@ void World::EndFaults() {
   faults_on_ = false;
   drop_rate_ = duplicate_rate_ = spike_rate_ = 0;
   HealAll();
-  for (size_t i = 0; i < options_.members; ++i) {
+  for (size_t i = 0; i < Processes(); ++i) {
     Member& member = members_[i];
     if (member.paused_until_us > now_us_) {
       member.paused_until_us = now_us_;
@@ -872,7 +918,7 @@ void World::EndFaults() {
   // Crashed members come back (after their scheduled delay) on their own.
   const int64_t quarantine_us =
       (options_.max_lease_ms * 2 + options_.round_timeout_ms * 2) * 1000 + 1'600'000;
-  for (size_t i = 0; i < options_.members; ++i) {
+  for (size_t i = 0; i < Processes(); ++i) {
     At(now_us_ + quarantine_us, [this, i] { Probe(i, 0); });
   }
 }
@@ -1011,8 +1057,7 @@ void World::Release(Client& client) {
   request.owner = client.owner;
   Submit(AnyMember(), request, ForClient(client, [this, &client, held](const WriteResult& result) {
     if (result.outcome == WriteOutcome::kDone) {
-      checker_.Released(held.key, held.token, FreeMembers(held.key, held.token), options_.members,
-                        now_us_);
+      CheckReleased(held.key, held.token, result.request_id);
     }
     ClientIdle(client, Uniform(1'000, 30'000));
   }));
@@ -1180,9 +1225,7 @@ void World::ScriptRelease(Client& client) {
                 if (plan->wrote) ++report_.script_kinds["release:freed"];
                 for (size_t i = 0; i < held.size(); ++i) {
                   if (!plan->freed[i]) continue;
-                  checker_.Released(held[i].key, held[i].token,
-                                    FreeMembers(held[i].key, held[i].token), options_.members,
-                                    now_us_);
+                  CheckReleased(held[i].key, held[i].token, result.request_id);
                 }
               }
               ClientIdle(client, Uniform(1'000, 30'000));
@@ -1260,9 +1303,136 @@ void World::CountNodeStats(const cluster::Node& node) {
   report_.rounds["fast-refused"] += rounds.fast_rounds_refused;
 }
 
-size_t World::FreeMembers(const std::string& key, uint64_t token) {
+void World::CheckReleased(const std::string& key, uint64_t token, uint64_t request_id) {
+  const auto it = answered_epoch_.find(request_id);
+  if (it == answered_epoch_.end()) return;  // Not answered by a member: the client gave up.
+  // The release's round ran under the answering member's configuration or
+  // one a little older (a round keeps the one it started under while its
+  // member adopts newer ones): free on a majority of one of them.
+  const uint64_t epoch = it->second;
+  for (uint64_t older = 0; older <= 2 && older < epoch; ++older) {
+    const auto voters = voters_by_epoch_.find(epoch - older);
+    if (voters == voters_by_epoch_.end()) continue;
+    const auto count = static_cast<size_t>(std::popcount(voters->second));
+    if (FreeMembers(key, token, voters->second) >= cluster::MajorityOf(count)) return;
+  }
+  const uint32_t voters = voters_by_epoch_[epoch];
+  checker_.Released(key, token, FreeMembers(key, token, voters), static_cast<size_t>(std::popcount(voters)),
+                    now_us_);
+}
+
+void World::ChangeMembership() {
+  const auto index = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
+  Member& member = members_[index];
+  if (!member.node) return;
+  const cluster::Membership config = member.node->membership();
+  using Kind = cluster::MembershipRequest::Kind;
+  cluster::MembershipRequest request;
+  request.kind = Kind::kSettle;
+  const auto id = static_cast<cluster::MemberId>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
+  switch (Uniform(0, 5)) {
+    case 0:
+    case 1:
+      // Five voters at most; a removed member's id may come back.
+      if (!config.IsMember(id) && config.voter_count() < 5) request.kind = Chance(0.7) ? Kind::kAddVoter : Kind::kAddLearner;
+      break;
+    case 2:
+    case 3:
+      if (config.IsMember(id)) request.kind = Kind::kRemove;
+      break;
+    case 4:
+      if (config.IsLearner(id) && config.voter_count() < 5) request.kind = Kind::kPromote;
+      if (config.IsVoter(id)) request.kind = Kind::kDemote;
+      break;
+    default:
+      break;
+  }
+  request.member = id;
+  request.request_id = next_request_id_++;
+  const char* names[] = {"add", "add-learner", "remove", "promote", "demote", "settle"};
+  const std::string name = names[static_cast<int>(request.kind)];
+  Log("membership change " + std::to_string(request.request_id) + " at member " + std::to_string(index) +
+      ": " + name + " " + std::to_string(id) + " (it has epoch " + std::to_string(config.epoch) + ")");
+  ++report_.changes["membership: " + name];
+  waiting_[request.request_id] = [this](const WriteResult& result) {
+    static const char* const kOutcomes[] = {"done", "refused", "no quorum", "try again"};
+    ++report_.changes[std::string("membership: ") + kOutcomes[static_cast<int>(result.outcome)]];
+  };
+  OnMember(index, member.incarnation, [this, index, request](cluster::Node& node) {
+    node.ChangeMembership(request, LocalTime(members_[index]));
+  });
+}
+
+void World::RequestChange(size_t at, cluster::MembershipRequest request,
+                          std::function<void(const WriteResult&)> then) {
+  if (!members_[at].node) return;
+  request.request_id = next_request_id_++;
+  Log("membership change " + std::to_string(request.request_id) + " at member " + std::to_string(at) +
+      ": kind " + std::to_string(static_cast<int>(request.kind)) + " member " + std::to_string(request.member));
+  waiting_[request.request_id] = [this, then = std::move(then)](const WriteResult& result) {
+    static const char* const kOutcomes[] = {"done", "refused", "no quorum", "try again"};
+    ++report_.changes[std::string("membership: ") + kOutcomes[static_cast<int>(result.outcome)]];
+    then(result);
+  };
+  OnMember(at, members_[at].incarnation, [this, at, request](cluster::Node& node) {
+    node.ChangeMembership(request, LocalTime(members_[at]));
+  });
+}
+
+void World::ReplaceTheWriters() {
+  // From the configuration a member has (any: they converge).
+  using Kind = cluster::MembershipRequest::Kind;
+  const size_t asker = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
+  const cluster::Membership config = members_[asker].node->membership();
+  std::vector<size_t> voters;
+  std::vector<size_t> spares;
+  for (size_t i = 0; i < Processes(); ++i) {
+    if (config.IsVoter(static_cast<cluster::MemberId>(i))) voters.push_back(i);
+    if (!config.IsMember(static_cast<cluster::MemberId>(i))) spares.push_back(i);
+  }
+  const int64_t cycle_us = Uniform(1'500'000, 2'500'000);
+  At(now_us_ + cycle_us, [this] { ScenarioTick(); });
+  if (voters.size() != 3 || spares.empty()) {
+    // Back to three voters first.
+    if (voters.size() < 3 && !spares.empty()) {
+      RequestChange(asker, {0, Kind::kAddVoter, static_cast<cluster::MemberId>(spares[0])}, [](const WriteResult&) {});
+    } else if (voters.size() > 3) {
+      RequestChange(asker, {0, Kind::kRemove, static_cast<cluster::MemberId>(voters[0])}, [](const WriteResult&) {});
+    }
+    return;
+  }
+  ++report_.faults["scenario"];
+  std::shuffle(voters.begin(), voters.end(), rng_);
+  const size_t cut = voters[0];
+  const size_t writer_a = voters[1];
+  const size_t writer_b = voters[2];
+  const size_t spare = spares[static_cast<size_t>(Uniform(0, static_cast<int64_t>(spares.size()) - 1))];
+  // The cut voter's clients keep using it: it must learn the changes.
+  CutOff({cut});
+  clients_cut_[cut] = false;
+  At(now_us_ + Uniform(200'000, 400'000), [this, cut, writer_a, writer_b, spare] {
+    HealAll();
+    if (Chance(0.5)) CutOff({cut});  // Sometimes it stays cut through the changes.
+    clients_cut_[cut] = false;
+    const auto member = [](size_t i) { return static_cast<cluster::MemberId>(i); };
+    RequestChange(writer_a, {0, Kind::kAddVoter, member(spare)},
+                  [this, writer_a, writer_b, spare, member](const WriteResult& added) {
+      if (added.outcome != WriteOutcome::kDone) return HealAll();
+      RequestChange(writer_b, {0, Kind::kRemove, member(writer_a)},
+                    [this, writer_b, spare, member](const WriteResult& removed) {
+        if (removed.outcome != WriteOutcome::kDone) return HealAll();
+        RequestChange(spare, {0, Kind::kRemove, member(writer_b)},
+                      [this](const WriteResult&) { At(now_us_ + Uniform(0, 300'000), [this] { HealAll(); }); });
+      });
+    });
+  });
+}
+
+size_t World::FreeMembers(const std::string& key, uint64_t token, uint32_t voters) {
   size_t free_members = 0;
-  for (const Member& member : members_) {
+  for (size_t i = 0; i < members_.size(); ++i) {
+    const Member& member = members_[i];
+    if (!cluster::Membership::Has(voters, static_cast<cluster::MemberId>(i))) continue;
     if (!member.node) {
       ++free_members;  // A member that is down holds nothing.
       continue;
@@ -1295,7 +1465,7 @@ void World::Probe(size_t member, int attempt) {
 }
 
 SimReport World::Run() {
-  for (size_t i = 0; i < options_.members; ++i) AfterNodeCall(i);
+  for (size_t i = 0; i < Processes(); ++i) AfterNodeCall(i);
   for (auto& client : clients_) ClientIdle(*client, Uniform(0, 20'000));
   if (faults_on_) At(100'000, [this] { FaultTick(); });
   if (faults_on_ && options_.scenario != SimOptions::Scenario::kNone) {
@@ -1342,6 +1512,14 @@ SimOptions OptionsForSeed(uint64_t seed) {
 
 SimReport RunSeed(uint64_t seed) { return RunSimulation(OptionsForSeed(seed)); }
 
+SimOptions OptionsForMembershipChanges(uint64_t seed) {
+  SimOptions options = OptionsForSeed(seed);
+  options.members = seed % 4 == 0 ? 1 : 3;
+  options.spares = 2;
+  options.membership_changes = 0.12;
+  return options;
+}
+
 SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed) {
   SimOptions options;
   options.seed = seed;
@@ -1357,6 +1535,10 @@ SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed) {
       break;
     case SimOptions::Scenario::kCleanRestartAfterARelease:
       options.brief_holds = true;
+      break;
+    case SimOptions::Scenario::kReplaceTheWriters:
+      options.spares = 2;
+      options.clients = 4;
       break;
     default:
       break;
@@ -1388,6 +1570,7 @@ constexpr std::pair<SimOptions::Scenario, const char*> kScenarioNames[] = {
     {SimOptions::Scenario::kCleanRestartAfterARelease, "clean-restart-after-release"},
     {SimOptions::Scenario::kLinkBacklog, "link-backlog"},
     {SimOptions::Scenario::kReplacedDisk, "replaced-disk"},
+    {SimOptions::Scenario::kReplaceTheWriters, "replace-the-writers"},
 };
 }  // namespace
 

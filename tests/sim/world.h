@@ -77,12 +77,26 @@ struct SimOptions {
     // One member cut off while the rest write; one of the writers loses its
     // disk (it comes back with an empty dir), the other is slow after.
     kReplacedDisk,
+    // Membership (issue 18): one voter cut off while the others write; a
+    // spare is added, then the two voters that wrote are removed one after
+    // the other, and they become the spares of the next round. Also a
+    // member cut off through two changes, whose clients keep using it.
+    kReplaceTheWriters,
   };
   Scenario scenario = Scenario::kNone;
   // Clients hold a lease briefly and release it (the keys change hands
   // often), and ask for long ttls (older copies live long).
   bool brief_holds = false;
   bool whole_cluster_crashes = false;  // Also crash every member at once.
+  // Processes besides the first configuration's `members` (ids after
+  // theirs), which membership changes add and remove as voters and
+  // learners. Clients reach every process.
+  size_t spares = 0;
+  // How likely a member is asked to change the configuration at each fault
+  // tick (add, remove, promote or demote one member, or settle): changes
+  // interleave with every other fault, race each other, and their
+  // coordinators crash, pause and are cut off in the middle.
+  double membership_changes = 0.0;
   // The share of members with appendonly yes (server/append_log.h): each
   // node call's changes go to the member's log, synced before its messages
   // and answers leave, so a crash restarts it from the log, as a clean stop
@@ -140,6 +154,10 @@ struct SimReport {
   uint64_t scripts_done = 0;  // ...and answered kDone.
   uint64_t messages = 0;
   std::map<std::string, int> faults;  // By kind.
+  // Membership changes asked and how they ended ("membership: done", ...),
+  // and the highest epoch any member adopted.
+  std::map<std::string, int> changes;
+  uint64_t last_epoch = 1;
   std::map<std::string, uint64_t> txn;  // The members' TxnStats, summed.
   // Single-key rounds by kind ("fast", "fast-refused", "retried"), summed.
   std::map<std::string, uint64_t> rounds;
@@ -162,5 +180,9 @@ const char* ScenarioName(SimOptions::Scenario scenario);
 // The options a seed runs with (members, clients, keys, fault mix).
 SimOptions OptionsForSeed(uint64_t seed);
 SimReport RunSeed(uint64_t seed);
+// Membership changes under every fault: three voters (one in some seeds, to
+// grow from a member alone) and two spare processes; a member is asked for
+// a change every second or so.
+SimOptions OptionsForMembershipChanges(uint64_t seed);
 
 }  // namespace lockerd::sim
