@@ -94,6 +94,18 @@ struct Learn {
   Ballot carry_from;  // As Accept::carry_from.
 };
 
+// Membership change (CLUSTER-SAFETY.md, "Membership change";
+// cluster/membership_change.h). The configuration is a register of its own,
+// written by single-decree Paxos rounds among the voters of the
+// configuration a member has adopted; its value is a configuration, the
+// voters of the one it replaced, and whether it is settled: every key
+// caught up and the floors raised, so that the next change may be chosen.
+struct ConfigValue {
+  Membership membership;
+  uint32_t previous_voters = 0;  // Of the configuration it replaced (0: the first).
+  bool settled = true;
+  bool operator==(const ConfigValue&) const = default;
+};
 // A member that restarted without its state asks the others for their
 // token counter and highest ballot before it votes again (CLUSTER-SAFETY.md,
 // "Recovery without stable storage").
@@ -122,6 +134,12 @@ struct SyncReply {
   bool vouched = false;
   // The answering member's run (RecoverySync::run()), for the vouching.
   uint64_t run = 0;
+  // Its configuration register (membership_change.h): a member that lost
+  // its dir recovers the register from a majority of the others before it
+  // votes in the register's rounds again (Node::OnSyncReply).
+  Ballot config_promised = {};
+  Ballot config_accepted = {};
+  ConfigValue config_value = {};
 };
 
 // A configuration the sender has adopted (a chosen one: CLUSTER-SAFETY.md,
@@ -135,18 +153,8 @@ struct Configuration {
 // own: it answers with its Configuration.
 struct ConfigurationQuery {};
 
-// Membership change (CLUSTER-SAFETY.md, "Membership change";
-// cluster/membership_change.h). The configuration is a register of its own,
-// written by single-decree Paxos rounds among the voters of the
-// configuration a member has adopted; its value is a configuration, the
-// voters of the one it replaced, and whether it is settled: every key
-// caught up and the floors raised, so that the next change may be chosen.
-struct ConfigValue {
-  Membership membership;
-  uint32_t previous_voters = 0;  // Of the configuration it replaced (0: the first).
-  bool settled = true;
-  bool operator==(const ConfigValue&) const = default;
-};
+// The configuration register's rounds (ConfigValue is above, with the
+// recovery messages that carry it).
 struct ConfigPrepare {
   uint64_t round_id = 0;
   Ballot ballot;

@@ -18,7 +18,9 @@ namespace {
 // hold an older state of it. In a cluster it is kept as a tombstone until
 // every copy of an older state has ended everywhere (StaleStateLifeMs).
 int64_t TombstoneMs(const NodeOptions& options, const Membership& membership) {
-  return membership.Alone(options.self)
+  // Only a member that was always alone: once the configuration has changed,
+  // a member removed earlier may hold an older state, and be added back.
+  return membership.Alone(options.self) && membership.epoch <= 1
              ? 0
              : StaleStateLifeMs(options.max_lease_ms, options.drift, options.round_timeout_ms);
 }

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "cluster/acceptor.h"
@@ -296,6 +297,7 @@ class Node {
     bool applied = false;  // The request's configuration was chosen.
     enum class Phase : uint8_t { kPrepare, kAccept, kCatchUp, kFloors, kBackoff } phase = Phase::kPrepare;
     uint64_t round_id = 0;
+    uint64_t epoch = 0;  // The configuration this round runs under.
     Ballot ballot;
     QuorumTally tally;
     bool found_set = false;
@@ -322,11 +324,13 @@ class Node {
   uint64_t change_nonces_ = 0;
   // The catch-up this member runs for a change (the latest asked).
   struct CatchUpRun {
-    MemberId from = 0;
-    uint64_t nonce = 0;
+    uint64_t epoch = 0;  // Adopted when it began.
+    std::vector<std::pair<MemberId, uint64_t>> askers;  // Settlers and their nonces.
     uint64_t first_id = 0;  // Of its writes' ids (WriteRequest::request_id).
     std::vector<std::string> keys;  // Still to write.
+    std::unordered_map<uint64_t, std::string> writing;  // By request id.
     size_t in_flight = 0;
+    uint64_t failures = 0;
     bool done = false;
   };
   std::optional<CatchUpRun> catch_up_;

@@ -125,9 +125,14 @@ void Node::Digest(StateDigest* digest) const {
   }
   digest->Add(catch_up_.has_value());
   if (catch_up_) {
-    digest->Add(catch_up_->from);
-    digest->Add(catch_up_->nonce);
+    digest->Add(catch_up_->epoch);
+    for (const auto& [asker, nonce] : catch_up_->askers) {
+      digest->Add(asker);
+      digest->Add(nonce);
+    }
     digest->Add(catch_up_->first_id);
+    digest->Add(catch_up_->writing.size());
+    digest->Add(catch_up_->failures);
     for (const std::string& key : catch_up_->keys) digest->Add(key);
     digest->Add(catch_up_->in_flight);
     digest->Add(catch_up_->done);

@@ -31,6 +31,8 @@ namespace {
 
 // Catch-up writes one member keeps in flight at once.
 constexpr size_t kCatchUpInFlight = 256;
+// Failed catch-up writes (each written again) after which a run ends.
+constexpr uint64_t kCatchUpFailuresMax = 4 * kCatchUpInFlight;
 // Catch-up writes' request ids: far above any the server gives.
 constexpr uint64_t kCatchUpRequestBit = uint64_t{1} << 62;
 
@@ -52,7 +54,11 @@ void Node::OnConfigPrepare(MemberId from, const ConfigPrepare& prepare) {
   reply.round_id = prepare.round_id;
   reply.ballot = prepare.ballot;
   MembershipState& state = membership_state_;
-  if (prepare.ballot > state.promised && prepare.ballot > state.accepted) {
+  if (recovery_.recovering()) {
+    // Its register may be lost (a lost dir): recovered from the others
+    // first (OnSyncReply).
+    reply.vote = Vote::kQuarantined;
+  } else if (prepare.ballot > state.promised && prepare.ballot > state.accepted) {
     state.promised = prepare.ballot;
     membership_state_changed_ = true;
     reply.highest = prepare.ballot;
@@ -70,7 +76,10 @@ void Node::OnConfigAccept(MemberId from, const ConfigAccept& accept) {
   reply.round_id = accept.round_id;
   reply.ballot = accept.ballot;
   MembershipState& state = membership_state_;
-  if (accept.ballot >= state.promised && accept.ballot >= state.accepted && accept.value.membership.Valid()) {
+  if (recovery_.recovering()) {
+    reply.vote = Vote::kQuarantined;
+  } else if (accept.ballot >= state.promised && accept.ballot >= state.accepted &&
+             accept.value.membership.Valid()) {
     state.promised = accept.ballot;
     state.accepted = accept.ballot;
     state.value = accept.value;
@@ -107,6 +116,7 @@ void Node::StartConfigRound(Time now) {
   change.phase = ChangeRound::Phase::kPrepare;
   change.round_id = next_config_round_id_++;
   change.ballot = coordinator_.TakeBallot();
+  change.epoch = membership_.epoch;
   change.tally = QuorumTally::Of(membership_.voters);
   change.found_set = false;
   change.proposing_own = false;
@@ -114,7 +124,9 @@ void Node::StartConfigRound(Time now) {
   change.found = {};
   change.deadline_ms = now.mono_ms + options_.round_timeout_ms;
   ForEachMember(membership_.voters, [&](MemberId member) {
-    pending_.push_back({options_.self, member, ConfigPrepare{change.round_id, change.ballot}});
+    Message message{options_.self, member, ConfigPrepare{change.round_id, change.ballot}};
+    message.epoch = change.epoch;
+    pending_.push_back(std::move(message));
   });
 }
 
@@ -127,8 +139,9 @@ void Node::OnConfigPromise(MemberId from, const ConfigPromise& promise, Time now
   if (promise.vote != Vote::kYes) {
     coordinator_.RaiseBallot(promise.highest);
     if (change.tally.RecordNo(from) && change.tally.Impossible()) {
-      RetryConfigRound(now, promise.vote == Vote::kStaleEpoch ? "a newer configuration exists"
-                                                              : "pre-empted by another change");
+      RetryConfigRound(now, promise.vote == Vote::kStaleEpoch    ? "a newer configuration exists"
+                            : promise.vote == Vote::kQuarantined ? "voters are recovering their state"
+                                                                 : "pre-empted by another change");
     }
     return;
   }
@@ -174,8 +187,12 @@ void Node::DecideConfig(Time now) {
   }
   change.phase = ChangeRound::Phase::kAccept;
   change.tally = QuorumTally::Of(change.tally.voters());
+  // Under the epoch of the round's promises, whatever this member adopted
+  // since: the tally counts that configuration's voters.
   ForEachMember(change.tally.voters(), [&](MemberId member) {
-    pending_.push_back({options_.self, member, ConfigAccept{change.round_id, change.ballot, change.proposing}});
+    Message message{options_.self, member, ConfigAccept{change.round_id, change.ballot, change.proposing}};
+    message.epoch = change.epoch;
+    pending_.push_back(std::move(message));
   });
   (void)now;
 }
@@ -199,9 +216,7 @@ void Node::OnConfigAccepted(MemberId from, const ConfigAccepted& accepted, Time 
 void Node::ConfigChosen(Time now) {
   ChangeRound& change = *change_;
   const ConfigValue chosen = change.proposing;
-  if (chosen.membership.epoch == membership_.epoch + 1 || chosen.membership.epoch > membership_.epoch) {
-    AdoptMembership(chosen.membership, now);
-  }
+  AdoptMembership(chosen.membership, now);  // When newer than this member's.
   if (change.proposing_own) change.applied = true;
   // Everyone in the old and the new configuration hears of it (a member
   // that left learns it is out).
@@ -343,19 +358,27 @@ void Node::OnCatchUp(MemberId from, const CatchUp& request, uint64_t epoch, Time
   // reports must cover every round of the one before (CheckEpoch asked the
   // sender for it; the sender asks again).
   if (epoch > membership_.epoch) return;
-  if (recovery_.lost_memory()) {
+  if (recovery_.lost_memory() || acceptor_.Quarantined(now.mono_ms)) {
+    // Its registers may be empty (memory lost; until its quarantine ends,
+    // what it held may still be live elsewhere only): it holds nothing a
+    // settler may count on.
     pending_.push_back({options_.self, from, CaughtUp{request.nonce, /*recovering=*/true, 0, {}}});
     return;
   }
-  if (catch_up_ && catch_up_->nonce == request.nonce && catch_up_->from == from) {
+  // One run per configuration adopted: a run that began under this epoch
+  // or a newer one (after adopting it) serves every settler that asks.
+  if (catch_up_ && catch_up_->epoch >= epoch) {
     if (catch_up_->done) {
       pending_.push_back({options_.self, from, CaughtUp{request.nonce, false, acceptor_.token_counter(), HighestBallot()}});
+    } else if (std::find(catch_up_->askers.begin(), catch_up_->askers.end(), std::pair{from, request.nonce}) ==
+               catch_up_->askers.end()) {
+      catch_up_->askers.emplace_back(from, request.nonce);  // Answered when done.
     }
-    return;  // Still writing: it answers when done.
+    return;
   }
   catch_up_.emplace();
-  catch_up_->from = from;
-  catch_up_->nonce = request.nonce;
+  catch_up_->epoch = membership_.epoch;
+  catch_up_->askers.emplace_back(from, request.nonce);
   catch_up_->first_id = next_catch_up_id_ + 1;
   // Every register, free ones too: an acknowledged release must stay so.
   for (size_t slot = table_.slot_limit(); slot-- > 0;) {
@@ -374,18 +397,18 @@ void Node::PumpCatchUp(Time now) {
     request.op = WriteOp::kCarry;
     request.key = std::move(run.keys.back());
     run.keys.pop_back();
-    ++run.in_flight;
     // A member alone (its configuration shrank to itself) is its own
     // majority: its registers are caught up as they are.
-    if (membership_.Alone(options_.self)) {
-      --run.in_flight;
-      continue;
-    }
+    if (membership_.Alone(options_.self)) continue;
+    ++run.in_flight;
+    run.writing.emplace(request.request_id, request.key);
     coordinator_.Submit(std::move(request), now, &pending_);
   }
   if (run.in_flight == 0 && run.keys.empty()) {
     run.done = true;
-    pending_.push_back({options_.self, run.from, CaughtUp{run.nonce, false, acceptor_.token_counter(), HighestBallot()}});
+    for (const auto& [asker, nonce] : run.askers) {
+      pending_.push_back({options_.self, asker, CaughtUp{nonce, false, acceptor_.token_counter(), HighestBallot()}});
+    }
   }
 }
 
@@ -400,11 +423,21 @@ void Node::CollectResults(Time now) {
     }
     // Only this run's writes count (an abandoned run's may still end).
     if (!catch_up_ || (result.request_id & ~kCatchUpRequestBit) < catch_up_->first_id) continue;
-    --catch_up_->in_flight;
+    CatchUpRun& run = *catch_up_;
+    --run.in_flight;
     pump = true;
-    // A write that failed (no majority in time) is not retried here: the
-    // change's coordinator asks again, and a new catch-up writes every key.
-    if (result.outcome != WriteOutcome::kDone) catch_up_.reset();
+    const auto key = run.writing.find(result.request_id);
+    if (key == run.writing.end()) continue;
+    if (result.outcome != WriteOutcome::kDone) {
+      // No majority in time: written again later; a run that keeps
+      // failing ends, and the settler's next request starts another.
+      if (++run.failures > kCatchUpFailuresMax) {
+        catch_up_.reset();
+        continue;
+      }
+      run.keys.push_back(std::move(key->second));
+    }
+    run.writing.erase(key);
   }
   if (pump) PumpCatchUp(now);
 }

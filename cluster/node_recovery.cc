@@ -285,6 +285,9 @@ void Node::AnswerSync(MemberId from, const SyncRequest& request) {
     const uint64_t vouched = vouched_runs_[from];
     reply.vouched = vouched != 0 && vouched == RecoverySync::RunOf(request.nonce);
     reply.run = recovery_.run();
+    reply.config_promised = membership_state_.promised;
+    reply.config_accepted = membership_state_.accepted;
+    reply.config_value = membership_state_.value;
   }
   pending_.push_back({options_.self, from, reply});
 }
@@ -294,6 +297,19 @@ void Node::OnSyncReply(MemberId from, const SyncReply& reply, Time now) {
   acceptor_.RaiseTokenCounter(reply.token_counter);
   table_.RaiseBallotFloor(reply.highest);
   coordinator_.RaiseBallot(reply.highest);
+  // The configuration register as a majority of the others has it: what
+  // this member may have promised or accepted there and lost with its dir
+  // (a value chosen with its vote is on the others of that majority, which
+  // a majority of the others meets; CLUSTER-SAFETY.md, "Membership change").
+  // Until its recovery ends it votes in no round of the register.
+  MembershipState& state = membership_state_;
+  const MembershipState before = state;
+  if (reply.config_accepted > state.accepted && reply.config_value.membership.Valid()) {
+    state.accepted = reply.config_accepted;
+    state.value = reply.config_value;
+  }
+  state.promised = std::max({state.promised, reply.config_promised, state.accepted});
+  if (!(state == before)) membership_state_changed_ = true;
   if (!recovery_.Complete()) return;
   if (!recovery_.lost_memory()) {
     if (recovery_.history_seen()) {

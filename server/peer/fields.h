@@ -69,6 +69,16 @@ void MessageFields(F& f, M& m) {
   f.BallotOf(m.carry_from);
 }
 
+template <typename F, typename V>
+  requires MessageOf<V, cluster::ConfigValue>
+void ConfigValueFields(F& f, V& v) {
+  f.Number(v.membership.epoch);
+  f.Mask(v.membership.voters);
+  f.Mask(v.membership.learners);
+  f.Mask(v.previous_voters);
+  f.Flag(v.settled);
+}
+
 template <typename F, MessageOf<cluster::SyncRequest> M>
 void MessageFields(F& f, M& m) {
   f.Number(m.nonce);
@@ -84,6 +94,9 @@ void MessageFields(F& f, M& m) {
   f.Flag(m.undecided);
   f.Flag(m.vouched);
   f.Number(m.run);
+  f.BallotOf(m.config_promised);
+  f.BallotOf(m.config_accepted);
+  ConfigValueFields(f, m.config_value);
 }
 
 template <typename F, MessageOf<cluster::Configuration> M>
@@ -95,16 +108,6 @@ void MessageFields(F& f, M& m) {
 
 template <typename F, MessageOf<cluster::ConfigurationQuery> M>
 void MessageFields(F&, M&) {}
-
-template <typename F, typename V>
-  requires MessageOf<V, cluster::ConfigValue>
-void ConfigValueFields(F& f, V& v) {
-  f.Number(v.membership.epoch);
-  f.Mask(v.membership.voters);
-  f.Mask(v.membership.learners);
-  f.Mask(v.previous_voters);
-  f.Flag(v.settled);
-}
 
 template <typename F, MessageOf<cluster::ConfigPrepare> M>
 void MessageFields(F& f, M& m) {
