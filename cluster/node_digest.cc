@@ -80,6 +80,7 @@ void Node::Digest(StateDigest* digest) const {
   digest->Add(membership_.voters);
   digest->Add(membership_.learners);
   digest->Add(asked_epoch_);
+  digest->Add(asked_at_ms_);
   // The configuration register and a change or catch-up in progress.
   const auto add_value = [digest](const ConfigValue& value) {
     digest->Add(value.membership.epoch);
@@ -102,6 +103,7 @@ void Node::Digest(StateDigest* digest) const {
     digest->Add(change_->applied);
     digest->Add(change_->phase);
     digest->Add(change_->round_id);
+    digest->Add(change_->epoch);
     digest->Add(change_->ballot);
     digest->Add(change_->tally.voters());
     digest->Add(change_->tally.yes_mask());

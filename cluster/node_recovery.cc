@@ -279,8 +279,14 @@ void Node::AnswerSync(MemberId from, const SyncRequest& request) {
     reply.highest = HighestBallot();
     // Its own coordinator's ballots do not count: they were only ever
     // promised by members that have registers or floors of their own.
+    // Only under a configuration this member knows is settled: while a
+    // change is not, a just-added voter is empty because it is new, not
+    // because nothing was written (the old voters' keys need not be on the
+    // new majorities yet), and a majority of the new configuration's others
+    // may be such members.
     reply.pristine = reply.token_counter == 0 && table_.registers_count() == 0 &&
-                     table_.ballot_floor().round == 0;
+                     table_.ballot_floor().round == 0 && membership_state_.value.settled &&
+                     membership_state_.value.membership.epoch == membership_.epoch;
     reply.undecided = recovery_.recovering();  // Not lost_memory(): a first-start check.
     const uint64_t vouched = vouched_runs_[from];
     reply.vouched = vouched != 0 && vouched == RecoverySync::RunOf(request.nonce);
