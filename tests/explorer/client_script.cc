@@ -27,6 +27,25 @@ constexpr Preset kPresets[] = {
     // Two workers sharing one owner name (Celery's task id): SET NX, then
     // DEL (issue 15's finding on the wider client matrix).
     {"shared-owner", "A: setnx, del, setnx; A: setnx"},
+    // Membership changes (issue 18) around lock traffic: the first with
+    // --members 1 --spares 2, the others with --members 3 --spares 1.
+    {"grow-1-to-3", "A: lock, release; B: lock; O: add m1, add m2"},
+    {"grow-and-shrink-3-4-3", "A: lock; B: lock; O: add m3 @m1, remove m0 @m1"},
+    // The simulator's kReplaceTheWriters: a spare added by one writer, that
+    // writer removed by the other, the other by the spare.
+    {"replace-the-writers", "A: lock; B: lock; O: add m3 @m1, remove m0 @m1, remove m1 @m2"},
+};
+
+using Kind = cluster::MembershipRequest::Kind;
+
+struct ChangeWord {
+  const char* word;
+  Kind kind;
+};
+
+constexpr ChangeWord kChangeWords[] = {
+    {"add", Kind::kAddVoter}, {"add-learner", Kind::kAddLearner}, {"remove", Kind::kRemove},
+    {"promote", Kind::kPromote}, {"demote", Kind::kDemote},          {"settle", Kind::kSettle},
 };
 
 std::string_view Trim(std::string_view text) {
@@ -45,10 +64,60 @@ std::vector<std::string_view> Split(std::string_view text, char separator) {
   }
 }
 
+// A member id: "3" or "m3", below `processes`.
+std::optional<cluster::MemberId> ParseMember(std::string_view word, size_t processes,
+                                             std::string_view text, std::string* problem) {
+  if (!word.empty() && word.front() == 'm') word.remove_prefix(1);
+  int64_t number = 0;
+  const auto [end, error] = std::from_chars(word.data(), word.data() + word.size(), number);
+  if (error != std::errc() || end != word.data() + word.size() || number < 0) {
+    *problem = "bad member in '" + std::string(text) + "'";
+    return std::nullopt;
+  }
+  if (static_cast<size_t>(number) >= processes) {
+    *problem = "member m" + std::to_string(number) + " in '" + std::string(text) + "' but only " +
+               std::to_string(processes) + " processes";
+    return std::nullopt;
+  }
+  return static_cast<cluster::MemberId>(number);
+}
+
 std::optional<ScriptedWrite> ParseWrite(std::string_view text, size_t keys_count,
-                                        std::string* problem) {
+                                        size_t processes, std::string* problem) {
   ScriptedWrite write;
-  const std::vector<std::string_view> words = Split(text, ' ');
+  std::vector<std::string_view> words = Split(text, ' ');
+  std::erase_if(words, [](std::string_view word) { return word.empty(); });
+  if (words.empty()) {
+    *problem = "an empty step";
+    return std::nullopt;
+  }
+  if (words.back().front() == '@') {
+    const std::optional<cluster::MemberId> via =
+        ParseMember(words.back().substr(1), processes, text, problem);
+    if (!via) return std::nullopt;
+    write.via = via;
+    words.pop_back();
+    if (words.empty()) {
+      *problem = "nothing to send in '" + std::string(text) + "'";
+      return std::nullopt;
+    }
+  }
+  for (const ChangeWord& change : kChangeWords) {
+    if (words[0] != change.word) continue;
+    write.change = change.kind;
+    if (words.size() != (change.kind == Kind::kSettle ? 1u : 2u)) {
+      *problem = change.kind == Kind::kSettle
+                     ? "'settle' names no member, not '" + std::string(text) + "'"
+                     : "'" + std::string(change.word) + "' names one member, not '" +
+                           std::string(text) + "'";
+      return std::nullopt;
+    }
+    if (change.kind == Kind::kSettle) return write;
+    const std::optional<cluster::MemberId> member = ParseMember(words[1], processes, text, problem);
+    if (!member) return std::nullopt;
+    write.member = *member;
+    return write;
+  }
   if (words[0] == "lock") {
     write.op = cluster::WriteOp::kLock;
   } else if (words[0] == "setnx") {
@@ -92,7 +161,7 @@ std::optional<ScriptedWrite> ParseWrite(std::string_view text, size_t keys_count
 }  // namespace
 
 std::optional<std::vector<ClientScript>> ParseScripts(std::string_view text, size_t keys_count,
-                                                      std::string* problem) {
+                                                      size_t processes, std::string* problem) {
   for (const Preset& preset : kPresets) {
     if (text == preset.name) text = preset.script;
   }
@@ -106,7 +175,7 @@ std::optional<std::vector<ClientScript>> ParseScripts(std::string_view text, siz
     ClientScript client;
     client.owner = std::string(Trim(part.substr(0, colon)));
     for (const std::string_view write_text : Split(part.substr(colon + 1), ',')) {
-      std::optional<ScriptedWrite> write = ParseWrite(write_text, keys_count, problem);
+      std::optional<ScriptedWrite> write = ParseWrite(write_text, keys_count, processes, problem);
       if (!write) return std::nullopt;
       client.writes.push_back(*write);
     }
@@ -124,5 +193,15 @@ std::string ScriptPresets() {
 }
 
 std::string KeyName(size_t key) { return "k" + std::to_string(key); }
+
+std::string ChangeText(const ScriptedWrite& write) {
+  if (!write.change) return "write";
+  for (const ChangeWord& change : kChangeWords) {
+    if (change.kind != *write.change) continue;
+    if (change.kind == Kind::kSettle) return change.word;
+    return std::string(change.word) + " m" + std::to_string(write.member);
+  }
+  return "change";
+}
 
 }  // namespace lockerd::explorer

@@ -19,7 +19,7 @@
 namespace lockerd::explorer {
 
 enum class EventKind : uint8_t {
-  kSubmit,      // Client `a` sends its next scripted write to member `b`.
+  kSubmit,      // Client `a` sends its next scripted write (or membership change) to member `b`.
   kDeliver,     // In-flight message `a` arrives; with round trips, so do its replies.
   kDeliverOne,  // In-flight message `a` arrives; its replies stay in flight.
   kDrop,        // In-flight message `a` is lost (with FIFO links: with the rest of its link).

@@ -4,6 +4,8 @@
 //   lockerd_explore --network partitions --script again --restarts 1
 //       --partitions 2 --break-rule save-held-leases-only
 //   lockerd_explore <the same options> --replay "p1 s0.1 s0.2 ..."
+//   lockerd_explore --network partitions --members 3 --spares 1
+//       --script replace-the-writers --partitions 2 --drops 1
 //
 // Exit status: 0 when no violation was found, 1 when one was, 2 for bad
 // flags. It does not run the random simulator (lockerd_sim does).
@@ -46,9 +48,15 @@ std::vector<Flag> Flags(ExploreOptions* options, std::string* replay) {
     return [flag](const char*) { return *flag = true; };
   };
   return {
-      {"--members", "members (3)", true, NumberInto(&model.members)},
+      {"--members", "members of the first configuration, all voters (3)", true,
+       NumberInto(&model.members)},
+      {"--spares", "processes outside the first configuration, for the script's membership "
+                   "changes ('add m3'; preset grow-1-to-3 with --members 1 --spares 2, the "
+                   "others with --members 3 --spares 1); 7 processes at most (0)",
+       true, NumberInto(&model.spares)},
       {"--keys", "keys (1)", true, NumberInto(&model.keys)},
-      {"--script", "the clients' writes, or a preset's name (lock-release)", true,
+      {"--script", "the clients' writes and membership changes ('A: lock, release; O: add m3, "
+                   "remove m0 @m1'), or a preset's name (lock-release)", true,
        [&model](const char* text) { return (model.script = text, true); }},
       {"--network", "messages: each arrival is a choice (default); partitions: the "
                     "choice is which minority is cut off, the rest arrives at once",

@@ -48,9 +48,8 @@ const char* OutcomeName(WriteOutcome outcome) {
 }  // namespace
 
 ExploredClients::ExploredClients(std::shared_ptr<const std::vector<ClientScript>> scripts,
-                                 size_t keys_count, size_t members_count, double drift)
+                                 size_t keys_count, double drift)
     : scripts_(std::move(scripts)),
-      members_count_(members_count),
       drift_(drift),
       clients_(scripts_->size()),
       latest_(keys_count) {
@@ -60,6 +59,10 @@ ExploredClients::ExploredClients(std::shared_ptr<const std::vector<ClientScript>
 bool ExploredClients::CanSend(size_t client) const {
   return !clients_[client].waiting &&
          clients_[client].next_write < (*scripts_)[client].writes.size();
+}
+
+std::optional<cluster::MemberId> ExploredClients::NextVia(size_t client) const {
+  return (*scripts_)[client].writes[clients_[client].next_write].via;
 }
 
 bool ExploredClients::Done() const {
@@ -84,8 +87,8 @@ int64_t ExploredClients::DeadlineUs(int64_t sent_ms, int64_t ttl_ms) const {
          static_cast<int64_t>(std::floor(static_cast<double>(ttl_ms) * (1.0 - drift_) * 1000.0));
 }
 
-cluster::WriteRequest ExploredClients::Send(size_t client_index, cluster::MemberId member,
-                                            int64_t now_ms) {
+ClientRequest ExploredClients::Send(size_t client_index, cluster::MemberId member,
+                                    int64_t now_ms) {
   Client& client = clients_[client_index];
   const size_t write_index = client.next_write++;
   const ScriptedWrite& write = (*scripts_)[client_index].writes[write_index];
@@ -93,6 +96,8 @@ cluster::WriteRequest ExploredClients::Send(size_t client_index, cluster::Member
   client.member = member;
   client.sent_ms = now_ms;
   client.releasing_token = 0;
+  const uint64_t request_id = 1 + client_index * kWritesPerClientMax + write_index;
+  if (write.change) return cluster::MembershipRequest{request_id, *write.change, write.member};
   Hold& hold = client.holds[write.key];
   // A client whose own deadline passed knows it holds nothing.
   if (hold.id >= 0 && hold.end_us <= now_ms * 1000) hold = {};
@@ -105,7 +110,7 @@ cluster::WriteRequest ExploredClients::Send(size_t client_index, cluster::Member
     hold = {};
   }
   cluster::WriteRequest request;
-  request.request_id = 1 + client_index * kWritesPerClientMax + write_index;
+  request.request_id = request_id;
   request.op = write.op;
   request.key = KeyName(write.key);
   request.owner = Owner(client_index);
@@ -129,17 +134,36 @@ void ExploredClients::Grant(size_t client, size_t key, uint64_t token, int64_t n
   }
 }
 
+std::optional<size_t> ExploredClients::WaitingFor(uint64_t request_id) const {
+  if (request_id == 0) return std::nullopt;
+  const uint64_t client_index = (request_id - 1) / kWritesPerClientMax;
+  const uint64_t write_index = (request_id - 1) % kWritesPerClientMax;
+  if (client_index >= clients_.size()) return std::nullopt;
+  const Client& client = clients_[client_index];
+  // Not waiting for it: it gave up on it (its member stopped).
+  if (!client.waiting || client.next_write != write_index + 1) return std::nullopt;
+  return static_cast<size_t>(client_index);
+}
+
+bool ExploredClients::AnswersChange(const cluster::WriteResult& result) const {
+  const std::optional<size_t> client = WaitingFor(result.request_id);
+  return client && Waiting(*client).change.has_value();
+}
+
 std::string ExploredClients::OnResult(const cluster::WriteResult& result, int64_t now_ms,
                                       const FreeMembers& free_members) {
-  if (result.request_id == 0) return {};
-  const uint64_t client_index = (result.request_id - 1) / kWritesPerClientMax;
-  const uint64_t write_index = (result.request_id - 1) % kWritesPerClientMax;
-  if (client_index >= clients_.size()) return {};
+  const std::optional<size_t> waiting = WaitingFor(result.request_id);
+  if (!waiting) return {};
+  const size_t client_index = *waiting;
   Client& client = clients_[client_index];
-  // Not waiting for it: it gave up on it (its member stopped).
-  if (!client.waiting || client.next_write != write_index + 1) return {};
   client.waiting = false;
   const ScriptedWrite& write = Waiting(client_index);
+  if (write.change) {
+    // An operator's change: reported, not judged.
+    const bool why = result.outcome != WriteOutcome::kDone && !result.detail.empty();
+    return Owner(client_index) + "'s " + ChangeText(write) + ": " + OutcomeName(result.outcome) +
+           (why ? " (" + result.detail + ")" : "");
+  }
   const std::string told = Owner(client_index) + "'s " +
                            (write.only_if_free ? "setnx" : OpName(write.op)) + " " +
                            KeyName(write.key) + ": " + OutcomeName(result.outcome) +
@@ -173,8 +197,8 @@ std::string ExploredClients::OnResult(const cluster::WriteResult& result, int64_
     case WriteOp::kRelease:
     case WriteOp::kDelete:
       if (client.releasing_token != 0) {
-        checker_.Released(KeyName(write.key), client.releasing_token,
-                          free_members(KeyName(write.key), client.releasing_token), members_count_,
+        const FreeCount count = free_members(KeyName(write.key), client.releasing_token);
+        checker_.Released(KeyName(write.key), client.releasing_token, count.free, count.members,
                           now_ms * 1000);
       }
       break;
@@ -220,6 +244,7 @@ void ExploredClients::Digest(cluster::StateDigest* digest, int64_t now_ms) const
 
 std::string ExploredClients::DescribeNext(size_t client) const {
   const ScriptedWrite& write = (*scripts_)[client].writes[clients_[client].next_write];
+  if (write.change) return Owner(client) + " asks for " + ChangeText(write);
   const bool frees = write.op == WriteOp::kRelease || write.op == WriteOp::kDelete;
   return Owner(client) + " sends " + (write.only_if_free ? "setnx" : OpName(write.op)) + " " +
          KeyName(write.key) + (frees ? "" : " ttl " + std::to_string(write.ttl_ms));

@@ -9,6 +9,11 @@
 // the client does not count it, and takes a new owner name for what it
 // sends next (a late effect of the old write must not pass for its own).
 //
+// A membership change (a script's operator step) is sent and answered like
+// a write; its answer is only reported (the checker judges what lock
+// clients are told). A RELEASE is checked against the configuration of
+// the member that answered it (FreeMembers says how).
+//
 // Copyable: the explorer keeps one copy per state on its path. It does not
 // choose when or where a write goes; the explorer does.
 #pragma once
@@ -19,6 +24,10 @@
 #include <string>
 #include <vector>
 
+#include <optional>
+#include <variant>
+
+#include "cluster/membership_change.h"
 #include "cluster/state_digest.h"
 #include "cluster/write_request.h"
 #include "tests/explorer/client_script.h"
@@ -26,22 +35,37 @@
 
 namespace lockerd::explorer {
 
+// What a client sends: a write, or an operator's membership change.
+using ClientRequest = std::variant<cluster::WriteRequest, cluster::MembershipRequest>;
+
 class ExploredClients {
  public:
-  // How many members do not hold `key` with `token` now.
-  using FreeMembers = std::function<size_t(const std::string& key, uint64_t token)>;
+  // Of the voters a released key must be free on, how many are (`free`),
+  // and how many voters there are (`members`).
+  struct FreeCount {
+    size_t free = 0;
+    size_t members = 0;
+  };
+  // How free `key` with `token` is now, judged against the configuration
+  // of the member that answered.
+  using FreeMembers = std::function<FreeCount(const std::string& key, uint64_t token)>;
 
   ExploredClients(std::shared_ptr<const std::vector<ClientScript>> scripts, size_t keys_count,
-                  size_t members_count, double drift);
+                  double drift);
 
   size_t count() const { return clients_.size(); }
   // Whether client `client` has a write to send and none in flight.
   bool CanSend(size_t client) const;
+  // The only member client `client`'s next write may go through (its
+  // script's `@m<N>`), or nothing: any member.
+  std::optional<cluster::MemberId> NextVia(size_t client) const;
   // Whether every client has sent all its writes and been answered (or
   // given up): nothing can change what the checker says any more.
   bool Done() const;
-  // The client's next write, sent now through `member`.
-  cluster::WriteRequest Send(size_t client, cluster::MemberId member, int64_t now_ms);
+  // The client's next write (or change), sent now through `member`.
+  ClientRequest Send(size_t client, cluster::MemberId member, int64_t now_ms);
+  // Whether `result` answers a membership change a client waits for.
+  bool AnswersChange(const cluster::WriteResult& result) const;
   // An answer from a member; returns what the client was told, for logs
   // (empty when it was for no one).
   std::string OnResult(const cluster::WriteResult& result, int64_t now_ms,
@@ -80,11 +104,12 @@ class ExploredClients {
 
   std::string Owner(size_t client) const;
   const ScriptedWrite& Waiting(size_t client) const;
+  // The client waiting for `request_id`'s answer, or nothing.
+  std::optional<size_t> WaitingFor(uint64_t request_id) const;
   int64_t DeadlineUs(int64_t sent_ms, int64_t ttl_ms) const;
   void Grant(size_t client, size_t key, uint64_t token, int64_t now_ms, int64_t end_us);
 
   std::shared_ptr<const std::vector<ClientScript>> scripts_;
-  size_t members_count_;
   double drift_;
   std::vector<Client> clients_;
   std::vector<Latest> latest_;  // By key: the checker's largest token granted.

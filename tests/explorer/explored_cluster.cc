@@ -27,6 +27,21 @@ constexpr int kSettleDeliveriesMax = 10'000;
 // Every machine stays in one boot: the boot clock reads real time.
 const char* const kBootId = "boot";
 
+// What a node's configuration state is before any change: the first
+// configuration, its register never written.
+cluster::MembershipState FreshMembershipState(const cluster::Membership& membership) {
+  cluster::MembershipState state;
+  state.adopted = membership;
+  state.value = cluster::ConfigValue{membership, 0, true};
+  return state;
+}
+
+void AddMembership(const cluster::Membership& membership, cluster::StateDigest* digest) {
+  digest->Add(membership.epoch);
+  digest->Add(membership.voters);
+  digest->Add(membership.learners);
+}
+
 uint64_t DigestBytes(const std::string& bytes) {
   cluster::StateDigest digest;
   digest.Add(bytes);
@@ -55,11 +70,12 @@ void AddLogState(const ExploredCluster::LogState& log, cluster::StateDigest* dig
 ExploredCluster::ExploredCluster(const ModelOptions& options,
                                  std::shared_ptr<const std::vector<ClientScript>> scripts)
     : options_(options),
-      state_{kStartMs, std::vector<Member>(options.members), Network(options.fifo_links),
-             ExploredClients(std::move(scripts), options.keys, options.members, options.drift),
-             options.budgets},
-      live_(options.members) {
-  for (size_t member = 0; member < options_.members; ++member) Start(member, false, false);
+      state_{kStartMs, std::vector<Member>(options.members + options.spares),
+             Network(options.fifo_links),
+             ExploredClients(std::move(scripts), options.keys, options.drift), options.budgets,
+             0, {0, cluster::Membership::Initial(options.members).voters}},
+      live_(options.members + options.spares) {
+  for (size_t member = 0; member < processes(); ++member) Start(member, false, false);
   TickDue();
   if (options_.settle_probes) Settle();
 }
@@ -73,6 +89,12 @@ cluster::Time ExploredCluster::TimeOf(size_t member) const {
 cluster::NodeOptions ExploredCluster::OptionsOf(size_t member, int starts) const {
   cluster::NodeOptions node;
   node.membership = cluster::Membership::Initial(options_.members);
+  if (state_.members[member].joins) {
+    // Epoch 0: it knows no configuration, and asks the other processes
+    // (as the simulator's joiners do).
+    node.membership.epoch = 0;
+    node.membership.voters = ((uint32_t{1} << processes()) - 1) & ~(uint32_t{1} << member);
+  }
   node.self = static_cast<cluster::MemberId>(member);
   node.max_lease_ms = options_.max_lease_ms;
   node.drift = options_.drift;
@@ -188,10 +210,13 @@ void ExploredCluster::EndSync(size_t member) {
 void ExploredCluster::Release(size_t member, const std::vector<cluster::Message>& outbox,
                               const std::vector<cluster::WriteResult>& results) {
   for (const cluster::Message& message : outbox) state_.network.Send(message);
-  const auto free_members = [this](const std::string& key, uint64_t token) {
-    return FreeMembers(key, token);
+  const auto free_members = [this, member](const std::string& key, uint64_t token) {
+    return FreeFor(member, key, token);
   };
   for (const cluster::WriteResult& result : results) {
+    if (state_.clients.AnswersChange(result)) {
+      ++change_answers_[static_cast<size_t>(result.outcome) % change_answers_.size()];
+    }
     const std::string told = state_.clients.OnResult(result, state_.now_ms, free_members);
     if (!told.empty()) Log("  m" + std::to_string(member) + " answers " + told);
   }
@@ -199,6 +224,23 @@ void ExploredCluster::Release(size_t member, const std::vector<cluster::Message>
 
 void ExploredCluster::Observe(size_t member, const cluster::Node& node) {
   Member& m = state_.members[member];
+  // Written before anything the call produced leaves (as the server does):
+  // what the disk keeps at every event's end.
+  m.membership = node.membership_state();
+  const cluster::Membership& adopted = node.membership();
+  if (adopted.epoch > 0) {
+    std::vector<uint32_t>& voters = state_.voters_by_epoch;
+    if (voters.size() <= adopted.epoch) voters.resize(adopted.epoch + 1, 0);
+    if (voters[adopted.epoch] == 0) {
+      voters[adopted.epoch] = adopted.voters;
+    } else if (voters[adopted.epoch] != adopted.voters) {
+      state_.clients.Fail("two configurations of epoch " + std::to_string(adopted.epoch) +
+                          ": voters mask " + std::to_string(voters[adopted.epoch]) +
+                          ", and m" + std::to_string(member) + " adopted voters mask " +
+                          std::to_string(adopted.voters));
+    }
+    max_epoch_ = std::max(max_epoch_, adopted.epoch);
+  }
   cluster::StateDigest digest;
   node.Digest(&digest);
   m.digest = digest.value();
@@ -213,9 +255,11 @@ void ExploredCluster::Observe(size_t member, const cluster::Node& node) {
   }
 }
 
-size_t ExploredCluster::FreeMembers(const std::string& key, uint64_t token) const {
+size_t ExploredCluster::FreeMembers(const std::string& key, uint64_t token,
+                                    uint32_t voters) const {
   size_t free_members = 0;
   for (size_t member = 0; member < state_.members.size(); ++member) {
+    if (!cluster::Membership::Has(voters, static_cast<cluster::MemberId>(member))) continue;
     const int64_t mono_ms = TimeOf(member).mono_ms;
     const auto& held = state_.members[member].held;
     free_members += std::none_of(held.begin(), held.end(), [&](const HeldLease& lease) {
@@ -223,6 +267,27 @@ size_t ExploredCluster::FreeMembers(const std::string& key, uint64_t token) cons
     });
   }
   return free_members;
+}
+
+ExploredClients::FreeCount ExploredCluster::FreeFor(size_t member, const std::string& key,
+                                                    uint64_t token) const {
+  // The release's round ran under the answering member's configuration or
+  // one a little older (a round keeps the one it started under while its
+  // member adopts newer ones): free on a majority of one of them. As the
+  // simulator judges it (World::CheckReleased).
+  const std::vector<uint32_t>& by_epoch = state_.voters_by_epoch;
+  const std::optional<cluster::MembershipState>& kept = state_.members[member].membership;
+  const uint64_t epoch = kept ? kept->adopted.epoch : 1;
+  ExploredClients::FreeCount answering;
+  for (uint64_t older = 0; older <= 2 && older < epoch; ++older) {
+    if (epoch - older >= by_epoch.size() || by_epoch[epoch - older] == 0) continue;
+    const uint32_t voters = by_epoch[epoch - older];
+    const ExploredClients::FreeCount count{FreeMembers(key, token, voters),
+                                           static_cast<size_t>(std::popcount(voters))};
+    if (older == 0) answering = count;
+    if (count.free >= cluster::MajorityOf(count.members)) return count;
+  }
+  return answering;
 }
 
 void ExploredCluster::Receive(Flight flight) {
@@ -322,9 +387,17 @@ std::shared_ptr<const std::string> ExploredCluster::DurableLog(size_t member) {
 void ExploredCluster::Restart(size_t member, bool clean, bool wall_stepped, bool lose_disk) {
   Stop(member, clean);
   if (lose_disk) {
-    state_.members[member].disk = nullptr;
-    state_.members[member].aof = nullptr;
-    state_.members[member].disk_digest = 0;
+    Member& m = state_.members[member];
+    m.disk = nullptr;
+    m.aof = nullptr;
+    m.disk_digest = 0;
+    // Once the configuration may have changed, its operator starts it as a
+    // member that joins: the member list it was first started with may no
+    // longer be the cluster's (CLUSTER-SAFETY.md, "Membership change").
+    const cluster::MembershipState first =
+        FreshMembershipState(cluster::Membership::Initial(options_.members));
+    m.joins = m.joins || options_.spares > 0 || (m.membership && *m.membership != first);
+    m.membership.reset();
   }
   // An empty dir has no running marker either: the start is a first one.
   Start(member, wall_stepped, !clean && !lose_disk);
@@ -343,6 +416,7 @@ void ExploredCluster::Start(size_t member, bool wall_stepped, bool unclean) {
   // cluster, with nothing to check.
   start.facts.unclean = unclean;
   start.facts.new_cluster = m.starts == 1;
+  start.facts.membership = m.membership;
   if (unclean && m.aof) {
     // As StateStore::Load after a crash of a run that kept the log.
     const server::LogContents log = server::ReadLog(*m.aof);
@@ -401,8 +475,9 @@ std::vector<Event> ExploredCluster::Enabled() const {
   const auto arrives = [&](size_t i) {
     return network.Deliverable(i) && !Syncing(network.flights()[i].message.to);
   };
+  const size_t processes = this->processes();
   bool any_syncing = false;
-  for (size_t member = 0; member < options_.members; ++member) any_syncing |= Syncing(member);
+  for (size_t member = 0; member < processes; ++member) any_syncing |= Syncing(member);
   // kPartitions: what reachable members send each other has arrived by the
   // end of every event, and so has every sync but one a crash meets: while
   // syncs are under way, only their ends and crashes can happen.
@@ -410,12 +485,14 @@ std::vector<Event> ExploredCluster::Enabled() const {
   for (size_t i = 0; messages && i < network.flights().size(); ++i) {
     if (arrives(i)) events.push_back({EventKind::kDeliver, count(i)});
   }
-  for (size_t member = 0; member < options_.members; ++member) {
+  for (size_t member = 0; member < processes; ++member) {
     if (Syncing(member)) events.push_back({EventKind::kSync, count(member)});
   }
   for (size_t client = 0; !only_syncs && client < state_.clients.count(); ++client) {
     if (!state_.clients.CanSend(client)) continue;
-    for (size_t member = 0; member < options_.members; ++member) {
+    const std::optional<cluster::MemberId> via = state_.clients.NextVia(client);
+    for (size_t member = 0; member < processes; ++member) {
+      if (via && *via != member) continue;
       if (!Syncing(member)) events.push_back({EventKind::kSubmit, count(client), count(member)});
     }
   }
@@ -425,14 +502,14 @@ std::vector<Event> ExploredCluster::Enabled() const {
   if (!messages && left.partitions > 0 && !only_syncs) {
     // Any minority may be the side cut off (a majority cut off from the
     // rest would leave no side that can answer).
-    for (uint32_t mask = 0; mask < (uint32_t{1} << options_.members); ++mask) {
+    for (uint32_t mask = 0; mask < (uint32_t{1} << processes); ++mask) {
       if (mask != state_.isolated &&
-          static_cast<size_t>(std::popcount(mask)) <= (options_.members - 1) / 2) {
+          static_cast<size_t>(std::popcount(mask)) <= (processes - 1) / 2) {
         events.push_back({EventKind::kPartition, static_cast<int32_t>(mask)});
       }
     }
   }
-  for (size_t member = 0; member < options_.members; ++member) {
+  for (size_t member = 0; member < processes; ++member) {
     const bool can_stop = left.restarts > 0 && !Syncing(member) && !only_syncs;
     if (can_stop) events.push_back({EventKind::kRestart, count(member), 0});
     if (can_stop && left.wall_steps > 0) events.push_back({EventKind::kRestart, count(member), 1});
@@ -460,8 +537,8 @@ void ExploredCluster::Apply(const Event& event) {
   switch (event.kind) {
     case EventKind::kSubmit: {
       const auto via = static_cast<cluster::MemberId>(event.b);
-      cluster::WriteRequest request = state_.clients.Send(member, via, state_.now_ms);
-      Call(via, std::move(request));
+      ClientRequest request = state_.clients.Send(member, via, state_.now_ms);
+      std::visit([this, via](auto& sent) { Call(via, std::move(sent)); }, request);
       break;
     }
     case EventKind::kDeliver:
@@ -501,7 +578,7 @@ void ExploredCluster::Apply(const Event& event) {
       break;
   }
   // The last crash spent: a sync under way is now only late.
-  for (size_t other = 0; !SyncsCanBeMet() && other < options_.members; ++other) {
+  for (size_t other = 0; !SyncsCanBeMet() && other < processes(); ++other) {
     if (Syncing(other)) EndSync(other);
   }
   if (options_.network == NetworkModel::kPartitions) {
@@ -544,7 +621,7 @@ std::string ExploredCluster::Describe(const Event& event) const {
       return member + " crashes and starts again with an empty dir (memory and disk lost)";
     case EventKind::kPartition: {
       std::string cut;
-      for (size_t i = 0; i < options_.members; ++i) {
+      for (size_t i = 0; i < processes(); ++i) {
         if ((event.a >> i) & 1) cut += (cut.empty() ? "m" : ", m") + std::to_string(i);
       }
       return cut.empty() ? "the partition heals"
@@ -568,11 +645,23 @@ uint64_t ExploredCluster::Digest() const {
     digest.Add(m.wall_offset_ms);
     digest.Add(m.disk_digest);
     if (options_.appendonly) AddLogState(m.log_state, &digest);
+    digest.Add(m.joins);
+    digest.Add(m.membership.has_value());
+    if (m.membership) {
+      AddMembership(m.membership->adopted, &digest);
+      digest.Add(m.membership->promised);
+      digest.Add(m.membership->accepted);
+      AddMembership(m.membership->value.membership, &digest);
+      digest.Add(m.membership->value.previous_voters);
+      digest.Add(m.membership->value.settled);
+    }
   }
   // Whether syncs end at once is part of what a state does next.
   if (options_.appendonly) digest.Add(SyncsCanBeMet());
   state_.network.Digest(&digest);
   digest.Add(state_.isolated);
+  digest.Add(state_.voters_by_epoch.size());
+  for (const uint32_t voters : state_.voters_by_epoch) digest.Add(voters);
   state_.clients.Digest(&digest, state_.now_ms);
   return digest.value();
 }

@@ -38,10 +38,25 @@
 // event that sent them, so do syncs but those a crash meets: while one is
 // under way, only syncs' ends and crashes can happen.
 //
+// Membership change (issue 18): the first configuration's members are
+// processes 0..members-1, all voters; `spares` more processes (the ids
+// after them) run from the start outside it, as machines an operator may
+// add. A script's operator steps (client_script.h) ask a member for a
+// change; the member's configuration state (Node::membership_state) is
+// written to its disk before anything it sends leaves, so it survives
+// crashes and clean restarts and is lost only with the disk; a member
+// whose disk is lost once the configuration may have changed starts as a
+// joiner (epoch 0, knowing only the other processes), as the simulator's
+// do. A RELEASE is checked against the voters of the answering member's
+// configuration (or of one or two before it: a round keeps the
+// configuration it started under), and two members that adopt different
+// configurations under one epoch are a violation of their own.
+//
 // It does not search (explorer.h) and it does not decide what is safe
 // (tests/sim/checker.h does).
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -76,7 +91,10 @@ enum class NetworkModel {
 };
 
 struct ModelOptions {
-  size_t members = 3;
+  size_t members = 3;  // The first configuration's voters: processes 0..members-1.
+  // Processes outside the first configuration (ids members.., up to 7
+  // processes in all), for scripts that add them (`add m3`).
+  size_t spares = 0;
   size_t keys = 1;
   std::string script = "lock-release";  // client_script.h: a script or a preset's name.
   NetworkModel network = NetworkModel::kMessages;
@@ -142,6 +160,12 @@ class ExploredCluster {
     int64_t quarantine_until_ms = 0;
     std::vector<HeldLease> held;
     LogState log_state;
+    // The configuration adopted and the configuration register, as the
+    // member's disk keeps them (through crashes; lost with the disk).
+    std::optional<cluster::MembershipState> membership;
+    // Starts as a joiner: its disk was lost once the configuration may
+    // have changed.
+    bool joins = false;
   };
   // Everything a state is; copied to go back to it (the members' nodes are
   // rebuilt from their logs when next needed).
@@ -152,6 +176,9 @@ class ExploredCluster {
     ExploredClients clients;
     Budgets left;
     uint32_t isolated = 0;  // kPartitions: the members cut off, one bit each.
+    // The voters of each epoch any member adopted (index: epoch), for the
+    // release check.
+    std::vector<uint32_t> voters_by_epoch;
   };
 
   // `scripts` must be valid for `options` (ParseScripts). Starts every
@@ -184,6 +211,11 @@ class ExploredCluster {
   uint64_t rebuilds() const;
   uint64_t calls_replayed() const;
   uint64_t calls() const { return calls_; }
+  // Membership changes answered, on every path applied so far, by outcome
+  // (cluster::WriteOutcome's order), and the highest epoch any member
+  // adopted: how far the explored paths took the configuration.
+  const std::array<uint64_t, 4>& change_answers() const { return change_answers_; }
+  uint64_t max_epoch() const { return max_epoch_; }
   // Rebuilt members whose digest differed from the one recorded when the
   // calls were first made: the members are not deterministic (a bug).
   uint64_t replay_mismatches() const { return replay_mismatches_; }
@@ -238,7 +270,11 @@ class ExploredCluster {
   // saved), or without its memory, or (with `lose_disk`) without its dir.
   void Restart(size_t member, bool clean, bool wall_stepped, bool lose_disk);
   std::vector<int64_t> AdvanceTimes() const;
-  size_t FreeMembers(const std::string& key, uint64_t token) const;
+  size_t processes() const { return options_.members + options_.spares; }
+  // Of `voters`, how many do not hold `key` with `token` now.
+  size_t FreeMembers(const std::string& key, uint64_t token, uint32_t voters) const;
+  // The release check's count for an answer from `member` (ExploredClients::FreeMembers).
+  ExploredClients::FreeCount FreeFor(size_t member, const std::string& key, uint64_t token) const;
   void Log(const std::string& line) {
     if (log_ != nullptr) log_->push_back(line);
   }
@@ -249,6 +285,8 @@ class ExploredCluster {
   std::vector<std::string>* log_ = nullptr;
   uint64_t calls_ = 0;
   uint64_t replay_mismatches_ = 0;
+  std::array<uint64_t, 4> change_answers_{};
+  uint64_t max_epoch_ = 0;
 };
 
 }  // namespace lockerd::explorer

@@ -147,6 +147,9 @@ std::string CheckModel(const ModelOptions& model) {
   if (model.members < 1 || model.members > kMembersMax) {
     return "members must be 1.." + std::to_string(kMembersMax);
   }
+  if (model.members + model.spares > kMembersMax) {
+    return "members and spares must be " + std::to_string(kMembersMax) + " processes at most";
+  }
   if (model.keys < 1) return "keys must be at least 1";
   const Budgets& b = model.budgets;
   for (const int budget : {b.splits, b.drops, b.crashes, b.disk_losses, b.restarts, b.wall_steps,
@@ -163,7 +166,7 @@ std::shared_ptr<const std::vector<ClientScript>> Scripts(const ModelOptions& mod
   *problem = CheckModel(model);
   if (!problem->empty()) return nullptr;
   std::optional<std::vector<ClientScript>> scripts =
-      ParseScripts(model.script, model.keys, problem);
+      ParseScripts(model.script, model.keys, model.members + model.spares, problem);
   if (!scripts) return nullptr;
   return std::make_shared<const std::vector<ClientScript>>(std::move(*scripts));
 }
@@ -187,6 +190,8 @@ ExploreReport Explore(const ExploreOptions& options) {
   report.node_rebuilds = cluster.rebuilds();
   report.calls_replayed = cluster.calls_replayed();
   report.replay_mismatches = cluster.replay_mismatches();
+  report.change_answers = cluster.change_answers();
+  report.max_epoch = cluster.max_epoch();
   return report;
 }
 
@@ -222,7 +227,17 @@ std::string Summary(const ExploreReport& report) {
                 !report.violations.empty() ? "VIOLATION"
                 : report.complete          ? "complete, no violation"
                                            : "stopped early, no violation");
-  return text;
+  std::string summary = text;
+  const auto& answers = report.change_answers;
+  if (answers[0] + answers[1] + answers[2] + answers[3] > 0) {
+    const auto n = [](uint64_t count) { return static_cast<unsigned long long>(count); };
+    std::snprintf(text, sizeof text,
+                  " (membership changes answered: %llu done, %llu refused, %llu no quorum, %llu "
+                  "try again; epochs up to %llu)",
+                  n(answers[0]), n(answers[1]), n(answers[2]), n(answers[3]), n(report.max_epoch));
+    summary += text;
+  }
+  return summary;
 }
 
 }  // namespace lockerd::explorer

@@ -11,6 +11,7 @@
 // ModelOptions::broken.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -51,6 +52,11 @@ struct ExploreReport {
   uint64_t node_rebuilds = 0;
   uint64_t calls_replayed = 0;
   uint64_t replay_mismatches = 0;
+  // Membership changes answered on the paths explored, by outcome (done,
+  // refused, no quorum, try again: cluster::WriteOutcome's order), and the
+  // highest epoch any member adopted: how far the paths took the changes.
+  std::array<uint64_t, 4> change_answers{};
+  uint64_t max_epoch = 0;
   // The first violation: the checker's words, and the events from the
   // start that led to it.
   std::vector<std::string> violations;

@@ -50,6 +50,8 @@ bool MakeCall(cluster::Node& node, const NodeCall& call, bool keeps_log) {
   }
   if (const auto* request = std::get_if<cluster::WriteRequest>(&call.call)) {
     node.Submit(*request, call.now);
+  } else if (const auto* change = std::get_if<cluster::MembershipRequest>(&call.call)) {
+    node.ChangeMembership(*change, call.now);
   } else if (const auto* message = std::get_if<cluster::Message>(&call.call)) {
     node.Receive(*message, call.now);
   } else {

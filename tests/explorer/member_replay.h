@@ -20,6 +20,8 @@ namespace lockerd::explorer {
 
 struct StartCall {
   cluster::NodeOptions options;
+  // With the configuration state the member's disk kept (facts.membership:
+  // kept through crashes, lost with the disk).
   cluster::StartFacts facts;
   // appendonly yes: the process keeps the log. Its start writes the whole
   // state as the log's first record and syncs it (as Server::OpenLog), and
@@ -33,8 +35,9 @@ struct TickCall {};
 // appendonly yes: the log synced every change taken so far (Node::NoteDurable).
 struct SyncedCall {};
 
-using CallBody =
-    std::variant<StartCall, cluster::WriteRequest, cluster::Message, TickCall, SyncedCall>;
+// An operator's membership change (Node::ChangeMembership).
+using CallBody = std::variant<StartCall, cluster::WriteRequest, cluster::MembershipRequest,
+                              cluster::Message, TickCall, SyncedCall>;
 
 struct NodeCall {
   cluster::Time now;
@@ -51,9 +54,10 @@ using CallLog = std::shared_ptr<const CallLogEntry>;
 
 CallLog Append(const CallLog& log, NodeCall call);
 
-// Makes `call` on `node` (Start, Submit, Receive, Tick or NoteDurable),
-// and then, on a node that keeps the log, takes the call's changes. Returns
-// whether there were any: what the log then holds waits in its queue.
+// Makes `call` on `node` (Start, Submit, ChangeMembership, Receive, Tick or
+// NoteDurable), and then, on a node that keeps the log, takes the call's
+// changes. Returns whether there were any: what the log then holds waits in
+// its queue.
 bool MakeCall(cluster::Node& node, const NodeCall& call, bool keeps_log);
 
 class LiveMember {

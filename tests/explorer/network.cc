@@ -77,6 +77,13 @@ void AddBody(StateDigest* d, const cluster::Learn& l) {
   d->Add(l.token);
   d->Add(l.ttl_ms);
 }
+void AddValue(StateDigest* d, const cluster::ConfigValue& v) {
+  d->Add(v.membership.epoch);
+  d->Add(v.membership.voters);
+  d->Add(v.membership.learners);
+  d->Add(v.previous_voters);
+  d->Add(v.settled);
+}
 void AddBody(StateDigest* d, const cluster::SyncRequest& r) { d->Add(r.nonce); }
 void AddBody(StateDigest* d, const cluster::SyncReply& r) {
   d->Add(r.nonce);
@@ -87,6 +94,9 @@ void AddBody(StateDigest* d, const cluster::SyncReply& r) {
   d->Add(r.undecided);
   d->Add(r.vouched);
   d->Add(r.run);
+  d->Add(r.config_promised);
+  d->Add(r.config_accepted);
+  AddValue(d, r.config_value);
 }
 void AddBody(StateDigest*, const cluster::Probe&) {}
 void AddBody(StateDigest*, const cluster::ProbeReply&) {}
@@ -96,6 +106,63 @@ void AddBody(StateDigest* d, const cluster::Configuration& c) {
   d->Add(c.membership.learners);
 }
 void AddBody(StateDigest*, const cluster::ConfigurationQuery&) {}
+void AddBody(StateDigest* d, const cluster::ConfigPrepare& p) {
+  d->Add(p.round_id);
+  d->Add(p.ballot);
+}
+void AddBody(StateDigest* d, const cluster::ConfigPromise& p) {
+  d->Add(p.round_id);
+  d->Add(p.ballot);
+  d->Add(p.vote);
+  d->Add(p.highest);
+  d->Add(p.accepted);
+  AddValue(d, p.value);
+}
+void AddBody(StateDigest* d, const cluster::ConfigAccept& a) {
+  d->Add(a.round_id);
+  d->Add(a.ballot);
+  AddValue(d, a.value);
+}
+void AddBody(StateDigest* d, const cluster::ConfigAccepted& a) {
+  d->Add(a.round_id);
+  d->Add(a.ballot);
+  d->Add(a.vote);
+  d->Add(a.highest);
+}
+void AddBody(StateDigest* d, const cluster::CatchUp& c) { d->Add(c.nonce); }
+void AddBody(StateDigest* d, const cluster::CaughtUp& c) {
+  d->Add(c.nonce);
+  d->Add(c.recovering);
+  d->Add(c.token_counter);
+  d->Add(c.highest);
+}
+void AddBody(StateDigest* d, const cluster::RaiseFloors& r) {
+  d->Add(r.nonce);
+  d->Add(r.token_counter);
+  d->Add(r.highest);
+}
+void AddBody(StateDigest* d, const cluster::FloorsRaised& f) { d->Add(f.nonce); }
+
+std::string MembershipText(const cluster::Membership& m) {
+  std::string text = "e" + std::to_string(m.epoch) + " voters {";
+  std::string names;
+  cluster::ForEachMember(m.voters, [&names](cluster::MemberId member) {
+    names += (names.empty() ? "m" : ",m") + std::to_string(member);
+  });
+  text += names + "}";
+  if (m.learners != 0) {
+    names.clear();
+    cluster::ForEachMember(m.learners, [&names](cluster::MemberId member) {
+      names += (names.empty() ? "m" : ",m") + std::to_string(member);
+    });
+    text += " learners {" + names + "}";
+  }
+  return text;
+}
+
+std::string ValueText(const cluster::ConfigValue& v) {
+  return MembershipText(v.membership) + (v.settled ? " settled" : " unsettled");
+}
 
 }  // namespace
 
@@ -115,8 +182,11 @@ uint64_t DigestMessage(const cluster::Message& message) {
 
 std::string DescribeMessage(const cluster::Message& m) {
   std::string text = "m" + std::to_string(m.from) + "->m" + std::to_string(m.to) + " ";
+  // A round's epoch, once the configuration has changed (the first's, 1,
+  // is left out so that traces without changes read as before).
+  const std::string epoch = m.epoch > 1 ? " (e" + std::to_string(m.epoch) + ")" : "";
   if (const auto* p = std::get_if<cluster::Prepare>(&m.body)) {
-    return text + (p->peek ? "peek " : "prepare ") + p->key + " b" + BallotText(p->ballot);
+    return text + (p->peek ? "peek " : "prepare ") + p->key + " b" + BallotText(p->ballot) + epoch;
   }
   if (const auto* p = std::get_if<cluster::Promise>(&m.body)) {
     return text + "promise b" + BallotText(p->ballot) + " " + VoteText(p->vote) + " accepted b" +
@@ -127,7 +197,7 @@ std::string DescribeMessage(const cluster::Message& m) {
   if (const auto* a = std::get_if<cluster::Accept>(&m.body)) {
     return text + "accept " + a->key + " b" + BallotText(a->ballot) + " " +
            LeaseText(a->held, a->owner, a->token) +
-           (a->held ? " ttl " + std::to_string(a->ttl_ms) : "");
+           (a->held ? " ttl " + std::to_string(a->ttl_ms) : "") + epoch;
   }
   if (const auto* a = std::get_if<cluster::Accepted>(&m.body)) {
     return text + "accepted b" + BallotText(a->ballot) + " " + VoteText(a->vote);
@@ -135,21 +205,54 @@ std::string DescribeMessage(const cluster::Message& m) {
   if (const auto* l = std::get_if<cluster::Learn>(&m.body)) {
     return text + "learn " + l->key + " b" + BallotText(l->ballot) + " " +
            LeaseText(l->held, l->owner, l->token) +
-           (l->held ? " ttl " + std::to_string(l->ttl_ms) : "");
+           (l->held ? " ttl " + std::to_string(l->ttl_ms) : "") + epoch;
   }
   if (std::holds_alternative<cluster::SyncRequest>(m.body)) return text + "sync request";
   if (const auto* r = std::get_if<cluster::SyncReply>(&m.body)) {
     if (r->recovering) return text + "sync reply: recovering";
     return text + "sync reply: counter " + std::to_string(r->token_counter) + ", highest b" +
            BallotText(r->highest) + (r->pristine ? ", pristine" : "") +
-           (r->undecided ? ", undecided" : "") + (r->vouched ? ", vouched" : "");
+           (r->undecided ? ", undecided" : "") + (r->vouched ? ", vouched" : "") +
+           (r->config_accepted != cluster::Ballot{}
+                ? ", configuration register b" + BallotText(r->config_accepted) + " " +
+                      ValueText(r->config_value)
+                : "");
   }
   if (std::holds_alternative<cluster::Probe>(m.body)) return text + "probe";
   if (const auto* c = std::get_if<cluster::Configuration>(&m.body)) {
-    return text + "configuration e" + std::to_string(c->membership.epoch) + " voters " +
-           std::to_string(c->membership.voters) + " learners " + std::to_string(c->membership.learners);
+    return text + "configuration " + MembershipText(c->membership);
   }
   if (std::holds_alternative<cluster::ConfigurationQuery>(m.body)) return text + "configuration?";
+  if (const auto* p = std::get_if<cluster::ConfigPrepare>(&m.body)) {
+    return text + "config prepare b" + BallotText(p->ballot) + " (e" + std::to_string(m.epoch) +
+           ")";
+  }
+  if (const auto* p = std::get_if<cluster::ConfigPromise>(&m.body)) {
+    return text + "config promise b" + BallotText(p->ballot) + " " + VoteText(p->vote) +
+           " accepted b" + BallotText(p->accepted) + " " + ValueText(p->value);
+  }
+  if (const auto* a = std::get_if<cluster::ConfigAccept>(&m.body)) {
+    return text + "config accept b" + BallotText(a->ballot) + " " + ValueText(a->value) + " (e" +
+           std::to_string(m.epoch) + ")";
+  }
+  if (const auto* a = std::get_if<cluster::ConfigAccepted>(&m.body)) {
+    return text + "config accepted b" + BallotText(a->ballot) + " " + VoteText(a->vote);
+  }
+  if (const auto* c = std::get_if<cluster::CatchUp>(&m.body)) {
+    return text + "catch up #" + std::to_string(c->nonce) + " (e" + std::to_string(m.epoch) + ")";
+  }
+  if (const auto* c = std::get_if<cluster::CaughtUp>(&m.body)) {
+    if (c->recovering) return text + "caught up #" + std::to_string(c->nonce) + ": recovering";
+    return text + "caught up #" + std::to_string(c->nonce) + ": counter " +
+           std::to_string(c->token_counter) + ", highest b" + BallotText(c->highest);
+  }
+  if (const auto* r = std::get_if<cluster::RaiseFloors>(&m.body)) {
+    return text + "raise floors #" + std::to_string(r->nonce) + " to counter " +
+           std::to_string(r->token_counter) + ", b" + BallotText(r->highest);
+  }
+  if (const auto* f = std::get_if<cluster::FloorsRaised>(&m.body)) {
+    return text + "floors raised #" + std::to_string(f->nonce);
+  }
   return text + "probe reply";
 }
 
@@ -157,7 +260,11 @@ bool ExpectsReply(const cluster::Message& message) {
   return std::holds_alternative<cluster::Prepare>(message.body) ||
          std::holds_alternative<cluster::Accept>(message.body) ||
          std::holds_alternative<cluster::Probe>(message.body) ||
-         std::holds_alternative<cluster::SyncRequest>(message.body);
+         std::holds_alternative<cluster::SyncRequest>(message.body) ||
+         std::holds_alternative<cluster::ConfigurationQuery>(message.body) ||
+         std::holds_alternative<cluster::ConfigPrepare>(message.body) ||
+         std::holds_alternative<cluster::ConfigAccept>(message.body) ||
+         std::holds_alternative<cluster::RaiseFloors>(message.body);
 }
 
 void Network::Send(const cluster::Message& message) {

@@ -57,8 +57,10 @@ class Network {
 
 uint64_t DigestMessage(const cluster::Message& message);
 std::string DescribeMessage(const cluster::Message& message);
-// Whether the addressee answers `message` to its sender (a Prepare, Accept,
-// Probe or SyncRequest).
+// Whether the addressee answers `message` to its sender at once (a Prepare,
+// Accept, Probe, SyncRequest, ConfigurationQuery, ConfigPrepare,
+// ConfigAccept or RaiseFloors; not a CatchUp, answered once the member's
+// writes are done).
 bool ExpectsReply(const cluster::Message& message);
 
 }  // namespace lockerd::explorer
