@@ -619,7 +619,8 @@ void World::FaultTick() {
   if (Chance(rates.crash_several)) CrashSeveral();
   if (Chance(rates.clean_restart) && members_[victim].node) CleanRestart(victim);
   if (Chance(rates.pause) && members_[victim].node) Pause(victim, Uniform(50'000, 2'000'000));
-  if (Chance(options_.membership_changes)) ChangeMembership();
+  // (No draw at all without changes: other runs keep their seeds' streams.)
+  if (options_.membership_changes > 0 && Chance(options_.membership_changes)) ChangeMembership();
   if (Chance(rates.wall_step)) {
     // A wall clock step, either way, within the documented assumption: it
     // must change nothing.
