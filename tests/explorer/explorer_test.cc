@@ -275,6 +275,7 @@ TEST(BrokenVariants, TokenWithoutFloor) {
 // first attempt on must not free the other worker's lease; a retry whose
 // first attempt was refused everywhere decides afresh.
 TEST(Clean, WorkersSharingAnOwnerNameNeverHoldTogether) {
+  if (kSanitized) GTEST_SKIP() << "run by the normal build (3 s); 413 s under ASan on this machine";
   const ExploreReport report = ExpectSafe(Messages("A: setnx, del; A: setnx"));
   EXPECT_GE(report.states, 50'000u);
 }
@@ -344,6 +345,7 @@ ExploreOptions Changing(size_t members, size_t spares, const char* script, int p
 // through any member (a spare too, before and after it is added), with any
 // member cut off and the cut healed at any point.
 TEST(Clean, GrowingFromOneToThreeIsSafe) {
+  if (kSanitized) GTEST_SKIP() << "run by the normal build (4 s); over a minute under ASan";
   ExploreOptions options =
       Changing(1, 2,
                kSanitized ? "A: lock; B: lock; O: add m1, add m2"
@@ -360,6 +362,7 @@ TEST(Clean, GrowingFromOneToThreeIsSafe) {
 // waiting messages are lost. This is the scope in which both broken rules
 // below are found.
 TEST(Clean, GrowingAndShrinkingThreeToFourToThreeIsSafe) {
+  if (kSanitized) GTEST_SKIP() << "run by the normal build (5 s); 82 s under ASan";
   ExploreOptions options = Changing(
       3, 1,
       kSanitized ? "A: lock @m0; B: lock; O: add m3 @m1, remove m0 @m1"
