@@ -148,6 +148,7 @@ TEST(BrokenVariants, FirstStartVotesAtOnce) {
 // (On five members the same needs two lost disks of five, within what five
 // members survive; the rule as written before this check was exactly this.)
 TEST(BrokenVariants, FirstStartCountsUndecided) {
+  if (kSanitized) GTEST_SKIP() << "found by the normal run (4 s); 600 s under ASan here (docs/STATUS.md)";
   ExploreOptions options = Partitions("A: lock; B: lock", 2);
   options.model.members = 4;
   options.model.budgets.disk_losses = 2;
@@ -160,6 +161,7 @@ TEST(BrokenVariants, FirstStartCountsUndecided) {
 // (with two partitions, as above, ./scripts/explore.sh runs all 1.5
 // million states).
 TEST(Clean, TwoLostDisksOfFourNeverMakeASecondHolder) {
+  if (kSanitized) GTEST_SKIP() << "run by the normal build (5 s); over 900 s under ASan here (docs/STATUS.md)";
   ExploreOptions options = Partitions("A: lock; B: lock", 1);
   options.model.members = 4;
   options.model.budgets.disk_losses = 2;
