@@ -104,7 +104,7 @@ void Node::ChangeMembership(const MembershipRequest& request, Time now) {
                                   EpochText(membership_.epoch) + ")"});
     return;
   }
-  change_.emplace();
+  change_ = ChangeRound();
   change_->request = request;
   change_->applied = request.kind == MembershipRequest::Kind::kSettle;
   StartConfigRound(now);
@@ -376,7 +376,7 @@ void Node::OnCatchUp(MemberId from, const CatchUp& request, uint64_t epoch, Time
     }
     return;
   }
-  catch_up_.emplace();
+  catch_up_ = CatchUpRun();
   catch_up_->epoch = membership_.epoch;
   catch_up_->askers.emplace_back(from, request.nonce);
   catch_up_->first_id = next_catch_up_id_ + 1;
