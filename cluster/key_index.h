@@ -40,8 +40,10 @@ class BucketArray {
   uint32_t& Ref(size_t i) {
     auto& chunk = chunks_[i / kChunkSize];
     if (!chunk) {
-      chunk = std::make_unique<uint32_t[]>(kChunkSize);
-      std::fill_n(chunk.get(), kChunkSize, kNone);
+      // A table smaller than a chunk (16 buckets at first) gets only its own.
+      const size_t length = std::min(kChunkSize, size_);
+      chunk = std::make_unique_for_overwrite<uint32_t[]>(length);
+      std::fill_n(chunk.get(), length, kNone);
     }
     return chunk[i % kChunkSize];
   }

@@ -177,11 +177,8 @@ uint32_t LeaseTable::AllocateSlot() {
     free_head_ = SlotRef(id).next_free;
     return id;
   }
-  if (slots_used_ == chunks_.size() * kSlotsPerChunk) {
-    chunks_.push_back(std::make_unique_for_overwrite<SlotStorage[]>(kSlotsPerChunk));
-  }
   const auto id = static_cast<uint32_t>(slots_used_);
-  new (chunks_[id / kSlotsPerChunk][id % kSlotsPerChunk].bytes) Slot();
+  new (storage_.AppendUnwritten().bytes) Slot();
   ++slots_used_;
   return id;
 }

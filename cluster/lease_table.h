@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cluster/ballot.h"
+#include "cluster/chunked_vector.h"
 #include "cluster/compact_string.h"
 #include "cluster/expiry_heap.h"
 #include "cluster/key_index.h"
@@ -141,7 +142,6 @@ class LeaseTable {
     uint32_t next_free = 0;
     bool used = false;
   };
-  static constexpr size_t kSlotsPerChunk = 4096;
   // Room for a slot, constructed only when the slot is first used: a table
   // that holds a few keys does not build (and later destroy) thousands.
   struct SlotStorage {
@@ -149,8 +149,7 @@ class LeaseTable {
   };
 
   Slot& SlotRef(uint32_t slot) const {
-    return *std::launder(
-        reinterpret_cast<Slot*>(chunks_[slot / kSlotsPerChunk][slot % kSlotsPerChunk].bytes));
+    return *std::launder(reinterpret_cast<Slot*>(storage_[slot].bytes));
   }
   uint32_t AllocateSlot();
   void Erase(uint32_t slot);
@@ -161,7 +160,9 @@ class LeaseTable {
   void NoteChanged(const Register& reg, bool promise_only = false);
 
   int64_t idle_ms_;
-  std::vector<std::unique_ptr<SlotStorage[]>> chunks_;  // Slots [0, slots_used_) are built.
+  // Slots [0, slots_used_) are built. Mutable: SlotRef hands a slot out of
+  // const methods, as the index's key reader needs.
+  mutable ChunkedVector<SlotStorage> storage_;
   // Key -> slot; keys are read from the slots themselves.
   struct KeyOfSlot {
     const LeaseTable* table;

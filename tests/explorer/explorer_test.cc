@@ -148,7 +148,6 @@ TEST(BrokenVariants, FirstStartVotesAtOnce) {
 // (On five members the same needs two lost disks of five, within what five
 // members survive; the rule as written before this check was exactly this.)
 TEST(BrokenVariants, FirstStartCountsUndecided) {
-  if (kSanitized) GTEST_SKIP() << "found by the normal run (4 s); 600 s under ASan here (docs/STATUS.md)";
   ExploreOptions options = Partitions("A: lock; B: lock", 2);
   options.model.members = 4;
   options.model.budgets.disk_losses = 2;
@@ -161,7 +160,6 @@ TEST(BrokenVariants, FirstStartCountsUndecided) {
 // (with two partitions, as above, ./scripts/explore.sh runs all 1.5
 // million states).
 TEST(Clean, TwoLostDisksOfFourNeverMakeASecondHolder) {
-  if (kSanitized) GTEST_SKIP() << "run by the normal build (5 s); over 900 s under ASan here (docs/STATUS.md)";
   ExploreOptions options = Partitions("A: lock; B: lock", 1);
   options.model.members = 4;
   options.model.budgets.disk_losses = 2;
@@ -237,7 +235,6 @@ TEST(BrokenVariants, AnswersBeforeSync) {
 // that chooses another value, while the coordinator that counted the
 // forgotten promise chooses its own.
 TEST(BrokenVariants, RestartIgnoresRoundReserve) {
-  if (kSanitized) GTEST_SKIP() << "83,000 states: found by the normal run; a minute under ASan";
   ExploreOptions options = Messages("lock");
   options.model.appendonly = true;
   options.model.budgets.crashes = 1;
@@ -277,7 +274,6 @@ TEST(BrokenVariants, TokenWithoutFloor) {
 // first attempt on must not free the other worker's lease; a retry whose
 // first attempt was refused everywhere decides afresh.
 TEST(Clean, WorkersSharingAnOwnerNameNeverHoldTogether) {
-  if (kSanitized) GTEST_SKIP() << "run by the normal build (3 s); 413 s under ASan on this machine";
   const ExploreReport report = ExpectSafe(Messages("A: setnx, del; A: setnx"));
   EXPECT_GE(report.states, 50'000u);
 }
@@ -347,7 +343,6 @@ ExploreOptions Changing(size_t members, size_t spares, const char* script, int p
 // through any member (a spare too, before and after it is added), with any
 // member cut off and the cut healed at any point.
 TEST(Clean, GrowingFromOneToThreeIsSafe) {
-  if (kSanitized) GTEST_SKIP() << "run by the normal build (4 s); over a minute under ASan";
   ExploreOptions options =
       Changing(1, 2,
                kSanitized ? "A: lock; B: lock; O: add m1, add m2"
@@ -364,7 +359,6 @@ TEST(Clean, GrowingFromOneToThreeIsSafe) {
 // waiting messages are lost. This is the scope in which both broken rules
 // below are found.
 TEST(Clean, GrowingAndShrinkingThreeToFourToThreeIsSafe) {
-  if (kSanitized) GTEST_SKIP() << "run by the normal build (5 s); 82 s under ASan";
   ExploreOptions options = Changing(
       3, 1,
       kSanitized ? "A: lock @m0; B: lock; O: add m3 @m1, remove m0 @m1"
@@ -381,7 +375,6 @@ TEST(Clean, GrowingAndShrinkingThreeToFourToThreeIsSafe) {
 // half-way (the next change settles it first), and an old voter may be
 // asked to catch up with nothing in memory.
 TEST(Clean, ACrashAroundThreeToFourToThreeIsSafe) {
-  if (kSanitized) GTEST_SKIP() << "run by the normal build; about a minute under ASan";
   ExploreOptions options =
       Changing(3, 1, "A: lock @m0; B: lock; O: add m3 @m1, remove m0 @m1", kSanitized ? 1 : 2);
   options.model.budgets.crashes = 1;
@@ -395,7 +388,6 @@ TEST(Clean, ACrashAroundThreeToFourToThreeIsSafe) {
 // whether the cluster is new before it votes, while the spare it may count
 // is itself new.
 TEST(Clean, ALostDiskAroundThreeToFourToThreeIsSafe) {
-  if (kSanitized) GTEST_SKIP() << "run by the normal build; about a minute under ASan";
   ExploreOptions options =
       Changing(3, 1, "A: lock @m0; B: lock; O: add m3 @m1, remove m0 @m1", kSanitized ? 1 : 2);
   options.model.budgets.disk_losses = 1;
@@ -423,7 +415,6 @@ TEST(BrokenVariants, ChangeWithoutSettling) {
 // granted under epoch 3. Healed, the old round finishes with the vote of
 // the removed voter, which votes in a round two epochs older than its own.
 TEST(BrokenVariants, VotesInOldEpochs) {
-  if (kSanitized) GTEST_SKIP() << "found by the normal run; the simulator's broken variant too";
   ExploreOptions options = Changing(3, 1, "A: lock; B: lock; O: add m3 @m1, remove m0 @m1", 2);
   options.model.budgets.drops = 2;
   options.faults_first = true;
