@@ -63,7 +63,17 @@ bool Server::Restore() {
     return false;
   }
   start_must_quarantine_ = start_must_quarantine_ || list_changed;
+  const MembershipFile::Loaded membership = membership_file_.Load();
+  if (!membership.problem.empty()) {
+    Log(LogLevel::kWarning,
+        "Cannot start: %s. It holds the configuration this member adopted and voted for, which it "
+        "must not forget: restore it, or empty the dir and start the member as a new one",
+        membership.problem.c_str());
+    if (!start_must_quarantine_ && !loaded_from_log_) state_store_.ClearRunning();
+    return false;
+  }
   cluster::StartFacts facts;
+  facts.membership = membership.state;
   facts.unclean = previous.unclean || !previous.problem.empty();
   facts.members_changed = list_changed;
   facts.saved = previous.saved;
@@ -75,6 +85,14 @@ bool Server::Restore() {
     facts.wall_downtime_ms = std::max<int64_t>(0, now.wall_ms - previous.saved_at.wall_ms);
   }
   const cluster::StartReport report = engine_.node().Start(facts, now);
+  // From the first start on, the folder holds the configuration.
+  const bool membership_changed = engine_.node().TakeMembershipStateChanged();
+  if (!membership.state || membership_changed) {
+    if (const std::string error = membership_file_.Save(engine_.node().membership_state()); !error.empty()) {
+      Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
+      return false;
+    }
+  }
   engine_.process().leases_loaded = report.leases_loaded;
   engine_.process().unclean_start = report.kind == cluster::StartKind::kUnclean;
   LogStart(report, previous, facts);

@@ -53,6 +53,7 @@ Server::Server(Config config)
       engine_(LockerdCommands(), config_, InitialTime(), RandomSeed()),
       data_dir_(config_.dir),
       state_store_(config_.dir),
+      membership_file_(config_.dir),
       read_buffer_(kReadChunkBytes, '\0') {
   CHECK(uv_loop_init(&loop_) == 0);
   // Lets MeasureLoopTurn tell time spent waiting from time spent working.
@@ -213,6 +214,7 @@ void Server::Close(Client& client) {
 void Server::OnPrepare(uv_prepare_t* prepare) {
   Server& server = *static_cast<Server*>(prepare->data);
   server.engine_.EndTurn(server.Now(), server, &server.peer_outbox_);
+  server.SaveMembership();
   // Nothing this turn produced leaves before what it changed is durable,
   // but this member's own proposals, which depend on none of it.
   server.SendBeforeSync();

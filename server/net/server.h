@@ -26,6 +26,7 @@
 #include "server/config/limits.h"
 #include "server/peer/links.h"
 #include "base/log.h"
+#include "server/membership_file.h"
 #include "server/state_file.h"
 #include "server/append_log.h"
 #include "server/net/tls.h"
@@ -131,6 +132,10 @@ class Server : private TurnDriver {
   // while it syncs (cluster::Node::MaySendBeforeSync: this member's own
   // proposals), so that its sync and its peers' overlap.
   void SendBeforeSync();
+  // Writes the configuration state when the node changed it: before
+  // anything of the turn leaves (server/membership_file.h). A member that
+  // cannot keep what it voted for stops, as after a crash.
+  void SaveMembership();
   // Takes the node's changes since the last call into the log's queue.
   void QueueChanges(Time now);
   // The log could not be written or synced (a full disk, an I/O error):
@@ -185,6 +190,7 @@ class Server : private TurnDriver {
   Engine engine_;
   DataDir data_dir_;
   StateStore state_store_;
+  MembershipFile membership_file_;
   std::unique_ptr<AppendLog> log_;  // appendonly yes.
   uint64_t log_size_after_rewrite_ = 0;
   std::unique_ptr<LogRewrite> log_rewrite_;  // A compaction under way.

@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -38,6 +40,13 @@ class TempDir {
  private:
   std::string path_;
 };
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
 
 std::unique_ptr<LockerdProcess> StartIn(const TempDir& dir, std::vector<std::string> args = {}) {
   return LockerdProcess::Start({.args = std::move(args), .dir = dir.path()});
@@ -163,6 +172,45 @@ TEST(Restart, FirstStartOnAnEmptyDirServesAtOnce) {
   EXPECT_GT(LockToken(client.get(), "k", "me", "5000"), 0);
   EXPECT_EQ(InfoField(client.get(), "member_state"), "ok");
   EXPECT_EQ(InfoField(client.get(), "unclean_previous_stop"), "0");
+}
+
+// The configuration a member adopted (and what it voted for in the
+// configuration register) is in its dir from the first start on, and
+// survives a kill -9. A start that cannot read it stops, naming the file,
+// rather than fall back to the member list's first configuration: a member
+// that forgot a change it voted for could help choose another.
+TEST(Restart, TheConfigurationIsKeptAndADamagedOneStopsTheStart) {
+  TempDir dir;
+  ASSERT_FALSE(dir.path().empty());
+  const std::vector<std::string> args = {"--max-lease-ms", "500"};
+  const std::string file = dir.path() + "/lockerd.membership";
+  std::string written;
+  {
+    auto server = StartIn(dir, args);
+    ASSERT_TRUE(std::filesystem::exists(file)) << "not written at the first start";
+    written = ReadFile(file);
+    EXPECT_NE(written.find("lockerd-membership"), std::string::npos);
+    EXPECT_EQ(server->Stop(SIGKILL), 128 + SIGKILL);
+  }
+  {
+    auto server = StartIn(dir, args);
+    EXPECT_EQ(ReadFile(file), written) << "a restart changed a configuration nothing changed";
+    // Past its restart quarantine, so the next clean start serves at once.
+    RedisPtr client = server->Connect();
+    ASSERT_TRUE(WaitForInfoField(client.get(), "member_state", "ok"));
+  }
+  std::ofstream(file, std::ios::trunc) << written.substr(0, written.size() / 2);
+  auto damaged = LockerdProcess::Start({.args = args, .dir = dir.path(), .wait_ready = false});
+  const std::optional<int> status = damaged->Stop(0, std::chrono::seconds(10));
+  ASSERT_TRUE(status.has_value()) << "started with a damaged configuration file";
+  EXPECT_NE(*status, 0);
+  EXPECT_NE(damaged->Log().find("Cannot start: " + file), std::string::npos) << damaged->Log();
+  std::ofstream(file, std::ios::trunc) << written;
+  auto restored = StartIn(dir, args);
+  RedisPtr client = restored->Connect();
+  ASSERT_TRUE(client && client->err == 0);
+  EXPECT_EQ(InfoField(client.get(), "member_state"), "ok") << "the failed start changed what the last stop left";
+  EXPECT_GT(LockToken(client.get(), "k", "me", "500"), 0);
 }
 
 }  // namespace

@@ -8,11 +8,13 @@
 #include <memory>
 #include <optional>
 
+#include "base/check.h"
 #include "cluster/fencing.h"
 #include "cluster/lease_math.h"
 #include "cluster/txn.h"
 #include "server/append_log.h"
 #include "server/boot_clock.h"
+#include "server/membership_file.h"
 #include "server/state_file.h"
 
 namespace lockerd::sim {
@@ -460,7 +462,10 @@ void World::AfterNodeCall(size_t index) {
   Member& member = members_[index];
   // As the server: a changed configuration is on disk before anything leaves.
   if (member.node->TakeMembershipStateChanged()) {
-    member.disk.membership = member.node->membership_state();
+    // Through the file's encoding, as the server keeps it.
+    std::string problem;
+    member.disk.membership = server::DecodeMembership(server::EncodeMembership(member.node->membership_state()), &problem);
+    CHECK(member.disk.membership.has_value());
     report_.last_epoch = std::max(report_.last_epoch, member.node->membership().epoch);
   }
   std::vector<Message> outbox;
