@@ -264,6 +264,10 @@ constexpr CommandSpec kCommands[] = {
     {"lockinfo", 2, kR | kF, kLk | kRd | kFa, 1, 1, 1, "lock",
      "Returns a lease's owner, token and remaining ms (a local read), or null.", "0.1.0",
      kOnlyKey, CmdLockInfo},
+    {"members", -1, kL, kAd | kSl, 0, 0, 0, "cluster",
+     "Lists the cluster's members (no argument), or changes the configuration: MEMBERS ADD host:port "
+     "[LEARNER], REMOVE, PROMOTE, DEMOTE host:port.",
+     "0.2.0", {}, CmdMembers},
     {"multi", 1, kF | kL, kFa | kTx, 0, 0, 0, "transactions", "Starts a transaction: commands queue until EXEC.",
      "1.2.0", {}, CmdMulti, {}, nullptr, TxnRole::kMulti},
     {"peer", -2, kN | kF | kL | kPl, kAd | kFa, 0, 0, 0, "cluster",

@@ -22,6 +22,9 @@ void CmdDel(CommandContext& context);
 void CmdDelIfEq(CommandContext& context);
 void CmdDelEx(CommandContext& context);
 
+// The cluster's configuration and its changes (members.cc).
+void CmdMembers(CommandContext& context);
+
 // Scripts (commands_script.cc).
 void CmdEval(CommandContext& context);
 void CmdEvalSha(CommandContext& context);

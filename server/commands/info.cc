@@ -1,6 +1,7 @@
 #include "server/commands/info.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <string_view>
 
@@ -182,8 +183,14 @@ void ClusterSection(const Engine& engine, cluster::Time now, InfoText& info) {
   // Redis Cluster's flag: 0, since lockerd does not speak the cluster
   // protocol; clients that see 1 switch to cluster mode and fail.
   info.Field("cluster_enabled", 0);
+  const cluster::Membership& configuration = node.membership();
+  // The addresses in the cluster list; the configuration says which of
+  // them vote now (MEMBERS changes it).
   info.Field("cluster_members", members);
-  info.Field("cluster_quorum", members / 2 + 1);
+  info.Field("cluster_quorum", configuration.majority());
+  info.Field("cluster_epoch", configuration.epoch);
+  info.Field("cluster_voters", configuration.voter_count());
+  info.Field("cluster_learners", static_cast<size_t>(std::popcount(configuration.learners)));
   info.Field("cluster_self", engine.self());
   info.Field("cluster_advertise", engine.config().advertise);
   info.Field("member_state", MemberState(node, now));

@@ -48,6 +48,7 @@ enum class ReplyStyle : uint8_t {
   kOneZero,  // RELEASE: :1 or :0.
   kDelete,   // DEL: one of several keys; the batch replies with a count.
   kScript,   // EVAL: the script's own reply, kept with the pending write.
+  kMembership,  // MEMBERS ADD|REMOVE|PROMOTE|DEMOTE: +OK, or why not.
 };
 
 struct EngineStats {
@@ -171,6 +172,10 @@ class Engine {
 
   // The write path every lock command uses.
   void SubmitWrite(Client& client, cluster::WriteRequest request, ReplyStyle style, Time now);
+  // A change of the configuration (MEMBERS ADD ...); `what` names it in
+  // the errors the client gets.
+  void SubmitMembershipChange(Client& client, cluster::MembershipRequest request, std::string what,
+                              Time now);
   // LOCK ... WAIT: on refusal the client waits until `deadline_ms`.
   void SubmitLockWait(Client& client, cluster::WriteRequest request, int64_t deadline_ms,
                       bool front_of_line, Time now);
@@ -263,6 +268,7 @@ class Engine {
     bool slotted = false;  // Left in flight by its command: it owns `slot`.
     uint64_t slot = 0;
     std::shared_ptr<script::ScriptValue> script_reply;  // kScript.
+    std::string membership_change;                      // kMembership: the command.
   };
   struct DeleteBatch {
     uint64_t client_id = 0;

@@ -46,6 +46,20 @@ void Engine::SubmitScript(Client& client, cluster::TxnRequest request,
   Drain(now);
 }
 
+void Engine::SubmitMembershipChange(Client& client, cluster::MembershipRequest request, std::string what,
+                                    Time now) {
+  PendingWrite pending;
+  pending.client_id = client.id();
+  pending.style = ReplyStyle::kMembership;
+  pending.membership_change = std::move(what);
+  if (!cannot_persist_.empty()) return ReplyError(client, errors::MisconfLog(cannot_persist_));
+  client.blocked = BlockKind::kWrite;
+  request.request_id = next_request_id_++;
+  pending_writes_.emplace(request.request_id, std::move(pending));
+  node_.ChangeMembership(request, now);
+  Drain(now);
+}
+
 void Engine::SubmitLockWait(Client& client, cluster::WriteRequest request, int64_t deadline_ms,
                             bool front_of_line, Time now) {
   PendingWrite pending;
@@ -202,6 +216,7 @@ void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::
       if (pending.style == ReplyStyle::kScript) {
         return script::WriteScriptValue(writer, *pending.script_reply);
       }
+      if (pending.style == ReplyStyle::kMembership) return writer.WriteSimpleString("OK");
       if (acquire) ++stats_.locks_granted;
       if (pending.op == cluster::WriteOp::kRelease) ++stats_.releases;
       if (pending.op == cluster::WriteOp::kExtend) ++stats_.extends;
@@ -214,6 +229,9 @@ void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::
       }
       return;
     case cluster::WriteOutcome::kRefused:
+      if (pending.style == ReplyStyle::kMembership) {
+        return ReplyError(*client, "ERR " + pending.membership_change + ": " + result.detail);
+      }
       if (pending.wait && now.mono_ms < pending.deadline_ms) {
         if (rechecks_.size() < config_.maxclients * 2) {  // Bounded: one per waiter, mostly.
           rechecks_.emplace(now.mono_ms + result.holder_remaining_ms + 1, pending.request.key);
@@ -244,9 +262,12 @@ void Engine::ReplyToWrite(Client& target, PendingWrite& pending, const cluster::
       if (pending.wait && waiters_.HasAcquirers(pending.request.key)) {
         MarkReady(pending.request.key, /*freed=*/false);
       }
+      const std::string detail = pending.style == ReplyStyle::kMembership
+                                     ? pending.membership_change + ": " + result.detail
+                                     : result.detail;
       return ReplyError(*client, result.outcome == cluster::WriteOutcome::kNoQuorum
-                                     ? errors::NoQuorum(result.detail)
-                                     : errors::TryAgain(result.detail));
+                                     ? errors::NoQuorum(detail)
+                                     : errors::TryAgain(detail));
   }
 }
 
