@@ -164,6 +164,12 @@ std::string NoQuorum(std::string_view detail) { return "NOQUORUM " + std::string
 
 std::string TryAgain(std::string_view detail) { return "TRYAGAIN " + std::string(detail); }
 
+std::string NotAMember(uint32_t member, uint64_t epoch) {
+  return "ERR this member (id " + std::to_string(member) +
+         ") is not in the cluster's configuration (epoch " + std::to_string(epoch) +
+         "): connect to a member that MEMBERS lists, or add this one back with MEMBERS ADD";
+}
+
 std::string MisconfLog(std::string_view why) {
   return "MISCONF Errors writing to the AOF file: " + std::string(why);
 }

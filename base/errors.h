@@ -159,5 +159,8 @@ std::string TryAgain(std::string_view detail);
 // appendonly yes and the log cannot be written or synced (`why`: the
 // system's message): Redis's words for the same case.
 std::string MisconfLog(std::string_view why);
+// A member removed from the cluster's configuration (MEMBERS REMOVE): it
+// hears no chosen values, so it serves no key.
+std::string NotAMember(uint32_t member, uint64_t epoch);
 
 }  // namespace lockerd::server::errors

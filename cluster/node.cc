@@ -85,6 +85,32 @@ Node::Node(NodeOptions options)
 namespace {
 constexpr const char* kJoiningDetail =
     "this member has not learned the cluster's configuration yet (it is joining)";
+// The answer a vote request of an older configuration gets (kStaleEpoch),
+// or nothing for a message that asks for no vote.
+std::optional<Message::Body> StaleEpochRefusal(const Message::Body& body) {
+  if (const auto* prepare = std::get_if<Prepare>(&body)) {
+    Promise refusal;
+    refusal.round_id = prepare->round_id;
+    refusal.ballot = prepare->ballot;
+    refusal.vote = Vote::kStaleEpoch;
+    return refusal;
+  }
+  if (const auto* accept = std::get_if<Accept>(&body)) {
+    return Accepted{accept->round_id, accept->ballot, Vote::kStaleEpoch, {}, 0};
+  }
+  if (const auto* prepare = std::get_if<ConfigPrepare>(&body)) {
+    ConfigPromise refusal;
+    refusal.round_id = prepare->round_id;
+    refusal.ballot = prepare->ballot;
+    refusal.vote = Vote::kStaleEpoch;
+    return refusal;
+  }
+  if (const auto* accept = std::get_if<ConfigAccept>(&body)) {
+    return ConfigAccepted{accept->round_id, accept->ballot, Vote::kStaleEpoch, {}};
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
 void Node::Submit(WriteRequest request, Time now) {
@@ -257,37 +283,13 @@ bool Node::CheckEpoch(const Message& message, Time now) {
     // rounds can gather a majority (CLUSTER-SAFETY.md, "Membership
     // change"). Replies, Learns (a chosen value stays chosen), recovery and
     // probes are judged as before.
-    const auto* prepare = std::get_if<Prepare>(&message.body);
-    const auto* accept = std::get_if<Accept>(&message.body);
-    const auto* config_prepare = std::get_if<ConfigPrepare>(&message.body);
-    const auto* config_accept = std::get_if<ConfigAccept>(&message.body);
-    if ((prepare == nullptr && accept == nullptr && config_prepare == nullptr && config_accept == nullptr) ||
-        options_.broken.votes_in_old_epochs) {
-      return true;
-    }
+    std::optional<Message::Body> refusal = StaleEpochRefusal(message.body);
+    if (!refusal || options_.broken.votes_in_old_epochs) return true;
     ++stale_epoch_refusals_;
     if (message.from != options_.self) {
       pending_.push_back({options_.self, message.from, Configuration{membership_}});
     }
-    if (prepare != nullptr) {
-      Promise refusal;
-      refusal.round_id = prepare->round_id;
-      refusal.ballot = prepare->ballot;
-      refusal.vote = Vote::kStaleEpoch;
-      pending_.push_back({options_.self, message.from, refusal});
-    } else if (accept != nullptr) {
-      pending_.push_back({options_.self, message.from,
-                          Accepted{accept->round_id, accept->ballot, Vote::kStaleEpoch, {}, 0}});
-    } else if (config_prepare != nullptr) {
-      ConfigPromise refusal;
-      refusal.round_id = config_prepare->round_id;
-      refusal.ballot = config_prepare->ballot;
-      refusal.vote = Vote::kStaleEpoch;
-      pending_.push_back({options_.self, message.from, refusal});
-    } else {
-      pending_.push_back({options_.self, message.from,
-                          ConfigAccepted{config_accept->round_id, config_accept->ballot, Vote::kStaleEpoch, {}}});
-    }
+    pending_.push_back({options_.self, message.from, std::move(*refusal)});
     return false;
   }
   if (message.epoch > membership_.epoch && !std::holds_alternative<Configuration>(message.body) &&

@@ -264,7 +264,7 @@ constexpr CommandSpec kCommands[] = {
     {"lockinfo", 2, kR | kF, kLk | kRd | kFa, 1, 1, 1, "lock",
      "Returns a lease's owner, token and remaining ms (a local read), or null.", "0.1.0",
      kOnlyKey, CmdLockInfo},
-    {"members", -1, kL, kAd | kSl, 0, 0, 0, "cluster",
+    {"members", -1, kA | kL, kAd | kSl, 0, 0, 0, "cluster",
      "Lists the cluster's members (no argument), or changes the configuration: MEMBERS ADD host:port "
      "[LEARNER], REMOVE, PROMOTE, DEMOTE host:port.",
      "0.2.0", {}, CmdMembers},

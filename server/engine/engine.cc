@@ -158,6 +158,15 @@ void Engine::Execute(Client& client, std::span<const std::string> args, Time now
   if (!cannot_persist_.empty() && !ends_multi && RefusedWhileNotDurable(*spec, client, args)) {
     return reject(errors::MisconfLog(cannot_persist_));
   }
+  if ((spec->flags & (kFlagWrite | kFlagReadonly)) != 0 && !ends_multi) {
+    // Removed from the configuration, this member hears no chosen values:
+    // its reads would lag for good (a write would still be safe, but its
+    // client would read it back from nowhere).
+    const cluster::Membership& configuration = node_.membership();
+    if (configuration.epoch != 0 && !configuration.IsMember(self())) {
+      return reject(errors::NotAMember(self(), configuration.epoch));
+    }
+  }
   if (client.in_multi() && !RunsInsideMulti(*spec)) {
     if (in_refused_multi) return refuse(errors::kQueuedRefused);
     return answer_now([&] { commands_.queue_in_transaction(*this, client, *spec, args); });

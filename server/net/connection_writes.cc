@@ -29,7 +29,9 @@ void Server::QueueFlush(Connection& connection) {
 void Server::Flush(Connection& connection) {
   if (connection.closing || connection.writing) return;
   // A reply written since the turn's commit (a write completing after
-  // reads in the same turn) waits for its changes to be durable too.
+  // reads in the same turn) waits for its changes to be durable too, and
+  // for a configuration it may show (MEMBERS, INFO) to be kept.
+  SaveMembership();
   CommitChanges();
   if (connection.closing) return;  // The log failed (LogFailed).
   if (connection.tls) return FlushTls(connection);

@@ -73,7 +73,13 @@ bool Server::Restore() {
     return false;
   }
   cluster::StartFacts facts;
-  facts.membership = membership.state;
+  // A member list changed on purpose (every member stopped, every member
+  // started with the new list) renumbers the members: the configuration
+  // kept for the old list means nothing under the new one, and every
+  // member, old or new, starts from the new list's first configuration
+  // (members with an empty dir do). Keeping it would give old and new
+  // members different voters under the same epoch.
+  if (!list_changed) facts.membership = membership.state;
   facts.unclean = previous.unclean || !previous.problem.empty();
   facts.members_changed = list_changed;
   facts.saved = previous.saved;
@@ -87,7 +93,7 @@ bool Server::Restore() {
   const cluster::StartReport report = engine_.node().Start(facts, now);
   // From the first start on, the folder holds the configuration.
   const bool membership_changed = engine_.node().TakeMembershipStateChanged();
-  if (!membership.state || membership_changed) {
+  if (!facts.membership || membership_changed) {
     if (const std::string error = membership_file_.Save(engine_.node().membership_state()); !error.empty()) {
       Log(LogLevel::kWarning, "Cannot start: %s (check the dir setting)", error.c_str());
       return false;

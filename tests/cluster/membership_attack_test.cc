@@ -12,122 +12,12 @@
 #include <string>
 #include <vector>
 
-#include "cluster/membership_change.h"
-#include "cluster/node.h"
+#include "tests/cluster/membership_net.h"
 
 namespace lockerd::cluster {
 namespace {
 
-constexpr int64_t kWallMs = 1'700'000'000'000;
 using Kind = MembershipRequest::Kind;
-
-class Net {
- public:
-  explicit Net(size_t nodes = 5, size_t voters = 3) : nodes_count_(nodes), voters_(voters) {
-    for (size_t i = 0; i < nodes; ++i) {
-      nodes_.push_back(std::make_unique<Node>(Options(i, false)));
-      StartFacts facts;
-      facts.new_cluster = true;
-      nodes_.back()->Start(facts, Now());
-    }
-  }
-  NodeOptions Options(size_t i, bool joins) {
-    NodeOptions options;
-    options.membership = Membership::Initial(voters_);
-    if (joins) {
-      options.membership.epoch = 0;
-      options.membership.voters = ((uint32_t{1} << nodes_count_) - 1) & ~(uint32_t{1} << i);
-    }
-    options.self = static_cast<MemberId>(i);
-    options.max_lease_ms = 10'000;
-    options.seed = 100 + i + 17 * incarnations_;
-    options.incarnation = 1000 + i + 100 * ++incarnations_;
-    return options;
-  }
-  // Disk lost: started again as a member that joins, empty dir.
-  void LoseDisk(size_t i) {
-    nodes_[i] = std::make_unique<Node>(Options(i, true));
-    StartFacts facts;
-    nodes_[i]->Start(facts, Now());
-    std::erase_if(wire_, [&](const Message& m) { return m.to == i; });
-  }
-  // Crash without its memory (no log), its configuration kept.
-  void RestartUnclean(size_t i) {
-    const MembershipState state = nodes_[i]->membership_state();
-    nodes_[i] = std::make_unique<Node>(Options(i, false));
-    StartFacts facts;
-    facts.unclean = true;
-    facts.membership = state;
-    nodes_[i]->Start(facts, Now());
-    std::erase_if(wire_, [&](const Message& m) { return m.to == i; });
-  }
-  Node& node(size_t i) { return *nodes_[i]; }
-  Time Now() const { return {now_ms_, kWallMs + now_ms_}; }
-  std::function<bool(const Message&)> drop = [](const Message&) { return false; };
-  std::vector<Message> log;
-
-  WriteResult Wait(size_t at, uint64_t request_id, int steps = 20'000) {
-    for (int step = 0; step < steps; ++step) {
-      std::vector<WriteResult> results;
-      nodes_[at]->TakeResults(&results);
-      for (const WriteResult& result : results) {
-        if (result.request_id == request_id) return result;
-      }
-      Step();
-    }
-    ADD_FAILURE() << "request " << request_id << " at member " << at << " was never answered";
-    return {};
-  }
-  uint64_t SubmitLock(size_t at, const std::string& key, const std::string& owner) {
-    WriteRequest request;
-    request.request_id = ++next_id_;
-    request.key = key;
-    request.owner = owner;
-    request.ttl_ms = 9000;
-    nodes_[at]->Submit(request, Now());
-    return request.request_id;
-  }
-  WriteResult Lock(size_t at, const std::string& key, const std::string& owner) {
-    return Wait(at, SubmitLock(at, key, owner));
-  }
-  uint64_t SubmitChange(size_t at, Kind kind, MemberId member) {
-    MembershipRequest request;
-    request.request_id = ++next_id_;
-    request.kind = kind;
-    request.member = member;
-    nodes_[at]->ChangeMembership(request, Now());
-    return request.request_id;
-  }
-  WriteResult Change(size_t at, Kind kind, MemberId member) { return Wait(at, SubmitChange(at, kind, member)); }
-  void Steps(int n) {
-    for (int i = 0; i < n; ++i) Step();
-  }
-  void Step() {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      std::vector<Message> out;
-      nodes_[i]->TakeOutbox(&out);
-      for (Message& message : out) {
-        if (!drop(message)) wire_.push_back(std::move(message));
-      }
-    }
-    std::deque<Message> now;
-    now.swap(wire_);
-    for (const Message& message : now) {
-      if (message.to < nodes_.size()) nodes_[message.to]->Receive(message, Now());
-    }
-    ++now_ms_;
-    for (auto& node : nodes_) node->Tick(Now());
-  }
-
- private:
-  size_t nodes_count_;
-  size_t voters_;
-  int incarnations_ = 0;
-  std::vector<std::unique_ptr<Node>> nodes_;
-  std::deque<Message> wire_;
-  int64_t now_ms_ = 1000;
-  uint64_t next_id_ = 0;
-};
 
 bool Between(const Message& m, std::set<MemberId> a, std::set<MemberId> b) {
   return (a.contains(m.from) && b.contains(m.to)) || (b.contains(m.from) && a.contains(m.to));
@@ -142,7 +32,7 @@ void DiskLostScenario(bool history);
 TEST(MembershipAttack, AMemberThatLostItsDirDoesNotVoteInTheRegisterBeforeRecovering) { DiskLostScenario(false); }
 TEST(MembershipAttack, AMemberThatLostItsDirInAClusterWithHistoryDoesNotEither) { DiskLostScenario(true); }
 void DiskLostScenario(bool history) {
-  Net net;  // voters {0,1,2}; 3 and 4 are spares.
+  MembershipNet net;  // voters {0,1,2}; 3 and 4 are spares.
   if (history) {
     ASSERT_EQ(net.Lock(0, "h", "old").outcome, WriteOutcome::kDone);
   }
@@ -180,7 +70,7 @@ void DiskLostScenario(bool history) {
 // settler may count on: counted among the old voters that hold every key,
 // it let a change remove the only member that held a live lease.
 TEST(MembershipAttack, AMemberInQuarantineDoesNotCountAsCaughtUp) {
-  Net net;  // voters {0,1,2}
+  MembershipNet net;  // voters {0,1,2}
   net.drop = [](const Message& m) { return Between(m, {2}, {0, 1}); };
   const WriteResult a = net.Lock(0, "k", "a");  // On {0,1} only.
   ASSERT_EQ(a.outcome, WriteOutcome::kDone) << a.detail;
@@ -207,7 +97,7 @@ TEST(MembershipAttack, AMemberInQuarantineDoesNotCountAsCaughtUp) {
 // A member alone keeps no tombstones (TombstoneMs 0), but a member removed
 // from its configuration still holds an older state, and may be added back.
 TEST(MembershipAttack, AMemberRemovedAndAddedBackDoesNotReviveAReleasedLease) {
-  Net net(3, 2);  // voters {0,1}
+  MembershipNet net(3, 2);  // voters {0,1}
   const WriteResult c1 = net.Lock(0, "k", "c1");
   ASSERT_EQ(c1.outcome, WriteOutcome::kDone) << c1.detail;
   const WriteResult removed = net.Change(0, Kind::kRemove, 1);

@@ -11,105 +11,12 @@
 #include <string>
 #include <vector>
 
-#include "cluster/membership_change.h"
-#include "cluster/node.h"
+#include "tests/cluster/membership_net.h"
 
 namespace lockerd::cluster {
 namespace {
 
-constexpr int64_t kWallMs = 1'700'000'000'000;
 using Kind = MembershipRequest::Kind;
-
-class Cluster {
- public:
-  explicit Cluster(size_t nodes = 5, size_t voters = 3, BrokenRules broken = {}) {
-    for (size_t i = 0; i < nodes; ++i) {
-      NodeOptions options;
-      options.membership = Membership::Initial(voters);
-      options.self = static_cast<MemberId>(i);
-      options.max_lease_ms = 10'000;
-      options.seed = 100 + i;
-      options.incarnation = 1000 + i;
-      options.broken = broken;
-      nodes_.push_back(std::make_unique<Node>(options));
-      StartFacts facts;
-      facts.new_cluster = true;
-      nodes_.back()->Start(facts, Now());
-    }
-  }
-
-  Node& node(size_t i) { return *nodes_[i]; }
-  Time Now() const { return {now_ms_, kWallMs + now_ms_}; }
-  // Messages to or from a cut node are lost.
-  void Cut(size_t i) { cut_.insert(i); }
-  void Heal(size_t i) { cut_.erase(i); }
-
-  // Runs until `request_id` is answered at `at` (or 20 s pass).
-  WriteResult Wait(size_t at, uint64_t request_id) {
-    for (int step = 0; step < 20'000; ++step) {
-      std::vector<WriteResult> results;
-      nodes_[at]->TakeResults(&results);
-      for (const WriteResult& result : results) {
-        if (result.request_id == request_id) return result;
-      }
-      Step();
-    }
-    ADD_FAILURE() << "request " << request_id << " at member " << at << " was never answered";
-    return {};
-  }
-
-  WriteResult Lock(size_t at, const std::string& key, const std::string& owner) {
-    WriteRequest request;
-    request.request_id = ++next_id_;
-    request.key = key;
-    request.owner = owner;
-    request.ttl_ms = 9000;
-    nodes_[at]->Submit(request, Now());
-    return Wait(at, request.request_id);
-  }
-
-  WriteResult Change(size_t at, Kind kind, MemberId member) {
-    MembershipRequest request;
-    request.request_id = ++next_id_;
-    request.kind = kind;
-    request.member = member;
-    nodes_[at]->ChangeMembership(request, Now());
-    return Wait(at, request.request_id);
-  }
-
-  // Delivers every message sent so far, then lets a millisecond pass.
-  void Step() {
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      std::vector<Message> out;
-      nodes_[i]->TakeOutbox(&out);
-      for (Message& message : out) {
-        if (!cut_.contains(i) && !cut_.contains(message.to)) wire_.push_back(std::move(message));
-      }
-    }
-    std::deque<Message> now;
-    now.swap(wire_);
-    for (const Message& message : now) {
-      if (message.to < nodes_.size()) nodes_[message.to]->Receive(message, Now());
-    }
-    ++now_ms_;
-    for (auto& node : nodes_) node->Tick(Now());
-  }
-
- private:
-  std::vector<std::unique_ptr<Node>> nodes_;
-  std::deque<Message> wire_;
-  std::set<size_t> cut_;
-  int64_t now_ms_ = 1000;
-  uint64_t next_id_ = 0;
-};
-
-Membership Config(uint64_t epoch, uint32_t voters, uint32_t learners = 0) {
-  Membership membership;
-  membership.epoch = epoch;
-  membership.voters = voters;
-  membership.learners = learners;
-  return membership;
-}
 
 TEST(MembershipRules, OneVoterAtATime) {
   std::string why;
@@ -138,7 +45,7 @@ TEST(MembershipRules, OneVoterAtATime) {
 }
 
 TEST(MembershipChange, AMemberJoinsAndEveryMemberAdoptsTheNewConfiguration) {
-  Cluster cluster;
+  MembershipNet cluster;
   ASSERT_EQ(cluster.Lock(0, "k", "a").outcome, WriteOutcome::kDone);
   const WriteResult added = cluster.Change(1, Kind::kAddVoter, 3);
   ASSERT_EQ(added.outcome, WriteOutcome::kDone) << added.detail;
@@ -156,7 +63,7 @@ TEST(MembershipChange, AMemberJoinsAndEveryMemberAdoptsTheNewConfiguration) {
 }
 
 TEST(MembershipChange, ARequestThatMakesNoSenseIsRefusedWithWhy) {
-  Cluster cluster;
+  MembershipNet cluster;
   const WriteResult twice = cluster.Change(0, Kind::kAddVoter, 1);
   EXPECT_EQ(twice.outcome, WriteOutcome::kRefused);
   EXPECT_EQ(twice.detail, "member 1 is already a voter");
@@ -164,7 +71,7 @@ TEST(MembershipChange, ARequestThatMakesNoSenseIsRefusedWithWhy) {
 }
 
 TEST(MembershipChange, AChangeWhileAnotherRunsOnTheSameMemberIsRefused) {
-  Cluster cluster;
+  MembershipNet cluster;
   MembershipRequest first{1, Kind::kAddVoter, 3};
   cluster.node(0).ChangeMembership(first, cluster.Now());
   MembershipRequest second{2, Kind::kAddVoter, 4};
@@ -176,7 +83,7 @@ TEST(MembershipChange, AChangeWhileAnotherRunsOnTheSameMemberIsRefused) {
 }
 
 TEST(MembershipChange, RacingChangesBothLandOneAfterTheOther) {
-  Cluster cluster;
+  MembershipNet cluster;
   MembershipRequest add3{1, Kind::kAddVoter, 3};
   MembershipRequest add4{2, Kind::kAddLearner, 4};
   cluster.node(0).ChangeMembership(add3, cluster.Now());
@@ -191,7 +98,7 @@ TEST(MembershipChange, RacingChangesBothLandOneAfterTheOther) {
 // voters only, then a voter added and the two that hold it removed one by
 // one. Without the catch-up the last configuration's majority never saw
 // the lease, and grants it again.
-void GrowThenShrinkPastTheHolders(Cluster& cluster, WriteOutcome expected_second_lock) {
+void GrowThenShrinkPastTheHolders(MembershipNet& cluster, WriteOutcome expected_second_lock) {
   cluster.Cut(2);
   ASSERT_EQ(cluster.Lock(0, "k", "first").outcome, WriteOutcome::kDone);
   cluster.Heal(2);
@@ -204,19 +111,19 @@ void GrowThenShrinkPastTheHolders(Cluster& cluster, WriteOutcome expected_second
 }
 
 TEST(MembershipChange, ALeaseOnTheRemovedMembersOnlyStaysHeld) {
-  Cluster cluster;
+  MembershipNet cluster;
   GrowThenShrinkPastTheHolders(cluster, WriteOutcome::kRefused);
 }
 
 TEST(MembershipChange, WithoutSettlingTheLeaseIsGrantedTwice) {
   BrokenRules broken;
   broken.change_without_settling = true;
-  Cluster cluster(5, 3, broken);
+  MembershipNet cluster(5, 3, broken);
   GrowThenShrinkPastTheHolders(cluster, WriteOutcome::kDone);
 }
 
 TEST(MembershipChange, TokensKeepGrowingAfterTheMembersThatIssuedThemLeave) {
-  Cluster cluster;
+  MembershipNet cluster;
   cluster.Cut(2);
   const WriteResult first = cluster.Lock(0, "k", "first");
   ASSERT_EQ(first.outcome, WriteOutcome::kDone);
@@ -237,7 +144,7 @@ TEST(MembershipChange, TokensKeepGrowingAfterTheMembersThatIssuedThemLeave) {
 }
 
 TEST(MembershipChange, AMemberAloneGrowsToThreeAndBackToOne) {
-  Cluster cluster(3, 1);
+  MembershipNet cluster(3, 1);
   ASSERT_EQ(cluster.Lock(0, "k", "a").outcome, WriteOutcome::kDone);
   ASSERT_EQ(cluster.Change(0, Kind::kAddVoter, 1).outcome, WriteOutcome::kDone);
   ASSERT_EQ(cluster.Change(0, Kind::kAddVoter, 2).outcome, WriteOutcome::kDone);
@@ -249,7 +156,7 @@ TEST(MembershipChange, AMemberAloneGrowsToThreeAndBackToOne) {
 }
 
 TEST(MembershipChange, AMemberThatMissedTheChangeIsToldByTheRefusalsOfItsRound) {
-  Cluster cluster;
+  MembershipNet cluster;
   cluster.Cut(0);
   ASSERT_EQ(cluster.Change(1, Kind::kAddVoter, 3).outcome, WriteOutcome::kDone);
   cluster.Heal(0);

@@ -10,19 +10,13 @@
 
 #include "cluster/membership.h"
 #include "cluster/node.h"
+#include "tests/cluster/membership_net.h"
 
 namespace lockerd::cluster {
 namespace {
 
 constexpr int64_t kWallMs = 1'700'000'000'000;
 
-Membership Config(uint64_t epoch, uint32_t voters, uint32_t learners = 0) {
-  Membership membership;
-  membership.epoch = epoch;
-  membership.voters = voters;
-  membership.learners = learners;
-  return membership;
-}
 
 class NodeMembership : public ::testing::Test {
  protected:

@@ -2,11 +2,14 @@
 // while clients lock and release through every member, and kept across
 // kill -9. docs/SPEC.md, "Membership", is the contract.
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <string>
 #include <thread>
@@ -297,6 +300,17 @@ TEST(Membership, AChangeSurvivesKillingEveryMember) {
     EXPECT_EQ(InfoField(client.get(), "cluster_epoch"), "2") << "m" << i;
     EXPECT_EQ(InfoField(client.get(), "cluster_voters"), "2") << "m" << i;
   }
+  // The removed member serves no key (it hears no chosen values), but
+  // still answers MEMBERS, where it is not listed.
+  {
+    RedisPtr removed = cluster->Connect(2);
+    const std::string refused = Text(Command(removed.get(), {"GET", "k"}));
+    EXPECT_EQ(refused.rfind("ERR this member (id 2) is not in the cluster's configuration (epoch 2)", 0), 0u)
+        << refused;
+    const std::vector<MemberRow> rows = Members(removed.get());
+    ASSERT_EQ(rows.size(), 2u);
+    EXPECT_EQ(rows[0].self + rows[1].self, 0);
+  }
   // Two voters, so a write needs both: with m1 down, m0 cannot write.
   RedisPtr other = cluster->Connect(1);
   ASSERT_TRUE(WaitForInfoField(other.get(), "member_state", "ok"));
@@ -307,6 +321,60 @@ TEST(Membership, AChangeSurvivesKillingEveryMember) {
   cluster->Stop(1);
   const std::string refused = Text(Command(client.get(), {"LOCK", "k", "a", "1000"}));
   EXPECT_EQ(refused.rfind("NOQUORUM", 0), 0u) << refused;
+}
+
+// The stop-every-member procedure for a new member list renumbers the
+// members: every member, old (its configuration kept in dir) or new (an
+// empty dir), must start from the new list's first configuration. Were the
+// old members to keep theirs, old and new would count different voters
+// under one epoch (two majorities that need not meet).
+TEST(Membership, AMemberListChangedOnPurposeStartsEveryMemberFromTheNewList) {
+  std::vector<int> ports;
+  for (int i = 0; i < 4; ++i) ports.push_back(FreePort());
+  const auto list_of = [&](size_t count) {
+    std::string list;
+    for (size_t i = 0; i < count; ++i) list += (i ? "," : "") + ("127.0.0.1:" + std::to_string(ports[i]));
+    return list;
+  };
+  std::vector<std::string> dirs(4);
+  const auto start = [&](size_t i, size_t count, bool changed) {
+    std::vector<std::string> args = kFastClusterSettings;
+    args.insert(args.end(), {"--cluster", list_of(count), "--cluster-secret", "a-long-enough-test-secret",
+                             "--advertise", "127.0.0.1:" + std::to_string(ports[i])});
+    if (changed) args.insert(args.end(), {"--cluster-list-changed", "yes"});
+    auto process = LockerdProcess::Start({.args = args, .dir = dirs[i], .port = ports[i]});
+    return process;
+  };
+  std::vector<std::unique_ptr<LockerdProcess>> members;
+  for (size_t i = 0; i < 3; ++i) {
+    char pattern[] = "/tmp/lockerd-list-XXXXXX";
+    dirs[i] = mkdtemp(pattern);
+    members.push_back(start(i, 3, false));
+  }
+  {
+    RedisPtr client = members[0]->Connect();
+    ASSERT_TRUE(WaitForInfoField(client.get(), "member_state", "ok"));
+    std::string removed;
+    for (int attempt = 0; attempt < 40 && removed != "OK"; ++attempt) {
+      removed = Text(Command(client.get(), {"MEMBERS", "REMOVE", "127.0.0.1:" + std::to_string(ports[2])}));
+      if (removed != "OK") std::this_thread::sleep_for(milliseconds(250));
+    }
+    ASSERT_EQ(removed, "OK");
+    EXPECT_EQ(InfoField(client.get(), "cluster_epoch"), "2");
+  }
+  for (auto& member : members) EXPECT_EQ(member->Stop(SIGTERM), 0);
+  members.clear();
+  char pattern[] = "/tmp/lockerd-list-XXXXXX";
+  dirs[3] = mkdtemp(pattern);
+  for (size_t i = 0; i < 4; ++i) members.push_back(start(i, 4, i < 3));
+  for (size_t i = 0; i < 4; ++i) {
+    RedisPtr client = members[i]->Connect();
+    ASSERT_TRUE(client && client->err == 0);
+    EXPECT_EQ(InfoField(client.get(), "cluster_epoch"), "1") << "m" << i;
+    EXPECT_EQ(InfoField(client.get(), "cluster_voters"), "4") << "m" << i;
+  }
+  for (auto& member : members) member->Stop(SIGTERM);
+  for (const std::string& dir : dirs) std::filesystem::remove_all(dir);
 }
 
 }  // namespace
