@@ -78,5 +78,6 @@ build_sanitized() {
   cmake -S "$ROOT" -B "$SANITIZED_BUILD_DIR" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
     -DLOCKERD_SANITIZE=ON -DLOCKERD_BUILD_TESTS=ON -DLOCKERD_BUILD_BENCH=OFF >/dev/null
-  cmake --build "$SANITIZED_BUILD_DIR" -j "$(nproc)"
+  # Extra arguments (--target ...) build only what the caller runs.
+  cmake --build "$SANITIZED_BUILD_DIR" -j "$(nproc)" "$@"
 }
