@@ -25,6 +25,8 @@ constexpr NamedRule kRules[] = {
     {"restart-ignores-round-reserve", &BrokenRules::restart_ignores_round_reserve},
     {"change-without-settling", &BrokenRules::change_without_settling},
     {"votes-in-old-epochs", &BrokenRules::votes_in_old_epochs},
+    {"empty-dir-takes-first-configuration", &BrokenRules::empty_dir_takes_first_configuration},
+    {"recovery-counts-undecided", &BrokenRules::recovery_counts_undecided},
 };
 
 }  // namespace

@@ -69,6 +69,15 @@ struct BrokenRules {
   // and newer: an old configuration's round can finish after the next
   // change was chosen.
   bool votes_in_old_epochs = false;
+  // A member with an empty dir in a cluster starts from the member list's
+  // first configuration (epoch 1, every listed member a voter), as if the
+  // configuration had never changed, instead of joining (epoch 0) until a
+  // member tells it the configuration or every listed member knows none.
+  bool empty_dir_takes_first_configuration = false;
+  // A recovery after lost memory counts the empty answer of a member that
+  // is checking whether the cluster is new, although that member may have
+  // lost its disk too (two memories lost at once).
+  bool recovery_counts_undecided = false;
 };
 
 // The rules by name ("forget-promises", ...), for the test tools' flags:

@@ -50,6 +50,7 @@ CoordinatorOptions CoordinatorOptionsOf(const NodeOptions& options) {
 
 Node::Node(NodeOptions options)
     : options_(options),
+      first_membership_(options.membership.epoch != 0 ? options.membership : Membership{0, 0, 0}),
       membership_(options.membership),
       table_(TombstoneMs(options, options.membership), HashKeyFromSeed(options.seed)),
       acceptor_(&table_, options.broken),
@@ -310,11 +311,15 @@ bool Node::AdoptMembership(const Membership& membership, Time now) {
   (void)now;
   if (membership.epoch <= membership_.epoch || !membership.Valid()) return false;
   UseMembership(membership);
+  NoteFirstConfiguration();
   NoteMembershipState();
   return true;
 }
 
 void Node::UseMembership(const Membership& membership) {
+  // A member that joins did not count the answers of members that knew a
+  // configuration (Handle): it asks again under this one.
+  if (membership_.epoch == 0 && membership.epoch != 0) recovery_.AskAgainSoon();
   membership_ = membership;
   coordinator_.SetMembership(membership_);
   table_.SetIdleMs(TombstoneMs(options_, membership_));
@@ -408,14 +413,21 @@ void Node::Tick(Time now) {
   txn_.Tick(now, &pending_);
   if (recovery_.recovering()) {
     if (recovery_.RequestsDue(now.mono_ms)) SendSyncRequests(now);
-    if (recovery_.Hopeless() || recovery_.FirstStartOverdue(now.mono_ms)) {
+    // A member that joins is overdue only once every listed member has
+    // answered (none knowing a configuration): one it has not heard from
+    // may be the one that knows it. Unless the operator said the cluster
+    // is new.
+    const bool waits_for_every_member =
+        membership_.epoch == 0 && !recovery_.EveryOtherAnswered() &&
+        options_.first_configuration != NodeOptions::FirstConfiguration::kAlsoWithAMemberMissing;
+    if (recovery_.Hopeless() || (recovery_.FirstStartOverdue(now.mono_ms) && !waits_for_every_member)) {
       if (!recovery_.lost_memory()) {
         // A first start that cannot tell whether the cluster is new (too
         // many of the others are recovering, or missing): as after losing
         // its memory.
         ++first_starts_undecided_;
         LoseMemory(now);
-      } else if (now.mono_ms >= acceptor_.quarantine_until_ms()) {
+      } else if (now.mono_ms >= acceptor_.quarantine_until_ms() && !waits_for_every_member) {
         FallBackToWallClockFloors(now);
       }
     }

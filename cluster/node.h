@@ -55,6 +55,24 @@ struct NodeOptions {
   // Active expiry handles at most this many registers per Tick, so that a
   // million leases ending at once do not stall the server's loop.
   size_t expire_budget = 10'000;
+  // When a member that starts with an empty dir in a cluster (it joins,
+  // epoch 0) may take the member list's first configuration, when no
+  // member tells it a newer one (`initial-cluster-state`):
+  enum class FirstConfiguration : uint8_t {
+    // Once every listed member has answered that it knows none: the
+    // cluster is new (or every dir was lost). A listed member that never
+    // answers (down, misconfigured) keeps the others waiting.
+    kWhenEveryMemberKnowsNone,
+    // The operator says the cluster is new: also once a majority of the
+    // listed members know none and the whole-cluster rule applies
+    // (quarantine, wall-clock floors), so that a new cluster starts
+    // with a member missing. Wrong for a cluster whose configuration
+    // changed: members removed since and wiped would be such a majority.
+    kAlsoWithAMemberMissing,
+    // The operator says the cluster exists: never; wait to be told.
+    kNever,
+  };
+  FirstConfiguration first_configuration = FirstConfiguration::kWhenEveryMemberKnowsNone;
   // Rules a test breaks on purpose, to prove its checker notices (broken.h);
   // passed down to the acceptor, the coordinators and recovery. Only tests
   // set them: lockerd has no setting that reaches this field.
@@ -102,10 +120,12 @@ class Node {
   // ballots and counters from its peers first. Call once, before anything
   // else.
   StartReport Start(const StartFacts& facts, Time now);
-  // Starts as after a crash (memory lost); for tests.
+  // Starts as after a crash (memory lost; the configuration file kept);
+  // for tests.
   void StartQuarantine(Time now) {
     StartFacts facts;
     facts.unclean = true;
+    facts.membership = membership_state_;
     Start(facts, now);
   }
   // What a clean stop saves: every register, free ones too.
@@ -270,6 +290,15 @@ class Node {
   void NoteMembershipState();
   // Makes `membership` this member's: its rounds', tombstones', recovery's.
   void UseMembership(const Membership& membership);
+  // An empty dir in a cluster (node_recovery.cc): epoch 0, the listed
+  // members to ask; and what ends it when no member knows a configuration.
+  void Join();
+  // False when it may not (a member never listed; `kNever`).
+  bool TakeFirstConfiguration();
+  // Adopted the first configuration with a register that never accepted a
+  // value: the register's value is that configuration, settled (as a
+  // member started from the list has it).
+  void NoteFirstConfiguration();
   // Whether a commit (Accept, Learn) from a peer is young enough to apply:
   // its age bounded, within L.
   bool FreshEnough(const Message& message, std::optional<int64_t> age_ms);
@@ -288,6 +317,9 @@ class Node {
   void SaveCounters(NodeState* state, Time now, bool ballot_floor = true) const;
 
   NodeOptions options_;
+  // The member list's first configuration (options_.membership when its
+  // epoch is not 0; else none, voters 0: a member never in the list).
+  Membership first_membership_;
   Membership membership_;
   MembershipState membership_state_;
   bool membership_state_changed_ = false;

@@ -27,6 +27,14 @@ StartReport Node::Start(const StartFacts& facts, Time now) {
     // lost) and its configuration register.
     membership_state_ = *facts.membership;
     if (membership_state_.adopted.Valid()) UseMembership(membership_state_.adopted);
+  } else if (!facts.saved && !facts.new_cluster && membership_.epoch != 0 && !membership_.Alone(options_.self) &&
+             !options_.broken.empty_dir_takes_first_configuration &&
+             !options_.broken.first_start_votes_at_once) {
+    // Nothing in dir: a new member, or one whose disk was lost, perhaps
+    // after the configuration changed; the member list's first
+    // configuration may then have majorities that no longer know the
+    // cluster (members removed since, or whose disks were lost too).
+    Join();
   }
   const bool cluster = !membership_.Alone(options_.self);
   // Every promise a log's run may have answered before syncing it is of a
@@ -287,7 +295,7 @@ void Node::AnswerSync(MemberId from, const SyncRequest& request) {
     reply.pristine = reply.token_counter == 0 && table_.registers_count() == 0 &&
                      table_.ballot_floor().round == 0 && membership_state_.value.settled &&
                      membership_state_.value.membership.epoch == membership_.epoch;
-    reply.undecided = recovery_.recovering();  // Not lost_memory(): a first-start check.
+    reply.undecided = recovery_.recovering() && !recovery_.lost_memory();  // A first-start check.
     const uint64_t vouched = vouched_runs_[from];
     reply.vouched = vouched != 0 && vouched == RecoverySync::RunOf(request.nonce);
     reply.run = recovery_.run();
@@ -317,6 +325,9 @@ void Node::OnSyncReply(MemberId from, const SyncReply& reply, Time now) {
   state.promised = std::max({state.promised, reply.config_promised, state.accepted});
   if (!(state == before)) membership_state_changed_ = true;
   if (!recovery_.Complete()) return;
+  // A member that joins counted only members that know no configuration
+  // either: it decides once every listed member has answered so.
+  if (membership_.epoch == 0 && !recovery_.EveryOtherAnswered()) return;
   if (!recovery_.lost_memory()) {
     if (recovery_.history_seen()) {
       // An empty dir in a cluster with history: this member lost its disk.
@@ -325,8 +336,49 @@ void Node::OnSyncReply(MemberId from, const SyncReply& reply, Time now) {
     }
     vouched_runs_ = recovery_.UnvotedRuns();
   }
+  // One that may not take the list's first configuration goes on asking
+  // until a member tells it one.
+  if (membership_.epoch == 0 && !TakeFirstConfiguration()) return;
   recovery_.Finish();
   acceptor_.SetSynced(true);
+}
+
+void Node::Join() {
+  // Epoch 0: it coordinates nothing, and asks every listed member. A
+  // member that knows a configuration answers with its epoch, and this
+  // member asks it for the configuration (CheckEpoch) before it counts the
+  // answer: it then checks, or recovers, under that configuration's voters.
+  Membership joining;
+  joining.epoch = 0;
+  joining.voters = first_membership_.members() & ~(uint32_t{1} << options_.self);
+  joining.learners = 0;
+  UseMembership(joining);
+  membership_state_.adopted = joining;
+  membership_state_.value = ConfigValue{joining, 0, true};
+  membership_state_changed_ = true;
+}
+
+bool Node::TakeFirstConfiguration() {
+  // Every listed member answered and none knows a configuration: the
+  // cluster is new (or every dir was lost, which no rule can tell apart).
+  // A member never listed (started to join) waits to be told, as does one
+  // whose operator said the cluster exists.
+  if (!first_membership_.Valid() ||
+      options_.first_configuration == NodeOptions::FirstConfiguration::kNever) {
+    return false;
+  }
+  UseMembership(first_membership_);
+  NoteFirstConfiguration();
+  NoteMembershipState();
+  return true;
+}
+
+void Node::NoteFirstConfiguration() {
+  if (!(membership_ == first_membership_) || membership_state_.accepted != Ballot{}) return;
+  const ConfigValue first{first_membership_, 0, true};
+  if (membership_state_.value == first) return;
+  membership_state_.value = first;
+  membership_state_changed_ = true;
 }
 
 void Node::FallBackToWallClockFloors(Time now) {
@@ -342,6 +394,7 @@ void Node::FallBackToWallClockFloors(Time now) {
   coordinator_.RaiseBallot(floor);
   acceptor_.RaiseTokenCounter(token_floor);
   ++recovery_fallbacks_;
+  if (membership_.epoch == 0) TakeFirstConfiguration();
   recovery_.Finish();
   acceptor_.SetSynced(true);
 }

@@ -59,6 +59,13 @@ bool RecoverySync::OnReply(MemberId from, const SyncReply& reply) {
     if (others - static_cast<size_t>(std::popcount(recovering_mask_)) < MajorityOf(others)) hopeless_ = true;
     return false;
   }
+  if (kind_ == Kind::kLostMemory && reply.undecided && !broken_.recovery_counts_undecided) {
+    // The empty answer of a member checking whether the cluster is new:
+    // it may have lost its disk too, and with it a vote this recovery must
+    // learn of (two memories lost at once in five: the token of a lease
+    // chosen on both and a third member). It counts once it has decided.
+    return false;
+  }
   recovering_mask_ &= ~bit;
   answered_mask_ |= bit;
   if (!reply.pristine && !reply.vouched) history_seen_ = true;

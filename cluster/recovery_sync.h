@@ -72,6 +72,11 @@ class RecoverySync {
     hopeless_ = others_ == 0;
     if (recovering_) next_request_ms_ = 0;  // Ask the new voters at once.
   }
+  // A member that joins (epoch 0) heard a configuration: the requests go
+  // again at once (the answers of members that knew it were not counted).
+  void AskAgainSoon() {
+    if (recovering_ && requests_sent_) next_request_ms_ = 0;
+  }
   bool recovering() const { return recovering_; }
   // A member that lost its memory answers others' recoveries "recovering";
   // one checking that the cluster is new answers with what it has.
@@ -110,6 +115,10 @@ class RecoverySync {
   // A counted answer came from a member that has promised or accepted a
   // ballot, or seen a token: the cluster has history.
   bool history_seen() const { return history_seen_; }
+  // Every other member answered this recovery, with its memory or saying
+  // it is recovering: a member that joins and knows no configuration waits
+  // for that before it takes the member list's first one (Node::Tick).
+  bool EveryOtherAnswered() const { return (answered_mask_ | recovering_mask_) == others_; }
   // The run of each member whose counted answer showed no vote of its own
   // (0: none): once this first start finds the cluster new, those runs had
   // not voted then, and the node vouches for them while they check.

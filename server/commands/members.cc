@@ -55,6 +55,12 @@ void ListMembers(CommandContext& c) {
     }
     return false;
   };
+  if (membership.epoch == 0) {
+    // Joining: the members it asks are no configuration.
+    return c.engine.ReplyError(
+        c.client, "TRYAGAIN this member is joining: it has not learned the cluster's configuration yet "
+                  "(INFO cluster, and its log, say what it waits for)");
+  }
   const cluster::ConfigValue& register_value = node.membership_state().value;
   // The register's value is this configuration and says it is settled:
   // every voter holds every key (a new voter is caught up by the settle).

@@ -85,6 +85,10 @@ struct Config {
   // The member list differs from the one `dir` remembers on purpose (every
   // member was stopped first): start as after a crash (server/data_dir.h).
   bool cluster_list_changed = false;
+  // What a member that starts with an empty dir may assume (etcd's
+  // --initial-cluster-state): "" (neither), "new" or "existing"
+  // (cluster::NodeOptions::first_configuration).
+  std::string initial_cluster_state;
   // Not a setting: no file line or flag sets it, and CONFIG GET does not
   // show it. Rules of the cluster protocol broken on purpose (see
   // cluster/broken.h), set only by the fault suite's test-only binary

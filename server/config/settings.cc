@@ -231,6 +231,19 @@ const std::vector<Setting>& Settings() {
        "first; start as after a crash (default no)",
        [](Config& c, const Values& v) { return SetYesNo(&c.cluster_list_changed, v); },
        [](const Config& c) { return std::string(c.cluster_list_changed ? "yes" : "no"); }},
+      {"initial-cluster-state", "new|existing",
+       "with an empty dir: new lets a new cluster start with a listed member missing (after a "
+       "restart quarantine); existing never takes the member list's configuration, only one a "
+       "member tells (default: take it once every listed member says it knows none)",
+       [](Config& c, const Values& v) -> std::string {
+         std::string error;
+         const std::string value = base::ToLower(OneValue(v, &error));
+         if (!error.empty()) return error;
+         if (value != "new" && value != "existing") return "must be new or existing";
+         c.initial_cluster_state = value;
+         return {};
+       },
+       [](const Config& c) { return c.initial_cluster_state; }},
       {"appendonly", "yes|no",
        "log every promise and grant to dir/lockerd.aof, synced before it is answered, so that a "
        "crash costs no quarantine (default no)",

@@ -22,6 +22,9 @@ cluster::NodeOptions NodeOptionsOf(const Config& config, uint64_t seed) {
   options.round_timeout_ms = config.round_timeout_ms;
   // This run's incarnation: from the (random) seed, in 1..2^63-1.
   options.incarnation = ((seed * 0x9E3779B97F4A7C15ull) >> 1) | 1;
+  using First = cluster::NodeOptions::FirstConfiguration;
+  if (config.initial_cluster_state == "new") options.first_configuration = First::kAlsoWithAMemberMissing;
+  if (config.initial_cluster_state == "existing") options.first_configuration = First::kNever;
   options.broken = config.broken_rules;
   return options;
 }

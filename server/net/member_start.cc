@@ -6,6 +6,7 @@
 #include <malloc.h>
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "base/errors.h"
@@ -102,6 +103,8 @@ bool Server::Restore() {
   engine_.process().leases_loaded = report.leases_loaded;
   engine_.process().unclean_start = report.kind == cluster::StartKind::kUnclean;
   LogStart(report, previous, facts);
+  epoch_seen_ = engine_.node().membership().epoch;
+  joining_since_ms_ = now.mono_ms;
   was_voting_ = !engine_.node().Quarantined(now);
   if (config_.appendonly) return OpenLog(previous, now);
   if (previous.from_log) {
@@ -138,8 +141,9 @@ void Server::LogStart(const cluster::StartReport& report, const PreviousRun& pre
       Log(LogLevel::kNotice, "First start with dir %s", config_.dir.c_str());
       if (report.checking_new) {
         Log(LogLevel::kNotice,
-            "Empty dir in a cluster: asking the other members whether the cluster is new (this "
-            "member may have lost its disk) before voting");
+            "Empty dir in a cluster: joining. It asks the listed members for the cluster's "
+            "configuration (this member may have lost its disk, after changes), and takes the "
+            "member list's own only once every listed member says it knows none (a new cluster)");
       }
       break;
     case cluster::StartKind::kClean:
@@ -201,6 +205,24 @@ void Server::NoteVotingState(Time now) {
         "Could not tell within five request rounds whether the cluster is new (a member is down "
         "or not started): starting as after a crash (quarantine %lld ms, then recovery)",
         static_cast<long long>(node.quarantine_until_ms() - now.mono_ms));
+  }
+  const uint64_t epoch = node.membership().epoch;
+  if (epoch != 0 && epoch_seen_ == 0) {
+    Log(LogLevel::kNotice, "Joined: the cluster's configuration is epoch %llu (%zu voters)",
+        static_cast<unsigned long long>(epoch), node.membership().voter_count());
+  }
+  epoch_seen_ = epoch;
+  constexpr int64_t kJoiningWarnMs = 10'000;
+  if (epoch == 0 && !joining_warned_ && now.mono_ms - joining_since_ms_ >= kJoiningWarnMs) {
+    joining_warned_ = true;
+    Log(LogLevel::kWarning,
+        "Still joining after %lld s: no listed member has told this member a configuration, and "
+        "not every listed member has answered (%zu of %zu). A new cluster takes the member list's "
+        "configuration once they all have; if one will not start, start the others with "
+        "initial-cluster-state new (never for a cluster whose members changed)",
+        static_cast<long long>(kJoiningWarnMs / 1000),
+        node.recovery().answered_count() + node.recovery().recovering_count(),
+        static_cast<size_t>(std::popcount(node.membership().voters)));
   }
   const bool voting = !node.Quarantined(now);
   if (voting && !was_voting_) Log(LogLevel::kNotice, "Quarantine over: this member votes again");

@@ -219,6 +219,11 @@ class Server : private TurnDriver {
   uint64_t fallbacks_seen_ = 0;
   uint64_t first_starts_with_history_seen_ = 0;
   uint64_t first_starts_undecided_seen_ = 0;
+  // A member with an empty dir joins (epoch 0): logged when it learns a
+  // configuration, and once when that takes long.
+  uint64_t epoch_seen_ = 1;
+  int64_t joining_since_ms_ = 0;
+  bool joining_warned_ = false;
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
   // Client connections by last progress, and the one timer armed for the
   // head's deadline (`timeout`); unused when the setting is 0.

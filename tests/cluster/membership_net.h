@@ -56,6 +56,16 @@ class MembershipNet {
     nodes_[i]->Start(StartFacts{}, Now());
     std::erase_if(wire_, [&](const Message& m) { return m.to == i; });
   }
+  // A listed member started with an empty dir, as the server starts one
+  // (it joins by itself: Node::Start).
+  void StartEmpty(size_t i) {
+    ++restarts_;
+    nodes_[i] = std::make_unique<Node>(Options(i, /*joins=*/false));
+    nodes_[i]->Start(StartFacts{}, Now());
+    std::erase_if(wire_, [&](const Message& m) { return m.to == i; });
+  }
+  // What members started with an empty dir assume (initial-cluster-state).
+  NodeOptions::FirstConfiguration first_configuration = NodeOptions::FirstConfiguration::kWhenEveryMemberKnowsNone;
   // A crash without its memory (no log), its configuration kept.
   void RestartUnclean(size_t i) {
     const MembershipState state = nodes_[i]->membership_state();
@@ -138,6 +148,7 @@ class MembershipNet {
     options.seed = 100 + i + 17 * restarts_;
     options.incarnation = 1000 + i + 100 * restarts_;
     options.broken = broken_;
+    options.first_configuration = first_configuration;
     return options;
   }
 

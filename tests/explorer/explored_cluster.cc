@@ -27,15 +27,6 @@ constexpr int kSettleDeliveriesMax = 10'000;
 // Every machine stays in one boot: the boot clock reads real time.
 const char* const kBootId = "boot";
 
-// What a node's configuration state is before any change: the first
-// configuration, its register never written.
-cluster::MembershipState FreshMembershipState(const cluster::Membership& membership) {
-  cluster::MembershipState state;
-  state.adopted = membership;
-  state.value = cluster::ConfigValue{membership, 0, true};
-  return state;
-}
-
 void AddMembership(const cluster::Membership& membership, cluster::StateDigest* digest) {
   digest->Add(membership.epoch);
   digest->Add(membership.voters);
@@ -391,12 +382,11 @@ void ExploredCluster::Restart(size_t member, bool clean, bool wall_stepped, bool
     m.disk = nullptr;
     m.aof = nullptr;
     m.disk_digest = 0;
-    // Once the configuration may have changed, its operator starts it as a
-    // member that joins: the member list it was first started with may no
-    // longer be the cluster's (CLUSTER-SAFETY.md, "Membership change").
-    const cluster::MembershipState first =
-        FreshMembershipState(cluster::Membership::Initial(options_.members));
-    m.joins = m.joins || options_.spares > 0 || (m.membership && *m.membership != first);
+    // A listed member starts from the list, and with an empty dir joins by
+    // itself (Node::Start: epoch 0 until a member tells it the
+    // configuration, or every listed member knows none); a spare, never
+    // listed, is started to join.
+    m.joins = m.joins || member >= options_.members;
     m.membership.reset();
   }
   // An empty dir has no running marker either: the start is a first one.

@@ -44,10 +44,10 @@
 // add. A script's operator steps (client_script.h) ask a member for a
 // change; the member's configuration state (Node::membership_state) is
 // written to its disk before anything it sends leaves, so it survives
-// crashes and clean restarts and is lost only with the disk; a member
-// whose disk is lost once the configuration may have changed starts as a
-// joiner (epoch 0, knowing only the other processes), as the simulator's
-// do. A RELEASE is checked against the voters of the answering member's
+// crashes and clean restarts and is lost only with the disk; a listed
+// member whose disk is lost starts with an empty dir and joins by itself
+// (epoch 0, asking the listed members: Node::Start), a spare as a joiner
+// that knows only the other processes, as the simulator's do. A RELEASE is checked against the voters of the answering member's
 // configuration (or of one or two before it: a round keeps the
 // configuration it started under), and two members that adopt different
 // configurations under one epoch are a violation of their own.
@@ -163,8 +163,8 @@ class ExploredCluster {
     // The configuration adopted and the configuration register, as the
     // member's disk keeps them (through crashes; lost with the disk).
     std::optional<cluster::MembershipState> membership;
-    // Starts as a joiner: its disk was lost once the configuration may
-    // have changed.
+    // A spare (never in the member list) that lost its disk: it starts as
+    // a joiner that knows no first configuration.
     bool joins = false;
   };
   // Everything a state is; copied to go back to it (the members' nodes are

@@ -17,6 +17,7 @@
 
 #include "tests/support/lockerd_cluster.h"
 #include "tests/support/lockerd_process.h"
+#include "tests/support/reply_text.h"
 
 namespace lockerd::testing {
 namespace {
@@ -61,12 +62,6 @@ std::vector<MemberRow> Members(redisContext* client) {
     rows.push_back(row);
   }
   return rows;
-}
-
-std::string Text(const ReplyPtr& reply) {
-  if (reply == nullptr) return "(no reply)";
-  if (reply->type == REDIS_REPLY_STATUS || reply->type == REDIS_REPLY_ERROR) return reply->str;
-  return "(type " + std::to_string(reply->type) + ")";
 }
 
 // A change, sent until it is answered +OK (a -TRYAGAIN or -NOQUORUM while
@@ -384,6 +379,62 @@ TEST(Membership, AMemberListChangedOnPurposeStartsEveryMemberFromTheNewList) {
   }
   for (auto& member : members) member->Stop(SIGTERM);
   for (const std::string& dir : dirs) std::filesystem::remove_all(dir);
+}
+
+// The attack on the member list's first configuration, on real processes:
+// three voters shrink to one (m0); the two removed are wiped and started
+// again with the member list while m0 is unreachable (paused). Taking the
+// list's configuration they would be a majority of it, and grant what m0
+// grants. They join instead: no configuration, no grant, until m0 tells
+// them theirs; then MEMBERS ADD brings one back.
+TEST(Membership, RemovedMembersStartedWithEmptyDirsNeverGrantBesideTheVoterLeft) {
+  auto cluster = LockerdCluster::Start(3, kFastClusterSettings);
+  EXPECT_EQ(Change(*cluster, 0, {"MEMBERS", "REMOVE", Address(*cluster, 1)}), "OK");
+  EXPECT_EQ(Change(*cluster, 0, {"MEMBERS", "REMOVE", Address(*cluster, 2)}), "OK");
+  RedisPtr left = cluster->Connect(0);
+  const ReplyPtr held = Command(left.get(), {"LOCK", "k", "a", "1500"});
+  ASSERT_EQ(held->type, REDIS_REPLY_INTEGER) << Text(held);
+  const std::string epoch = InfoField(left.get(), "cluster_epoch");
+  EXPECT_EQ(epoch, "3");
+  for (const size_t i : {1, 2}) {
+    cluster->Kill(i);
+    std::error_code ignored;
+    for (const auto& entry : std::filesystem::directory_iterator(cluster->member(i).dir())) {
+      std::filesystem::remove_all(entry.path(), ignored);  // Decommissioned: wiped.
+    }
+  }
+  cluster->Pause(0);
+  cluster->Restart(1);
+  cluster->Restart(2);
+  // Longer than a restart quarantine and the whole-cluster rule take here.
+  const Clock::time_point until = Clock::now() + milliseconds(8000);
+  RedisPtr wiped = cluster->Connect(1);
+  while (Clock::now() < until) {
+    const ReplyPtr other = Command(wiped.get(), {"LOCK", "k", "b", "1000"});
+    ASSERT_NE(other, nullptr);
+    // m0, paused, stands for a voter cut off that goes on granting.
+    ASSERT_EQ(other->type, REDIS_REPLY_ERROR) << "m1 granted k (token " << other->integer << ") beside m0";
+    EXPECT_EQ(std::string(other->str).rfind("TRYAGAIN", 0), 0u) << other->str;
+    std::this_thread::sleep_for(milliseconds(250));
+  }
+  EXPECT_EQ(InfoField(wiped.get(), "cluster_epoch"), "0");
+  EXPECT_EQ(Text(Command(wiped.get(), {"MEMBERS"})).rfind("TRYAGAIN this member is joining", 0), 0u);
+  cluster->Resume(0);
+  EXPECT_TRUE(WaitForInfoField(wiped.get(), "cluster_epoch", epoch, std::chrono::seconds(10)))
+      << cluster->member(1).Log();
+  EXPECT_TRUE(Eventually([&] {
+    return cluster->member(1).Log().find("Joined: the cluster's configuration is epoch 3") != std::string::npos;
+  })) << cluster->member(1).Log();
+  EXPECT_EQ(Text(Command(wiped.get(), {"LOCK", "k", "b", "1000"})).rfind("ERR this member (id 1) is not in", 0), 0u);
+  // Back in the configuration (it lost its disk: a quarantine first).
+  EXPECT_EQ(Change(*cluster, 0, {"MEMBERS", "ADD", Address(*cluster, 1)}), "OK");
+  int64_t token = 0;
+  for (int attempt = 0; attempt < 100 && token == 0; ++attempt) {
+    const ReplyPtr again = Command(wiped.get(), {"LOCK", "k", "b", "1000"});
+    if (again->type == REDIS_REPLY_INTEGER) token = again->integer;
+    else std::this_thread::sleep_for(milliseconds(200));
+  }
+  EXPECT_GT(token, held->integer) << "tokens grow through the wipe";
 }
 
 }  // namespace

@@ -27,7 +27,8 @@ TEST(PeerAuth, AMemberWithTheWrongSecretIsRefusedAndLogged) {
     const std::string self = "127.0.0.1:" + std::to_string(ports[i]);
     members.push_back(LockerdProcess::Start(
         {.args = {"--cluster", list, "--advertise", self, "--cluster-secret",
-                  i == 2 ? "not-the-secret" : "the-secret", "--max-lease-ms", "1500"},
+                  i == 2 ? "not-the-secret" : "the-secret", "--max-lease-ms", "1500",
+                  "--initial-cluster-state", "new"},
          .port = ports[i]}));
   }
   RedisPtr good = members[0]->Connect();
@@ -40,8 +41,8 @@ TEST(PeerAuth, AMemberWithTheWrongSecretIsRefusedAndLogged) {
   EXPECT_NE(members[0]->Log().find("wrong cluster secret"), std::string::npos);
   EXPECT_NE(members[2]->Log().find("wrong cluster secret"), std::string::npos);
   // A new cluster with a member missing cannot tell itself from one that lost
-  // its disks: members 0 and 1 vote once their quarantine is over
-  // (CLUSTER-SAFETY.md, "Restarts").
+  // its disks: started as new (initial-cluster-state), members 0 and 1 vote
+  // once their quarantine is over (CLUSTER-SAFETY.md, "Restarts").
   for (size_t i = 0; i < 2; ++i) {
     RedisPtr member = members[i]->Connect();
     ASSERT_TRUE(WaitForInfoField(member.get(), "member_state", "ok", std::chrono::seconds(20)))

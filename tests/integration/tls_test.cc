@@ -312,13 +312,16 @@ TEST_F(TlsCluster, ALockThroughOneMemberIsSeenByAnother) {
 TEST_F(TlsCluster, AMemberWithAnotherCasCertificateCannotJoin) {
   // Member 2 trusts the right CA but holds a certificate from another: the
   // others refuse it as a server and as a client.
+  // A new cluster with a member missing cannot tell itself from one whose
+  // members were removed and wiped: the operator says it is new, and the
+  // two vote once their quarantine is over.
+  std::vector<std::string> settings = kFastClusterSettings;
+  settings.insert(settings.end(), {"--initial-cluster-state", "new"});
   cluster_ = LockerdCluster::StartTlsOnly(
-      3, kFastClusterSettings, {MemberArgs("server"), MemberArgs("server"), MemberArgs("other")});
+      3, settings, {MemberArgs("server"), MemberArgs("server"), MemberArgs("other")});
   for (size_t i = 0; i < 2; ++i) {
     EXPECT_TRUE(Eventually([&] { return Reachable(i) == "2"; }, std::chrono::seconds(10)))
         << "member " << i << "; its log:\n" << cluster_->member(i).Log();
-    // A new cluster with a member missing cannot tell itself from one that
-    // lost its disks: they vote once their quarantine is over.
     EXPECT_TRUE(Eventually([&] { return Field(i, "member_state") == "ok"; }, std::chrono::seconds(20)))
         << "member " << i << " votes; its log:\n" << cluster_->member(i).Log();
   }

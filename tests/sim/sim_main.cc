@@ -43,7 +43,7 @@ int main(int argc, char** argv) {
           "  --replay SEED   run one seed and print every event\n"
           "  --no-scripts    clients use LOCK, EXTEND and RELEASE only (no transactions)\n"
           "  --scenario crash-all-but-one|clean-restart-clock-step|clean-restart-after-release|\n"
-          "             link-backlog|replaced-disk\n"
+          "             link-backlog|replaced-disk|replace-the-writers|wiped-after-shrinking\n"
           "                  the seeds run one of issue 14's restart scenarios\n"
           "  --break-rule NAME\n"
           "                  a cluster rule broken on purpose (cluster/broken.h), for the\n"

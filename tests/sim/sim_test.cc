@@ -76,11 +76,13 @@ SimOptions ScenarioOptions(SimOptions::Scenario scenario, uint64_t seed) {
 
 constexpr SimOptions::Scenario kScenarios[] = {
     SimOptions::Scenario::kCrashAllButOneOfTheWriters,
+    SimOptions::Scenario::kCrashAndWipeTheWriters,
     SimOptions::Scenario::kCleanRestartWithClockStep,
     SimOptions::Scenario::kCleanRestartAfterARelease,
     SimOptions::Scenario::kLinkBacklog,
     SimOptions::Scenario::kReplacedDisk,
     SimOptions::Scenario::kReplaceTheWriters,
+    SimOptions::Scenario::kWipedAfterShrinking,
 };
 
 TEST(Simulation, RestartScenariosHoldForManySeeds) {
@@ -238,6 +240,28 @@ TEST(BrokenVariants, AWipedMemberVotingAsIfNewIsCaught) {
   EXPECT_NE(ScenarioSeedThatCatches(&cluster::BrokenRules::first_start_votes_at_once,
                                     SimOptions::Scenario::kReplacedDisk, "first start votes at once",
                                     300),
+            0u);
+}
+
+// Found while modelling issue 18: a recovery after a crash counted the
+// empty answer of a member checking whether the cluster is new. Two of the
+// three that wrote a lease lose their memory at once, one of them its disk
+// too, while the third is slow: the first learns no ballot of the lease,
+// and a round at a lower ballot wins a majority beside the lease's copy.
+TEST(BrokenVariants, ARecoveryCountingACheckingMembersAnswerIsCaught) {
+  EXPECT_NE(ScenarioSeedThatCatches(&cluster::BrokenRules::recovery_counts_undecided,
+                                    SimOptions::Scenario::kCrashAndWipeTheWriters,
+                                    "recovery counts undecided", 300),
+            0u);
+}
+
+// Issue 18: two voters removed, their dirs wiped, started again with the
+// member list; taking its first configuration, they are a majority of it
+// while the voter left, cut off, grants on its own.
+TEST(BrokenVariants, AnEmptyDirTakingTheListsFirstConfigurationIsCaught) {
+  EXPECT_NE(ScenarioSeedThatCatches(&cluster::BrokenRules::empty_dir_takes_first_configuration,
+                                    SimOptions::Scenario::kWipedAfterShrinking,
+                                    "empty dir takes the first configuration", 50),
             0u);
 }
 

@@ -82,8 +82,8 @@ class World {
     std::vector<std::function<void()>> backlog;  // Arrived while paused.
     bool in_turn = false;  // Resume reads the backlog: one AfterNodeCall for all of it.
     uint64_t timer_generation = 0;
-    // Lost its dir after membership changes: it starts knowing no
-    // configuration, only whom to ask (--join).
+    // A spare (never in the member list) that lost its dir: it starts
+    // knowing no configuration, only whom to ask (--join).
     bool joins = false;
   };
 
@@ -216,6 +216,7 @@ class World {
   void RequestChange(size_t at, cluster::MembershipRequest request,
                      std::function<void(const WriteResult&)> then);
   void ReplaceTheWriters();
+  void WipeTheRemoved();
   // A RELEASE acknowledged by `answering`: free on a majority of its
   // configuration's voters (or of the one before, which its round may have
   // run under).
@@ -649,10 +650,9 @@ void World::Crash(size_t index, std::optional<int64_t> down_us, bool disk_lost) 
   CountNodeStats(*member.node);
   member.node.reset();  // Memory lost; the disk keeps its running marker...
   if (disk_lost) {      // ...unless it is lost too: it starts with an empty dir.
-    // Once the configuration has changed, its operator starts it as a
-    // member that joins (the member list it was first started with may
-    // no longer be the cluster's: CLUSTER-SAFETY.md, "Membership change").
-    member.joins = member.disk.membership.has_value() || options_.spares > 0;
+    // A listed member starts from the list, and with an empty dir joins by
+    // itself (Node::Start); a spare, never listed, is started to join.
+    member.joins = index >= options_.members;
     member.disk = Disk{};
     ++report_.faults["disk-lost"];
   }
@@ -806,15 +806,18 @@ void World::ScenarioTick() {
   switch (options_.scenario) {
     case SimOptions::Scenario::kNone:
       return;
-    case SimOptions::Scenario::kCrashAllButOneOfTheWriters: {
+    case SimOptions::Scenario::kCrashAllButOneOfTheWriters:
+    case SimOptions::Scenario::kCrashAndWipeTheWriters: {
       // order: a minority cut off, the rest write; all the rest but the
-      // last crash together after a while, the last is slow.
+      // last crash together after a while (one of them losing its disk, in
+      // the second scenario), the last is slow.
       const size_t cut = (options_.members - 1) / 2;
+      const bool wipe = options_.scenario == SimOptions::Scenario::kCrashAndWipeTheWriters;
       CutOff({order.begin(), order.begin() + static_cast<long>(cut)});
-      At(now_us_ + Uniform(150'000, 500'000), [this, order, cut, up] {
+      At(now_us_ + Uniform(150'000, 500'000), [this, order, cut, up, wipe] {
         ++report_.faults["scenario"];
         for (size_t i = cut; i + 1 < order.size(); ++i) {
-          if (up(order[i])) Crash(order[i], Uniform(50'000, 200'000));
+          if (up(order[i])) Crash(order[i], Uniform(50'000, 200'000), /*disk_lost=*/wipe && i == cut);
         }
         Pause(order.back(), Uniform(1'400'000, 2'500'000));
         At(now_us_ + Uniform(50'000, 300'000), [this] { HealAll(); });
@@ -875,6 +878,8 @@ void World::ScenarioTick() {
       ReplaceTheWriters();
       break;
     }
+    case SimOptions::Scenario::kWipedAfterShrinking:
+      return WipeTheRemoved();
     case SimOptions::Scenario::kLinkBacklog: {
       ++report_.faults["scenario"];
       const int64_t tombstone_us = 1000 * cluster::StaleStateLifeMs(options_.max_lease_ms, options_.drift,
@@ -1434,6 +1439,48 @@ void World::ReplaceTheWriters() {
   });
 }
 
+void World::WipeTheRemoved() {
+  using Kind = cluster::MembershipRequest::Kind;
+  const auto member = [](size_t i) { return static_cast<cluster::MemberId>(i); };
+  const size_t asker = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
+  const cluster::Membership config = members_[asker].node->membership();
+  std::vector<size_t> voters;
+  std::vector<size_t> others;
+  for (size_t i = 0; i < Processes(); ++i) {
+    (config.IsVoter(member(i)) ? voters : others).push_back(i);
+  }
+  const int64_t stale_us =
+      1000 * cluster::StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms);
+  if (voters.size() != 3) {
+    // Back to three voters first (the wiped members, added again).
+    if (voters.size() < 3 && !others.empty() && config.epoch != 0) {
+      RequestChange(asker, {0, Kind::kAddVoter, member(others[0])}, [](const WriteResult&) {});
+    }
+    At(now_us_ + Uniform(500'000, 1'000'000), [this] { ScenarioTick(); });
+    return;
+  }
+  ++report_.faults["scenario"];
+  std::shuffle(voters.begin(), voters.end(), rng_);
+  const size_t keeper = voters[0];
+  const size_t a = voters[1];
+  const size_t b = voters[2];
+  // Long enough for the two to finish any first-start check, quarantine
+  // and recovery they could finish without the keeper.
+  const int64_t cut_us = 3 * stale_us + Uniform(500'000, 1'500'000);
+  At(now_us_ + cut_us + 3'000'000, [this] { ScenarioTick(); });
+  RequestChange(keeper, {0, Kind::kRemove, member(a)}, [this, keeper, a, b, cut_us, member](const WriteResult& r) {
+    if (r.outcome != WriteOutcome::kDone) return;
+    RequestChange(keeper, {0, Kind::kRemove, member(b)}, [this, keeper, a, b, cut_us](const WriteResult& r2) {
+      if (r2.outcome != WriteOutcome::kDone) return;
+      CutOff({keeper});
+      clients_cut_[keeper] = false;  // Its clients keep using it.
+      if (members_[a].node) Crash(a, Uniform(50'000, 200'000), /*disk_lost=*/true);
+      if (members_[b].node) Crash(b, Uniform(50'000, 200'000), /*disk_lost=*/true);
+      At(now_us_ + cut_us, [this] { HealAll(); });
+    });
+  });
+}
+
 size_t World::FreeMembers(const std::string& key, uint64_t token, uint32_t voters) {
   size_t free_members = 0;
   for (size_t i = 0; i < members_.size(); ++i) {
@@ -1536,6 +1583,7 @@ SimOptions OptionsForScenario(SimOptions::Scenario scenario, uint64_t seed) {
   options.scenario = scenario;
   switch (scenario) {
     case SimOptions::Scenario::kCrashAllButOneOfTheWriters:
+    case SimOptions::Scenario::kCrashAndWipeTheWriters:
       options.members = 5;
       options.clients = 5;
       break;
@@ -1572,11 +1620,13 @@ SimOptions OptionsForSharedOwner(uint64_t seed) {
 namespace {
 constexpr std::pair<SimOptions::Scenario, const char*> kScenarioNames[] = {
     {SimOptions::Scenario::kCrashAllButOneOfTheWriters, "crash-all-but-one"},
+    {SimOptions::Scenario::kCrashAndWipeTheWriters, "crash-and-wipe-the-writers"},
     {SimOptions::Scenario::kCleanRestartWithClockStep, "clean-restart-clock-step"},
     {SimOptions::Scenario::kCleanRestartAfterARelease, "clean-restart-after-release"},
     {SimOptions::Scenario::kLinkBacklog, "link-backlog"},
     {SimOptions::Scenario::kReplacedDisk, "replaced-disk"},
     {SimOptions::Scenario::kReplaceTheWriters, "replace-the-writers"},
+    {SimOptions::Scenario::kWipedAfterShrinking, "wiped-after-shrinking"},
 };
 }  // namespace
 

@@ -64,6 +64,10 @@ struct SimOptions {
     // A minority cut off while the rest writes; then all but one of the
     // rest crash at once and the last one is slow while they recover.
     kCrashAllButOneOfTheWriters,
+    // As kCrashAllButOneOfTheWriters, but one of those that crash loses its
+    // disk too: it checks whether the cluster is new while the others
+    // recover, and its empty answer must not count for them.
+    kCrashAndWipeTheWriters,
     // One member cut off; another stops cleanly and comes back with its
     // wall clock stepped forward; the third is slow after.
     kCleanRestartWithClockStep,
@@ -82,6 +86,13 @@ struct SimOptions {
     // the other, and they become the spares of the next round. Also a
     // member cut off through two changes, whose clients keep using it.
     kReplaceTheWriters,
+    // Membership (issue 18): three voters shrink to one; the one left is
+    // cut off (its clients keep using it) while the two removed lose their
+    // dirs and start again with the member list's, empty; the network heals
+    // long after, and they are added back. Members that restart with an
+    // empty dir must not take the list's first configuration, of which the
+    // two would be a majority.
+    kWipedAfterShrinking,
   };
   Scenario scenario = Scenario::kNone;
   // Clients hold a lease briefly and release it (the keys change hands
