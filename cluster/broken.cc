@@ -27,6 +27,7 @@ constexpr NamedRule kRules[] = {
     {"votes-in-old-epochs", &BrokenRules::votes_in_old_epochs},
     {"empty-dir-takes-first-configuration", &BrokenRules::empty_dir_takes_first_configuration},
     {"recovery-counts-undecided", &BrokenRules::recovery_counts_undecided},
+    {"joined-falls-back-early", &BrokenRules::joined_falls_back_early},
 };
 
 }  // namespace

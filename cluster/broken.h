@@ -78,6 +78,11 @@ struct BrokenRules {
   // is checking whether the cluster is new, although that member may have
   // lost its disk too (two memories lost at once).
   bool recovery_counts_undecided = false;
+  // A member that joined with an empty dir takes the whole-cluster rule
+  // under a configuration it was told as soon as a majority of it is
+  // recovering, without hearing from every member of it (one that missed
+  // its own removal may have told it an old one).
+  bool joined_falls_back_early = false;
 };
 
 // The rules by name ("forget-promises", ...), for the test tools' flags:

@@ -417,9 +417,12 @@ void Node::Tick(Time now) {
     // answered (none knowing a configuration): one it has not heard from
     // may be the one that knows it. Unless the operator said the cluster
     // is new.
+    // Nor does one that joined and adopted a configuration it was told
+    // (MembershipState::joined).
     const bool waits_for_every_member =
-        membership_.epoch == 0 && !recovery_.EveryOtherAnswered() &&
-        options_.first_configuration != NodeOptions::FirstConfiguration::kAlsoWithAMemberMissing;
+        !recovery_.EveryOtherAnswered() &&
+        options_.first_configuration != NodeOptions::FirstConfiguration::kAlsoWithAMemberMissing &&
+        (membership_.epoch == 0 || (membership_state_.joined && !options_.broken.joined_falls_back_early));
     if (recovery_.Hopeless() || (recovery_.FirstStartOverdue(now.mono_ms) && !waits_for_every_member)) {
       if (!recovery_.lost_memory()) {
         // A first start that cannot tell whether the cluster is new (too

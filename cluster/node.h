@@ -66,8 +66,10 @@ struct NodeOptions {
     // The operator says the cluster is new: also once a majority of the
     // listed members know none and the whole-cluster rule applies
     // (quarantine, wall-clock floors), so that a new cluster starts
-    // with a member missing. Wrong for a cluster whose configuration
-    // changed: members removed since and wiped would be such a majority.
+    // with a member missing; nor does a member that joined wait for every
+    // member of a configuration it was told. Wrong for a cluster whose
+    // configuration changed: members removed since and wiped would be such
+    // a majority (the server warns when the setting outlives the start).
     kAlsoWithAMemberMissing,
     // The operator says the cluster exists: never; wait to be told.
     kNever,
@@ -295,6 +297,7 @@ class Node {
   void Join();
   // False when it may not (a member never listed; `kNever`).
   bool TakeFirstConfiguration();
+  void Joined(bool joined);  // MembershipState::joined, noted for the disk.
   // Adopted the first configuration with a register that never accepted a
   // value: the register's value is that configuration, settled (as a
   // member started from the list has it).

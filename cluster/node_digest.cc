@@ -92,6 +92,7 @@ void Node::Digest(StateDigest* digest) const {
   digest->Add(membership_state_.promised);
   digest->Add(membership_state_.accepted);
   add_value(membership_state_.value);
+  digest->Add(membership_state_.joined);
   digest->Add(next_config_round_id_);
   digest->Add(change_nonces_);
   digest->Add(next_catch_up_id_);

@@ -339,8 +339,17 @@ void Node::OnSyncReply(MemberId from, const SyncReply& reply, Time now) {
   // One that may not take the list's first configuration goes on asking
   // until a member tells it one.
   if (membership_.epoch == 0 && !TakeFirstConfiguration()) return;
+  // A majority of the others of its configuration answered at its epoch or
+  // below: one of them adopted any configuration chosen after it.
+  Joined(false);
   recovery_.Finish();
   acceptor_.SetSynced(true);
+}
+
+void Node::Joined(bool joined) {
+  if (membership_state_.joined == joined) return;
+  membership_state_.joined = joined;
+  membership_state_changed_ = true;
 }
 
 void Node::Join() {
@@ -355,6 +364,7 @@ void Node::Join() {
   UseMembership(joining);
   membership_state_.adopted = joining;
   membership_state_.value = ConfigValue{joining, 0, true};
+  membership_state_.joined = true;
   membership_state_changed_ = true;
 }
 
@@ -395,6 +405,9 @@ void Node::FallBackToWallClockFloors(Time now) {
   acceptor_.RaiseTokenCounter(token_floor);
   ++recovery_fallbacks_;
   if (membership_.epoch == 0) TakeFirstConfiguration();
+  // Every other member of its configuration answered (Tick), none at a
+  // newer epoch.
+  if (membership_.epoch != 0) Joined(false);
   recovery_.Finish();
   acceptor_.SetSynced(true);
 }

@@ -56,6 +56,14 @@ struct MembershipState {
   Ballot promised;
   Ballot accepted;
   ConfigValue value;
+  // Started with an empty dir (Node::Join), and not yet sure the
+  // configuration it adopted is the cluster's: a member that missed later
+  // changes (down while it was removed) may have told it an older one. Until
+  // a recovery of it counts a majority of that configuration's others, or
+  // every other member of it has answered, it does not take the
+  // whole-cluster rule (review of slice 3: a wiped member and one that
+  // missed its removal were a majority of an old configuration).
+  bool joined = false;
   bool operator==(const MembershipState&) const = default;
 };
 

@@ -17,8 +17,8 @@ namespace lockerd::server {
 namespace {
 
 constexpr std::string_view kMagic = "lockerd-membership";
-constexpr std::string_view kFormatVersion = "1";
-constexpr size_t kFields = 14;
+constexpr std::string_view kFormatVersion = "2";
+constexpr size_t kFields = 15;
 
 void WriteMembership(protocol::RespWriter& writer, const cluster::Membership& membership) {
   writer.WriteBulk(std::to_string(membership.epoch));
@@ -75,6 +75,7 @@ std::string EncodeMembership(const cluster::MembershipState& state) {
   WriteMembership(writer, state.value.membership);
   writer.WriteBulk(std::to_string(state.value.previous_voters));
   writer.WriteBulk(state.value.settled ? "1" : "0");
+  writer.WriteBulk(state.joined ? "1" : "0");
   return out;
 }
 
@@ -100,11 +101,12 @@ std::optional<cluster::MembershipState> DecodeMembership(std::string_view bytes,
   const auto previous_voters = Mask(fields[12]);
   if (!ReadMembership(&fields[2], &state.adopted) || !ReadBallot(&fields[5], &state.promised) ||
       !ReadBallot(&fields[7], &state.accepted) || !ReadMembership(&fields[9], &state.value.membership) ||
-      !previous_voters || (fields[13] != "0" && fields[13] != "1")) {
+      !previous_voters || (fields[13] != "0" && fields[13] != "1") || (fields[14] != "0" && fields[14] != "1")) {
     return fail("bad field");
   }
   state.value.previous_voters = *previous_voters;
   state.value.settled = fields[13] == "1";
+  state.joined = fields[14] == "1";
   // Epoch 0 (joining) is adopted by a member that knows no configuration;
   // every other adopted configuration is well formed.
   if (state.adopted.epoch != 0 && !state.adopted.Valid()) return fail("bad configuration");

@@ -73,6 +73,13 @@ bool Server::Restore() {
     if (!start_must_quarantine_ && !loaded_from_log_) state_store_.ClearRunning();
     return false;
   }
+  if (config_.initial_cluster_state == "new" && membership.state) {
+    Log(LogLevel::kWarning,
+        "initial-cluster-state new is set, and this member's dir holds a configuration: remove the "
+        "setting now that the cluster has started. It applies to members started with an empty "
+        "dir, and once members have been removed it would let wiped ones form a majority of the "
+        "member list");
+  }
   cluster::StartFacts facts;
   // A member list changed on purpose (every member stopped, every member
   // started with the new list) renumbers the members: the configuration

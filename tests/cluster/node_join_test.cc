@@ -113,5 +113,40 @@ TEST(NodeJoin, RemovedMembersStartedEmptyNeverMakeASecondMajority) {
   }
 }
 
+// The review of that rule: member 2 is down while it is removed, and comes
+// back (after a crash: quarantine, recovery) knowing only the first
+// configuration; member 1, removed next and wiped, joins and is told that
+// one by member 2. With member 0 cut off, the two are a majority of it as
+// soon as each sees the other recovering: a member that joined waits for
+// every member of a configuration it was told.
+TEST(NodeJoin, AJoinerToldAnOldConfigurationWaitsForEveryMemberOfIt) {
+  for (const bool broken : {false, true}) {
+    BrokenRules rules;
+    rules.joined_falls_back_early = broken;
+    MembershipNet net(3, 3, rules);
+    net.Cut(2);
+    ASSERT_EQ(net.Change(0, MembershipNet::Kind::kRemove, 2).outcome, WriteOutcome::kDone);
+    ASSERT_EQ(net.Change(0, MembershipNet::Kind::kRemove, 1).outcome, WriteOutcome::kDone);
+    EXPECT_EQ(net.node(2).membership().epoch, 1u) << "it missed its removal";
+    net.Cut(0);
+    net.Heal(2);
+    net.RestartUnclean(2);
+    net.StartEmpty(1);
+    net.Steps(Long(net.node(1)));
+    const WriteResult kept = net.Lock(0, "k", "a");
+    const WriteResult other = net.Lock(1, "k", "b");
+    EXPECT_EQ(kept.outcome, WriteOutcome::kDone);
+    if (broken) {
+      EXPECT_EQ(other.outcome, WriteOutcome::kDone) << "the broken rule grants k twice";
+      continue;
+    }
+    EXPECT_NE(other.outcome, WriteOutcome::kDone) << "k is held through member 0";
+    EXPECT_TRUE(net.node(1).membership_state().joined);
+    net.Heal(0);
+    net.Steps(Long(net.node(1)));
+    EXPECT_EQ(net.node(1).membership(), net.node(0).membership()) << "told by member 0";
+  }
+}
+
 }  // namespace
 }  // namespace lockerd::cluster

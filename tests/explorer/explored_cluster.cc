@@ -644,6 +644,7 @@ uint64_t ExploredCluster::Digest() const {
       AddMembership(m.membership->value.membership, &digest);
       digest.Add(m.membership->value.previous_voters);
       digest.Add(m.membership->value.settled);
+      digest.Add(m.membership->joined);
     }
   }
   // Whether syncs end at once is part of what a state does next.

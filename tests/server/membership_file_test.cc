@@ -37,6 +37,7 @@ TEST(MembershipFile, RoundTripsEveryField) {
 TEST(MembershipFile, AJoiningMembersEpochZeroRoundTrips) {
   cluster::MembershipState joining;
   joining.adopted = cluster::Membership{0, 0b110, 0};
+  joining.joined = true;
   std::string problem;
   const auto decoded = DecodeMembership(EncodeMembership(joining), &problem);
   ASSERT_TRUE(decoded.has_value()) << problem;
@@ -53,7 +54,7 @@ TEST(MembershipFile, DamagedBytesAreRefused) {
   std::string problem;
   EXPECT_FALSE(DecodeMembership(bytes + "x", &problem).has_value()) << "trailing bytes";
   std::string other_version = bytes;
-  other_version.replace(other_version.find("\r\n1\r\n"), 5, "\r\n9\r\n");
+  other_version.replace(other_version.find("\r\n2\r\n"), 5, "\r\n9\r\n");
   EXPECT_FALSE(DecodeMembership(other_version, &problem).has_value());
   EXPECT_NE(problem.find("version"), std::string::npos) << problem;
   // A voter that is also a learner is no configuration.

@@ -265,6 +265,17 @@ TEST(BrokenVariants, AnEmptyDirTakingTheListsFirstConfigurationIsCaught) {
             0u);
 }
 
+// The review of that fix: one of the two removed was down while it was
+// removed and comes back knowing the configuration it left; the wiped one
+// joins, is told that configuration, and with the whole-cluster rule they
+// are a majority of it. A member that joined waits for every member of a
+// configuration it was told before it takes that rule.
+TEST(BrokenVariants, AJoinedMemberFallingBackUnderAnOldConfigurationIsCaught) {
+  EXPECT_NE(ScenarioSeedThatCatches(&cluster::BrokenRules::joined_falls_back_early,
+                                    SimOptions::Scenario::kWipedAfterShrinking, "joined falls back early", 100),
+            0u);
+}
+
 // Script holds go through the same checkers as LOCK's: an acquire script
 // that takes keys whoever holds them is caught.
 TEST(BrokenVariants, ScriptsIgnoringTheHolderAreCaught) {

@@ -1468,13 +1468,18 @@ void World::WipeTheRemoved() {
   // and recovery they could finish without the keeper.
   const int64_t cut_us = 3 * stale_us + Uniform(500'000, 1'500'000);
   At(now_us_ + cut_us + 3'000'000, [this] { ScenarioTick(); });
-  RequestChange(keeper, {0, Kind::kRemove, member(a)}, [this, keeper, a, b, cut_us, member](const WriteResult& r) {
+  // Half the time `a` is down (its dir kept) while it is removed, and comes
+  // back after `b` is wiped, knowing only the configuration it left: it
+  // must not tell `b` a configuration they are a majority of.
+  const bool missed = Chance(0.5);
+  if (missed) Crash(a, Uniform(600'000, 900'000));
+  RequestChange(keeper, {0, Kind::kRemove, member(a)}, [this, keeper, a, b, cut_us, member, missed](const WriteResult& r) {
     if (r.outcome != WriteOutcome::kDone) return;
-    RequestChange(keeper, {0, Kind::kRemove, member(b)}, [this, keeper, a, b, cut_us](const WriteResult& r2) {
+    RequestChange(keeper, {0, Kind::kRemove, member(b)}, [this, keeper, a, b, cut_us, missed](const WriteResult& r2) {
       if (r2.outcome != WriteOutcome::kDone) return;
       CutOff({keeper});
       clients_cut_[keeper] = false;  // Its clients keep using it.
-      if (members_[a].node) Crash(a, Uniform(50'000, 200'000), /*disk_lost=*/true);
+      if (!missed && members_[a].node) Crash(a, Uniform(50'000, 200'000), /*disk_lost=*/true);
       if (members_[b].node) Crash(b, Uniform(50'000, 200'000), /*disk_lost=*/true);
       At(now_us_ + cut_us, [this] { HealAll(); });
     });
