@@ -385,8 +385,9 @@ void ExploredCluster::Restart(size_t member, bool clean, bool wall_stepped, bool
     // A listed member starts from the list, and with an empty dir joins by
     // itself (Node::Start: epoch 0 until a member tells it the
     // configuration, or every listed member knows none); a spare, never
-    // listed, is started to join.
-    m.joins = m.joins || member >= options_.members;
+    // listed, is started to join, as is a member alone in its list once
+    // spares may have been added (as the simulator's).
+    m.joins = m.joins || member >= options_.members || (options_.members == 1 && options_.spares > 0);
     m.membership.reset();
   }
   // An empty dir has no running marker either: the start is a first one.

@@ -651,8 +651,12 @@ void World::Crash(size_t index, std::optional<int64_t> down_us, bool disk_lost) 
   member.node.reset();  // Memory lost; the disk keeps its running marker...
   if (disk_lost) {      // ...unless it is lost too: it starts with an empty dir.
     // A listed member starts from the list, and with an empty dir joins by
-    // itself (Node::Start); a spare, never listed, is started to join.
-    member.joins = index >= options_.members;
+    // itself (Node::Start); a spare, never listed, is started to join. So
+    // is a member alone in its list once spares may have been added: alone
+    // in the list it would start as a new member alone (the server cannot
+    // add a member that is not listed yet; --join must handle this:
+    // docs/STATUS.md).
+    member.joins = index >= options_.members || (options_.members == 1 && options_.spares > 0);
     member.disk = Disk{};
     ++report_.faults["disk-lost"];
   }
