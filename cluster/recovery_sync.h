@@ -119,6 +119,8 @@ class RecoverySync {
   // it is recovering: a member that joins and knows no configuration waits
   // for that before it takes the member list's first one (Node::Tick).
   bool EveryOtherAnswered() const { return (answered_mask_ | recovering_mask_) == others_; }
+  // The others that have not answered, one bit each (for the log).
+  uint32_t others_not_answered() const { return others_ & ~(answered_mask_ | recovering_mask_); }
   // The run of each member whose counted answer showed no vote of its own
   // (0: none): once this first start finds the cluster new, those runs had
   // not voted then, and the node vouches for them while they check.

@@ -231,6 +231,23 @@ void Server::NoteVotingState(Time now) {
         node.recovery().answered_count() + node.recovery().recovering_count(),
         static_cast<size_t>(std::popcount(node.membership().voters)));
   }
+  const cluster::RecoverySync& recovery = node.recovery();
+  if (epoch != 0 && node.membership_state().joined && recovery.recovering() && recovery.Hopeless() &&
+      now.mono_ms >= node.quarantine_until_ms() && !recovery.EveryOtherAnswered() &&
+      !joined_wait_warned_) {
+    joined_wait_warned_ = true;
+    std::string waiting;
+    cluster::ForEachMember(recovery.others_not_answered(), [&](cluster::MemberId member) {
+      waiting += (waiting.empty() ? "" : ", ") +
+                 (member < config_.cluster.size() ? config_.cluster[member] : "member " + std::to_string(member));
+    });
+    Log(LogLevel::kWarning,
+        "This member started with an empty dir and was told configuration epoch %llu; most of its "
+        "voters are recovering too, and before the whole-cluster rule it waits to hear from every "
+        "other voter of it: %s. If they are gone for good, restart this member with "
+        "initial-cluster-state new (docs/SPEC.md, \"Membership\")",
+        static_cast<unsigned long long>(epoch), waiting.c_str());
+  }
   const bool voting = !node.Quarantined(now);
   if (voting && !was_voting_) Log(LogLevel::kNotice, "Quarantine over: this member votes again");
   was_voting_ = voting;

@@ -299,6 +299,9 @@ void Server::Shutdown(const char* why, bool save) {
   if (log_) AbandonCompaction("shutting down");
   // With appendonly yes the log is the fallback if the save fails.
   if (why != nullptr) CommitChanges(/*all=*/true);
+  // A peer's answer read in this loop phase may have changed the
+  // configuration state since the last turn's write.
+  SaveMembership();
   if (why != nullptr && save) {
     const Time now = Now();
     const cluster::NodeState state = engine_.node().Save(now);

@@ -224,6 +224,7 @@ class Server : private TurnDriver {
   uint64_t epoch_seen_ = 1;
   int64_t joining_since_ms_ = 0;
   bool joining_warned_ = false;
+  bool joined_wait_warned_ = false;  // Waiting, joined, for every voter.
   int64_t timer_due_ms_ = -1;  // When timer_ fires next; -1 when stopped.
   // Client connections by last progress, and the one timer armed for the
   // head's deadline (`timeout`); unused when the setting is 0.
