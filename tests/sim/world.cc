@@ -215,6 +215,18 @@ class World {
   // Asks `at` for `request`; `then` gets its result (none if `at` is down).
   void RequestChange(size_t at, cluster::MembershipRequest request,
                      std::function<void(const WriteResult&)> then);
+  // A random member's configuration: its voters, and the processes
+  // outside it (the membership scenarios' roles).
+  struct Roles {
+    size_t asker = 0;
+    uint64_t epoch = 0;
+    std::vector<size_t> voters;
+    std::vector<size_t> spares;
+  };
+  Roles RolesNow();
+  // True when `roles` has three voters; else asks its member for one
+  // change towards three.
+  bool HasThreeVoters(const Roles& roles);
   void ReplaceTheWriters();
   void WipeTheRemoved();
   // A RELEASE acknowledged by `answering`: free on a majority of its
@@ -1394,28 +1406,41 @@ void World::RequestChange(size_t at, cluster::MembershipRequest request,
   });
 }
 
-void World::ReplaceTheWriters() {
+World::Roles World::RolesNow() {
   // From the configuration a member has (any: they converge).
-  using Kind = cluster::MembershipRequest::Kind;
-  const size_t asker = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
-  const cluster::Membership config = members_[asker].node->membership();
-  std::vector<size_t> voters;
-  std::vector<size_t> spares;
+  Roles roles;
+  roles.asker = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
+  const cluster::Membership config = members_[roles.asker].node->membership();
+  roles.epoch = config.epoch;
   for (size_t i = 0; i < Processes(); ++i) {
-    if (config.IsVoter(static_cast<cluster::MemberId>(i))) voters.push_back(i);
-    if (!config.IsMember(static_cast<cluster::MemberId>(i))) spares.push_back(i);
+    if (config.IsVoter(static_cast<cluster::MemberId>(i))) roles.voters.push_back(i);
+    if (!config.IsMember(static_cast<cluster::MemberId>(i))) roles.spares.push_back(i);
   }
+  return roles;
+}
+
+bool World::HasThreeVoters(const Roles& roles) {
+  using Kind = cluster::MembershipRequest::Kind;
+  if (roles.voters.size() == 3) return true;
+  // Back to three voters first: a spare added, or a voter removed.
+  if (roles.voters.size() < 3 && !roles.spares.empty() && roles.epoch != 0) {
+    RequestChange(roles.asker, {0, Kind::kAddVoter, static_cast<cluster::MemberId>(roles.spares[0])},
+                  [](const WriteResult&) {});
+  } else if (roles.voters.size() > 3) {
+    RequestChange(roles.asker, {0, Kind::kRemove, static_cast<cluster::MemberId>(roles.voters[0])},
+                  [](const WriteResult&) {});
+  }
+  return false;
+}
+
+void World::ReplaceTheWriters() {
+  using Kind = cluster::MembershipRequest::Kind;
+  Roles roles = RolesNow();
+  std::vector<size_t>& voters = roles.voters;
+  const std::vector<size_t>& spares = roles.spares;
   const int64_t cycle_us = Uniform(1'500'000, 2'500'000);
   At(now_us_ + cycle_us, [this] { ScenarioTick(); });
-  if (voters.size() != 3 || spares.empty()) {
-    // Back to three voters first.
-    if (voters.size() < 3 && !spares.empty()) {
-      RequestChange(asker, {0, Kind::kAddVoter, static_cast<cluster::MemberId>(spares[0])}, [](const WriteResult&) {});
-    } else if (voters.size() > 3) {
-      RequestChange(asker, {0, Kind::kRemove, static_cast<cluster::MemberId>(voters[0])}, [](const WriteResult&) {});
-    }
-    return;
-  }
+  if (!HasThreeVoters(roles) || spares.empty()) return;
   ++report_.faults["scenario"];
   std::shuffle(voters.begin(), voters.end(), rng_);
   const size_t cut = voters[0];
@@ -1446,20 +1471,11 @@ void World::ReplaceTheWriters() {
 void World::WipeTheRemoved() {
   using Kind = cluster::MembershipRequest::Kind;
   const auto member = [](size_t i) { return static_cast<cluster::MemberId>(i); };
-  const size_t asker = static_cast<size_t>(Uniform(0, static_cast<int64_t>(Processes()) - 1));
-  const cluster::Membership config = members_[asker].node->membership();
-  std::vector<size_t> voters;
-  std::vector<size_t> others;
-  for (size_t i = 0; i < Processes(); ++i) {
-    (config.IsVoter(member(i)) ? voters : others).push_back(i);
-  }
+  Roles roles = RolesNow();
+  std::vector<size_t>& voters = roles.voters;
   const int64_t stale_us =
       1000 * cluster::StaleStateLifeMs(options_.max_lease_ms, options_.drift, options_.round_timeout_ms);
-  if (voters.size() != 3) {
-    // Back to three voters first (the wiped members, added again).
-    if (voters.size() < 3 && !others.empty() && config.epoch != 0) {
-      RequestChange(asker, {0, Kind::kAddVoter, member(others[0])}, [](const WriteResult&) {});
-    }
+  if (!HasThreeVoters(roles)) {  // The wiped members are added again.
     At(now_us_ + Uniform(500'000, 1'000'000), [this] { ScenarioTick(); });
     return;
   }
