@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "cluster/broken.h"
+#include "server/engine/engine.h"
 
 namespace lockerd::server {
 namespace {
@@ -179,6 +180,25 @@ TEST(Config, ConfigGetByPattern) {
 // setting reaches the node's broken rules (only the fault suite's
 // lockerd_broken sets them, through RunLockerd), --help names none, and
 // CONFIG GET shows none.
+// What a member with an empty dir may assume (docs/SPEC.md, "Membership"):
+// by default the list's configuration once every listed member knows none.
+TEST(Config, InitialClusterStateIsNewOrExistingAndReachesTheNode) {
+  using First = cluster::NodeOptions::FirstConfiguration;
+  const auto first = [](std::vector<const char*> args) {
+    const ConfigLoad load = Load(args);
+    EXPECT_TRUE(load.config.has_value()) << (load.errors.empty() ? "" : load.errors[0]);
+    const Engine engine(LockerdCommands(), *load.config, {0, 1'700'000'000'000});
+    return engine.node().options().first_configuration;
+  };
+  EXPECT_EQ(first({}), First::kWhenEveryMemberKnowsNone);
+  EXPECT_EQ(first({"--initial-cluster-state", "new"}), First::kAlsoWithAMemberMissing);
+  EXPECT_EQ(first({"--initial-cluster-state", "EXISTING"}), First::kNever);
+  const ConfigLoad bad = Load({"--initial-cluster-state", "maybe"});
+  EXPECT_FALSE(bad.config.has_value());
+  ASSERT_EQ(bad.errors.size(), 1u);
+  EXPECT_EQ(bad.errors[0], "--initial-cluster-state: initial-cluster-state must be new or existing");
+}
+
 TEST(Config, NoSettingBreaksASafetyRule) {
   const ConfigLoad load = Load({"--debug-break-rule", "success-without-majority"});
   EXPECT_FALSE(load.config.has_value());
